@@ -1,0 +1,38 @@
+"""Build the C core. Everything else is in pyproject.toml."""
+import glob
+import os
+
+from setuptools import Extension, setup
+
+WARNINGS = [
+    "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow",
+    "-Wstrict-prototypes", "-Wmissing-prototypes", "-Wundef",
+    "-Wformat=2", "-Wvla", "-Werror",
+    # CPython's own headers use these constructs; they are not ours.
+    "-Wno-unused-parameter", "-Wno-missing-field-initializers",
+    "-Wno-cast-function-type",
+]
+
+flags = list(WARNINGS)
+link = []
+mode = os.environ.get("HOTSWAP_BUILD", "")
+if mode in ("debug", "asan"):
+    flags += ["-O0", "-g", "-UNDEBUG"]
+if mode == "asan":
+    san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+           "-fno-sanitize-recover=undefined"]
+    flags += san
+    link += san
+
+setup(
+    ext_modules=[
+        Extension(
+            "hotswap._core",
+            sources=sorted(glob.glob("csrc/*.c")),
+            depends=sorted(glob.glob("csrc/*.h")),
+            include_dirs=["csrc"],
+            extra_compile_args=flags,
+            extra_link_args=link,
+        )
+    ],
+)
