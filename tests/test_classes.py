@@ -1,0 +1,677 @@
+"""Class patching: the class object, its instances and bound methods survive;
+their behaviour follows the new source."""
+import dataclasses
+
+import hotswap
+import pytest
+from hs_helpers import one, rejected_codes
+
+
+def test_method_change_seen_by_instances_and_stored_bound_methods(sb):
+    m = sb.load("""
+        class C:
+            def __init__(self, n):
+                self.n = n
+
+            def value(self):
+                return self.n + 1
+    """)
+    c = m.C(3)
+    callbacks = [c.value, m.C(4).value]
+    assert [cb() for cb in callbacks] == [4, 5]
+    sb.update(m, """
+        class C:
+            def __init__(self, n):
+                self.n = n
+
+            def value(self):
+                return self.n * 10
+    """)
+    report = hotswap.reload(m)
+    assert c.value() == 30
+    assert [cb() for cb in callbacks] == [30, 40]
+    assert one(report, "C.value").action == "updated"
+
+
+def test_class_identity_and_isinstance_kept(sb):
+    m = sb.load("""
+        class C:
+            def kind(self):
+                return "v1"
+    """)
+    user = sb.importer(m, "C")
+    C_before = m.C
+    c = C_before()
+    sb.update(m, """
+        class C:
+            def kind(self):
+                return "v2"
+    """)
+    hotswap.reload(m)
+    assert m.C is C_before and user.C is C_before
+    assert type(c) is m.C
+    assert isinstance(c, m.C)
+    assert isinstance(m.C(), C_before)
+    assert c.kind() == "v2"
+
+
+def test_method_added(sb):
+    m = sb.load("""
+        class C:
+            def __init__(self):
+                self.n = 2
+    """)
+    c = m.C()
+    sb.update(m, """
+        class C:
+            def __init__(self):
+                self.n = 2
+
+            def double(self):
+                return self.n * 2
+    """)
+    report = hotswap.reload(m)
+    assert c.double() == 4
+    assert one(report, "C.double").action == "added"
+
+
+def test_method_removed(sb):
+    m = sb.load("""
+        class C:
+            def keep(self):
+                return 1
+
+            def legacy(self):
+                return 2
+    """)
+    c = m.C()
+    assert c.legacy() == 2
+    sb.update(m, """
+        class C:
+            def keep(self):
+                return 1
+    """)
+    report = hotswap.reload(m)
+    assert "legacy" not in vars(m.C)
+    with pytest.raises(AttributeError):
+        c.legacy()
+    assert c.keep() == 1
+    assert one(report, "C.legacy").action == "removed"
+
+
+def test_classmethod_change(sb):
+    m = sb.load("""
+        class C:
+            def __init__(self, n):
+                self.n = n
+
+            @classmethod
+            def make(cls):
+                return cls(1)
+    """)
+    make = m.C.make            # a bound classmethod held by a factory table
+    assert make().n == 1
+    sb.update(m, """
+        class C:
+            def __init__(self, n):
+                self.n = n
+
+            @classmethod
+            def make(cls):
+                return cls(99)
+    """)
+    hotswap.reload(m)
+    assert make().n == 99
+    assert m.C.make().n == 99
+    assert type(make()) is m.C
+
+
+def test_staticmethod_change(sb):
+    m = sb.load("""
+        class C:
+            @staticmethod
+            def scale(x):
+                return x * 2
+    """)
+    c = m.C()
+    scale = m.C.scale          # the plain function behind the staticmethod
+    sb.update(m, """
+        class C:
+            @staticmethod
+            def scale(x):
+                return x * 3
+    """)
+    hotswap.reload(m)
+    assert scale(2) == 6
+    assert c.scale(2) == 6
+    assert m.C.scale(2) == 6
+
+
+def test_property_getter_and_setter_change(sb):
+    m = sb.load("""
+        class C:
+            def __init__(self):
+                self._x = 0
+
+            @property
+            def x(self):
+                return self._x + 1
+
+            @x.setter
+            def x(self, value):
+                self._x = value
+    """)
+    c = m.C()
+    c.x = 5
+    assert c.x == 6
+    sb.update(m, """
+        class C:
+            def __init__(self):
+                self._x = 0
+
+            @property
+            def x(self):
+                return self._x + 100
+
+            @x.setter
+            def x(self, value):
+                self._x = value * 2
+    """)
+    hotswap.reload(m)
+    assert c.x == 105            # getter patched; old data kept
+    c.x = 5
+    assert c._x == 10            # setter patched
+    assert c.x == 110
+
+
+def test_edited_class_attribute_takes_effect(sb):
+    m = sb.load("""
+        class C:
+            LIMIT = 10
+
+            def limited(self, x):
+                return min(x, self.LIMIT)
+    """)
+    c = m.C()
+    assert c.limited(100) == 10
+    sb.update(m, """
+        class C:
+            LIMIT = 20
+
+            def limited(self, x):
+                return min(x, self.LIMIT)
+    """)
+    hotswap.reload(m)
+    assert m.C.LIMIT == 20
+    assert c.limited(100) == 20
+
+
+def test_unedited_class_attribute_keeps_runtime_value(sb):
+    m = sb.load("""
+        class C:
+            count = 0
+            instances = []
+
+            def hello(self):
+                return "v1"
+    """)
+    m.C.count = 5
+    m.C.instances.append("x")
+    registry = m.C.instances
+    sb.update(m, """
+        class C:
+            count = 0
+            instances = []
+
+            def hello(self):
+                return "v2"
+    """)
+    hotswap.reload(m)
+    assert m.C().hello() == "v2"
+    assert m.C.count == 5
+    assert m.C.instances is registry and registry == ["x"]
+
+
+def test_zero_arg_super_in_patched_method(sb):
+    m = sb.load("""
+        class Base:
+            def greet(self):
+                return "base"
+
+        class D(Base):
+            def greet(self):
+                return "d1+" + super().greet()
+    """)
+    old = m.D()
+    assert old.greet() == "d1+base"
+    sb.update(m, """
+        class Base:
+            def greet(self):
+                return "base"
+
+        class D(Base):
+            def greet(self):
+                return "d2+" + super().greet()
+    """)
+    hotswap.reload(m)
+    assert old.greet() == "d2+base"
+    assert m.D().greet() == "d2+base"
+
+
+def test_super_added_to_method_that_did_not_use_it(sb):
+    # The new code needs a __class__ cell the old function never had; it
+    # must hold the old (kept) class or super() raises TypeError.
+    m = sb.load("""
+        class Base:
+            def greet(self):
+                return "base"
+
+        class D(Base):
+            def greet(self):
+                return "plain"
+    """)
+    old = m.D()
+    bound = old.greet
+    assert bound() == "plain"
+    sb.update(m, """
+        class Base:
+            def greet(self):
+                return "base"
+
+        class D(Base):
+            def greet(self):
+                return "d+" + super().greet()
+    """)
+    report = hotswap.reload(m)
+    assert report.ok
+    assert bound() == "d+base"
+    assert old.greet() == "d+base"
+    assert m.D().greet() == "d+base"
+
+
+def test_nested_class_method_change(sb):
+    m = sb.load("""
+        class C:
+            class Inner:
+                def m(self):
+                    return "inner-v1"
+    """)
+    Inner = m.C.Inner
+    i = Inner()
+    sb.update(m, """
+        class C:
+            class Inner:
+                def m(self):
+                    return "inner-v2"
+    """)
+    report = hotswap.reload(m)
+    assert m.C.Inner is Inner
+    assert i.m() == "inner-v2"
+    assert one(report, "C.Inner.m").action == "updated"
+
+
+def test_subclass_in_other_module_sees_base_method_change(sb):
+    m = sb.load("""
+        class Base:
+            def describe(self):
+                return "base-v1"
+    """)
+    sub = sb.load("""
+        from $m import Base
+
+        class Sub(Base):
+            pass
+    """, base="sub", m=m.__name__)
+    s = sub.Sub()
+    assert s.describe() == "base-v1"
+    sb.update(m, """
+        class Base:
+            def describe(self):
+                return "base-v2"
+    """)
+    hotswap.reload(m)
+    assert s.describe() == "base-v2"
+    assert sub.Sub().describe() == "base-v2"
+    assert sub.Sub.__bases__ == (m.Base,)
+
+
+def test_repr_change_takes_effect(sb):
+    m = sb.load("""
+        class P:
+            def __init__(self, x):
+                self.x = x
+
+            def __repr__(self):
+                return f"P({self.x})"
+    """)
+    p = m.P(1)
+    assert repr(p) == "P(1)"
+    sb.update(m, """
+        class P:
+            def __init__(self, x):
+                self.x = x
+
+            def __repr__(self):
+                return f"<Point x={self.x}>"
+    """)
+    hotswap.reload(m)
+    assert repr(p) == "<Point x=1>"
+    assert str(p) == "<Point x=1>"      # tp_str falls back to the new repr
+
+
+def test_eq_change_takes_effect(sb):
+    m = sb.load("""
+        class K:
+            def __init__(self, n):
+                self.n = n
+
+            def __eq__(self, other):
+                return self.n == other.n
+
+            __hash__ = None
+    """)
+    a, b = m.K(1), m.K(11)
+    assert a != b
+    sb.update(m, """
+        class K:
+            def __init__(self, n):
+                self.n = n
+
+            def __eq__(self, other):
+                return self.n % 10 == other.n % 10
+
+            __hash__ = None
+    """)
+    hotswap.reload(m)
+    assert a == b
+    assert [a].count(b) == 1            # C-level comparisons see it too
+
+
+def test_call_change_takes_effect(sb):
+    m = sb.load("""
+        class Op:
+            def __call__(self, x):
+                return x + 1
+    """)
+    op = m.Op()
+    pipeline = [op]
+    sb.update(m, """
+        class Op:
+            def __call__(self, x):
+                return x - 1
+    """)
+    hotswap.reload(m)
+    assert [fn(10) for fn in pipeline] == [9]
+    assert list(map(op, [1, 2])) == [0, 1]
+
+
+def test_dunder_added_updates_type_slot(sb):
+    m = sb.load("""
+        class Bag:
+            def __init__(self):
+                self.items = [1, 2, 3]
+    """)
+    bag = m.Bag()
+    with pytest.raises(TypeError):
+        len(bag)
+    sb.update(m, """
+        class Bag:
+            def __init__(self):
+                self.items = [1, 2, 3]
+
+            def __len__(self):
+                return len(self.items)
+    """)
+    hotswap.reload(m)
+    assert len(bag) == 3
+    assert bool(bag) is True
+
+
+def test_method_becoming_staticmethod_is_replaced(sb):
+    m = sb.load("""
+        class C:
+            def helper(self, x):
+                return x + 1
+    """)
+    c = m.C()
+    assert c.helper(2) == 3
+    sb.update(m, """
+        class C:
+            @staticmethod
+            def helper(x):
+                return x * 5
+    """)
+    report = hotswap.reload(m)
+    entry = one(report, "C.helper")
+    assert (entry.action, entry.code) == ("replaced", "HS103")
+    assert isinstance(vars(m.C)["helper"], staticmethod)
+    assert m.C.helper(2) == 10
+    assert c.helper(2) == 10
+
+
+def test_slots_change_rejected_other_methods_applied(sb):
+    m = sb.load("""
+        class P:
+            __slots__ = ("x",)
+
+            def __init__(self, x):
+                self.x = x
+
+            def get(self):
+                return self.x
+    """)
+    p = m.P(4)
+    sb.update(m, """
+        class P:
+            __slots__ = ("x", "y")
+
+            def __init__(self, x):
+                self.x = x
+
+            def get(self):
+                return self.x * 10
+    """)
+    report = hotswap.reload(m)
+    assert report.ok
+    assert "HS203" in rejected_codes(report)
+    assert p.get() == 40                  # the method edit was applied
+    assert m.P.__slots__ == ("x",)        # the layout was not
+    with pytest.raises(AttributeError):
+        p.y = 1
+
+
+def test_bases_change_rejected_body_applied(sb):
+    m = sb.load("""
+        class A:
+            def who(self):
+                return "A"
+
+        class B:
+            def who(self):
+                return "B"
+
+        class C(A):
+            def extra(self):
+                return 1
+    """)
+    c = m.C()
+    sb.update(m, """
+        class A:
+            def who(self):
+                return "A"
+
+        class B:
+            def who(self):
+                return "B"
+
+        class C(B):
+            def extra(self):
+                return 2
+    """)
+    report = hotswap.reload(m)
+    assert "HS201" in rejected_codes(report)
+    assert c.extra() == 2
+    # Rejected means not applied: the bases are the old ones.
+    assert m.C.__bases__ == (m.A,)
+    assert c.who() == "A"
+
+
+def test_dataclass_method_change(sb):
+    m = sb.load("""
+        from dataclasses import dataclass
+
+        @dataclass
+        class P:
+            x: int
+            y: int = 0
+
+            def norm(self):
+                return self.x + self.y
+    """)
+    P = m.P
+    p = P(2, 3)
+    assert p.norm() == 5
+    sb.update(m, """
+        from dataclasses import dataclass
+
+        @dataclass
+        class P:
+            x: int
+            y: int = 0
+
+            def norm(self):
+                return self.x * self.y
+    """)
+    report = hotswap.reload(m)
+    assert not report.rejected, str(report)
+    assert m.P is P
+    assert p.norm() == 6
+    assert P(4, 5).norm() == 20
+    assert p == P(2, 3) and repr(p) == repr(P(2, 3))
+
+
+def test_dataclass_new_field_rejected(sb):
+    m = sb.load("""
+        from dataclasses import dataclass
+
+        @dataclass
+        class P:
+            x: int
+            y: int = 0
+
+            def norm(self):
+                return self.x + self.y
+    """)
+    p = m.P(2, 3)
+    sb.update(m, """
+        from dataclasses import dataclass
+
+        @dataclass
+        class P:
+            x: int
+            y: int = 0
+            z: int = 0
+
+            def norm(self):
+                return self.x - self.y
+    """)
+    report = hotswap.reload(m)
+    assert report.ok
+    assert "HS204" in rejected_codes(report)
+    assert p.norm() == -1                         # methods applied
+    assert [f.name for f in dataclasses.fields(m.P)] == ["x", "y"]
+    with pytest.raises(TypeError):
+        m.P(1, 2, 3)                              # old __init__ kept
+
+
+def test_enum_method_change_keeps_members(sb):
+    m = sb.load("""
+        import enum
+
+        class Color(enum.Enum):
+            RED = 1
+            GREEN = 2
+
+            def label(self):
+                return self.name.lower()
+    """)
+    red = m.Color.RED
+    assert red.label() == "red"
+    sb.update(m, """
+        import enum
+
+        class Color(enum.Enum):
+            RED = 1
+            GREEN = 2
+
+            def label(self):
+                return self.name + "!"
+    """)
+    report = hotswap.reload(m)
+    assert not report.rejected, str(report)
+    assert m.Color.RED is red
+    assert m.Color(1) is red
+    assert red.label() == "RED!"
+    assert [c.name for c in m.Color] == ["RED", "GREEN"]
+
+
+def test_enum_member_added_rejected(sb):
+    m = sb.load("""
+        import enum
+
+        class Color(enum.Enum):
+            RED = 1
+            GREEN = 2
+
+            def label(self):
+                return self.name.lower()
+    """)
+    red = m.Color.RED
+    sb.update(m, """
+        import enum
+
+        class Color(enum.Enum):
+            RED = 1
+            GREEN = 2
+            BLUE = 3
+
+            def label(self):
+                return "<" + self.name + ">"
+    """)
+    report = hotswap.reload(m)
+    assert "HS205" in rejected_codes(report)
+    assert [c.name for c in m.Color] == ["RED", "GREEN"]
+    assert m.Color.RED is red
+    assert red.label() == "<RED>"                 # methods applied
+
+
+def test_instances_keep_their_dict(sb):
+    m = sb.load("""
+        class Player:
+            def __init__(self, name):
+                self.name = name
+                self.hp = 100
+
+            def hit(self, damage):
+                self.hp -= damage
+    """)
+    p = m.Player("ann")
+    p.hit(30)
+    p.inventory = ["sword"]
+    state = p.__dict__
+    snapshot = dict(state)
+    sb.update(m, """
+        class Player:
+            def __init__(self, name):
+                self.name = name
+                self.hp = 150
+
+            def hit(self, damage):
+                self.hp -= damage * 2
+    """)
+    hotswap.reload(m)
+    assert p.__dict__ is state
+    assert p.__dict__ == snapshot
+    assert p.inventory is snapshot["inventory"]
+    p.hit(5)
+    assert p.hp == 60
