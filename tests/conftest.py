@@ -75,10 +75,12 @@ class Sandbox:
         return self.write_bytes(self.path(dotted, package),
                                 text.encode(encoding))
 
-    def load(self, source, base="m", *, package=False, **subst):
+    def load(self, source, base="m", *, package=False, encoding="utf-8",
+             **subst):
         """Write `source` as module `name(base)` and import it."""
         dotted = self.name(base)
-        self.write(dotted, source, package=package, **subst)
+        self.write(dotted, source, package=package, encoding=encoding,
+                   **subst)
         return importlib.import_module(dotted)
 
     def update(self, module, source, *, encoding="utf-8", **subst):

@@ -1,0 +1,234 @@
+"""Line numbers after a reload: tracebacks, inspect and linecache agree with
+the file on disk."""
+import inspect
+import linecache
+import traceback
+
+import hotswap
+import pytest
+from hs_helpers import dedent, line_of, one
+
+
+def _last_frame(excinfo):
+    return traceback.extract_tb(excinfo.tb)[-1]
+
+
+def test_traceback_of_patched_function_points_at_new_line(sb):
+    m = sb.load("""
+        def f(x):
+            if x:
+                raise ValueError("v1")
+            return x
+    """)
+    user = sb.importer(m, "f")
+    v2 = """
+        # three new lines
+        # above the function
+        # shift everything
+
+        def f(x):
+            y = x * 2
+            if y:
+                raise ValueError("v2")
+            return y
+    """
+    sb.update(m, v2)
+    hotswap.reload(m)
+    with pytest.raises(ValueError, match="v2") as info:
+        user.f(1)
+    frame = _last_frame(info)
+    assert frame.filename == m.__file__
+    assert frame.lineno == line_of(v2, 'raise ValueError("v2")')
+    assert frame.line == 'raise ValueError("v2")'
+
+
+def test_getsource_of_patched_function(sb):
+    m = sb.load("""
+        def f():
+            return 1
+    """)
+    f = m.f
+    v2 = """
+        import os
+
+        def f():
+            total = 0
+            for i in range(3):
+                total += i
+            return total
+    """
+    sb.update(m, v2)
+    hotswap.reload(m)
+    expected = dedent(v2).split("\n\n", 1)[1]
+    assert inspect.getsource(f) == expected
+    assert f() == 3
+
+
+def test_getsource_of_patched_method(sb):
+    m = sb.load("""
+        class C:
+            def m(self):
+                return 1
+    """)
+    c = m.C()
+    v2 = """
+        class C:
+            '''Docs.'''
+
+            def m(self):
+                return 2
+    """
+    sb.update(m, v2)
+    hotswap.reload(m)
+    assert inspect.getsource(c.m) == ("    def m(self):\n"
+                                      "        return 2\n")
+    assert inspect.getsource(m.C) == dedent(v2)
+
+
+def test_moved_function_gets_new_first_line_and_is_reported(sb):
+    v1 = """
+        def f():
+            return 1
+    """
+    m = sb.load(v1)
+    code = m.f.__code__
+    assert code.co_firstlineno == line_of(v1, "def f")
+    v2 = """
+        LIMIT = 3
+
+
+        def f():
+            return 1
+    """
+    sb.update(m, v2)
+    report = hotswap.reload(m)
+    assert m.f.__code__.co_firstlineno == line_of(v2, "def f")
+    assert one(report, "f").action == "moved"
+    assert m.f() == 1
+
+
+def test_moved_function_traceback_lines(sb):
+    m = sb.load("""
+        def boom():
+            raise RuntimeError("boom")
+    """)
+    user = sb.importer(m, "boom")
+    v2 = """
+        def helper():
+            return None
+
+
+        def boom():
+            raise RuntimeError("boom")
+    """
+    sb.update(m, v2)
+    hotswap.reload(m)
+    with pytest.raises(RuntimeError) as info:
+        user.boom()
+    frame = _last_frame(info)
+    assert frame.lineno == line_of(v2, "raise RuntimeError")
+    assert frame.line == 'raise RuntimeError("boom")'
+
+
+def test_linecache_agrees_with_new_file(sb):
+    m = sb.load("""
+        def f():
+            raise KeyError("old")
+    """)
+    f = m.f
+    # Fill linecache with the old text, as a traceback print would.
+    linecache.getlines(m.__file__)
+    v2 = """
+        '''Module docstring added.'''
+
+
+        def f():
+            raise KeyError("new")
+    """
+    sb.update(m, v2)
+    hotswap.reload(m)
+    lineno = line_of(v2, "raise KeyError")
+    # No checkcache() here: the engine refreshes linecache itself.
+    assert linecache.getline(m.__file__, lineno).strip() == \
+        'raise KeyError("new")'
+    with pytest.raises(KeyError) as info:
+        f()
+    assert _last_frame(info).lineno == lineno
+
+
+def test_method_of_moved_class_gets_new_lines(sb):
+    m = sb.load("""
+        class C:
+            def m(self):
+                raise ValueError
+    """)
+    bound = m.C().m
+    v2 = """
+        X = 1
+        Y = 2
+
+        class C:
+            def m(self):
+                raise ValueError
+    """
+    sb.update(m, v2)
+    report = hotswap.reload(m)
+    assert m.C.m.__code__.co_firstlineno == line_of(v2, "def m")
+    assert "moved" in {e.action for e in report.find("C")} | {
+        e.action for e in report.find("C.m")}
+    with pytest.raises(ValueError) as info:
+        bound()
+    assert _last_frame(info).lineno == line_of(v2, "raise ValueError")
+
+
+def test_existing_closure_moved_with_its_function(sb):
+    m = sb.load("""
+        def make():
+            def inner():
+                raise LookupError
+            return inner
+    """)
+    closure = m.make()
+    v2 = """
+        def other():
+            pass
+
+
+        def make():
+            def inner():
+                raise LookupError
+            return inner
+    """
+    sb.update(m, v2)
+    hotswap.reload(m)
+    assert closure.__code__.co_firstlineno == line_of(v2, "def inner")
+    with pytest.raises(LookupError) as info:
+        closure()
+    assert _last_frame(info).lineno == line_of(v2, "raise LookupError")
+
+
+def test_function_below_a_grown_function_is_moved(sb):
+    m = sb.load("""
+        def grows():
+            return 1
+
+        def below():
+            raise ArithmeticError
+    """)
+    below = m.below
+    v2 = """
+        def grows():
+            a = 1
+            b = 2
+            return a + b
+
+        def below():
+            raise ArithmeticError
+    """
+    sb.update(m, v2)
+    report = hotswap.reload(m)
+    assert one(report, "grows").action == "updated"
+    assert one(report, "below").action == "moved"
+    with pytest.raises(ArithmeticError) as info:
+        below()
+    assert _last_frame(info).lineno == line_of(v2, "raise ArithmeticError")

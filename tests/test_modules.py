@@ -1,0 +1,323 @@
+"""Module-level concerns: packages, relative and circular imports, batches,
+names, compiler flags, encodings, stale caches, snapshots, importlib."""
+import importlib
+import importlib.util
+import os
+import shutil
+import sys
+
+import hotswap
+from hs_helpers import one, run_script
+
+
+def test_package_init_edit(sb):
+    pkg = sb.load("""
+        def version():
+            return 1
+    """, base="pkg", package=True)
+    user = sb.importer(pkg, "version")
+    assert pkg.__file__.endswith("__init__.py")
+    sb.update(pkg, """
+        def version():
+            return 2
+    """)
+    report = hotswap.reload(pkg)
+    assert user.version() == 2
+    assert one(report, "version").action == "updated"
+
+
+def test_relative_from_import_survives_init_edit(sb):
+    name = sb.name("pkg")
+    sb.write(f"{name}.sub", """
+        def f():
+            return "sub"
+    """)
+    sb.write(name, """
+        from . import sub
+
+        def call():
+            return "v1:" + sub.f()
+    """, package=True)
+    pkg = importlib.import_module(name)
+    sub_before = pkg.sub
+    assert pkg.call() == "v1:sub"
+    sb.update(pkg, """
+        from . import sub
+
+        def call():
+            return "v2:" + sub.f()
+    """)
+    hotswap.reload(pkg)
+    assert pkg.sub is sub_before
+    assert sys.modules[f"{name}.sub"] is sub_before
+    assert pkg.call() == "v2:sub"
+
+
+def test_submodule_reload(sb):
+    name = sb.name("pkg")
+    sb.write(name, "", package=True)
+    sb.write(f"{name}.sub", """
+        def f():
+            return "sub-v1"
+    """)
+    sub = importlib.import_module(f"{name}.sub")
+    user = sb.importer(sub, "f")
+    sb.update(sub, """
+        def f():
+            return "sub-v2"
+    """)
+    report = hotswap.reload(sub)
+    assert user.f() == "sub-v2"
+    assert sys.modules[name].sub is sub
+    assert [r.name for r in report.modules] == [f"{name}.sub"]
+
+
+def test_new_relative_import_of_new_submodule(sb):
+    name = sb.name("pkg")
+    pkg = sb.load("""
+        def twice_or_not(x):
+            return x
+    """, base="pkg", package=True)
+    sb.write(f"{name}.util", """
+        def twice(x):
+            return 2 * x
+    """)
+    sb.update(pkg, """
+        from .util import twice
+
+        def twice_or_not(x):
+            return twice(x)
+    """)
+    hotswap.reload(pkg)
+    assert pkg.twice_or_not(4) == 8
+    assert f"{name}.util" in sys.modules
+
+
+def test_circular_imports_reloaded_in_one_batch(sb):
+    a_name, b_name = sb.name("a"), sb.name("b")
+    sb.write(a_name, """
+        import $b
+
+        def fa():
+            return "a1"
+
+        def call_b():
+            return $b.fb()
+    """, b=b_name)
+    sb.write(b_name, """
+        import $a
+
+        def fb():
+            return "b1"
+
+        def call_a():
+            return $a.fa()
+    """, a=a_name)
+    a = importlib.import_module(a_name)
+    b = sys.modules[b_name]
+    assert (a.call_b(), b.call_a()) == ("b1", "a1")
+    sb.update(a, """
+        import $b
+
+        def fa():
+            return "a2"
+
+        def call_b():
+            return "via-a:" + $b.fb()
+    """, b=b_name)
+    sb.update(b, """
+        import $a
+
+        def fb():
+            return "b2"
+
+        def call_a():
+            return "via-b:" + $a.fa()
+    """, a=a_name)
+    report = hotswap.reload(a, b)
+    assert (a.call_b(), b.call_a()) == ("via-a:b2", "via-b:a2")
+    assert sorted(r.name for r in report.modules) == sorted([a_name, b_name])
+    assert {r.status for r in report.modules} == {"reloaded"}
+
+
+def test_new_import_of_never_imported_module(sb):
+    m = sb.load("""
+        def f():
+            return 0
+    """)
+    dep_name = sb.name("dep")
+    assert dep_name not in sys.modules
+    sb.write(dep_name, """
+        def val():
+            return 42
+    """)
+    sb.update(m, """
+        import $dep
+
+        def f():
+            return $dep.val()
+    """, dep=dep_name)
+    hotswap.reload(m)
+    assert m.f() == 42
+    assert dep_name in sys.modules
+
+
+def test_reload_by_dotted_name(sb):
+    name = sb.name("pkg")
+    sb.write(name, "", package=True)
+    sb.write(f"{name}.mod", """
+        def f():
+            return 1
+    """)
+    mod = importlib.import_module(f"{name}.mod")
+    f = mod.f
+    sb.update(mod, """
+        def f():
+            return 2
+    """)
+    report = hotswap.reload(f"{name}.mod")
+    assert f() == 2
+    assert [r.name for r in report.modules] == [f"{name}.mod"]
+
+
+def test_batch_runs_in_dependency_order(sb):
+    # b imports a; passed as (b, a).  b's new statement needs a's new name,
+    # so a must be staged first.
+    a = sb.load("""
+        VALUE = 1
+    """, base="a")
+    b = sb.load("""
+        import $a
+
+        def use():
+            return $a.VALUE * 10
+    """, base="b", a=a.__name__)
+    sb.update(a, """
+        VALUE = 1
+        EXTRA = 5
+    """)
+    sb.update(b, """
+        import $a
+
+        BONUS = $a.EXTRA
+
+        def use():
+            return $a.VALUE * 10 + BONUS
+    """, a=a.__name__)
+    report = hotswap.reload(b, a)
+    assert report.ok
+    assert b.use() == 15
+    assert [r.name for r in report.modules] == [a.__name__, b.__name__]
+
+
+def test_future_annotations_honoured_after_reload(sb):
+    m = sb.load("""
+        from __future__ import annotations
+
+        def f(x: int) -> int:
+            return x
+    """)
+    f = m.f
+    assert f.__annotations__ == {"x": "int", "return": "int"}
+    # Undefined names in annotations only work when the flag is honoured.
+    sb.update(m, """
+        from __future__ import annotations
+
+        def f(x: NotDefinedAnywhere) -> list[Missing]:
+            return [x]
+    """)
+    hotswap.reload(m)
+    assert f.__annotations__ == {"x": "NotDefinedAnywhere",
+                                 "return": "list[Missing]"}
+    assert f(1) == [1]
+
+
+def test_encoding_cookie_honoured(sb):
+    m = sb.load("""
+        # -*- coding: latin-1 -*-
+        def greet():
+            return "caf\u00e9"
+    """, encoding="latin-1")
+    greet = m.greet
+    assert greet() == "caf\u00e9"
+    sb.update(m, """
+        # -*- coding: latin-1 -*-
+        def greet():
+            return "se\u00f1or \u00e9t\u00e9"
+    """, encoding="latin-1")
+    hotswap.reload(m)
+    assert greet() == "se\u00f1or \u00e9t\u00e9"
+
+
+def test_same_size_same_mtime_write_detected(sb):
+    # A .pyc matching size and mtime must not hide the new source.
+    m = sb.load("""
+        def f():
+            return 1111
+    """)
+    path = m.__file__
+    if not sys.dont_write_bytecode:
+        assert os.path.exists(importlib.util.cache_from_source(path))
+    st = os.stat(path)
+    sb.update(m, """
+        def f():
+            return 2222
+    """)
+    assert os.path.getsize(path) == st.st_size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    hotswap.reload(m)
+    assert m.f() == 2222
+
+
+def test_mtime_set_backwards_detected(sb):
+    m = sb.load("""
+        def f():
+            return "new-enough"
+    """)
+    f = m.f
+    st = os.stat(m.__file__)
+    sb.update(m, """
+        def f():
+            return "older-file"
+    """)
+    past = st.st_mtime - 3600
+    os.utime(m.__file__, (past, past))
+    hotswap.reload(m)
+    assert f() == "older-file"
+
+
+def test_module_imported_before_hotswap_has_no_snapshot(tmp_path):
+    # Needs a process where the module is imported before `import hotswap`.
+    run_script("no_snapshot.py", tmp_path)
+
+
+def test_route_importlib_patches_in_place_and_can_be_restored(sb):
+    m = sb.load("""
+        def f():
+            return "v1"
+    """)
+    user = sb.importer(m, "f")
+    f_before = m.f
+    hotswap.track(str(sb.root))
+    hotswap.route_importlib(True)
+    sb.update(m, """
+        def f():
+            return "v2"
+    """)
+    assert importlib.reload(m) is m
+    assert m.f is f_before
+    assert user.f() == "v2"
+
+    hotswap.route_importlib(False)
+    # Different length from every earlier version, and no stale .pyc, so
+    # plain importlib really re-executes the new source.
+    shutil.rmtree(os.path.join(os.path.dirname(m.__file__), "__pycache__"),
+                  ignore_errors=True)
+    sb.update(m, """
+        def f():
+            return "version-three"
+    """)
+    assert importlib.reload(m) is m
+    assert m.f() == "version-three"
+    assert m.f is not f_before        # plain importlib rebinds ...
+    assert user.f() == "v2"           # ... and old references keep old code

@@ -1,0 +1,149 @@
+"""hotswap.patch: the hotfix API."""
+import hotswap
+import pytest
+
+
+def test_patch_function_runs_replacement_body_with_target_globals(sb):
+    m = sb.load("""
+        SCALE = 10
+
+        def price(x):
+            return x + SCALE
+    """)
+    user = sb.importer(m, "price")
+    hotfix = sb.load("""
+        SCALE = 2          # must NOT be the one used
+
+        def price(x):
+            return x * SCALE
+    """, base="hotfix")
+    report = hotswap.patch(m.price, hotfix.price)
+    assert report.ok
+    assert user.price(3) == 30             # m.SCALE, not hotfix.SCALE
+    assert m.price.__globals__ is vars(m)
+    m.SCALE = 100
+    assert user.price(3) == 300
+
+
+def test_patch_function_defaults_kwdefaults_doc(sb):
+    m = sb.load("""
+        def f(x, k=1):
+            return x + k
+    """)
+    target = m.f
+    callbacks = [m.f]
+
+    def replacement(x, k=5, *, j=7):
+        """Fixed."""
+        return x * k + j
+
+    hotswap.patch(target, replacement)
+    assert target.__defaults__ == (5,)
+    assert type(target.__defaults__) is tuple
+    assert target.__kwdefaults__ == {"j": 7}
+    assert target.__doc__ == "Fixed."
+    assert callbacks[0](2) == 17
+
+
+def test_patch_class_from_replacement_class(sb):
+    m = sb.load("""
+        class Player:
+            def __init__(self):
+                self.hp = 10
+
+            def hit(self):
+                self.hp -= 1
+
+            def heal(self):
+                self.hp += 1
+    """)
+    Player = m.Player
+    p = Player()
+    hit_fn = vars(Player)["hit"]
+
+    class Fix:
+        def hit(self):
+            self.hp -= 5
+
+        def shield(self):
+            return "shielded"
+
+        MAX_HP = 99
+
+    report = hotswap.patch(Player, Fix)
+    assert report.ok
+    p.hit()
+    assert p.hp == 5
+    assert vars(Player)["hit"] is hit_fn          # patched in place
+    assert p.shield() == "shielded"                # added
+    assert Player.MAX_HP == 99
+    p.heal()                                       # nothing deleted
+    assert p.hp == 6
+    assert type(p) is m.Player is Player
+
+
+def test_patch_method_reaches_existing_bound_methods(sb):
+    m = sb.load("""
+        class C:
+            def __init__(self, n):
+                self.n = n
+
+            def value(self):
+                return self.n
+    """)
+    handlers = [m.C(2).value, m.C(3).value]
+
+    def value(self):
+        return self.n * 3
+
+    hotswap.patch(m.C.value, value)
+    assert [h() for h in handlers] == [6, 9]
+
+
+@pytest.mark.parametrize("target", [42, "text", len, None, [1]])
+def test_patch_rejects_non_function_non_class_targets(sb, target):
+    def replacement():
+        return 1
+
+    with pytest.raises(TypeError):
+        hotswap.patch(target, replacement)
+
+
+def test_patch_failure_leaves_target_unchanged(sb):
+    # A metaclass refusing one attribute makes the second assignment fail
+    # after the first succeeded: the first one must be rolled back.
+    m = sb.load("""
+        class Guarded(type):
+            def __setattr__(cls, name, value):
+                if name == "zeta":
+                    raise PermissionError("zeta is read-only")
+                super().__setattr__(name, value)
+
+        class C(metaclass=Guarded):
+            def alpha(self):
+                return "alpha-v1"
+
+            def zeta(self):
+                return "zeta-v1"
+    """)
+    C = m.C
+    alpha, zeta = vars(C)["alpha"], vars(C)["zeta"]
+    alpha_code = alpha.__code__
+
+    class Fix:
+        def alpha(self):
+            return "alpha-v2"
+
+        def zeta(self):
+            return "zeta-v2"
+
+        def extra(self):
+            return "extra"
+
+    with pytest.raises(hotswap.ReloadError):
+        hotswap.patch(C, Fix)
+    c = C()
+    assert (c.alpha(), c.zeta()) == ("alpha-v1", "zeta-v1")
+    assert vars(C)["alpha"] is alpha and alpha.__code__ is alpha_code
+    assert vars(C)["zeta"] is zeta
+    assert not hasattr(C, "extra")
