@@ -614,3 +614,52 @@ def test_type_params_updated(sb):
     hotswap.reload(m)
     assert [p.__name__ for p in f.__type_params__] == ["T", "U"]
     assert f([1, 2]) == 2
+
+
+def test_successive_reloads_compare_against_last_applied_version(sb):
+    v1 = """
+        def f():
+            return "one"
+
+        def g():
+            return "g"
+    """
+    m = sb.load(v1)
+    f = m.f
+    sb.update(m, """
+        def f():
+            return "two"
+
+        def g():
+            return "g"
+    """)
+    hotswap.reload(m)
+    assert f() == "two"
+    # Back to the v1 text: relative to the *new* snapshot this is an edit.
+    sb.update(m, v1)
+    report = hotswap.reload(m)
+    assert report.changed
+    assert f() == "one"
+    assert one(report, "f").action == "updated"
+    assert report.find("g") == ()           # unchanged, not listed
+
+
+def test_suspended_generator_keeps_old_code_and_is_reported(sb):
+    m = sb.load("""
+        def ticks():
+            yield "a1"
+            yield "b1"
+    """)
+    running = m.ticks()
+    assert next(running) == "a1"
+    sb.update(m, """
+        def ticks():
+            yield "a2"
+            yield "b2"
+    """)
+    report = hotswap.reload(m)
+    # A suspended frame cannot switch code: it finishes the old code...
+    assert next(running) == "b1"
+    # ... new generators run the new code, and the report says so (HS301).
+    assert list(m.ticks()) == ["a2", "b2"]
+    assert "HS301" in {e.code for e in report.entries}

@@ -80,6 +80,9 @@ def test_patch_class_from_replacement_class(sb):
     p.heal()                                       # nothing deleted
     assert p.hp == 6
     assert type(p) is m.Player is Player
+    # The replacement's own bookkeeping attributes are not copied over.
+    assert Player.__qualname__ == "Player"
+    assert Player.__module__ == m.__name__
 
 
 def test_patch_method_reaches_existing_bound_methods(sb):
@@ -110,13 +113,14 @@ def test_patch_rejects_non_function_non_class_targets(sb, target):
 
 
 def test_patch_failure_leaves_target_unchanged(sb):
-    # A metaclass refusing one attribute makes the second assignment fail
-    # after the first succeeded: the first one must be rolled back.
+    # Methods existing in both classes are patched in place (code swaps);
+    # the new member `extra` needs a class setattr, which the metaclass
+    # refuses.  The swaps done before the failure must be rolled back.
     m = sb.load("""
         class Guarded(type):
             def __setattr__(cls, name, value):
-                if name == "zeta":
-                    raise PermissionError("zeta is read-only")
+                if name == "extra":
+                    raise PermissionError("no new members")
                 super().__setattr__(name, value)
 
         class C(metaclass=Guarded):
@@ -128,7 +132,7 @@ def test_patch_failure_leaves_target_unchanged(sb):
     """)
     C = m.C
     alpha, zeta = vars(C)["alpha"], vars(C)["zeta"]
-    alpha_code = alpha.__code__
+    alpha_code, zeta_code = alpha.__code__, zeta.__code__
 
     class Fix:
         def alpha(self):
@@ -145,5 +149,5 @@ def test_patch_failure_leaves_target_unchanged(sb):
     c = C()
     assert (c.alpha(), c.zeta()) == ("alpha-v1", "zeta-v1")
     assert vars(C)["alpha"] is alpha and alpha.__code__ is alpha_code
-    assert vars(C)["zeta"] is zeta
+    assert vars(C)["zeta"] is zeta and zeta.__code__ is zeta_code
     assert not hasattr(C, "extra")
