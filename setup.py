@@ -21,7 +21,12 @@ if mode in ("debug", "asan"):
 if mode == "asan":
     san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
            "-fno-sanitize-recover=undefined"]
-    flags += san
+    # CPython's CFLAGS carry -fwrapv (3.9-3.11) or -fno-strict-overflow
+    # (3.12+; implies -fwrapv -fwrapv-pointer).  Signed overflow is then
+    # defined, and UBSan silently drops its signed-overflow, shift and
+    # pointer-overflow checks.  Turn them back on for our code (these come
+    # after CPython's CFLAGS on the command line, so they win).
+    flags += san + ["-fno-wrapv", "-fno-wrapv-pointer"]
     link += san
 
 setup(
