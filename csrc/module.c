@@ -1,16 +1,600 @@
-/* module.c -- placeholder while the engine is written. */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+/* module.c -- hotswap._core: the Python-facing functions and the module
+ * state.
+ *
+ * Main thread, GIL held.  Owns the HsState (types, ReloadError, snapshots,
+ * tracked roots and names, the import hook, the routed importlib.reload).
+ * Everything here parses arguments and hands over to reload.c / track.c.
+ */
+#include "compat.h"
+#include "reload.h"
+#include "report.h"
+#include "state.h"
+#include "track.h"
+
+HsState *
+hs_state(PyObject *module)
+{
+    HsState *st = (HsState *)PyModule_GetState(module);
+    if (st == NULL && !PyErr_Occurred()) {
+        PyErr_SetString(PyExc_SystemError, "hotswap._core has no state");
+    }
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* reload / patch                                                      */
+
+/* Tracked modules that have a snapshot; tracked ones without get one now
+ * (they have nothing to compare against yet).  New list. */
+static PyObject *
+tracked_modules(HsState *st, int snapshot_missing)
+{
+    PyObject *modules = PyImport_GetModuleDict();
+    PyObject *items = PyDict_Items(modules);
+    PyObject *result = PyList_New(0);
+    if (items == NULL || result == NULL) {
+        goto error;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        PyObject *mod = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        if (!PyUnicode_Check(name) || !PyModule_Check(mod)) {
+            continue;
+        }
+        int r = hs_track_is_tracked(st, name, mod);
+        if (r < 0) {
+            goto error;
+        }
+        if (!r) {
+            continue;
+        }
+        r = PyDict_Contains(st->snapshots, name);
+        if (r < 0) {
+            goto error;
+        }
+        if (!r && snapshot_missing) {
+            if (hs_track_snapshot_module(st, mod) < 0) {
+                goto error;
+            }
+            continue;
+        }
+        if (PyList_Append(result, r || !snapshot_missing ? mod : name) < 0) {
+            goto error;
+        }
+    }
+    Py_DECREF(items);
+    return result;
+error:
+    Py_XDECREF(items);
+    Py_XDECREF(result);
+    return NULL;
+}
+
+PyDoc_STRVAR(reload_doc,
+"reload($module, /, *modules, policy=None)\n--\n\n"
+"Reload modules in place as one all-or-nothing batch; return a Report.\n"
+"\n"
+"With no module: every tracked module whose source changed.  Raises\n"
+"ReloadError, with nothing changed, when the batch cannot be applied.");
+
+static PyObject *
+core_reload(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    HsState *st = hs_state(module);
+    PyObject *policy = NULL;
+    if (st == NULL) {
+        return NULL;
+    }
+    if (kwargs != NULL) {
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(kwargs, &pos, &key, &value)) {
+            if (PyUnicode_CompareWithASCIIString(key, "policy") != 0) {
+                PyErr_Format(PyExc_TypeError,
+                             "reload() got an unexpected keyword argument "
+                             "%R", key);
+                return NULL;
+            }
+            policy = value;
+        }
+    }
+    if (policy == Py_None) {
+        policy = NULL;
+    }
+    if (policy != NULL && !PyCallable_Check(policy)) {
+        PyErr_SetString(PyExc_TypeError, "policy must be callable or None");
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(args) > 0) {
+        return hs_reload(module, args, policy, 0);
+    }
+    PyObject *targets = tracked_modules(st, 1);
+    if (targets == NULL) {
+        return NULL;
+    }
+    PyObject *r = hs_reload(module, targets, policy, 1);
+    Py_DECREF(targets);
+    return r;
+}
+
+PyDoc_STRVAR(patch_doc,
+"patch($module, target, replacement, /)\n--\n\n"
+"Patch a live function or class in place from a replacement.");
+
+static PyObject *
+core_patch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError,
+                     "patch() takes 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    return hs_patch(module, args[0], args[1]);
+}
+
+/* ------------------------------------------------------------------ */
+/* tracking                                                            */
+
+/* A directory target as its real path, or NULL (no error) for a module
+ * name. */
+static PyObject *
+as_directory(PyObject *target)
+{
+    PyObject *os = PyImport_ImportModule("os");
+    if (os == NULL) {
+        return NULL;
+    }
+    PyObject *path = NULL, *result = NULL;
+    if (!PyUnicode_Check(target)) {
+        path = PyObject_CallMethod(os, "fspath", "O", target);
+        if (path == NULL) {
+            goto done;
+        }
+    }
+    else {
+        path = Py_NewRef(target);
+    }
+    PyObject *os_path = PyObject_GetAttrString(os, "path");
+    if (os_path == NULL) {
+        goto done;
+    }
+    PyObject *r = PyObject_CallMethod(os_path, "isdir", "O", path);
+    int is_dir = r ? PyObject_IsTrue(r) : -1;
+    Py_XDECREF(r);
+    if (is_dir < 0) {
+        Py_DECREF(os_path);
+        goto done;
+    }
+    if (!is_dir && PyUnicode_Check(target)
+        && PyUnicode_FindChar(target, '/', 0, PyUnicode_GET_LENGTH(target), 1)
+               < 0) {
+        Py_DECREF(os_path);
+        goto done; /* a module name */
+    }
+    if (!is_dir) {
+        PyErr_Format(PyExc_NotADirectoryError,
+                     "hotswap.track: %R is not a directory", path);
+        Py_DECREF(os_path);
+        goto done;
+    }
+    result = PyObject_CallMethod(os_path, "realpath", "O", path);
+    Py_DECREF(os_path);
+done:
+    Py_XDECREF(path);
+    Py_DECREF(os);
+    return result;
+}
+
+static int
+list_remove_equal(PyObject *list, PyObject *item)
+{
+    for (Py_ssize_t i = PyList_GET_SIZE(list) - 1; i >= 0; i--) {
+        int r = PyObject_RichCompareBool(PyList_GET_ITEM(list, i), item,
+                                         Py_EQ);
+        if (r < 0) {
+            return -1;
+        }
+        if (r && PySequence_DelItem(list, i) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+list_add_unique(PyObject *list, PyObject *item)
+{
+    int r = PySequence_Contains(list, item);
+    if (r != 0) {
+        return r < 0 ? -1 : 0;
+    }
+    return PyList_Append(list, item);
+}
+
+PyDoc_STRVAR(track_doc,
+"track($module, /, *targets)\n--\n\n"
+"Track directories or dotted package names for reload() and the watcher.");
+
+static PyObject *
+core_track(PyObject *module, PyObject *args)
+{
+    HsState *st = hs_state(module);
+    if (st == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
+        PyObject *t = PyTuple_GET_ITEM(args, i);
+        PyObject *dir = as_directory(t);
+        if (dir == NULL && PyErr_Occurred()) {
+            return NULL;
+        }
+        int r = dir ? list_add_unique(st->roots, dir)
+                    : list_add_unique(st->names, t);
+        Py_XDECREF(dir);
+        if (r < 0) {
+            return NULL;
+        }
+    }
+    /* snapshot what is tracked and loaded but was never snapshotted */
+    PyObject *missing = tracked_modules(st, 1);
+    if (missing == NULL) {
+        return NULL;
+    }
+    Py_DECREF(missing);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(untrack_doc,
+"untrack($module, /, *targets)\n--\n\n"
+"Stop tracking directories or package names.");
+
+static PyObject *
+core_untrack(PyObject *module, PyObject *args)
+{
+    HsState *st = hs_state(module);
+    if (st == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
+        PyObject *t = PyTuple_GET_ITEM(args, i);
+        PyObject *dir = as_directory(t);
+        if (dir == NULL && PyErr_Occurred()) {
+            PyErr_Clear(); /* a directory that is gone: match the text */
+        }
+        int r = list_remove_equal(dir ? st->roots : st->names, dir ? dir : t);
+        if (r == 0 && dir == NULL) {
+            r = list_remove_equal(st->roots, t);
+        }
+        Py_XDECREF(dir);
+        if (r < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(tracked_doc,
+"tracked($module, /)\n--\n\n"
+"Sorted names of the loaded modules that are tracked.");
+
+static PyObject *
+core_tracked(PyObject *module, PyObject *unused)
+{
+    HsState *st = hs_state(module);
+    if (st == NULL) {
+        return NULL;
+    }
+    PyObject *mods = tracked_modules(st, 0);
+    if (mods == NULL) {
+        return NULL;
+    }
+    PyObject *names = PyList_New(0);
+    for (Py_ssize_t i = 0; names && i < PyList_GET_SIZE(mods); i++) {
+        PyObject *m = PyList_GET_ITEM(mods, i);
+        PyObject *n = PyModule_Check(m) ? PyModule_GetNameObject(m)
+                                        : Py_NewRef(m);
+        if (n == NULL || PyList_Append(names, n) < 0) {
+            Py_XDECREF(n);
+            Py_CLEAR(names);
+            break;
+        }
+        Py_DECREF(n);
+    }
+    Py_DECREF(mods);
+    if (names != NULL && PyList_Sort(names) < 0) {
+        Py_CLEAR(names);
+    }
+    return names;
+}
+
+PyDoc_STRVAR(snapshot_doc,
+"snapshot($module, module, /)\n--\n\n"
+"(Re)take the source snapshot of a module from its current file.");
+
+static PyObject *
+core_snapshot(PyObject *module, PyObject *target)
+{
+    HsState *st = hs_state(module);
+    if (st == NULL) {
+        return NULL;
+    }
+    if (PyUnicode_Check(target)) {
+        PyObject *m = PyDict_GetItemWithError(PyImport_GetModuleDict(),
+                                              target);
+        if (m == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_Format(PyExc_ImportError, "module %R is not imported",
+                             target);
+            }
+            return NULL;
+        }
+        target = m;
+    }
+    if (!PyModule_Check(target)) {
+        PyErr_SetString(PyExc_TypeError, "snapshot() takes a module");
+        return NULL;
+    }
+    if (hs_track_snapshot_module(st, target) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------ */
+/* importlib.reload routing                                            */
+
+static PyObject *
+routed_reload(PyObject *module, PyObject *target)
+{
+    HsState *st = hs_state(module);
+    if (st == NULL) {
+        return NULL;
+    }
+    if (PyModule_Check(target) && st->orig_reload != NULL) {
+        PyObject *name = PyModule_GetNameObject(target);
+        if (name == NULL) {
+            return NULL;
+        }
+        int tracked = hs_track_is_tracked(st, name, target);
+        Py_DECREF(name);
+        if (tracked < 0) {
+            return NULL;
+        }
+        if (tracked) {
+            PyObject *args = PyTuple_Pack(1, target);
+            if (args == NULL) {
+                return NULL;
+            }
+            PyObject *report = hs_reload(module, args, NULL, 0);
+            Py_DECREF(args);
+            if (report == NULL) {
+                return NULL;
+            }
+            Py_DECREF(report);
+            return Py_NewRef(target);
+        }
+    }
+    if (st->orig_reload == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "importlib routing is off");
+        return NULL;
+    }
+    return PyObject_CallOneArg(st->orig_reload, target);
+}
+
+static PyMethodDef routed_def = {
+    "reload", (PyCFunction)routed_reload, METH_O,
+    "reload(module)\n--\n\n"
+    "importlib.reload, routed through hotswap for tracked modules.",
+};
+
+PyDoc_STRVAR(route_doc,
+"route_importlib($module, enable, /)\n--\n\n"
+"Route importlib.reload() of tracked modules through hotswap.reload().");
+
+static PyObject *
+core_route_importlib(PyObject *module, PyObject *arg)
+{
+    HsState *st = hs_state(module);
+    int enable = PyObject_IsTrue(arg);
+    if (st == NULL || enable < 0) {
+        return NULL;
+    }
+    PyObject *importlib = PyImport_ImportModule("importlib");
+    if (importlib == NULL) {
+        return NULL;
+    }
+    int r = 0;
+    if (enable && st->orig_reload == NULL) {
+        st->orig_reload = PyObject_GetAttrString(importlib, "reload");
+        PyObject *f = st->orig_reload ? PyCFunction_New(&routed_def, module)
+                                      : NULL;
+        r = f ? PyObject_SetAttrString(importlib, "reload", f) : -1;
+        Py_XDECREF(f);
+        if (r < 0) {
+            Py_CLEAR(st->orig_reload);
+        }
+    }
+    else if (!enable && st->orig_reload != NULL) {
+        r = PyObject_SetAttrString(importlib, "reload", st->orig_reload);
+        if (r == 0) {
+            Py_CLEAR(st->orig_reload);
+        }
+    }
+    Py_DECREF(importlib);
+    if (r < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------ */
+/* module definition                                                   */
+
+static PyMethodDef core_methods[] = {
+    {"reload", (PyCFunction)(void (*)(void))core_reload,
+     METH_VARARGS | METH_KEYWORDS, reload_doc},
+    {"patch", (PyCFunction)(void (*)(void))core_patch, METH_FASTCALL,
+     patch_doc},
+    {"track", (PyCFunction)core_track, METH_VARARGS, track_doc},
+    {"untrack", (PyCFunction)core_untrack, METH_VARARGS, untrack_doc},
+    {"tracked", (PyCFunction)core_tracked, METH_NOARGS, tracked_doc},
+    {"snapshot", (PyCFunction)core_snapshot, METH_O, snapshot_doc},
+    {"route_importlib", (PyCFunction)core_route_importlib, METH_O,
+     route_doc},
+    {NULL},
+};
+
+/* Real paths of the standard library and site-packages directories. */
+static PyObject *
+excluded_dirs(void)
+{
+    static const char *const code =
+        "def _hotswap_excluded():\n"
+        "    import os, site, sysconfig\n"
+        "    paths = set()\n"
+        "    for key in ('stdlib', 'platstdlib', 'purelib', 'platlib'):\n"
+        "        p = sysconfig.get_paths().get(key)\n"
+        "        if p: paths.add(p)\n"
+        "    try:\n"
+        "        paths.update(site.getsitepackages())\n"
+        "        paths.add(site.getusersitepackages())\n"
+        "    except Exception:\n"
+        "        pass\n"
+        "    return tuple(sorted({os.path.realpath(p) for p in paths}))\n";
+    PyObject *ns = PyDict_New();
+    if (ns == NULL) {
+        return NULL;
+    }
+    PyObject *r = PyRun_String(code, Py_file_input, ns, ns);
+    PyObject *result = NULL;
+    if (r != NULL) {
+        PyObject *f = PyDict_GetItemString(ns, "_hotswap_excluded");
+        result = f ? PyObject_CallNoArgs(f) : NULL;
+    }
+    Py_XDECREF(r);
+    Py_DECREF(ns);
+    return result;
+}
+
+PyDoc_STRVAR(reload_error_doc,
+"A batch could not be applied; every module is exactly as before.\n"
+"\n"
+"Attributes: report, module, filename, lineno, code; __cause__ is the\n"
+"underlying exception.");
+
+static int
+core_exec(PyObject *module)
+{
+    HsState *st = hs_state(module);
+    if (st == NULL) {
+        return -1;
+    }
+    if (hs_report_init_types(module, &st->change_type,
+                             &st->module_result_type, &st->report_type) < 0
+        || hs_track_init_types(module, &st->snapshot_type,
+                               &st->finder_type) < 0) {
+        return -1;
+    }
+    PyObject *attrs = Py_BuildValue("{s:O,s:O,s:O,s:O,s:O}", "report",
+                                    Py_None, "module", Py_None, "filename",
+                                    Py_None, "lineno", Py_None, "code",
+                                    Py_None);
+    if (attrs == NULL) {
+        return -1;
+    }
+    st->reload_error = PyErr_NewExceptionWithDoc(
+        "hotswap.ReloadError", reload_error_doc, PyExc_Exception, attrs);
+    Py_DECREF(attrs);
+    st->snapshots = PyDict_New();
+    st->roots = PyList_New(0);
+    st->names = PyList_New(0);
+    st->excluded = excluded_dirs();
+    if (st->reload_error == NULL || st->snapshots == NULL
+        || st->roots == NULL || st->names == NULL || st->excluded == NULL) {
+        return -1;
+    }
+    if (PyModule_AddObjectRef(module, "ReloadError", st->reload_error) < 0
+        || PyModule_AddObjectRef(module, "Report",
+                                 (PyObject *)st->report_type) < 0
+        || PyModule_AddObjectRef(module, "Change",
+                                 (PyObject *)st->change_type) < 0
+        || PyModule_AddObjectRef(module, "ModuleResult",
+                                 (PyObject *)st->module_result_type) < 0
+        || PyModule_AddObjectRef(module, "Snapshot",
+                                 (PyObject *)st->snapshot_type) < 0
+        || PyModule_AddObjectRef(module, "snapshots", st->snapshots) < 0) {
+        return -1;
+    }
+    return hs_track_install_finder(st, module);
+}
+
+static int
+core_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    HsState *st = (HsState *)PyModule_GetState(module);
+    if (st == NULL) {
+        return 0;
+    }
+    Py_VISIT(st->snapshot_type);
+    Py_VISIT(st->finder_type);
+    Py_VISIT(st->change_type);
+    Py_VISIT(st->module_result_type);
+    Py_VISIT(st->report_type);
+    Py_VISIT(st->reload_error);
+    Py_VISIT(st->snapshots);
+    Py_VISIT(st->roots);
+    Py_VISIT(st->names);
+    Py_VISIT(st->excluded);
+    Py_VISIT(st->orig_reload);
+    Py_VISIT(st->finder);
+    return 0;
+}
+
+static int
+core_clear(PyObject *module)
+{
+    HsState *st = (HsState *)PyModule_GetState(module);
+    if (st == NULL) {
+        return 0;
+    }
+    Py_CLEAR(st->snapshot_type);
+    Py_CLEAR(st->finder_type);
+    Py_CLEAR(st->change_type);
+    Py_CLEAR(st->module_result_type);
+    Py_CLEAR(st->report_type);
+    Py_CLEAR(st->reload_error);
+    Py_CLEAR(st->snapshots);
+    Py_CLEAR(st->roots);
+    Py_CLEAR(st->names);
+    Py_CLEAR(st->excluded);
+    Py_CLEAR(st->orig_reload);
+    Py_CLEAR(st->finder);
+    return 0;
+}
+
+static void
+core_free(void *module)
+{
+    core_clear((PyObject *)module);
+}
 
 static struct PyModuleDef_Slot core_slots[] = {
+    {Py_mod_exec, HS_SLOT(core_exec)},
     {0, NULL},
 };
 
+PyDoc_STRVAR(core_doc, "The C core of hotswap (see the hotswap package).");
+
 static struct PyModuleDef core_module = {
-    PyModuleDef_HEAD_INIT,
+    .m_base = PyModuleDef_HEAD_INIT,
     .m_name = "hotswap._core",
-    .m_size = 0,
+    .m_doc = core_doc,
+    .m_size = sizeof(HsState),
+    .m_methods = core_methods,
     .m_slots = core_slots,
+    .m_traverse = core_traverse,
+    .m_clear = core_clear,
+    .m_free = core_free,
 };
 
 PyMODINIT_FUNC PyInit__core(void);

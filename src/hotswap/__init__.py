@@ -1,2 +1,51 @@
-"""hotswap: in-place hot reload for CPython (placeholder)."""
-from . import _core  # noqa: F401
+"""hotswap: in-place hot reload for CPython.
+
+Edit a module's source while the program runs, then::
+
+    import hotswap
+    report = hotswap.reload(mymodule)
+    print(report)
+
+Old function objects run the new code, classes keep their identity and gain
+the new methods, module objects stay the same objects, instances keep their
+data, and every reference held anywhere (``from m import f`` copies, bound
+methods in callback lists, decorator wrappers, registries) sees the new
+behaviour.  Statements you did not edit are not run again, so module state
+survives.  A batch is all or nothing: on error :class:`ReloadError` is raised
+and nothing changed.
+
+Import hotswap early: its import hook records the exact source of every
+module imported afterwards, which is what a reload compares against.
+
+The logic lives in the C extension ``hotswap._core``; this package only
+re-exports it.  See docs/api.md for the full contract.
+"""
+from ._core import (
+    Change,
+    ModuleResult,
+    ReloadError,
+    Report,
+    patch,
+    reload,
+    route_importlib,
+    snapshot,
+    track,
+    tracked,
+    untrack,
+)
+
+__all__ = [
+    "Change",
+    "ModuleResult",
+    "ReloadError",
+    "Report",
+    "patch",
+    "reload",
+    "route_importlib",
+    "snapshot",
+    "track",
+    "tracked",
+    "untrack",
+]
+
+__version__ = "0.1.0"

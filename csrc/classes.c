@@ -1,0 +1,990 @@
+/* classes.c -- class patching rules.
+ *
+ * Main thread, GIL held.  The STAGE hook (stage.c) records, for every
+ * existing class whose statement was staged, the namespace its new body
+ * produced; hs_class_apply() turns that into setattr/delattr calls on the
+ * existing class, under the undo log.
+ *
+ * Classes are only ever changed through PyObject_SetAttr/DelAttr: the
+ * attribute cache and the specialising interpreter hold borrowed pointers
+ * into the type dict, and dunder slots must be re-derived (type_setattro
+ * does both).  Member-level data policy mirrors the module's: a class
+ * attribute whose statement was not edited keeps its live value.
+ */
+#include "classes.h"
+#include "funcs.h"
+#include "report.h"
+
+#include <string.h>
+
+int
+hs_line_at(const char *text, Py_ssize_t from, int from_line,
+           Py_ssize_t offset)
+{
+    int line = from_line;
+    for (Py_ssize_t i = from; i < offset; i++) {
+        if (text[i] == '\n') {
+            line++;
+        }
+    }
+    return line;
+}
+
+static void
+ranges_unknown(HsClassRanges *r)
+{
+    r->old_start = r->old_body = r->old_end = -1;
+    r->new_start = r->new_body = r->new_end = -1;
+    r->old_body_line = r->new_body_line = 0;
+    r->new_line = 0;
+}
+
+/* Scan the members of a class body text[body:end).  The body starts right
+ * after the header's ':'; a body on the same line has no members we can
+ * tell apart (list->unsure). */
+static int
+scan_members(const char *text, Py_ssize_t body, Py_ssize_t end,
+             int body_line, HsChunkList *list)
+{
+    Py_ssize_t p = body;
+    while (p < end && (text[p] == ' ' || text[p] == '\t')) {
+        p++;
+    }
+    if (p < end && text[p] != '\n' && text[p] != '#' && text[p] != '\r') {
+        list->unsure = 1;
+        return 0;
+    }
+    while (p < end && text[p] != '\n') {
+        p++;
+    }
+    if (p >= end) {
+        list->unsure = 1;
+        return 0;
+    }
+    return hs_scan(text, p + 1, end, body_line + 1, list);
+}
+
+static int
+name_eq(const char *text, const HsChunk *c, PyObject *name)
+{
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(name, &n);
+    if (s == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    return c->name_len == n && memcmp(text + c->name, s, n) == 0;
+}
+
+static const HsChunk *
+find_member(const char *text, const HsChunkList *list, HsChunkKind kind,
+            PyObject *name)
+{
+    for (Py_ssize_t i = 0; i < list->len; i++) {
+        const HsChunk *c = &list->items[i];
+        if ((kind == HS_CHUNK_STMT || c->kind == kind)
+            && name_eq(text, c, name)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+int
+hs_class_ranges(HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
+                PyObject *name, HsClassRanges *out)
+{
+    const char *text = PyBytes_AS_STRING(job->text);
+    ranges_unknown(out);
+    if (parent == NULL) {
+        if (chunk < 0) {
+            return 0;
+        }
+        const HsChunk *c = &job->chunks.items[chunk];
+        if (c->kind != HS_CHUNK_CLASS || !name_eq(text, c, name)) {
+            return 0;
+        }
+        out->new_start = c->start;
+        out->new_body = c->body;
+        out->new_end = c->end;
+        out->new_line = c->head_line;
+        out->new_body_line = hs_line_at(text, c->head, c->head_line,
+                                        c->body);
+        Py_ssize_t j = job->match ? job->match[chunk] : -1;
+        if (j >= 0 && job->old_chunks != NULL) {
+            const HsChunk *o = &job->old_chunks->items[j];
+            out->old_start = o->start;
+            out->old_body = o->body;
+            out->old_end = o->end;
+            out->old_body_line = hs_line_at(job->old_text, o->head,
+                                            o->head_line, o->body);
+        }
+        return 0;
+    }
+    /* a nested class: find it among the parent's members */
+    HsChunkList nm = {0}, om = {0};
+    int result = -1;
+    if (parent->new_body >= 0) {
+        if (scan_members(text, parent->new_body, parent->new_end,
+                         parent->new_body_line, &nm) < 0) {
+            goto done;
+        }
+        const HsChunk *c = find_member(text, &nm, HS_CHUNK_CLASS, name);
+        if (c != NULL) {
+            out->new_start = c->start;
+            out->new_body = c->body;
+            out->new_end = c->end;
+            out->new_line = c->head_line;
+            out->new_body_line = hs_line_at(text, c->head, c->head_line,
+                                            c->body);
+        }
+    }
+    if (parent->old_body >= 0 && out->new_body >= 0) {
+        if (scan_members(job->old_text, parent->old_body, parent->old_end,
+                         parent->old_body_line, &om) < 0) {
+            goto done;
+        }
+        const HsChunk *c = find_member(job->old_text, &om, HS_CHUNK_CLASS,
+                                       name);
+        if (c != NULL) {
+            out->old_start = c->start;
+            out->old_body = c->body;
+            out->old_end = c->end;
+            out->old_body_line = hs_line_at(job->old_text, c->head,
+                                            c->head_line, c->body);
+        }
+    }
+    result = 0;
+done:
+    hs_chunks_clear(&nm);
+    hs_chunks_clear(&om);
+    return result;
+}
+
+int
+hs_class_record(HsJob *job, PyObject *klass, PyObject *ns,
+                const HsClassRanges *ranges, int header_ok)
+{
+    PyObject *r = PyBytes_FromStringAndSize((const char *)ranges,
+                                            sizeof(*ranges));
+    if (r == NULL) {
+        return -1;
+    }
+    PyObject *rec = Py_BuildValue("(OONi)", klass, ns, r, header_ok);
+    if (rec == NULL) {
+        return -1;
+    }
+    int res = PyList_Append(job->class_updates, rec);
+    Py_DECREF(rec);
+    return res;
+}
+
+/* ------------------------------------------------------------------ */
+/* applying one class                                                  */
+
+typedef enum {
+    K_OTHER = 0,
+    K_FUNCTION,
+    K_CLASSMETHOD,
+    K_STATICMETHOD,
+    K_PROPERTY,
+    K_WRAPPED, /* lru_cache and other wrappers with __wrapped__ */
+} MemberKind;
+
+static MemberKind
+member_kind(PyObject *v)
+{
+    if (PyFunction_Check(v)) {
+        return K_FUNCTION;
+    }
+    if (PyObject_TypeCheck(v, &PyClassMethod_Type)) {
+        return K_CLASSMETHOD;
+    }
+    if (PyObject_TypeCheck(v, &PyStaticMethod_Type)) {
+        return K_STATICMETHOD;
+    }
+    if (PyObject_TypeCheck(v, &PyProperty_Type)) {
+        return K_PROPERTY;
+    }
+    if (!PyType_Check(v) && PyObject_HasAttrString(v, "__wrapped__")) {
+        return K_WRAPPED;
+    }
+    return K_OTHER;
+}
+
+typedef struct {
+    HsJob *job;
+    HsTxn *txn;
+    PyObject *klass;
+    PyObject *qualname;
+    PyObject *nested;
+    int line;
+} Ctx;
+
+static PyObject *
+member_qualname(Ctx *cx, PyObject *name)
+{
+    return PyUnicode_FromFormat("%U.%U", cx->qualname, name);
+}
+
+static int
+report(Ctx *cx, PyObject *name, const char *kind, const char *action,
+       const char *code, int line, const char *reason)
+{
+    PyObject *q = name ? member_qualname(cx, name)
+                       : Py_NewRef(cx->qualname);
+    if (q == NULL) {
+        return -1;
+    }
+    int r = hs_report_add(cx->job, q, kind, action, code,
+                          line > 0 ? line : cx->line, reason);
+    Py_DECREF(q);
+    return r;
+}
+
+static int
+call_set_name(PyObject *klass, PyObject *name, PyObject *value)
+{
+    PyObject *set_name = NULL;
+    if (PyObject_GetOptionalAttrString((PyObject *)Py_TYPE(value),
+                                       "__set_name__", &set_name) < 0) {
+        return -1;
+    }
+    if (set_name == NULL) {
+        return 0;
+    }
+    PyObject *r = PyObject_CallFunctionObjArgs(set_name, value, klass, name,
+                                               NULL);
+    Py_DECREF(set_name);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+set_member(Ctx *cx, PyObject *name, PyObject *value)
+{
+    if (hs_txn_setattr(cx->txn, cx->klass, name, value) < 0) {
+        return -1;
+    }
+    return call_set_name(cx->klass, name, value);
+}
+
+static int
+patch_result_report(Ctx *cx, PyObject *name, int r, int line)
+{
+    switch (r) {
+        case HS_PATCH_UPDATED:
+            return report(cx, name, "method", "updated", NULL, line, NULL);
+        case HS_PATCH_MOVED:
+            return report(cx, name, "method", "moved", NULL, line, NULL);
+        default:
+            return 0;
+    }
+}
+
+/* Patch the function inside old (a wrapper of kind k) from the one inside
+ * new.  Returns an HsPatchResult or -1; HS_PATCH_KIND/FREEVARS mean the
+ * caller must replace the member. */
+static int
+patch_wrapped(Ctx *cx, PyObject *name, PyObject *old, PyObject *new)
+{
+    PyObject *fo = hs_func_find(old, cx->job->dict, name);
+    if (fo == NULL) {
+        return PyErr_Occurred() ? -1 : HS_PATCH_KIND;
+    }
+    /* staged functions were moved onto the module dict already */
+    PyObject *fn = hs_func_find(new, cx->job->dict, name);
+    if (fn == NULL) {
+        Py_DECREF(fo);
+        return PyErr_Occurred() ? -1 : HS_PATCH_KIND;
+    }
+    int r = hs_func_patch(cx->txn, fo, PyFunction_GET_CODE(fn), fn,
+                          cx->nested);
+    Py_DECREF(fo);
+    Py_DECREF(fn);
+    if (r == HS_PATCH_UPDATED || r == HS_PATCH_MOVED) {
+        if (hs_func_clear_cache(old) < 0) {
+            return -1;
+        }
+    }
+    return r;
+}
+
+static int
+patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
+               int line)
+{
+    static const char *const acc[] = {"fget", "fset", "fdel", NULL};
+    int best = HS_PATCH_NOOP;
+    for (int i = 0; acc[i] != NULL; i++) {
+        PyObject *a = PyObject_GetAttrString(old, acc[i]);
+        PyObject *b = a ? PyObject_GetAttrString(new, acc[i]) : NULL;
+        if (b == NULL) {
+            Py_XDECREF(a);
+            return -1;
+        }
+        int r = HS_PATCH_NOOP;
+        if ((a == Py_None) != (b == Py_None)) {
+            r = HS_PATCH_KIND; /* an accessor added or removed */
+        }
+        else if (a != Py_None && PyFunction_Check(a) && PyFunction_Check(b)) {
+            r = hs_func_patch(cx->txn, a, PyFunction_GET_CODE(b), b,
+                              cx->nested);
+        }
+        else if (a != Py_None) {
+            r = patch_wrapped(cx, name, a, b);
+        }
+        Py_DECREF(a);
+        Py_DECREF(b);
+        if (r < 0) {
+            return -1;
+        }
+        if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
+            /* a new property object: the class attribute is what every
+             * access goes through, so replacing it loses nothing */
+            if (set_member(cx, name, new) < 0) {
+                return -1;
+            }
+            return report(cx, name, "method", "updated", NULL, line, NULL);
+        }
+        if (r == HS_PATCH_UPDATED || (r == HS_PATCH_MOVED
+                                      && best == HS_PATCH_NOOP)) {
+            best = r;
+        }
+    }
+    /* the docstring of a property comes from its getter */
+    return patch_result_report(cx, name, best, line);
+}
+
+static int
+is_skipped_name(PyObject *name)
+{
+    static const char *const skip[] = {
+        "__module__", "__qualname__", "__dict__", "__weakref__",
+        "__classcell__", "_abc_impl", "__slots__", "__orig_bases__",
+        "__parameters__", "__static_attributes__", "__firstlineno__",
+        NULL,
+    };
+    const char *s = PyUnicode_AsUTF8(name);
+    if (s == NULL) {
+        PyErr_Clear();
+        return 1;
+    }
+    for (int i = 0; skip[i] != NULL; i++) {
+        if (strcmp(s, skip[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+own_dict(PyObject *klass)
+{
+    return PyObject_GenericGetDict(klass, NULL);
+}
+
+/* The member's own value in the class, borrowed-by-new-ref or NULL. */
+static int
+own_member(PyObject *klass, PyObject *name, PyObject **out)
+{
+    PyObject *d = own_dict(klass);
+    if (d == NULL) {
+        return -1;
+    }
+    *out = PyObject_GetItem(d, name);
+    Py_DECREF(d);
+    if (*out == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+static int
+values_equal(PyObject *a, PyObject *b)
+{
+    if (a == b) {
+        return 1;
+    }
+    if (a == NULL || b == NULL) {
+        return 0;
+    }
+    int r = PyObject_RichCompareBool(a, b, Py_EQ);
+    if (r < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return r;
+}
+
+/* Names of the enum members, or NULL (no error) when not an enum. */
+static PyObject *
+enum_members(PyObject *klass)
+{
+    PyObject *map = NULL;
+    if (PyObject_GetOptionalAttrString(klass, "_member_map_", &map) < 0) {
+        return NULL;
+    }
+    if (map == NULL || !PyDict_Check(map)) {
+        Py_XDECREF(map);
+        return NULL;
+    }
+    return map;
+}
+
+static int
+apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
+          const HsClassRanges *rg, int header_ok, PyObject *nested)
+{
+    const char *ntext = PyBytes_AS_STRING(job->text);
+    const char *otext = job->old_text;
+    HsChunkList nm = {0}, om = {0};
+    char *old_used = NULL;
+    signed char *mstate = NULL;
+    PyObject *items = NULL, *members = NULL, *annotations = NULL;
+    PyObject *old_ann = NULL;
+    int result = -1;
+    int plans = 0;
+    Ctx cx = {job, txn, klass, NULL, nested, rg->new_line};
+
+    cx.qualname = PyObject_GetAttrString(klass, "__qualname__");
+    if (cx.qualname == NULL) {
+        goto done;
+    }
+    if (header_ok == 0 && report(&cx, NULL, "class", "rejected", "HS201", 0,
+                                 "the bases changed; the body was applied, "
+                                 "the bases were not") < 0) {
+        goto done;
+    }
+    if (header_ok < 0 && report(&cx, NULL, "class", "rejected", "HS202", 0,
+                                "the metaclass changed; the body was "
+                                "applied, the metaclass was not") < 0) {
+        goto done;
+    }
+
+    /* member plans: which member statements were edited */
+    if (rg->new_body >= 0 && rg->old_body >= 0 && otext != NULL) {
+        if (scan_members(ntext, rg->new_body, rg->new_end, rg->new_body_line,
+                         &nm) < 0
+            || scan_members(otext, rg->old_body, rg->old_end,
+                            rg->old_body_line, &om) < 0) {
+            goto done;
+        }
+        plans = !nm.unsure && !om.unsure;
+    }
+    if (plans) {
+        old_used = PyMem_Calloc(om.len ? om.len : 1, 1);
+        mstate = PyMem_Calloc(nm.len ? nm.len : 1, 1);
+        if (old_used == NULL || mstate == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < nm.len; i++) {
+            HsChunk *c = &nm.items[i];
+            mstate[i] = HS_ST_ADDED;
+            for (Py_ssize_t j = 0; j < om.len; j++) {
+                HsChunk *o = &om.items[j];
+                if (old_used[j] || o->key != c->key) {
+                    continue;
+                }
+                old_used[j] = 1;
+                int same = o->hash == c->hash
+                           && o->end - o->start == c->end - c->start
+                           && memcmp(otext + o->start, ntext + c->start,
+                                     c->end - c->start) == 0;
+                mstate[i] = !same ? HS_ST_CHANGED
+                            : (o->line == c->line ? HS_ST_UNCHANGED
+                                                  : HS_ST_MOVED);
+                break;
+            }
+        }
+    }
+
+    /* layout: __slots__ cannot change on a live class */
+    {
+        PyObject *ns_slots = PyMapping_GetItemString(ns, "__slots__");
+        if (ns_slots == NULL) {
+            PyErr_Clear();
+        }
+        PyObject *old_slots = NULL;
+        PyObject *key = PyUnicode_FromString("__slots__");
+        if (key == NULL) {
+            Py_XDECREF(ns_slots);
+            goto done;
+        }
+        int r = own_member(klass, key, &old_slots);
+        Py_DECREF(key);
+        if (r < 0) {
+            Py_XDECREF(ns_slots);
+            goto done;
+        }
+        int differ = !values_equal(ns_slots, old_slots);
+        Py_XDECREF(ns_slots);
+        Py_XDECREF(old_slots);
+        if (differ && report(&cx, NULL, "class", "rejected", "HS203", 0,
+                             "__slots__ changed: the instance layout of a "
+                             "live class cannot change") < 0) {
+            goto done;
+        }
+    }
+
+    /* dataclass fields and enum members are not re-derived here */
+    int dataclass = 0, fields_changed = 0;
+    {
+        PyObject *key = PyUnicode_FromString("__dataclass_fields__");
+        PyObject *v = NULL;
+        int r = key ? own_member(klass, key, &v) : -1;
+        Py_XDECREF(key);
+        if (r < 0) {
+            goto done;
+        }
+        dataclass = r == 1;
+        Py_XDECREF(v);
+    }
+    annotations = PyMapping_GetItemString(ns, "__annotations__");
+    if (annotations == NULL) {
+        PyErr_Clear();
+    }
+    {
+        PyObject *key = PyUnicode_FromString("__annotations__");
+        int r = key ? own_member(klass, key, &old_ann) : -1;
+        Py_XDECREF(key);
+        if (r < 0) {
+            goto done;
+        }
+    }
+    if (dataclass) {
+        fields_changed = !values_equal(annotations, old_ann);
+        if (!fields_changed && plans) {
+            /* a changed default of an unchanged field */
+            for (Py_ssize_t i = 0; i < nm.len && !fields_changed; i++) {
+                if (nm.items[i].kind == HS_CHUNK_ASSIGN
+                    && mstate[i] != HS_ST_UNCHANGED
+                    && mstate[i] != HS_ST_MOVED) {
+                    PyObject *n = PyUnicode_FromStringAndSize(
+                        ntext + nm.items[i].name, nm.items[i].name_len);
+                    if (n == NULL) {
+                        goto done;
+                    }
+                    int in = annotations ? PySequence_Contains(annotations,
+                                                               n)
+                                         : 0;
+                    Py_DECREF(n);
+                    if (in < 0) {
+                        PyErr_Clear();
+                    }
+                    fields_changed = in == 1;
+                }
+            }
+            for (Py_ssize_t j = 0; j < om.len && !fields_changed; j++) {
+                fields_changed = !old_used[j]
+                                 && om.items[j].kind == HS_CHUNK_ASSIGN;
+            }
+        }
+        if (fields_changed
+            && report(&cx, NULL, "class", "rejected", "HS204", 0,
+                      "dataclass fields changed; methods were applied, "
+                      "fields and generated methods were not") < 0) {
+            goto done;
+        }
+    }
+    members = enum_members(klass);
+    if (members == NULL && PyErr_Occurred()) {
+        goto done;
+    }
+    if (members != NULL && plans) {
+        int changed = 0;
+        for (Py_ssize_t i = 0; i < nm.len && !changed; i++) {
+            HsChunk *c = &nm.items[i];
+            if (c->kind != HS_CHUNK_ASSIGN || mstate[i] == HS_ST_UNCHANGED
+                || mstate[i] == HS_ST_MOVED) {
+                continue;
+            }
+            PyObject *n = PyUnicode_FromStringAndSize(ntext + c->name,
+                                                      c->name_len);
+            if (n == NULL) {
+                goto done;
+            }
+            const char *s = PyUnicode_AsUTF8(n);
+            /* a new or edited plain assignment in an enum body is a member
+             * unless it is private or a dunder */
+            changed = s != NULL && s[0] != '_';
+            Py_DECREF(n);
+        }
+        for (Py_ssize_t j = 0; j < om.len && !changed; j++) {
+            HsChunk *o = &om.items[j];
+            changed = !old_used[j] && o->kind == HS_CHUNK_ASSIGN
+                      && otext[o->name] != '_';
+        }
+        if (changed && report(&cx, NULL, "class", "rejected", "HS205", 0,
+                              "enum members changed; methods were applied, "
+                              "members were not") < 0) {
+            goto done;
+        }
+    }
+
+    /* the members */
+    items = PyMapping_Items(ns);
+    if (items == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *pair = PyList_GET_ITEM(items, i);
+        PyObject *name = PyTuple_GET_ITEM(pair, 0);
+        PyObject *value = PyTuple_GET_ITEM(pair, 1);
+        if (!PyUnicode_Check(name) || is_skipped_name(name)) {
+            continue;
+        }
+        if (members != NULL && PyDict_GetItemWithError(members, name)) {
+            continue; /* enum members keep their identity */
+        }
+        if (PyErr_Occurred()) {
+            goto done;
+        }
+        if (members != NULL) {
+            const char *s = PyUnicode_AsUTF8(name);
+            if (s != NULL && s[0] != '_' && !PyFunction_Check(value)
+                && member_kind(value) == K_OTHER && !PyType_Check(value)) {
+                continue; /* a would-be new member: HS205 said so */
+            }
+        }
+        int is_ann = PyUnicode_CompareWithASCIIString(name,
+                                                      "__annotations__")
+                     == 0;
+        if (is_ann && dataclass && fields_changed) {
+            continue;
+        }
+        if (dataclass && fields_changed && annotations != NULL) {
+            int in = PySequence_Contains(annotations, name);
+            if (in < 0) {
+                PyErr_Clear();
+            }
+            if (in == 1) {
+                continue;
+            }
+        }
+        int st = -1, line = 0;
+        if (plans) {
+            for (Py_ssize_t j = 0; j < nm.len; j++) {
+                if (nm.items[j].name_len > 0
+                    && name_eq(ntext, &nm.items[j], name)) {
+                    st = mstate[j];
+                    line = nm.items[j].head_line;
+                }
+            }
+        }
+        PyObject *old = NULL;
+        int found = own_member(klass, name, &old);
+        if (found < 0) {
+            goto done;
+        }
+        if (!found) {
+            MemberKind k = member_kind(value);
+            if (set_member(&cx, name, value) < 0
+                || report(&cx, name, k == K_OTHER ? "data" : "method",
+                          "added", NULL, line, NULL) < 0) {
+                goto done;
+            }
+            continue;
+        }
+        if (old == value) {
+            Py_DECREF(old);
+            continue;
+        }
+        if (st == HS_ST_UNCHANGED) {
+            Py_DECREF(old);
+            continue;
+        }
+        MemberKind ko = member_kind(old), kn = member_kind(value);
+        int r;
+        if (ko != K_OTHER && ko == kn) {
+            if (ko == K_PROPERTY) {
+                r = patch_property(&cx, name, old, value, line);
+                Py_DECREF(old);
+                if (r < 0) {
+                    goto done;
+                }
+                continue;
+            }
+            r = patch_wrapped(&cx, name, old, value);
+            if (r < 0) {
+                Py_DECREF(old);
+                goto done;
+            }
+            if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
+                Py_DECREF(old);
+                if (set_member(&cx, name, value) < 0
+                    || report(&cx, name, "method", "replaced", "HS101", line,
+                              "became or stopped being a generator or "
+                              "coroutine; references taken before the "
+                              "reload keep the old function") < 0) {
+                    goto done;
+                }
+                continue;
+            }
+            Py_DECREF(old);
+            if (patch_result_report(&cx, name, r, line) < 0) {
+                goto done;
+            }
+            continue;
+        }
+        if (ko != kn && (ko != K_OTHER || kn != K_OTHER)) {
+            Py_DECREF(old);
+            if (set_member(&cx, name, value) < 0
+                || report(&cx, name, "method", "replaced", "HS103", line,
+                          "the kind of this member changed; references "
+                          "taken before the reload keep the old object")
+                       < 0) {
+                goto done;
+            }
+            continue;
+        }
+        /* data */
+        Py_DECREF(old);
+        if (st == HS_ST_MOVED
+            || (!plans && job->mode == HS_MODE_NOSNAP)) {
+            continue;
+        }
+        if (PyType_Check(value)) {
+            /* a nested class of the same name created anew (its own
+             * statement was not routed to the old one) */
+        }
+        if (is_ann || PyUnicode_CompareWithASCIIString(name, "__doc__")
+                          == 0) {
+            PyObject *cur = NULL;
+            if (own_member(klass, name, &cur) < 0) {
+                goto done;
+            }
+            int same = values_equal(cur, value);
+            Py_XDECREF(cur);
+            if (same) {
+                continue;
+            }
+            if (hs_txn_setattr(txn, klass, name, value) < 0) {
+                goto done;
+            }
+            continue;
+        }
+        if (set_member(&cx, name, value) < 0
+            || report(&cx, name, "data", "updated", NULL, line, NULL) < 0) {
+            goto done;
+        }
+    }
+
+    /* members whose statement was removed */
+    if (plans) {
+        for (Py_ssize_t j = 0; j < om.len; j++) {
+            HsChunk *o = &om.items[j];
+            if (old_used[j] || o->name_len == 0) {
+                continue;
+            }
+            PyObject *name = PyUnicode_FromStringAndSize(otext + o->name,
+                                                         o->name_len);
+            if (name == NULL) {
+                goto done;
+            }
+            int in_ns = PyMapping_HasKey(ns, name);
+            PyObject *cur = NULL;
+            int found = in_ns ? 0 : own_member(klass, name, &cur);
+            int r = 0;
+            if (found == 1 && !(members != NULL
+                                && PyDict_GetItemWithError(members, name))) {
+                r = hs_txn_setattr(txn, klass, name, NULL);
+                if (r == 0) {
+                    r = report(&cx, name,
+                               member_kind(cur) == K_OTHER ? "data"
+                                                           : "method",
+                               "removed", NULL, o->head_line, NULL);
+                }
+            }
+            Py_XDECREF(cur);
+            Py_DECREF(name);
+            if (found < 0 || r < 0 || PyErr_Occurred()) {
+                goto done;
+            }
+        }
+    }
+
+    /* derived state */
+    {
+        PyObject *key = PyUnicode_FromString("__slotnames__");
+        PyObject *v = NULL;
+        int r = key ? own_member(klass, key, &v) : -1;
+        if (r == 1) {
+            r = hs_txn_setattr(txn, klass, key, NULL);
+        }
+        Py_XDECREF(v);
+        Py_XDECREF(key);
+        if (r < 0) {
+            goto done;
+        }
+    }
+    if (PyObject_HasAttrString(klass, "__abstractmethods__")) {
+        PyObject *abc = PyImport_ImportModule("abc");
+        if (abc == NULL) {
+            goto done;
+        }
+        if (PyObject_HasAttrString(abc, "update_abstractmethods")) {
+            PyObject *r = PyObject_CallMethod(abc, "update_abstractmethods",
+                                              "O", klass);
+            if (r == NULL) {
+                Py_DECREF(abc);
+                goto done;
+            }
+            Py_DECREF(r);
+        }
+        Py_DECREF(abc);
+    }
+    result = 0;
+done:
+    hs_chunks_clear(&nm);
+    hs_chunks_clear(&om);
+    PyMem_Free(old_used);
+    PyMem_Free(mstate);
+    Py_XDECREF(items);
+    Py_XDECREF(members);
+    Py_XDECREF(annotations);
+    Py_XDECREF(old_ann);
+    Py_XDECREF(cx.qualname);
+    return result;
+}
+
+int
+hs_class_apply(HsJob *job, HsTxn *txn, PyObject *nested)
+{
+    if (job->class_updates == NULL) {
+        return 0;
+    }
+    /* innermost classes were recorded first; apply outer ones first so a
+     * replaced nested class is set before its parent is looked at */
+    for (Py_ssize_t i = PyList_GET_SIZE(job->class_updates) - 1; i >= 0;
+         i--) {
+        PyObject *rec = PyList_GET_ITEM(job->class_updates, i);
+        HsClassRanges rg;
+        memcpy(&rg, PyBytes_AS_STRING(PyTuple_GET_ITEM(rec, 2)), sizeof(rg));
+        int header_ok = (int)PyLong_AsLong(PyTuple_GET_ITEM(rec, 3));
+        if (apply_one(job, txn, PyTuple_GET_ITEM(rec, 0),
+                      PyTuple_GET_ITEM(rec, 1), &rg, header_ok, nested) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* a class statement that only moved                                   */
+
+int
+hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, int delta,
+               PyObject *nested)
+{
+    PyObject *d = own_dict(klass), *items = NULL, *qual = NULL;
+    int result = -1;
+    if (d == NULL) {
+        return -1;
+    }
+    items = PyMapping_Items(d);
+    qual = PyObject_GetAttrString(klass, "__qualname__");
+    if (items == NULL || qual == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        PyObject *v = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        if (!PyUnicode_Check(name)) {
+            continue;
+        }
+        if (PyType_Check(v)) {
+            PyObject *vq = NULL, *vm = NULL;
+            if (PyObject_GetOptionalAttrString(v, "__qualname__", &vq) < 0
+                || PyObject_GetOptionalAttrString(v, "__module__", &vm) < 0) {
+                Py_XDECREF(vq);
+                goto done;
+            }
+            PyObject *want = PyUnicode_FromFormat("%U.%U", qual, name);
+            int nested_cls = want && vq && vm && PyUnicode_Check(vq)
+                             && PyUnicode_Check(vm)
+                             && PyUnicode_Compare(vq, want) == 0
+                             && PyUnicode_Compare(vm, job->name) == 0;
+            Py_XDECREF(want);
+            Py_XDECREF(vq);
+            Py_XDECREF(vm);
+            if (PyErr_Occurred()) {
+                goto done;
+            }
+            if (nested_cls
+                && hs_class_shift(job, txn, v, delta, nested) < 0) {
+                goto done;
+            }
+            continue;
+        }
+        MemberKind k = member_kind(v);
+        if (k == K_OTHER) {
+            continue;
+        }
+        PyObject *targets[3] = {NULL, NULL, NULL};
+        if (k == K_PROPERTY) {
+            targets[0] = PyObject_GetAttrString(v, "fget");
+            targets[1] = PyObject_GetAttrString(v, "fset");
+            targets[2] = PyObject_GetAttrString(v, "fdel");
+            if (!targets[0] || !targets[1] || !targets[2]) {
+                Py_XDECREF(targets[0]);
+                Py_XDECREF(targets[1]);
+                Py_XDECREF(targets[2]);
+                goto done;
+            }
+        }
+        else {
+            targets[0] = hs_func_find(v, job->dict, name);
+            if (targets[0] == NULL && PyErr_Occurred()) {
+                goto done;
+            }
+        }
+        int err = 0;
+        for (int t = 0; t < 3; t++) {
+            PyObject *f = targets[t];
+            if (!err && f != NULL && PyFunction_Check(f)
+                && PyFunction_GET_GLOBALS(f) == job->dict) {
+                PyObject *code = hs_code_shift(PyFunction_GET_CODE(f),
+                                               delta);
+                if (code == NULL
+                    || hs_func_patch(txn, f, code, NULL, nested) < 0) {
+                    err = 1;
+                }
+                Py_XDECREF(code);
+            }
+            Py_XDECREF(f);
+        }
+        if (err) {
+            goto done;
+        }
+    }
+    {
+        PyObject *key = PyUnicode_FromString("__firstlineno__");
+        PyObject *v = NULL;
+        int r = key ? own_member(klass, key, &v) : -1;
+        if (r == 1 && PyLong_Check(v)) {
+            PyObject *nv = PyLong_FromLong(PyLong_AsLong(v) + delta);
+            r = nv ? hs_txn_setattr(txn, klass, key, nv) : -1;
+            Py_XDECREF(nv);
+        }
+        Py_XDECREF(v);
+        Py_XDECREF(key);
+        if (r < 0) {
+            goto done;
+        }
+    }
+    result = 0;
+done:
+    Py_DECREF(d);
+    Py_XDECREF(items);
+    Py_XDECREF(qual);
+    return result;
+}

@@ -1,0 +1,41 @@
+/* classes.h -- class patching rules. */
+#ifndef HS_CLASSES_H
+#define HS_CLASSES_H
+
+#include "job.h"
+#include "txn.h"
+
+/* Where a class statement's text is, in the old and the new source.
+ * Offsets are -1 when unknown (a class inside an `if`, no snapshot). */
+typedef struct {
+    Py_ssize_t old_start, old_body, old_end;
+    Py_ssize_t new_start, new_body, new_end;
+    int old_body_line, new_body_line;
+    int new_line; /* line of the class statement, for the report */
+} HsClassRanges;
+
+/* The ranges of the class `name` staged by chunk `chunk` (depth 0) or
+ * nested in the class whose ranges are `parent`.  0 / -1. */
+int hs_class_ranges(HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
+                    PyObject *name, HsClassRanges *out);
+
+/* Record that the existing class `klass` gets the body namespace `ns`.
+ * header_ok: 1 same header, 0 bases changed, -1 metaclass changed. */
+int hs_class_record(HsJob *job, PyObject *klass, PyObject *ns,
+                    const HsClassRanges *ranges, int header_ok);
+
+/* APPLY every recorded class update of the job.  Differing nested code
+ * pairs go to `nested`.  0 / -1. */
+int hs_class_apply(HsJob *job, HsTxn *txn, PyObject *nested);
+
+/* Shift the line numbers of a class's functions (the class statement only
+ * moved).  0 / -1. */
+int hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, int delta,
+                   PyObject *nested);
+
+/* The line that text[offset] is on, counting from text[from] at line
+ * from_line. */
+int hs_line_at(const char *text, Py_ssize_t from, int from_line,
+               Py_ssize_t offset);
+
+#endif

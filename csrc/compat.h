@@ -1,0 +1,155 @@
+/* compat.h -- every CPython version test of the project lives here.
+ *
+ * Shims keep the name and contract of the real API they stand in for, and
+ * say which version added it.  No other file tests PY_VERSION_HEX.
+ */
+#ifndef HS_COMPAT_H
+#define HS_COMPAT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#if PY_VERSION_HEX >= 0x030D0000
+#  include "opcode_ids.h"
+#else
+#  include "opcode.h"
+#endif
+
+/* Py_NewRef / Py_XNewRef: added in 3.10. */
+#if PY_VERSION_HEX < 0x030A0000
+static inline PyObject *
+hs_compat_newref(PyObject *o)
+{
+    Py_INCREF(o);
+    return o;
+}
+static inline PyObject *
+hs_compat_xnewref(PyObject *o)
+{
+    Py_XINCREF(o);
+    return o;
+}
+#  define Py_NewRef(o) hs_compat_newref((PyObject *)(o))
+#  define Py_XNewRef(o) hs_compat_xnewref((PyObject *)(o))
+#endif
+
+/* PyObject_GC_IsTracked is 3.9+, fine.  PyModule_AddObjectRef: 3.10. */
+#if PY_VERSION_HEX < 0x030A0000
+static inline int
+PyModule_AddObjectRef(PyObject *mod, const char *name, PyObject *value)
+{
+    Py_INCREF(value);
+    if (PyModule_AddObject(mod, name, value) < 0) {
+        Py_DECREF(value);
+        return -1;
+    }
+    return 0;
+}
+#endif
+
+/* PyObject_GetOptionalAttrString: 3.13.  1 found, 0 absent (no error),
+ * -1 error. */
+#if PY_VERSION_HEX < 0x030D0000
+static inline int
+PyObject_GetOptionalAttrString(PyObject *obj, const char *name,
+                               PyObject **result)
+{
+    *result = PyObject_GetAttrString(obj, name);
+    if (*result != NULL) {
+        return 1;
+    }
+    if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();
+        return 0;
+    }
+    return -1;
+}
+static inline int
+PyObject_GetOptionalAttr(PyObject *obj, PyObject *name, PyObject **result)
+{
+    *result = PyObject_GetAttr(obj, name);
+    if (*result != NULL) {
+        return 1;
+    }
+    if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();
+        return 0;
+    }
+    return -1;
+}
+#endif
+
+/* PyDict_GetItemRef: 3.13.  1 found (new ref), 0 absent, -1 error. */
+#if PY_VERSION_HEX < 0x030D0000
+static inline int
+PyDict_GetItemRef(PyObject *d, PyObject *key, PyObject **result)
+{
+    *result = PyDict_GetItemWithError(d, key);
+    if (*result != NULL) {
+        Py_INCREF(*result);
+        return 1;
+    }
+    return PyErr_Occurred() ? -1 : 0;
+}
+#endif
+
+/* PyCode_GetCode (3.11) returns the de-specialised bytecode; before 3.11 the
+ * co_code attribute is the bytecode itself. */
+static inline PyObject *
+hs_code_get_code(PyCodeObject *co)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return PyCode_GetCode(co);
+#else
+    return Py_NewRef(co->co_code);
+#endif
+}
+
+/* Opcodes that bind a module-level name.  3.12 replaced IMPORT_STAR by
+ * CALL_INTRINSIC_1 with INTRINSIC_IMPORT_STAR (= 2, pycore_intrinsics.h,
+ * an internal header). */
+#define HS_OP_STORE_NAME STORE_NAME
+#define HS_OP_DELETE_NAME DELETE_NAME
+#define HS_OP_EXTENDED_ARG EXTENDED_ARG
+#if PY_VERSION_HEX >= 0x030C0000
+#  define HS_OP_CALL_INTRINSIC_1 CALL_INTRINSIC_1
+#  define HS_INTRINSIC_IMPORT_STAR 2
+#else
+#  define HS_OP_IMPORT_STAR IMPORT_STAR
+#endif
+
+/* A function pointer in a PyType_Slot / PyModuleDef_Slot table: ISO C
+ * (-Wpedantic) forbids converting it to void * directly. */
+#include <stdint.h>
+#define HS_SLOT(fn) ((void *)(uintptr_t)(fn))
+
+/* Generator-like code flags: a swap between kinds is refused (3.13 warns). */
+#define HS_CO_GENLIKE (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR \
+                       | CO_ITERABLE_COROUTINE)
+
+/* co_qualname: 3.11. */
+#if PY_VERSION_HEX >= 0x030B0000
+#  define HS_HAVE_CO_QUALNAME 1
+#else
+#  define HS_HAVE_CO_QUALNAME 0
+#endif
+
+/* __type_params__ on functions and classes: 3.12 (PEP 695). */
+#if PY_VERSION_HEX >= 0x030C0000
+#  define HS_HAVE_TYPE_PARAMS 1
+#else
+#  define HS_HAVE_TYPE_PARAMS 0
+#endif
+
+/* PyUnstable_GC_VisitObjects: 3.12. */
+#if PY_VERSION_HEX >= 0x030C0000
+#  define HS_HAVE_GC_VISIT 1
+#else
+#  define HS_HAVE_GC_VISIT 0
+#endif
+
+/* PyCompilerFlags gained cf_feature_version in 3.8: initialise both. */
+#define HS_COMPILER_FLAGS_INIT(flags_value) \
+    {.cf_flags = (flags_value), .cf_feature_version = PY_MINOR_VERSION}
+
+#endif /* HS_COMPAT_H */

@@ -1,0 +1,710 @@
+/* funcs.c -- function patching rules.
+ *
+ * Main thread, GIL held.  Owns nothing between calls.
+ *
+ * A live function keeps its identity; what changes is its code and the
+ * metadata that the `def` statement evaluates (defaults, annotations, doc,
+ * type params).  The rules, from ../shared/reference/cpython_internals.md:
+ * - __code__ goes through the attribute setter (it resets the function
+ *   version; 3.12+ it notifies watchers);
+ * - closure cells are matched by free-variable *name*: the setter checks
+ *   only the count, and a same-count swap with other names would read the
+ *   wrong cells;
+ * - closure and code are set back to back when the closure changes;
+ * - a change of generator/coroutine kind is never swapped (3.13 warns,
+ *   and old frames would be resumed with the wrong protocol);
+ * - no-op swaps are skipped (3.13+ a swapped function is never
+ *   call-specialised again).
+ */
+#include "funcs.h"
+#include "internals.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* comparing code objects                                              */
+
+static int
+attr_equal(PyObject *a, PyObject *b, const char *name)
+{
+    PyObject *x = PyObject_GetAttrString(a, name);
+    if (x == NULL) {
+        return -1;
+    }
+    PyObject *y = PyObject_GetAttrString(b, name);
+    if (y == NULL) {
+        Py_DECREF(x);
+        return -1;
+    }
+    int r = PyObject_RichCompareBool(x, y, Py_EQ);
+    Py_DECREF(x);
+    Py_DECREF(y);
+    return r;
+}
+
+static int
+consts_equal(PyObject *a, PyObject *b, int with_lines)
+{
+    if (Py_TYPE(a) != Py_TYPE(b)) {
+        return 0;
+    }
+    if (PyCode_Check(a)) {
+        return hs_code_equal(a, b, with_lines);
+    }
+    if (PyTuple_Check(a)) {
+        Py_ssize_t n = PyTuple_GET_SIZE(a);
+        if (n != PyTuple_GET_SIZE(b)) {
+            return 0;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int r = consts_equal(PyTuple_GET_ITEM(a, i),
+                                 PyTuple_GET_ITEM(b, i), with_lines);
+            if (r <= 0) {
+                return r;
+            }
+        }
+        return 1;
+    }
+    if (PyFloat_Check(a)) {
+        /* 0.0 and -0.0 are equal but compile to different code */
+        double x = PyFloat_AS_DOUBLE(a), y = PyFloat_AS_DOUBLE(b);
+        return memcmp(&x, &y, sizeof(double)) == 0;
+    }
+    if (PyComplex_Check(a)) {
+        Py_complex x = PyComplex_AsCComplex(a), y = PyComplex_AsCComplex(b);
+        return memcmp(&x, &y, sizeof(Py_complex)) == 0;
+    }
+    return PyObject_RichCompareBool(a, b, Py_EQ);
+}
+
+int
+hs_code_equal(PyObject *a, PyObject *b, int with_lines)
+{
+    static const char *const fields[] = {
+        "co_name", "co_argcount", "co_posonlyargcount", "co_kwonlyargcount",
+        "co_names", "co_varnames", "co_freevars", "co_cellvars",
+        "co_stacksize",
+#if HS_HAVE_CO_QUALNAME
+        "co_qualname", "co_exceptiontable",
+#endif
+        NULL,
+    };
+    if (a == b) {
+        return 1;
+    }
+    if (hs_code_flags(a) != hs_code_flags(b)) {
+        return 0;
+    }
+    if (with_lines && hs_code_firstlineno(a) != hs_code_firstlineno(b)) {
+        return 0;
+    }
+    PyObject *ca = hs_code_get_code((PyCodeObject *)a);
+    if (ca == NULL) {
+        return -1;
+    }
+    PyObject *cb = hs_code_get_code((PyCodeObject *)b);
+    if (cb == NULL) {
+        Py_DECREF(ca);
+        return -1;
+    }
+    int r = PyObject_RichCompareBool(ca, cb, Py_EQ);
+    Py_DECREF(ca);
+    Py_DECREF(cb);
+    for (int i = 0; r == 1 && fields[i] != NULL; i++) {
+        r = attr_equal(a, b, fields[i]);
+    }
+    if (r == 1 && with_lines) {
+#if PY_VERSION_HEX >= 0x030A0000
+        r = attr_equal(a, b, "co_linetable");
+#else
+        r = attr_equal(a, b, "co_lnotab");
+#endif
+    }
+    if (r == 1) {
+        PyObject *ka = PyObject_GetAttrString(a, "co_consts");
+        PyObject *kb = ka ? PyObject_GetAttrString(b, "co_consts") : NULL;
+        r = kb ? consts_equal(ka, kb, with_lines) : -1;
+        Py_XDECREF(ka);
+        Py_XDECREF(kb);
+    }
+    return r;
+}
+
+PyObject *
+hs_code_shift(PyObject *code, int delta)
+{
+    PyObject *consts = NULL, *shifted = NULL, *kwargs = NULL, *meth = NULL;
+    PyObject *args = NULL, *result = NULL;
+    consts = PyObject_GetAttrString(code, "co_consts");
+    if (consts == NULL) {
+        goto done;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(consts);
+    shifted = PyTuple_New(n);
+    if (shifted == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *c = PyTuple_GET_ITEM(consts, i);
+        PyObject *s = PyCode_Check(c) ? hs_code_shift(c, delta)
+                                      : Py_NewRef(c);
+        if (s == NULL) {
+            goto done;
+        }
+        PyTuple_SET_ITEM(shifted, i, s);
+    }
+    kwargs = Py_BuildValue("{s:i,s:O}", "co_firstlineno",
+                           hs_code_firstlineno(code) + delta, "co_consts",
+                           shifted);
+    meth = PyObject_GetAttrString(code, "replace");
+    args = PyTuple_New(0);
+    if (kwargs == NULL || meth == NULL || args == NULL) {
+        goto done;
+    }
+    result = PyObject_Call(meth, args, kwargs);
+done:
+    Py_XDECREF(consts);
+    Py_XDECREF(shifted);
+    Py_XDECREF(kwargs);
+    Py_XDECREF(meth);
+    Py_XDECREF(args);
+    return result;
+}
+
+/* ------------------------------------------------------------------ */
+/* finding the function behind wrappers                                */
+
+static int
+code_name_is(PyObject *func, PyObject *name)
+{
+    PyObject *co = PyFunction_GET_CODE(func);
+    PyObject *n = PyObject_GetAttrString(co, "co_name");
+    if (n == NULL) {
+        return -1;
+    }
+    int r = PyUnicode_Compare(n, name) == 0;
+    Py_DECREF(n);
+    return r;
+}
+
+/* Depth-first through wrappers.  *fallback gets the first function with
+ * the right globals whatever its name. */
+static PyObject *
+find_in(PyObject *obj, PyObject *globals, PyObject *name, int depth,
+        PyObject **fallback)
+{
+    if (obj == NULL || depth > 8) {
+        return NULL;
+    }
+    if (PyFunction_Check(obj)) {
+        if (PyFunction_GET_GLOBALS(obj) == globals) {
+            int r = code_name_is(obj, name);
+            if (r < 0) {
+                return NULL;
+            }
+            if (r) {
+                return Py_NewRef(obj);
+            }
+            if (*fallback == NULL) {
+                *fallback = Py_NewRef(obj);
+            }
+        }
+        /* a wrapper made by a decorator: look at what it closes over */
+        PyObject *closure = PyFunction_GET_CLOSURE(obj);
+        if (closure != NULL) {
+            for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(closure); i++) {
+                PyObject *cell = PyTuple_GET_ITEM(closure, i);
+                if (!PyCell_Check(cell)) {
+                    continue;
+                }
+                PyObject *v = PyCell_GET(cell);
+                if (v == NULL || v == obj || PyType_Check(v)) {
+                    continue;
+                }
+                PyObject *f = find_in(v, globals, name, depth + 1, fallback);
+                if (f != NULL || PyErr_Occurred()) {
+                    return f;
+                }
+            }
+        }
+    }
+    static const char *const links[] = {
+        "__wrapped__", "__func__", "fget", "func", NULL,
+    };
+    for (int i = 0; links[i] != NULL; i++) {
+        if (PyType_Check(obj) || PyModule_Check(obj)) {
+            break;
+        }
+        PyObject *v = NULL;
+        if (PyObject_GetOptionalAttrString(obj, links[i], &v) < 0) {
+            /* a wrapper whose attribute access fails is not ours */
+            PyErr_Clear();
+            continue;
+        }
+        if (v == NULL) {
+            continue;
+        }
+        PyObject *f = NULL;
+        if (v != obj) {
+            f = find_in(v, globals, name, depth + 1, fallback);
+        }
+        Py_DECREF(v);
+        if (f != NULL || PyErr_Occurred()) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+PyObject *
+hs_func_find(PyObject *obj, PyObject *globals, PyObject *name)
+{
+    PyObject *fallback = NULL;
+    PyObject *f = find_in(obj, globals, name, 0, &fallback);
+    if (f == NULL && !PyErr_Occurred()) {
+        return fallback;
+    }
+    Py_XDECREF(fallback);
+    return f;
+}
+
+int
+hs_func_clear_cache(PyObject *obj)
+{
+    if (PyFunction_Check(obj) || PyType_Check(obj)) {
+        return 0;
+    }
+    PyObject *clear = NULL;
+    if (PyObject_GetOptionalAttrString(obj, "cache_clear", &clear) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (clear == NULL) {
+        return 0;
+    }
+    PyObject *r = PyCallable_Check(clear) ? PyObject_CallNoArgs(clear)
+                                          : Py_NewRef(Py_None);
+    Py_DECREF(clear);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* patching                                                            */
+
+static PyObject *
+freevars_of(PyObject *code)
+{
+    return PyObject_GetAttrString(code, "co_freevars");
+}
+
+static Py_ssize_t
+index_of(PyObject *names, PyObject *name)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        if (PyUnicode_Compare(PyTuple_GET_ITEM(names, i), name) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* The closure `old` needs to run new_code: its own cells by name, then
+ * new_func's.  *missing is set when a name is found in neither.  New
+ * reference (Py_None for no free variables) or NULL on error. */
+static PyObject *
+closure_for(PyObject *old, PyObject *new_code, PyObject *new_func,
+            int *missing)
+{
+    PyObject *new_names = NULL, *old_names = NULL, *fn_names = NULL;
+    PyObject *result = NULL;
+    *missing = 0;
+    new_names = freevars_of(new_code);
+    old_names = freevars_of(PyFunction_GET_CODE(old));
+    if (new_names == NULL || old_names == NULL) {
+        goto done;
+    }
+    if (new_func != NULL) {
+        fn_names = freevars_of(PyFunction_GET_CODE(new_func));
+        if (fn_names == NULL) {
+            goto done;
+        }
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(new_names);
+    if (n == 0) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    result = PyTuple_New(n);
+    if (result == NULL) {
+        goto done;
+    }
+    PyObject *old_cells = PyFunction_GET_CLOSURE(old);
+    PyObject *new_cells = new_func ? PyFunction_GET_CLOSURE(new_func) : NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name = PyTuple_GET_ITEM(new_names, i);
+        PyObject *cell = NULL;
+        Py_ssize_t j = index_of(old_names, name);
+        if (j >= 0 && old_cells != NULL) {
+            cell = PyTuple_GET_ITEM(old_cells, j);
+        }
+        else if (fn_names != NULL && new_cells != NULL) {
+            j = index_of(fn_names, name);
+            if (j >= 0) {
+                cell = PyTuple_GET_ITEM(new_cells, j);
+            }
+        }
+        if (cell == NULL) {
+            *missing = 1;
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyTuple_SET_ITEM(result, i, Py_NewRef(cell));
+    }
+done:
+    Py_XDECREF(new_names);
+    Py_XDECREF(old_names);
+    Py_XDECREF(fn_names);
+    return result;
+}
+
+static int
+same_closure(PyObject *func, PyObject *closure)
+{
+    PyObject *cur = PyFunction_GET_CLOSURE(func);
+    if (closure == Py_None) {
+        return cur == NULL;
+    }
+    if (cur == NULL || PyTuple_GET_SIZE(cur) != PyTuple_GET_SIZE(closure)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(cur); i++) {
+        if (PyTuple_GET_ITEM(cur, i) != PyTuple_GET_ITEM(closure, i)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* 1 when the attribute differs between the two functions. */
+static int
+attr_differs(PyObject *a, PyObject *b, const char *name, PyObject **bval)
+{
+    PyObject *x = NULL;
+    *bval = NULL;
+    if (PyObject_GetOptionalAttrString(a, name, &x) < 0
+        || PyObject_GetOptionalAttrString(b, name, bval) < 0) {
+        Py_XDECREF(x);
+        return -1;
+    }
+    int r;
+    if (x == NULL || *bval == NULL) {
+        r = x != *bval;
+    }
+    else if (x == *bval) {
+        r = 0;
+    }
+    else {
+        r = PyObject_RichCompareBool(x, *bval, Py_EQ);
+        if (r >= 0) {
+            r = !r;
+        }
+        else {
+            /* incomparable values (e.g. arrays): treat as changed */
+            PyErr_Clear();
+            r = 1;
+        }
+    }
+    Py_XDECREF(x);
+    if (r <= 0) {
+        Py_CLEAR(*bval);
+    }
+    return r;
+}
+
+/* Take defaults, kwdefaults, annotations, doc and type params from `nf`
+ * where they differ.  *changed is set when something was written. */
+static int
+patch_metadata(HsTxn *txn, PyObject *of, PyObject *nf, int *changed,
+               int *saved)
+{
+    static const char *const names[] = {
+        "__defaults__", "__kwdefaults__", "__annotations__", "__doc__",
+#if HS_HAVE_TYPE_PARAMS
+        "__type_params__",
+#endif
+        NULL,
+    };
+    for (int i = 0; names[i] != NULL; i++) {
+        PyObject *v = NULL;
+        int r = attr_differs(of, nf, names[i], &v);
+        if (r < 0) {
+            return -1;
+        }
+        if (r == 0) {
+            continue;
+        }
+        if (!*saved) {
+            if (hs_txn_save_function(txn, of) < 0) {
+                Py_XDECREF(v);
+                return -1;
+            }
+            *saved = 1;
+        }
+        r = PyObject_SetAttrString(of, names[i], v ? v : Py_None);
+        Py_XDECREF(v);
+        if (r < 0) {
+            return -1;
+        }
+        *changed = 1;
+    }
+    return 0;
+}
+
+int
+hs_func_patch(HsTxn *txn, PyObject *old, PyObject *new_code,
+              PyObject *new_func, PyObject *nested)
+{
+    PyObject *old_code = PyFunction_GET_CODE(old);
+    if ((hs_code_flags(old_code) ^ hs_code_flags(new_code))
+        & HS_CO_GENLIKE) {
+        return HS_PATCH_KIND;
+    }
+    int same = hs_code_equal(old_code, new_code, 1);
+    if (same < 0) {
+        return -1;
+    }
+    int moved = 0;
+    if (!same) {
+        moved = hs_code_equal(old_code, new_code, 0);
+        if (moved < 0) {
+            return -1;
+        }
+    }
+    int saved = 0, changed = 0;
+    if (!same) {
+        int missing;
+        PyObject *closure = closure_for(old, new_code, new_func, &missing);
+        if (closure == NULL) {
+            return missing ? HS_PATCH_FREEVARS : -1;
+        }
+        if (nested != NULL
+            && hs_code_pair_nested(old_code, new_code, nested) < 0) {
+            Py_DECREF(closure);
+            return -1;
+        }
+        if (hs_txn_save_function(txn, old) < 0) {
+            Py_DECREF(closure);
+            return -1;
+        }
+        saved = 1;
+        int r;
+        if (same_closure(old, closure)) {
+            r = PyObject_SetAttrString(old, "__code__", new_code);
+        }
+        else {
+            r = hs_func_set_closure_and_code(old, closure, new_code);
+        }
+        Py_DECREF(closure);
+        if (r < 0) {
+            return -1;
+        }
+        changed = 1;
+    }
+    int meta = 0;
+    if (new_func != NULL && patch_metadata(txn, old, new_func, &meta,
+                                           &saved) < 0) {
+        return -1;
+    }
+    if (!changed && !meta) {
+        return HS_PATCH_NOOP;
+    }
+    return (moved && !meta) ? HS_PATCH_MOVED : HS_PATCH_UPDATED;
+}
+
+/* ------------------------------------------------------------------ */
+/* nested code objects and the closures made from them                 */
+
+static int
+has_live_instances(PyObject *code)
+{
+    /* comprehensions and generator expressions never outlive the call
+     * that made them; class bodies are not functions */
+    if (!(hs_code_flags(code) & CO_OPTIMIZED)) {
+        return 0;
+    }
+    PyObject *name = PyObject_GetAttrString(code, "co_name");
+    if (name == NULL) {
+        PyErr_Clear();
+        return 1;
+    }
+    const char *s = PyUnicode_AsUTF8(name);
+    int r = s == NULL || !(strcmp(s, "<listcomp>") == 0
+                           || strcmp(s, "<setcomp>") == 0
+                           || strcmp(s, "<dictcomp>") == 0
+                           || strcmp(s, "<genexpr>") == 0);
+    PyErr_Clear();
+    Py_DECREF(name);
+    return r;
+}
+
+static int
+add_pair(PyObject *nested, PyObject *a, PyObject *b)
+{
+    PyObject *key = PyLong_FromVoidPtr(a);
+    PyObject *val = PyTuple_Pack(2, a, b);
+    int r = -1;
+    if (key != NULL && val != NULL) {
+        r = PyDict_SetItem(nested, key, val);
+    }
+    Py_XDECREF(key);
+    Py_XDECREF(val);
+    return r;
+}
+
+int
+hs_code_pair_nested(PyObject *old_code, PyObject *new_code, PyObject *nested)
+{
+    PyObject *oc = PyObject_GetAttrString(old_code, "co_consts");
+    PyObject *nc = oc ? PyObject_GetAttrString(new_code, "co_consts") : NULL;
+    int result = -1;
+    if (nc == NULL) {
+        goto done;
+    }
+    Py_ssize_t no = PyTuple_GET_SIZE(oc), nn = PyTuple_GET_SIZE(nc);
+    char *used = PyMem_Calloc(nn ? nn : 1, 1);
+    if (used == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* match by name, in order: the k-th nested "<lambda>" of the old code
+     * pairs with the k-th of the new one */
+    for (Py_ssize_t i = 0; i < no; i++) {
+        PyObject *a = PyTuple_GET_ITEM(oc, i);
+        if (!PyCode_Check(a)) {
+            continue;
+        }
+        PyObject *an = PyObject_GetAttrString(a, "co_name");
+        if (an == NULL) {
+            PyMem_Free(used);
+            goto done;
+        }
+        for (Py_ssize_t j = 0; j < nn; j++) {
+            PyObject *b = PyTuple_GET_ITEM(nc, j);
+            if (used[j] || !PyCode_Check(b)) {
+                continue;
+            }
+            PyObject *bn = PyObject_GetAttrString(b, "co_name");
+            if (bn == NULL) {
+                Py_DECREF(an);
+                PyMem_Free(used);
+                goto done;
+            }
+            int match = PyUnicode_Compare(an, bn) == 0;
+            Py_DECREF(bn);
+            if (!match) {
+                continue;
+            }
+            used[j] = 1;
+            int same = hs_code_equal(a, b, 1);
+            if (same < 0 || (!same && has_live_instances(a)
+                             && add_pair(nested, a, b) < 0)
+                || (!same && hs_code_pair_nested(a, b, nested) < 0)) {
+                Py_DECREF(an);
+                PyMem_Free(used);
+                goto done;
+            }
+            break;
+        }
+        Py_DECREF(an);
+    }
+    PyMem_Free(used);
+    result = 0;
+done:
+    Py_XDECREF(oc);
+    Py_XDECREF(nc);
+    return result;
+}
+
+Py_ssize_t
+hs_func_patch_live(HsTxn *txn, PyObject *nested, PyObject *rejected)
+{
+    if (PyDict_GET_SIZE(nested) == 0) {
+        return 0;
+    }
+    PyObject *gc = PyImport_ImportModule("gc");
+    if (gc == NULL) {
+        return -1;
+    }
+    PyObject *objects = PyObject_CallMethod(gc, "get_objects", NULL);
+    Py_DECREF(gc);
+    if (objects == NULL) {
+        return -1;
+    }
+    /* collect first, patch second: patching allocates */
+    PyObject *hits = PyList_New(0);
+    if (hits == NULL) {
+        Py_DECREF(objects);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objects); i++) {
+        PyObject *o = PyList_GET_ITEM(objects, i);
+        if (!PyFunction_Check(o)) {
+            continue;
+        }
+        PyObject *key = PyLong_FromVoidPtr(PyFunction_GET_CODE(o));
+        if (key == NULL) {
+            goto error;
+        }
+        int r = PyDict_Contains(nested, key);
+        Py_DECREF(key);
+        if (r < 0 || (r == 1 && PyList_Append(hits, o) < 0)) {
+            goto error;
+        }
+    }
+    Py_CLEAR(objects);
+    Py_ssize_t patched = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(hits); i++) {
+        PyObject *f = PyList_GET_ITEM(hits, i);
+        PyObject *key = PyLong_FromVoidPtr(PyFunction_GET_CODE(f));
+        if (key == NULL) {
+            goto error;
+        }
+        PyObject *pair = PyDict_GetItemWithError(nested, key);
+        Py_DECREF(key);
+        if (pair == NULL) {
+            if (PyErr_Occurred()) {
+                goto error;
+            }
+            continue; /* patched already through another path */
+        }
+        PyObject *old_code = PyTuple_GET_ITEM(pair, 0);
+        if (PyFunction_GET_CODE(f) != old_code) {
+            continue;
+        }
+        int r = hs_func_patch(txn, f, PyTuple_GET_ITEM(pair, 1), NULL,
+                              NULL);
+        if (r < 0) {
+            goto error;
+        }
+        if (r == HS_PATCH_FREEVARS || r == HS_PATCH_KIND) {
+            if (PySequence_Contains(rejected, old_code) == 0
+                && PyList_Append(rejected, old_code) < 0) {
+                goto error;
+            }
+            continue;
+        }
+        if (r != HS_PATCH_NOOP) {
+            patched++;
+        }
+    }
+    Py_DECREF(hits);
+    return patched;
+error:
+    Py_XDECREF(objects);
+    Py_DECREF(hits);
+    return -1;
+}

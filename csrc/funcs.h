@@ -1,0 +1,57 @@
+/* funcs.h -- function patching rules. */
+#ifndef HS_FUNCS_H
+#define HS_FUNCS_H
+
+#include "compat.h"
+#include "txn.h"
+
+typedef enum {
+    HS_PATCH_NOOP = 0,     /* nothing differed; nothing written */
+    HS_PATCH_UPDATED,      /* new code and/or metadata swapped in */
+    HS_PATCH_MOVED,        /* same code, new line numbers */
+    HS_PATCH_KIND,         /* generator/coroutine kind differs: replace */
+    HS_PATCH_FREEVARS,     /* new code needs a free variable old lacks */
+} HsPatchResult;
+
+/* Compare two code objects recursively.  with_lines: also line numbers.
+ * 1 equal, 0 different, -1 error. */
+int hs_code_equal(PyObject *a, PyObject *b, int with_lines);
+
+/* A copy of `code` (and of the code objects nested in it) whose line
+ * numbers are shifted by `delta`.  New reference. */
+PyObject *hs_code_shift(PyObject *code, int delta);
+
+/* Follow wrappers (functools.wraps' __wrapped__, closure cells,
+ * classmethod/staticmethod __func__, property fget, partial.func) from
+ * `obj` to the function named `name` whose globals are `globals`.
+ * New reference, or NULL: with an exception set on error, without one when
+ * there is none. */
+PyObject *hs_func_find(PyObject *obj, PyObject *globals, PyObject *name);
+
+/* Patch the live function `old` to run `new_code`, taking defaults,
+ * annotations, doc and type params from `new_func` when it is given and
+ * they differ.  Closure cells are matched by free-variable name (cells of
+ * `old` first, then of `new_func`).  Pairs of nested code objects that
+ * differ are added to `nested` (a dict id(old) -> (old, new)) when it is
+ * not NULL.  Returns an HsPatchResult, or -1 with an exception set. */
+int hs_func_patch(HsTxn *txn, PyObject *old, PyObject *new_code,
+                  PyObject *new_func, PyObject *nested);
+
+/* Add the pairs of nested code objects of old_code/new_code that differ
+ * (matched by name and order) to `nested`, recursively.  0 / -1. */
+int hs_code_pair_nested(PyObject *old_code, PyObject *new_code,
+                        PyObject *nested);
+
+/* Swap the new code into every live function (found by one walk of the
+ * GC-tracked objects) whose code is an old code of `nested`.  `rejected`
+ * (a list) receives the old code objects whose live closures could not
+ * take the new code (HS104).  Returns the number of functions patched, or
+ * -1 with an exception set. */
+Py_ssize_t hs_func_patch_live(HsTxn *txn, PyObject *nested,
+                              PyObject *rejected);
+
+/* If `obj` is a caching wrapper (functools.lru_cache / cache), clear it.
+ * 0 / -1. */
+int hs_func_clear_cache(PyObject *obj);
+
+#endif

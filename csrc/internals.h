@@ -1,0 +1,19 @@
+/* internals.h -- the only place that writes CPython struct fields. */
+#ifndef HS_INTERNALS_H
+#define HS_INTERNALS_H
+
+#include "compat.h"
+
+/* Point a function that has never run outside the staging namespace at
+ * its real module dict.  Precondition: `func` is not executing (no frame
+ * borrows its globals) and `globals` has the same __builtins__ as the
+ * function's current globals.  Never fails. */
+void hs_function_rebase_globals(PyObject *func, PyObject *globals);
+
+
+
+/* co_flags / co_firstlineno of a code object (fields present and stable
+ * in 3.9-3.13; reading them avoids an attribute lookup per code object). */
+int hs_code_flags(PyObject *code);
+int hs_code_firstlineno(PyObject *code);
+#endif

@@ -1,0 +1,50 @@
+/* job.h -- one module's reload inside a batch, shared by the stages. */
+#ifndef HS_JOB_H
+#define HS_JOB_H
+
+#include "compat.h"
+#include "source.h"
+#include "txn.h"
+
+typedef enum {
+    HS_MODE_NORMAL = 0, /* chunk by chunk against a snapshot */
+    HS_MODE_FULL,       /* whole file compiled and run (HS001) */
+    HS_MODE_NOSNAP,     /* no snapshot: compare with live code (HS002) */
+} HsMode;
+
+typedef enum {
+    HS_ST_UNCHANGED = 0,
+    HS_ST_MOVED,
+    HS_ST_CHANGED,
+    HS_ST_ADDED,
+} HsChunkState;
+
+typedef struct {
+    PyObject *module;    /* strong */
+    PyObject *name;      /* strong: module name */
+    PyObject *filename;  /* strong */
+    PyObject *dict;      /* strong: the module dict */
+    PyObject *raw;       /* strong: new file bytes */
+    PyObject *text;      /* strong: new text, UTF-8 bytes */
+    PyObject *snap;      /* strong: the snapshot, or NULL */
+    const char *old_text;     /* borrowed from snap */
+    HsChunkList *old_chunks;  /* borrowed from snap, or NULL */
+    HsChunkList chunks;       /* new chunks (owned) */
+    signed char *state;       /* per new chunk (PyMem) */
+    Py_ssize_t *match;        /* per new chunk: old index or -1 (PyMem) */
+    char *old_matched;        /* per old chunk (PyMem) */
+    char *stripped;           /* per new chunk: decorators left out */
+    PyObject *codes;          /* strong list: code per new chunk or None */
+    PyObject *full_code;      /* strong: HS_MODE_FULL's code */
+    PyObject *scratch;        /* strong: the staging dict */
+    PyObject *class_updates;  /* strong list of tuples, see classes.h */
+    PyObject *entries;        /* strong list of Change records */
+    PyObject *policy;         /* borrowed: the batch's policy or NULL */
+    PyTypeObject *change_type; /* borrowed: the Change record type */
+    HsMode mode;
+    int cf_flags;
+    int changed;              /* the source differs from the snapshot */
+    double seconds;
+} HsJob;
+
+#endif

@@ -1,0 +1,598 @@
+/* stage.c -- STAGE: compile the changed statements and run them in a
+ * scratch copy of the module dict.
+ *
+ * Main thread, GIL held.  Writes nothing but the scratch dict, new objects,
+ * and (for the duration of hs_stage_run) builtins.__build_class__.
+ *
+ * Why a copy of the module dict and not "module dict as globals, scratch
+ * as locals": class bodies, comprehensions (before 3.12) and functions
+ * called while staging look names up in their *globals*, so with scratch
+ * locals they would not see the names that earlier staged statements
+ * bound.  Running in a copy gives staged code exactly the view a fresh
+ * import would, and no other thread sees a half-staged module.  The
+ * functions staged code creates get the copy as __globals__; APPLY moves
+ * them to the real dict (internals.c) before anything can call them.
+ *
+ * Class statements: while staging, builtins.__build_class__ is a hook.
+ * When the body being built is one of the class bodies of the statement
+ * being staged and a class of that name already exists (defined by this
+ * module), the hook runs the body into a namespace prepared by the
+ * existing class's metaclass, records (class, namespace) for APPLY, and
+ * returns the existing class: no second class object, no second
+ * __init_subclass__, no __set_name__ on a class that will be thrown away.
+ */
+#include "stage.h"
+#include "classes.h"
+#include "funcs.h"
+#include "report.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* compiling                                                           */
+
+PyObject *
+hs_stage_compile_range(HsJob *job, const char *text, Py_ssize_t start,
+                       Py_ssize_t end, int line, Py_ssize_t blank_to)
+{
+    Py_ssize_t len = end - start;
+    PyObject *buf = PyBytes_FromStringAndSize(NULL, len);
+    if (buf == NULL) {
+        return NULL;
+    }
+    char *p = PyBytes_AS_STRING(buf);
+    memcpy(p, text + start, len);
+    /* Leave decorators out (they stay as they are on the live object)
+     * while keeping every line where it is. */
+    for (Py_ssize_t i = 0; i < blank_to - start && i < len; i++) {
+        if (p[i] != '\n') {
+            p[i] = ' ';
+        }
+    }
+    PyCompilerFlags flags =
+        HS_COMPILER_FLAGS_INIT(job->cf_flags | PyCF_IGNORE_COOKIE
+                               | PyCF_SOURCE_IS_UTF8);
+    PyObject *code = Py_CompileStringObject(p, job->filename, Py_file_input,
+                                            &flags, -1);
+    Py_DECREF(buf);
+    if (code == NULL || line <= 1) {
+        return code;
+    }
+    PyObject *shifted = hs_code_shift(code, line - 1);
+    Py_DECREF(code);
+    return shifted;
+}
+
+/* __future__ flags of the module, from its future-import chunks. */
+static int
+future_flags(HsJob *job, int *flags)
+{
+    const char *text = PyBytes_AS_STRING(job->text);
+    PyObject *future = NULL;
+    *flags = 0;
+    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+        HsChunk *c = &job->chunks.items[i];
+        if (c->kind != HS_CHUNK_FUTURE) {
+            continue;
+        }
+        if (future == NULL) {
+            future = PyImport_ImportModule("__future__");
+            if (future == NULL) {
+                return -1;
+            }
+        }
+        PyObject *code = hs_stage_compile_range(job, text, c->start, c->end,
+                                                c->line, c->start);
+        if (code == NULL) {
+            Py_DECREF(future);
+            return -1;
+        }
+        PyObject *names = PyObject_GetAttrString(code, "co_names");
+        Py_DECREF(code);
+        if (names == NULL) {
+            Py_DECREF(future);
+            return -1;
+        }
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(names); j++) {
+            PyObject *feat = NULL, *flag = NULL;
+            if (PyObject_GetOptionalAttr(future, PyTuple_GET_ITEM(names, j),
+                                         &feat) < 0) {
+                goto error;
+            }
+            if (feat == NULL) {
+                continue;
+            }
+            if (PyObject_GetOptionalAttrString(feat, "compiler_flag",
+                                               &flag) < 0) {
+                Py_DECREF(feat);
+                goto error;
+            }
+            if (flag != NULL && PyLong_Check(flag)) {
+                *flags |= (int)PyLong_AsLong(flag);
+            }
+            Py_XDECREF(flag);
+            Py_DECREF(feat);
+            continue;
+        error:
+            Py_DECREF(names);
+            Py_DECREF(future);
+            return -1;
+        }
+        Py_DECREF(names);
+    }
+    Py_XDECREF(future);
+    return 0;
+}
+
+static PyObject *
+compile_whole(HsJob *job)
+{
+    PyCompilerFlags flags =
+        HS_COMPILER_FLAGS_INIT(PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
+    return Py_CompileStringObject(PyBytes_AS_STRING(job->text),
+                                  job->filename, Py_file_input, &flags, -1);
+}
+
+int
+hs_stage_compile(HsJob *job)
+{
+    if (job->mode == HS_MODE_FULL) {
+        job->full_code = compile_whole(job);
+        return job->full_code ? 0 : -1;
+    }
+    if (future_flags(job, &job->cf_flags) < 0) {
+        goto whole;
+    }
+    const char *text = PyBytes_AS_STRING(job->text);
+    job->codes = PyList_New(job->chunks.len);
+    if (job->codes == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+        HsChunk *c = &job->chunks.items[i];
+        PyObject *code = Py_None;
+        if (job->state[i] == HS_ST_CHANGED || job->state[i] == HS_ST_ADDED) {
+            Py_ssize_t blank_to = job->stripped[i] ? c->head : c->start;
+            code = hs_stage_compile_range(job, text, c->start, c->end,
+                                          c->line, blank_to);
+            if (code == NULL) {
+                goto whole;
+            }
+        }
+        else {
+            Py_INCREF(code);
+        }
+        PyList_SET_ITEM(job->codes, i, code);
+    }
+    return 0;
+
+whole:
+    /* A chunk did not compile alone.  The whole file is the judge: its
+     * error carries the user's line and text.  If it compiles, the
+     * scanner split something wrongly: run the whole file instead. */
+    {
+        PyObject *exc_type, *exc, *tb;
+        PyErr_Fetch(&exc_type, &exc, &tb);
+        PyObject *code = compile_whole(job);
+        if (code == NULL) {
+            Py_XDECREF(exc_type);
+            Py_XDECREF(exc);
+            Py_XDECREF(tb);
+            return -1;
+        }
+        Py_XDECREF(exc_type);
+        Py_XDECREF(exc);
+        Py_XDECREF(tb);
+        Py_CLEAR(job->codes);
+        job->full_code = code;
+        job->mode = HS_MODE_FULL;
+        return 0;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* names a statement binds                                             */
+
+int
+hs_stage_stored_names(PyObject *code, PyObject *names)
+{
+    PyObject *bytes = hs_code_get_code((PyCodeObject *)code);
+    PyObject *co_names = bytes ? PyObject_GetAttrString(code, "co_names")
+                               : NULL;
+    int star = 0, result = -1;
+    if (co_names == NULL) {
+        goto done;
+    }
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(bytes);
+    Py_ssize_t n = PyBytes_GET_SIZE(bytes);
+    unsigned long ext = 0;
+    for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
+        int op = p[i];
+        unsigned long arg = p[i + 1] | ext;
+        if (op == HS_OP_EXTENDED_ARG) {
+            ext = arg << 8;
+            continue;
+        }
+        ext = 0;
+        if (op == HS_OP_STORE_NAME || op == HS_OP_DELETE_NAME) {
+            if ((Py_ssize_t)arg < PyTuple_GET_SIZE(co_names)
+                && PySet_Add(names, PyTuple_GET_ITEM(co_names, arg)) < 0) {
+                goto done;
+            }
+        }
+#if PY_VERSION_HEX >= 0x030C0000
+        else if (op == HS_OP_CALL_INTRINSIC_1
+                 && arg == HS_INTRINSIC_IMPORT_STAR) {
+            star = 1;
+        }
+#else
+        else if (op == HS_OP_IMPORT_STAR) {
+            star = 1;
+        }
+#endif
+    }
+    result = star;
+done:
+    Py_XDECREF(bytes);
+    Py_XDECREF(co_names);
+    return result;
+}
+
+/* ------------------------------------------------------------------ */
+/* the __build_class__ hook                                            */
+
+typedef struct {
+    PyObject *klass;      /* strong: the existing class being updated */
+    PyObject *body_code;  /* borrowed: owned by the staged code */
+    HsClassRanges ranges;
+} ClassFrame;
+
+#define MAX_CLASS_DEPTH 32
+
+typedef struct {
+    HsJob *job;
+    PyObject *chunk_code; /* borrowed: the staged code running now */
+    Py_ssize_t chunk;     /* its index, or -1 in HS_MODE_FULL */
+    ClassFrame stack[MAX_CLASS_DEPTH];
+    int depth;
+} Stage;
+
+/* Only the main thread stages, and batches do not nest (reload.c). */
+static Stage *current_stage = NULL;
+static PyObject *original_build_class = NULL; /* strong while staging */
+
+/* Is `code` one of the class bodies of `parent` (directly, or under the
+ * type-parameter scope of a PEP 695 generic class)? */
+static int
+is_class_body_of(PyObject *parent, PyObject *code)
+{
+    PyObject *consts = PyObject_GetAttrString(parent, "co_consts");
+    if (consts == NULL) {
+        return -1;
+    }
+    int found = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts) && !found; i++) {
+        PyObject *c = PyTuple_GET_ITEM(consts, i);
+        if (c == code) {
+            found = 1;
+        }
+#if HS_HAVE_TYPE_PARAMS
+        else if (PyCode_Check(c)) {
+            PyObject *name = PyObject_GetAttrString(c, "co_name");
+            if (name == NULL) {
+                Py_DECREF(consts);
+                return -1;
+            }
+            const char *s = PyUnicode_AsUTF8(name);
+            if (s != NULL && strncmp(s, "<generic parameters of ", 23) == 0) {
+                found = is_class_body_of(c, code);
+            }
+            Py_DECREF(name);
+            if (found < 0) {
+                Py_DECREF(consts);
+                return -1;
+            }
+        }
+#endif
+    }
+    Py_DECREF(consts);
+    return found;
+}
+
+static PyObject *
+call_original(PyObject *args, PyObject *kwargs)
+{
+    return PyObject_Call(original_build_class, args, kwargs);
+}
+
+/* The existing class that a class statement named `name` updates, or NULL
+ * (no error) when it creates a new class. */
+static PyObject *
+existing_class(Stage *st, PyObject *name)
+{
+    HsJob *job = st->job;
+    PyObject *old = NULL;
+    if (st->depth == 0) {
+        if (PyDict_GetItemRef(job->dict, name, &old) < 0) {
+            return NULL;
+        }
+    }
+    else {
+        PyObject *parent = st->stack[st->depth - 1].klass;
+        PyObject *dict = PyObject_GenericGetDict(parent, NULL);
+        if (dict == NULL) {
+            return NULL;
+        }
+        old = PyObject_GetItem(dict, name);
+        Py_DECREF(dict);
+        if (old == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+                return NULL;
+            }
+            PyErr_Clear();
+        }
+    }
+    if (old == NULL || !PyType_Check(old)) {
+        Py_XDECREF(old);
+        return NULL;
+    }
+    /* only classes this module defined */
+    PyObject *mod = NULL;
+    if (PyObject_GetOptionalAttrString(old, "__module__", &mod) < 0) {
+        Py_DECREF(old);
+        return NULL;
+    }
+    int ours = mod != NULL && PyUnicode_Check(mod)
+               && PyUnicode_Compare(mod, job->name) == 0;
+    Py_XDECREF(mod);
+    if (!ours || !(((PyTypeObject *)old)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+        Py_DECREF(old);
+        return NULL;
+    }
+    return old;
+}
+
+/* __mro_entries__ resolution, as __build_class__ does it. */
+static PyObject *
+resolve_bases(PyObject *bases)
+{
+    PyObject *types = PyImport_ImportModule("types");
+    if (types == NULL) {
+        return NULL;
+    }
+    PyObject *r = PyObject_CallMethod(types, "resolve_bases", "(O)", bases);
+    Py_DECREF(types);
+    return r;
+}
+
+static PyObject *
+build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    Stage *st = current_stage;
+    PyObject *func, *name;
+    PyObject *old = NULL, *bases = NULL, *resolved = NULL, *meta_kw = NULL;
+    PyObject *kw = NULL, *prepare = NULL, *ns = NULL, *cell = NULL;
+    PyObject *result = NULL;
+    if (st == NULL || PyTuple_GET_SIZE(args) < 2
+        || st->depth >= MAX_CLASS_DEPTH) {
+        return call_original(args, kwargs);
+    }
+    func = PyTuple_GET_ITEM(args, 0);
+    name = PyTuple_GET_ITEM(args, 1);
+    if (!PyFunction_Check(func) || !PyUnicode_Check(name)) {
+        return call_original(args, kwargs);
+    }
+    PyObject *body = PyFunction_GET_CODE(func);
+    PyObject *parent = st->depth == 0 ? st->chunk_code
+                                      : st->stack[st->depth - 1].body_code;
+    int mine = is_class_body_of(parent, body);
+    if (mine <= 0) {
+        return mine < 0 ? NULL : call_original(args, kwargs);
+    }
+    old = existing_class(st, name);
+    if (old == NULL) {
+        return PyErr_Occurred() ? NULL : call_original(args, kwargs);
+    }
+
+    /* the header: bases and metaclass must be what the class has */
+    int header_ok = 1;
+    bases = PyTuple_GetSlice(args, 2, PyTuple_GET_SIZE(args));
+    if (bases == NULL) {
+        goto done;
+    }
+    resolved = resolve_bases(bases);
+    if (resolved == NULL) {
+        goto done;
+    }
+    PyObject *old_bases = PyObject_GetAttrString(old, "__bases__");
+    if (old_bases == NULL) {
+        goto done;
+    }
+    if (PyTuple_GET_SIZE(resolved) == 0) {
+        /* "class C:" means (object,) */
+        Py_SETREF(resolved, PyTuple_Pack(1, (PyObject *)&PyBaseObject_Type));
+        if (resolved == NULL) {
+            Py_DECREF(old_bases);
+            goto done;
+        }
+    }
+    if (PyObject_RichCompareBool(resolved, old_bases, Py_EQ) != 1) {
+        PyErr_Clear();
+        header_ok = 0;
+    }
+    Py_DECREF(old_bases);
+    kw = kwargs ? PyDict_Copy(kwargs) : PyDict_New();
+    if (kw == NULL) {
+        goto done;
+    }
+    meta_kw = Py_XNewRef(PyDict_GetItemString(kw, "metaclass"));
+    if (meta_kw != NULL) {
+        if (meta_kw != (PyObject *)Py_TYPE(old)) {
+            header_ok = -1;
+        }
+        if (PyDict_DelItemString(kw, "metaclass") < 0) {
+            goto done;
+        }
+    }
+
+    /* the body, into a namespace the class's own metaclass prepares */
+    prepare = PyObject_GetAttrString((PyObject *)Py_TYPE(old),
+                                     "__prepare__");
+    if (prepare == NULL) {
+        goto done;
+    }
+    PyObject *pargs = PyTuple_Pack(2, name, resolved);
+    if (pargs == NULL) {
+        goto done;
+    }
+    ns = PyObject_Call(prepare, pargs, kw);
+    Py_DECREF(pargs);
+    if (ns == NULL) {
+        goto done;
+    }
+    ClassFrame *fr = &st->stack[st->depth];
+    fr->klass = Py_NewRef(old);
+    fr->body_code = body;
+    if (hs_class_ranges(st->job, st->chunk,
+                        st->depth ? &st->stack[st->depth - 1].ranges : NULL,
+                        name, &fr->ranges) < 0) {
+        Py_CLEAR(fr->klass);
+        goto done;
+    }
+    st->depth++;
+    cell = PyEval_EvalCodeEx(body, PyFunction_GET_GLOBALS(func), ns, NULL,
+                             0, NULL, 0, NULL, 0,
+                             PyFunction_GET_KW_DEFAULTS(func),
+                             PyFunction_GET_CLOSURE(func));
+    st->depth--;
+    Py_CLEAR(fr->klass);
+    if (cell == NULL) {
+        goto done;
+    }
+    /* zero-argument super() in the new methods must see the old class */
+    PyObject *classcell = NULL;
+    if (PyMapping_Check(ns)) {
+        classcell = PyMapping_GetItemString(ns, "__classcell__");
+        if (classcell == NULL) {
+            PyErr_Clear();
+        }
+    }
+    if (classcell != NULL) {
+        if (PyCell_Check(classcell)
+            && PyCell_Set(classcell, old) < 0) {
+            Py_DECREF(classcell);
+            goto done;
+        }
+        Py_DECREF(classcell);
+        if (PyMapping_DelItemString(ns, "__classcell__") < 0) {
+            goto done;
+        }
+    }
+    if (hs_class_record(st->job, old, ns, &fr->ranges, header_ok) < 0) {
+        goto done;
+    }
+    result = Py_NewRef(old);
+done:
+    Py_XDECREF(old);
+    Py_XDECREF(bases);
+    Py_XDECREF(resolved);
+    Py_XDECREF(meta_kw);
+    Py_XDECREF(kw);
+    Py_XDECREF(prepare);
+    Py_XDECREF(ns);
+    Py_XDECREF(cell);
+    return result;
+}
+
+static PyMethodDef hook_def = {
+    "__build_class__", (PyCFunction)(void (*)(void))build_class_hook,
+    METH_VARARGS | METH_KEYWORDS,
+    "hotswap's staging __build_class__ (routes class statements to the "
+    "existing classes)",
+};
+
+/* ------------------------------------------------------------------ */
+/* running                                                             */
+
+static int
+run_code(Stage *st, PyObject *code, Py_ssize_t chunk)
+{
+    st->chunk_code = code;
+    st->chunk = chunk;
+    st->depth = 0;
+    PyObject *r = PyEval_EvalCode(code, st->job->scratch, st->job->scratch);
+    st->chunk_code = NULL;
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+int
+hs_stage_run(HsJob *job)
+{
+    PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
+    PyObject *hook = NULL;
+    int result = -1;
+    if (current_stage != NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "hotswap: staged code started another reload");
+        return -1;
+    }
+    job->scratch = PyDict_Copy(job->dict);
+    job->class_updates = PyList_New(0);
+    if (job->scratch == NULL || job->class_updates == NULL) {
+        return -1;
+    }
+    original_build_class = PyDict_GetItemString(builtins, "__build_class__");
+    if (original_build_class == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "builtins.__build_class__ "
+                        "is missing");
+        return -1;
+    }
+    Py_INCREF(original_build_class);
+    hook = PyCFunction_New(&hook_def, NULL);
+    if (hook == NULL
+        || PyDict_SetItemString(builtins, "__build_class__", hook) < 0) {
+        Py_CLEAR(original_build_class);
+        Py_XDECREF(hook);
+        return -1;
+    }
+    Stage st;
+    memset(&st, 0, sizeof(st));
+    st.job = job;
+    current_stage = &st;
+
+    if (job->mode == HS_MODE_FULL) {
+        if (run_code(&st, job->full_code, -1) < 0) {
+            goto done;
+        }
+    }
+    else {
+        for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+            PyObject *code = PyList_GET_ITEM(job->codes, i);
+            if (code == Py_None) {
+                continue;
+            }
+            if (run_code(&st, code, i) < 0) {
+                goto done;
+            }
+        }
+    }
+    result = 0;
+done:
+    current_stage = NULL;
+    {
+        PyObject *exc_type, *exc, *tb;
+        PyErr_Fetch(&exc_type, &exc, &tb);
+        if (PyDict_SetItemString(builtins, "__build_class__",
+                                 original_build_class) < 0) {
+            PyErr_WriteUnraisable(NULL);
+        }
+        PyErr_Restore(exc_type, exc, tb);
+    }
+    Py_CLEAR(original_build_class);
+    Py_XDECREF(hook);
+    return result;
+}

@@ -1,0 +1,31 @@
+/* stage.h -- STAGE: compile changed chunks, run them in a scratch copy of
+ * the module dict, with class statements routed to the existing classes. */
+#ifndef HS_STAGE_H
+#define HS_STAGE_H
+
+#include "job.h"
+
+/* Compile the job's changed chunks (or the whole file in HS_MODE_FULL).
+ * A compile error is reported from a compile of the whole file, so its
+ * line and text are the user's.  0 / -1 (exception set). */
+int hs_stage_compile(HsJob *job);
+
+/* Run the compiled chunks in job->scratch (a fresh copy of the module
+ * dict).  Class statements for classes that already exist run their body
+ * into a namespace recorded in job->class_updates instead of creating a
+ * class.  0 / -1 (exception set; nothing outside the scratch dict was
+ * written by hotswap). */
+int hs_stage_run(HsJob *job);
+
+/* The code objects that bind module-level names in `code` (STORE_NAME /
+ * DELETE_NAME at its top level) into the set `names`.  Returns 1 when the
+ * code does a star import (names unknown), else 0; -1 on error. */
+int hs_stage_stored_names(PyObject *code, PyObject *names);
+
+/* Compile text[start:end) of a module as a standalone chunk, at its real
+ * line numbers.  New reference. */
+PyObject *hs_stage_compile_range(HsJob *job, const char *text,
+                                 Py_ssize_t start, Py_ssize_t end, int line,
+                                 Py_ssize_t blank_to);
+
+#endif

@@ -1,0 +1,27 @@
+/* state.h -- the module state, shared by module.c, track.c and reload.c. */
+#ifndef HS_STATE_H
+#define HS_STATE_H
+
+#include "compat.h"
+
+struct HsState {
+    PyTypeObject *snapshot_type;      /* strong */
+    PyTypeObject *finder_type;        /* strong */
+    PyTypeObject *change_type;        /* strong */
+    PyTypeObject *module_result_type; /* strong */
+    PyTypeObject *report_type;        /* strong */
+    PyObject *reload_error;           /* strong: hotswap.ReloadError */
+    PyObject *snapshots;   /* strong dict: module name -> Snapshot */
+    PyObject *roots;       /* strong list of str: tracked directories */
+    PyObject *names;       /* strong list of str: tracked module names */
+    PyObject *excluded;    /* strong tuple of str: stdlib, site-packages */
+    PyObject *orig_reload; /* strong: importlib.reload when routed, or NULL */
+    PyObject *finder;      /* strong: the installed import hook, or NULL */
+    int busy;              /* a batch is running */
+};
+
+typedef struct HsState HsState;
+
+HsState *hs_state(PyObject *module);
+
+#endif

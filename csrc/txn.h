@@ -1,0 +1,43 @@
+/* txn.h -- the undo log of one batch. */
+#ifndef HS_TXN_H
+#define HS_TXN_H
+
+#include "compat.h"
+
+typedef struct HsUndo HsUndo;
+
+/* An undo log.  Every write the APPLY stage makes goes through it; on
+ * failure hs_txn_rollback() replays it backwards.  It also parks objects
+ * the batch drops (old values), so that no finaliser runs Python code in
+ * the middle of APPLY: they are released by hs_txn_clear() after commit. */
+typedef struct {
+    HsUndo *items; /* owned, PyMem */
+    Py_ssize_t len;
+    Py_ssize_t cap;
+} HsTxn;
+
+/* setattr(obj, name, value) (value NULL: delattr), recording the object's
+ * own previous value (for a class: its __dict__ entry, not an inherited
+ * one).  0 / -1. */
+int hs_txn_setattr(HsTxn *txn, PyObject *obj, PyObject *name,
+                   PyObject *value);
+/* dict[key] = value (value NULL: delete if present).  0 / -1. */
+int hs_txn_dict_set(HsTxn *txn, PyObject *dict, PyObject *key,
+                    PyObject *value);
+/* Record the whole patchable state of a function before changing it. */
+int hs_txn_save_function(HsTxn *txn, PyObject *func);
+/* Keep obj alive until the log is cleared. */
+int hs_txn_keep(HsTxn *txn, PyObject *obj);
+
+/* Undo everything, newest first.  Never fails: a write that cannot be
+ * undone is reported as unraisable and the rest continues. */
+void hs_txn_rollback(HsTxn *txn);
+/* Forget the log (commit) and release everything it holds. */
+void hs_txn_clear(HsTxn *txn);
+
+/* Restore a function's closure and code together (used by rollback and
+ * by the patcher when a swap fails half-way).  0 / -1. */
+int hs_func_set_closure_and_code(PyObject *func, PyObject *closure,
+                                 PyObject *code);
+
+#endif
