@@ -470,11 +470,14 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     }
 
     /* member plans: which member statements were edited */
+    if (rg->new_body >= 0
+        && scan_members(ntext, rg->new_body, rg->new_end, rg->new_body_line,
+                        &nm) < 0) {
+        goto done;
+    }
     if (rg->new_body >= 0 && rg->old_body >= 0 && otext != NULL) {
-        if (scan_members(ntext, rg->new_body, rg->new_end, rg->new_body_line,
-                         &nm) < 0
-            || scan_members(otext, rg->old_body, rg->old_end,
-                            rg->old_body_line, &om) < 0) {
+        if (scan_members(otext, rg->old_body, rg->old_end,
+                         rg->old_body_line, &om) < 0) {
             goto done;
         }
         plans = !nm.unsure && !om.unsure;
@@ -528,7 +531,14 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         int differ = !values_equal(ns_slots, old_slots);
         Py_XDECREF(ns_slots);
         Py_XDECREF(old_slots);
-        if (differ && report(&cx, NULL, "class", "rejected", "HS203", 0,
+        int line = 0;
+        for (Py_ssize_t i = 0; i < nm.len; i++) {
+            if (nm.items[i].name_len == 9
+                && memcmp(ntext + nm.items[i].name, "__slots__", 9) == 0) {
+                line = nm.items[i].head_line;
+            }
+        }
+        if (differ && report(&cx, NULL, "class", "rejected", "HS203", line,
                              "__slots__ changed: the instance layout of a "
                              "live class cannot change") < 0) {
             goto done;

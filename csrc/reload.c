@@ -24,6 +24,7 @@
  */
 #include "reload.h"
 #include "classes.h"
+#include "frames.h"
 #include "funcs.h"
 #include "internals.h"
 #include "job.h"
@@ -600,7 +601,8 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
                                  "before the reload run the new body under "
                                  "the old decorators");
         }
-        if (Py_TYPE(old) != Py_TYPE(new)) {
+        int stripped = c != NULL && job->stripped[ci];
+        if (!stripped && Py_TYPE(old) != Py_TYPE(new)) {
             /* a wrapper of another kind: the new binding is the truth */
             if (set_name(ap, name, new) < 0) {
                 return -1;
@@ -640,8 +642,9 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
                              "references taken before the reload keep the "
                              "old class");
     }
-    if ((PyFunction_Check(old) || is_own_class(job, new))
-        && Py_TYPE(old) != Py_TYPE(new)) {
+    int old_def = PyFunction_Check(old) || is_own_class(job, old);
+    int new_def = PyFunction_Check(new) || is_own_class(job, new);
+    if ((old_def || new_def) && Py_TYPE(old) != Py_TYPE(new)) {
         if (set_name(ap, name, new) < 0) {
             return -1;
         }
@@ -1261,8 +1264,8 @@ raise_reload_error(HsState *st, HsJob *job, const char *code,
 }
 
 static PyObject *
-build_report(HsState *st, HsJob *jobs, Py_ssize_t n, int ok, int failed,
-             int only_changed, double t0)
+build_report(HsState *st, HsJob *jobs, const Py_ssize_t *order, Py_ssize_t n,
+             int ok, int failed, int only_changed, double t0)
 {
     PyObject *entries = PyList_New(0);
     PyObject *modules = PyList_New(0);
@@ -1270,7 +1273,8 @@ build_report(HsState *st, HsJob *jobs, Py_ssize_t n, int ok, int failed,
     if (entries == NULL || modules == NULL) {
         goto done;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_ssize_t i = order ? order[k] : k;
         HsJob *job = &jobs[i];
         if (job->name == NULL) {
             continue;
@@ -1290,9 +1294,9 @@ build_report(HsState *st, HsJob *jobs, Py_ssize_t n, int ok, int failed,
         }
         Py_DECREF(mr);
         if (ok && job->entries != NULL) {
-            for (Py_ssize_t k = 0; k < PyList_GET_SIZE(job->entries); k++) {
+            for (Py_ssize_t e = 0; e < PyList_GET_SIZE(job->entries); e++) {
                 if (PyList_Append(entries,
-                                  PyList_GET_ITEM(job->entries, k)) < 0) {
+                                  PyList_GET_ITEM(job->entries, e)) < 0) {
                     goto done;
                 }
             }
@@ -1304,6 +1308,50 @@ done:
     Py_XDECREF(entries);
     Py_XDECREF(modules);
     return report;
+}
+
+/* Report each code object of `items` (a list of codes, or of (code,
+ * reason) pairs) in the job whose file it comes from. */
+static int
+report_codes(HsJob *jobs, Py_ssize_t count, PyObject *items,
+             const char *action, const char *code_name)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        PyObject *code = PyTuple_Check(item) ? PyTuple_GET_ITEM(item, 0)
+                                             : item;
+        PyObject *why = PyTuple_Check(item) ? PyTuple_GET_ITEM(item, 1)
+                                            : NULL;
+        PyObject *fn = PyObject_GetAttrString(code, "co_filename");
+        PyObject *qn = PyObject_GetAttrString(
+            code, HS_HAVE_CO_QUALNAME ? "co_qualname" : "co_name");
+        int r = fn && qn ? 0 : -1;
+        for (Py_ssize_t j = 0; r == 0 && j < count; j++) {
+            if (jobs[j].filename == NULL || !jobs[j].changed
+                || PyUnicode_Compare(jobs[j].filename, fn) != 0) {
+                continue;
+            }
+            if (why != NULL) {
+                r = hs_report_add(&jobs[j], qn, "function", action,
+                                  code_name, hs_code_firstlineno(code), "%U",
+                                  why);
+            }
+            else {
+                r = hs_report_add(&jobs[j], qn, "function", action,
+                                  code_name, hs_code_firstlineno(code),
+                                  "closures made before the reload need a "
+                                  "free variable the new code adds; they "
+                                  "keep the old code");
+            }
+            break;
+        }
+        Py_XDECREF(fn);
+        Py_XDECREF(qn);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 PyObject *
@@ -1429,35 +1477,20 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy,
         failed = count ? order[0] : -1;
         goto fail;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(rejected); i++) {
-        PyObject *code = PyList_GET_ITEM(rejected, i);
-        PyObject *fn = PyObject_GetAttrString(code, "co_filename");
-        PyObject *qn = PyObject_GetAttrString(code,
-                                              HS_HAVE_CO_QUALNAME
-                                                  ? "co_qualname"
-                                                  : "co_name");
-        if (fn == NULL || qn == NULL) {
-            Py_XDECREF(fn);
-            Py_XDECREF(qn);
-            goto out;
+    if (report_codes(jobs, count, rejected, "rejected", "HS104") < 0) {
+        goto out;
+    }
+    /* frames that keep running superseded code: said, not fatal */
+    {
+        PyObject *superseded = PyDict_New(), *stale = PyList_New(0);
+        if (superseded == NULL || stale == NULL
+            || hs_txn_superseded_codes(&txn, superseded) < 0
+            || hs_frames_stale(superseded, stale) < 0
+            || report_codes(jobs, count, stale, "kept", "HS301") < 0) {
+            PyErr_Clear();
         }
-        for (Py_ssize_t j = 0; j < count; j++) {
-            if (jobs[j].filename != NULL
-                && PyUnicode_Compare(jobs[j].filename, fn) == 0) {
-                if (hs_report_add(&jobs[j], qn, "function", "rejected",
-                                  "HS104", 0,
-                                  "closures made before the reload need a "
-                                  "free variable the new code adds; they "
-                                  "keep the old code") < 0) {
-                    Py_DECREF(fn);
-                    Py_DECREF(qn);
-                    goto out;
-                }
-                break;
-            }
-        }
-        Py_DECREF(fn);
-        Py_DECREF(qn);
+        Py_XDECREF(superseded);
+        Py_XDECREF(stale);
     }
 
     /* FINISH: the new snapshots, then forget the undo log */
@@ -1478,7 +1511,8 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy,
         refresh_linecache(job->filename);
     }
     hs_txn_clear(&txn);
-    report = build_report(st, jobs, count, 1, -1, only_changed, t0);
+    report = build_report(st, jobs, order, count, 1, -1, only_changed,
+                          t0);
     goto out;
 
 fail:
@@ -1491,7 +1525,8 @@ fail:
     {
         PyObject *exc_type, *exc, *tb;
         PyErr_Fetch(&exc_type, &exc, &tb);
-        PyObject *fr = build_report(st, jobs, count, 0, (int)failed, 0, t0);
+        PyObject *fr = build_report(st, jobs, NULL, count, 0, (int)failed, 0,
+                                    t0);
         PyErr_Clear();
         PyErr_Restore(exc_type, exc, tb);
         raise_reload_error(st, failed >= 0 ? &jobs[failed] : NULL, fail.code,

@@ -294,3 +294,25 @@ hs_txn_clear(HsTxn *txn)
     }
     PyMem_Free(items);
 }
+
+int
+hs_txn_superseded_codes(HsTxn *txn, PyObject *codes)
+{
+    for (Py_ssize_t i = 0; i < txn->len; i++) {
+        HsUndo *u = &txn->items[i];
+        if (u->kind != UNDO_FUNC) {
+            continue;
+        }
+        PyObject *old = PyTuple_GET_ITEM(u->old, F_CODE);
+        if (old == PyFunction_GET_CODE(u->obj)) {
+            continue;
+        }
+        PyObject *key = PyLong_FromVoidPtr(old);
+        if (key == NULL || PyDict_SetItem(codes, key, old) < 0) {
+            Py_XDECREF(key);
+            return -1;
+        }
+        Py_DECREF(key);
+    }
+    return 0;
+}

@@ -40,4 +40,9 @@ void hs_txn_clear(HsTxn *txn);
 int hs_func_set_closure_and_code(PyObject *func, PyObject *closure,
                                  PyObject *code);
 
+
+/* Add to `codes` (a dict id -> code) every code object the logged
+ * functions ran before and no longer run.  0 / -1. */
+int hs_txn_superseded_codes(HsTxn *txn, PyObject *codes);
+
 #endif

@@ -1,0 +1,193 @@
+/* frames.c -- which frames still run superseded code (FINISH stage).
+ *
+ * Main thread, GIL held.  A running frame or a suspended generator keeps
+ * the code object it started with until it returns: nothing can switch
+ * it.  What can be done is to say so, so that "it said updated but
+ * nothing changed" always comes with a reason.
+ *
+ * Thread stacks are cheap to look at (sys._current_frames()).  Suspended
+ * generators are found with one walk of the GC-tracked objects, made only
+ * when a superseded code object is a generator, coroutine or async
+ * generator.
+ */
+#include "frames.h"
+#include "internals.h"
+
+static int
+lookup(PyObject *codes, PyObject *code)
+{
+    PyObject *key = PyLong_FromVoidPtr(code);
+    if (key == NULL) {
+        return -1;
+    }
+    int r = PyDict_Contains(codes, key);
+    Py_DECREF(key);
+    return r;
+}
+
+static int
+add(PyObject *out, PyObject *code, PyObject *where)
+{
+    if (where == NULL) {
+        return -1;
+    }
+    PyObject *t = PyTuple_Pack(2, code, where);
+    Py_DECREF(where);
+    if (t == NULL) {
+        return -1;
+    }
+    int r = PyList_Append(out, t);
+    Py_DECREF(t);
+    return r;
+}
+
+static PyObject *
+thread_names(void)
+{
+    PyObject *names = PyDict_New();
+    PyObject *threading = PyImport_ImportModule("threading");
+    PyObject *threads = threading
+                            ? PyObject_CallMethod(threading, "enumerate", NULL)
+                            : NULL;
+    Py_XDECREF(threading);
+    if (names == NULL || threads == NULL) {
+        Py_XDECREF(names);
+        Py_XDECREF(threads);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(threads); i++) {
+        PyObject *t = PyList_GET_ITEM(threads, i);
+        PyObject *ident = PyObject_GetAttrString(t, "ident");
+        PyObject *name = PyObject_GetAttrString(t, "name");
+        if (ident != NULL && name != NULL && ident != Py_None) {
+            PyDict_SetItem(names, ident, name);
+        }
+        Py_XDECREF(ident);
+        Py_XDECREF(name);
+        PyErr_Clear();
+    }
+    Py_DECREF(threads);
+    return names;
+}
+
+static int
+scan_threads(PyObject *codes, PyObject *out)
+{
+    PyObject *sys = PyImport_ImportModule("sys");
+    PyObject *frames = sys ? PyObject_CallMethod(sys, "_current_frames", NULL)
+                           : NULL;
+    PyObject *names = frames ? thread_names() : NULL;
+    Py_XDECREF(sys);
+    if (names == NULL) {
+        Py_XDECREF(frames);
+        return -1;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *ident, *frame;
+    int result = 0;
+    while (result == 0 && PyDict_Next(frames, &pos, &ident, &frame)) {
+        PyObject *f = Py_NewRef(frame);
+        while (f != NULL && f != Py_None && result == 0) {
+            PyObject *code = PyObject_GetAttrString(f, "f_code");
+            int hit = code ? lookup(codes, code) : -1;
+            if (hit == 1) {
+                PyObject *name = PyDict_GetItem(names, ident);
+                PyObject *line = PyObject_GetAttrString(f, "f_lineno");
+                result = add(out, code,
+                             PyUnicode_FromFormat(
+                                 "thread %R is still running the old code "
+                                 "(at line %S); it keeps it until that call "
+                                 "returns",
+                                 name ? name : ident,
+                                 line ? line : Py_None));
+                Py_XDECREF(line);
+            }
+            else if (hit < 0) {
+                result = -1;
+            }
+            Py_XDECREF(code);
+            PyObject *back = PyObject_GetAttrString(f, "f_back");
+            Py_DECREF(f);
+            f = back;
+        }
+        Py_XDECREF(f);
+    }
+    Py_DECREF(frames);
+    Py_DECREF(names);
+    return result;
+}
+
+static int
+any_generator(PyObject *codes)
+{
+    Py_ssize_t pos = 0;
+    PyObject *key, *code;
+    while (PyDict_Next(codes, &pos, &key, &code)) {
+        if (hs_code_flags(code) & HS_CO_GENLIKE) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+scan_generators(PyObject *codes, PyObject *out)
+{
+    static const char *const attrs[][2] = {
+        {"gi_code", "gi_frame"}, {"cr_code", "cr_frame"},
+        {"ag_code", "ag_frame"},
+    };
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *objs = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
+    Py_XDECREF(gc);
+    if (objs == NULL) {
+        return -1;
+    }
+    int result = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs) && result == 0; i++) {
+        PyObject *o = PyList_GET_ITEM(objs, i);
+        int k = PyGen_Check(o) ? 0 : PyCoro_CheckExact(o) ? 1
+                : PyAsyncGen_CheckExact(o) ? 2 : -1;
+        if (k < 0) {
+            continue;
+        }
+        PyObject *code = PyObject_GetAttrString(o, attrs[k][0]);
+        PyObject *frame = code ? PyObject_GetAttrString(o, attrs[k][1])
+                               : NULL;
+        if (frame == NULL) {
+            Py_XDECREF(code);
+            result = -1;
+            break;
+        }
+        if (frame != Py_None && lookup(codes, code) == 1) {
+            PyObject *line = PyObject_GetAttrString(frame, "f_lineno");
+            result = add(out, code,
+                         PyUnicode_FromFormat(
+                             "a suspended %s keeps the old code (at line "
+                             "%S) until it finishes",
+                             k == 0 ? "generator" : k == 1 ? "coroutine"
+                                                           : "async generator",
+                             line ? line : Py_None));
+            Py_XDECREF(line);
+        }
+        Py_DECREF(code);
+        Py_DECREF(frame);
+    }
+    Py_DECREF(objs);
+    return result;
+}
+
+int
+hs_frames_stale(PyObject *codes, PyObject *out)
+{
+    if (PyDict_GET_SIZE(codes) == 0) {
+        return 0;
+    }
+    if (scan_threads(codes, out) < 0) {
+        return -1;
+    }
+    if (any_generator(codes) && scan_generators(codes, out) < 0) {
+        return -1;
+    }
+    return 0;
+}
