@@ -83,6 +83,7 @@ def test_stdlib_never_tracked_by_directory(sb):
 def test_untrack(sb):
     name, pkg, one, two = _make_pkg(sb)
     hotswap.track(str(sb.root))
+    assert one.__name__ in hotswap.tracked()
     hotswap.untrack(str(sb.root))
     assert not any(t.startswith(sb.prefix) for t in hotswap.tracked())
     sb.update(one, """

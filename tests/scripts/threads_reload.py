@@ -17,6 +17,10 @@ sys.path.insert(0, ROOT)
 
 import hotswap  # noqa: E402  (before the scenario modules: snapshots)
 
+# Results depend only on the code of the called function, never on module or
+# class data that the reload rebinds: a call already in flight when the main
+# thread reloads keeps its old code but would read the new data, a mix no
+# reloader can prevent (the class data `bonus` still changes every reload).
 SOURCES = {
     "function": (
         """
@@ -38,7 +42,7 @@ SOURCES = {
                 self.n = n
 
             def value(self):
-                return ("v1", self.n + self.bonus)
+                return ("v1", self.n + 1)
         """,
         """
         class C:
@@ -48,7 +52,7 @@ SOURCES = {
                 self.n = n
 
             def value(self):
-                return ("v2", self.n * self.bonus)
+                return ("v2", self.n * 100)
         """,
     ),
     # The closure's free-variable set changes every reload (a, b) <-> (b,):
@@ -114,6 +118,7 @@ else:
 stop = threading.Event()
 errors = []
 counts = [0] * 4
+seen = set()
 
 
 def worker(i):
@@ -124,6 +129,7 @@ def worker(i):
                 errors.append(f"thread {i}: unexpected {result!r}")
                 return
             counts[i] += 1
+            seen.add(result)
     except BaseException as exc:  # noqa: BLE001  report everything
         errors.append(f"thread {i}: {type(exc).__name__}: {exc}")
 
@@ -138,6 +144,13 @@ try:
         report = hotswap.reload(mod)
         if not report.ok or not report.changed:
             errors.append(f"reload {i}: {report}")
+        # The reload took effect for the references held (checked on the
+        # main thread right after it).
+        now = call()
+        if i % 2 == 0 and now != fresh(V2):
+            errors.append(f"reload {i} to v2: got {now!r}")
+        elif i % 2 == 1 and MODE != "closure" and now != fresh(V1):
+            errors.append(f"reload {i} to v1: got {now!r}")
         time.sleep(0.002)
 finally:
     stop.set()
@@ -149,6 +162,8 @@ finally:
 # V2's code from then on: for them any of the two results is right.)
 if MODE != "closure" and call() != fresh(V1):
     errors.append(f"final result {call()!r} != {fresh(V1)!r}")
+if seen != EXPECTED:
+    errors.append(f"threads saw {seen!r}, expected both of {EXPECTED!r}")
 if not all(counts):
     errors.append(f"some thread never ran: {counts}")
 if errors:
