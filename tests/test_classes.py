@@ -675,3 +675,300 @@ def test_instances_keep_their_dict(sb):
     assert p.inventory is snapshot["inventory"]
     p.hit(5)
     assert p.hp == 60
+
+
+def test_class_decorator_changed_rejected_body_applied(sb):
+    m = sb.load("""
+        SEEN = []
+
+        def register(cls):
+            SEEN.append(cls.__name__)
+            return cls
+
+        def other(cls):
+            return cls
+
+        @register
+        class C:
+            def m(self):
+                return 1
+    """)
+    c = m.C()
+    sb.update(m, """
+        SEEN = []
+
+        def register(cls):
+            SEEN.append(cls.__name__)
+            return cls
+
+        def other(cls):
+            return cls
+
+        @other
+        class C:
+            def m(self):
+                return 2
+    """)
+    report = hotswap.reload(m)
+    assert "HS206" in rejected_codes(report)
+    assert c.m() == 2
+    assert m.SEEN == ["C"]
+
+
+def test_class_decorator_not_rerun_when_body_changes(sb):
+    m = sb.load("""
+        SEEN = []
+
+        def register(cls):
+            SEEN.append(cls.__name__)
+            return cls
+
+        @register
+        class C:
+            def m(self):
+                return 1
+    """)
+    sb.update(m, """
+        SEEN = []
+
+        def register(cls):
+            SEEN.append(cls.__name__)
+            return cls
+
+        @register
+        class C:
+            def m(self):
+                return 2
+    """)
+    report = hotswap.reload(m)
+    assert m.C().m() == 2
+    assert m.SEEN == ["C"]            # registered once
+    assert not report.rejected, str(report)
+
+
+def test_metaclass_change_rejected(sb):
+    m = sb.load("""
+        class Meta(type):
+            pass
+
+        class C:
+            def m(self):
+                return 1
+    """)
+    C = m.C
+    sb.update(m, """
+        class Meta(type):
+            pass
+
+        class C(metaclass=Meta):
+            def m(self):
+                return 2
+    """)
+    report = hotswap.reload(m)
+    assert "HS202" in rejected_codes(report)
+    assert m.C is C and type(C) is type
+    assert C().m() == 2
+
+
+def test_abstract_method_made_concrete_allows_instantiation(sb):
+    m = sb.load("""
+        import abc
+
+        class Shape(abc.ABC):
+            @abc.abstractmethod
+            def area(self):
+                ...
+    """)
+    Shape = m.Shape
+    with pytest.raises(TypeError):
+        Shape()
+    sb.update(m, """
+        import abc
+
+        class Shape(abc.ABC):
+            def area(self):
+                return 0
+    """)
+    hotswap.reload(m)
+    assert m.Shape is Shape
+    assert Shape.__abstractmethods__ == frozenset()
+    assert Shape().area() == 0
+
+
+def test_abstract_method_added_is_enforced(sb):
+    m = sb.load("""
+        import abc
+
+        class Shape(abc.ABC):
+            def area(self):
+                return 0
+    """)
+    sb.update(m, """
+        import abc
+
+        class Shape(abc.ABC):
+            def area(self):
+                return 0
+
+            @abc.abstractmethod
+            def perimeter(self):
+                ...
+    """)
+    hotswap.reload(m)
+    assert m.Shape.__abstractmethods__ == frozenset({"perimeter"})
+    with pytest.raises(TypeError):
+        m.Shape()
+
+
+def test_slotted_class_method_change_is_not_rejected(sb):
+    m = sb.load("""
+        class P:
+            __slots__ = ("x",)
+
+            def __init__(self, x):
+                self.x = x
+
+            def get(self):
+                return self.x
+    """)
+    p = m.P(3)
+    sb.update(m, """
+        class P:
+            __slots__ = ("x",)
+
+            def __init__(self, x):
+                self.x = x
+
+            def get(self):
+                return -self.x
+    """)
+    report = hotswap.reload(m)
+    assert not report.rejected, str(report)
+    assert p.get() == -3
+    assert p.x == 3                        # the slot value survived
+
+
+def test_eq_added_without_hash_makes_class_unhashable(sb):
+    # ASSUMPTION: "looks like a fresh import": defining __eq__ without
+    # __hash__ sets __hash__ = None at class creation, so after the reload
+    # instances are unhashable, as they would be after a restart.
+    m = sb.load("""
+        class K:
+            def __init__(self, n):
+                self.n = n
+    """)
+    k = m.K(1)
+    hash(k)
+    sb.update(m, """
+        class K:
+            def __init__(self, n):
+                self.n = n
+
+            def __eq__(self, other):
+                return self.n == other.n
+    """)
+    hotswap.reload(m)
+    assert k == m.K(1)
+    with pytest.raises(TypeError):
+        hash(k)
+
+
+def test_namedtuple_method_change(sb):
+    m = sb.load("""
+        from typing import NamedTuple
+
+        class Point(NamedTuple):
+            x: int
+            y: int
+
+            def norm(self):
+                return abs(self.x) + abs(self.y)
+    """)
+    p = m.Point(3, -4)
+    assert p.norm() == 7
+    sb.update(m, """
+        from typing import NamedTuple
+
+        class Point(NamedTuple):
+            x: int
+            y: int
+
+            def norm(self):
+                return (self.x ** 2 + self.y ** 2) ** 0.5
+    """)
+    hotswap.reload(m)
+    assert p.norm() == 5.0
+    assert type(p) is m.Point
+
+
+def test_exception_class_str_change(sb):
+    m = sb.load("""
+        class GameError(Exception):
+            def __str__(self):
+                return "game error"
+    """)
+    err = m.GameError()
+    sb.update(m, """
+        class GameError(Exception):
+            def __str__(self):
+                return "GAME ERROR: " + repr(self.args)
+    """)
+    hotswap.reload(m)
+    assert str(err) == "GAME ERROR: ()"
+    with pytest.raises(m.GameError, match="GAME ERROR"):
+        raise err
+
+
+def test_init_subclass_change_applies_to_new_subclasses(sb):
+    m = sb.load("""
+        class Plugin:
+            registry = []
+
+            def __init_subclass__(cls, **kw):
+                super().__init_subclass__(**kw)
+                Plugin.registry.append(cls.__name__)
+    """)
+    registry = m.Plugin.registry
+    sb.update(m, """
+        class Plugin:
+            registry = []
+
+            def __init_subclass__(cls, **kw):
+                super().__init_subclass__(**kw)
+                Plugin.registry.append(cls.__name__.upper())
+    """)
+    hotswap.reload(m)
+
+    class Audio(m.Plugin):
+        pass
+
+    assert m.Plugin.registry is registry
+    assert registry == ["AUDIO"]
+
+
+def test_dataclass_post_init_change(sb):
+    m = sb.load("""
+        from dataclasses import dataclass, field
+
+        @dataclass
+        class Item:
+            name: str
+            tags: list = field(default_factory=list)
+
+            def __post_init__(self):
+                self.tags.append("v1")
+    """)
+    sb.update(m, """
+        from dataclasses import dataclass, field
+
+        @dataclass
+        class Item:
+            name: str
+            tags: list = field(default_factory=list)
+
+            def __post_init__(self):
+                self.tags.append("v2:" + self.name)
+    """)
+    report = hotswap.reload(m)
+    assert not report.rejected, str(report)
+    assert m.Item("a").tags == ["v2:a"]

@@ -1,6 +1,7 @@
 """Module data under reload: unedited statements keep their live values,
 edited ones take effect, and the user controls the exceptions."""
 import hotswap
+import pytest
 from hs_helpers import one
 
 
@@ -319,3 +320,142 @@ def test_added_statement_sees_live_data(sb):
     hotswap.reload(m)
     assert m.COUNT == 2
     assert m.players == {"ann": 1, "bob": 2}
+
+
+def test_module_docstring_and_all_updated(sb):
+    m = sb.load('''
+        """Old docs."""
+        __all__ = ["a"]
+
+        def a():
+            return 1
+
+        def b():
+            return 2
+    ''')
+    sb.update(m, '''
+        """New docs."""
+        __all__ = ["a", "b"]
+
+        def a():
+            return 1
+
+        def b():
+            return 2
+    ''')
+    hotswap.reload(m)
+    assert m.__doc__ == "New docs."
+    assert m.__all__ == ["a", "b"]
+
+
+def test_removed_import_name_disappears(sb):
+    m = sb.load("""
+        import json
+        import os
+
+        def f():
+            return os.sep
+    """)
+    assert hasattr(m, "json")
+    sb.update(m, """
+        import os
+
+        def f():
+            return os.sep
+    """)
+    report = hotswap.reload(m)
+    assert not hasattr(m, "json")
+    assert one(report, "json").action == "removed"
+
+
+def test_name_still_bound_by_another_statement_is_not_deleted(sb):
+    m = sb.load("""
+        MODE = "default"
+
+        if True:
+            MODE = "configured"
+    """)
+    assert m.MODE == "configured"
+    sb.update(m, """
+        if True:
+            MODE = "configured"
+    """)
+    hotswap.reload(m)
+    assert m.MODE == "configured"
+
+
+def test_unedited_augmented_assignment_not_rerun(sb):
+    m = sb.load("""
+        COUNT = 0
+        COUNT += 1
+
+        def f():
+            return COUNT
+    """)
+    sb.update(m, """
+        COUNT = 0
+        COUNT += 1
+
+        def f():
+            return COUNT * 100
+    """)
+    hotswap.reload(m)
+    assert m.COUNT == 1
+    assert m.f() == 100
+
+
+def test_unedited_try_block_not_rerun(sb):
+    log = sb.load("CALLS = []", base="log")
+    m = sb.load("""
+        import $log
+
+        try:
+            import json as codec
+            $log.CALLS.append("try")
+        except ImportError:
+            codec = None
+
+        def f():
+            return 1
+    """, log=log.__name__)
+    sb.update(m, """
+        import $log
+
+        try:
+            import json as codec
+            $log.CALLS.append("try")
+        except ImportError:
+            codec = None
+
+        def f():
+            return 2
+    """, log=log.__name__)
+    hotswap.reload(m)
+    assert m.f() == 2
+    assert log.CALLS == ["try"]
+
+
+def test_policy_exception_fails_batch_and_changes_nothing(sb):
+    m = sb.load("""
+        A = 1
+
+        def f():
+            return 1
+    """)
+
+    def policy(module_name, name, old, new):
+        raise RuntimeError("policy broke")
+
+    sb.update(m, """
+        A = 2
+
+        def f():
+            return 2
+    """)
+    f = m.f
+    with pytest.raises(hotswap.ReloadError) as info:
+        hotswap.reload(m, policy=policy)
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert m.A == 1 and f() == 1
+    report = hotswap.reload(m)
+    assert report.ok and m.A == 2 and f() == 2

@@ -331,3 +331,29 @@ def test_failure_inside_a_patched_import_leaves_sys_modules_clean(sb):
     assert sys.path == path_before and sys.meta_path == meta_before
     _assert_unchanged(m, state)
     _assert_retry_works(sb, m)
+
+
+def test_decorator_raising_during_stage(sb):
+    m = sb.load(V1)
+    state = _state(m)
+    bad = """
+        LIMIT = 20
+
+        def broken(fn):
+            raise LookupError("decorator failed")
+
+        @broken
+        def f():
+            return "v2"
+
+        class C:
+            def m(self):
+                return "m2"
+    """
+    sb.update(m, bad)
+    with pytest.raises(hotswap.ReloadError) as info:
+        hotswap.reload(m)
+    assert isinstance(info.value.__cause__, LookupError)
+    _assert_unchanged(m, state)
+    assert not hasattr(m, "broken")
+    _assert_retry_works(sb, m)

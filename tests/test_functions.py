@@ -663,3 +663,127 @@ def test_suspended_generator_keeps_old_code_and_is_reported(sb):
     # ... new generators run the new code, and the report says so (HS301).
     assert list(m.ticks()) == ["a2", "b2"]
     assert "HS301" in {e.code for e in report.entries}
+
+
+def test_closure_cell_state_survives_body_change(sb):
+    m = sb.load("""
+        def counter():
+            n = 0
+            def inc():
+                nonlocal n
+                n += 1
+                return n
+            return inc
+    """)
+    inc = m.counter()
+    inc(), inc()
+    sb.update(m, """
+        def counter():
+            n = 0
+            def inc():
+                nonlocal n
+                n += 10
+                return n
+            return inc
+    """)
+    hotswap.reload(m)
+    assert inc() == 12            # the cell kept its value 2
+
+
+def test_lambda_created_inside_function_before_reload(sb):
+    m = sb.load("""
+        def make_key():
+            return lambda item: item[0]
+    """)
+    key = m.make_key()
+    sb.update(m, """
+        def make_key():
+            return lambda item: item[-1]
+    """)
+    hotswap.reload(m)
+    assert key("abc") == "c"
+
+
+def test_partial_of_function_runs_new_code(sb):
+    import functools
+    m = sb.load("""
+        def power(base, exp):
+            return base ** exp
+    """)
+    square = functools.partial(m.power, exp=2)
+    assert square(3) == 9
+    sb.update(m, """
+        def power(base, exp):
+            return exp ** base
+    """)
+    hotswap.reload(m)
+    assert square(3) == 8
+
+
+def test_singledispatch_registered_implementation_runs_new_code(sb):
+    m = sb.load("""
+        import functools
+
+        @functools.singledispatch
+        def describe(obj):
+            return "object"
+
+        @describe.register
+        def _(obj: int):
+            return "int-v1"
+    """)
+    user = sb.importer(m, "describe")
+    assert user.describe(1) == "int-v1"
+    sb.update(m, """
+        import functools
+
+        @functools.singledispatch
+        def describe(obj):
+            return "object"
+
+        @describe.register
+        def _(obj: int):
+            return "int-v2"
+    """)
+    hotswap.reload(m)
+    assert user.describe(1) == "int-v2"
+    assert user.describe("s") == "object"
+    assert len(user.describe.registry) == 2   # registered once, not twice
+
+
+def test_renamed_function_old_name_removed_new_name_added(sb):
+    m = sb.load("""
+        def old_name():
+            return "v1"
+    """)
+    user = sb.importer(m, "old_name")
+    sb.update(m, """
+        def new_name():
+            return "v2"
+    """)
+    report = hotswap.reload(m)
+    assert not hasattr(m, "old_name")
+    assert m.new_name() == "v2"
+    assert one(report, "old_name").action == "removed"
+    assert one(report, "new_name").action == "added"
+    assert user.old_name() == "v1"    # a held reference still works
+
+
+def test_method_closure_created_before_reload(sb):
+    m = sb.load("""
+        class Button:
+            def handler(self, label):
+                def on_click():
+                    return "clicked " + label
+                return on_click
+    """)
+    on_click = m.Button().handler("ok")
+    sb.update(m, """
+        class Button:
+            def handler(self, label):
+                def on_click():
+                    return "CLICKED " + label.upper()
+                return on_click
+    """)
+    hotswap.reload(m)
+    assert on_click() == "CLICKED OK"
