@@ -232,3 +232,63 @@ def test_function_below_a_grown_function_is_moved(sb):
     with pytest.raises(ArithmeticError) as info:
         below()
     assert _last_frame(info).lineno == line_of(v2, "raise ArithmeticError")
+
+
+def test_warning_from_patched_function_has_new_line(sb):
+    import warnings
+    m = sb.load("""
+        import warnings
+
+        def old_api():
+            warnings.warn("deprecated v1", UserWarning)
+    """)
+    user = sb.importer(m, "old_api")
+    v2 = """
+        import warnings
+
+        # moved down by a comment
+
+
+        def old_api():
+            x = 1
+            warnings.warn("deprecated v2", UserWarning)
+    """
+    sb.update(m, v2)
+    hotswap.reload(m)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        user.old_api()
+    (w,) = caught
+    assert str(w.message) == "deprecated v2"
+    assert (w.filename, w.lineno) == (m.__file__, line_of(v2, "warnings.warn"))
+
+
+def test_unchanged_method_below_grown_method_gets_new_lines(sb):
+    m = sb.load("""
+        class C:
+            def first(self):
+                return 1
+
+            def second(self):
+                raise TypeError("second")
+    """)
+    second = m.C().second
+    v2 = """
+        class C:
+            def first(self):
+                a = 1
+                b = 2
+                return a + b
+
+            def second(self):
+                raise TypeError("second")
+    """
+    sb.update(m, v2)
+    hotswap.reload(m)
+    assert m.C().first() == 3
+    with pytest.raises(TypeError) as info:
+        second()
+    assert _last_frame(info).lineno == line_of(v2, "raise TypeError")
+    assert inspect.getsource(second) == (
+        "    def second(self):\n"
+        "        raise TypeError(\"second\")\n")

@@ -151,3 +151,66 @@ def test_patch_failure_leaves_target_unchanged(sb):
     assert vars(C)["alpha"] is alpha and alpha.__code__ is alpha_code
     assert vars(C)["zeta"] is zeta and zeta.__code__ is zeta_code
     assert not hasattr(C, "extra")
+
+
+def test_patch_lru_cached_target_clears_cache(sb):
+    m = sb.load("""
+        import functools
+
+        @functools.lru_cache(maxsize=None)
+        def lookup(key):
+            return key.lower()
+    """)
+    user = sb.importer(m, "lookup")
+    assert user.lookup("AbC") == "abc"
+
+    def lookup(key):
+        return key.upper()
+
+    # The target is the function inside the cache wrapper (patch() takes
+    # functions).  ASSUMPTION: like a reload, patching a function that an
+    # lru_cache wraps clears that cache, or "every existing reference runs
+    # the fix" would not hold for already-cached arguments.
+    hotswap.patch(m.lookup.__wrapped__, lookup)
+    assert user.lookup("AbC") == "ABC"
+    assert user.lookup("xY") == "XY"
+
+
+def test_patch_class_with_classmethod_staticmethod_property(sb):
+    m = sb.load("""
+        class Account:
+            def __init__(self, balance):
+                self._balance = balance
+
+            @property
+            def balance(self):
+                return self._balance
+
+            @classmethod
+            def empty(cls):
+                return cls(0)
+
+            @staticmethod
+            def fee():
+                return 1
+    """)
+    acct = m.Account(10)
+    empty = m.Account.empty
+
+    class Fix:
+        @property
+        def balance(self):
+            return self._balance - self.fee()
+
+        @classmethod
+        def empty(cls):
+            return cls(100)
+
+        @staticmethod
+        def fee():
+            return 2
+
+    hotswap.patch(m.Account, Fix)
+    assert acct.balance == 8
+    assert empty()._balance == 100
+    assert type(empty()) is m.Account

@@ -149,3 +149,68 @@ def test_entry_fields_and_find_by_module(sb):
     assert entry.lineno == line_of(V2, "def m")
     assert one(report, "f").kind == "function"
     assert report.find("C.m", module="some.other.module") == ()
+
+
+def test_failed_batch_report_marks_module_failed(sb):
+    m = sb.load(V1)
+    sb.update(m, "def f(:\n    pass\n")
+    try:
+        hotswap.reload(m)
+    except hotswap.ReloadError as err:
+        report = err.report
+    else:
+        raise AssertionError("ReloadError not raised")
+    assert report.ok is False
+    statuses = {r.name: r.status for r in report.modules}
+    assert statuses[m.__name__] == "failed"
+    assert m.__name__ in str(report)
+    assert json.loads(report.to_json())       # still serialisable
+
+
+def test_thread_blocked_in_superseded_code_is_reported(sb):
+    import threading
+    m = sb.load("""
+        def wait_then_answer(started, release):
+            started.set()
+            release.wait()
+            return "v1"
+    """)
+    started, release = threading.Event(), threading.Event()
+    results = []
+    worker = threading.Thread(
+        target=lambda: results.append(m.wait_then_answer(started, release)))
+    worker.start()
+    try:
+        assert started.wait(10)
+        sb.update(m, """
+            def wait_then_answer(started, release):
+                started.set()
+                release.wait()
+                return "v2"
+        """)
+        report = hotswap.reload(m)
+    finally:
+        release.set()
+        worker.join(10)
+    # The running frame finishes its old code; the report says so (HS301).
+    assert results == ["v1"]
+    assert "HS301" in {e.code for e in report.entries}
+    assert m.wait_then_answer(threading.Event(), release) == "v2"
+
+
+def test_kept_entry_fields(sb):
+    m = sb.load("""
+        __hotswap_keep__ = ["SETTINGS"]
+        SETTINGS = {"a": 1}
+    """)
+    v2 = """
+        __hotswap_keep__ = ["SETTINGS"]
+        SETTINGS = {"a": 2}
+    """
+    sb.update(m, v2)
+    report = hotswap.reload(m)
+    entry = one(report, "SETTINGS")
+    assert (entry.kind, entry.action, entry.code) == ("data", "kept", "HS401")
+    assert entry.lineno == line_of(v2, "SETTINGS = ")
+    assert entry.module == m.__name__
+    assert len(report.rejected) == 0

@@ -110,3 +110,51 @@ def test_module_imported_after_track_dir_is_tracked(sb):
     """)
     hotswap.reload()
     assert late.f() == "late-v2"
+
+
+def test_snapshot_retakes_baseline_from_current_file(sb):
+    m = sb.load("""
+        def f():
+            return "v1"
+    """)
+    f = m.f
+    sb.update(m, """
+        def f():
+            return "v2"
+    """)
+    # The user declares the current file to be what runs: nothing to do.
+    hotswap.snapshot(m)
+    report = hotswap.reload(m)
+    assert report.changed is False
+    assert f() == "v1"
+    sb.update(m, """
+        def f():
+            return "v3"
+    """)
+    assert hotswap.reload(m).changed and f() == "v3"
+
+
+def test_reload_without_arguments_uses_dependency_order(sb):
+    # Tracked a and b both changed; b (imports a) has a new statement that
+    # needs a's new name.  Module names sort b-first to catch a sort by name.
+    a = sb.load("VALUE = 1\n", base="zz_a")
+    b = sb.load("""
+        import $a
+
+        def use():
+            return $a.VALUE
+    """, base="aa_b", a=a.__name__)
+    hotswap.track(str(sb.root))
+    sb.update(a, "VALUE = 1\nEXTRA = 41\n")
+    sb.update(b, """
+        import $a
+
+        BONUS = $a.EXTRA
+
+        def use():
+            return $a.VALUE + BONUS
+    """, a=a.__name__)
+    report = hotswap.reload()
+    assert b.use() == 42
+    names = [r.name for r in report.modules if r.status == "reloaded"]
+    assert names == [a.__name__, b.__name__]
