@@ -84,6 +84,10 @@ def cycle(i):
 
 
 def settle():
+    # The interpreter's method cache holds strong references to attribute
+    # names looked up on types (up to 4096 of them); names created by each
+    # reload fill it and look like a slow leak until it is full.  Clear it.
+    sys._clear_type_cache()
     for _ in range(3):
         gc.collect()
 
