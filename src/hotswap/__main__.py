@@ -1,0 +1,582 @@
+"""The hotswap command line: ``python -m hotswap``.
+
+::
+
+    python -m hotswap run [options] script.py [args...]
+    python -m hotswap run [options] -m package.module [args...]
+    python -m hotswap demo
+    python -m hotswap --version
+
+``run`` runs a program as ``__main__`` the way ``python script.py`` (or
+``python -m package.module``) would -- same ``sys.argv``, ``sys.path[0]``,
+exit status, tracebacks, Ctrl-C -- with hotswap imported first and a watcher
+that reloads the program's modules in place when their files are saved.
+The program's own ``__main__`` module is reloadable too: edit a function of
+the script and the running program calls the new code.
+
+Options of ``run`` (they come before the script or ``-m``; everything after
+belongs to the program):
+
+  --root DIR       track and watch DIR (repeatable); default: the script's
+                   directory, or the top-level package directory for ``-m``.
+                   The program's ``__main__`` is always tracked.
+  --exclude GLOB   do not reload files matching GLOB (repeatable).  Passed to
+                   the watcher; needs a core whose ``watch()`` accepts
+                   ``exclude`` (a warning says so otherwise).
+  --poll           stat the files instead of using inotify.
+  --debounce S     coalesce bursts of saves for S seconds (default 0.05).
+  -q, --quiet      log only failed reloads (WARNING).
+  -v, --verbose    log everything (DEBUG).
+  --events FILE    write one JSON object per reload to FILE (JSON lines):
+                   ``{"event": "applied"|"rejected"|"failed", "modules":
+                   [...], "changes": [...], "stale": [...], "error": {...}
+                   or null, "summary": "..."}``.
+
+Reloads run on the main thread between two bytecodes (the watcher's "auto"
+mode), so the program needs no change.  The reload log goes to stderr
+through the ``hotswap`` logger (it does not propagate to the program's root
+logger, so it is never printed twice).
+
+This module only parses arguments and sets things up; the reloading is done
+by the C core (``hotswap._core``).
+"""
+import argparse
+import builtins
+import importlib.machinery
+import importlib.util
+import io
+import json
+import logging
+import os
+import signal
+import sys
+import time
+import types
+
+import hotswap
+
+__all__ = ["main"]
+
+PROG = "python -m hotswap"
+log = logging.getLogger("hotswap")
+
+# ---------------------------------------------------------------------------
+# argument parsing
+
+_RUN_VALUE_OPTIONS = ("--root", "--exclude", "--debounce", "--events")
+_RUN_FLAG_OPTIONS = ("--poll", "-q", "--quiet", "-v", "--verbose", "-h",
+                     "--help")
+
+
+def _run_parser():
+    p = argparse.ArgumentParser(
+        prog=f"{PROG} run",
+        usage=(f"{PROG} run [options] script.py [args...]\n"
+               f"       {PROG} run [options] -m module [args...]"),
+        description="Run a Python program with in-place hot reloading of "
+                    "its modules (and of its __main__) when files are "
+                    "saved.")
+    p.add_argument("--root", action="append", default=[], metavar="DIR",
+                   help="track and watch DIR (repeatable; default: the "
+                        "program's directory)")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="do not reload files matching GLOB (repeatable; "
+                        "needs watcher support for exclude)")
+    p.add_argument("--poll", action="store_true",
+                   help="poll file stats instead of inotify")
+    p.add_argument("--debounce", type=float, default=0.05, metavar="SECONDS",
+                   help="coalesce bursts of saves (default 0.05)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-q", "--quiet", action="store_true",
+                   help="log only failed reloads")
+    g.add_argument("-v", "--verbose", action="store_true",
+                   help="log debug messages too")
+    p.add_argument("--events", metavar="FILE",
+                   help="append one JSON object per reload to FILE")
+    return p
+
+
+def _split_run_args(argv):
+    """Split ``run``'s argv into (our options, module or None, program argv).
+
+    argparse cannot stop at the script name by itself (options after the
+    script belong to the program), so the split is done here.
+    """
+    ours = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            return ours, None, argv[i + 1:]
+        if a == "-m":
+            if i + 1 >= len(argv):
+                return ours + ["-m"], None, []
+            return ours, argv[i + 1], argv[i + 2:]
+        if a.startswith("-m") and not a.startswith("--"):
+            return ours, a[2:], argv[i + 1:]
+        if a in _RUN_VALUE_OPTIONS:
+            ours += argv[i:i + 2]
+            i += 2
+            continue
+        if a.split("=", 1)[0] in _RUN_VALUE_OPTIONS or a in _RUN_FLAG_OPTIONS:
+            ours.append(a)
+            i += 1
+            continue
+        if a.startswith("-") and a != "-":
+            ours.append(a)  # unknown: let argparse complain
+            i += 1
+            continue
+        return ours, None, argv[i:]
+    return ours, None, []
+
+
+# ---------------------------------------------------------------------------
+# logging and the event stream
+
+
+class _Formatter(logging.Formatter):
+    """``hotswap: ...`` lines; the core's messages already carry the prefix."""
+
+    def format(self, record):
+        msg = super().format(record)
+        if not msg.startswith("hotswap"):
+            msg = "hotswap: " + msg
+        return msg
+
+
+def _setup_logging(quiet, verbose):
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter("%(message)s"))
+    level = (logging.WARNING if quiet
+             else logging.DEBUG if verbose else logging.INFO)
+    log.addHandler(handler)
+    log.setLevel(level)
+    log.propagate = False
+    return handler
+
+
+def _change_dict(c):
+    return {f: getattr(c, f) for f in ("module", "name", "kind", "action",
+                                       "code", "reason", "filename",
+                                       "lineno")}
+
+
+def _error_dict(exc):
+    cause = exc.__cause__
+    return {
+        "code": getattr(exc, "code", None),
+        "message": str(exc),
+        "type": type(cause).__name__ if cause is not None else None,
+        "module": getattr(exc, "module", None),
+        "filename": getattr(exc, "filename", None),
+        "lineno": getattr(exc, "lineno", None),
+    }
+
+
+def report_event(report, error=None):
+    """The event-stream object for one reload (a Report and/or ReloadError)."""
+    if report is None and error is not None:
+        report = getattr(error, "report", None)
+    entries = tuple(report.entries) if report is not None else ()
+    if error is not None or (report is not None and not report.ok):
+        kind = "failed"
+    elif any(c.action == "rejected" for c in entries):
+        kind = "rejected"
+    else:
+        kind = "applied"
+    mods = [m.name for m in report.modules
+            if m.status != "unchanged"] if report is not None else []
+    if not mods and error is not None and getattr(error, "module", None):
+        mods = [error.module]
+    return {
+        "event": kind,
+        "time": time.time(),
+        "modules": mods,
+        "changes": [_change_dict(c) for c in entries if c.code != "HS301"],
+        "stale": [_change_dict(c) for c in entries if c.code == "HS301"],
+        "error": _error_dict(error) if error is not None else None,
+        "summary": str(error) if error is not None else str(report),
+        "seconds": report.seconds if report is not None else None,
+    }
+
+
+class _EventStream(logging.Handler):
+    """Writes the JSON-lines event stream.
+
+    Successful and rejected reloads come from an ``after_reload`` hook (the
+    Report); failed ones from the core's WARNING record (it carries the
+    ReloadError as ``exc_info``) or from a hook call with a failed Report.
+    The same failure seen both ways is written once.
+    """
+
+    def __init__(self, path):
+        super().__init__(level=logging.WARNING)
+        self.file = open(path, "a", encoding="utf-8", buffering=1)
+        self._last_failed = None
+
+    def write(self, event):
+        self.file.write(json.dumps(event, default=str) + "\n")
+        self.file.flush()
+
+    def after_reload(self, report):
+        if not report.ok:
+            if self._last_failed is report:
+                return
+            self._last_failed = report
+        self.write(report_event(report))
+
+    def emit(self, record):
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            exc = getattr(record, "error", None)
+        if not isinstance(exc, hotswap.ReloadError):
+            return
+        if exc.report is not None and exc.report is self._last_failed:
+            return
+        self._last_failed = exc.report
+        self.write(report_event(None, exc))
+
+    def close(self):
+        try:
+            self.file.close()
+        finally:
+            super().close()
+
+
+# ---------------------------------------------------------------------------
+# the program's __main__
+
+
+def _new_main(filename, spec=None):
+    mod = types.ModuleType("__main__")
+    mod.__file__ = filename
+    mod.__builtins__ = builtins
+    mod.__cached__ = spec.cached if spec is not None else None
+    mod.__package__ = spec.parent if spec is not None else None
+    mod.__loader__ = (spec.loader if spec is not None else
+                      importlib.machinery.SourceFileLoader("__main__",
+                                                           filename))
+    mod.__spec__ = spec
+    return mod
+
+
+def _snapshot_source(mod, filename):
+    """Snapshot ``mod`` and return the source bytes the snapshot holds.
+
+    The code that runs is compiled from the snapshot, so what a reload
+    compares against is exactly what runs.  A script's ``__spec__`` is None
+    (as python sets it); the core reads a module through its spec's loader,
+    so a spec is lent for the snapshot and taken back afterwards.
+    """
+    spec = mod.__spec__
+    if spec is None:
+        mod.__spec__ = importlib.util.spec_from_file_location(
+            "__main__", filename, loader=mod.__loader__)
+    try:
+        hotswap.snapshot(mod)
+    finally:
+        mod.__spec__ = spec
+    snap = getattr(hotswap._core, "snapshots", {}).get("__main__")
+    if snap is not None:
+        return snap.source
+    with io.open_code(filename) as f:
+        return f.read()
+
+
+def _prepare_script(path):
+    if not os.path.exists(path):
+        raise _UsageError(f"can't open file {os.path.abspath(path)!r}: "
+                          f"[Errno 2] No such file or directory")
+    if os.path.isdir(path):
+        # python dir/ runs dir/__main__.py with dir in sys.path[0]
+        main_py = os.path.join(path, "__main__.py")
+        if not os.path.exists(main_py):
+            raise _UsageError(f"can't find '__main__' module in "
+                              f"{os.path.abspath(path)!r}")
+        return (os.path.abspath(main_py), os.path.realpath(path), None)
+    # python >= 3.9 makes the script's __file__ absolute (argv[0] is kept)
+    return (os.path.abspath(path), os.path.dirname(os.path.realpath(path)),
+            None)
+
+
+def _prepare_module(name):
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError) as exc:
+        raise _UsageError(f"Error while finding module specification for "
+                          f"{name!r} ({type(exc).__name__}: {exc})")
+    if spec is None:
+        raise _UsageError(f"No module named {name}")
+    if spec.submodule_search_locations is not None:
+        name = name + ".__main__"
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            raise _UsageError(f"No module named {name}; '{name[:-9]}' is a "
+                              f"package and cannot be directly executed")
+    if spec.origin is None or not spec.origin.endswith((".py", ".pyw")):
+        raise _UsageError(f"{name} is not a Python source module "
+                          f"({spec.origin}): hotswap runs source modules")
+    top = importlib.util.find_spec(name.split(".")[0])
+    if top.submodule_search_locations:
+        root = list(top.submodule_search_locations)[0]
+    else:
+        root = os.path.dirname(top.origin)
+    return spec, os.path.realpath(root)
+
+
+class _UsageError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------
+# the watcher
+
+
+def _start_watch(roots, opts):
+    """Start the core's watcher; return a note for what could not be done."""
+    watch = getattr(hotswap, "watch", None) or getattr(hotswap._core,
+                                                       "watch", None)
+    if watch is None:
+        log.warning("this build of hotswap has no watcher (hotswap.watch); "
+                    "the program runs without live reloading")
+        return None
+    kwargs = {"debounce": opts.debounce, "mode": "auto"}
+    attempts = []
+    if opts.poll:
+        attempts = [dict(kwargs, backend="poll"), dict(kwargs, mode="poll")]
+    else:
+        attempts = [kwargs]
+    if opts.exclude:
+        attempts = [dict(a, exclude=tuple(opts.exclude)) for a in attempts] \
+            + attempts
+    last = None
+    for kw in attempts:
+        try:
+            watch(*roots, **kw)
+        except TypeError as exc:
+            last = exc
+            continue
+        if opts.exclude and "exclude" not in kw:
+            log.warning("--exclude ignored: this watcher has no 'exclude' "
+                        "argument")
+        if opts.poll and kw.get("mode") == "poll":
+            log.debug("polling asked with mode='poll'")
+        return watch
+    raise last
+
+
+def _hook(name):
+    return getattr(hotswap, name, None) or getattr(hotswap._core, name, None)
+
+
+# ---------------------------------------------------------------------------
+# running
+
+
+def _strip_frames(tb):
+    """Drop the traceback entries of this file (python would not show them)."""
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    return tb
+
+
+def _exit_code(exc):
+    """Exit status for a SystemExit, printing its message as python does."""
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    try:
+        sys.stdout.flush()
+    except Exception:
+        pass
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _run(opts, module_name, prog_argv):
+    saved_argv, saved_path = sys.argv, list(sys.path)
+    saved_main = sys.modules.get("__main__")
+    if module_name is not None:
+        # python -m: sys.path[0] is the current directory (set before the
+        # module is looked for, as python does)
+        path0 = os.getcwd()
+    else:
+        filename, path0, _ = _prepare_script(prog_argv[0])
+    if sys.path:
+        sys.path[0] = path0
+    else:
+        sys.path.insert(0, path0)
+    try:
+        if module_name is not None:
+            spec, default_root = _prepare_module(module_name)
+            filename = spec.origin
+            mod = _new_main(filename, spec)
+            argv0 = filename
+        else:
+            mod = _new_main(filename)
+            default_root = path0
+            argv0, prog_argv = prog_argv[0], prog_argv[1:]
+    except BaseException:
+        sys.path[:] = saved_path
+        raise
+    sys.argv = [argv0, *prog_argv]
+    sys.modules["__main__"] = mod
+
+    events = hooks = None
+    watch = None
+    try:
+        source = _snapshot_source(mod, filename)
+        code = compile(source, filename, "exec", dont_inherit=True)
+        roots = [os.path.realpath(r) for r in opts.root] or [default_root]
+        hotswap.track(*roots)
+        hotswap.track("__main__")
+        if opts.events:
+            events = _EventStream(opts.events)
+            log.addHandler(events)
+            after = _hook("after_reload")
+            if after is not None:
+                after(events.after_reload)
+                hooks = events.after_reload
+        watch = _start_watch(roots, opts)
+        try:
+            exec(code, mod.__dict__)
+        except SystemExit as exc:
+            return _exit_code(exc)
+        except KeyboardInterrupt as exc:
+            raise exc.with_traceback(_strip_frames(exc.__traceback__))
+        except BaseException as exc:
+            exc.__traceback__ = _strip_frames(exc.__traceback__)
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+            return 1
+        return 0
+    finally:
+        if watch is not None:
+            unwatch = _hook("unwatch")
+            if unwatch is not None:
+                unwatch()
+        if hooks is not None:
+            remove = _hook("remove_hook")
+            if remove is not None:
+                remove(hooks)
+        if events is not None:
+            log.removeHandler(events)
+            events.close()
+        sys.argv = saved_argv
+        if sys.path and saved_path and sys.path[0] == path0:
+            sys.path[0] = saved_path[0]
+        if sys.modules.get("__main__") is mod and saved_main is not None:
+            sys.modules["__main__"] = saved_main
+
+
+def _cmd_run(argv):
+    ours, module_name, prog_argv = _split_run_args(argv)
+    parser = _run_parser()
+    opts = parser.parse_args(ours)
+    if module_name is None and not prog_argv:
+        parser.error("a script or -m module is required")
+    if module_name == "":
+        parser.error("argument -m: expected a module name")
+    handler = _setup_logging(opts.quiet, opts.verbose)
+    try:
+        return _run(opts, module_name, prog_argv)
+    except _UsageError as exc:
+        print(f"{PROG} run: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        log.removeHandler(handler)
+
+
+def _cmd_demo(argv):
+    p = argparse.ArgumentParser(
+        prog=f"{PROG} demo",
+        description="A live, self-checking demo: a game server is edited "
+                    "while it runs and keeps its state.")
+    p.add_argument("--source", metavar="DIR",
+                   help="the game server's sources (default: "
+                        "examples/gameserver of the checkout)")
+    p.add_argument("--manual", action="store_true",
+                   help="no watcher: the game loop calls hotswap.reload() "
+                        "each tick")
+    p.add_argument("--fast", action="store_true",
+                   help="shorter pauses between edits")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="give up after this many seconds (default 60)")
+    opts = p.parse_args(argv)
+    source = opts.source or _find_demo()
+    if source is None:
+        print(f"{PROG} demo: cannot find examples/gameserver (run from a "
+              "checkout of hotswap, or pass --source DIR)", file=sys.stderr)
+        return 2
+    import runpy
+    driver = runpy.run_path(os.path.join(source, "demo.py"),
+                            run_name="hotswap_demo")
+    return driver["main"](source, opts)
+
+
+def _find_demo():
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [
+        os.environ.get("HOTSWAP_DEMO_DIR", ""),
+        # an editable install or the source tree: src/hotswap/../../examples
+        os.path.join(here, "..", "..", "examples", "gameserver"),
+        os.path.join(os.getcwd(), "examples", "gameserver"),
+    ]
+    for c in candidates:
+        if c and os.path.isfile(os.path.join(c, "demo.py")):
+            return os.path.realpath(c)
+    return None
+
+
+def main(argv=None):
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``)."""
+    if argv is None:
+        argv = sys.argv[1:]
+    argv = list(argv)
+    top = argparse.ArgumentParser(
+        prog=PROG,
+        description="hotswap: in-place hot reloading for CPython.",
+        epilog=f"'{PROG} run -h' and '{PROG} demo -h' for the commands' "
+               "options.")
+    top.add_argument("--version", action="version",
+                     version=f"hotswap {hotswap.__version__} "
+                             f"(Python {sys.version.split()[0]})")
+    top.add_argument("command", choices=("run", "demo"),
+                     help="run: run a program with live reloading; demo: "
+                          "the live demo")
+    try:
+        if not argv or argv[0].startswith("-"):
+            top.parse_args(argv or ["-h"])
+            return 2
+        if argv[0] == "run":
+            return _cmd_run(argv[1:])
+        if argv[0] == "demo":
+            return _cmd_demo(argv[1:])
+        top.parse_args(argv)  # prints the error
+        return 2
+    except SystemExit as exc:  # argparse: --help, --version, usage errors
+        return _exit_code(exc)
+
+
+def _entry():
+    """Console entry point: main() with python's own KeyboardInterrupt exit."""
+    try:
+        code = main()
+    except KeyboardInterrupt as exc:
+        sys.excepthook(type(exc), exc, _strip_frames(exc.__traceback__))
+        try:
+            sys.stdout.flush()
+        except Exception:
+            pass
+        # As python does for an uncaught KeyboardInterrupt: die of SIGINT so
+        # the parent shell sees "interrupted" (exit status 130).
+        if hasattr(signal, "SIGINT") and hasattr(os, "kill"):
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+        code = 130
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    _entry()
