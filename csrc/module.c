@@ -6,10 +6,14 @@
  * Everything here parses arguments and hands over to reload.c / track.c.
  */
 #include "compat.h"
+
+#include <string.h>
 #include "reload.h"
 #include "report.h"
+#include "safepoint.h"
 #include "state.h"
 #include "track.h"
+#include "watch.h"
 
 HsState *
 hs_state(PyObject *module)
@@ -23,52 +27,6 @@ hs_state(PyObject *module)
 
 /* ------------------------------------------------------------------ */
 /* reload / patch                                                      */
-
-/* Tracked modules that have a snapshot; tracked ones without get one now
- * (they have nothing to compare against yet).  New list. */
-static PyObject *
-tracked_modules(HsState *st, int snapshot_missing)
-{
-    PyObject *modules = PyImport_GetModuleDict();
-    PyObject *items = PyDict_Items(modules);
-    PyObject *result = PyList_New(0);
-    if (items == NULL || result == NULL) {
-        goto error;
-    }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
-        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
-        PyObject *mod = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
-        if (!PyUnicode_Check(name) || !PyModule_Check(mod)) {
-            continue;
-        }
-        int r = hs_track_is_tracked(st, name, mod);
-        if (r < 0) {
-            goto error;
-        }
-        if (!r) {
-            continue;
-        }
-        r = PyDict_Contains(st->snapshots, name);
-        if (r < 0) {
-            goto error;
-        }
-        if (!r && snapshot_missing) {
-            if (hs_track_snapshot_module(st, mod) < 0) {
-                goto error;
-            }
-            continue;
-        }
-        if (PyList_Append(result, r || !snapshot_missing ? mod : name) < 0) {
-            goto error;
-        }
-    }
-    Py_DECREF(items);
-    return result;
-error:
-    Py_XDECREF(items);
-    Py_XDECREF(result);
-    return NULL;
-}
 
 PyDoc_STRVAR(reload_doc,
 "reload($module, /, *modules, policy=None)\n--\n\n"
@@ -108,7 +66,7 @@ core_reload(PyObject *module, PyObject *args, PyObject *kwargs)
     if (PyTuple_GET_SIZE(args) > 0) {
         return hs_reload(module, args, policy, 0);
     }
-    PyObject *targets = tracked_modules(st, 1);
+    PyObject *targets = hs_track_modules(st, 1);
     if (targets == NULL) {
         return NULL;
     }
@@ -236,7 +194,7 @@ core_track(PyObject *module, PyObject *args)
         }
     }
     /* snapshot what is tracked and loaded but was never snapshotted */
-    PyObject *missing = tracked_modules(st, 1);
+    PyObject *missing = hs_track_modules(st, 1);
     if (missing == NULL) {
         return NULL;
     }
@@ -284,7 +242,7 @@ core_tracked(PyObject *module, PyObject *unused)
     if (st == NULL) {
         return NULL;
     }
-    PyObject *mods = tracked_modules(st, 0);
+    PyObject *mods = hs_track_modules(st, 0);
     if (mods == NULL) {
         return NULL;
     }
@@ -427,6 +385,299 @@ core_route_importlib(PyObject *module, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+
+/* ------------------------------------------------------------------ */
+/* live reloading                                                      */
+
+/* Directories to watch: the tracked roots, and the directories of
+ * modules tracked by name.  New list. */
+static PyObject *
+watch_roots(HsState *st)
+{
+    PyObject *roots = PyList_GetSlice(st->roots, 0,
+                                      PyList_GET_SIZE(st->roots));
+    PyObject *files = roots ? hs_safepoint_tracked_files(st) : NULL;
+    PyObject *os_path = files ? PyImport_ImportModule("os.path") : NULL;
+    if (os_path == NULL) {
+        Py_XDECREF(roots);
+        Py_XDECREF(files);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(files); i++) {
+        PyObject *real = PyObject_CallMethod(os_path, "realpath", "O",
+                                             PyList_GET_ITEM(files, i));
+        PyObject *dir = real ? PyObject_CallMethod(os_path, "dirname", "O",
+                                                   real)
+                             : NULL;
+        Py_XDECREF(real);
+        int covered = 0;
+        for (Py_ssize_t j = 0; dir && !covered && j < PyList_GET_SIZE(roots);
+             j++) {
+            PyObject *root = PyList_GET_ITEM(roots, j);
+            PyObject *prefix = PyUnicode_FromFormat("%U/", root);
+            covered = PyUnicode_Compare(dir, root) == 0
+                      || (prefix && PyUnicode_Tailmatch(dir, prefix, 0,
+                                                        PY_SSIZE_T_MAX, -1)
+                                        == 1);
+            Py_XDECREF(prefix);
+        }
+        if (dir == NULL || (!covered && PyList_Append(roots, dir) < 0)) {
+            Py_XDECREF(dir);
+            Py_DECREF(roots);
+            Py_DECREF(files);
+            Py_DECREF(os_path);
+            return NULL;
+        }
+        Py_DECREF(dir);
+    }
+    Py_DECREF(files);
+    Py_DECREF(os_path);
+    return roots;
+}
+
+/* atexit: stop the thread before the interpreter goes; fork: forget it. */
+static int
+register_exit_hooks(HsState *st, PyObject *module)
+{
+    if (st->exit_hooks) {
+        return 0;
+    }
+    PyObject *atexit = PyImport_ImportModule("atexit");
+    PyObject *unwatch = atexit ? PyObject_GetAttrString(module, "unwatch")
+                               : NULL;
+    PyObject *r = unwatch ? PyObject_CallMethod(atexit, "register", "O",
+                                                unwatch)
+                          : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(atexit);
+    Py_XDECREF(unwatch);
+    if (r == NULL) {
+        return -1;
+    }
+    PyObject *os = PyImport_ImportModule("os");
+    PyObject *forget = os ? PyObject_GetAttrString(module,
+                                                   "_forget_after_fork")
+                          : NULL;
+    PyObject *kw = forget ? Py_BuildValue("{s:O}", "after_in_child", forget)
+                          : NULL;
+    PyObject *reg = kw ? PyObject_GetAttrString(os, "register_at_fork")
+                       : NULL;
+    PyObject *args = reg ? PyTuple_New(0) : NULL;
+    r = args ? PyObject_Call(reg, args, kw) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(args);
+    Py_XDECREF(reg);
+    Py_XDECREF(kw);
+    Py_XDECREF(forget);
+    Py_XDECREF(os);
+    if (r == NULL) {
+        return -1;
+    }
+    st->exit_hooks = 1;
+    return 0;
+}
+
+PyDoc_STRVAR(watch_doc,
+"watch($module, /, *roots, debounce=0.05, mode='auto', backend='auto',\n"
+"      poll_interval=0.5, exclude=(), allow_world_writable=False)\n--\n\n"
+"Track roots and start (or reconfigure) the watcher thread.\n"
+"\n"
+"mode 'auto' reloads on the main thread at the next bytecode boundary;\n"
+"'queued' waits for hotswap.poll().  backend 'auto' uses inotify when\n"
+"available, else polling; 'poll' forces polling.");
+
+static PyObject *
+core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"debounce", "mode", "backend", "poll_interval",
+                             "exclude", "allow_world_writable", NULL};
+    HsState *st = hs_state(module);
+    double debounce = 0.05, poll_interval = 0.5;
+    const char *mode = "auto", *backend = "auto";
+    PyObject *exclude = NULL;
+    int allow_ww = 0;
+    if (st == NULL) {
+        return NULL;
+    }
+    PyObject *empty = PyTuple_New(0);
+    if (empty == NULL) {
+        return NULL;
+    }
+    int ok = PyArg_ParseTupleAndKeywords(empty, kwargs, "|$dssdOp:watch",
+                                         kwlist, &debounce, &mode, &backend,
+                                         &poll_interval, &exclude, &allow_ww);
+    Py_DECREF(empty);
+    if (!ok) {
+        return NULL;
+    }
+    HsWatchConfig cfg = {HS_WATCH_AUTO, 0, debounce, poll_interval};
+    if (strcmp(mode, "queued") == 0) {
+        cfg.mode = HS_WATCH_QUEUED;
+    }
+    else if (strcmp(mode, "auto") != 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "watch(): mode must be 'auto' or 'queued', not '%s'",
+                     mode);
+        return NULL;
+    }
+    if (strcmp(backend, "poll") == 0) {
+        cfg.force_poll = 1;
+    }
+    else if (strcmp(backend, "auto") != 0 && strcmp(backend, "inotify") != 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "watch(): backend must be 'auto', 'inotify' or "
+                        "'poll'");
+        return NULL;
+    }
+    if (debounce < 0 || poll_interval <= 0) {
+        PyErr_SetString(PyExc_ValueError, "watch(): debounce must be >= 0 "
+                        "and poll_interval > 0");
+        return NULL;
+    }
+    PyObject *ex = exclude && exclude != Py_None ? PySequence_List(exclude)
+                                                 : PyList_New(0);
+    if (ex == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(ex); i++) {
+        if (!PyUnicode_Check(PyList_GET_ITEM(ex, i))) {
+            Py_DECREF(ex);
+            PyErr_SetString(PyExc_TypeError, "watch(): exclude takes str "
+                            "patterns");
+            return NULL;
+        }
+    }
+    if (PyTuple_GET_SIZE(args) > 0) {
+        PyObject *r = core_track(module, args);
+        if (r == NULL) {
+            Py_DECREF(ex);
+            return NULL;
+        }
+        Py_DECREF(r);
+    }
+    st->allow_world_writable = allow_ww;
+    PyObject *roots = watch_roots(st);
+    PyObject *files = roots ? hs_safepoint_tracked_files(st) : NULL;
+    int r = -1;
+    if (files != NULL && hs_safepoint_ensure_log_handler() == 0
+        && register_exit_hooks(st, module) == 0) {
+        r = hs_watch_start(&cfg, roots, files, ex, hs_safepoint_notify_nogil,
+                           module);
+    }
+    Py_XDECREF(roots);
+    Py_XDECREF(files);
+    Py_DECREF(ex);
+    if (r < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(unwatch_doc,
+"unwatch($module, /)\n--\n\n"
+"Stop the watcher thread (a no-op when none runs).");
+
+static PyObject *
+core_unwatch(PyObject *module, PyObject *unused)
+{
+    hs_watch_stop();
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_forget_after_fork(PyObject *module, PyObject *unused)
+{
+    hs_watch_forget_after_fork();
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(poll_doc,
+"poll($module, /)\n--\n\n"
+"Apply pending changes now; return the Report, or None if none were\n"
+"pending.  A failed reload is logged and its report returned.");
+
+static PyObject *
+core_poll(PyObject *module, PyObject *unused)
+{
+    return hs_safepoint_apply(module);
+}
+
+PyDoc_STRVAR(watching_doc,
+"watching($module, /)\n--\n\n"
+"The watcher's settings and counters, or None when it is not running.");
+
+static PyObject *
+core_watching(PyObject *module, PyObject *unused)
+{
+    return hs_watch_info();
+}
+
+PyDoc_STRVAR(last_report_doc,
+"last_report($module, /)\n--\n\n"
+"The Report of the last automatic or poll() reload, or None.");
+
+static PyObject *
+core_last_report(PyObject *module, PyObject *unused)
+{
+    HsState *st = hs_state(module);
+    if (st == NULL) {
+        return NULL;
+    }
+    return Py_NewRef(st->last_report ? st->last_report : Py_None);
+}
+
+static PyObject *
+add_hook(PyObject *list, PyObject *fn)
+{
+    if (!PyCallable_Check(fn)) {
+        PyErr_SetString(PyExc_TypeError, "a hook must be callable");
+        return NULL;
+    }
+    if (PyList_Append(list, fn) < 0) {
+        return NULL;
+    }
+    return Py_NewRef(fn);
+}
+
+PyDoc_STRVAR(before_doc,
+"before_reload($module, fn, /)\n--\n\n"
+"Register fn(module_names) to run before each automatic or poll()\n"
+"reload; returns fn (usable as a decorator).");
+
+static PyObject *
+core_before_reload(PyObject *module, PyObject *fn)
+{
+    HsState *st = hs_state(module);
+    return st ? add_hook(st->before_hooks, fn) : NULL;
+}
+
+PyDoc_STRVAR(after_doc,
+"after_reload($module, fn, /)\n--\n\n"
+"Register fn(report) to run after each automatic or poll() reload;\n"
+"returns fn (usable as a decorator).");
+
+static PyObject *
+core_after_reload(PyObject *module, PyObject *fn)
+{
+    HsState *st = hs_state(module);
+    return st ? add_hook(st->after_hooks, fn) : NULL;
+}
+
+PyDoc_STRVAR(remove_hook_doc,
+"remove_hook($module, fn, /)\n--\n\n"
+"Unregister a hook added with before_reload() or after_reload().");
+
+static PyObject *
+core_remove_hook(PyObject *module, PyObject *fn)
+{
+    HsState *st = hs_state(module);
+    if (st == NULL || list_remove_equal(st->before_hooks, fn) < 0
+        || list_remove_equal(st->after_hooks, fn) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* ------------------------------------------------------------------ */
 /* module definition                                                   */
 
@@ -441,6 +692,18 @@ static PyMethodDef core_methods[] = {
     {"snapshot", (PyCFunction)core_snapshot, METH_O, snapshot_doc},
     {"route_importlib", (PyCFunction)core_route_importlib, METH_O,
      route_doc},
+    {"watch", (PyCFunction)(void (*)(void))core_watch,
+     METH_VARARGS | METH_KEYWORDS, watch_doc},
+    {"unwatch", (PyCFunction)core_unwatch, METH_NOARGS, unwatch_doc},
+    {"poll", (PyCFunction)core_poll, METH_NOARGS, poll_doc},
+    {"watching", (PyCFunction)core_watching, METH_NOARGS, watching_doc},
+    {"last_report", (PyCFunction)core_last_report, METH_NOARGS,
+     last_report_doc},
+    {"before_reload", (PyCFunction)core_before_reload, METH_O, before_doc},
+    {"after_reload", (PyCFunction)core_after_reload, METH_O, after_doc},
+    {"remove_hook", (PyCFunction)core_remove_hook, METH_O, remove_hook_doc},
+    {"_forget_after_fork", (PyCFunction)core_forget_after_fork, METH_NOARGS,
+     NULL},
     {NULL},
 };
 
@@ -509,6 +772,11 @@ core_exec(PyObject *module)
     st->roots = PyList_New(0);
     st->names = PyList_New(0);
     st->excluded = excluded_dirs();
+    st->before_hooks = PyList_New(0);
+    st->after_hooks = PyList_New(0);
+    if (st->before_hooks == NULL || st->after_hooks == NULL) {
+        return -1;
+    }
     if (st->reload_error == NULL || st->snapshots == NULL
         || st->roots == NULL || st->names == NULL || st->excluded == NULL) {
         return -1;
@@ -547,6 +815,9 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->excluded);
     Py_VISIT(st->orig_reload);
     Py_VISIT(st->finder);
+    Py_VISIT(st->before_hooks);
+    Py_VISIT(st->after_hooks);
+    Py_VISIT(st->last_report);
     return 0;
 }
 
@@ -569,6 +840,9 @@ core_clear(PyObject *module)
     Py_CLEAR(st->excluded);
     Py_CLEAR(st->orig_reload);
     Py_CLEAR(st->finder);
+    Py_CLEAR(st->before_hooks);
+    Py_CLEAR(st->after_hooks);
+    Py_CLEAR(st->last_report);
     return 0;
 }
 

@@ -17,6 +17,11 @@ struct HsState {
     PyObject *excluded;    /* strong tuple of str: stdlib, site-packages */
     PyObject *orig_reload; /* strong: importlib.reload when routed, or NULL */
     PyObject *finder;      /* strong: the installed import hook, or NULL */
+    PyObject *before_hooks; /* strong list: callables(names) */
+    PyObject *after_hooks;  /* strong list: callables(report) */
+    PyObject *last_report;  /* strong: the last automatic/poll report */
+    int allow_world_writable;
+    int exit_hooks;        /* atexit / at-fork handlers registered */
     int busy;              /* a batch is running */
 };
 

@@ -283,6 +283,52 @@ done:
     return result;
 }
 
+/* Tracked modules that have a snapshot; tracked ones without get one now
+ * (they have nothing to compare against yet).  New list. */
+PyObject *
+hs_track_modules(HsState *st, int snapshot_missing)
+{
+    PyObject *modules = PyImport_GetModuleDict();
+    PyObject *items = PyDict_Items(modules);
+    PyObject *result = PyList_New(0);
+    if (items == NULL || result == NULL) {
+        goto error;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        PyObject *mod = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        if (!PyUnicode_Check(name) || !PyModule_Check(mod)) {
+            continue;
+        }
+        int r = hs_track_is_tracked(st, name, mod);
+        if (r < 0) {
+            goto error;
+        }
+        if (!r) {
+            continue;
+        }
+        r = PyDict_Contains(st->snapshots, name);
+        if (r < 0) {
+            goto error;
+        }
+        if (!r && snapshot_missing) {
+            if (hs_track_snapshot_module(st, mod) < 0) {
+                goto error;
+            }
+            continue;
+        }
+        if (PyList_Append(result, r || !snapshot_missing ? mod : name) < 0) {
+            goto error;
+        }
+    }
+    Py_DECREF(items);
+    return result;
+error:
+    Py_XDECREF(items);
+    Py_XDECREF(result);
+    return NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* the import hook                                                     */
 

@@ -37,6 +37,11 @@ int hs_track_snapshot_module(HsState *st, PyObject *module);
 /* Is this loaded module tracked?  1 / 0 / -1. */
 int hs_track_is_tracked(HsState *st, PyObject *name, PyObject *module);
 
+/* The loaded modules that are tracked (a new list).  With
+ * snapshot_missing, tracked modules without a snapshot get one now and are
+ * left out (they have nothing to compare against yet). */
+PyObject *hs_track_modules(HsState *st, int snapshot_missing);
+
 /* Install the import hook that snapshots modules as they are imported.
  * 0 / -1. */
 int hs_track_install_finder(HsState *st, PyObject *module);

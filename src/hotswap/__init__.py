@@ -25,13 +25,21 @@ from ._core import (
     ModuleResult,
     ReloadError,
     Report,
+    after_reload,
+    before_reload,
+    last_report,
     patch,
+    poll,
     reload,
+    remove_hook,
     route_importlib,
     snapshot,
     track,
     tracked,
     untrack,
+    unwatch,
+    watch,
+    watching,
 )
 
 __all__ = [
@@ -39,13 +47,21 @@ __all__ = [
     "ModuleResult",
     "ReloadError",
     "Report",
+    "after_reload",
+    "before_reload",
+    "last_report",
     "patch",
+    "poll",
     "reload",
+    "remove_hook",
     "route_importlib",
     "snapshot",
     "track",
     "tracked",
     "untrack",
+    "unwatch",
+    "watch",
+    "watching",
 ]
 
 __version__ = "0.1.0"

@@ -1,0 +1,29 @@
+/* safepoint.h -- running a batch on the main thread: pending calls,
+ * poll(), hooks and logging. */
+#ifndef HS_SAFEPOINT_H
+#define HS_SAFEPOINT_H
+
+#include "compat.h"
+#include "state.h"
+
+/* The watcher's notify function (no GIL): schedule the pending call.
+ * `arg` is the hotswap._core module.  0, or -1 to be retried. */
+int hs_safepoint_notify_nogil(void *arg);
+
+/* Apply the changes the watcher gathered (main thread, GIL).  Returns the
+ * Report (ok or not), None when nothing was pending, or NULL on an
+ * internal error.  A failed reload is logged, not raised. */
+PyObject *hs_safepoint_apply(PyObject *core);
+
+/* Call every hook of `hooks` with `arg`; a failing hook is logged. */
+int hs_safepoint_run_hooks(PyObject *hooks, PyObject *arg);
+
+/* The files of the tracked modules (a new list of str). */
+PyObject *hs_safepoint_tracked_files(HsState *st);
+
+/* The "hotswap" logger (new reference), and a stderr handler on it when
+ * the application configured none.  */
+PyObject *hs_safepoint_logger(void);
+int hs_safepoint_ensure_log_handler(void);
+
+#endif
