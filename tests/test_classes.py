@@ -972,3 +972,189 @@ def test_dataclass_post_init_change(sb):
     report = hotswap.reload(m)
     assert not report.rejected, str(report)
     assert m.Item("a").tags == ["v2:a"]
+
+
+def test_set_name_called_for_edited_descriptor(sb):
+    m = sb.load("""
+        class Field:
+            def __init__(self, default):
+                self.default = default
+
+            def __set_name__(self, owner, name):
+                self.name = name
+
+            def __get__(self, obj, owner=None):
+                return (self.name, self.default)
+
+        class Model:
+            size = Field(1)
+    """)
+    model = m.Model()
+    assert model.size == ("size", 1)
+    sb.update(m, """
+        class Field:
+            def __init__(self, default):
+                self.default = default
+
+            def __set_name__(self, owner, name):
+                self.name = name
+
+            def __get__(self, obj, owner=None):
+                return (self.name, self.default)
+
+        class Model:
+            size = Field(2)
+    """)
+    hotswap.reload(m)
+    assert model.size == ("size", 2)
+
+
+def test_class_attribute_alias_of_method_runs_new_code(sb):
+    m = sb.load("""
+        class C:
+            def render(self):
+                return "v1"
+
+            show = render
+    """)
+    c = m.C()
+    sb.update(m, """
+        class C:
+            def render(self):
+                return "v2"
+
+            show = render
+    """)
+    hotswap.reload(m)
+    assert c.render() == "v2"
+    assert c.show() == "v2"
+
+
+def test_private_name_mangled_method_change(sb):
+    m = sb.load("""
+        class Vault:
+            def __secret(self):
+                return "s1"
+
+            def reveal(self):
+                return self.__secret()
+    """)
+    v = m.Vault()
+    sb.update(m, """
+        class Vault:
+            def __secret(self):
+                return "s2"
+
+            def reveal(self):
+                return self.__secret()
+    """)
+    hotswap.reload(m)
+    assert v.reveal() == "s2"
+    assert v._Vault__secret() == "s2"
+
+
+def test_super_in_closure_inside_method(sb):
+    m = sb.load("""
+        class Base:
+            def items(self):
+                return [1, 2]
+
+        class D(Base):
+            def items(self):
+                return list(super().items())
+    """)
+    d = m.D()
+    sb.update(m, """
+        class Base:
+            def items(self):
+                return [1, 2]
+
+        class D(Base):
+            def items(self):
+                def doubled():
+                    return [x * 2 for x in super(D, self).items()]
+                inner = lambda: super(D, self).items()
+                return doubled() + inner() + super().items()
+    """)
+    hotswap.reload(m)
+    assert d.items() == [2, 4, 1, 2, 1, 2]
+
+
+def test_class_attribute_removed(sb):
+    m = sb.load("""
+        class C:
+            LIMIT = 10
+            NAME = "c"
+    """)
+    sb.update(m, """
+        class C:
+            NAME = "c"
+    """)
+    report = hotswap.reload(m)
+    assert not hasattr(m.C, "LIMIT")
+    assert one(report, "C.LIMIT").action == "removed"
+
+
+def test_class_docstring_changed(sb):
+    m = sb.load('''
+        class C:
+            """Old."""
+    ''')
+    C = m.C
+    sb.update(m, '''
+        class C:
+            """New."""
+    ''')
+    hotswap.reload(m)
+    assert C.__doc__ == "New."
+
+
+def test_property_becoming_method_is_replaced(sb):
+    m = sb.load("""
+        class C:
+            @property
+            def size(self):
+                return 1
+    """)
+    c = m.C()
+    assert c.size == 1
+    sb.update(m, """
+        class C:
+            def size(self):
+                return 2
+    """)
+    report = hotswap.reload(m)
+    entry = one(report, "C.size")
+    assert (entry.action, entry.code) == ("replaced", "HS103")
+    assert c.size() == 2
+
+
+def test_generic_class_method_change(sb):
+    m = sb.load("""
+        from typing import Generic, TypeVar
+
+        T = TypeVar("T")
+
+        class Box(Generic[T]):
+            def __init__(self, item: T):
+                self.item = item
+
+            def get(self) -> T:
+                return self.item
+    """)
+    box = m.Box[int](3)
+    sb.update(m, """
+        from typing import Generic, TypeVar
+
+        T = TypeVar("T")
+
+        class Box(Generic[T]):
+            def __init__(self, item: T):
+                self.item = item
+
+            def get(self) -> T:
+                return [self.item]
+    """)
+    hotswap.reload(m)
+    assert box.get() == [3]
+    assert m.Box[str]("x").get() == ["x"]

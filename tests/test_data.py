@@ -459,3 +459,26 @@ def test_policy_exception_fails_batch_and_changes_nothing(sb):
     assert m.A == 1 and f() == 1
     report = hotswap.reload(m)
     assert report.ok and m.A == 2 and f() == 2
+
+
+def test_edited_tuple_unpacking_rebinds_all_names(sb):
+    m = sb.load("""
+        WIDTH, HEIGHT = 80, 24
+    """)
+    sb.update(m, """
+        WIDTH, HEIGHT = 120, 40
+    """)
+    hotswap.reload(m)
+    assert (m.WIDTH, m.HEIGHT) == (120, 40)
+
+
+def test_edited_annotated_assignment(sb):
+    m = sb.load("""
+        TIMEOUT: int = 5
+    """)
+    sb.update(m, """
+        TIMEOUT: float = 2.5
+    """)
+    hotswap.reload(m)
+    assert m.TIMEOUT == 2.5
+    assert m.__annotations__["TIMEOUT"] is float

@@ -357,3 +357,44 @@ def test_decorator_raising_during_stage(sb):
     _assert_unchanged(m, state)
     assert not hasattr(m, "broken")
     _assert_retry_works(sb, m)
+
+
+def test_system_exit_in_module_body_does_not_exit(sb):
+    # ASSUMPTION: a new statement raising SystemExit fails the reload like
+    # any other exception (a reloader must not terminate the process).
+    m = sb.load(V1)
+    state = _state(m)
+    sb.update(m, """
+        import sys
+        sys.exit(3)
+    """)
+    with pytest.raises(hotswap.ReloadError) as info:
+        hotswap.reload(m)
+    assert isinstance(info.value.__cause__, SystemExit)
+    _assert_unchanged(m, state)
+    _assert_retry_works(sb, m)
+
+
+def test_syntax_error_inside_method_reports_its_line(sb):
+    m = sb.load(V1)
+    state = _state(m)
+    bad = """
+        LIMIT = 10
+
+        def f():
+            return "v1"
+
+        class C:
+            def m(self):
+                return [1, 2
+            def other(self):
+                pass
+    """
+    sb.update(m, bad)
+    with pytest.raises(hotswap.ReloadError) as info:
+        hotswap.reload(m)
+    cause = info.value.__cause__
+    assert isinstance(cause, SyntaxError)
+    assert cause.filename == m.__file__
+    assert cause.lineno == line_of(bad, "return [1, 2")
+    _assert_unchanged(m, state)

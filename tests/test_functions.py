@@ -787,3 +787,140 @@ def test_method_closure_created_before_reload(sb):
     """)
     hotswap.reload(m)
     assert on_click() == "CLICKED OK"
+
+
+def test_function_defined_in_if_block_patched_in_place(sb):
+    m = sb.load("""
+        import sys
+
+        if sys.maxsize > 0:
+            def f():
+                return "v1"
+        else:
+            def f():
+                return "never"
+    """)
+    user = sb.importer(m, "f")
+    sb.update(m, """
+        import sys
+
+        if sys.maxsize > 0:
+            def f():
+                return "v2"
+        else:
+            def f():
+                return "never"
+    """)
+    hotswap.reload(m)
+    assert m.f() == "v2"
+    assert user.f() == "v2"        # the copy taken before the reload
+
+
+def test_two_lambdas_matched_by_position_not_swapped(sb):
+    m = sb.load("""
+        def pair():
+            return (lambda: "first-v1", lambda: "second-v1")
+    """)
+    first, second = m.pair()
+    sb.update(m, """
+        def pair():
+            return (lambda: "first-v2", lambda: "second-v2")
+    """)
+    hotswap.reload(m)
+    assert (first(), second()) == ("first-v2", "second-v2")
+
+
+def test_same_method_name_in_two_classes_matched_by_qualname(sb):
+    m = sb.load("""
+        class A:
+            def run(self):
+                return "A1"
+
+        class B:
+            def run(self):
+                return "B1"
+    """)
+    a_run, b_run = m.A().run, m.B().run
+    sb.update(m, """
+        class A:
+            def run(self):
+                return "B1"
+
+        class B:
+            def run(self):
+                return "A1"
+    """)
+    hotswap.reload(m)
+    assert (a_run(), b_run()) == ("B1", "A1")
+
+
+def test_async_generator_body_change(sb):
+    m = sb.load("""
+        async def agen(n):
+            for i in range(n):
+                yield i
+    """)
+    agen = m.agen
+
+    async def collect():
+        return [x async for x in agen(3)]
+
+    assert asyncio.run(collect()) == [0, 1, 2]
+    sb.update(m, """
+        async def agen(n):
+            for i in range(n):
+                yield -i
+    """)
+    hotswap.reload(m)
+    assert asyncio.run(collect()) == [0, -1, -2]
+
+
+def test_coroutine_becoming_plain_function_is_replaced(sb):
+    m = sb.load("""
+        async def get():
+            return 1
+    """)
+    old = m.get
+    sb.update(m, """
+        def get():
+            return 2
+    """)
+    report = hotswap.reload(m)
+    entry = one(report, "get")
+    assert (entry.action, entry.code) == ("replaced", "HS101")
+    assert m.get() == 2
+    assert asyncio.run(old()) == 1
+
+
+def test_decorated_method_inside_class_runs_new_body(sb):
+    m = sb.load("""
+        import functools
+
+        def logged(fn):
+            @functools.wraps(fn)
+            def wrapper(self, *args):
+                return ("log", fn(self, *args))
+            return wrapper
+
+        class C:
+            @logged
+            def act(self, x):
+                return x + 1
+    """)
+    act = m.C().act
+    sb.update(m, """
+        import functools
+
+        def logged(fn):
+            @functools.wraps(fn)
+            def wrapper(self, *args):
+                return ("log", fn(self, *args))
+            return wrapper
+
+        class C:
+            @logged
+            def act(self, x):
+                return x * 7
+    """)
+    hotswap.reload(m)
+    assert act(2) == ("log", 14)

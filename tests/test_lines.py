@@ -292,3 +292,29 @@ def test_unchanged_method_below_grown_method_gets_new_lines(sb):
     assert inspect.getsource(second) == (
         "    def second(self):\n"
         "        raise TypeError(\"second\")\n")
+
+
+def test_moved_decorated_function_first_line_is_decorator(sb):
+    m = sb.load("""
+        import functools
+
+        @functools.lru_cache(maxsize=None)
+        def f(x):
+            return x
+    """)
+    inner = m.f.__wrapped__
+    v2 = """
+        import functools
+
+        # pushed down
+
+
+        @functools.lru_cache(maxsize=None)
+        def f(x):
+            return x
+    """
+    sb.update(m, v2)
+    hotswap.reload(m)
+    # CPython puts co_firstlineno of a decorated def on its first decorator.
+    assert inner.__code__.co_firstlineno == line_of(v2, "@functools")
+    assert inspect.getsource(m.f).startswith("@functools.lru_cache")
