@@ -1158,3 +1158,67 @@ def test_generic_class_method_change(sb):
     hotswap.reload(m)
     assert box.get() == [3]
     assert m.Box[str]("x").get() == ["x"]
+
+
+def test_added_method_using_super_binds_old_class(sb):
+    m = sb.load("""
+        class Base:
+            def greet(self):
+                return "base"
+
+            @classmethod
+            def kind(cls):
+                return "base-kind"
+
+        class D(Base):
+            pass
+    """)
+    D = m.D
+    d = D()
+    sb.update(m, """
+        class Base:
+            def greet(self):
+                return "base"
+
+            @classmethod
+            def kind(cls):
+                return "base-kind"
+
+        class D(Base):
+            def greet(self):
+                return "d/" + super().greet()
+
+            @classmethod
+            def kind(cls):
+                return "d/" + super().kind()
+    """)
+    hotswap.reload(m)
+    assert m.D is D
+    # The __class__ cell of the added methods must be the live class D.
+    assert vars(D)["greet"].__closure__[0].cell_contents is D
+    assert d.greet() == "d/base"
+    assert D.kind() == "d/base-kind"
+
+
+def test_added_init_calling_super_init(sb):
+    m = sb.load("""
+        class Base:
+            def __init__(self):
+                self.ready = True
+
+        class D(Base):
+            pass
+    """)
+    sb.update(m, """
+        class Base:
+            def __init__(self):
+                self.ready = True
+
+        class D(Base):
+            def __init__(self, tag="t"):
+                super().__init__()
+                self.tag = tag
+    """)
+    hotswap.reload(m)
+    d = m.D("x")
+    assert (d.ready, d.tag) == (True, "x")

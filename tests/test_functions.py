@@ -9,7 +9,7 @@ import sys
 
 import hotswap
 import pytest
-from hs_helpers import one, rejected_codes
+from hs_helpers import dedent, one, rejected_codes
 
 
 def test_body_change_seen_through_from_import_copy(sb):
@@ -924,3 +924,32 @@ def test_decorated_method_inside_class_runs_new_body(sb):
     """)
     hotswap.reload(m)
     assert act(2) == ("log", 14)
+
+
+def test_reload_from_inside_the_running_function(sb):
+    # A main loop that reloads its own module: the running frame keeps its
+    # old code to the end, the next call runs the new code.
+    m = sb.load("""
+        import hotswap
+        import sys
+
+        def tick(new_source, path):
+            with open(path, "w") as fh:
+                fh.write(new_source)
+            report = hotswap.reload(sys.modules[__name__])
+            return "v1", report
+    """)
+    tick = m.tick
+    v2 = dedent("""
+        import hotswap
+        import sys
+
+        def tick(new_source, path):
+            return "v2", None
+    """)
+    first, report = tick(v2, m.__file__)
+    assert first == "v1"
+    assert report.ok
+    assert "updated" in {e.action for e in report.find("tick")}
+    assert "HS301" in {e.code for e in report.find("tick")}
+    assert tick(v2, m.__file__)[0] == "v2"
