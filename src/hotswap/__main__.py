@@ -48,6 +48,7 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -173,10 +174,42 @@ def _error_dict(exc):
     }
 
 
+_FAILED_LINE = re.compile(
+    r"cannot reload (?P<module>\S+?): (?P<code>HS\d+): (?P<message>.*?)"
+    r"(?: \((?P<filename>[^()]*?)(?::(?P<lineno>\d+))?\))?$")
+
+
+def _error_from_message(text):
+    """Error fields from the core's failure log line (its first line)."""
+    first = text.splitlines()[0] if text else ""
+    m = _FAILED_LINE.match(first)
+    if m is None:
+        return {"code": None, "message": first, "type": None,
+                "module": None, "filename": None, "lineno": None}
+    msg = m.group("message")
+    return {
+        "code": m.group("code"),
+        "message": first,
+        "type": msg.split(":", 1)[0] if ":" in msg else None,
+        "module": m.group("module"),
+        "filename": m.group("filename"),
+        "lineno": int(m.group("lineno")) if m.group("lineno") else None,
+    }
+
+
 def report_event(report, error=None):
-    """The event-stream object for one reload (a Report and/or ReloadError)."""
-    if report is None and error is not None:
-        report = getattr(error, "report", None)
+    """The event-stream object for one reload.
+
+    ``report`` is a Report (or None); ``error`` a ReloadError, or a dict of
+    error fields, or None.
+    """
+    if isinstance(error, BaseException):
+        if report is None:
+            report = getattr(error, "report", None)
+        summary = str(error)
+        error = _error_dict(error)
+    else:
+        summary = error["message"] if error else str(report)
     entries = tuple(report.entries) if report is not None else ()
     if error is not None or (report is not None and not report.ok):
         kind = "failed"
@@ -184,18 +217,21 @@ def report_event(report, error=None):
         kind = "rejected"
     else:
         kind = "applied"
-    mods = [m.name for m in report.modules
-            if m.status != "unchanged"] if report is not None else []
-    if not mods and error is not None and getattr(error, "module", None):
-        mods = [error.module]
+    if kind == "failed" and report is not None:
+        mods = [m.name for m in report.modules if m.status == "failed"]
+    else:
+        mods = [m.name for m in report.modules
+                if m.status != "unchanged"] if report is not None else []
+    if not mods and error and error.get("module"):
+        mods = [error["module"]]
     return {
         "event": kind,
         "time": time.time(),
         "modules": mods,
         "changes": [_change_dict(c) for c in entries if c.code != "HS301"],
         "stale": [_change_dict(c) for c in entries if c.code == "HS301"],
-        "error": _error_dict(error) if error is not None else None,
-        "summary": str(error) if error is not None else str(report),
+        "error": error,
+        "summary": summary,
         "seconds": report.seconds if report is not None else None,
     }
 
@@ -203,38 +239,43 @@ def report_event(report, error=None):
 class _EventStream(logging.Handler):
     """Writes the JSON-lines event stream.
 
-    Successful and rejected reloads come from an ``after_reload`` hook (the
-    Report); failed ones from the core's WARNING record (it carries the
-    ReloadError as ``exc_info``) or from a hook call with a failed Report.
-    The same failure seen both ways is written once.
+    Every automatic reload ends with the ``after_reload`` hook, which gets
+    the Report (a failed one too).  The error of a failed reload is not on
+    its Report: it comes from the ReloadError when the core hands one over
+    (``report.error``, or ``exc_info``/``error`` on its WARNING record),
+    else from the WARNING line the core logs just before the hook runs.
     """
 
     def __init__(self, path):
         super().__init__(level=logging.WARNING)
         self.file = open(path, "a", encoding="utf-8", buffering=1)
-        self._last_failed = None
+        self._failure = None  # the last failure logged: ReloadError or dict
 
     def write(self, event):
         self.file.write(json.dumps(event, default=str) + "\n")
         self.file.flush()
 
     def after_reload(self, report):
-        if not report.ok:
-            if self._last_failed is report:
-                return
-            self._last_failed = report
-        self.write(report_event(report))
+        if report.ok:
+            if report.changed or report.entries:
+                self.write(report_event(report))
+            return
+        error = getattr(report, "error", None) or self._failure
+        self._failure = None
+        self.write(report_event(report, error))
 
     def emit(self, record):
         exc = record.exc_info[1] if record.exc_info else None
-        if exc is None:
-            exc = getattr(record, "error", None)
-        if not isinstance(exc, hotswap.ReloadError):
+        exc = exc if exc is not None else getattr(record, "error", None)
+        if isinstance(exc, hotswap.ReloadError):
+            self._failure = exc
             return
-        if exc.report is not None and exc.report is self._last_failed:
+        try:
+            text = record.getMessage()
+        except Exception:
             return
-        self._last_failed = exc.report
-        self.write(report_event(None, exc))
+        if text.startswith("cannot reload"):
+            self._failure = _error_from_message(text)
 
     def close(self):
         try:
