@@ -139,7 +139,7 @@ class _Formatter(logging.Formatter):
     """``hotswap: ...`` lines; the core's messages already carry the prefix."""
 
     def format(self, record):
-        msg = super().format(record)
+        msg = super().format(record).rstrip()
         if not msg.startswith("hotswap"):
             msg = "hotswap: " + msg
         return msg
