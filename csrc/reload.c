@@ -355,7 +355,7 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
                 PyBytes_GET_SIZE(job->text), 1, &job->chunks) < 0) {
         return -1;
     }
-    if (job->chunks.len == 0
+    if (job->chunks.len == 0 && !job->chunks.unsure
         && (job->old_chunks ? job->old_chunks->len > 0
                             : PyBytes_GET_SIZE(job->raw) == 0)) {
         fail->code = "HS506";

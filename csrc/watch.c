@@ -50,7 +50,6 @@ typedef struct {
     pthread_t thread;
     int running;         /* a thread exists */
     int stop;            /* asked to stop */
-    int rescan;          /* roots changed: walk them again */
     int files_changed;   /* the polling list was replaced */
     int wake[2];         /* pipe: the Python side wakes the thread */
     int ifd;             /* inotify, or -1 for the polling backend */
@@ -375,20 +374,12 @@ watch_main(void *unused)
     double next_poll = 0.0;
     double retry_at = -1.0;
 
-    pthread_mutex_lock(&W.lock);
-    watch_roots_locked();
-    pthread_mutex_unlock(&W.lock);
-
     for (;;) {
         pthread_mutex_lock(&W.lock);
         int stop = W.stop;
         int polling = W.ifd < 0 || W.degraded;
         double debounce = W.cfg.debounce;
         double interval = W.cfg.poll_interval;
-        if (W.rescan) {
-            W.rescan = 0;
-            watch_roots_locked();
-        }
         pthread_mutex_unlock(&W.lock);
         if (stop) {
             break;
@@ -524,17 +515,23 @@ files_from_list(PyObject *list, size_t *n)
     return files;
 }
 
-/* Keep what the polling backend knew about files that stay on the list. */
+/* Keep what the polling backend knew about files that stay on the list;
+ * stat new ones now, so that a change made right after watch() returns is
+ * a change and not the baseline. */
 static void
 carry_over_locked(WFile *files, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < W.nfiles; j++) {
+        size_t j;
+        for (j = 0; j < W.nfiles; j++) {
             if (strcmp(files[i].path, W.files[j].path) == 0) {
                 files[i].known = W.files[j].known;
                 files[i].st = W.files[j].st;
                 break;
             }
+        }
+        if (j == W.nfiles) {
+            files[i].known = stat(files[i].path, &files[i].st) == 0 ? 1 : -1;
         }
     }
 }
@@ -598,8 +595,11 @@ hs_watch_start(const HsWatchConfig *cfg, PyObject *roots, PyObject *files,
     W.cfg = *cfg;
     W.notify = notify;
     W.arg = arg;
-    W.rescan = W.running;
     int running = W.running;
+    if (running) {
+        /* new roots are watched before watch() returns */
+        watch_roots_locked();
+    }
     pthread_mutex_unlock(&W.lock);
     free_strs(old, nold);
     free_strs(old_ex, nold_ex);
@@ -618,6 +618,11 @@ hs_watch_start(const HsWatchConfig *cfg, PyObject *roots, PyObject *files,
     fcntl(W.wake[1], F_SETFD, FD_CLOEXEC);
     W.ifd = cfg->force_poll ? -1 : inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     W.degraded = 0;
+    /* the directories are watched before watch() returns: an edit made
+     * right after it is seen */
+    pthread_mutex_lock(&W.lock);
+    watch_roots_locked();
+    pthread_mutex_unlock(&W.lock);
     W.stop = 0;
     W.scheduled = 0;
     W.retry = 0;

@@ -111,7 +111,7 @@ elif SCENARIO == "poll_backend":
     hotswap.watch(ROOT, debounce=0.02, backend="poll", poll_interval=0.05)
     if hotswap.watching()["backend"] != "poll":
         fail("backend is not poll")
-    later(0.2, lambda: write(MOD, version(4) + "\n# longer\n"))
+    later(0.2, lambda: write(MOD, version(4) + "        # longer\n"))
     if not busy_until(lambda: f() == 4):
         fail("polling backend missed the edit")
 
@@ -130,15 +130,17 @@ elif SCENARIO == "queued":
 
 elif SCENARIO == "failure_then_fix":
     hotswap.watch(ROOT, debounce=0.02)
-    later(0.1, lambda: write(MOD, "def f(:\n    return 6\n"))
-    if not busy_until(lambda: hotswap.watching()["failures"] == 1):
+    # atomic saves: a plain rewrite may be seen half-written (truncated),
+    # which is refused with HS506 and retried on the next event
+    later(0.1, lambda: write(MOD, "def f(:\n    return 6\n", atomic=True))
+    if not busy_until(lambda: "HS503" in LOG.getvalue()):
         fail("broken edit not reported")
     if f() != 1:
         fail("broken edit changed the code")
     log = LOG.getvalue()
     if "HS503" not in log or "wmod.py" not in log:
         fail("failure log lacks code or file")
-    later(0.05, lambda: write(MOD, version(7)))
+    later(0.05, lambda: write(MOD, version(7), atomic=True))
     if not busy_until(lambda: f() == 7):
         fail("fixed edit not applied")
 
