@@ -1222,3 +1222,72 @@ def test_added_init_calling_super_init(sb):
     hotswap.reload(m)
     d = m.D("x")
     assert (d.ready, d.tag) == (True, "x")
+
+
+def test_class_keyword_change_rejected(sb):
+    m = sb.load("""
+        class Base:
+            def __init_subclass__(cls, flag=0, **kw):
+                super().__init_subclass__(**kw)
+                cls.flag = flag
+
+        class C(Base, flag=1):
+            def m(self):
+                return 1
+    """)
+    C = m.C
+    sb.update(m, """
+        class Base:
+            def __init_subclass__(cls, flag=0, **kw):
+                super().__init_subclass__(**kw)
+                cls.flag = flag
+
+        class C(Base, flag=2):
+            def m(self):
+                return 2
+    """)
+    report = hotswap.reload(m)
+    assert "HS202" in rejected_codes(report)
+    assert C.flag == 1                 # header not re-applied
+    assert C().m() == 2                # body applied
+
+
+def test_enum_member_value_change_rejected(sb):
+    m = sb.load("""
+        import enum
+
+        class Level(enum.IntEnum):
+            LOW = 1
+            HIGH = 2
+    """)
+    low = m.Level.LOW
+    sb.update(m, """
+        import enum
+
+        class Level(enum.IntEnum):
+            LOW = 10
+            HIGH = 2
+    """)
+    report = hotswap.reload(m)
+    assert "HS205" in rejected_codes(report)
+    assert m.Level.LOW is low and low == 1
+
+
+def test_dataclass_default_change_rejected(sb):
+    m = sb.load("""
+        from dataclasses import dataclass
+
+        @dataclass
+        class Cfg:
+            retries: int = 3
+    """)
+    sb.update(m, """
+        from dataclasses import dataclass
+
+        @dataclass
+        class Cfg:
+            retries: int = 5
+    """)
+    report = hotswap.reload(m)
+    assert "HS204" in rejected_codes(report)
+    assert m.Cfg().retries == 3        # generated __init__ not replaced

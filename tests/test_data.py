@@ -482,3 +482,19 @@ def test_edited_annotated_assignment(sb):
     hotswap.reload(m)
     assert m.TIMEOUT == 2.5
     assert m.__annotations__["TIMEOUT"] is float
+
+
+def test_keep_does_not_block_first_binding_of_new_name(sb):
+    m = sb.load("""
+        __hotswap_keep__ = {"CACHE", "SESSION"}
+        SESSION = "s1"
+    """)
+    sb.update(m, """
+        __hotswap_keep__ = {"CACHE", "SESSION"}
+        SESSION = "s2"
+        CACHE = {"warm": True}
+    """)
+    report = hotswap.reload(m)
+    assert m.SESSION == "s1"               # exists: kept
+    assert m.CACHE == {"warm": True}       # did not exist: bound
+    assert one(report, "CACHE").action == "added"
