@@ -135,6 +135,15 @@ class Game:
                 f.write(text)
                 f.truncate()
 
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for t in self.readers:
+            t.join(2)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
     def stop(self, timeout=10):
         with open(self.stop_path, "w"):
             pass
@@ -397,9 +406,8 @@ def main(source=HERE, opts=None):
         print("\nhotswap demo: interrupted", flush=True)
         return 130
     finally:
-        if game is not None and game.proc.poll() is None:
-            game.proc.kill()
-            game.proc.wait()
+        if game is not None:
+            game.close()
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"\nhotswap demo: OK: {demo.checks} checks passed in "
           f"{time.monotonic() - t0:.1f}s; the game server was edited 5 times "

@@ -605,7 +605,8 @@ def _entry():
     try:
         code = main()
     except KeyboardInterrupt as exc:
-        sys.excepthook(type(exc), exc, _strip_frames(exc.__traceback__))
+        exc.__traceback__ = _strip_frames(exc.__traceback__)
+        sys.excepthook(type(exc), exc, exc.__traceback__)
         try:
             sys.stdout.flush()
         except Exception:
