@@ -1291,3 +1291,32 @@ def test_dataclass_default_change_rejected(sb):
     report = hotswap.reload(m)
     assert "HS204" in rejected_codes(report)
     assert m.Cfg().retries == 3        # generated __init__ not replaced
+
+
+def test_local_class_instances_run_new_method_code(sb):
+    m = sb.load("""
+        def make_counter():
+            class Counter:
+                def __init__(self):
+                    self.n = 0
+
+                def step(self):
+                    self.n += 1
+                    return self.n
+            return Counter()
+    """)
+    counter = m.make_counter()
+    counter.step()
+    sb.update(m, """
+        def make_counter():
+            class Counter:
+                def __init__(self):
+                    self.n = 0
+
+                def step(self):
+                    self.n += 100
+                    return self.n
+            return Counter()
+    """)
+    hotswap.reload(m)
+    assert counter.step() == 101

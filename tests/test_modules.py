@@ -404,3 +404,68 @@ def test_batch_with_sibling_relative_import_of_edited_data(sb):
     # keeps its copy (as a fresh import of the old file order would not
     # matter here: the copy is data, and unedited data statements stay).
     assert limit() == b.LIMIT * 10
+
+
+def test_utf8_bom_file_with_non_ascii_literal(sb):
+    name = sb.name("bom")
+    path = sb.path(name)
+    sb.write_bytes(path, "\ufeffdef f():\n    return 'gr\u00fc\u00df'\n"
+                   .encode("utf-8"))
+    mod = importlib.import_module(name)
+    f = mod.f
+    assert f() == "gr\u00fc\u00df"
+    sb.write_bytes(path, "\ufeffdef f():\n    return '\u00fcber \u00df'\n"
+                   .encode("utf-8"))
+    hotswap.reload(mod)
+    assert f() == "\u00fcber \u00df"
+
+
+def test_star_import_added(sb):
+    m = sb.load("""
+        def f():
+            return 1
+    """)
+    sb.update(m, """
+        from os.path import *
+
+        def f():
+            return join("a", "b")
+    """)
+    hotswap.reload(m)
+    import os.path
+    assert m.join is os.path.join
+    assert m.f() == os.path.join("a", "b")
+
+
+def test_unedited_del_statement_keeps_name_deleted(sb):
+    m = sb.load("""
+        import os as _tmp_os
+        SEP = _tmp_os.sep
+        del _tmp_os
+
+        def f():
+            return 1
+    """)
+    assert not hasattr(m, "_tmp_os")
+    sb.update(m, """
+        import os as _tmp_os
+        SEP = _tmp_os.sep
+        del _tmp_os
+
+        def f():
+            return 2
+    """)
+    hotswap.reload(m)
+    assert m.f() == 2
+    assert not hasattr(m, "_tmp_os")
+
+
+def test_dunder_version_edited(sb):
+    m = sb.load("""
+        __version__ = "1.0"
+    """)
+    sb.update(m, """
+        __version__ = "1.1"
+    """)
+    hotswap.reload(m)
+    assert m.__version__ == "1.1"
