@@ -1320,3 +1320,44 @@ def test_local_class_instances_run_new_method_code(sb):
     """)
     hotswap.reload(m)
     assert counter.step() == 101
+
+
+def test_method_decorator_changed_is_replaced(sb):
+    m = sb.load("""
+        def deco_a(fn):
+            def wrapper(self):
+                return ("a", fn(self))
+            return wrapper
+
+        def deco_b(fn):
+            def wrapper(self):
+                return ("b", fn(self))
+            return wrapper
+
+        class C:
+            @deco_a
+            def m(self):
+                return 1
+    """)
+    old_bound = m.C().m
+    sb.update(m, """
+        def deco_a(fn):
+            def wrapper(self):
+                return ("a", fn(self))
+            return wrapper
+
+        def deco_b(fn):
+            def wrapper(self):
+                return ("b", fn(self))
+            return wrapper
+
+        class C:
+            @deco_b
+            def m(self):
+                return 2
+    """)
+    report = hotswap.reload(m)
+    entry = one(report, "C.m")
+    assert (entry.action, entry.code) == ("replaced", "HS102")
+    assert m.C().m() == ("b", 2)
+    assert old_bound() == ("a", 2)     # old decorator, new body

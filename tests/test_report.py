@@ -214,3 +214,21 @@ def test_kept_entry_fields(sb):
     assert entry.lineno == line_of(v2, "SETTINGS = ")
     assert entry.module == m.__name__
     assert len(report.rejected) == 0
+
+
+def test_added_import_entry_kind_and_line(sb):
+    m = sb.load("""
+        def f():
+            return 1
+    """)
+    v2 = """
+        import json
+
+        def f():
+            return json.dumps(1)
+    """
+    sb.update(m, v2)
+    report = hotswap.reload(m)
+    entry = one(report, "json")
+    assert (entry.kind, entry.action) == ("import", "added")
+    assert entry.lineno == line_of(v2, "import json")
