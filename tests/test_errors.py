@@ -398,3 +398,54 @@ def test_syntax_error_inside_method_reports_its_line(sb):
     assert cause.filename == m.__file__
     assert cause.lineno == line_of(bad, "return [1, 2")
     _assert_unchanged(m, state)
+
+
+def test_apply_failure_rolls_back_everything(sb):
+    # The new source stages fine, but applying it fails part-way: the class's
+    # metaclass refuses the new member.  Earlier patches of the same batch
+    # (function f, the other module, data) must be rolled back (HS507).
+    other = sb.load(V1, base="other")
+    other_state = _state(other)
+    m = sb.load("""
+        LIMIT = 10
+
+        def f():
+            return "v1"
+
+        class Guarded(type):
+            def __setattr__(cls, name, value):
+                if name == "forbidden":
+                    raise PermissionError("no new members")
+                super().__setattr__(name, value)
+
+        class C(metaclass=Guarded):
+            def m(self):
+                return "m1"
+    """)
+    state = _state(m)
+    sb.update(other, FIXED)
+    sb.update(m, """
+        LIMIT = 20
+
+        def f():
+            return "v2"
+
+        class Guarded(type):
+            def __setattr__(cls, name, value):
+                if name == "forbidden":
+                    raise PermissionError("no new members")
+                super().__setattr__(name, value)
+
+        class C(metaclass=Guarded):
+            def m(self):
+                return "m2"
+
+            def forbidden(self):
+                return "never"
+    """)
+    with pytest.raises(hotswap.ReloadError) as info:
+        hotswap.reload(other, m)
+    assert info.value.report.ok is False
+    _assert_unchanged(m, state)
+    _assert_unchanged(other, other_state)
+    assert not hasattr(m.C, "forbidden")

@@ -953,3 +953,25 @@ def test_reload_from_inside_the_running_function(sb):
     assert "updated" in {e.action for e in report.find("tick")}
     assert "HS301" in {e.code for e in report.find("tick")}
     assert tick(v2, m.__file__)[0] == "v2"
+
+
+def test_reordered_inner_functions_matched_by_name(sb):
+    m = sb.load("""
+        def outer():
+            def a():
+                return "a1"
+            def b():
+                return "b1"
+            return a, b
+    """)
+    a, b = m.outer()
+    sb.update(m, """
+        def outer():
+            def b():
+                return "b2"
+            def a():
+                return "a2"
+            return a, b
+    """)
+    hotswap.reload(m)
+    assert (a(), b()) == ("a2", "b2")
