@@ -975,3 +975,32 @@ def test_reordered_inner_functions_matched_by_name(sb):
     """)
     hotswap.reload(m)
     assert (a(), b()) == ("a2", "b2")
+
+
+def test_typing_overload_implementation_patched(sb):
+    # Three `def f` statements bind one name; only the last (the
+    # implementation) is what the module and its importers hold.
+    m = sb.load("""
+        from typing import overload
+
+        @overload
+        def f(x: int) -> int: ...
+        @overload
+        def f(x: str) -> str: ...
+        def f(x):
+            return x
+    """)
+    user = sb.importer(m, "f")
+    sb.update(m, """
+        from typing import overload
+
+        @overload
+        def f(x: int) -> int: ...
+        @overload
+        def f(x: str) -> str: ...
+        def f(x):
+            return x * 2
+    """)
+    hotswap.reload(m)
+    assert user.f(3) == 6 and user.f("ab") == "abab"
+    assert m.f is user.f
