@@ -313,7 +313,7 @@ def test_report_event_kinds(sb):
     assert ev["modules"] == [m.__name__]
     assert {c["code"] for c in ev["changes"]} >= {"HS203"}
     json.dumps(ev)
-    sb.update(m, "class C:\n    def f(self:\n        pass\n")
+    sb.update(m, "class C:\n    x = = 1\n")
     with pytest.raises(hotswap.ReloadError) as info:
         hotswap.reload(m)
     ev = cli.report_event(None, info.value)
