@@ -66,7 +66,7 @@ def test_syntax_error(sb):
         LIMIT = 20
 
         def f():
-            return "v2" +
+            result = = "v2"
 
         class C:
             def m(self):
@@ -78,9 +78,11 @@ def test_syntax_error(sb):
     err = info.value
     assert isinstance(err.__cause__, SyntaxError)
     assert err.__cause__.filename == m.__file__
-    assert err.__cause__.lineno == line_of(bad, '"v2" +')
+    # (`x = = y` is reported on its own line by every CPython 3.9-3.13.)
+    assert err.__cause__.lineno == line_of(bad, 'result = =')
     assert err.module == m.__name__
-    assert (err.filename, err.lineno) == (m.__file__, line_of(bad, '"v2" +'))
+    assert (err.filename, err.lineno) == (m.__file__,
+                                          line_of(bad, 'result = ='))
     assert err.report.ok is False
     assert "HS503" in error_codes(err)
     _assert_unchanged(m, state)
@@ -386,7 +388,9 @@ def test_syntax_error_inside_method_reports_its_line(sb):
 
         class C:
             def m(self):
-                return [1, 2
+                value = = [1, 2]
+                return value
+
             def other(self):
                 pass
     """
@@ -396,7 +400,7 @@ def test_syntax_error_inside_method_reports_its_line(sb):
     cause = info.value.__cause__
     assert isinstance(cause, SyntaxError)
     assert cause.filename == m.__file__
-    assert cause.lineno == line_of(bad, "return [1, 2")
+    assert cause.lineno == line_of(bad, "value = =")
     _assert_unchanged(m, state)
 
 
