@@ -30,21 +30,35 @@ definitions executed freshly:
 HOTSWAP_RANDOM_CYCLES (default 200) sets the total number of cycles.
 """
 import builtins
+import collections
 import copy
 import functools
 import importlib
 import itertools
 import math
 import os
+import re
 import sys
+import warnings
 
 import pytest
 
 pytest.importorskip("hypothesis")
 
+# On a failure, hypothesis' pytest plugin imports libcst (when installed) to
+# write a patch; an old mypy_extensions then warns at import time and, with
+# warnings as errors, turns the failure into an INTERNALERROR that ends the
+# session.  Import it once now with warnings ignored.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    try:
+        import libcst  # noqa: F401
+    except Exception:  # noqa: BLE001 - optional, absent in the matrix venvs
+        pass
+
 import hotswap  # noqa: E402
-from hs_helpers import error_codes  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hs_helpers import dedent, error_codes  # noqa: E402
+from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 TOTAL_CYCLES = int(os.environ.get("HOTSWAP_RANDOM_CYCLES", "200"))
@@ -58,6 +72,13 @@ DECOS = [(), ("_tag",), ("_same",), ("functools.lru_cache(maxsize=None)",),
          ("_tag", "_same")]
 KINDS = ("lit", "derived", "func", "gen", "closure", "class")
 _counter = itertools.count()
+STATS = collections.Counter()   # what the cycles exercised (for the docs)
+# Exploration switch (not for the normal run): model the engine's current
+# behaviour after HS102 (a reference taken before a decorator change gets the
+# new body once and then stops following edits; an old lru_cache wrapper keeps
+# its stale cache) instead of the contract, so a long random run can find
+# other divergences past those known ones.
+EXPLORE_PAST_HS102 = os.environ.get("HOTSWAP_RANDOM_EXPLORE") == "1"
 
 PROLOGUE = '''\
 import functools
@@ -115,8 +136,16 @@ def other_slots(i):
     return [slot_name(j) for j in range(NSLOTS) if j != i]
 
 
+LRU = "functools.lru_cache(maxsize=None)"
+
+
 def func_atoms(i, spec):
-    atoms = ["x", "K0", "K1", "K2"] + other_slots(i)[:2]
+    # A cached function must depend on its arguments only: a changed global
+    # never invalidates an lru_cache (in plain Python either).
+    if LRU in spec.get("decos", ()):
+        atoms = ["x"]
+    else:
+        atoms = ["x", "K0", "K1", "K2"] + other_slots(i)[:2]
     if spec.get("y"):
         atoms.append("y")
     if spec.get("z"):
@@ -230,7 +259,8 @@ def render_slot(name, s):
             lines.append(f"    return {s['expr']}")
         return "\n".join(lines) + "\n"
     if kind == "closure":
-        return (f"def {name}(a, b):\n"
+        return ("".join(f"@{d}\n" for d in s.get("decos", ()))
+                + f"def {name}(a, b):\n"
                 f"    def inner(x):\n"
                 f"        return {s['expr']}\n"
                 f"    return inner\n")
@@ -376,13 +406,18 @@ def func_calls(spec):
 
 
 def func_outcomes(fn, spec):
+    if spec["kind"] == "closure":
+        # a held function whose definition became a closure factory
+        if spec.get("decos"):
+            return [outcome(lambda: fn(*CLOSURE_ARGS))]
+        return [outcome(lambda: fn(*CLOSURE_ARGS)(x)) for x in XS]
     out = []
     for args, kw in func_calls(spec):
         if spec["kind"] == "gen":
             out.append(outcome(lambda: list(fn(*args, **kw))))
         else:
             out.append(outcome(lambda: fn(*args, **kw)))
-    if not spec["decos"] or spec["decos"] == ("_same",):
+    if spec["decos"] in ((), ("_same",)):
         out.append(("doc", getattr(fn, "__doc__", None)))
     return out
 
@@ -455,12 +490,26 @@ class Held:
         if self.kind in ("func", "gen"):
             if not self.attached:
                 return
-            if new is None or new["kind"] != self.eff["kind"]:
+            # A closure factory is a plain function too: func <-> closure is
+            # a body edit, not a kind change.
+            same = {"func": {"func", "closure"}, "closure": {"func", "closure"},
+                    "gen": {"gen"}}[self.eff["kind"]]
+            if new is None or new["kind"] not in same:
                 self.attached = False
                 return
             eff = copy.deepcopy(new)
-            eff["decos"] = self.eff["decos"]      # HS102: old decorator
+            eff["decos"] = self.eff.get("decos", ())   # HS102: old decorator
+            if LRU in eff["decos"] and LRU not in new.get("decos", ()) and \
+                    re.search(r"\b(K\d|n_\d)", eff["expr"]):
+                # The new body reads globals under the old cache: what it
+                # returns depends on when each argument was first cached.
+                self.unpredictable = True
             self.eff = eff
+            if EXPLORE_PAST_HS102 and \
+                    new.get("decos", ()) != old.get("decos", ()):
+                self.attached = False
+                if LRU in eff["decos"]:
+                    self.unpredictable = True     # stale cache, bug 2
         elif self.kind == "closure":
             if not self.attached:
                 return
@@ -497,6 +546,8 @@ class Held:
 
     def expected_and_actual(self, fresh):
         name = slot_name(self.i)
+        if getattr(self, "unpredictable", False):
+            return [], []
         ns = dict(fresh)
         if self.kind == "bound":
             spec = copy.deepcopy(self.eff)
@@ -630,7 +681,9 @@ def check_all(mod, model, held, where):
         exp, act = slot_outcomes(fresh[name], s), slot_outcomes(live, s)
         assert act == exp, (where, "live", name, render_slot(name, s),
                             act, exp)
+    STATS["checks"] += 1
     for h in held:
+        STATS[f"held:{h.kind}:{'attached' if h.attached else 'detached'}"] += 1
         exp, act = h.expected_and_actual(fresh)
         assert act == exp, (where, "held", h.kind, slot_name(h.i),
                             h.attached, render_slot(slot_name(h.i), h.eff),
@@ -700,6 +753,7 @@ def run_sequence(r, root, cycles):
                 with pytest.raises(hotswap.ReloadError) as info:
                     hotswap.reload(mod)
                 err = info.value
+                STATS[f"error:{failure[0]}"] += 1
                 assert failure[0] in error_codes(err), (where, str(err),
                                                         error_codes(err))
                 if failure[1] is not None:
@@ -716,6 +770,9 @@ def run_sequence(r, root, cycles):
             old = model.spec
             report = hotswap.reload(mod)
             assert report.ok, (where, str(report))
+            STATS["reloads"] += 1
+            for e in report.entries:
+                STATS[f"{e.action}:{e.code or e.kind}"] += 1
             predicted = set()
             for h in held:
                 h.follow(old["slots"].get(h.i), new["slots"].get(h.i),
@@ -745,10 +802,72 @@ def run_sequence(r, root, cycles):
             sys.modules.pop(name, None)
 
 
+# No shrinking: one example is 25 reloads, and the source history printed on
+# failure (the last three versions of the file) is the useful reproducer.
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
+          phases=(Phase.explicit, Phase.generate),
           suppress_health_check=[HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(r=st.randoms(use_true_random=False))
 def test_random_edit_sequences(tmp_path_factory, r):
     root = str(tmp_path_factory.mktemp("rand"))
     run_sequence(r, root, CYCLES_PER_EXAMPLE)
+
+
+# ------------------------------------------------ found by the generator ----
+# Minimal forms of divergences the random sequences found (see
+# docs/reliability.md).  They check the documented contract.
+DECO_SRC = dedent("""
+    import functools
+
+    def tag(fn):
+        def wrapper(*args):
+            return ("tag", fn(*args))
+        return wrapper
+
+""")
+
+
+def test_reference_from_before_decorator_change_follows_later_edits(sb):
+    # HS102: "References taken before the reload run the new body under the
+    # old decorator" -- also after the next edit of the body.
+    m = sb.load(DECO_SRC + dedent("""
+        @tag
+        def f():
+            return "v1"
+    """))
+    held = m.f
+    sb.update(m, DECO_SRC + dedent("""
+        def f():
+            return "v2"
+    """))
+    report = hotswap.reload(m)
+    assert "HS102" in {e.code for e in report.entries}
+    assert held() == ("tag", "v2") and m.f() == "v2"
+    sb.update(m, DECO_SRC + dedent("""
+        def f():
+            return "v3"
+    """))
+    hotswap.reload(m)
+    assert m.f() == "v3"
+    assert held() == ("tag", "v3")
+
+
+def test_old_lru_cache_wrapper_cleared_when_decorator_removed(sb):
+    # HS102 with the old decorator an lru_cache: the old wrapper must not
+    # keep serving results cached from the old body.
+    m = sb.load(DECO_SRC + dedent("""
+        @functools.lru_cache(maxsize=None)
+        def f(x):
+            return ("v1", x)
+    """))
+    held = m.f
+    assert held(1) == ("v1", 1)
+    sb.update(m, DECO_SRC + dedent("""
+        def f(x):
+            return ("v2", x)
+    """))
+    report = hotswap.reload(m)
+    assert "HS102" in {e.code for e in report.entries}
+    assert held(2) == ("v2", 2)
+    assert held(1) == ("v2", 1)
