@@ -33,8 +33,8 @@ hs_line_at(const char *text, Py_ssize_t from, int from_line,
 static void
 ranges_unknown(HsClassRanges *r)
 {
-    r->old_start = r->old_body = r->old_end = -1;
-    r->new_start = r->new_body = r->new_end = -1;
+    r->old_start = r->old_head = r->old_body = r->old_end = -1;
+    r->new_start = r->new_head = r->new_body = r->new_end = -1;
     r->old_body_line = r->new_body_line = 0;
     r->new_line = 0;
 }
@@ -105,6 +105,7 @@ hs_class_ranges(HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
             return 0;
         }
         out->new_start = c->start;
+        out->new_head = c->head;
         out->new_body = c->body;
         out->new_end = c->end;
         out->new_line = c->head_line;
@@ -114,6 +115,7 @@ hs_class_ranges(HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
         if (j >= 0 && job->old_chunks != NULL) {
             const HsChunk *o = &job->old_chunks->items[j];
             out->old_start = o->start;
+            out->old_head = o->head;
             out->old_body = o->body;
             out->old_end = o->end;
             out->old_body_line = hs_line_at(job->old_text, o->head,
@@ -132,6 +134,7 @@ hs_class_ranges(HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
         const HsChunk *c = find_member(text, &nm, HS_CHUNK_CLASS, name);
         if (c != NULL) {
             out->new_start = c->start;
+            out->new_head = c->head;
             out->new_body = c->body;
             out->new_end = c->end;
             out->new_line = c->head_line;
@@ -148,6 +151,7 @@ hs_class_ranges(HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
                                        name);
         if (c != NULL) {
             out->old_start = c->start;
+            out->old_head = c->head;
             out->old_body = c->body;
             out->old_end = c->end;
             out->old_body_line = hs_line_at(job->old_text, c->head,
@@ -159,6 +163,34 @@ done:
     hs_chunks_clear(&nm);
     hs_chunks_clear(&om);
     return result;
+}
+
+int
+hs_class_header_changed(HsJob *job, const HsClassRanges *rg)
+{
+    if (rg->old_head < 0 || rg->new_head < 0 || job->old_text == NULL) {
+        return 0;
+    }
+    const char *nt = PyBytes_AS_STRING(job->text);
+    Py_ssize_t on = rg->old_body - rg->old_head;
+    Py_ssize_t nn = rg->new_body - rg->new_head;
+    return on != nn
+           || memcmp(job->old_text + rg->old_head, nt + rg->new_head, on)
+                  != 0;
+}
+
+int
+hs_class_old_header_has_keywords(HsJob *job, const HsClassRanges *rg)
+{
+    if (rg->old_head < 0 || job->old_text == NULL) {
+        return 0;
+    }
+    for (Py_ssize_t i = rg->old_head; i < rg->old_body; i++) {
+        if (job->old_text[i] == '=') {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int
@@ -439,6 +471,57 @@ enum_members(PyObject *klass)
     return map;
 }
 
+/* What type.__new__ does to a class body: __init_subclass__ and
+ * __class_getitem__ become classmethods, __new__ a staticmethod. */
+static int
+implicit_wrappers(PyObject *items)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *pair = PyList_GET_ITEM(items, i);
+        PyObject *name = PyTuple_GET_ITEM(pair, 0);
+        PyObject *value = PyTuple_GET_ITEM(pair, 1);
+        if (!PyUnicode_Check(name) || !PyFunction_Check(value)) {
+            continue;
+        }
+        PyObject *w = NULL;
+        if (PyUnicode_CompareWithASCIIString(name, "__init_subclass__") == 0
+            || PyUnicode_CompareWithASCIIString(name, "__class_getitem__")
+                   == 0) {
+            w = PyClassMethod_New(value);
+        }
+        else if (PyUnicode_CompareWithASCIIString(name, "__new__") == 0) {
+            w = PyStaticMethod_New(value);
+        }
+        else {
+            continue;
+        }
+        PyObject *np = w ? PyTuple_Pack(2, name, w) : NULL;
+        Py_XDECREF(w);
+        if (np == NULL || PyList_SetItem(items, i, np) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Did the decorators of new member i change? */
+static int
+member_decorators_changed(const char *ntext, const char *otext,
+                          const HsChunkList *nm, const HsChunkList *om,
+                          const Py_ssize_t *mmatch, Py_ssize_t i)
+{
+    if (mmatch == NULL || i < 0 || mmatch[i] < 0) {
+        return 0;
+    }
+    const HsChunk *c = &nm->items[i];
+    const HsChunk *o = &om->items[mmatch[i]];
+    if (c->kind != HS_CHUNK_DEF || o->kind != HS_CHUNK_DEF) {
+        return 0;
+    }
+    Py_ssize_t cn = c->head - c->start, on = o->head - o->start;
+    return cn != on || memcmp(ntext + c->start, otext + o->start, cn) != 0;
+}
+
 static int
 apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
           const HsClassRanges *rg, int header_ok, PyObject *nested)
@@ -448,6 +531,7 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     HsChunkList nm = {0}, om = {0};
     char *old_used = NULL;
     signed char *mstate = NULL;
+    Py_ssize_t *mmatch = NULL;
     PyObject *items = NULL, *members = NULL, *annotations = NULL;
     PyObject *old_ann = NULL;
     int result = -1;
@@ -485,19 +569,22 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     if (plans) {
         old_used = PyMem_Calloc(om.len ? om.len : 1, 1);
         mstate = PyMem_Calloc(nm.len ? nm.len : 1, 1);
-        if (old_used == NULL || mstate == NULL) {
+        mmatch = PyMem_Calloc(nm.len ? nm.len : 1, sizeof(Py_ssize_t));
+        if (old_used == NULL || mstate == NULL || mmatch == NULL) {
             PyErr_NoMemory();
             goto done;
         }
         for (Py_ssize_t i = 0; i < nm.len; i++) {
             HsChunk *c = &nm.items[i];
             mstate[i] = HS_ST_ADDED;
+            mmatch[i] = -1;
             for (Py_ssize_t j = 0; j < om.len; j++) {
                 HsChunk *o = &om.items[j];
                 if (old_used[j] || o->key != c->key) {
                     continue;
                 }
                 old_used[j] = 1;
+                mmatch[i] = j;
                 int same = o->hash == c->hash
                            && o->end - o->start == c->end - c->start
                            && memcmp(otext + o->start, ntext + c->start,
@@ -642,7 +729,7 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
 
     /* the members */
     items = PyMapping_Items(ns);
-    if (items == NULL) {
+    if (items == NULL || implicit_wrappers(items) < 0) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
@@ -681,15 +768,19 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             }
         }
         int st = -1, line = 0;
+        Py_ssize_t mi = -1;
         if (plans) {
             for (Py_ssize_t j = 0; j < nm.len; j++) {
                 if (nm.items[j].name_len > 0
                     && name_eq(ntext, &nm.items[j], name)) {
                     st = mstate[j];
                     line = nm.items[j].head_line;
+                    mi = j;
                 }
             }
         }
+        int deco_changed = plans && member_decorators_changed(
+                                        ntext, otext, &nm, &om, mmatch, mi);
         PyObject *old = NULL;
         int found = own_member(klass, name, &old);
         if (found < 0) {
@@ -740,6 +831,17 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                 continue;
             }
             Py_DECREF(old);
+            if (deco_changed) {
+                if (set_member(&cx, name, value) < 0
+                    || report(&cx, name, "method", "replaced", "HS102", line,
+                              "decorators changed: the class attribute is "
+                              "the newly decorated object; references taken "
+                              "before the reload run the new body under the "
+                              "old decorators") < 0) {
+                    goto done;
+                }
+                continue;
+            }
             if (patch_result_report(&cx, name, r, line) < 0) {
                 goto done;
             }
@@ -822,6 +924,35 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         }
     }
 
+    /* type.__new__'s rule: a body that defines __eq__ but not __hash__
+     * makes instances unhashable */
+    {
+        int has_eq = PyMapping_HasKeyString(ns, "__eq__");
+        int has_hash = PyMapping_HasKeyString(ns, "__hash__");
+        PyObject *key = PyUnicode_FromString("__hash__");
+        PyObject *cur = NULL;
+        int r = key ? own_member(klass, key, &cur) : -1;
+        if (r >= 0 && has_eq && !has_hash && cur != Py_None) {
+            r = hs_txn_setattr(txn, klass, key, Py_None);
+        }
+        else if (r == 1 && !has_eq && !has_hash && cur == Py_None
+                 && plans) {
+            /* __eq__ removed: the implicit __hash__ = None goes too */
+            PyObject *eq = PyUnicode_FromString("__eq__");
+            int had_eq = eq != NULL
+                         && find_member(otext, &om, HS_CHUNK_DEF, eq) != NULL;
+            Py_XDECREF(eq);
+            if (had_eq) {
+                r = hs_txn_setattr(txn, klass, key, NULL);
+            }
+        }
+        Py_XDECREF(cur);
+        Py_XDECREF(key);
+        if (r < 0) {
+            goto done;
+        }
+    }
+
     /* derived state */
     {
         PyObject *key = PyUnicode_FromString("__slotnames__");
@@ -858,6 +989,7 @@ done:
     hs_chunks_clear(&om);
     PyMem_Free(old_used);
     PyMem_Free(mstate);
+    PyMem_Free(mmatch);
     Py_XDECREF(items);
     Py_XDECREF(members);
     Py_XDECREF(annotations);

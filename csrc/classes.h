@@ -8,8 +8,8 @@
 /* Where a class statement's text is, in the old and the new source.
  * Offsets are -1 when unknown (a class inside an `if`, no snapshot). */
 typedef struct {
-    Py_ssize_t old_start, old_body, old_end;
-    Py_ssize_t new_start, new_body, new_end;
+    Py_ssize_t old_start, old_head, old_body, old_end;
+    Py_ssize_t new_start, new_head, new_body, new_end;
     int old_body_line, new_body_line;
     int new_line; /* line of the class statement, for the report */
 } HsClassRanges;
@@ -18,6 +18,12 @@ typedef struct {
  * nested in the class whose ranges are `parent`.  0 / -1. */
 int hs_class_ranges(HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
                     PyObject *name, HsClassRanges *out);
+
+/* 1 when the text of the class header (from "class" to ":") changed. */
+int hs_class_header_changed(HsJob *job, const HsClassRanges *rg);
+
+/* 1 when the old class header had a keyword argument ("x=..."). */
+int hs_class_old_header_has_keywords(HsJob *job, const HsClassRanges *rg);
 
 /* Record that the existing class `klass` gets the body namespace `ns`.
  * header_ok: 1 same header, 0 bases changed, -1 metaclass changed. */

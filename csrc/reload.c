@@ -266,12 +266,17 @@ plan_normal(HsJob *job)
             continue;
         }
         job->state[i] = HS_ST_CHANGED;
-        if ((c->kind == HS_CHUNK_DEF || c->kind == HS_CHUNK_CLASS)
-            && o->kind == c->kind
-            && same_bytes(ot, o->start, o->head, nt, c->start, c->head)) {
+        int same_deco = same_bytes(ot, o->start, o->head, nt, c->start,
+                                   c->head);
+        if (c->kind == HS_CHUNK_DEF && o->kind == c->kind && same_deco) {
             /* decorators unchanged: they stay as they are on the live
              * object and are not run again */
             job->stripped[i] = 1;
+        }
+        else if (c->kind == HS_CHUNK_CLASS && o->kind == c->kind) {
+            /* class decorators are never re-run on the live class (2:
+             * they changed, which the report says: HS206) */
+            job->stripped[i] = same_deco ? 1 : 2;
         }
     }
     keymap_free(&km);
@@ -540,7 +545,14 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
         if (set_name(ap, name, new) < 0) {
             return -1;
         }
-        if (PyType_Check(new)) {
+        if (c != NULL && (c->kind == HS_CHUNK_IMPORT
+                          || c->kind == HS_CHUNK_FUTURE)) {
+            kind = "import";
+        }
+        else if (PyModule_Check(new)) {
+            kind = "import";
+        }
+        else if (PyType_Check(new)) {
             kind = "class";
         }
         else if (PyFunction_Check(new)) {
@@ -687,7 +699,7 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
 
 /* Names bound by the staged code, in a deterministic order. */
 static PyObject *
-staged_names(HsJob *job, int *star)
+staged_names(HsJob *job, int *star, PyObject *chunk_of)
 {
     PyObject *names = PySet_New(NULL);
     if (names == NULL) {
@@ -708,7 +720,23 @@ staged_names(HsJob *job, int *star)
         if (code == Py_None) {
             continue;
         }
-        int r = hs_stage_stored_names(code, names);
+        PyObject *mine = PySet_New(NULL);
+        int r = mine ? hs_stage_stored_names(code, mine) : -1;
+        PyObject *idx = r >= 0 ? PyLong_FromSsize_t(i) : NULL;
+        PyObject *it = idx ? PyObject_GetIter(mine) : NULL, *n;
+        while (it != NULL && (n = PyIter_Next(it)) != NULL) {
+            if (PySet_Add(names, n) < 0
+                || PyDict_SetItem(chunk_of, n, idx) < 0) {
+                r = -1;
+            }
+            Py_DECREF(n);
+        }
+        if (it == NULL || PyErr_Occurred()) {
+            r = -1;
+        }
+        Py_XDECREF(it);
+        Py_XDECREF(idx);
+        Py_XDECREF(mine);
         if (r < 0) {
             Py_DECREF(names);
             return NULL;
@@ -930,29 +958,26 @@ apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
     if (ap.chunk_of == NULL) {
         return -1;
     }
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+    staged = staged_names(job, &star, ap.chunk_of);
+    if (staged == NULL || hs_class_apply(job, txn, nested) < 0) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; job->mode != HS_MODE_FULL && i < job->chunks.len;
+         i++) {
         HsChunk *c = &job->chunks.items[i];
-        if (c->name_len == 0 || job->mode == HS_MODE_FULL
-            || (job->state[i] != HS_ST_CHANGED
-                && job->state[i] != HS_ST_ADDED)) {
+        if (job->stripped[i] != 2) {
             continue;
         }
         PyObject *n = chunk_name(text, c);
-        PyObject *v = n ? PyLong_FromSsize_t(i) : NULL;
-        if (v == NULL || PyDict_SetItem(ap.chunk_of, n, v) < 0) {
-            Py_XDECREF(n);
-            Py_XDECREF(v);
+        int r = n ? hs_report_add(job, n, "class", "rejected", "HS206",
+                                  c->line,
+                                  "class decorators changed; the body was "
+                                  "applied, the decorators were not re-run")
+                  : -1;
+        Py_XDECREF(n);
+        if (r < 0) {
             goto done;
         }
-        Py_DECREF(n);
-        Py_DECREF(v);
-    }
-    if (hs_class_apply(job, txn, nested) < 0) {
-        goto done;
-    }
-    staged = staged_names(job, &star);
-    if (staged == NULL) {
-        goto done;
     }
     /* the scratch dict's order is the order statements bound names */
     items = PyDict_Items(job->scratch);
@@ -1722,6 +1747,36 @@ done:
     return result;
 }
 
+/* Caching wrappers (lru_cache, cache) of `func` found in its module. */
+static int
+clear_caches_of(PyObject *func)
+{
+    PyObject *globals = PyFunction_GET_GLOBALS(func);
+    PyObject *values = PyDict_Values(globals);
+    if (values == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(values); i++) {
+        PyObject *v = PyList_GET_ITEM(values, i);
+        if (PyFunction_Check(v) || PyType_Check(v) || PyModule_Check(v)) {
+            continue;
+        }
+        PyObject *w = NULL;
+        if (PyObject_GetOptionalAttrString(v, "__wrapped__", &w) < 0) {
+            PyErr_Clear();
+            continue;
+        }
+        int hit = w == func;
+        Py_XDECREF(w);
+        if (hit && hs_func_clear_cache(v) < 0) {
+            Py_DECREF(values);
+            return -1;
+        }
+    }
+    Py_DECREF(values);
+    return 0;
+}
+
 PyObject *
 hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
 {
@@ -1777,6 +1832,9 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
                              : "%R cannot take the code of %R: its free "
                                "variables differ",
                          target, replacement);
+            r = -1;
+        }
+        if (r > 0 && clear_caches_of(target) < 0) {
             r = -1;
         }
         if (r >= 0) {

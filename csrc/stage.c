@@ -459,6 +459,11 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
         Py_CLEAR(fr->klass);
         goto done;
     }
+    if (header_ok == 1 && hs_class_header_changed(st->job, &fr->ranges)
+        && (PyDict_GET_SIZE(kw) > 0
+            || hs_class_old_header_has_keywords(st->job, &fr->ranges))) {
+        header_ok = -1; /* same bases and metaclass: class keywords */
+    }
     st->depth++;
     cell = PyEval_EvalCodeEx(body, PyFunction_GET_GLOBALS(func), ns, NULL,
                              0, NULL, 0, NULL, 0,
