@@ -498,16 +498,31 @@ def spawn(spec: dict, timeout: float, python: str = sys.executable,
     return json.loads(p.stdout[marker + len("@@RESULT@@"):].strip())
 
 
-def reload_scenarios(quick: bool):
+def reload_scenarios(quick: bool, all_peers: bool = False):
     sizes = [100, 1000] if quick else [100, 1000, 10000]
     big = sizes[-1]
     heaps = [100_000] if quick else [100_000, 1_000_000]
     out = []
+    # At 10,000 functions superreload and jurigged take from a minute to
+    # many minutes per reload (they grow faster than linearly): they run the
+    # two target edits only, unless --all-peers.
+    slow = None if all_peers else ["hotswap", "importlib", "deduperreload"]
     for size in sizes:
         for edit in EDITS:
-            out.append({"edit": edit, "size": size, "heap": 0})
+            sc = {"edit": edit, "size": size, "heap": 0}
+            if size >= 10000 and slow is not None:
+                if edit == "one":
+                    pass
+                elif edit == "all":
+                    sc["contenders"] = slow + ["superreload"]
+                else:
+                    sc["contenders"] = slow
+            out.append(sc)
     for heap in heaps:
-        out.append({"edit": "one", "size": big, "heap": heap})
+        sc = {"edit": "one", "size": big, "heap": heap}
+        if big >= 10000 and slow is not None:
+            sc["contenders"] = slow
+        out.append(sc)
     if not quick:
         # superreload/jurigged would take many minutes per reload here
         out.append({"edit": "all", "size": big, "heap": heaps[-1],
@@ -736,6 +751,9 @@ def main(argv=None) -> int:
                    help="interpreter (with hotswap installed) for the "
                         "call-speed section; repeatable; default: this one "
                         "plus .venvs/3.1x/bin/python")
+    p.add_argument("--all-peers", action="store_true",
+                   help="run superreload and jurigged on every 10,000-"
+                        "function scenario too (hours)")
     p.add_argument("--out", default=None, help="JSON output path")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -746,7 +764,7 @@ def main(argv=None) -> int:
     contenders = [c for c in args.only.split(",") if c]
     skip = set(filter(None, args.skip.split(",")))
     reps = 3 if quick else 7
-    timeout = 60 if quick else 900
+    timeout = 60 if quick else 300
     t_start = time.perf_counter()
     results = {
         "python": platform.python_version(),
@@ -761,13 +779,15 @@ def main(argv=None) -> int:
     log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
 
     if "reload" not in skip:
-        for sc in reload_scenarios(quick):
+        for sc in reload_scenarios(quick, args.all_peers):
             sc = dict(sc, results={})
             only = sc.pop("contenders", None)
             for c in contenders:
                 if only is not None and c not in only:
                     sc["results"][c] = {"ok": False,
-                                        "status": "not run (too slow)"}
+                                        "status": "not run (slow)",
+                                        "error": "skipped at this size "
+                                                 "(--all-peers runs it)"}
                     continue
                 spec = {"kind": "reload", "contender": c, "size": sc["size"],
                         "edit": sc["edit"], "heap": sc["heap"],
@@ -785,7 +805,7 @@ def main(argv=None) -> int:
     if "import" not in skip:
         results["import"] = []
         sizes = [1000] if quick else [1000, 10000]
-        runs = 5 if quick else 21
+        runs = 5 if quick else 15
         for size in sizes:
             root = tempfile.mkdtemp(prefix="hsbench-import-")
             gen.write_package(root, PKG, size)
@@ -832,7 +852,7 @@ def main(argv=None) -> int:
         results["rss"] = []
         rss_runs = [("hotswap", 500 if quick else 10_000)]
         if not quick and "importlib" in contenders:
-            rss_runs.append(("importlib", 10_000))
+            rss_runs.append(("importlib", 2_000))
         for c, cycles in rss_runs:
             if c not in contenders:
                 continue
