@@ -93,6 +93,26 @@ PyDict_GetItemRef(PyObject *d, PyObject *key, PyObject **result)
 }
 #endif
 
+/* PyWeakref_GetRef: 3.13 (PyWeakref_GetObject is deprecated there).
+ * 1 alive (new reference), 0 dead, -1 error. */
+#if PY_VERSION_HEX < 0x030D0000
+static inline int
+PyWeakref_GetRef(PyObject *ref, PyObject **pobj)
+{
+    PyObject *obj = PyWeakref_GetObject(ref);
+    if (obj == NULL) {
+        *pobj = NULL;
+        return -1;
+    }
+    if (obj == Py_None) {
+        *pobj = NULL;
+        return 0;
+    }
+    *pobj = Py_NewRef(obj);
+    return 1;
+}
+#endif
+
 /* PyCode_GetCode (3.11) returns the de-specialised bytecode; before 3.11 the
  * co_code attribute is the bytecode itself. */
 static inline PyObject *

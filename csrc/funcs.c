@@ -464,6 +464,95 @@ patch_metadata(HsTxn *txn, PyObject *of, PyObject *nf, int *changed,
     return 0;
 }
 
+/* Functions that follow a code object (hs_func_alias): a dict
+ * id(code) -> (code, [weakref to function, ...]).  Process-wide, like the
+ * functions themselves; it only holds entries made by HS102
+ * replacements. */
+static PyObject *aliases = NULL;
+
+int
+hs_func_alias(PyObject *func, PyObject *code)
+{
+    if (aliases == NULL && (aliases = PyDict_New()) == NULL) {
+        return -1;
+    }
+    PyObject *key = PyLong_FromVoidPtr(code);
+    if (key == NULL) {
+        return -1;
+    }
+    PyObject *entry = PyDict_GetItemWithError(aliases, key);
+    int r = -1;
+    if (entry == NULL) {
+        if (PyErr_Occurred()) {
+            goto done;
+        }
+        PyObject *list = PyList_New(0);
+        entry = list ? PyTuple_Pack(2, code, list) : NULL;
+        Py_XDECREF(list);
+        if (entry == NULL || PyDict_SetItem(aliases, key, entry) < 0) {
+            Py_XDECREF(entry);
+            goto done;
+        }
+        Py_DECREF(entry);
+    }
+    PyObject *ref = PyWeakref_NewRef(func, NULL);
+    if (ref == NULL) {
+        goto done;
+    }
+    r = PyList_Append(PyTuple_GET_ITEM(entry, 1), ref);
+    Py_DECREF(ref);
+done:
+    Py_DECREF(key);
+    return r;
+}
+
+/* After `old_code` was replaced by `new_code` in one function, do the same
+ * in the functions that follow it, and make them follow `new_code`. */
+static int
+follow_aliases(HsTxn *txn, PyObject *old_code, PyObject *new_code,
+               PyObject *new_func)
+{
+    if (aliases == NULL || PyDict_GET_SIZE(aliases) == 0) {
+        return 0;
+    }
+    PyObject *key = PyLong_FromVoidPtr(old_code);
+    if (key == NULL) {
+        return -1;
+    }
+    PyObject *entry = PyDict_GetItemWithError(aliases, key);
+    if (entry == NULL) {
+        Py_DECREF(key);
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    Py_INCREF(entry);
+    int r = PyDict_DelItem(aliases, key);
+    Py_DECREF(key);
+    PyObject *list = PyTuple_GET_ITEM(entry, 1);
+    for (Py_ssize_t i = 0; r == 0 && i < PyList_GET_SIZE(list); i++) {
+        PyObject *f = NULL;
+        int alive = PyWeakref_GetRef(PyList_GET_ITEM(list, i), &f);
+        if (alive < 0) {
+            r = -1;
+            break;
+        }
+        if (!alive || !PyFunction_Check(f)
+            || PyFunction_GET_CODE(f) != old_code) {
+            Py_XDECREF(f);
+            continue;
+        }
+        int p = hs_func_patch(txn, f, new_code, new_func, NULL);
+        if (p >= 0 && p != HS_PATCH_KIND && p != HS_PATCH_FREEVARS) {
+            p = hs_func_alias(f, new_code);
+        }
+        Py_DECREF(f);
+        if (p < 0) {
+            r = -1;
+        }
+    }
+    Py_DECREF(entry);
+    return r;
+}
+
 int
 hs_func_patch(HsTxn *txn, PyObject *old, PyObject *new_code,
               PyObject *new_func, PyObject *nested)
@@ -509,7 +598,7 @@ hs_func_patch(HsTxn *txn, PyObject *old, PyObject *new_code,
             r = hs_func_set_closure_and_code(old, closure, new_code);
         }
         Py_DECREF(closure);
-        if (r < 0) {
+        if (r < 0 || follow_aliases(txn, old_code, new_code, new_func) < 0) {
             return -1;
         }
         changed = 1;

@@ -50,6 +50,11 @@ int hs_code_pair_nested(PyObject *old_code, PyObject *new_code,
 Py_ssize_t hs_func_patch_live(HsTxn *txn, PyObject *nested,
                               PyObject *rejected);
 
+/* Remember that `func` runs `code` and must follow whatever that code is
+ * replaced by later, even when nothing else leads to it (the function
+ * inside an old decorator after the decorators changed: HS102).  0 / -1. */
+int hs_func_alias(PyObject *func, PyObject *code);
+
 /* If `obj` is a caching wrapper (functools.lru_cache / cache), clear it.
  * 0 / -1. */
 int hs_func_clear_cache(PyObject *obj);

@@ -52,6 +52,7 @@ typedef struct {
     PyObject_HEAD
     PyObject *entries; /* strong: tuple of Change */
     PyObject *modules; /* strong: tuple of ModuleResult */
+    PyObject *error;   /* strong: the ReloadError of a failed batch, or NULL */
     int ok;
     double seconds;
 } ReportObject;
@@ -62,6 +63,7 @@ report_traverse(ReportObject *self, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->entries);
     Py_VISIT(self->modules);
+    Py_VISIT(self->error);
     return 0;
 }
 
@@ -70,6 +72,7 @@ report_clear(ReportObject *self)
 {
     Py_CLEAR(self->entries);
     Py_CLEAR(self->modules);
+    Py_CLEAR(self->error);
     return 0;
 }
 
@@ -348,6 +351,19 @@ report_get_ok(ReportObject *self, void *closure)
 }
 
 static PyObject *
+report_get_error(ReportObject *self, void *closure)
+{
+    return Py_NewRef(self->error ? self->error : Py_None);
+}
+
+void
+hs_report_set_error(PyObject *report, PyObject *error)
+{
+    ReportObject *self = (ReportObject *)report;
+    Py_XSETREF(self->error, Py_XNewRef(error));
+}
+
+static PyObject *
 report_get_seconds(ReportObject *self, void *closure)
 {
     return PyFloat_FromDouble(self->seconds);
@@ -370,6 +386,8 @@ static PyGetSetDef report_getset[] = {
      "The entries whose edit could not be applied in place.", NULL},
     {"seconds", (getter)report_get_seconds, NULL,
      "Wall time of the batch.", NULL},
+    {"error", (getter)report_get_error, NULL,
+     "The ReloadError of a failed batch, or None.", NULL},
     {NULL},
 };
 
@@ -436,6 +454,7 @@ hs_report_new(PyTypeObject *type, PyObject *entries, PyObject *modules,
     }
     self->entries = PyList_AsTuple(entries);
     self->modules = PyList_AsTuple(modules);
+    self->error = NULL;
     self->ok = ok;
     self->seconds = seconds;
     PyObject_GC_Track(self);

@@ -24,6 +24,9 @@ int hs_report_add_str(HsJob *job, const char *name, const char *kind,
  * `entries` a list of Change.  New reference. */
 PyObject *hs_report_new(PyTypeObject *report_type, PyObject *entries,
                         PyObject *modules, int ok, double seconds);
+/* Attach the ReloadError of a failed batch to its report. */
+void hs_report_set_error(PyObject *report, PyObject *error);
+
 PyObject *hs_module_result_new(PyTypeObject *type, PyObject *name,
                                PyObject *filename, const char *status,
                                double seconds);

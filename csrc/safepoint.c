@@ -338,8 +338,17 @@ hs_safepoint_apply(PyObject *core)
     }
     else {
         hs_watch_count(0);
+        /* say what changed, and also what was kept or rejected */
         PyObject *changed = PyObject_GetAttrString(report, "changed");
-        if (changed != NULL && PyObject_IsTrue(changed) == 1) {
+        PyObject *entries = PyObject_GetAttrString(report, "entries");
+        int coded = 0;
+        for (Py_ssize_t i = 0; entries && i < PyTuple_GET_SIZE(entries);
+             i++) {
+            coded |= PyStructSequence_GET_ITEM(PyTuple_GET_ITEM(entries, i),
+                                               4) != Py_None;
+        }
+        Py_XDECREF(entries);
+        if (changed != NULL && (coded || PyObject_IsTrue(changed) == 1)) {
             PyObject *s = PyObject_Str(report);
             if (s != NULL) {
                 log_line("info", s);

@@ -225,6 +225,8 @@ hs_track_is_tracked(HsState *st, PyObject *name, PyObject *module)
 /* ------------------------------------------------------------------ */
 /* taking snapshots                                                    */
 
+static int ends_with_py(PyObject *s);
+
 static PyObject *
 read_with_loader(PyObject *loader, PyObject *origin)
 {
@@ -233,6 +235,26 @@ read_with_loader(PyObject *loader, PyObject *origin)
         return NULL;
     }
     PyObject *raw = PyObject_CallMethod(loader, "get_data", "O", origin);
+    if (raw == NULL || !PyBytes_Check(raw)) {
+        PyErr_Clear();
+        Py_XDECREF(raw);
+        return NULL;
+    }
+    return raw;
+}
+
+static PyObject *
+read_with_open_code(PyObject *path)
+{
+    PyObject *io = PyImport_ImportModule("io");
+    PyObject *f = io ? PyObject_CallMethod(io, "open_code", "O", path) : NULL;
+    PyObject *raw = f ? PyObject_CallMethod(f, "read", NULL) : NULL;
+    if (f != NULL) {
+        PyObject *r = PyObject_CallMethod(f, "close", NULL);
+        Py_XDECREF(r);
+    }
+    Py_XDECREF(io);
+    Py_XDECREF(f);
     if (raw == NULL || !PyBytes_Check(raw)) {
         PyErr_Clear();
         Py_XDECREF(raw);
@@ -258,11 +280,23 @@ hs_track_snapshot_module(HsState *st, PyObject *module)
         result = 0; /* nothing to snapshot */
         goto done;
     }
+    if (!ends_with_py(file)) {
+        result = 0; /* a C extension or compiled file: nothing to compare */
+        goto done;
+    }
     if (spec != NULL && spec != Py_None
         && PyObject_GetOptionalAttrString(spec, "loader", &loader) < 0) {
         goto done;
     }
+    if ((loader == NULL || loader == Py_None)
+        && PyObject_GetOptionalAttrString(module, "__loader__", &loader)
+               < 0) {
+        goto done;
+    }
     raw = read_with_loader(loader, file);
+    if (raw == NULL) {
+        raw = read_with_open_code(file);
+    }
     if (raw == NULL) {
         result = 0;
         goto done;

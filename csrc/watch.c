@@ -327,12 +327,76 @@ stat_differs(const struct stat *a, const struct stat *b)
            || a->st_ctim.tv_nsec != b->st_ctim.tv_nsec;
 }
 
+/* Lock held.  Add `path` to the polled files, its current state as the
+ * baseline. */
+static void
+poll_add_locked(const char *path)
+{
+    for (size_t i = 0; i < W.nfiles; i++) {
+        if (strcmp(W.files[i].path, path) == 0) {
+            return;
+        }
+    }
+    WFile *v = realloc(W.files, (W.nfiles + 1) * sizeof(WFile));
+    if (v == NULL) {
+        return;
+    }
+    W.files = v;
+    WFile *f = &W.files[W.nfiles];
+    f->path = dup_str(path);
+    if (f->path == NULL) {
+        return;
+    }
+    f->known = stat(path, &f->st) == 0 ? 1 : -1;
+    W.nfiles++;
+}
+
+/* Lock held.  Polling sees no directory events: look for .py files that
+ * appeared under the roots (modules imported after watch() started). */
+static void
+poll_discover_locked(const char *dir, int depth)
+{
+    if (depth > 32 || excluded_locked(dir)) {
+        return;
+    }
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || strcmp(e->d_name, "__pycache__") == 0) {
+            continue;
+        }
+        size_t n = strlen(dir) + strlen(e->d_name) + 2;
+        char *sub = malloc(n);
+        if (sub == NULL) {
+            break;
+        }
+        snprintf(sub, n, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(sub, &st) == 0) {
+            if (S_ISDIR(st.st_mode)) {
+                poll_discover_locked(sub, depth + 1);
+            }
+            else if (is_py_name(e->d_name) && !excluded_locked(sub)) {
+                poll_add_locked(sub);
+            }
+        }
+        free(sub);
+    }
+    closedir(d);
+}
+
 /* Returns 1 when a polled file changed. */
 static int
 poll_files(void)
 {
     int hit = 0;
     pthread_mutex_lock(&W.lock);
+    for (size_t i = 0; i < W.nroots; i++) {
+        poll_discover_locked(W.roots[i], 0);
+    }
     for (size_t i = 0; i < W.nfiles; i++) {
         WFile *f = &W.files[i];
         struct stat st;

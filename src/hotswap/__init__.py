@@ -42,6 +42,21 @@ from ._core import (
     watching,
 )
 
+
+def load_ipython_extension(ipython):
+    """``%load_ext hotswap``: reload edited modules before each cell."""
+    from .ipython import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython):
+    """``%unload_ext hotswap``."""
+    from .ipython import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 __all__ = [
     "Change",
     "ModuleResult",
@@ -62,6 +77,8 @@ __all__ = [
     "unwatch",
     "watch",
     "watching",
+    "load_ipython_extension",
+    "unload_ipython_extension",
 ]
 
 __version__ = "0.1.0"
