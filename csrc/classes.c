@@ -317,6 +317,10 @@ patch_result_report(Ctx *cx, PyObject *name, int r, int line)
     }
 }
 
+/* patch_wrapped(): no function of this module inside the wrappers (e.g.
+ * classmethod(GenericAlias)): the member is data. */
+#define PATCH_NOT_A_FUNCTION 100
+
 /* Patch the function inside old (a wrapper of kind k) from the one inside
  * new.  Returns an HsPatchResult or -1; HS_PATCH_KIND/FREEVARS mean the
  * caller must replace the member. */
@@ -325,13 +329,13 @@ patch_wrapped(Ctx *cx, PyObject *name, PyObject *old, PyObject *new)
 {
     PyObject *fo = hs_func_find(old, cx->job->dict, name);
     if (fo == NULL) {
-        return PyErr_Occurred() ? -1 : HS_PATCH_KIND;
+        return PyErr_Occurred() ? -1 : PATCH_NOT_A_FUNCTION;
     }
     /* staged functions were moved onto the module dict already */
     PyObject *fn = hs_func_find(new, cx->job->dict, name);
     if (fn == NULL) {
         Py_DECREF(fo);
-        return PyErr_Occurred() ? -1 : HS_PATCH_KIND;
+        return PyErr_Occurred() ? -1 : PATCH_NOT_A_FUNCTION;
     }
     int r = hs_func_patch(cx->txn, fo, PyFunction_GET_CODE(fn), fn,
                           cx->nested);
@@ -820,9 +824,11 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             Py_DECREF(old);
             continue;
         }
-        if (st == HS_ST_UNCHANGED) {
+        int data_stmt = mi >= 0 && nm.items[mi].kind != HS_CHUNK_DEF
+                        && nm.items[mi].kind != HS_CHUNK_CLASS;
+        if (st == HS_ST_UNCHANGED || (st == HS_ST_MOVED && data_stmt)) {
             Py_DECREF(old);
-            continue;
+            continue; /* statement not edited: the live value stays */
         }
         MemberKind ko = member_kind(old), kn = member_kind(value);
         int r;
@@ -839,6 +845,15 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             if (r < 0) {
                 Py_DECREF(old);
                 goto done;
+            }
+            if (r == PATCH_NOT_A_FUNCTION) {
+                Py_DECREF(old);
+                if (set_member(&cx, name, value) < 0
+                    || report(&cx, name, "data", "updated", NULL, line, NULL)
+                           < 0) {
+                    goto done;
+                }
+                continue;
             }
             if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
                 Py_DECREF(old);

@@ -128,6 +128,14 @@ hs_code_get_code(PyCodeObject *co)
 /* Opcodes that bind a module-level name.  3.12 replaced IMPORT_STAR by
  * CALL_INTRINSIC_1 with INTRINSIC_IMPORT_STAR (= 2, pycore_intrinsics.h,
  * an internal header). */
+#define HS_OP_LOAD_NAME LOAD_NAME
+#define HS_OP_LOAD_GLOBAL LOAD_GLOBAL
+/* 3.11 put a "push NULL" flag in the low bit of LOAD_GLOBAL's argument. */
+#if PY_VERSION_HEX >= 0x030B0000
+#  define HS_LOAD_GLOBAL_INDEX(arg) ((arg) >> 1)
+#else
+#  define HS_LOAD_GLOBAL_INDEX(arg) (arg)
+#endif
 #define HS_OP_STORE_NAME STORE_NAME
 #define HS_OP_DELETE_NAME DELETE_NAME
 #define HS_OP_EXTENDED_ARG EXTENDED_ARG

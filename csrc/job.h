@@ -17,6 +17,8 @@ typedef enum {
     HS_ST_MOVED,
     HS_ST_CHANGED,
     HS_ST_ADDED,
+    HS_ST_RERUN, /* unchanged, run again: a changed statement needs a name
+                  * it binds that the live module no longer has */
 } HsChunkState;
 
 typedef struct {

@@ -120,6 +120,9 @@ is_namespace_package(PyObject *module)
 /* ------------------------------------------------------------------ */
 /* PLAN                                                                */
 
+static int contains_bytes(const char *hay, Py_ssize_t n, const char *needle,
+                          Py_ssize_t m);
+
 typedef struct {
     uint64_t *keys;
     Py_ssize_t *vals;
@@ -297,6 +300,181 @@ plan_normal(HsJob *job)
 }
 
 /* ------------------------------------------------------------------ */
+/* statements run again for the sake of changed ones                   */
+
+static int
+chunk_is_kept(HsJob *job, Py_ssize_t k)
+{
+    return job->state[k] == HS_ST_UNCHANGED || job->state[k] == HS_ST_MOVED;
+}
+
+/* Does kept chunk k bind (which=0) or delete (which=1) `name`?
+ * 1 / 0 / -1. */
+static int
+chunk_touches(HsJob *job, Py_ssize_t k, PyObject *name, const char *s,
+              Py_ssize_t n, int which)
+{
+    const char *text = PyBytes_AS_STRING(job->text);
+    HsChunk *c = &job->chunks.items[k];
+    if (which == 0 && c->name_len == n && memcmp(text + c->name, s, n) == 0
+        && c->kind != HS_CHUNK_ASSIGN) {
+        return 1;
+    }
+    if (c->kind == HS_CHUNK_DEF || c->kind == HS_CHUNK_CLASS) {
+        return 0;
+    }
+    if (!contains_bytes(text + c->start, c->end - c->start, s, n)
+        && (which == 1
+            || !contains_bytes(text + c->start, c->end - c->start, "*", 1))) {
+        return 0;
+    }
+    PyObject *code = hs_stage_compile_range(job, text, c->start, c->end,
+                                            c->line, c->start);
+    if (code == NULL) {
+        return -1;
+    }
+    PyObject *names = PySet_New(NULL);
+    int r = -1;
+    if (names != NULL) {
+        r = which == 0 ? hs_stage_stored_names(code, names)
+                       : hs_stage_deleted_names(code, names);
+        if (r == 0) {
+            r = PySet_Contains(names, name);
+        }
+        else if (r == 1) {
+            r = 1; /* a star import may bind anything */
+        }
+    }
+    Py_XDECREF(names);
+    Py_DECREF(code);
+    return r;
+}
+
+static int
+mark_rerun(HsJob *job, Py_ssize_t k, PyObject *bound)
+{
+    const char *text = PyBytes_AS_STRING(job->text);
+    HsChunk *c = &job->chunks.items[k];
+    PyObject *code = hs_stage_compile_range(job, text, c->start, c->end,
+                                            c->line, c->start);
+    if (code == NULL) {
+        return -1;
+    }
+    job->state[k] = HS_ST_RERUN;
+    if (bound != NULL && hs_stage_stored_names(code, bound) < 0) {
+        Py_DECREF(code);
+        return -1;
+    }
+    return PyList_SetItem(job->codes, k, code); /* steals */
+}
+
+/* The data policy does not run unchanged statements again, but a changed
+ * statement may need a name that only an unchanged one binds and a later
+ * one deletes ("import re" ... "del re"): run those again too, so the
+ * changed statement sees what a fresh import would. */
+static int
+plan_reruns(HsJob *job)
+{
+    if (job->mode != HS_MODE_NORMAL) {
+        return 0;
+    }
+    PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
+    PyObject *bound = PySet_New(NULL), *loaded = NULL;
+    int result = -1;
+    if (bound == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+        PyObject *code = PyList_GET_ITEM(job->codes, i);
+        if (code == Py_None || job->state[i] == HS_ST_RERUN) {
+            continue;
+        }
+        Py_XSETREF(loaded, PySet_New(NULL));
+        if (loaded == NULL || hs_stage_loaded_names(code, loaded) < 0) {
+            goto done;
+        }
+        PyObject *it = PyObject_GetIter(loaded), *name;
+        while (it != NULL && (name = PyIter_Next(it)) != NULL) {
+            int known = PySet_Contains(bound, name);
+            if (known == 0) {
+                known = PyDict_Contains(job->dict, name);
+            }
+            if (known == 0) {
+                known = PyDict_Contains(builtins, name);
+            }
+            Py_ssize_t n;
+            const char *s = known == 0 ? PyUnicode_AsUTF8AndSize(name, &n)
+                                       : NULL;
+            for (Py_ssize_t k = i - 1; s != NULL && k >= 0; k--) {
+                if (!chunk_is_kept(job, k)) {
+                    continue;
+                }
+                int t = chunk_touches(job, k, name, s, n, 0);
+                if (t < 0 || (t == 1 && mark_rerun(job, k, bound) < 0)) {
+                    known = -1;
+                    break;
+                }
+                if (t == 0) {
+                    continue;
+                }
+                /* and the statements after it that delete the name */
+                for (Py_ssize_t d = k + 1; d < job->chunks.len; d++) {
+                    if (!chunk_is_kept(job, d)) {
+                        continue;
+                    }
+                    int del = chunk_touches(job, d, name, s, n, 1);
+                    if (del < 0 || (del == 1 && mark_rerun(job, d, NULL) < 0)) {
+                        known = -1;
+                        break;
+                    }
+                }
+                break;
+            }
+            Py_DECREF(name);
+            if (known < 0 || (s == NULL && PyErr_Occurred())) {
+                Py_DECREF(it);
+                goto done;
+            }
+        }
+        Py_XDECREF(it);
+        if (PyErr_Occurred() || hs_stage_stored_names(code, bound) < 0) {
+            goto done;
+        }
+    }
+    result = 0;
+done:
+    Py_DECREF(bound);
+    Py_XDECREF(loaded);
+    return result;
+}
+
+/* Is `name`, bound by staged chunk ci, bound again by a later statement
+ * that did not change?  Then the live value is already the one a fresh
+ * import ends with.  1 / 0 / -1. */
+static int
+bound_again_later(HsJob *job, PyObject *name, Py_ssize_t ci)
+{
+    if (job->mode != HS_MODE_NORMAL || ci < 0) {
+        return 0;
+    }
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(name, &n);
+    if (s == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t k = ci + 1; k < job->chunks.len; k++) {
+        if (!chunk_is_kept(job, k)) {
+            continue;
+        }
+        int t = chunk_touches(job, k, name, s, n, 0);
+        if (t != 0) {
+            return t;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* SOURCE + PLAN + compile, for one module                             */
 
 typedef struct {
@@ -388,7 +566,7 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
         fail->code = "HS503";
         return -1;
     }
-    return 0;
+    return plan_reruns(job);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1021,7 +1199,18 @@ apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
         if (PyDict_GetItemRef(job->dict, name, &old) < 0) {
             goto done;
         }
-        int r = old == new ? 0 : reconcile(&ap, name, old, new);
+        int r = 0;
+        if (old != new) {
+            PyObject *idx = PyDict_GetItemWithError(ap.chunk_of, name);
+            Py_ssize_t ci = idx ? PyLong_AsSsize_t(idx) : -1;
+            r = PyErr_Occurred() ? -1 : bound_again_later(job, name, ci);
+            if (r == 0) {
+                r = reconcile(&ap, name, old, new);
+            }
+            else if (r == 1) {
+                r = 0;
+            }
+        }
         Py_XDECREF(old);
         if (r < 0) {
             goto done;

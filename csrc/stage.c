@@ -24,6 +24,7 @@
 #include "stage.h"
 #include "classes.h"
 #include "funcs.h"
+#include "internals.h"
 #include "report.h"
 
 #include <string.h>
@@ -193,8 +194,21 @@ whole:
 /* ------------------------------------------------------------------ */
 /* names a statement binds                                             */
 
-int
-hs_stage_stored_names(PyObject *code, PyObject *names)
+typedef enum { NAMES_STORED, NAMES_LOADED, NAMES_DELETED } NamesWhich;
+
+static int
+add_name(PyObject *co_names, unsigned long arg, PyObject *names)
+{
+    if ((Py_ssize_t)arg >= PyTuple_GET_SIZE(co_names)) {
+        return 0;
+    }
+    return PySet_Add(names, PyTuple_GET_ITEM(co_names, arg));
+}
+
+/* Walk the bytecode of `code` (not of the code objects nested in it).
+ * Returns 1 when a star import was seen, 0, or -1 on error. */
+static int
+walk_names(PyObject *code, NamesWhich which, PyObject *names)
 {
     PyObject *bytes = hs_code_get_code((PyCodeObject *)code);
     PyObject *co_names = bytes ? PyObject_GetAttrString(code, "co_names")
@@ -214,28 +228,92 @@ hs_stage_stored_names(PyObject *code, PyObject *names)
             continue;
         }
         ext = 0;
-        if (op == HS_OP_STORE_NAME || op == HS_OP_DELETE_NAME) {
-            if ((Py_ssize_t)arg < PyTuple_GET_SIZE(co_names)
-                && PySet_Add(names, PyTuple_GET_ITEM(co_names, arg)) < 0) {
-                goto done;
-            }
-        }
+        int r = 0;
+        switch (which) {
+            case NAMES_STORED:
+                if (op == HS_OP_STORE_NAME || op == HS_OP_DELETE_NAME) {
+                    r = add_name(co_names, arg, names);
+                }
 #if PY_VERSION_HEX >= 0x030C0000
-        else if (op == HS_OP_CALL_INTRINSIC_1
-                 && arg == HS_INTRINSIC_IMPORT_STAR) {
-            star = 1;
-        }
+                else if (op == HS_OP_CALL_INTRINSIC_1
+                         && arg == HS_INTRINSIC_IMPORT_STAR) {
+                    star = 1;
+                }
 #else
-        else if (op == HS_OP_IMPORT_STAR) {
-            star = 1;
-        }
+                else if (op == HS_OP_IMPORT_STAR) {
+                    star = 1;
+                }
 #endif
+                break;
+            case NAMES_LOADED:
+                if (op == HS_OP_LOAD_NAME) {
+                    r = add_name(co_names, arg, names);
+                }
+                else if (op == HS_OP_LOAD_GLOBAL) {
+                    r = add_name(co_names, HS_LOAD_GLOBAL_INDEX(arg), names);
+                }
+                break;
+            case NAMES_DELETED:
+                if (op == HS_OP_DELETE_NAME) {
+                    r = add_name(co_names, arg, names);
+                }
+                break;
+        }
+        if (r < 0) {
+            goto done;
+        }
     }
     result = star;
 done:
     Py_XDECREF(bytes);
     Py_XDECREF(co_names);
     return result;
+}
+
+int
+hs_stage_stored_names(PyObject *code, PyObject *names)
+{
+    return walk_names(code, NAMES_STORED, names);
+}
+
+int
+hs_stage_deleted_names(PyObject *code, PyObject *names)
+{
+    return walk_names(code, NAMES_DELETED, names) < 0 ? -1 : 0;
+}
+
+int
+hs_stage_loaded_names(PyObject *code, PyObject *names)
+{
+    /* the statement itself, and what runs while it runs: class bodies
+     * and comprehensions (functions only run later, when called) */
+    if (walk_names(code, NAMES_LOADED, names) < 0) {
+        return -1;
+    }
+    PyObject *consts = PyObject_GetAttrString(code, "co_consts");
+    if (consts == NULL) {
+        return -1;
+    }
+    int r = 0;
+    for (Py_ssize_t i = 0; r == 0 && i < PyTuple_GET_SIZE(consts); i++) {
+        PyObject *c = PyTuple_GET_ITEM(consts, i);
+        if (!PyCode_Check(c)) {
+            continue;
+        }
+        int run_now = !(hs_code_flags(c) & CO_OPTIMIZED);
+        if (!run_now) {
+            PyObject *name = PyObject_GetAttrString(c, "co_name");
+            const char *s = name ? PyUnicode_AsUTF8(name) : NULL;
+            run_now = s != NULL && s[0] == '<' && strcmp(s, "<lambda>") != 0;
+            Py_XDECREF(name);
+            PyErr_Clear();
+        }
+        if (run_now) {
+            r = hs_stage_loaded_names(c, names);
+        }
+    }
+    Py_DECREF(consts);
+    return r;
 }
 
 /* ------------------------------------------------------------------ */

@@ -22,6 +22,12 @@ int hs_stage_run(HsJob *job);
  * code does a star import (names unknown), else 0; -1 on error. */
 int hs_stage_stored_names(PyObject *code, PyObject *names);
 
+/* Names that `code` looks up while it runs (its own LOAD_NAME /
+ * LOAD_GLOBAL, and those of class bodies and comprehensions in it), and
+ * the names it deletes.  Into the set `names`.  0 / -1. */
+int hs_stage_loaded_names(PyObject *code, PyObject *names);
+int hs_stage_deleted_names(PyObject *code, PyObject *names);
+
 /* Compile text[start:end) of a module as a standalone chunk, at its real
  * line numbers.  New reference. */
 PyObject *hs_stage_compile_range(HsJob *job, const char *text,
