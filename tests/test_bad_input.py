@@ -406,3 +406,12 @@ def test_named_pipe_in_place_of_the_file_does_not_block(tmp_path):
         pytest.fail("hotswap.reload() blocked on a named pipe (killed after "
                     "30 s)")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_failed_and_replacing_reloads_do_not_leak(tmp_path):
+    # 1,000 cycles mixing successful edits, kind changes (replaced objects),
+    # rolled-back syntax errors and exceptions, and patch(): gc objects, a
+    # sentinel's refcount and traced memory stay flat (tests/test_leaks.py
+    # covers successful edits only).
+    from hs_helpers import run_script
+    run_script("refcount_cycles.py", "objects", tmp_path, timeout=600)
