@@ -122,6 +122,7 @@ is_namespace_package(PyObject *module)
 
 static int contains_bytes(const char *hay, Py_ssize_t n, const char *needle,
                           Py_ssize_t m);
+static int is_own_class(HsJob *job, PyObject *v);
 
 typedef struct {
     uint64_t *keys;
@@ -342,7 +343,7 @@ chunk_touches(HsJob *job, Py_ssize_t k, PyObject *name, const char *s,
             r = PySet_Contains(names, name);
         }
         else if (r == 1) {
-            r = 1; /* a star import may bind anything */
+            r = 2; /* a star import: it may bind anything */
         }
     }
     Py_XDECREF(names);
@@ -410,7 +411,7 @@ plan_reruns(HsJob *job)
                     continue;
                 }
                 int t = chunk_touches(job, k, name, s, n, 0);
-                if (t < 0 || (t == 1 && mark_rerun(job, k, bound) < 0)) {
+                if (t < 0 || (t >= 1 && mark_rerun(job, k, bound) < 0)) {
                     known = -1;
                     break;
                 }
@@ -467,8 +468,26 @@ bound_again_later(HsJob *job, PyObject *name, Py_ssize_t ci)
             continue;
         }
         int t = chunk_touches(job, k, name, s, n, 0);
-        if (t != 0) {
-            return t;
+        if (t < 0) {
+            return -1;
+        }
+        if (t == 2) {
+            /* a star import binds what its module exports: look at the
+             * live value, which is still this module's own definition
+             * unless the import replaced it */
+            PyObject *v = NULL;
+            if (PyDict_GetItemRef(job->dict, name, &v) < 0) {
+                return -1;
+            }
+            int own = v != NULL
+                      && ((PyFunction_Check(v)
+                           && PyFunction_GET_GLOBALS(v) == job->dict)
+                          || is_own_class(job, v));
+            Py_XDECREF(v);
+            t = !own;
+        }
+        if (t) {
+            return 1;
         }
     }
     return 0;

@@ -15,7 +15,9 @@
  */
 #include "source.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ------------------------------------------------------------------ */
 /* hashing                                                             */
@@ -457,8 +459,7 @@ hs_scan(const char *text, Py_ssize_t from, Py_ssize_t to, int first_line,
         if (p >= to) {
             break;
         }
-        if (text[p] == '\n' || text[p] == '#' || text[p] == '\r'
-            || (text[p] == '\\' && p + 1 < to && text[p + 1] == '\n')) {
+        if (text[p] == '\n' || text[p] == '#' || text[p] == '\r') {
             /* blank or comment-only line: belongs to no statement */
             while (p < to && text[p] != '\n') {
                 p++;
@@ -621,6 +622,25 @@ has_suffix(PyObject *str, const char *suffix)
     return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
 
+/* A frozen module may carry the __file__ of the source it was frozen
+ * from, but its code does not come from that file. */
+static int
+is_frozen(PyObject *module)
+{
+    PyObject *spec = NULL, *origin = NULL;
+    int r = 0;
+    if (PyObject_GetOptionalAttrString(module, "__spec__", &spec) > 0
+        && spec != Py_None
+        && PyObject_GetOptionalAttrString(spec, "origin", &origin) > 0
+        && PyUnicode_Check(origin)) {
+        r = PyUnicode_CompareWithASCIIString(origin, "frozen") == 0;
+    }
+    PyErr_Clear();
+    Py_XDECREF(spec);
+    Py_XDECREF(origin);
+    return r;
+}
+
 PyObject *
 hs_source_filename(PyObject *module)
 {
@@ -639,6 +659,12 @@ hs_source_filename(PyObject *module)
                      "namespace package or created at runtime)", name);
         goto error;
     }
+    if (is_frozen(module)) {
+        PyErr_Format(PyExc_ImportError,
+                     "module %R is frozen into the interpreter; its code "
+                     "does not come from %U", name, file);
+        goto error;
+    }
     if (!has_suffix(file, ".py") && !has_suffix(file, ".pyw")) {
         PyErr_Format(PyExc_ImportError,
                      "module %R is not Python source: %U (a C extension or "
@@ -654,11 +680,42 @@ error:
     return NULL;
 }
 
+/* Only regular files are read: a FIFO would block the main thread, a
+ * device could be endless. */
+static int
+check_regular_file(PyObject *filename)
+{
+    PyObject *b = PyUnicode_EncodeFSDefault(filename);
+    if (b == NULL) {
+        return -1;
+    }
+    struct stat st;
+    int r = stat(PyBytes_AS_STRING(b), &st);
+    Py_DECREF(b);
+    if (r < 0) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, filename);
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        errno = EISDIR;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, filename);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        PyErr_Format(PyExc_OSError, "%R is not a regular file", filename);
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 read_bytes(PyObject *module, PyObject *filename)
 {
     PyObject *spec = NULL, *loader = NULL, *io = NULL, *f = NULL;
     PyObject *data = NULL;
+    if (check_regular_file(filename) < 0) {
+        return NULL;
+    }
     if (PyObject_GetOptionalAttrString(module, "__spec__", &spec) < 0) {
         return NULL;
     }
