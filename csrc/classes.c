@@ -401,8 +401,7 @@ is_skipped_name(PyObject *name)
     static const char *const skip[] = {
         "__module__", "__qualname__", "__dict__", "__weakref__",
         "__classcell__", "_abc_impl", "__slots__", "__orig_bases__",
-        "__parameters__", "__static_attributes__", "__firstlineno__",
-        NULL,
+        "__parameters__", NULL,
     };
     const char *s = PyUnicode_AsUTF8(name);
     if (s == NULL) {
@@ -906,8 +905,13 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             /* a nested class of the same name created anew (its own
              * statement was not routed to the old one) */
         }
-        if (is_ann || PyUnicode_CompareWithASCIIString(name, "__doc__")
-                          == 0) {
+        if (is_ann || PyUnicode_CompareWithASCIIString(name, "__doc__") == 0
+            || PyUnicode_CompareWithASCIIString(name, "__firstlineno__") == 0
+            || PyUnicode_CompareWithASCIIString(name,
+                                                "__static_attributes__")
+                   == 0) {
+            /* bookkeeping the compiler writes (3.13: inspect uses
+             * __firstlineno__): kept exact, not reported */
             PyObject *cur = NULL;
             if (own_member(klass, name, &cur) < 0) {
                 goto done;
