@@ -61,6 +61,8 @@ typedef struct {
     size_t nexcludes;
     WFile *files;
     size_t nfiles;
+    size_t *index;       /* open addressing over files, by path hash */
+    size_t index_cap;    /* a power of two, or 0 */
     WDir *dirs;
     size_t ndirs, capdirs;
     char **changed;
@@ -327,15 +329,77 @@ stat_differs(const struct stat *a, const struct stat *b)
            || a->st_ctim.tv_nsec != b->st_ctim.tv_nsec;
 }
 
+static size_t
+path_hash(const char *p)
+{
+    size_t h = 1469598103934665603ULL & SIZE_MAX;
+    for (; *p; p++) {
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* Lock held.  Rebuild the index of W.files (twice as many slots as
+ * files, at least 64).  0, or -1 when out of memory (lookups then scan). */
+static int
+index_rebuild_locked(void)
+{
+    size_t cap = 64;
+    while (cap < W.nfiles * 2 + 2) {
+        cap *= 2;
+    }
+    size_t *index = malloc(cap * sizeof(size_t));
+    if (index == NULL) {
+        free(W.index);
+        W.index = NULL;
+        W.index_cap = 0;
+        return -1;
+    }
+    for (size_t i = 0; i < cap; i++) {
+        index[i] = SIZE_MAX;
+    }
+    for (size_t i = 0; i < W.nfiles; i++) {
+        size_t h = path_hash(W.files[i].path) & (cap - 1);
+        while (index[h] != SIZE_MAX) {
+            h = (h + 1) & (cap - 1);
+        }
+        index[h] = i;
+    }
+    free(W.index);
+    W.index = index;
+    W.index_cap = cap;
+    return 0;
+}
+
+/* Lock held. */
+static int
+has_file_locked(const char *path)
+{
+    if (W.index_cap == 0) {
+        for (size_t i = 0; i < W.nfiles; i++) {
+            if (strcmp(W.files[i].path, path) == 0) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    size_t h = path_hash(path) & (W.index_cap - 1);
+    while (W.index[h] != SIZE_MAX) {
+        if (strcmp(W.files[W.index[h]].path, path) == 0) {
+            return 1;
+        }
+        h = (h + 1) & (W.index_cap - 1);
+    }
+    return 0;
+}
+
 /* Lock held.  Add `path` to the polled files, its current state as the
  * baseline. */
 static void
 poll_add_locked(const char *path)
 {
-    for (size_t i = 0; i < W.nfiles; i++) {
-        if (strcmp(W.files[i].path, path) == 0) {
-            return;
-        }
+    if (has_file_locked(path)) {
+        return;
     }
     WFile *v = realloc(W.files, (W.nfiles + 1) * sizeof(WFile));
     if (v == NULL) {
@@ -349,6 +413,16 @@ poll_add_locked(const char *path)
     }
     f->known = stat(path, &f->st) == 0 ? 1 : -1;
     W.nfiles++;
+    if (W.nfiles * 2 + 2 > W.index_cap) {
+        index_rebuild_locked();
+    }
+    else {
+        size_t h = path_hash(path) & (W.index_cap - 1);
+        while (W.index[h] != SIZE_MAX) {
+            h = (h + 1) & (W.index_cap - 1);
+        }
+        W.index[h] = W.nfiles - 1;
+    }
 }
 
 /* Lock held.  Polling sees no directory events: look for .py files that
@@ -388,14 +462,18 @@ poll_discover_locked(const char *dir, int depth)
     closedir(d);
 }
 
-/* Returns 1 when a polled file changed. */
+/* Returns 1 when a polled file changed.  New files are looked for every
+ * tenth round: listing directories costs more than stat()ing files. */
 static int
 poll_files(void)
 {
+    static unsigned poll_round = 0;
     int hit = 0;
     pthread_mutex_lock(&W.lock);
-    for (size_t i = 0; i < W.nroots; i++) {
-        poll_discover_locked(W.roots[i], 0);
+    if (poll_round++ % 10 == 0) {
+        for (size_t i = 0; i < W.nroots; i++) {
+            poll_discover_locked(W.roots[i], 0);
+        }
     }
     for (size_t i = 0; i < W.nfiles; i++) {
         WFile *f = &W.files[i];
@@ -586,15 +664,22 @@ static void
 carry_over_locked(WFile *files, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        size_t j;
-        for (j = 0; j < W.nfiles; j++) {
-            if (strcmp(files[i].path, W.files[j].path) == 0) {
-                files[i].known = W.files[j].known;
-                files[i].st = W.files[j].st;
-                break;
+        size_t j = W.nfiles;
+        if (W.index_cap) {
+            size_t h = path_hash(files[i].path) & (W.index_cap - 1);
+            while (W.index[h] != SIZE_MAX) {
+                if (strcmp(W.files[W.index[h]].path, files[i].path) == 0) {
+                    j = W.index[h];
+                    break;
+                }
+                h = (h + 1) & (W.index_cap - 1);
             }
         }
-        if (j == W.nfiles) {
+        if (j < W.nfiles) {
+            files[i].known = W.files[j].known;
+            files[i].st = W.files[j].st;
+        }
+        else {
             files[i].known = stat(files[i].path, &files[i].st) == 0 ? 1 : -1;
         }
     }
@@ -623,6 +708,7 @@ hs_watch_set_files(PyObject *files)
     size_t nold = W.nfiles;
     W.files = f;
     W.nfiles = n;
+    index_rebuild_locked();
     pthread_mutex_unlock(&W.lock);
     free_files(old, nold);
     return 0;
@@ -731,6 +817,9 @@ release_all(void)
     free_files(W.files, W.nfiles);
     W.files = NULL;
     W.nfiles = 0;
+    free(W.index);
+    W.index = NULL;
+    W.index_cap = 0;
     for (size_t i = 0; i < W.ndirs; i++) {
         free(W.dirs[i].path);
     }
