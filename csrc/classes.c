@@ -474,6 +474,91 @@ enum_members(PyObject *klass)
     return map;
 }
 
+static int
+is_abstract(PyObject *v)
+{
+    PyObject *flag = NULL;
+    if (v == NULL
+        || PyObject_GetOptionalAttrString(v, "__isabstractmethod__", &flag)
+               < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    int r = flag != NULL && PyObject_IsTrue(flag) == 1;
+    Py_XDECREF(flag);
+    PyErr_Clear();
+    return r;
+}
+
+/* What ABCMeta computes at class creation (abc.update_abstractmethods,
+ * 3.10+, does the same): the class's own abstract members, and the
+ * inherited abstract names it does not override with something concrete.
+ * Set through the type setter, which keeps Py_TPFLAGS_IS_ABSTRACT right. */
+static int
+recompute_abstract_methods(HsTxn *txn, PyObject *klass)
+{
+    PyObject *names = PySet_New(NULL), *d = NULL, *items = NULL;
+    PyObject *bases = NULL, *fs = NULL, *key = NULL;
+    int result = -1;
+    if (names == NULL || (d = own_dict(klass)) == NULL
+        || (items = PyMapping_Items(d)) == NULL
+        || (bases = PyObject_GetAttrString(klass, "__bases__")) == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *pair = PyList_GET_ITEM(items, i);
+        if (is_abstract(PyTuple_GET_ITEM(pair, 1))
+            && PySet_Add(names, PyTuple_GET_ITEM(pair, 0)) < 0) {
+            goto done;
+        }
+    }
+    for (Py_ssize_t b = 0; b < PyTuple_GET_SIZE(bases); b++) {
+        PyObject *inherited = NULL;
+        if (PyObject_GetOptionalAttrString(PyTuple_GET_ITEM(bases, b),
+                                           "__abstractmethods__",
+                                           &inherited) < 0) {
+            goto done;
+        }
+        PyObject *it = inherited ? PyObject_GetIter(inherited) : NULL, *n;
+        Py_XDECREF(inherited);
+        while (it != NULL && (n = PyIter_Next(it)) != NULL) {
+            PyObject *v = NULL;
+            if (PyObject_GetOptionalAttr(klass, n, &v) < 0) {
+                PyErr_Clear();
+            }
+            int r = is_abstract(v) ? PySet_Add(names, n) : 0;
+            Py_XDECREF(v);
+            Py_DECREF(n);
+            if (r < 0) {
+                Py_DECREF(it);
+                goto done;
+            }
+        }
+        Py_XDECREF(it);
+        if (PyErr_Occurred()) {
+            goto done;
+        }
+    }
+    fs = PyFrozenSet_New(names);
+    key = PyUnicode_FromString("__abstractmethods__");
+    if (fs == NULL || key == NULL) {
+        goto done;
+    }
+    PyObject *cur = PyObject_GetAttr(klass, key);
+    int same = cur != NULL && PyObject_RichCompareBool(cur, fs, Py_EQ) == 1;
+    Py_XDECREF(cur);
+    PyErr_Clear();
+    result = same ? 0 : hs_txn_setattr(txn, klass, key, fs);
+done:
+    Py_XDECREF(names);
+    Py_XDECREF(d);
+    Py_XDECREF(items);
+    Py_XDECREF(bases);
+    Py_XDECREF(fs);
+    Py_XDECREF(key);
+    return result;
+}
+
 /* What type.__new__ does to a class body: __init_subclass__ and
  * __class_getitem__ become classmethods, __new__ a staticmethod. */
 static int
@@ -518,7 +603,7 @@ follow_new_code(Ctx *cx, PyObject *name, PyObject *old, PyObject *new)
     int r = 0;
     if (fo != NULL && fn != NULL && fo != fn
         && PyFunction_GET_CODE(fo) == PyFunction_GET_CODE(fn)) {
-        r = hs_func_alias(fo, PyFunction_GET_CODE(fn));
+        r = hs_func_alias(fo, PyFunction_GET_CODE(fn), old);
     }
     Py_XDECREF(fo);
     Py_XDECREF(fn);
@@ -1009,21 +1094,9 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             goto done;
         }
     }
-    if (PyObject_HasAttrString(klass, "__abstractmethods__")) {
-        PyObject *abc = PyImport_ImportModule("abc");
-        if (abc == NULL) {
-            goto done;
-        }
-        if (PyObject_HasAttrString(abc, "update_abstractmethods")) {
-            PyObject *r = PyObject_CallMethod(abc, "update_abstractmethods",
-                                              "O", klass);
-            if (r == NULL) {
-                Py_DECREF(abc);
-                goto done;
-            }
-            Py_DECREF(r);
-        }
-        Py_DECREF(abc);
+    if (PyObject_HasAttrString(klass, "__abstractmethods__")
+        && recompute_abstract_methods(txn, klass) < 0) {
+        goto done;
     }
     result = 0;
 done:

@@ -471,7 +471,7 @@ patch_metadata(HsTxn *txn, PyObject *of, PyObject *nf, int *changed,
 static PyObject *aliases = NULL;
 
 int
-hs_func_alias(PyObject *func, PyObject *code)
+hs_func_alias(PyObject *func, PyObject *code, PyObject *wrapper)
 {
     if (aliases == NULL && (aliases = PyDict_New()) == NULL) {
         return -1;
@@ -496,11 +496,22 @@ hs_func_alias(PyObject *func, PyObject *code)
         Py_DECREF(entry);
     }
     PyObject *ref = PyWeakref_NewRef(func, NULL);
-    if (ref == NULL) {
+    PyObject *wref = NULL;
+    if (ref != NULL && wrapper != NULL && wrapper != func) {
+        wref = PyWeakref_NewRef(wrapper, NULL);
+        if (wref == NULL) {
+            PyErr_Clear(); /* not weakly referenceable: no cache to clear */
+        }
+    }
+    PyObject *item = ref ? PyTuple_Pack(2, ref, wref ? wref : Py_None)
+                         : NULL;
+    Py_XDECREF(ref);
+    Py_XDECREF(wref);
+    if (item == NULL) {
         goto done;
     }
-    r = PyList_Append(PyTuple_GET_ITEM(entry, 1), ref);
-    Py_DECREF(ref);
+    r = PyList_Append(PyTuple_GET_ITEM(entry, 1), item);
+    Py_DECREF(item);
 done:
     Py_DECREF(key);
     return r;
@@ -529,8 +540,9 @@ follow_aliases(HsTxn *txn, PyObject *old_code, PyObject *new_code,
     Py_DECREF(key);
     PyObject *list = PyTuple_GET_ITEM(entry, 1);
     for (Py_ssize_t i = 0; r == 0 && i < PyList_GET_SIZE(list); i++) {
-        PyObject *f = NULL;
-        int alive = PyWeakref_GetRef(PyList_GET_ITEM(list, i), &f);
+        PyObject *f = NULL, *w = NULL;
+        PyObject *item = PyList_GET_ITEM(list, i);
+        int alive = PyWeakref_GetRef(PyTuple_GET_ITEM(item, 0), &f);
         if (alive < 0) {
             r = -1;
             break;
@@ -540,11 +552,21 @@ follow_aliases(HsTxn *txn, PyObject *old_code, PyObject *new_code,
             Py_XDECREF(f);
             continue;
         }
+        if (PyTuple_GET_ITEM(item, 1) != Py_None
+            && PyWeakref_GetRef(PyTuple_GET_ITEM(item, 1), &w) < 0) {
+            Py_DECREF(f);
+            r = -1;
+            break;
+        }
         int p = hs_func_patch(txn, f, new_code, new_func, NULL);
         if (p >= 0 && p != HS_PATCH_KIND && p != HS_PATCH_FREEVARS) {
-            p = hs_func_alias(f, new_code);
+            p = hs_func_alias(f, new_code, w);
+            if (p == 0 && w != NULL) {
+                p = hs_func_clear_cache(w);
+            }
         }
         Py_DECREF(f);
+        Py_XDECREF(w);
         if (p < 0) {
             r = -1;
         }
@@ -780,9 +802,21 @@ hs_func_patch_live(HsTxn *txn, PyObject *nested, PyObject *rejected)
             goto error;
         }
         if (r == HS_PATCH_FREEVARS || r == HS_PATCH_KIND) {
-            if (PySequence_Contains(rejected, old_code) == 0
-                && PyList_Append(rejected, old_code) < 0) {
-                goto error;
+            /* (code, qualname of a closure that keeps it), once per code */
+            int seen = 0;
+            for (Py_ssize_t k = 0; k < PyList_GET_SIZE(rejected); k++) {
+                seen |= PyTuple_GET_ITEM(PyList_GET_ITEM(rejected, k), 0)
+                        == old_code;
+            }
+            if (!seen) {
+                PyObject *q = PyObject_GetAttrString(f, "__qualname__");
+                PyObject *t = q ? PyTuple_Pack(2, old_code, q) : NULL;
+                Py_XDECREF(q);
+                if (t == NULL || PyList_Append(rejected, t) < 0) {
+                    Py_XDECREF(t);
+                    goto error;
+                }
+                Py_DECREF(t);
             }
             continue;
         }

@@ -44,16 +44,18 @@ int hs_code_pair_nested(PyObject *old_code, PyObject *new_code,
 
 /* Swap the new code into every live function (found by one walk of the
  * GC-tracked objects) whose code is an old code of `nested`.  `rejected`
- * (a list) receives the old code objects whose live closures could not
- * take the new code (HS104).  Returns the number of functions patched, or
+ * (a list) receives (old code, qualname) for the old code objects whose
+ * live closures could not take the new code (HS104).  Returns the number of functions patched, or
  * -1 with an exception set. */
 Py_ssize_t hs_func_patch_live(HsTxn *txn, PyObject *nested,
                               PyObject *rejected);
 
 /* Remember that `func` runs `code` and must follow whatever that code is
  * replaced by later, even when nothing else leads to it (the function
- * inside an old decorator after the decorators changed: HS102).  0 / -1. */
-int hs_func_alias(PyObject *func, PyObject *code);
+ * inside an old decorator after the decorators changed: HS102).
+ * `wrapper` (may be NULL): the old decorated object, whose caches are
+ * cleared whenever `func` changes.  0 / -1. */
+int hs_func_alias(PyObject *func, PyObject *code, PyObject *wrapper);
 
 /* If `obj` is a caching wrapper (functools.lru_cache / cache), clear it.
  * 0 / -1. */

@@ -719,7 +719,7 @@ fo_code_now(PyObject *old, HsJob *job, PyObject *name, PyObject *new)
     int r = 0;
     if (fo != NULL && fn != NULL && fo != fn
         && PyFunction_GET_CODE(fo) == PyFunction_GET_CODE(fn)) {
-        r = hs_func_alias(fo, PyFunction_GET_CODE(fn));
+        r = hs_func_alias(fo, PyFunction_GET_CODE(fn), old);
     }
     Py_XDECREF(fo);
     Py_XDECREF(fn);
@@ -1567,21 +1567,23 @@ done:
     return report;
 }
 
-/* Report each code object of `items` (a list of codes, or of (code,
- * reason) pairs) in the job whose file it comes from. */
+/* Report each code object of `items` in the job whose file it comes
+ * from.  Items are (code, reason) pairs, or with second_is_name (code,
+ * qualified name) pairs reported with the HS104 reason. */
 static int
 report_codes(HsJob *jobs, Py_ssize_t count, PyObject *items,
-             const char *action, const char *code_name)
+             const char *action, const char *code_name, int second_is_name)
 {
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *item = PyList_GET_ITEM(items, i);
-        PyObject *code = PyTuple_Check(item) ? PyTuple_GET_ITEM(item, 0)
-                                             : item;
-        PyObject *why = PyTuple_Check(item) ? PyTuple_GET_ITEM(item, 1)
-                                            : NULL;
+        PyObject *code = PyTuple_GET_ITEM(item, 0);
+        PyObject *why = second_is_name ? NULL : PyTuple_GET_ITEM(item, 1);
         PyObject *fn = PyObject_GetAttrString(code, "co_filename");
-        PyObject *qn = PyObject_GetAttrString(
-            code, HS_HAVE_CO_QUALNAME ? "co_qualname" : "co_name");
+        PyObject *qn = second_is_name
+                           ? Py_NewRef(PyTuple_GET_ITEM(item, 1))
+                           : PyObject_GetAttrString(
+                                 code, HS_HAVE_CO_QUALNAME ? "co_qualname"
+                                                           : "co_name");
         int r = fn && qn ? 0 : -1;
         for (Py_ssize_t j = 0; r == 0 && j < count; j++) {
             if (jobs[j].filename == NULL || !jobs[j].changed
@@ -1734,7 +1736,7 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy,
         failed = count ? order[0] : -1;
         goto fail;
     }
-    if (report_codes(jobs, count, rejected, "rejected", "HS104") < 0) {
+    if (report_codes(jobs, count, rejected, "rejected", "HS104", 1) < 0) {
         goto out;
     }
     /* frames that keep running superseded code: said, not fatal */
@@ -1743,7 +1745,7 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy,
         if (superseded == NULL || stale == NULL
             || hs_txn_superseded_codes(&txn, superseded) < 0
             || hs_frames_stale(superseded, stale) < 0
-            || report_codes(jobs, count, stale, "kept", "HS301") < 0) {
+            || report_codes(jobs, count, stale, "kept", "HS301", 0) < 0) {
             PyErr_Clear();
         }
         Py_XDECREF(superseded);
