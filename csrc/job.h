@@ -40,6 +40,8 @@ typedef struct {
     PyObject *full_code;      /* strong: HS_MODE_FULL's code */
     PyObject *scratch;        /* strong: the staging dict */
     PyObject *class_updates;  /* strong list of tuples, see classes.h */
+    PyObject *def_results;    /* strong list of (chunk index, value bound
+                               * by that def right after it ran) */
     PyObject *entries;        /* strong list of Change records */
     PyObject *policy;         /* borrowed: the batch's policy or NULL */
     PyTypeObject *change_type; /* borrowed: the Change record type */

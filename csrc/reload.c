@@ -72,6 +72,7 @@ job_clear(HsJob *job)
     Py_CLEAR(job->full_code);
     Py_CLEAR(job->scratch);
     Py_CLEAR(job->class_updates);
+    Py_CLEAR(job->def_results);
     Py_CLEAR(job->entries);
 }
 
@@ -1164,11 +1165,109 @@ shift_moved(Apply *ap)
     return 0;
 }
 
+/* The live function of this module named `name` whose code starts at
+ * `line` (decorators included, as co_firstlineno counts them), found by
+ * one walk of the GC-tracked objects.  New reference or NULL. */
+static PyObject *
+function_at_line(HsJob *job, PyObject *name, int line)
+{
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *objs = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
+    Py_XDECREF(gc);
+    if (objs == NULL) {
+        return NULL;
+    }
+    PyObject *found = NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs) && !found; i++) {
+        PyObject *o = PyList_GET_ITEM(objs, i);
+        if (!PyFunction_Check(o) || PyFunction_GET_GLOBALS(o) != job->dict
+            || hs_code_firstlineno(PyFunction_GET_CODE(o)) != line) {
+            continue;
+        }
+        PyObject *n = PyObject_GetAttrString(PyFunction_GET_CODE(o),
+                                             "co_name");
+        if (n != NULL && PyUnicode_Compare(n, name) == 0) {
+            found = Py_NewRef(o);
+        }
+        Py_XDECREF(n);
+    }
+    Py_DECREF(objs);
+    return PyErr_Occurred() ? NULL : found;
+}
+
+static int
+patch_duplicate_defs(Apply *ap, PyObject *handled)
+{
+    HsJob *job = ap->job;
+    if (job->def_results == NULL || job->mode != HS_MODE_NORMAL) {
+        return 0;
+    }
+    const char *text = PyBytes_AS_STRING(job->text);
+    Py_ssize_t n = PyList_GET_SIZE(job->def_results);
+    for (Py_ssize_t a = 0; a < n; a++) {
+        PyObject *ra = PyList_GET_ITEM(job->def_results, a);
+        Py_ssize_t ia = PyLong_AsSsize_t(PyTuple_GET_ITEM(ra, 0));
+        HsChunk *ca = &job->chunks.items[ia];
+        PyObject *name = chunk_name(text, ca);
+        if (name == NULL) {
+            return -1;
+        }
+        int dup = 0;
+        for (Py_ssize_t b = 0; b < n && !dup; b++) {
+            PyObject *rb = PyList_GET_ITEM(job->def_results, b);
+            Py_ssize_t ib = PyLong_AsSsize_t(PyTuple_GET_ITEM(rb, 0));
+            HsChunk *cb = &job->chunks.items[ib];
+            dup = b != a && cb->name_len == ca->name_len
+                  && memcmp(text + cb->name, text + ca->name, ca->name_len)
+                         == 0;
+        }
+        if (!dup || !job->stripped[ia] || job->match[ia] < 0) {
+            Py_DECREF(name);
+            continue;
+        }
+        HsChunk *o = &job->old_chunks->items[job->match[ia]];
+        PyObject *fo = function_at_line(job, name, o->line);
+        PyObject *fn = fo ? hs_func_find(PyTuple_GET_ITEM(ra, 1), job->dict,
+                                         name)
+                          : NULL;
+        int r = PyErr_Occurred() ? -1 : 0;
+        if (r == 0 && fo != NULL && fn != NULL && fo != fn) {
+            r = hs_func_patch(ap->txn, fo, PyFunction_GET_CODE(fn), fn,
+                              ap->nested);
+            if (r == HS_PATCH_UPDATED || r == HS_PATCH_MOVED) {
+                r = hs_report_add(job, name, "function",
+                                  r == HS_PATCH_MOVED ? "moved" : "updated",
+                                  NULL, ca->head_line, NULL);
+            }
+            else if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
+                r = hs_report_add(job, name, "function", "rejected",
+                                  r == HS_PATCH_KIND ? "HS101" : "HS104",
+                                  ca->head_line,
+                                  "one of several definitions of this name "
+                                  "cannot take the new code in place");
+            }
+            else {
+                r = r < 0 ? -1 : 0;
+            }
+        }
+        if (r == 0) {
+            r = PySet_Add(handled, name);
+        }
+        Py_XDECREF(fo);
+        Py_XDECREF(fn);
+        Py_DECREF(name);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int
 apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
 {
     Apply ap = {job, txn, nested, NULL};
-    PyObject *staged = NULL, *items = NULL;
+    PyObject *staged = NULL, *items = NULL, *handled = NULL;
     int star = 0, result = -1;
     const char *text = PyBytes_AS_STRING(job->text);
 
@@ -1197,6 +1296,11 @@ apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
             goto done;
         }
     }
+    /* names several staged defs bind: each def patches its own function */
+    handled = PySet_New(NULL);
+    if (handled == NULL || patch_duplicate_defs(&ap, handled) < 0) {
+        goto done;
+    }
     /* the scratch dict's order is the order statements bound names */
     items = PyDict_Items(job->scratch);
     if (items == NULL) {
@@ -1213,6 +1317,13 @@ apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
             if (!r) {
                 continue;
             }
+        }
+        int dup = PySet_Contains(handled, name);
+        if (dup < 0) {
+            goto done;
+        }
+        if (dup) {
+            continue;
         }
         PyObject *old = NULL;
         if (PyDict_GetItemRef(job->dict, name, &old) < 0) {
@@ -1279,6 +1390,7 @@ done:
     Py_XDECREF(ap.chunk_of);
     Py_XDECREF(staged);
     Py_XDECREF(items);
+    Py_XDECREF(handled);
     return result;
 }
 

@@ -612,6 +612,35 @@ run_code(Stage *st, PyObject *code, Py_ssize_t chunk)
     return 0;
 }
 
+/* What a staged `def` bound, right after it ran: a later statement may
+ * bind the same name again (@f.register def _(...) several times). */
+static int
+record_def_result(HsJob *job, Py_ssize_t i)
+{
+    HsChunk *c = &job->chunks.items[i];
+    if (c->kind != HS_CHUNK_DEF || c->name_len == 0) {
+        return 0;
+    }
+    const char *text = PyBytes_AS_STRING(job->text);
+    PyObject *name = PyUnicode_DecodeUTF8(text + c->name, c->name_len,
+                                          "strict");
+    if (name == NULL) {
+        return -1;
+    }
+    PyObject *v = PyDict_GetItemWithError(job->scratch, name);
+    Py_DECREF(name);
+    if (v == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    PyObject *rec = Py_BuildValue("(nO)", i, v);
+    if (rec == NULL) {
+        return -1;
+    }
+    int r = PyList_Append(job->def_results, rec);
+    Py_DECREF(rec);
+    return r;
+}
+
 int
 hs_stage_run(HsJob *job)
 {
@@ -625,7 +654,9 @@ hs_stage_run(HsJob *job)
     }
     job->scratch = PyDict_Copy(job->dict);
     job->class_updates = PyList_New(0);
-    if (job->scratch == NULL || job->class_updates == NULL) {
+    job->def_results = PyList_New(0);
+    if (job->scratch == NULL || job->class_updates == NULL
+        || job->def_results == NULL) {
         return -1;
     }
     original_build_class = PyDict_GetItemString(builtins, "__build_class__");
@@ -658,7 +689,8 @@ hs_stage_run(HsJob *job)
             if (code == Py_None) {
                 continue;
             }
-            if (run_code(&st, code, i) < 0) {
+            if (run_code(&st, code, i) < 0
+                || record_def_result(job, i) < 0) {
                 goto done;
             }
         }
