@@ -1211,8 +1211,7 @@ hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, int delta,
                 && PyFunction_GET_GLOBALS(f) == job->dict) {
                 PyObject *code = hs_code_shift(PyFunction_GET_CODE(f),
                                                delta);
-                if (code == NULL
-                    || hs_func_patch(txn, f, code, NULL, nested) < 0) {
+                if (code == NULL || hs_func_move(txn, f, code, nested) < 0) {
                     err = 1;
                 }
                 Py_XDECREF(code);

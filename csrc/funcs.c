@@ -95,6 +95,14 @@ hs_code_equal(PyObject *a, PyObject *b, int with_lines)
     if (hs_code_flags(a) != hs_code_flags(b)) {
         return 0;
     }
+#if PY_VERSION_HEX >= 0x030B0000
+    if (with_lines) {
+        /* 3.11+: code objects compare their line tables and, through
+         * their constants, those of nested code objects: the built-in
+         * comparison is the answer, and cheap */
+        return PyObject_RichCompareBool(a, b, Py_EQ);
+    }
+#endif
     if (with_lines && hs_code_firstlineno(a) != hs_code_firstlineno(b)) {
         return 0;
     }
@@ -638,6 +646,51 @@ hs_func_patch(HsTxn *txn, PyObject *old, PyObject *new_code,
 
 /* ------------------------------------------------------------------ */
 /* nested code objects and the closures made from them                 */
+
+static int has_live_instances(PyObject *code);
+static int add_pair(PyObject *nested, PyObject *a, PyObject *b);
+static int follow_aliases(HsTxn *txn, PyObject *old_code, PyObject *new_code,
+                          PyObject *new_func);
+
+/* `shifted` is `old`'s code with other line numbers (hs_code_shift):
+ * same structure, so the nested code objects pair up by position. */
+static int
+pair_shifted(PyObject *old, PyObject *shifted, PyObject *nested)
+{
+    PyObject *oc = PyObject_GetAttrString(old, "co_consts");
+    PyObject *nc = oc ? PyObject_GetAttrString(shifted, "co_consts") : NULL;
+    int r = nc ? 0 : -1;
+    for (Py_ssize_t i = 0; r == 0 && i < PyTuple_GET_SIZE(oc); i++) {
+        PyObject *a = PyTuple_GET_ITEM(oc, i);
+        if (!PyCode_Check(a)) {
+            continue;
+        }
+        PyObject *b = PyTuple_GET_ITEM(nc, i);
+        if (has_live_instances(a)) {
+            r = add_pair(nested, a, b);
+        }
+        if (r == 0) {
+            r = pair_shifted(a, b, nested);
+        }
+    }
+    Py_XDECREF(oc);
+    Py_XDECREF(nc);
+    return r;
+}
+
+int
+hs_func_move(HsTxn *txn, PyObject *func, PyObject *shifted, PyObject *nested)
+{
+    PyObject *old = PyFunction_GET_CODE(func);
+    if (nested != NULL && pair_shifted(old, shifted, nested) < 0) {
+        return -1;
+    }
+    if (hs_txn_save_function(txn, func) < 0
+        || PyObject_SetAttrString(func, "__code__", shifted) < 0) {
+        return -1;
+    }
+    return follow_aliases(txn, old, shifted, NULL);
+}
 
 static int
 has_live_instances(PyObject *code)

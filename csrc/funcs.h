@@ -37,6 +37,12 @@ PyObject *hs_func_find(PyObject *obj, PyObject *globals, PyObject *name);
 int hs_func_patch(HsTxn *txn, PyObject *old, PyObject *new_code,
                   PyObject *new_func, PyObject *nested);
 
+/* `shifted` is the function's code with new line numbers only
+ * (hs_code_shift): swap it in without comparing, and pair the nested
+ * code objects by position into `nested`.  0 / -1. */
+int hs_func_move(HsTxn *txn, PyObject *func, PyObject *shifted,
+                 PyObject *nested);
+
 /* Add the pairs of nested code objects of old_code/new_code that differ
  * (matched by name and order) to `nested`, recursively.  0 / -1. */
 int hs_code_pair_nested(PyObject *old_code, PyObject *new_code,

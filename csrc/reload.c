@@ -453,8 +453,59 @@ done:
 /* Is `name`, bound by staged chunk ci, bound again by a later statement
  * that did not change?  Then the live value is already the one a fresh
  * import ends with.  1 / 0 / -1. */
+/* For bound_again_later() when many names are checked: the last kept
+ * def/class/simple assignment binding each name, and the kept statements
+ * that bind names the scanner cannot tell (imports, compound statements).
+ * Built once per module, in one pass. */
+typedef struct {
+    PyObject *last_named; /* dict: name -> index of the last kept chunk */
+    Py_ssize_t *unnamed;  /* PyMem: indices of other kept chunks, ascending */
+    Py_ssize_t nunnamed;
+} LaterMap;
+
+static void
+later_map_clear(LaterMap *lm)
+{
+    Py_CLEAR(lm->last_named);
+    PyMem_Free(lm->unnamed);
+    lm->unnamed = NULL;
+    lm->nunnamed = 0;
+}
+
 static int
-bound_again_later(HsJob *job, PyObject *name, Py_ssize_t ci)
+later_map_build(HsJob *job, LaterMap *lm)
+{
+    const char *text = PyBytes_AS_STRING(job->text);
+    lm->last_named = PyDict_New();
+    lm->unnamed = PyMem_Calloc(job->chunks.len ? job->chunks.len : 1,
+                               sizeof(Py_ssize_t));
+    if (lm->last_named == NULL || lm->unnamed == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < job->chunks.len; k++) {
+        if (!chunk_is_kept(job, k)) {
+            continue;
+        }
+        HsChunk *c = &job->chunks.items[k];
+        if (c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS) {
+            lm->unnamed[lm->nunnamed++] = k;
+            continue;
+        }
+        PyObject *n = chunk_name(text, c);
+        PyObject *v = n ? PyLong_FromSsize_t(k) : NULL;
+        int r = v ? PyDict_SetItem(lm->last_named, n, v) : -1;
+        Py_XDECREF(n);
+        Py_XDECREF(v);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+bound_again_later(HsJob *job, PyObject *name, Py_ssize_t ci, LaterMap *lm)
 {
     if (job->mode != HS_MODE_NORMAL || ci < 0) {
         return 0;
@@ -464,8 +515,21 @@ bound_again_later(HsJob *job, PyObject *name, Py_ssize_t ci)
     if (s == NULL) {
         return -1;
     }
-    for (Py_ssize_t k = ci + 1; k < job->chunks.len; k++) {
-        if (!chunk_is_kept(job, k)) {
+    Py_ssize_t count = job->chunks.len, *which = NULL;
+    if (lm != NULL && lm->last_named != NULL) {
+        PyObject *last = PyDict_GetItemWithError(lm->last_named, name);
+        if (last == NULL && PyErr_Occurred()) {
+            return -1;
+        }
+        if (last != NULL && PyLong_AsSsize_t(last) > ci) {
+            return 1;
+        }
+        which = lm->unnamed;
+        count = lm->nunnamed;
+    }
+    for (Py_ssize_t w = 0; w < count; w++) {
+        Py_ssize_t k = which ? which[w] : w;
+        if (k <= ci || !chunk_is_kept(job, k)) {
             continue;
         }
         int t = chunk_touches(job, k, name, s, n, 0);
@@ -1143,8 +1207,7 @@ shift_moved(Apply *ap)
             PyObject *f = hs_func_find(v, job->dict, name);
             if (f != NULL) {
                 PyObject *code = hs_code_shift(PyFunction_GET_CODE(f), delta);
-                r = code ? hs_func_patch(ap->txn, f, code, NULL, ap->nested)
-                         : -1;
+                r = code ? hs_func_move(ap->txn, f, code, ap->nested) : -1;
                 Py_XDECREF(code);
                 Py_DECREF(f);
             }
@@ -1267,7 +1330,8 @@ static int
 apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
 {
     Apply ap = {job, txn, nested, NULL};
-    PyObject *staged = NULL, *items = NULL, *handled = NULL;
+    PyObject *staged = NULL, *handled = NULL;
+    LaterMap later = {NULL, NULL, 0};
     int star = 0, result = -1;
     const char *text = PyBytes_AS_STRING(job->text);
 
@@ -1301,14 +1365,12 @@ apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
     if (handled == NULL || patch_duplicate_defs(&ap, handled) < 0) {
         goto done;
     }
-    /* the scratch dict's order is the order statements bound names */
-    items = PyDict_Items(job->scratch);
-    if (items == NULL) {
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
-        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
-        PyObject *new = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+    /* the scratch dict's order is the order statements bound names; the
+     * staged names are few next to the module's, and reconcile() does not
+     * touch the scratch dict, so walk it in place */
+    Py_ssize_t pos = 0;
+    PyObject *name, *new;
+    while (PyDict_Next(job->scratch, &pos, &name, &new)) {
         if (!star) {
             int r = PySet_Contains(staged, name);
             if (r < 0) {
@@ -1333,7 +1395,12 @@ apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
         if (old != new) {
             PyObject *idx = PyDict_GetItemWithError(ap.chunk_of, name);
             Py_ssize_t ci = idx ? PyLong_AsSsize_t(idx) : -1;
-            r = PyErr_Occurred() ? -1 : bound_again_later(job, name, ci);
+            if (!later.last_named && PySet_GET_SIZE(staged) > 32
+                && later_map_build(job, &later) < 0) {
+                goto done;
+            }
+            r = PyErr_Occurred() ? -1
+                                 : bound_again_later(job, name, ci, &later);
             if (r == 0) {
                 r = reconcile(&ap, name, old, new);
             }
@@ -1348,16 +1415,16 @@ apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
     }
     /* names the staged code deleted */
     {
-        PyObject *it = PyObject_GetIter(staged), *name;
-        while (it != NULL && (name = PyIter_Next(it)) != NULL) {
-            int in_scratch = PyDict_Contains(job->scratch, name);
+        PyObject *it = PyObject_GetIter(staged), *gone;
+        while (it != NULL && (gone = PyIter_Next(it)) != NULL) {
+            int in_scratch = PyDict_Contains(job->scratch, gone);
             PyObject *old = NULL;
-            int r = in_scratch ? 0 : PyDict_GetItemRef(job->dict, name, &old);
+            int r = in_scratch ? 0 : PyDict_GetItemRef(job->dict, gone, &old);
             if (r == 1) {
-                r = reconcile(&ap, name, old, NULL);
+                r = reconcile(&ap, gone, old, NULL);
             }
             Py_XDECREF(old);
-            Py_DECREF(name);
+            Py_DECREF(gone);
             if (r < 0 || in_scratch < 0) {
                 Py_DECREF(it);
                 goto done;
@@ -1389,8 +1456,8 @@ apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
 done:
     Py_XDECREF(ap.chunk_of);
     Py_XDECREF(staged);
-    Py_XDECREF(items);
     Py_XDECREF(handled);
+    later_map_clear(&later);
     return result;
 }
 

@@ -378,8 +378,13 @@ static const char *const keywords[] = {
 static int
 is_keyword(const char *s, Py_ssize_t p, Py_ssize_t n)
 {
+    /* keywords are 2 to 8 lowercase letters, or True/False/None */
+    if (n < 2 || n > 8 || !((s[p] >= 'a' && s[p] <= 'z') || s[p] == 'T'
+                            || s[p] == 'F' || s[p] == 'N')) {
+        return 0;
+    }
     for (int i = 0; keywords[i] != NULL; i++) {
-        if (word_is(s, p, n, keywords[i])) {
+        if (keywords[i][0] == s[p] && word_is(s, p, n, keywords[i])) {
             return 1;
         }
     }
