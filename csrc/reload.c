@@ -318,11 +318,13 @@ chunk_touches(HsJob *job, Py_ssize_t k, PyObject *name, const char *s,
 {
     const char *text = PyBytes_AS_STRING(job->text);
     HsChunk *c = &job->chunks.items[k];
-    if (which == 0 && c->name_len == n && memcmp(text + c->name, s, n) == 0
-        && c->kind != HS_CHUNK_ASSIGN) {
+    if (which == 0 && c->name_len == n && memcmp(text + c->name, s, n) == 0) {
         return 1;
     }
-    if (c->kind == HS_CHUNK_DEF || c->kind == HS_CHUNK_CLASS) {
+    if (c->kind == HS_CHUNK_DEF || c->kind == HS_CHUNK_CLASS
+        || (which == 0 && c->kind == HS_CHUNK_ASSIGN)) {
+        /* a simple assignment binds its one target (chained "a = b = 1"
+         * is read as binding "a" only) */
         return 0;
     }
     if (!contains_bytes(text + c->start, c->end - c->start, s, n)
@@ -488,7 +490,7 @@ later_map_build(HsJob *job, LaterMap *lm)
             continue;
         }
         HsChunk *c = &job->chunks.items[k];
-        if (c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS) {
+        if (c->name_len == 0) {
             lm->unnamed[lm->nunnamed++] = k;
             continue;
         }
@@ -1267,25 +1269,45 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
     }
     const char *text = PyBytes_AS_STRING(job->text);
     Py_ssize_t n = PyList_GET_SIZE(job->def_results);
+    PyObject *seen = PySet_New(NULL), *dups = PySet_New(NULL);
+    if (seen == NULL || dups == NULL) {
+        Py_XDECREF(seen);
+        Py_XDECREF(dups);
+        return -1;
+    }
     for (Py_ssize_t a = 0; a < n; a++) {
+        PyObject *ra = PyList_GET_ITEM(job->def_results, a);
+        HsChunk *ca = &job->chunks.items[PyLong_AsSsize_t(
+            PyTuple_GET_ITEM(ra, 0))];
+        PyObject *name = chunk_name(text, ca);
+        int known = name ? PySet_Contains(seen, name) : -1;
+        int r = known < 0 ? -1
+                : known   ? PySet_Add(dups, name)
+                          : PySet_Add(seen, name);
+        Py_XDECREF(name);
+        if (r < 0) {
+            Py_DECREF(seen);
+            Py_DECREF(dups);
+            return -1;
+        }
+    }
+    Py_DECREF(seen);
+    for (Py_ssize_t a = 0; a < n && PySet_GET_SIZE(dups) > 0; a++) {
         PyObject *ra = PyList_GET_ITEM(job->def_results, a);
         Py_ssize_t ia = PyLong_AsSsize_t(PyTuple_GET_ITEM(ra, 0));
         HsChunk *ca = &job->chunks.items[ia];
         PyObject *name = chunk_name(text, ca);
         if (name == NULL) {
+            Py_DECREF(dups);
             return -1;
         }
-        int dup = 0;
-        for (Py_ssize_t b = 0; b < n && !dup; b++) {
-            PyObject *rb = PyList_GET_ITEM(job->def_results, b);
-            Py_ssize_t ib = PyLong_AsSsize_t(PyTuple_GET_ITEM(rb, 0));
-            HsChunk *cb = &job->chunks.items[ib];
-            dup = b != a && cb->name_len == ca->name_len
-                  && memcmp(text + cb->name, text + ca->name, ca->name_len)
-                         == 0;
-        }
-        if (!dup || !job->stripped[ia] || job->match[ia] < 0) {
+        int dup = PySet_Contains(dups, name);
+        if (dup <= 0 || !job->stripped[ia] || job->match[ia] < 0) {
             Py_DECREF(name);
+            if (dup < 0) {
+                Py_DECREF(dups);
+                return -1;
+            }
             continue;
         }
         HsChunk *o = &job->old_chunks->items[job->match[ia]];
@@ -1320,9 +1342,11 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
         Py_XDECREF(fn);
         Py_DECREF(name);
         if (r < 0) {
+            Py_DECREF(dups);
             return -1;
         }
     }
+    Py_DECREF(dups);
     return 0;
 }
 
