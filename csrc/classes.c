@@ -195,14 +195,15 @@ hs_class_old_header_has_keywords(HsJob *job, const HsClassRanges *rg)
 
 int
 hs_class_record(HsJob *job, PyObject *klass, PyObject *ns,
-                const HsClassRanges *ranges, int header_ok)
+                const HsClassRanges *ranges, int header_ok, PyObject *bases)
 {
     PyObject *r = PyBytes_FromStringAndSize((const char *)ranges,
                                             sizeof(*ranges));
     if (r == NULL) {
         return -1;
     }
-    PyObject *rec = Py_BuildValue("(OONi)", klass, ns, r, header_ok);
+    PyObject *rec = Py_BuildValue("(OONiO)", klass, ns, r, header_ok,
+                                  bases ? bases : Py_None);
     if (rec == NULL) {
         return -1;
     }
@@ -631,9 +632,361 @@ member_decorators_changed(const char *ntext, const char *otext,
     return cn != on || memcmp(ntext + c->start, otext + o->start, cn) != 0;
 }
 
+/* New bases go through the __bases__ setter, which recomputes the MRO of
+ * the class and its subclasses and refuses a different instance layout;
+ * a refusal is reported, not raised. */
+static int
+set_bases(Ctx *cx, PyObject *bases)
+{
+    PyObject *key = PyUnicode_FromString("__bases__");
+    if (key == NULL) {
+        return -1;
+    }
+    int r = bases == Py_None ? -1 : hs_txn_setattr(cx->txn, cx->klass, key,
+                                                   bases);
+    Py_DECREF(key);
+    if (r == 0) {
+        return report(cx, NULL, "class", "updated", NULL, 0, NULL);
+    }
+    if (bases != Py_None && !PyErr_ExceptionMatches(PyExc_TypeError)) {
+        return -1;
+    }
+    PyObject *exc_type, *exc, *tb;
+    PyErr_Fetch(&exc_type, &exc, &tb);
+    PyErr_NormalizeException(&exc_type, &exc, &tb);
+    r = hs_report_add(cx->job, cx->qualname, "class", "rejected", "HS201",
+                      cx->line,
+                      "the bases changed and cannot be assigned in place "
+                      "(%S); the body was applied, the bases were not",
+                      exc ? exc : Py_None);
+    Py_XDECREF(exc_type);
+    Py_XDECREF(exc);
+    Py_XDECREF(tb);
+    return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* dataclasses and instance migration                                  */
+
+/* A __dataclass_params__ flag (0 when the version has none).  1/0/-1. */
+static int
+dataclass_param(PyObject *klass, const char *name)
+{
+    PyObject *params = NULL, *v = NULL;
+    if (PyObject_GetOptionalAttrString(klass, "__dataclass_params__",
+                                       &params) < 0) {
+        return -1;
+    }
+    int r = 0;
+    if (params != NULL) {
+        r = PyObject_GetOptionalAttrString(params, name, &v);
+        r = r < 0 ? -1 : (v != NULL && PyObject_IsTrue(v) == 1);
+    }
+    Py_XDECREF(params);
+    Py_XDECREF(v);
+    return r;
+}
+
+/* Names a field list holds (iterable of names) minus those of `other`. */
+static PyObject *
+names_minus(PyObject *a, PyObject *b)
+{
+    PyObject *out = PyList_New(0);
+    PyObject *it = (out && a) ? PyObject_GetIter(a) : NULL, *n;
+    while (it != NULL && (n = PyIter_Next(it)) != NULL) {
+        int in = b ? PySequence_Contains(b, n) : 0;
+        if (in < 0 || (!in && PyList_Append(out, n) < 0)) {
+            Py_DECREF(n);
+            Py_CLEAR(out);
+            break;
+        }
+        Py_DECREF(n);
+    }
+    Py_XDECREF(it);
+    if (PyErr_Occurred()) {
+        Py_CLEAR(out);
+    }
+    return out;
+}
+
+/* The value a new field starts with on an old instance: its default, or
+ * what its default_factory makes; NULL without an error when it has
+ * neither (the instance is left without it, for the hook to fill). */
+static PyObject *
+field_start_value(PyObject *field)
+{
+    PyObject *dc = PyImport_ImportModule("dataclasses");
+    PyObject *missing = dc ? PyObject_GetAttrString(dc, "MISSING") : NULL;
+    PyObject *dflt = missing ? PyObject_GetAttrString(field, "default")
+                             : NULL;
+    PyObject *factory = dflt ? PyObject_GetAttrString(field,
+                                                      "default_factory")
+                             : NULL;
+    PyObject *v = NULL;
+    if (factory != NULL) {
+        if (dflt != missing) {
+            v = Py_NewRef(dflt);
+        }
+        else if (factory != missing) {
+            v = PyObject_CallNoArgs(factory);
+        }
+    }
+    Py_XDECREF(dc);
+    Py_XDECREF(missing);
+    Py_XDECREF(dflt);
+    Py_XDECREF(factory);
+    return v;
+}
+
+/* Every live instance of the class (and of its subclasses): fields added
+ * get their default or factory value, removed ones are dropped, then the
+ * class's __hotswap_migrate__(self, added, removed) runs (removed: a dict
+ * of the dropped values).  One walk of the GC-tracked objects.  `fields`:
+ * the new dataclass fields (a dict name -> Field) or NULL.  Sets
+ * cx->migrated. */
+static Py_ssize_t migrated_count;
+
+static int
+migrate_instances(Ctx *cx, PyObject *old_names, PyObject *new_names,
+                  PyObject *fields)
+{
+    PyObject *added = names_minus(new_names, old_names);
+    PyObject *removed = added ? names_minus(old_names, new_names) : NULL;
+    PyObject *hook = NULL, *objs = NULL, *gc = NULL, *added_t = NULL;
+    int result = -1;
+    migrated_count = 0;
+    if (removed == NULL) {
+        goto done;
+    }
+    if (PyObject_GetOptionalAttrString(cx->klass, "__hotswap_migrate__",
+                                       &hook) < 0) {
+        goto done;
+    }
+    if (PyList_GET_SIZE(added) == 0 && PyList_GET_SIZE(removed) == 0) {
+        result = 0;
+        goto done;
+    }
+    added_t = PyList_AsTuple(added);
+    gc = PyImport_ImportModule("gc");
+    objs = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
+    if (objs == NULL || added_t == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs); i++) {
+        PyObject *o = PyList_GET_ITEM(objs, i);
+        if (PyType_Check(o) || !PyObject_TypeCheck(o,
+                                                   (PyTypeObject *)cx->klass)) {
+            continue;
+        }
+        PyObject *dict = PyObject_GenericGetDict(o, NULL);
+        if (dict == NULL) {
+            PyErr_Clear(); /* no __dict__: nothing of ours to migrate */
+            continue;
+        }
+        PyObject *gone = PyDict_New();
+        int r = gone ? 0 : -1;
+        for (Py_ssize_t k = 0; r == 0 && k < PyList_GET_SIZE(removed); k++) {
+            PyObject *n = PyList_GET_ITEM(removed, k);
+            PyObject *v = NULL;
+            r = PyDict_GetItemRef(dict, n, &v);
+            if (r == 1) {
+                r = PyDict_SetItem(gone, n, v);
+                if (r == 0) {
+                    r = hs_txn_generic_setattr(cx->txn, o, n, NULL);
+                }
+            }
+            Py_XDECREF(v);
+        }
+        for (Py_ssize_t k = 0; r == 0 && fields != NULL
+                               && k < PyList_GET_SIZE(added);
+             k++) {
+            PyObject *n = PyList_GET_ITEM(added, k);
+            PyObject *f = PyDict_GetItemWithError(fields, n);
+            int has = PyDict_Contains(dict, n);
+            if (f == NULL || has != 0) {
+                r = PyErr_Occurred() ? -1 : 0;
+                continue;
+            }
+            PyObject *v = field_start_value(f);
+            if (v != NULL) {
+                r = hs_txn_generic_setattr(cx->txn, o, n, v);
+                Py_DECREF(v);
+            }
+            else if (PyErr_Occurred()) {
+                r = -1;
+            }
+        }
+        if (r == 0 && hook != NULL) {
+            PyObject *res = PyObject_CallFunctionObjArgs(hook, o, added_t,
+                                                         gone, NULL);
+            r = res ? 0 : -1;
+            Py_XDECREF(res);
+        }
+        Py_DECREF(dict);
+        Py_XDECREF(gone);
+        if (r < 0) {
+            goto done;
+        }
+        migrated_count++;
+    }
+    result = 0;
+done:
+    Py_XDECREF(added);
+    Py_XDECREF(removed);
+    Py_XDECREF(hook);
+    Py_XDECREF(objs);
+    Py_XDECREF(gc);
+    Py_XDECREF(added_t);
+    return result;
+}
+
+/* Run @dataclass again on the live class, with its own parameters, after
+ * its fields changed; record in the undo log what the decorator wrote;
+ * migrate the existing instances. */
+static int
+regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields)
+{
+    static const char *const generated[] = {
+        "__init__", "__repr__", "__eq__", "__lt__", "__le__", "__gt__",
+        "__ge__", "__hash__", "__setattr__", "__delattr__", "__match_args__",
+        "__getstate__", "__setstate__", "__replace__", NULL,
+    };
+    static const char *const params[] = {
+        "init", "repr", "eq", "order", "unsafe_hash", "frozen",
+        "match_args", "kw_only", "weakref_slot", NULL,
+    };
+    PyObject *klass = cx->klass;
+    PyObject *dc = NULL, *p = NULL, *kw = NULL, *deco = NULL, *res = NULL;
+    PyObject *before = NULL, *after = NULL, *d = NULL, *fields = NULL;
+    PyObject *new_names = NULL, *old_names = NULL;
+    int result = -1;
+
+    /* the methods @dataclass generated last time (not those the body
+     * defines): it only adds a method when the class has none */
+    for (int i = 0; generated[i] != NULL; i++) {
+        if (PyMapping_HasKeyString(ns, generated[i])) {
+            continue;
+        }
+        PyObject *key = PyUnicode_FromString(generated[i]), *cur = NULL;
+        int r = key ? own_member(klass, key, &cur) : -1;
+        if (r == 1) {
+            r = hs_txn_setattr(cx->txn, klass, key, NULL);
+        }
+        Py_XDECREF(cur);
+        Py_XDECREF(key);
+        if (r < 0) {
+            goto done;
+        }
+    }
+    dc = PyImport_ImportModule("dataclasses");
+    p = dc ? PyObject_GetAttrString(klass, "__dataclass_params__") : NULL;
+    kw = p ? PyDict_New() : NULL;
+    if (kw == NULL) {
+        goto done;
+    }
+    for (int i = 0; params[i] != NULL; i++) {
+        PyObject *v = NULL;
+        if (PyObject_GetOptionalAttrString(p, params[i], &v) < 0) {
+            goto done;
+        }
+        if (v == NULL) {
+            /* a flag this version's __dataclass_params__ does not keep
+             * (match_args, kw_only before 3.12): its default applies */
+            continue;
+        }
+        int r = PyDict_SetItemString(kw, params[i], v);
+        Py_DECREF(v);
+        if (r < 0) {
+            goto done;
+        }
+    }
+    PyObject *fn = PyObject_GetAttrString(dc, "dataclass");
+    if (fn == NULL) {
+        goto done;
+    }
+    PyObject *args = PyTuple_New(0);
+    deco = args ? PyObject_Call(fn, args, kw) : NULL;
+    Py_XDECREF(args);
+    Py_DECREF(fn);
+    d = deco ? own_dict(klass) : NULL;
+    before = d ? PyDict_Copy(d) : NULL;
+    if (before == NULL) {
+        goto done;
+    }
+    res = PyObject_CallOneArg(deco, klass);
+    if (res == NULL) {
+        goto done;
+    }
+    if (res != klass) {
+        PyErr_SetString(PyExc_TypeError,
+                        "dataclass() returned another class");
+        goto done;
+    }
+    /* what the decorator wrote, for the undo log */
+    after = PyDict_Copy(d);
+    if (after == NULL) {
+        goto done;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *val;
+    while (PyDict_Next(after, &pos, &key, &val)) {
+        PyObject *was = PyDict_GetItemWithError(before, key);
+        if (was == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        if (was != val
+            && hs_txn_record_setattr(cx->txn, klass, key, was) < 0) {
+            goto done;
+        }
+    }
+    pos = 0;
+    while (PyDict_Next(before, &pos, &key, &val)) {
+        int in = PyDict_Contains(after, key);
+        if (in < 0 || (!in && hs_txn_record_setattr(cx->txn, klass, key,
+                                                    val) < 0)) {
+            goto done;
+        }
+    }
+    fields = PyObject_GetAttrString(klass, "__dataclass_fields__");
+    new_names = fields ? PyDict_Keys(fields) : NULL;
+    old_names = new_names ? PyDict_Keys(old_fields) : NULL;
+    if (old_names == NULL
+        || migrate_instances(cx, old_names, new_names, fields) < 0) {
+        goto done;
+    }
+    PyObject *plus = names_minus(new_names, old_names);
+    PyObject *minus = plus ? names_minus(old_names, new_names) : NULL;
+    if (minus == NULL) {
+        Py_XDECREF(plus);
+        goto done;
+    }
+    result = hs_report_add(cx->job, cx->qualname, "class", "updated", NULL,
+                           cx->line,
+                           "dataclass fields changed (added %S, removed %S); "
+                           "@dataclass ran again on the live class; %zd "
+                           "instances migrated",
+                           plus, minus, migrated_count);
+    Py_DECREF(plus);
+    Py_DECREF(minus);
+done:
+    Py_XDECREF(dc);
+    Py_XDECREF(p);
+    Py_XDECREF(kw);
+    Py_XDECREF(deco);
+    Py_XDECREF(res);
+    Py_XDECREF(before);
+    Py_XDECREF(after);
+    Py_XDECREF(d);
+    Py_XDECREF(fields);
+    Py_XDECREF(new_names);
+    Py_XDECREF(old_names);
+    return result;
+}
+
 static int
 apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
-          const HsClassRanges *rg, int header_ok, PyObject *nested)
+          const HsClassRanges *rg, int header_ok, PyObject *new_bases,
+          PyObject *nested)
 {
     const char *ntext = PyBytes_AS_STRING(job->text);
     const char *otext = job->old_text;
@@ -642,7 +995,7 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     signed char *mstate = NULL;
     Py_ssize_t *mmatch = NULL;
     PyObject *items = NULL, *members = NULL, *annotations = NULL;
-    PyObject *old_ann = NULL;
+    PyObject *old_ann = NULL, *old_fields = NULL;
     int result = -1;
     int plans = 0;
     Ctx cx = {job, txn, klass, NULL, nested, rg->new_line};
@@ -651,9 +1004,7 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     if (cx.qualname == NULL) {
         goto done;
     }
-    if (header_ok == 0 && report(&cx, NULL, "class", "rejected", "HS201", 0,
-                                 "the bases changed; the body was applied, "
-                                 "the bases were not") < 0) {
+    if (header_ok == 0 && set_bases(&cx, new_bases) < 0) {
         goto done;
     }
     if (header_ok < 0 && report(&cx, NULL, "class", "rejected", "HS202", 0,
@@ -725,6 +1076,11 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             goto done;
         }
         int differ = !values_equal(ns_slots, old_slots);
+        if (differ && ns_slots == NULL
+            && PyObject_HasAttrString(klass, "__dataclass_fields__")) {
+            /* @dataclass(slots=True) made the slots, not the body */
+            differ = 0;
+        }
         Py_XDECREF(ns_slots);
         Py_XDECREF(old_slots);
         int line = 0;
@@ -742,7 +1098,7 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     }
 
     /* dataclass fields and enum members are not re-derived here */
-    int dataclass = 0, fields_changed = 0;
+    int dataclass = 0, fields_changed = 0, regen = 0;
     {
         PyObject *key = PyUnicode_FromString("__dataclass_fields__");
         PyObject *v = NULL;
@@ -794,11 +1150,36 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                                  && om.items[j].kind == HS_CHUNK_ASSIGN;
             }
         }
-        if (fields_changed
-            && report(&cx, NULL, "class", "rejected", "HS204", 0,
-                      "dataclass fields changed; methods were applied, "
-                      "fields and generated methods were not") < 0) {
-            goto done;
+        if (fields_changed) {
+            /* slots=True (3.10+): __dataclass_params__ says so from 3.12;
+             * before, the class's own __slots__ does */
+            int slots = dataclass_param(klass, "slots");
+            if (slots < 0) {
+                goto done;
+            }
+            if (!slots) {
+                PyObject *key = PyUnicode_FromString("__slots__"), *v = NULL;
+                slots = key ? own_member(klass, key, &v) : -1;
+                Py_XDECREF(v);
+                Py_XDECREF(key);
+                if (slots < 0) {
+                    goto done;
+                }
+            }
+            if (!slots) {
+                regen = 1; /* the decorator runs again on this class */
+                old_fields = PyObject_GetAttrString(klass,
+                                                    "__dataclass_fields__");
+                if (old_fields == NULL) {
+                    goto done;
+                }
+            }
+            else if (report(&cx, NULL, "class", "rejected", "HS204", 0,
+                            "fields of a slots=True dataclass changed: its "
+                            "instance layout cannot change; methods were "
+                            "applied, fields were not") < 0) {
+                goto done;
+            }
         }
     }
     members = enum_members(klass);
@@ -864,10 +1245,10 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         int is_ann = PyUnicode_CompareWithASCIIString(name,
                                                       "__annotations__")
                      == 0;
-        if (is_ann && dataclass && fields_changed) {
+        if (is_ann && dataclass && fields_changed && !regen) {
             continue;
         }
-        if (dataclass && fields_changed && annotations != NULL) {
+        if (dataclass && fields_changed && !regen && annotations != NULL) {
             int in = PySequence_Contains(annotations, name);
             if (in < 0) {
                 PyErr_Clear();
@@ -1094,6 +1475,15 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             goto done;
         }
     }
+    if (regen && regenerate_dataclass(&cx, ns, old_fields) < 0) {
+        goto done;
+    }
+    if (!dataclass && annotations != NULL && !values_equal(annotations,
+                                                           old_ann)
+        && PyObject_HasAttrString(klass, "__hotswap_migrate__")
+        && migrate_instances(&cx, old_ann, annotations, NULL) < 0) {
+        goto done;
+    }
     if (PyObject_HasAttrString(klass, "__abstractmethods__")
         && recompute_abstract_methods(txn, klass) < 0) {
         goto done;
@@ -1109,6 +1499,7 @@ done:
     Py_XDECREF(members);
     Py_XDECREF(annotations);
     Py_XDECREF(old_ann);
+    Py_XDECREF(old_fields);
     Py_XDECREF(cx.qualname);
     return result;
 }
@@ -1128,7 +1519,8 @@ hs_class_apply(HsJob *job, HsTxn *txn, PyObject *nested)
         memcpy(&rg, PyBytes_AS_STRING(PyTuple_GET_ITEM(rec, 2)), sizeof(rg));
         int header_ok = (int)PyLong_AsLong(PyTuple_GET_ITEM(rec, 3));
         if (apply_one(job, txn, PyTuple_GET_ITEM(rec, 0),
-                      PyTuple_GET_ITEM(rec, 1), &rg, header_ok, nested) < 0) {
+                      PyTuple_GET_ITEM(rec, 1), &rg, header_ok,
+                      PyTuple_GET_ITEM(rec, 4), nested) < 0) {
             return -1;
         }
     }

@@ -571,7 +571,8 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
             goto done;
         }
     }
-    if (hs_class_record(st->job, old, ns, &fr->ranges, header_ok) < 0) {
+    if (hs_class_record(st->job, old, ns, &fr->ranges, header_ok,
+                        header_ok == 0 ? resolved : NULL) < 0) {
         goto done;
     }
     result = Py_NewRef(old);

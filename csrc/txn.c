@@ -10,6 +10,7 @@
 
 typedef enum {
     UNDO_SETATTR,
+    UNDO_GENERIC_SETATTR,
     UNDO_DICT,
     UNDO_FUNC,
     UNDO_KEEP,
@@ -89,6 +90,50 @@ hs_txn_setattr(HsTxn *txn, PyObject *obj, PyObject *name, PyObject *value)
         return 0;
     }
     return PyObject_SetAttr(obj, name, value);
+}
+
+int
+hs_txn_record_setattr(HsTxn *txn, PyObject *obj, PyObject *name,
+                      PyObject *old)
+{
+    HsUndo *u = txn_push(txn);
+    if (u == NULL) {
+        return -1;
+    }
+    u->kind = UNDO_SETATTR;
+    u->obj = Py_NewRef(obj);
+    u->name = Py_NewRef(name);
+    u->old = Py_XNewRef(old);
+    return 0;
+}
+
+int
+hs_txn_generic_setattr(HsTxn *txn, PyObject *obj, PyObject *name,
+                       PyObject *value)
+{
+    PyObject *dict = PyObject_GenericGetDict(obj, NULL);
+    if (dict == NULL) {
+        return -1;
+    }
+    PyObject *old = NULL;
+    int r = PyDict_GetItemRef(dict, name, &old);
+    Py_DECREF(dict);
+    if (r < 0) {
+        return -1;
+    }
+    HsUndo *u = txn_push(txn);
+    if (u == NULL) {
+        Py_XDECREF(old);
+        return -1;
+    }
+    u->kind = UNDO_GENERIC_SETATTR;
+    u->obj = Py_NewRef(obj);
+    u->name = Py_NewRef(name);
+    u->old = old;
+    if (value == NULL && old == NULL) {
+        return 0;
+    }
+    return PyObject_GenericSetAttr(obj, name, value);
 }
 
 int
@@ -251,6 +296,18 @@ hs_txn_rollback(HsTxn *txn)
                 }
                 else {
                     r = PyObject_SetAttr(u->obj, u->name, u->old);
+                }
+                break;
+            case UNDO_GENERIC_SETATTR:
+                if (u->old == NULL) {
+                    r = PyObject_GenericSetAttr(u->obj, u->name, NULL);
+                    if (r < 0 && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                        PyErr_Clear();
+                        r = 0;
+                    }
+                }
+                else {
+                    r = PyObject_GenericSetAttr(u->obj, u->name, u->old);
                 }
                 break;
             case UNDO_DICT:

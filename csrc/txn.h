@@ -21,6 +21,15 @@ typedef struct {
  * one).  0 / -1. */
 int hs_txn_setattr(HsTxn *txn, PyObject *obj, PyObject *name,
                    PyObject *value);
+/* object.__setattr__(obj, name, value) (value NULL: delete), bypassing the
+ * class's own __setattr__ (frozen dataclasses), recording the instance's
+ * own previous value from its __dict__.  0 / -1. */
+int hs_txn_generic_setattr(HsTxn *txn, PyObject *obj, PyObject *name,
+                           PyObject *value);
+/* Record that obj.name was `old` (NULL: absent) before a write made by
+ * code outside the log (a class decorator run again).  0 / -1. */
+int hs_txn_record_setattr(HsTxn *txn, PyObject *obj, PyObject *name,
+                          PyObject *old);
 /* dict[key] = value (value NULL: delete if present).  0 / -1. */
 int hs_txn_dict_set(HsTxn *txn, PyObject *dict, PyObject *key,
                     PyObject *value);

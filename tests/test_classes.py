@@ -509,11 +509,49 @@ def test_bases_change_rejected_body_applied(sb):
                 return 2
     """)
     report = hotswap.reload(m)
-    assert "HS201" in rejected_codes(report)
+    # Same instance layout: the bases are assigned in place (issue 3), so
+    # the existing instance and the class keep their identity and the MRO
+    # follows the new source.
+    assert "HS201" not in rejected_codes(report)
     assert c.extra() == 2
-    # Rejected means not applied: the bases are the old ones.
-    assert m.C.__bases__ == (m.A,)
-    assert c.who() == "A"
+    assert m.C.__bases__ == (m.B,)
+    assert c.who() == "B"
+    assert isinstance(c, m.B) and not isinstance(c, m.A)
+
+
+def test_base_change_with_other_layout_rejected(sb):
+    m = sb.load("""
+        class A:
+            __slots__ = ("x",)
+
+        class B:
+            __slots__ = ("y", "z")
+
+        class C(A):
+            __slots__ = ()
+
+            def extra(self):
+                return 1
+    """)
+    c = m.C()
+    sb.update(m, """
+        class A:
+            __slots__ = ("x",)
+
+        class B:
+            __slots__ = ("y", "z")
+
+        class C(B):
+            __slots__ = ()
+
+            def extra(self):
+                return 2
+    """)
+    report = hotswap.reload(m)
+    (entry,) = [e for e in report.rejected if e.code == "HS201"]
+    assert "layout" in entry.reason or "differs" in entry.reason
+    assert c.extra() == 2                     # the body was applied
+    assert m.C.__bases__ == (m.A,)            # the bases were not
 
 
 def test_dataclass_method_change(sb):
@@ -550,7 +588,7 @@ def test_dataclass_method_change(sb):
     assert p == P(2, 3) and repr(p) == repr(P(2, 3))
 
 
-def test_dataclass_new_field_rejected(sb):
+def test_dataclass_new_field_applied(sb):
     m = sb.load("""
         from dataclasses import dataclass
 
@@ -577,11 +615,12 @@ def test_dataclass_new_field_rejected(sb):
     """)
     report = hotswap.reload(m)
     assert report.ok
-    assert "HS204" in rejected_codes(report)
+    # issue 3: @dataclass runs again on the live class; the old instance
+    # gets the new field's default
+    assert "HS204" not in rejected_codes(report)
     assert p.norm() == -1                         # methods applied
-    assert [f.name for f in dataclasses.fields(m.P)] == ["x", "y"]
-    with pytest.raises(TypeError):
-        m.P(1, 2, 3)                              # old __init__ kept
+    assert [f.name for f in dataclasses.fields(m.P)] == ["x", "y", "z"]
+    assert m.P(1, 2, 3).z == 3 and p.z == 0
 
 
 def test_enum_method_change_keeps_members(sb):
@@ -1273,7 +1312,7 @@ def test_enum_member_value_change_rejected(sb):
     assert m.Level.LOW is low and low == 1
 
 
-def test_dataclass_default_change_rejected(sb):
+def test_dataclass_default_change_applied(sb):
     m = sb.load("""
         from dataclasses import dataclass
 
@@ -1289,8 +1328,8 @@ def test_dataclass_default_change_rejected(sb):
             retries: int = 5
     """)
     report = hotswap.reload(m)
-    assert "HS204" in rejected_codes(report)
-    assert m.Cfg().retries == 3        # generated __init__ not replaced
+    assert "HS204" not in rejected_codes(report)
+    assert m.Cfg().retries == 5        # generated __init__ regenerated
 
 
 def test_local_class_instances_run_new_method_code(sb):

@@ -1,0 +1,300 @@
+"""Classes beyond methods: dataclass fields, instance migration, bases,
+registries and descriptors (issue 3)."""
+import copy
+import dataclasses
+import pickle
+import sys
+
+import pytest
+
+import hotswap
+
+
+def test_dataclass_field_added_with_default_old_instances_get_it(sb):
+    src = """
+        from dataclasses import dataclass, field
+
+        @dataclass
+        class P:
+            x: int
+            {extra}
+    """
+    m = sb.load(src.format(extra=""))
+    P = m.P
+    p = P(1)
+    sb.update(m, src.format(extra="tags: list = field(default_factory=list)"))
+    report = hotswap.reload(m)
+    assert report.ok and not report.rejected
+    assert m.P is P
+    assert [f.name for f in dataclasses.fields(P)] == ["x", "tags"]
+    assert p.tags == [] and P(2) == P(2, [])
+    assert repr(p) == "P(x=1, tags=[])"
+    assert dataclasses.asdict(p) == {"x": 1, "tags": []}
+    assert "1 instances migrated" in report.find("P")[-1].reason
+
+
+def test_dataclass_field_removed_and_reordered(sb):
+    m = sb.load("""
+        from dataclasses import dataclass
+
+        @dataclass
+        class P:
+            a: int
+            b: int = 2
+            c: int = 3
+    """)
+    P = m.P
+    p = P(1)
+    sb.update(m, """
+        from dataclasses import dataclass
+
+        @dataclass
+        class P:
+            c: int = 3
+            a: int = 0
+    """)
+    hotswap.reload(m)
+    assert [f.name for f in dataclasses.fields(P)] == ["c", "a"]
+    assert not hasattr(p, "b")
+    assert p == P(3, 1) and P() == P(3, 0)
+    assert P.__match_args__ == ("c", "a") if sys.version_info >= (3, 10) \
+        else True
+
+
+def test_dataclass_default_changed(sb):
+    src = """
+        from dataclasses import dataclass
+
+        @dataclass
+        class Cfg:
+            level: int = {v}
+    """
+    m = sb.load(src.format(v=1))
+    Cfg = m.Cfg
+    old = Cfg()
+    sb.update(m, src.format(v=5))
+    hotswap.reload(m)
+    assert Cfg().level == 5
+    assert old.level == 1            # existing instances keep their data
+
+
+def test_frozen_dataclass_gains_a_field(sb):
+    src = """
+        from dataclasses import dataclass
+
+        @dataclass(frozen=True)
+        class Pt:
+            x: int
+            {extra}
+    """
+    m = sb.load(src.format(extra=""))
+    Pt = m.Pt
+    p = Pt(1)
+    sb.update(m, src.format(extra="y: int = 7"))
+    hotswap.reload(m)
+    assert p.y == 7 and hash(p) == hash(Pt(1, 7))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.x = 3
+
+
+def test_dataclass_order_methods_regenerated(sb):
+    src = """
+        from dataclasses import dataclass
+
+        @dataclass(order=True)
+        class V:
+            major: int
+            {extra}
+    """
+    m = sb.load(src.format(extra=""))
+    V = m.V
+    a, b = V(1), V(1)
+    sb.update(m, src.format(extra="minor: int = 0"))
+    hotswap.reload(m)
+    b.minor = 1
+    assert a < b and sorted([b, a]) == [a, b]
+
+
+def test_migration_hook_receives_added_and_removed(sb):
+    src = """
+        from dataclasses import dataclass
+
+        @dataclass
+        class Acct:
+            {fields}
+
+            def __hotswap_migrate__(self, added, removed):
+                self.log.append((added, removed))
+    """
+    m = sb.load(src.format(fields="owner: str\n            cents: int = 0\n"
+                                  "            log: list = None"))
+    a = m.Acct("ann", 250, [])
+    sb.update(m, src.format(fields="owner: str\n            dollars: float = 0.0"
+                                   "\n            log: list = None"))
+    hotswap.reload(m)
+    assert a.log == [(("dollars",), {"cents": 250})]
+    assert not hasattr(a, "cents") and a.dollars == 0.0
+
+
+def test_plain_class_migration_hook_on_annotation_change(sb):
+    src = """
+        class Player:
+            {ann}
+
+            def __init__(self):
+                self.hp = 10
+
+            def __hotswap_migrate__(self, added, removed):
+                if "mana" in added:
+                    self.mana = self.hp * 2
+    """
+    m = sb.load(src.format(ann="hp: int"))
+    p = m.Player()
+    sb.update(m, src.format(ann="hp: int\n            mana: int"))
+    hotswap.reload(m)
+    assert p.mana == 20
+
+
+def test_slots_dataclass_field_change_rejected(sb):
+    if sys.version_info < (3, 10):
+        pytest.skip("dataclass(slots=True) needs 3.10")
+    src = """
+        from dataclasses import dataclass
+
+        @dataclass(slots=True)
+        class S:
+            x: int
+            {extra}
+
+            def f(self):
+                return {v}
+    """
+    m = sb.load(src.format(extra="", v=1))
+    s = m.S(1)
+    sb.update(m, src.format(extra="y: int = 0", v=2))
+    report = hotswap.reload(m)
+    assert "HS204" in {e.code for e in report.rejected}
+    assert s.f() == 2                    # methods applied
+
+
+def test_failed_batch_rolls_back_dataclass_regeneration(sb):
+    m = sb.load("""
+        from dataclasses import dataclass
+
+        @dataclass
+        class P:
+            x: int
+    """)
+    P = m.P
+    p = P(1)
+    init = P.__init__
+    sb.update(m, """
+        from dataclasses import dataclass
+
+        @dataclass
+        class P:
+            x: int
+            y: int = 0
+
+        BOOM = 1 / 0
+    """)
+    with pytest.raises(hotswap.ReloadError):
+        hotswap.reload(m)
+    assert P.__init__ is init
+    assert [f.name for f in dataclasses.fields(P)] == ["x"]
+    assert not hasattr(p, "y")
+
+
+def test_pickle_and_copy_of_old_instances(sb):
+    src = """
+        class Item:
+            def __init__(self, n):
+                self.n = n
+
+            def label(self):
+                return "{v}" + str(self.n)
+    """
+    m = sb.load(src.format(v="a"))
+    it = m.Item(3)
+    sb.update(m, src.format(v="b"))
+    hotswap.reload(m)
+    clone = pickle.loads(pickle.dumps(it))
+    assert type(clone) is m.Item and clone.label() == "b3"
+    assert copy.copy(it).label() == "b3"
+
+
+def test_namedtuple_method_change(sb):
+    src = """
+        from typing import NamedTuple
+
+        class Pt(NamedTuple):
+            x: int
+            y: int
+
+            def norm(self):
+                return {expr}
+    """
+    m = sb.load(src.format(expr="self.x + self.y"))
+    p = m.Pt(3, 4)
+    sb.update(m, src.format(expr="(self.x ** 2 + self.y ** 2) ** 0.5"))
+    report = hotswap.reload(m)
+    assert report.ok
+    assert p.norm() == 5.0 and isinstance(p, m.Pt)
+
+
+def test_cached_property_edited(sb):
+    src = """
+        import functools
+
+        class C:
+            @functools.cached_property
+            def value(self):
+                return {v}
+    """
+    m = sb.load(src.format(v=1))
+    c = m.C()
+    assert c.value == 1
+    sb.update(m, src.format(v=2))
+    hotswap.reload(m)
+    assert m.C().value == 2
+    assert c.value == 1          # a cached value is instance data: kept
+
+
+def test_generic_class_method_change(sb):
+    src = """
+        from typing import Generic, TypeVar
+
+        T = TypeVar("T")
+
+        class Box(Generic[T]):
+            def __init__(self, item: T):
+                self.item = item
+
+            def get(self) -> T:
+                return {expr}
+    """
+    m = sb.load(src.format(expr="self.item"))
+    b = m.Box[int](1)
+    sb.update(m, src.format(expr="self.item * 10"))
+    report = hotswap.reload(m)
+    assert report.ok and not report.rejected, str(report)
+    assert b.get() == 10
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="PEP 695 is 3.12+")
+def test_pep695_generic_class_method_change(sb):
+    src = """
+        class Box[T]:
+            def __init__(self, item: T):
+                self.item = item
+
+            def get(self) -> T:
+                return {expr}
+    """
+    m = sb.load(src.format(expr="self.item"))
+    Box = m.Box
+    b = Box(1)
+    sb.update(m, src.format(expr="self.item + 1"))
+    report = hotswap.reload(m)
+    assert report.ok and m.Box is Box, str(report)
+    assert b.get() == 2
