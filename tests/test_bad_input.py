@@ -145,12 +145,17 @@ def test_bom_only_file_is_empty(sb):
                  id="late-future"),
 ])
 def test_source_that_does_not_compile(sb, text):
+    # Compiling it here says what this CPython thinks of it (some of these
+    # are MemoryError/RecursionError at compile time on some versions, and
+    # 3.9 compiles the 100,000-term sum: not bad input there).
+    try:
+        compile(text, "<check>", "exec")
+    except (SyntaxError, MemoryError, RecursionError):
+        pass
+    else:
+        pytest.skip("this CPython compiles it")
     m = sb.load(V1)
     sb.write_bytes(m.__file__, text.encode())
-    # Compiling it here says what CPython thinks of it (some of these are
-    # MemoryError/RecursionError at compile time on some versions).
-    with pytest.raises((SyntaxError, MemoryError, RecursionError)):
-        compile(text, m.__file__, "exec")
     state = _state(m)
     with pytest.raises(hotswap.ReloadError) as info:
         hotswap.reload(m)

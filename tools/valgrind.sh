@@ -100,11 +100,15 @@ hs_say "   pytest exit $prc in $((SECONDS - t0))s: $(hs_pytest_summary "$plog")"
 
 # Split the log into error blocks (a block starts at a line "==PID== X" after
 # an empty "==PID== " line) and keep those with a frame in our code.
+# Our frames: symbolised ones name a csrc file, "fn (reload.c:123)";
+# unsymbolised ones name the shared object, "in .../_core.cpython-...so".
 ours="$logdir/valgrind-$minor-core-errors.txt"
-awk '
-    /^==[0-9]+== *$/ { if (blk != "" && blk ~ /(_core[^ ]*\.so|csrc\/)/) print blk "\n"; blk = ""; next }
+srcs="$(cd "$HS_ROOT/csrc" && ls -- *.c | sed 's/\.c$//' | paste -sd'|')"
+pat="(\\((${srcs})\\.c:[0-9]+\\)|_core[^ ]*\\.so|csrc/)"
+awk -v pat="$pat" '
+    /^==[0-9]+== *$/ { if (blk != "" && blk ~ pat) print blk "\n"; blk = ""; next }
     /^==[0-9]+== / { blk = blk $0 "\n" }
-    END { if (blk != "" && blk ~ /(_core[^ ]*\.so|csrc\/)/) print blk }
+    END { if (blk != "" && blk ~ pat) print blk }
 ' "$vlog" >"$ours"
 total="$(grep -E '^==[0-9]+== ERROR SUMMARY' "$vlog" | tail -n 1)"
 n_ours="$(grep -cE '^==[0-9]+== (Invalid|Conditional|Use of uninit|Syscall param|Mismatched|Source and destination)' "$ours" || true)"
