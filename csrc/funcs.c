@@ -641,6 +641,7 @@ hs_func_patch(HsTxn *txn, PyObject *old, PyObject *new_code,
     if (!changed && !meta) {
         return HS_PATCH_NOOP;
     }
+    hs_function_reversion(old);
     return (moved && !meta) ? HS_PATCH_MOVED : HS_PATCH_UPDATED;
 }
 
@@ -689,6 +690,7 @@ hs_func_move(HsTxn *txn, PyObject *func, PyObject *shifted, PyObject *nested)
         || PyObject_SetAttrString(func, "__code__", shifted) < 0) {
         return -1;
     }
+    hs_function_reversion(func);
     return follow_aliases(txn, old, shifted, NULL);
 }
 

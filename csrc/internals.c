@@ -43,3 +43,35 @@ hs_code_firstlineno(PyObject *code)
 {
     return ((PyCodeObject *)code)->co_firstlineno;
 }
+
+#if PY_VERSION_HEX >= 0x030D0000 && PY_VERSION_HEX < 0x030E0000
+/* Declared in Include/internal/pycore_function.h (3.13) as PyAPI_FUNC, so
+ * exported, but behind Py_BUILD_CORE. */
+PyAPI_FUNC(void) _PyFunction_SetVersion(PyFunctionObject *func,
+                                        uint32_t version);
+#endif
+
+void
+hs_function_reversion(PyObject *func)
+{
+#if PY_VERSION_HEX >= 0x030D0000 && PY_VERSION_HEX < 0x030E0000
+    /* 3.13: MAKE_FUNCTION gives a function the version of its code object
+     * (co_version), and every function setter resets it to 0, which is
+     * permanent: such a function is never call-specialised again
+     * (SPEC_FAIL_OUT_OF_VERSIONS; measured in the reference notes, 2.2).
+     * After a swap, the function runs exactly what a function freshly made
+     * from the new code object runs: its code's version describes it, so
+     * give it that version, as MAKE_FUNCTION would.  Specialisations key on
+     * the version and re-check the code's argument counts; the version
+     * cache slot (version -> function, code) is rewritten by
+     * _PyFunction_SetVersion to point at this function and its code.
+     * Free-threaded builds disable the cache and are not supported here. */
+    PyFunctionObject *f = (PyFunctionObject *)func;
+    PyCodeObject *co = (PyCodeObject *)f->func_code;
+    if (f->func_version == 0 && co->co_version != 0) {
+        _PyFunction_SetVersion(f, co->co_version);
+    }
+#else
+    (void)func;
+#endif
+}

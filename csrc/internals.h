@@ -12,6 +12,12 @@ void hs_function_rebase_globals(PyObject *func, PyObject *globals);
 
 
 
+/* After `func` was given a new code object: let the specialising
+ * interpreter use it again.  3.13 only (a reset function version is never
+ * re-assigned there, so a patched function would run unspecialised for
+ * ever); elsewhere a no-op.  Never fails. */
+void hs_function_reversion(PyObject *func);
+
 /* co_flags / co_firstlineno of a code object (fields present and stable
  * in 3.9-3.13; reading them avoids an attribute lookup per code object). */
 int hs_code_flags(PyObject *code);

@@ -5,6 +5,7 @@
  * (PyObject_SetAttr, PyFunction_Set*), so caches and watchers are told.
  */
 #include "txn.h"
+#include "internals.h"
 
 #include <string.h>
 
@@ -273,6 +274,7 @@ restore_function(PyObject *func, PyObject *state)
         return -1;
     }
 #endif
+    hs_function_reversion(func);
     return 0;
 }
 
