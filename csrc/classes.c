@@ -983,6 +983,187 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------ */
+/* enum members                                                        */
+
+/* The members of the new body, compared with the live ones.  Members
+ * keep their identity, so only additions can be applied: the new members
+ * are made by building the enum of the new body (a throw-away class; the
+ * machinery that computes values, auto(), aliases and flags is the enum
+ * module's own), moved onto the live class with __class__ assignment
+ * (same bases, same layout), and registered in its member maps.  Removed
+ * or re-valued members: HS205, nothing applied. */
+static int
+enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members)
+{
+    static const char *const masks[] = {
+        "_flag_mask_", "_singles_mask_", "_all_bits_", "_inverted_", NULL,
+    };
+    PyObject *klass = cx->klass;
+    PyObject *name = NULL, *bases = NULL, *tmp = NULL, *new_map = NULL;
+    PyObject *added = NULL, *map = NULL, *names = NULL, *v2m = NULL;
+    const char *problem = NULL;
+    int result = -1;
+
+    name = PyObject_GetAttrString(klass, "__name__");
+    bases = name ? PyObject_GetAttrString(klass, "__bases__") : NULL;
+    tmp = bases ? PyObject_CallFunctionObjArgs((PyObject *)Py_TYPE(klass),
+                                               name, bases, ns, NULL)
+                : NULL;
+    new_map = tmp ? PyObject_GetAttrString(tmp, "_member_map_") : NULL;
+    added = new_map ? PyList_New(0) : NULL;
+    if (added == NULL) {
+        goto done;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *member;
+    while (PyDict_Next(members, &pos, &key, &member)) {
+        PyObject *nm = PyDict_GetItemWithError(new_map, key);
+        if (nm == NULL) {
+            if (PyErr_Occurred()) {
+                goto done;
+            }
+            problem = "an enum member was removed";
+            break;
+        }
+        PyObject *a = PyObject_GetAttrString(member, "_value_");
+        PyObject *b = a ? PyObject_GetAttrString(nm, "_value_") : NULL;
+        int same = b ? PyObject_RichCompareBool(a, b, Py_EQ) : -1;
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        if (same < 0) {
+            PyErr_Clear();
+            same = 0;
+        }
+        if (!same) {
+            problem = "an enum member's value changed";
+            break;
+        }
+    }
+    pos = 0;
+    while (problem == NULL && PyDict_Next(new_map, &pos, &key, &member)) {
+        int has = PyDict_Contains(members, key);
+        if (has < 0 || (!has && PyList_Append(added, key) < 0)) {
+            goto done;
+        }
+    }
+    if (problem != NULL) {
+        result = report(cx, NULL, "class", "rejected", "HS205", 0, problem);
+        goto done;
+    }
+    if (PyList_GET_SIZE(added) == 0) {
+        result = 0;
+        goto done;
+    }
+    /* new maps replace the old ones (so the undo log restores them whole) */
+    map = PyDict_Copy(members);
+    PyObject *old_names = PyObject_GetAttrString(klass, "_member_names_");
+    names = old_names ? PySequence_List(old_names) : NULL;
+    Py_XDECREF(old_names);
+    PyObject *old_v2m = names ? PyObject_GetAttrString(klass,
+                                                       "_value2member_map_")
+                              : NULL;
+    v2m = old_v2m ? PyDict_Copy(old_v2m) : NULL;
+    Py_XDECREF(old_v2m);
+    if (map == NULL || v2m == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(added); i++) {
+        PyObject *n = PyList_GET_ITEM(added, i);
+        PyObject *m = PyDict_GetItemWithError(new_map, n);
+        if (m == NULL) {
+            goto done;
+        }
+        PyObject *mname = PyObject_GetAttrString(m, "_name_");
+        int is_alias = mname != NULL && PyUnicode_Compare(mname, n) != 0;
+        Py_XDECREF(mname);
+        PyErr_Clear();
+        if (!is_alias) {
+            PyObject *cls_key = PyUnicode_FromString("__class__");
+            int r = cls_key ? PyObject_GenericSetAttr(m, cls_key, klass) : -1;
+            Py_XDECREF(cls_key);
+            if (r < 0) {
+                goto done;
+            }
+            if (PyList_Append(names, n) < 0) {
+                goto done;
+            }
+            PyObject *val = PyObject_GetAttrString(m, "_value_");
+            if (val == NULL || (PyDict_SetItem(v2m, val, m) < 0
+                                && !PyErr_ExceptionMatches(PyExc_TypeError))) {
+                Py_XDECREF(val);
+                goto done;
+            }
+            PyErr_Clear(); /* an unhashable value: found by scanning */
+            Py_DECREF(val);
+        }
+        else {
+            /* an alias of an existing member: point at the live one */
+            PyObject *target = NULL;
+            PyObject *tn = PyObject_GetAttrString(m, "_name_");
+            if (tn != NULL) {
+                target = PyDict_GetItemWithError(members, tn);
+                Py_DECREF(tn);
+            }
+            if (target == NULL) {
+                goto done;
+            }
+            m = target;
+        }
+        if (PyDict_SetItem(map, n, m) < 0) {
+            goto done;
+        }
+        /* the class attribute, past EnumType.__setattr__'s member check */
+        if (hs_txn_record_setattr(cx->txn, klass, n, NULL) < 0
+            || PyType_Type.tp_setattro(klass, n, m) < 0) {
+            goto done;
+        }
+        if (report(cx, n, "data", "added", NULL, 0, NULL) < 0) {
+            goto done;
+        }
+    }
+    PyObject *k1 = PyUnicode_FromString("_member_map_");
+    PyObject *k2 = PyUnicode_FromString("_member_names_");
+    PyObject *k3 = PyUnicode_FromString("_value2member_map_");
+    int r = (k1 && k2 && k3) ? 0 : -1;
+    if (r == 0) {
+        r = hs_txn_setattr(cx->txn, klass, k1, map);
+    }
+    if (r == 0) {
+        r = hs_txn_setattr(cx->txn, klass, k2, names);
+    }
+    if (r == 0) {
+        r = hs_txn_setattr(cx->txn, klass, k3, v2m);
+    }
+    Py_XDECREF(k1);
+    Py_XDECREF(k2);
+    Py_XDECREF(k3);
+    for (int i = 0; r == 0 && masks[i] != NULL; i++) {
+        PyObject *mv = NULL;
+        if (PyObject_GetOptionalAttrString(tmp, masks[i], &mv) < 0) {
+            r = -1;
+            break;
+        }
+        if (mv != NULL) {
+            PyObject *mk = PyUnicode_FromString(masks[i]);
+            r = mk ? hs_txn_setattr(cx->txn, klass, mk, mv) : -1;
+            Py_XDECREF(mk);
+            Py_DECREF(mv);
+        }
+    }
+    result = r;
+done:
+    Py_XDECREF(name);
+    Py_XDECREF(bases);
+    Py_XDECREF(tmp);
+    Py_XDECREF(new_map);
+    Py_XDECREF(added);
+    Py_XDECREF(map);
+    Py_XDECREF(names);
+    Py_XDECREF(v2m);
+    return result;
+}
+
 static int
 apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
           const HsClassRanges *rg, int header_ok, PyObject *new_bases,
@@ -1098,7 +1279,7 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     }
 
     /* dataclass fields and enum members are not re-derived here */
-    int dataclass = 0, fields_changed = 0, regen = 0;
+    int dataclass = 0, fields_changed = 0, regen = 0, enum_edited = 0;
     {
         PyObject *key = PyUnicode_FromString("__dataclass_fields__");
         PyObject *v = NULL;
@@ -1210,11 +1391,7 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             changed = !old_used[j] && o->kind == HS_CHUNK_ASSIGN
                       && otext[o->name] != '_';
         }
-        if (changed && report(&cx, NULL, "class", "rejected", "HS205", 0,
-                              "enum members changed; methods were applied, "
-                              "members were not") < 0) {
-            goto done;
-        }
+        enum_edited = changed;
     }
 
     /* the members */
@@ -1476,6 +1653,10 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         }
     }
     if (regen && regenerate_dataclass(&cx, ns, old_fields) < 0) {
+        goto done;
+    }
+    /* last: building the enum of the new body consumes the namespace */
+    if (enum_edited && enum_sync_members(&cx, ns, members) < 0) {
         goto done;
     }
     if (!dataclass && annotations != NULL && !values_equal(annotations,

@@ -654,7 +654,7 @@ def test_enum_method_change_keeps_members(sb):
     assert [c.name for c in m.Color] == ["RED", "GREEN"]
 
 
-def test_enum_member_added_rejected(sb):
+def test_enum_member_added_applied(sb):
     m = sb.load("""
         import enum
 
@@ -678,9 +678,10 @@ def test_enum_member_added_rejected(sb):
                 return "<" + self.name + ">"
     """)
     report = hotswap.reload(m)
-    assert "HS205" in rejected_codes(report)
-    assert [c.name for c in m.Color] == ["RED", "GREEN"]
-    assert m.Color.RED is red
+    # issue 3: an added member is a real member; existing ones keep identity
+    assert "HS205" not in rejected_codes(report)
+    assert [c.name for c in m.Color] == ["RED", "GREEN", "BLUE"]
+    assert m.Color.RED is red and m.Color(3) is m.Color.BLUE
     assert red.label() == "<RED>"                 # methods applied
 
 

@@ -298,3 +298,100 @@ def test_pep695_generic_class_method_change(sb):
     report = hotswap.reload(m)
     assert report.ok and m.Box is Box, str(report)
     assert b.get() == 2
+
+
+def test_enum_member_added_is_a_real_member(sb):
+    src = """
+        import enum
+
+        class Color(enum.Enum):
+            RED = 1
+            GREEN = 2
+            {extra}
+
+            def warm(self):
+                return self in ({warm})
+    """
+    m = sb.load(src.format(extra="", warm="Color.RED,"))
+    Color = m.Color
+    red = Color.RED
+    sb.update(m, src.format(extra="BLUE = 3\n            SCARLET = 1",
+                            warm="Color.RED, Color.BLUE"))
+    report = hotswap.reload(m)
+    assert report.ok and not report.rejected, str(report)
+    assert m.Color is Color and Color.RED is red
+    assert [c.name for c in Color] == ["RED", "GREEN", "BLUE"]
+    assert Color(3) is Color.BLUE and Color["BLUE"] is Color.BLUE
+    assert isinstance(Color.BLUE, Color) and Color.BLUE.warm()
+    assert Color.SCARLET is red                  # an alias of RED
+    assert set(Color.__members__) == {"RED", "GREEN", "BLUE", "SCARLET"}
+
+
+def test_flag_member_added_combines(sb):
+    src = """
+        import enum
+
+        class Perm(enum.Flag):
+            R = 4
+            W = 2
+            {extra}
+    """
+    m = sb.load(src.format(extra=""))
+    Perm = m.Perm
+    sb.update(m, src.format(extra="X = 1"))
+    hotswap.reload(m)
+    assert Perm(7) == Perm.R | Perm.W | Perm.X
+    assert Perm.X in Perm(5)
+
+
+def test_enum_member_revalued_or_removed_rejected(sb):
+    m = sb.load("""
+        import enum
+
+        class Level(enum.IntEnum):
+            LOW = 1
+            HIGH = 2
+    """)
+    Level = m.Level
+    sb.update(m, """
+        import enum
+
+        class Level(enum.IntEnum):
+            LOW = 1
+            HIGH = 3
+    """)
+    report = hotswap.reload(m)
+    assert "HS205" in {e.code for e in report.rejected}
+    assert Level.HIGH == 2 and Level(2) is Level.HIGH
+    sb.update(m, """
+        import enum
+
+        class Level(enum.IntEnum):
+            LOW = 1
+    """)
+    report = hotswap.reload(m)
+    assert "HS205" in {e.code for e in report.rejected}
+    assert [x.name for x in Level] == ["LOW", "HIGH"]
+
+
+def test_failed_batch_rolls_back_added_enum_member(sb):
+    m = sb.load("""
+        import enum
+
+        class Color(enum.Enum):
+            RED = 1
+    """)
+    Color = m.Color
+    sb.update(m, """
+        import enum
+
+        class Color(enum.Enum):
+            RED = 1
+            BLUE = 2
+
+        BOOM = 1 / 0
+    """)
+    with pytest.raises(hotswap.ReloadError):
+        hotswap.reload(m)
+    assert [c.name for c in Color] == ["RED"]
+    assert not hasattr(Color, "BLUE")
