@@ -983,6 +983,35 @@ done:
     return result;
 }
 
+/* CPython sorts the slot names into the layout (type_new), so __slots__
+ * written in another order, or as a list instead of a tuple, is the same
+ * instance layout: not a layout change. */
+static int
+same_slot_names(PyObject *a, PyObject *b)
+{
+    if (a == NULL || b == NULL) {
+        return 0;
+    }
+    PyObject *la = PyUnicode_Check(a) ? PyList_New(1) : PySequence_List(a);
+    PyObject *lb = PyUnicode_Check(b) ? PyList_New(1) : PySequence_List(b);
+    int r = 0;
+    if (la != NULL && lb != NULL) {
+        if (PyUnicode_Check(a)) {
+            PyList_SET_ITEM(la, 0, Py_NewRef(a));
+        }
+        if (PyUnicode_Check(b)) {
+            PyList_SET_ITEM(lb, 0, Py_NewRef(b));
+        }
+        if (PyList_Sort(la) == 0 && PyList_Sort(lb) == 0) {
+            r = PyObject_RichCompareBool(la, lb, Py_EQ) == 1;
+        }
+    }
+    PyErr_Clear();
+    Py_XDECREF(la);
+    Py_XDECREF(lb);
+    return r;
+}
+
 /* ------------------------------------------------------------------ */
 /* enum members                                                        */
 
@@ -1256,7 +1285,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             Py_XDECREF(ns_slots);
             goto done;
         }
-        int differ = !values_equal(ns_slots, old_slots);
+        int differ = !values_equal(ns_slots, old_slots)
+                     && !same_slot_names(ns_slots, old_slots);
         if (differ && ns_slots == NULL
             && PyObject_HasAttrString(klass, "__dataclass_fields__")) {
             /* @dataclass(slots=True) made the slots, not the body */

@@ -395,3 +395,23 @@ def test_failed_batch_rolls_back_added_enum_member(sb):
         hotswap.reload(m)
     assert [c.name for c in Color] == ["RED"]
     assert not hasattr(Color, "BLUE")
+
+
+def test_slots_reordered_is_not_a_layout_change(sb):
+    src = """
+        class P:
+            __slots__ = {slots}
+
+            def total(self):
+                return {expr}
+    """
+    m = sb.load(src.format(slots='("x", "y")', expr="self.x + self.y"))
+    p = m.P()
+    p.x, p.y = 1, 2
+    sb.update(m, src.format(slots='["y", "x"]', expr="self.x * self.y + 10"))
+    report = hotswap.reload(m)
+    assert not report.rejected, str(report)
+    assert p.total() == 12
+    sb.update(m, src.format(slots='("x", "y", "z")', expr="0"))
+    report = hotswap.reload(m)
+    assert "HS203" in {e.code for e in report.rejected}
