@@ -195,15 +195,17 @@ hs_class_old_header_has_keywords(HsJob *job, const HsClassRanges *rg)
 
 int
 hs_class_record(HsJob *job, PyObject *klass, PyObject *ns,
-                const HsClassRanges *ranges, int header_ok, PyObject *bases)
+                const HsClassRanges *ranges, int header_ok, PyObject *bases,
+                PyObject *shadow)
 {
     PyObject *r = PyBytes_FromStringAndSize((const char *)ranges,
                                             sizeof(*ranges));
     if (r == NULL) {
         return -1;
     }
-    PyObject *rec = Py_BuildValue("(OONiO)", klass, ns, r, header_ok,
-                                  bases ? bases : Py_None);
+    PyObject *rec = Py_BuildValue("(OONiOO)", klass, ns, r, header_ok,
+                                  bases ? bases : Py_None,
+                                  shadow ? shadow : Py_None);
     if (rec == NULL) {
         return -1;
     }
@@ -1193,10 +1195,64 @@ done:
     return result;
 }
 
+/* 1 when a NamedTuple's fields changed (its instances are tuples of the
+ * old shape: reported, not applied). */
+static int
+namedtuple_fields_changed(PyObject *klass, PyObject *shadow)
+{
+    PyObject *of = NULL, *nf = NULL;
+    if (shadow == Py_None) {
+        return 0;
+    }
+    if (PyObject_GetOptionalAttrString(klass, "_fields", &of) < 0
+        || PyObject_GetOptionalAttrString(shadow, "_fields", &nf) < 0) {
+        Py_XDECREF(of);
+        return -1;
+    }
+    int r = of != NULL && nf != NULL && !values_equal(of, nf);
+    Py_XDECREF(of);
+    Py_XDECREF(nf);
+    return r;
+}
+
+/* Data typing's metaclasses derive from a class body, taken from the
+ * throw-away class built from the new body (stage.c, typing_shadow). */
+static int
+sync_typing_data(Ctx *cx, PyObject *shadow)
+{
+    static const char *const derived[] = {
+        "__required_keys__", "__optional_keys__", "__total__",
+        "__readonly_keys__", "__mutable_keys__", "__protocol_attrs__",
+        "__non_callable_proto_members__", "_is_runtime_protocol",
+        "_field_defaults", NULL,
+    };
+    for (int i = 0; derived[i] != NULL; i++) {
+        PyObject *nv = NULL, *ov = NULL;
+        PyObject *key = PyUnicode_FromString(derived[i]);
+        if (key == NULL) {
+            return -1;
+        }
+        int r = own_member(shadow, key, &nv);
+        if (r == 1) {
+            r = own_member(cx->klass, key, &ov);
+            if (r >= 0 && !values_equal(ov, nv)) {
+                r = hs_txn_setattr(cx->txn, cx->klass, key, nv);
+            }
+        }
+        Py_XDECREF(nv);
+        Py_XDECREF(ov);
+        Py_DECREF(key);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int
 apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
           const HsClassRanges *rg, int header_ok, PyObject *new_bases,
-          PyObject *nested)
+          PyObject *shadow, PyObject *nested)
 {
     const char *ntext = PyBytes_AS_STRING(job->text);
     const char *otext = job->old_text;
@@ -1217,9 +1273,10 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     if (header_ok == 0 && set_bases(&cx, new_bases) < 0) {
         goto done;
     }
-    if (header_ok < 0 && report(&cx, NULL, "class", "rejected", "HS202", 0,
-                                "the metaclass changed; the body was "
-                                "applied, the metaclass was not") < 0) {
+    if ((header_ok < 0 || (header_ok == 2 && shadow == Py_None))
+        && report(&cx, NULL, "class", "rejected", "HS202", 0,
+                  "the metaclass or the class keywords changed; the body "
+                  "was applied, the header was not") < 0) {
         goto done;
     }
 
@@ -1269,7 +1326,20 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
 
     /* layout: __slots__ cannot change on a live class */
     {
-        PyObject *ns_slots = PyMapping_GetItemString(ns, "__slots__");
+        /* a typing metaclass (NamedTuple) writes __slots__ itself: take
+         * them from the class it built from the new body */
+        PyObject *ns_slots = NULL;
+        if (shadow != Py_None) {
+            PyObject *sk = PyUnicode_FromString("__slots__");
+            if (sk == NULL || own_member(shadow, sk, &ns_slots) < 0) {
+                Py_XDECREF(sk);
+                goto done;
+            }
+            Py_DECREF(sk);
+        }
+        else {
+            ns_slots = PyMapping_GetItemString(ns, "__slots__");
+        }
         if (ns_slots == NULL) {
             PyErr_Clear();
         }
@@ -1393,6 +1463,15 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             }
         }
     }
+    int nt_changed = namedtuple_fields_changed(klass, shadow);
+    if (nt_changed < 0
+        || (nt_changed
+            && report(&cx, NULL, "class", "rejected", "HS204", 0,
+                      "NamedTuple fields changed: existing instances are "
+                      "tuples of the old shape; methods were applied, "
+                      "fields were not") < 0)) {
+        goto done;
+    }
     members = enum_members(klass);
     if (members == NULL && PyErr_Occurred()) {
         goto done;
@@ -1452,10 +1531,11 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         int is_ann = PyUnicode_CompareWithASCIIString(name,
                                                       "__annotations__")
                      == 0;
-        if (is_ann && dataclass && fields_changed && !regen) {
+        if (is_ann && ((dataclass && fields_changed && !regen) || nt_changed)) {
             continue;
         }
-        if (dataclass && fields_changed && !regen && annotations != NULL) {
+        if (((dataclass && fields_changed && !regen) || nt_changed)
+            && annotations != NULL) {
             int in = PySequence_Contains(annotations, name);
             if (in < 0) {
                 PyErr_Clear();
@@ -1685,6 +1765,10 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     if (regen && regenerate_dataclass(&cx, ns, old_fields) < 0) {
         goto done;
     }
+    if (shadow != Py_None && !nt_changed
+        && sync_typing_data(&cx, shadow) < 0) {
+        goto done;
+    }
     /* last: building the enum of the new body consumes the namespace */
     if (enum_edited && enum_sync_members(&cx, ns, members) < 0) {
         goto done;
@@ -1698,6 +1782,15 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     if (PyObject_HasAttrString(klass, "__abstractmethods__")
         && recompute_abstract_methods(txn, klass) < 0) {
         goto done;
+    }
+    /* isinstance()/issubclass() answers an ABC cached (protocols too) may
+     * depend on members that just changed; registrations stay */
+    if (PyObject_HasAttrString(klass, "_abc_caches_clear")) {
+        PyObject *r = PyObject_CallMethod(klass, "_abc_caches_clear", NULL);
+        if (r == NULL) {
+            goto done;
+        }
+        Py_DECREF(r);
     }
     result = 0;
 done:
@@ -1731,7 +1824,8 @@ hs_class_apply(HsJob *job, HsTxn *txn, PyObject *nested)
         int header_ok = (int)PyLong_AsLong(PyTuple_GET_ITEM(rec, 3));
         if (apply_one(job, txn, PyTuple_GET_ITEM(rec, 0),
                       PyTuple_GET_ITEM(rec, 1), &rg, header_ok,
-                      PyTuple_GET_ITEM(rec, 4), nested) < 0) {
+                      PyTuple_GET_ITEM(rec, 4), PyTuple_GET_ITEM(rec, 5),
+                      nested) < 0) {
             return -1;
         }
     }

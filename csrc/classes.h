@@ -27,10 +27,11 @@ int hs_class_old_header_has_keywords(HsJob *job, const HsClassRanges *rg);
 
 /* Record that the existing class `klass` gets the body namespace `ns`.
  * header_ok: 1 same header, 0 bases changed (to `bases`), -1 metaclass
- * or class keywords changed. */
+ * changed, 2 class keywords changed.  `shadow` (may be NULL): a class
+ * built from the new body by a typing metaclass, for its derived data. */
 int hs_class_record(HsJob *job, PyObject *klass, PyObject *ns,
                     const HsClassRanges *ranges, int header_ok,
-                    PyObject *bases);
+                    PyObject *bases, PyObject *shadow);
 
 /* APPLY every recorded class update of the job.  Differing nested code
  * pairs go to `nested`.  0 / -1. */

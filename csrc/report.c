@@ -308,11 +308,21 @@ report_str(ReportObject *self)
         if (code == Py_None) {
             continue;
         }
+        PyObject *lineno = PyStructSequence_GET_ITEM(e, 7);
+        PyObject *where = lineno == Py_None
+                              ? PyUnicode_FromFormat(
+                                    "%S", PyStructSequence_GET_ITEM(e, 6))
+                              : PyUnicode_FromFormat(
+                                    "%S:%S", PyStructSequence_GET_ITEM(e, 6),
+                                    lineno);
+        if (where == NULL) {
+            goto error;
+        }
         PyObject *line = PyUnicode_FromFormat(
-            "  %U %S.%U: %U: %S (%U:%S)", PyStructSequence_GET_ITEM(e, 3),
+            "  %U %S.%U: %U: %S (%U)", PyStructSequence_GET_ITEM(e, 3),
             PyStructSequence_GET_ITEM(e, 0), PyStructSequence_GET_ITEM(e, 1),
-            code, PyStructSequence_GET_ITEM(e, 5),
-            PyStructSequence_GET_ITEM(e, 6), PyStructSequence_GET_ITEM(e, 7));
+            code, PyStructSequence_GET_ITEM(e, 5), where);
+        Py_DECREF(where);
         if (line == NULL || PyList_Append(lines, line) < 0) {
             Py_XDECREF(line);
             goto error;

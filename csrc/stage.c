@@ -443,6 +443,57 @@ resolve_bases(PyObject *bases)
     return r;
 }
 
+/* Classes made by typing's metaclasses (TypedDict, Protocol, NamedTuple)
+ * keep derived data (required keys, protocol members, fields) that their
+ * metaclass computes from the body.  Build a throw-away class from a copy
+ * of the new body so APPLY can take that data from it.  New reference,
+ * NULL (no error) for other classes or when the build fails. */
+static PyObject *
+typing_shadow(PyObject *old, PyObject *name, PyObject *bases, PyObject *ns,
+              PyObject *kw)
+{
+    /* the statement's metaclass: the most derived one of the bases' (a
+     * NamedTuple's is typing's, though the class it makes is a plain type) */
+    PyObject *meta = (PyObject *)Py_TYPE(old);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(bases); i++) {
+        PyTypeObject *t = Py_TYPE(PyTuple_GET_ITEM(bases, i));
+        if (PyType_IsSubtype(t, (PyTypeObject *)meta)) {
+            meta = (PyObject *)t;
+        }
+    }
+    PyObject *mod = NULL;
+    if (PyObject_GetOptionalAttrString(meta, "__module__", &mod) < 0) {
+        return NULL;
+    }
+    int typing = mod != NULL && PyUnicode_Check(mod)
+                 && PyUnicode_CompareWithASCIIString(mod, "typing") == 0;
+    Py_XDECREF(mod);
+    int proto = 0;
+    if (!typing) {
+        PyObject *flag = NULL;
+        if (PyObject_GetOptionalAttrString(old, "_is_protocol", &flag) < 0) {
+            return NULL;
+        }
+        proto = flag != NULL && PyObject_IsTrue(flag) == 1;
+        Py_XDECREF(flag);
+    }
+    if (!typing && !proto) {
+        return NULL;
+    }
+    PyObject *copy = PyDict_New();
+    PyObject *r = NULL;
+    if (copy != NULL && PyDict_Merge(copy, ns, 1) == 0) {
+        PyObject *args = PyTuple_Pack(3, name, bases, copy);
+        r = args ? PyObject_Call(meta, args, kw) : NULL;
+        Py_XDECREF(args);
+    }
+    Py_XDECREF(copy);
+    if (r == NULL) {
+        PyErr_Clear(); /* best effort: the derived data stays as it was */
+    }
+    return r;
+}
+
 static PyObject *
 build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -537,10 +588,16 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
         Py_CLEAR(fr->klass);
         goto done;
     }
-    if (header_ok == 1 && hs_class_header_changed(st->job, &fr->ranges)
+    int header_changed = hs_class_header_changed(st->job, &fr->ranges);
+    if (fr->ranges.old_head >= 0 && !header_changed) {
+        /* the same header text: bases that only look different (a typing
+         * construct's __mro_entries__, TypedDict's dict base) are the same */
+        header_ok = 1;
+    }
+    if (header_ok == 1 && header_changed
         && (PyDict_GET_SIZE(kw) > 0
             || hs_class_old_header_has_keywords(st->job, &fr->ranges))) {
-        header_ok = -1; /* same bases and metaclass: class keywords */
+        header_ok = 2; /* same bases and metaclass: class keywords */
     }
     st->depth++;
     cell = PyEval_EvalCodeEx(body, PyFunction_GET_GLOBALS(func), ns, NULL,
@@ -571,8 +628,25 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
             goto done;
         }
     }
-    if (hs_class_record(st->job, old, ns, &fr->ranges, header_ok,
-                        header_ok == 0 ? resolved : NULL) < 0) {
+    PyObject *shadow = typing_shadow(old, name, resolved, ns, kw);
+    if (shadow == NULL && PyErr_Occurred()) {
+        goto done;
+    }
+    if (shadow != NULL && header_ok == 0) {
+        /* the bases a typing metaclass really gives (TypedDict: dict) */
+        PyObject *sb = PyObject_GetAttrString(shadow, "__bases__");
+        PyObject *ob = sb ? PyObject_GetAttrString(old, "__bases__") : NULL;
+        if (ob != NULL && PyObject_RichCompareBool(sb, ob, Py_EQ) == 1) {
+            header_ok = header_changed ? 2 : 1;
+        }
+        PyErr_Clear();
+        Py_XDECREF(sb);
+        Py_XDECREF(ob);
+    }
+    int rec = hs_class_record(st->job, old, ns, &fr->ranges, header_ok,
+                              header_ok == 0 ? resolved : NULL, shadow);
+    Py_XDECREF(shadow);
+    if (rec < 0) {
         goto done;
     }
     result = Py_NewRef(old);

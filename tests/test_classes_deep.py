@@ -415,3 +415,124 @@ def test_slots_reordered_is_not_a_layout_change(sb):
     sb.update(m, src.format(slots='("x", "y", "z")', expr="0"))
     report = hotswap.reload(m)
     assert "HS203" in {e.code for e in report.rejected}
+
+
+def test_typeddict_keys_follow_the_source(sb):
+    src = """
+        from typing import TypedDict
+
+        class Movie(TypedDict{kw}):
+            title: str
+            {extra}
+    """
+    m = sb.load(src.format(kw="", extra=""))
+    Movie = m.Movie
+    sb.update(m, src.format(kw=", total=False", extra="year: int"))
+    report = hotswap.reload(m)
+    assert not report.rejected, str(report)
+    assert m.Movie is Movie
+    assert Movie.__optional_keys__ == frozenset({"title", "year"})
+    assert Movie.__required_keys__ == frozenset()
+
+
+def test_runtime_protocol_members_follow_the_source(sb):
+    src = """
+        from typing import Protocol, runtime_checkable
+
+        @runtime_checkable
+        class Shape(Protocol):
+            def area(self) -> float: ...
+            {extra}
+
+        class Square:
+            def area(self):
+                return 4.0
+    """
+    m = sb.load(src.format(extra=""))
+    Shape = m.Shape
+    assert isinstance(m.Square(), Shape)
+    sb.update(m, src.format(extra="def perimeter(self) -> float: ..."))
+    report = hotswap.reload(m)
+    assert not report.rejected, str(report)
+    assert not isinstance(m.Square(), Shape)
+
+
+def test_namedtuple_field_change_rejected(sb):
+    src = """
+        from typing import NamedTuple
+
+        class Pt(NamedTuple):
+            x: int
+            {extra}
+
+            def show(self):
+                return "{v}"
+    """
+    m = sb.load(src.format(extra="", v=1))
+    p = m.Pt(1)
+    sb.update(m, src.format(extra="y: int = 0", v=2))
+    report = hotswap.reload(m)
+    assert "HS204" in {e.code for e in report.rejected}
+    assert p.show() == "2" and m.Pt._fields == ("x",)
+
+
+def test_abc_virtual_subclass_survives(sb):
+    src = """
+        import abc
+
+        class Base(abc.ABC):
+            @abc.abstractmethod
+            def f(self): ...
+
+            def g(self):
+                return {v}
+
+        class Impl:
+            def f(self):
+                return 1
+
+        Base.register(Impl)
+    """
+    m = sb.load(src.format(v=1))
+    Base, impl = m.Base, m.Impl()
+    assert isinstance(impl, Base)
+    sb.update(m, src.format(v=2))
+    hotswap.reload(m)
+    assert isinstance(impl, Base) and Base.g(impl) == 2
+
+
+def test_nested_classes_three_levels(sb):
+    src = """
+        class A:
+            class B:
+                class C:
+                    def f(self):
+                        return {v}
+    """
+    m = sb.load(src.format(v=1))
+    C = m.A.B.C
+    c = C()
+    sb.update(m, src.format(v=2))
+    hotswap.reload(m)
+    assert m.A.B.C is C and c.f() == 2
+
+
+def test_same_class_name_in_two_modules(sb):
+    a = sb.load("""
+        class Thing:
+            def who(self):
+                return "a1"
+    """, base="a")
+    b = sb.load("""
+        class Thing:
+            def who(self):
+                return "b1"
+    """, base="b")
+    ta, tb = a.Thing(), b.Thing()
+    sb.update(a, """
+        class Thing:
+            def who(self):
+                return "a2"
+    """)
+    hotswap.reload(a)
+    assert (ta.who(), tb.who()) == ("a2", "b1")
