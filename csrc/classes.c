@@ -1249,6 +1249,49 @@ sync_typing_data(Ctx *cx, PyObject *shadow)
     return 0;
 }
 
+/* HS207: the class's __init_subclass__ changed while subclasses exist:
+ * they were set up by the old one, which is not run again. */
+static int
+init_subclass_changed(Ctx *cx, PyObject *code_before)
+{
+    PyObject *key = PyUnicode_FromString("__init_subclass__"), *v = NULL;
+    int r = key ? own_member(cx->klass, key, &v) : -1;
+    Py_XDECREF(key);
+    if (r <= 0) {
+        return r;
+    }
+    PyObject *f = hs_func_find(v, cx->job->dict, NULL);
+    Py_DECREF(v);
+    if (f == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int changed = PyFunction_GET_CODE(f) != code_before;
+    Py_DECREF(f);
+    if (!changed || code_before == NULL) {
+        return 0;
+    }
+    PyObject *subs = PyObject_CallMethod(cx->klass, "__subclasses__", NULL);
+    if (subs == NULL) {
+        return -1;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(subs);
+    Py_DECREF(subs);
+    if (n == 0) {
+        return 0;
+    }
+    PyObject *name = PyUnicode_FromString("__init_subclass__");
+    if (name == NULL) {
+        return -1;
+    }
+    r = report(cx, name, "method", "kept", "HS207", 0,
+               "__init_subclass__ changed: the existing subclasses were set "
+               "up by the old one, which is not run again; new subclasses "
+               "get the new one");
+    Py_DECREF(name);
+    return r;
+}
+
 static int
 apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
           const HsClassRanges *rg, int header_ok, PyObject *new_bases,
@@ -1501,6 +1544,25 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                       && otext[o->name] != '_';
         }
         enum_edited = changed;
+    }
+
+    /* __init_subclass__ is not run again for existing subclasses */
+    PyObject *init_sub_before = NULL;
+    {
+        PyObject *key = PyUnicode_FromString("__init_subclass__");
+        PyObject *v = NULL;
+        int r = key ? own_member(klass, key, &v) : -1;
+        Py_XDECREF(key);
+        if (r < 0) {
+            goto done;
+        }
+        if (v != NULL) {
+            PyObject *f = hs_func_find(v, job->dict, NULL);
+            init_sub_before = f ? Py_NewRef(PyFunction_GET_CODE(f)) : NULL;
+            Py_XDECREF(f);
+            Py_DECREF(v);
+            PyErr_Clear();
+        }
     }
 
     /* the members */
@@ -1783,6 +1845,11 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         && recompute_abstract_methods(txn, klass) < 0) {
         goto done;
     }
+    if (init_subclass_changed(&cx, init_sub_before) < 0) {
+        Py_XDECREF(init_sub_before);
+        goto done;
+    }
+    Py_CLEAR(init_sub_before);
     /* isinstance()/issubclass() answers an ABC cached (protocols too) may
      * depend on members that just changed; registrations stay */
     if (PyObject_HasAttrString(klass, "_abc_caches_clear")) {

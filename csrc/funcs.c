@@ -185,6 +185,9 @@ done:
 static int
 code_name_is(PyObject *func, PyObject *name)
 {
+    if (name == NULL) {
+        return 0; /* no name asked for: the fallback (first function) */
+    }
     PyObject *co = PyFunction_GET_CODE(func);
     PyObject *n = PyObject_GetAttrString(co, "co_name");
     if (n == NULL) {

@@ -536,3 +536,28 @@ def test_same_class_name_in_two_modules(sb):
     """)
     hotswap.reload(a)
     assert (ta.who(), tb.who()) == ("a2", "b1")
+
+
+def test_init_subclass_change_reported_for_existing_subclasses(sb):
+    src = """
+        REGISTRY = []
+
+        class Plugin:
+            def __init_subclass__(cls, **kw):
+                super().__init_subclass__(**kw)
+                REGISTRY.append(("{v}", cls.__name__))
+
+        class A(Plugin):
+            pass
+    """
+    m = sb.load(src.format(v=1))
+    assert m.REGISTRY == [("1", "A")]
+    sb.update(m, src.format(v=2))
+    report = hotswap.reload(m)
+    codes = {e.code for e in report.find("Plugin.__init_subclass__")}
+    assert "HS207" in codes
+    assert m.REGISTRY == [("1", "A")]       # not run again for A
+
+    class B(m.Plugin):
+        pass
+    assert m.REGISTRY[-1] == ("2", "B")
