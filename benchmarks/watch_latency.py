@@ -33,13 +33,22 @@ hotswap.watch(root, debounce=float(sys.argv[3]))
 out = os.fdopen(fd, "w", buffering=1)
 out.write("ready\n")
 seen = target.version()
+last = time.monotonic()
+pauses = []
+worst = 0.0
 while True:
     for _ in range(200):     # busy Python code, no blocking call
         pass
+    now = time.monotonic()
+    worst = max(worst, now - last)   # the reload runs inside this gap
+    last = now
     v = target.version()
     if v != seen:
-        out.write(f"{v} {time.monotonic()}\n")
+        pauses.append(worst)
+        out.write(f"{v} {time.monotonic()} {worst}\n")
         seen = v
+        worst = 0.0
+        last = time.monotonic()
         if v < 0:
             break
 """
@@ -92,19 +101,23 @@ def latency(edits, debounce):
     os.close(w)
     pipe = os.fdopen(r)
     assert pipe.readline().strip() == "ready"
-    samples = []
+    samples, pauses = [], []
     for i in range(1, edits + 1):
         time.sleep(0.05)                    # a developer does not save at 1 kHz
         t0 = time.monotonic()
         save(path, source(i))
-        v, t1 = pipe.readline().split()
+        v, t1, pause = pipe.readline().split()
         assert int(v) == i, (v, i)
         samples.append((float(t1) - t0) * 1000)
+        pauses.append(float(pause) * 1000)
     save(path, source(-1))
     pipe.readline()
     child.wait(timeout=30)
     samples.sort()
+    pauses.sort()
     return {
+        "pause_median_ms": statistics.median(pauses),
+        "pause_worst_ms": pauses[-1],
         "edits": edits,
         "debounce_ms": debounce * 1000,
         "median_ms": statistics.median(samples),
@@ -145,6 +158,9 @@ def main():
           f"{lat['debounce_ms']:.0f} ms: median {lat['median_ms']:.1f} ms, "
           f"p90 {lat['p90_ms']:.1f} ms, worst {lat['worst_ms']:.1f} ms "
           f"(best {lat['best_ms']:.1f} ms)")
+    print(f"main-thread pause of an automatic reload (longest gap between "
+          f"two iterations of the busy loop around each reload): median "
+          f"{lat['pause_median_ms']:.2f} ms, worst {lat['pause_worst_ms']:.2f} ms")
     results = {"python": sys.version.split()[0], "latency": lat, "idle": []}
     for backend in ("inotify", "poll"):
         r = idle(args.files, backend, args.idle_seconds)
