@@ -186,6 +186,7 @@ core_track(PyObject *module, PyObject *args)
         if (dir == NULL && PyErr_Occurred()) {
             return NULL;
         }
+        PyDict_Clear(st->tracked_cache);
         int r = dir ? list_add_unique(st->roots, dir)
                     : list_add_unique(st->names, t);
         Py_XDECREF(dir);
@@ -219,6 +220,7 @@ core_untrack(PyObject *module, PyObject *args)
         if (dir == NULL && PyErr_Occurred()) {
             PyErr_Clear(); /* a directory that is gone: match the text */
         }
+        PyDict_Clear(st->tracked_cache);
         int r = list_remove_equal(dir ? st->roots : st->names, dir ? dir : t);
         if (r == 0 && dir == NULL) {
             r = list_remove_equal(st->roots, t);
@@ -772,6 +774,10 @@ core_exec(PyObject *module)
     st->roots = PyList_New(0);
     st->names = PyList_New(0);
     st->excluded = excluded_dirs();
+    st->tracked_cache = PyDict_New();
+    if (st->tracked_cache == NULL) {
+        return -1;
+    }
     st->before_hooks = PyList_New(0);
     st->after_hooks = PyList_New(0);
     if (st->before_hooks == NULL || st->after_hooks == NULL) {
@@ -813,6 +819,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->roots);
     Py_VISIT(st->names);
     Py_VISIT(st->excluded);
+    Py_VISIT(st->tracked_cache);
     Py_VISIT(st->orig_reload);
     Py_VISIT(st->finder);
     Py_VISIT(st->before_hooks);
@@ -838,6 +845,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->roots);
     Py_CLEAR(st->names);
     Py_CLEAR(st->excluded);
+    Py_CLEAR(st->tracked_cache);
     Py_CLEAR(st->orig_reload);
     Py_CLEAR(st->finder);
     Py_CLEAR(st->before_hooks);

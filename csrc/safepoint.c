@@ -362,14 +362,8 @@ hs_safepoint_apply(PyObject *core)
     if (report != Py_None) {
         hs_safepoint_run_hooks(st->after_hooks, report);
     }
-    /* modules imported by the new code may be tracked now */
-    if (hs_watch_running()) {
-        PyObject *files = hs_safepoint_tracked_files(st);
-        if (files == NULL || hs_watch_set_files(files) < 0) {
-            PyErr_Clear();
-        }
-        Py_XDECREF(files);
-    }
+    /* (modules imported by the new code: inotify watches whole
+     * directories, and the polling backend looks for new files itself) */
     return report;
 }
 

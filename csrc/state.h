@@ -15,6 +15,7 @@ struct HsState {
     PyObject *roots;       /* strong list of str: tracked directories */
     PyObject *names;       /* strong list of str: tracked module names */
     PyObject *excluded;    /* strong tuple of str: stdlib, site-packages */
+    PyObject *tracked_cache; /* strong dict: __file__ -> under a root? */
     PyObject *orig_reload; /* strong: importlib.reload when routed, or NULL */
     PyObject *finder;      /* strong: the installed import hook, or NULL */
     PyObject *before_hooks; /* strong list: callables(names) */

@@ -205,9 +205,20 @@ hs_track_is_tracked(HsState *st, PyObject *name, PyObject *module)
         Py_XDECREF(file);
         return 0;
     }
+    /* realpath() is a system call per path component: remember the answer
+     * per file (the cache is emptied when the roots change) */
+    PyObject *cached = PyDict_GetItemWithError(st->tracked_cache, file);
+    if (cached != NULL) {
+        Py_DECREF(file);
+        return cached == Py_True;
+    }
+    if (PyErr_Occurred()) {
+        Py_DECREF(file);
+        return -1;
+    }
     PyObject *real = path_realpath(file);
-    Py_DECREF(file);
     if (real == NULL) {
+        Py_DECREF(file);
         return -1;
     }
     int found = 0;
@@ -219,7 +230,10 @@ hs_track_is_tracked(HsState *st, PyObject *name, PyObject *module)
                 && (!is_excluded(st, real) || is_excluded(st, root));
     }
     Py_DECREF(real);
-    return found;
+    int r = PyDict_SetItem(st->tracked_cache, file,
+                           found ? Py_True : Py_False);
+    Py_DECREF(file);
+    return r < 0 ? -1 : found;
 }
 
 /* ------------------------------------------------------------------ */
