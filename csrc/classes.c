@@ -595,27 +595,6 @@ implicit_wrappers(PyObject *items)
     return 0;
 }
 
-/* After the decorators of a method changed: the function inside the old
- * decorators follows the new function's code from now on, and the old
- * wrapper's caches are stale. */
-static int
-follow_new_code(Ctx *cx, PyObject *name, PyObject *old, PyObject *new)
-{
-    PyObject *fo = hs_func_find(old, cx->job->dict, name);
-    PyObject *fn = fo ? hs_func_find(new, cx->job->dict, name) : NULL;
-    int r = 0;
-    if (fo != NULL && fn != NULL && fo != fn
-        && PyFunction_GET_CODE(fo) == PyFunction_GET_CODE(fn)) {
-        r = hs_func_alias(fo, PyFunction_GET_CODE(fn), old);
-    }
-    Py_XDECREF(fo);
-    Py_XDECREF(fn);
-    if (r == 0 && PyErr_Occurred()) {
-        r = -1;
-    }
-    return r < 0 ? -1 : hs_func_clear_cache(old);
-}
-
 /* Did the decorators of new member i change? */
 static int
 member_decorators_changed(const char *ntext, const char *otext,
@@ -1681,7 +1660,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                 continue;
             }
             if (deco_changed) {
-                int a = follow_new_code(&cx, name, old, value);
+                int a = hs_func_follow_replacement(old, value, job->dict,
+                                                   name);
                 Py_DECREF(old);
                 if (a < 0 || set_member(&cx, name, value) < 0
                     || report(&cx, name, "method", "replaced", "HS102", line,

@@ -280,6 +280,22 @@ hs_func_find(PyObject *obj, PyObject *globals, PyObject *name)
 }
 
 int
+hs_func_follow_replacement(PyObject *old, PyObject *new, PyObject *globals,
+                           PyObject *name)
+{
+    PyObject *fo = hs_func_find(old, globals, name);
+    PyObject *fn = fo ? hs_func_find(new, globals, name) : NULL;
+    int r = PyErr_Occurred() ? -1 : 0;
+    if (r == 0 && fo != NULL && fn != NULL && fo != fn
+        && PyFunction_GET_CODE(fo) == PyFunction_GET_CODE(fn)) {
+        r = hs_func_alias(fo, PyFunction_GET_CODE(fn), old);
+    }
+    Py_XDECREF(fo);
+    Py_XDECREF(fn);
+    return r < 0 ? -1 : hs_func_clear_cache(old);
+}
+
+int
 hs_func_clear_cache(PyObject *obj)
 {
     if (PyFunction_Check(obj) || PyType_Check(obj)) {

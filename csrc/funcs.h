@@ -63,6 +63,13 @@ Py_ssize_t hs_func_patch_live(HsTxn *txn, PyObject *nested,
  * cleared whenever `func` changes.  0 / -1. */
 int hs_func_alias(PyObject *func, PyObject *code, PyObject *wrapper);
 
+/* After the decorators of a definition changed (HS102): the function
+ * inside the old decorated object `old` (patched to the code of the one
+ * inside `new`) follows that code in later reloads, and `old`'s caches
+ * are cleared.  0 / -1. */
+int hs_func_follow_replacement(PyObject *old, PyObject *new,
+                               PyObject *globals, PyObject *name);
+
 /* If `obj` is a caching wrapper (functools.lru_cache / cache), clear it.
  * 0 / -1. */
 int hs_func_clear_cache(PyObject *obj);

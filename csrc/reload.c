@@ -775,24 +775,6 @@ set_name(Apply *ap, PyObject *name, PyObject *value)
     return hs_txn_dict_set(ap->txn, ap->job->dict, name, value);
 }
 
-/* After an HS102 replacement: the function inside the old decorators runs
- * the same code object as the one inside the new; make it follow that
- * code in later reloads. */
-static int
-fo_code_now(PyObject *old, HsJob *job, PyObject *name, PyObject *new)
-{
-    PyObject *fo = hs_func_find(old, job->dict, name);
-    PyObject *fn = fo ? hs_func_find(new, job->dict, name) : NULL;
-    int r = 0;
-    if (fo != NULL && fn != NULL && fo != fn
-        && PyFunction_GET_CODE(fo) == PyFunction_GET_CODE(fn)) {
-        r = hs_func_alias(fo, PyFunction_GET_CODE(fn), old);
-    }
-    Py_XDECREF(fo);
-    Py_XDECREF(fn);
-    return PyErr_Occurred() ? -1 : r;
-}
-
 /* One module-level name the staged code bound (new may be NULL: deleted). */
 static int
 reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
@@ -887,8 +869,8 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
         if (deco_changed) {
             /* the old decorators keep the old function: it follows the new
              * one's code from now on, and its caches are stale */
-            if (set_name(ap, name, new) < 0 || hs_func_clear_cache(old) < 0
-                || (fo_code_now(old, job, name, new) < 0)) {
+            if (set_name(ap, name, new) < 0
+                || hs_func_follow_replacement(old, new, job->dict, name) < 0) {
                 return -1;
             }
             return hs_report_add(job, name, "function", "replaced", "HS102",

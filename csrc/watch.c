@@ -196,6 +196,49 @@ forget_wd(int wd)
     }
 }
 
+/* Call fn(path, lstat, name, depth) for each entry of `dir` but hidden
+ * ones and __pycache__.  lstat: symbolic links are not followed. */
+static void
+for_each_entry(const char *dir, int depth,
+               void (*fn)(const char *, const struct stat *, const char *,
+                          int))
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || strcmp(e->d_name, "__pycache__") == 0) {
+            continue;
+        }
+        size_t n = strlen(dir) + strlen(e->d_name) + 2;
+        char *sub = malloc(n);
+        if (sub == NULL) {
+            break;
+        }
+        snprintf(sub, n, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(sub, &st) == 0) {
+            fn(sub, &st, e->d_name, depth);
+        }
+        free(sub);
+    }
+    closedir(d);
+}
+
+static void watch_tree(const char *dir, int depth);
+
+static void
+watch_tree_entry(const char *path, const struct stat *st, const char *name,
+                 int depth)
+{
+    (void)name;
+    if (S_ISDIR(st->st_mode)) {
+        watch_tree(path, depth + 1);
+    }
+}
+
 /* Watch `dir` and the directories below it (not through symlinks). */
 static void
 watch_tree(const char *dir, int depth)
@@ -231,28 +274,7 @@ watch_tree(const char *dir, int depth)
         W.dirs[W.ndirs].path = p;
         W.ndirs++;
     }
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' || strcmp(e->d_name, "__pycache__") == 0) {
-            continue;
-        }
-        size_t n = strlen(dir) + strlen(e->d_name) + 2;
-        char *sub = malloc(n);
-        if (sub == NULL) {
-            break;
-        }
-        snprintf(sub, n, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode)) {
-            watch_tree(sub, depth + 1);
-        }
-        free(sub);
-    }
-    closedir(d);
+    for_each_entry(dir, depth, watch_tree_entry);
 }
 
 static void
@@ -425,6 +447,9 @@ poll_add_locked(const char *path)
     }
 }
 
+static void poll_discover_entry(const char *path, const struct stat *st,
+                                const char *name, int depth);
+
 /* Lock held.  Polling sees no directory events: look for .py files that
  * appeared under the roots (modules imported after watch() started). */
 static void
@@ -433,33 +458,19 @@ poll_discover_locked(const char *dir, int depth)
     if (depth > 32 || excluded_locked(dir)) {
         return;
     }
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        return;
+    for_each_entry(dir, depth, poll_discover_entry);
+}
+
+static void
+poll_discover_entry(const char *path, const struct stat *st,
+                    const char *name, int depth)
+{
+    if (S_ISDIR(st->st_mode)) {
+        poll_discover_locked(path, depth + 1);
     }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' || strcmp(e->d_name, "__pycache__") == 0) {
-            continue;
-        }
-        size_t n = strlen(dir) + strlen(e->d_name) + 2;
-        char *sub = malloc(n);
-        if (sub == NULL) {
-            break;
-        }
-        snprintf(sub, n, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(sub, &st) == 0) {
-            if (S_ISDIR(st.st_mode)) {
-                poll_discover_locked(sub, depth + 1);
-            }
-            else if (is_py_name(e->d_name) && !excluded_locked(sub)) {
-                poll_add_locked(sub);
-            }
-        }
-        free(sub);
+    else if (is_py_name(name) && !excluded_locked(path)) {
+        poll_add_locked(path);
     }
-    closedir(d);
 }
 
 /* Returns 1 when a polled file changed.  New files are looked for every
