@@ -1212,34 +1212,36 @@ shift_moved(Apply *ap)
     return 0;
 }
 
-/* The live function of this module named `name` whose code starts at
- * `line` (decorators included, as co_firstlineno counts them), found by
- * one walk of the GC-tracked objects.  New reference or NULL. */
+/* The live functions of this module, by (name, first line of their code,
+ * decorators included as co_firstlineno counts them): one walk of the
+ * GC-tracked objects, made only when several defs bind one name.  New
+ * dict, or NULL with an exception set. */
 static PyObject *
-function_at_line(HsJob *job, PyObject *name, int line)
+functions_by_line(HsJob *job)
 {
     PyObject *gc = PyImport_ImportModule("gc");
     PyObject *objs = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
+    PyObject *index = objs ? PyDict_New() : NULL;
     Py_XDECREF(gc);
-    if (objs == NULL) {
-        return NULL;
-    }
-    PyObject *found = NULL;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs) && !found; i++) {
+    for (Py_ssize_t i = 0; index && i < PyList_GET_SIZE(objs); i++) {
         PyObject *o = PyList_GET_ITEM(objs, i);
-        if (!PyFunction_Check(o) || PyFunction_GET_GLOBALS(o) != job->dict
-            || hs_code_firstlineno(PyFunction_GET_CODE(o)) != line) {
+        if (!PyFunction_Check(o) || PyFunction_GET_GLOBALS(o) != job->dict) {
             continue;
         }
         PyObject *n = PyObject_GetAttrString(PyFunction_GET_CODE(o),
                                              "co_name");
-        if (n != NULL && PyUnicode_Compare(n, name) == 0) {
-            found = Py_NewRef(o);
+        PyObject *key = n ? Py_BuildValue(
+                                "(Oi)", n,
+                                hs_code_firstlineno(PyFunction_GET_CODE(o)))
+                          : NULL;
+        if (key == NULL || PyDict_SetItem(index, key, o) < 0) {
+            Py_CLEAR(index);
         }
         Py_XDECREF(n);
+        Py_XDECREF(key);
     }
-    Py_DECREF(objs);
-    return PyErr_Occurred() ? NULL : found;
+    Py_XDECREF(objs);
+    return index;
 }
 
 static int
@@ -1274,6 +1276,7 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
         }
     }
     Py_DECREF(seen);
+    PyObject *by_line = NULL;
     for (Py_ssize_t a = 0; a < n && PySet_GET_SIZE(dups) > 0; a++) {
         PyObject *ra = PyList_GET_ITEM(job->def_results, a);
         Py_ssize_t ia = PyLong_AsSsize_t(PyTuple_GET_ITEM(ra, 0));
@@ -1288,12 +1291,21 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
             Py_DECREF(name);
             if (dup < 0) {
                 Py_DECREF(dups);
+                Py_XDECREF(by_line);
                 return -1;
             }
             continue;
         }
         HsChunk *o = &job->old_chunks->items[job->match[ia]];
-        PyObject *fo = function_at_line(job, name, o->line);
+        if (by_line == NULL && (by_line = functions_by_line(job)) == NULL) {
+            Py_DECREF(name);
+            Py_DECREF(dups);
+            return -1;
+        }
+        PyObject *key = Py_BuildValue("(Oi)", name, o->line);
+        PyObject *fo = key ? Py_XNewRef(PyDict_GetItemWithError(by_line, key))
+                           : NULL;
+        Py_XDECREF(key);
         PyObject *fn = fo ? hs_func_find(PyTuple_GET_ITEM(ra, 1), job->dict,
                                          name)
                           : NULL;
@@ -1325,10 +1337,12 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
         Py_DECREF(name);
         if (r < 0) {
             Py_DECREF(dups);
+            Py_XDECREF(by_line);
             return -1;
         }
     }
     Py_DECREF(dups);
+    Py_XDECREF(by_line);
     return 0;
 }
 
