@@ -1271,6 +1271,178 @@ init_subclass_changed(Ctx *cx, PyObject *code_before)
     return r;
 }
 
+/* ------------------------------------------------------------------ */
+/* the layout opt-in                                                   */
+
+/* A copy of function f whose `__class__` cell is `cell` (for the methods
+ * of a rebuilt class: their zero-argument super() means the new class). */
+static PyObject *
+with_class_cell(PyObject *f, PyObject *cell)
+{
+    PyObject *code = PyFunction_GET_CODE(f);
+    PyObject *names = PyObject_GetAttrString(code, "co_freevars");
+    PyObject *closure = PyFunction_GET_CLOSURE(f);
+    if (names == NULL) {
+        return NULL;
+    }
+    Py_ssize_t at = -1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(names, i),
+                                             "__class__") == 0) {
+            at = i;
+        }
+    }
+    Py_DECREF(names);
+    if (at < 0 || closure == NULL) {
+        return Py_NewRef(f);
+    }
+    PyObject *nc = PyTuple_New(PyTuple_GET_SIZE(closure));
+    if (nc == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(closure); i++) {
+        PyTuple_SET_ITEM(nc, i, Py_NewRef(i == at ? cell
+                                                  : PyTuple_GET_ITEM(closure,
+                                                                     i)));
+    }
+    PyObject *qual = PyObject_GetAttrString(f, "__qualname__");
+    PyObject *g = qual ? PyFunction_NewWithQualName(
+                             code, PyFunction_GET_GLOBALS(f), qual)
+                       : NULL;
+    Py_XDECREF(qual);
+    int r = g ? PyFunction_SetClosure(g, nc) : -1;
+    Py_DECREF(nc);
+    static const char *const attrs[] = {"__defaults__", "__kwdefaults__",
+                                        "__annotations__", "__doc__", NULL};
+    for (int i = 0; r == 0 && attrs[i] != NULL; i++) {
+        PyObject *v = PyObject_GetAttrString(f, attrs[i]);
+        r = v ? PyObject_SetAttrString(g, attrs[i], v) : -1;
+        Py_XDECREF(v);
+    }
+    if (r < 0) {
+        Py_XDECREF(g);
+        return NULL;
+    }
+    return g;
+}
+
+/* reload(..., rebuild_layout=True) for a class whose instance layout
+ * changed: the module name gets a new class object built from the new
+ * body; each live instance moves to it when CPython's __class__
+ * assignment allows (same layout: in practice never for a changed set of
+ * slots), else keeps the old class, whose methods were updated anyway. */
+static int
+rebuild_class(Ctx *cx, PyObject *ns)
+{
+    HsJob *job = cx->job;
+    PyObject *klass = cx->klass;
+    PyObject *name = NULL, *bases = NULL, *body = NULL, *cell = NULL;
+    PyObject *newcls = NULL, *cur = NULL, *gc = NULL, *objs = NULL;
+    int result = -1;
+    Py_ssize_t moved = 0, kept = 0;
+
+    name = PyObject_GetAttrString(klass, "__name__");
+    if (name == NULL || PyDict_GetItemRef(job->dict, name, &cur) < 0) {
+        goto done;
+    }
+    if (cur != klass || PyUnicode_Compare(name, cx->qualname) != 0) {
+        result = report(cx, NULL, "class", "rejected", "HS203", 0,
+                        "__slots__ changed in a nested or rebound class: "
+                        "not rebuilt (rebuild_layout applies to module-level "
+                        "classes)");
+        goto done;
+    }
+    bases = PyObject_GetAttrString(klass, "__bases__");
+    body = bases ? PyDict_New() : NULL;
+    cell = body ? PyCell_New(NULL) : NULL;
+    if (cell == NULL || PyDict_Merge(body, ns, 1) < 0) {
+        goto done;
+    }
+    /* methods with zero-argument super() get a cell for the new class */
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    int uses_cell = 0;
+    PyObject *items = PyDict_Items(body);
+    if (items == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        key = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        value = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        if (!PyFunction_Check(value)) {
+            continue;
+        }
+        PyObject *g = with_class_cell(value, cell);
+        if (g == NULL || PyDict_SetItem(body, key, g) < 0) {
+            Py_XDECREF(g);
+            Py_DECREF(items);
+            goto done;
+        }
+        uses_cell |= g != value;
+        Py_DECREF(g);
+    }
+    Py_DECREF(items);
+    (void)pos;
+    if (uses_cell && PyDict_SetItemString(body, "__classcell__", cell) < 0) {
+        goto done;
+    }
+    newcls = PyObject_CallFunctionObjArgs((PyObject *)Py_TYPE(klass), name,
+                                          bases, body, NULL);
+    if (newcls == NULL
+        || PyObject_SetAttrString(newcls, "__qualname__", cx->qualname) < 0
+        || hs_txn_dict_set(cx->txn, job->dict, name, newcls) < 0
+        /* the staged namespace agrees, so binding the names leaves it */
+        || PyDict_SetItem(job->scratch, name, newcls) < 0) {
+        goto done;
+    }
+    /* the live instances: moved when the layouts allow it */
+    gc = PyImport_ImportModule("gc");
+    objs = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
+    if (objs == NULL) {
+        goto done;
+    }
+    PyObject *class_key = PyUnicode_FromString("__class__");
+    if (class_key == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs); i++) {
+        PyObject *o = PyList_GET_ITEM(objs, i);
+        if (Py_TYPE(o) != (PyTypeObject *)klass) {
+            continue;
+        }
+        if (hs_txn_setattr(cx->txn, o, class_key, newcls) == 0) {
+            moved++;
+        }
+        else if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            kept++;
+        }
+        else {
+            Py_DECREF(class_key);
+            goto done;
+        }
+    }
+    Py_DECREF(class_key);
+    result = hs_report_add(job, cx->qualname, "class", "replaced", "HS203",
+                    cx->line,
+                    "__slots__ changed: the name now refers to a new class "
+                    "with the new layout (rebuild_layout=True); %zd live "
+                    "instances moved to it, %zd keep the old class (its "
+                    "methods were updated; CPython refuses __class__ "
+                    "assignment between different layouts)",
+                    moved, kept);
+done:
+    Py_XDECREF(name);
+    Py_XDECREF(bases);
+    Py_XDECREF(body);
+    Py_XDECREF(cell);
+    Py_XDECREF(newcls);
+    Py_XDECREF(cur);
+    Py_XDECREF(gc);
+    Py_XDECREF(objs);
+    return result;
+}
+
 static int
 apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
           const HsClassRanges *rg, int header_ok, PyObject *new_bases,
@@ -1286,6 +1458,7 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     PyObject *old_ann = NULL, *old_fields = NULL;
     int result = -1;
     int plans = 0;
+    int rebuild = 0;
     Ctx cx = {job, txn, klass, NULL, nested, rg->new_line};
 
     cx.qualname = PyObject_GetAttrString(klass, "__qualname__");
@@ -1393,9 +1566,14 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                 line = nm.items[i].head_line;
             }
         }
-        if (differ && report(&cx, NULL, "class", "rejected", "HS203", line,
-                             "__slots__ changed: the instance layout of a "
-                             "live class cannot change") < 0) {
+        if (differ && job->rebuild_layout) {
+            rebuild = 1; /* opt-in: a new class object, at the end */
+        }
+        else if (differ
+                 && report(&cx, NULL, "class", "rejected", "HS203", line,
+                           "__slots__ changed: the instance layout of a "
+                           "live class cannot change (reload(...,"
+                           " rebuild_layout=True) makes a new class)") < 0) {
             goto done;
         }
     }
@@ -1809,6 +1987,9 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     }
     if (shadow != Py_None && !nt_changed
         && sync_typing_data(&cx, shadow) < 0) {
+        goto done;
+    }
+    if (rebuild && rebuild_class(&cx, ns) < 0) {
         goto done;
     }
     /* last: building the enum of the new body consumes the namespace */

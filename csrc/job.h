@@ -48,6 +48,7 @@ typedef struct {
     HsMode mode;
     int cf_flags;
     int changed;              /* the source differs from the snapshot */
+    int rebuild_layout;       /* opt-in: new class object on HS203 */
     double seconds;
 } HsJob;
 

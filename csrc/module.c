@@ -29,7 +29,7 @@ hs_state(PyObject *module)
 /* reload / patch                                                      */
 
 PyDoc_STRVAR(reload_doc,
-"reload($module, /, *modules, policy=None)\n--\n\n"
+"reload($module, /, *modules, policy=None, rebuild_layout=False)\n--\n\n"
 "Reload modules in place as one all-or-nothing batch; return a Report.\n"
 "\n"
 "With no module: every tracked module whose source changed.  Raises\n"
@@ -40,6 +40,7 @@ core_reload(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     HsState *st = hs_state(module);
     PyObject *policy = NULL;
+    int flags = 0;
     if (st == NULL) {
         return NULL;
     }
@@ -47,13 +48,23 @@ core_reload(PyObject *module, PyObject *args, PyObject *kwargs)
         Py_ssize_t pos = 0;
         PyObject *key, *value;
         while (PyDict_Next(kwargs, &pos, &key, &value)) {
-            if (PyUnicode_CompareWithASCIIString(key, "policy") != 0) {
-                PyErr_Format(PyExc_TypeError,
-                             "reload() got an unexpected keyword argument "
-                             "%R", key);
-                return NULL;
+            if (PyUnicode_CompareWithASCIIString(key, "policy") == 0) {
+                policy = value;
+                continue;
             }
-            policy = value;
+            if (PyUnicode_CompareWithASCIIString(key, "rebuild_layout")
+                == 0) {
+                int v = PyObject_IsTrue(value);
+                if (v < 0) {
+                    return NULL;
+                }
+                flags |= v ? HS_RELOAD_REBUILD_LAYOUT : 0;
+                continue;
+            }
+            PyErr_Format(PyExc_TypeError,
+                         "reload() got an unexpected keyword argument %R",
+                         key);
+            return NULL;
         }
     }
     if (policy == Py_None) {
@@ -64,13 +75,14 @@ core_reload(PyObject *module, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     if (PyTuple_GET_SIZE(args) > 0) {
-        return hs_reload(module, args, policy, 0);
+        return hs_reload(module, args, policy, flags);
     }
     PyObject *targets = hs_track_modules(st, 1);
     if (targets == NULL) {
         return NULL;
     }
-    PyObject *r = hs_reload(module, targets, policy, 1);
+    PyObject *r = hs_reload(module, targets, policy,
+                            flags | HS_RELOAD_ONLY_CHANGED);
     Py_DECREF(targets);
     return r;
 }

@@ -1813,9 +1813,9 @@ report_codes(HsJob *jobs, Py_ssize_t count, PyObject *items,
 }
 
 PyObject *
-hs_reload(PyObject *core, PyObject *targets, PyObject *policy,
-          int only_changed)
+hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
 {
+    int only_changed = flags & HS_RELOAD_ONLY_CHANGED;
     HsState *st = hs_state(core);
     if (st == NULL) {
         return NULL;
@@ -1861,6 +1861,7 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy,
         HsJob *job = &jobs[count++];
         job->module = m;
         job->policy = policy;
+        job->rebuild_layout = (flags & HS_RELOAD_REBUILD_LAYOUT) != 0;
         job->change_type = st->change_type;
     }
     for (Py_ssize_t i = 0; i < count; i++) {

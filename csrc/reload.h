@@ -4,13 +4,18 @@
 
 #include "compat.h"
 
+/* Flags of hs_reload(). */
+#define HS_RELOAD_ONLY_CHANGED 1   /* leave unchanged modules out of the
+                                    * report (the no-argument reload) */
+#define HS_RELOAD_REBUILD_LAYOUT 2 /* opt-in: a class whose instance layout
+                                    * changed gets a new class object */
+
 /* Reload `targets` (a sequence of modules or dotted names) as one batch.
- * `policy` may be NULL.  `only_changed`: leave unchanged modules out of
- * the report (the no-argument reload).  Returns a Report, or NULL with
+ * `policy` may be NULL.  `flags`: HS_RELOAD_*.  Returns a Report, or NULL with
  * hotswap.ReloadError (or a usage error) set; on ReloadError nothing
  * changed. */
 PyObject *hs_reload(PyObject *core, PyObject *targets, PyObject *policy,
-                    int only_changed);
+                    int flags);
 
 /* hotswap.patch(target, replacement).  A Report, or NULL. */
 PyObject *hs_patch(PyObject *core, PyObject *target, PyObject *replacement);

@@ -313,7 +313,7 @@ hs_safepoint_apply(PyObject *core)
     }
     hs_safepoint_run_hooks(st->before_hooks, names);
     Py_DECREF(names);
-    PyObject *report = hs_reload(core, mods, NULL, 1);
+    PyObject *report = hs_reload(core, mods, NULL, HS_RELOAD_ONLY_CHANGED);
     Py_DECREF(mods);
     if (report == NULL) {
         if (!PyErr_ExceptionMatches(st->reload_error)) {

@@ -561,3 +561,50 @@ def test_init_subclass_change_reported_for_existing_subclasses(sb):
     class B(m.Plugin):
         pass
     assert m.REGISTRY[-1] == ("2", "B")
+
+
+def test_rebuild_layout_opt_in_makes_a_new_class(sb):
+    src = """
+        class P:
+            __slots__ = {slots}
+
+            def __init__(self, x):
+                self.x = x
+
+            def tag(self):
+                return "{v}" + super().__repr__()[:1]
+    """
+    m = sb.load(src.format(slots='("x",)', v=1))
+    Old = m.P
+    p = Old(1)
+    sb.update(m, src.format(slots='("x", "y")', v=2))
+    report = hotswap.reload(m)                 # default: diagnosed only
+    assert "HS203" in {e.code for e in report.rejected}
+    assert m.P is Old and p.tag() == "2<"      # the body was applied
+    sb.update(m, src.format(slots='("x", "y", "z")', v=3))
+    report = hotswap.reload(m, rebuild_layout=True)
+    (entry,) = [e for e in report.entries if e.code == "HS203"]
+    assert entry.action == "replaced" and "1 keep the old class" in entry.reason
+    New = m.P
+    assert New is not Old
+    n = New(5)
+    n.z = 7                                    # the new layout
+    assert n.tag() == "3<" and p.tag() == "3<"
+    assert type(p) is Old                      # layouts differ: not moved
+
+
+def test_rebuild_layout_failure_rolls_back(sb):
+    m = sb.load("""
+        class P:
+            __slots__ = ("x",)
+    """)
+    Old = m.P
+    sb.update(m, """
+        class P:
+            __slots__ = ("x", "y")
+
+        BOOM = 1 / 0
+    """)
+    with pytest.raises(hotswap.ReloadError):
+        hotswap.reload(m, rebuild_layout=True)
+    assert m.P is Old
