@@ -821,6 +821,40 @@ done:
     return result;
 }
 
+/* match_args=False leaves no __match_args__; kw_only=True makes every
+ * field keyword-only.  New reference to True/False, or NULL (no error)
+ * for any other flag. */
+static PyObject *
+dataclass_flag_from_class(PyObject *klass, const char *flag,
+                          PyObject *old_fields)
+{
+    if (strcmp(flag, "match_args") == 0) {
+        PyObject *key = PyUnicode_FromString("__match_args__"), *v = NULL;
+        int r = key ? own_member(klass, key, &v) : -1;
+        Py_XDECREF(key);
+        Py_XDECREF(v);
+        return r < 0 ? NULL : Py_NewRef(r ? Py_True : Py_False);
+    }
+    if (strcmp(flag, "kw_only") == 0 && old_fields != NULL) {
+        Py_ssize_t pos = 0, n = 0, kw = 0;
+        PyObject *key, *f;
+        while (PyDict_Next(old_fields, &pos, &key, &f)) {
+            PyObject *v = NULL;
+            if (PyObject_GetOptionalAttrString(f, "kw_only", &v) < 0) {
+                return NULL;
+            }
+            if (v == NULL) {
+                return NULL; /* 3.9: no keyword-only fields */
+            }
+            n++;
+            kw += PyObject_IsTrue(v) == 1;
+            Py_DECREF(v);
+        }
+        return Py_NewRef(n > 0 && kw == n ? Py_True : Py_False);
+    }
+    return NULL;
+}
+
 /* Run @dataclass again on the live class, with its own parameters, after
  * its fields changed; record in the undo log what the decorator wrote;
  * migrate the existing instances. */
@@ -842,6 +876,34 @@ regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields)
     PyObject *new_names = NULL, *old_names = NULL;
     int result = -1;
 
+    dc = PyImport_ImportModule("dataclasses");
+    p = dc ? PyObject_GetAttrString(klass, "__dataclass_params__") : NULL;
+    kw = p ? PyDict_New() : NULL;
+    if (kw == NULL) {
+        goto done;
+    }
+    for (int i = 0; params[i] != NULL; i++) {
+        PyObject *v = NULL;
+        if (PyObject_GetOptionalAttrString(p, params[i], &v) < 0) {
+            goto done;
+        }
+        if (v == NULL) {
+            /* a flag __dataclass_params__ does not keep before 3.12: read
+             * it off the class as @dataclass left it */
+            v = dataclass_flag_from_class(klass, params[i], old_fields);
+            if (v == NULL) {
+                if (PyErr_Occurred()) {
+                    goto done;
+                }
+                continue;
+            }
+        }
+        int r = PyDict_SetItemString(kw, params[i], v);
+        Py_DECREF(v);
+        if (r < 0) {
+            goto done;
+        }
+    }
     /* the methods @dataclass generated last time (not those the body
      * defines): it only adds a method when the class has none */
     for (int i = 0; generated[i] != NULL; i++) {
@@ -855,28 +917,6 @@ regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields)
         }
         Py_XDECREF(cur);
         Py_XDECREF(key);
-        if (r < 0) {
-            goto done;
-        }
-    }
-    dc = PyImport_ImportModule("dataclasses");
-    p = dc ? PyObject_GetAttrString(klass, "__dataclass_params__") : NULL;
-    kw = p ? PyDict_New() : NULL;
-    if (kw == NULL) {
-        goto done;
-    }
-    for (int i = 0; params[i] != NULL; i++) {
-        PyObject *v = NULL;
-        if (PyObject_GetOptionalAttrString(p, params[i], &v) < 0) {
-            goto done;
-        }
-        if (v == NULL) {
-            /* a flag this version's __dataclass_params__ does not keep
-             * (match_args, kw_only before 3.12): its default applies */
-            continue;
-        }
-        int r = PyDict_SetItemString(kw, params[i], v);
-        Py_DECREF(v);
         if (r < 0) {
             goto done;
         }

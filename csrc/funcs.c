@@ -295,12 +295,39 @@ hs_func_follow_replacement(PyObject *old, PyObject *new, PyObject *globals,
     return r < 0 ? -1 : hs_func_clear_cache(old);
 }
 
+static int clear_one_cache(PyObject *obj);
+
 int
 hs_func_clear_cache(PyObject *obj)
 {
-    if (PyFunction_Check(obj) || PyType_Check(obj)) {
-        return 0;
+    /* the wrapper itself, and those it wraps (classmethod(lru_cache(f))) */
+    PyObject *cur = Py_NewRef(obj);
+    for (int depth = 0; cur != NULL && depth < 8; depth++) {
+        if (PyFunction_Check(cur) || PyType_Check(cur)) {
+            break;
+        }
+        if (clear_one_cache(cur) < 0) {
+            Py_DECREF(cur);
+            return -1;
+        }
+        PyObject *next = NULL;
+        if (PyObject_GetOptionalAttrString(cur, "__func__", &next) < 0
+            || (next == NULL
+                && PyObject_GetOptionalAttrString(cur, "__wrapped__", &next)
+                       < 0)) {
+            PyErr_Clear();
+            next = NULL;
+        }
+        Py_DECREF(cur);
+        cur = next;
     }
+    Py_XDECREF(cur);
+    return 0;
+}
+
+static int
+clear_one_cache(PyObject *obj)
+{
     PyObject *clear = NULL;
     if (PyObject_GetOptionalAttrString(obj, "cache_clear", &clear) < 0) {
         PyErr_Clear();

@@ -608,3 +608,42 @@ def test_rebuild_layout_failure_rolls_back(sb):
     with pytest.raises(hotswap.ReloadError):
         hotswap.reload(m, rebuild_layout=True)
     assert m.P is Old
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="kw_only is 3.10+")
+def test_dataclass_kw_only_and_match_args_kept(sb):
+    src = """
+        from dataclasses import dataclass
+
+        @dataclass(kw_only=True, match_args=False)
+        class Opts:
+            a: int = 1
+            {extra}
+    """
+    m = sb.load(src.format(extra=""))
+    Opts = m.Opts
+    sb.update(m, src.format(extra="b: int = 2"))
+    hotswap.reload(m)
+    assert Opts(a=3, b=4).b == 4
+    with pytest.raises(TypeError):
+        Opts(3, 4)                            # still keyword-only
+    assert not hasattr(Opts, "__match_args__")
+
+
+def test_classmethod_over_another_decorator(sb):
+    src = """
+        import functools
+
+        class Svc:
+            @classmethod
+            @functools.lru_cache(maxsize=None)
+            def config(cls, key):
+                return "{v}" + key
+    """
+    m = sb.load(src.format(v=1))
+    Svc = m.Svc
+    assert Svc.config("k") == "1k"
+    sb.update(m, src.format(v=2))
+    report = hotswap.reload(m)
+    assert report.ok
+    assert Svc.config("k") == "2k"            # cache cleared, new code
