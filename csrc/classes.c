@@ -828,6 +828,9 @@ static PyObject *
 dataclass_flag_from_class(PyObject *klass, const char *flag,
                           PyObject *old_fields)
 {
+    if (!HS_HAVE_DATACLASS_KW_ONLY) {
+        return NULL; /* 3.9: dataclass() has neither flag */
+    }
     if (strcmp(flag, "match_args") == 0) {
         PyObject *key = PyUnicode_FromString("__match_args__"), *v = NULL;
         int r = key ? own_member(klass, key, &v) : -1;

@@ -169,6 +169,13 @@ hs_code_get_code(PyCodeObject *co)
 #  define HS_HAVE_TYPE_PARAMS 0
 #endif
 
+/* dataclass(match_args=, kw_only=): 3.10. */
+#if PY_VERSION_HEX >= 0x030A0000
+#  define HS_HAVE_DATACLASS_KW_ONLY 1
+#else
+#  define HS_HAVE_DATACLASS_KW_ONLY 0
+#endif
+
 /* PyUnstable_GC_VisitObjects: 3.12. */
 #if PY_VERSION_HEX >= 0x030C0000
 #  define HS_HAVE_GC_VISIT 1
