@@ -17,6 +17,15 @@
 PyObject *hs_reload(PyObject *core, PyObject *targets, PyObject *policy,
                     int flags);
 
+/* Shared with patch.c: a monotonic clock, a job's cleanup, and raising
+ * ReloadError from the current exception (report may be NULL). */
+#include "job.h"
+#include "state.h"
+double hs_now(void);
+void hs_job_clear(HsJob *job);
+void hs_reload_raise_error(HsState *st, HsJob *job, const char *code,
+                           PyObject *report);
+
 /* hotswap.patch(target, replacement).  A Report, or NULL. */
 PyObject *hs_patch(PyObject *core, PyObject *target, PyObject *replacement);
 

@@ -1,0 +1,811 @@
+/* apply.c -- APPLY: turn one module's staged namespace into writes on the
+ * live objects, under the batch's undo log: staged functions moved onto the
+ * module dict, classes updated (classes.c), old functions patched in place
+ * (funcs.c), data bound per policy, moved definitions given their new line
+ * numbers, removed names deleted.
+ *
+ * Main thread, GIL held.
+ */
+#include "apply.h"
+#include "classes.h"
+#include "funcs.h"
+#include "internals.h"
+#include "plan.h"
+#include "report.h"
+#include "stage.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* APPLY helpers                                                       */
+
+static const char *
+chunk_kind_name(HsChunkKind k)
+{
+    switch (k) {
+        case HS_CHUNK_DEF:
+            return "function";
+        case HS_CHUNK_CLASS:
+            return "class";
+        case HS_CHUNK_IMPORT:
+        case HS_CHUNK_FUTURE:
+            return "import";
+        case HS_CHUNK_ASSIGN:
+            return "data";
+        default:
+            return "statement";
+    }
+}
+
+/* Functions created while staging got the scratch dict as globals; move
+ * them to the module dict.  They are all young: the collector was off
+ * while staging, so they are in generation 0, unless staged code
+ * collected explicitly, in which case every tracked object is looked
+ * at. */
+int
+hs_apply_rebase_functions(HsJob *job, int full_walk)
+{
+    PyObject *gc = PyImport_ImportModule("gc");
+    if (gc == NULL) {
+        return -1;
+    }
+    PyObject *objs = full_walk
+                         ? PyObject_CallMethod(gc, "get_objects", NULL)
+                         : PyObject_CallMethod(gc, "get_objects", "i", 0);
+    Py_DECREF(gc);
+    if (objs == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs); i++) {
+        PyObject *o = PyList_GET_ITEM(objs, i);
+        if (PyFunction_Check(o) && PyFunction_GET_GLOBALS(o) == job->scratch) {
+            hs_function_rebase_globals(o, job->dict);
+        }
+    }
+    Py_DECREF(objs);
+    return 0;
+}
+
+static int
+in_keep_list(HsJob *job, PyObject *name)
+{
+    PyObject *keep = PyDict_GetItemString(job->scratch, "__hotswap_keep__");
+    if (keep == NULL) {
+        keep = PyDict_GetItemString(job->dict, "__hotswap_keep__");
+    }
+    if (keep == NULL) {
+        return 0;
+    }
+    int r = PySequence_Contains(keep, name);
+    if (r < 0) {
+        /* not a container: treat as not kept, but say why */
+        PyErr_Clear();
+        return 0;
+    }
+    return r;
+}
+
+/* The policy's verdict for a data name: 1 rebind, 0 keep, -1 error. */
+static int
+ask_policy(HsJob *job, PyObject *name, PyObject *old, PyObject *new)
+{
+    PyObject *policy = job->policy;
+    if (policy == NULL || policy == Py_None) {
+        policy = PyDict_GetItemString(job->scratch, "__hotswap_policy__");
+    }
+    if (policy == NULL || policy == Py_None || !PyCallable_Check(policy)) {
+        return 1;
+    }
+    PyObject *r = PyObject_CallFunctionObjArgs(policy, job->name, name, old,
+                                               new, NULL);
+    if (r == NULL) {
+        return -1;
+    }
+    int v = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return v;
+}
+
+typedef struct {
+    HsJob *job;
+    HsTxn *txn;
+    PyObject *nested;
+    PyObject *chunk_of; /* dict: name -> index of the staged chunk */
+} Apply;
+
+static int
+set_name(Apply *ap, PyObject *name, PyObject *value)
+{
+    return hs_txn_dict_set(ap->txn, ap->job->dict, name, value);
+}
+
+/* One module-level name the staged code bound (new may be NULL: deleted). */
+static int
+reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
+{
+    HsJob *job = ap->job;
+    Py_ssize_t ci = -1;
+    PyObject *idx = PyDict_GetItemWithError(ap->chunk_of, name);
+    if (idx == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    if (idx != NULL) {
+        ci = PyLong_AsSsize_t(idx);
+    }
+    HsChunk *c = ci >= 0 ? &job->chunks.items[ci] : NULL;
+    int line = c ? c->head_line : 0;
+    const char *kind = c ? chunk_kind_name(c->kind) : "data";
+
+    if (old != NULL && in_keep_list(job, name)) {
+        return hs_report_add(job, name, kind, "kept", "HS401", line,
+                             "listed in __hotswap_keep__");
+    }
+    if (new == NULL) {
+        if (old == NULL) {
+            return 0;
+        }
+        if (set_name(ap, name, NULL) < 0) {
+            return -1;
+        }
+        return hs_report_add(job, name, kind, "removed", NULL, line, NULL);
+    }
+    if (old == NULL) {
+        if (set_name(ap, name, new) < 0) {
+            return -1;
+        }
+        if (c != NULL && (c->kind == HS_CHUNK_IMPORT
+                          || c->kind == HS_CHUNK_FUTURE)) {
+            kind = "import";
+        }
+        else if (PyModule_Check(new)) {
+            kind = "import";
+        }
+        else if (PyType_Check(new)) {
+            kind = "class";
+        }
+        else if (PyFunction_Check(new)) {
+            kind = "function";
+        }
+        return hs_report_add(job, name, kind, "added", NULL, line, NULL);
+    }
+
+    /* functions: patch the old one in place */
+    PyObject *fo = NULL, *fn = NULL;
+    if (!PyType_Check(old) && !PyModule_Check(old) && !PyType_Check(new)
+        && !PyModule_Check(new)) {
+        fo = hs_func_find(old, job->dict, name);
+        if (fo == NULL && PyErr_Occurred()) {
+            return -1;
+        }
+        if (fo != NULL) {
+            fn = hs_func_find(new, job->dict, name);
+            if (fn == NULL && PyErr_Occurred()) {
+                Py_DECREF(fo);
+                return -1;
+            }
+        }
+    }
+    if (fo != NULL && fn != NULL && fo != fn) {
+        int r = hs_func_patch(ap->txn, fo, PyFunction_GET_CODE(fn), fn,
+                              ap->nested);
+        Py_DECREF(fo);
+        Py_DECREF(fn);
+        if (r < 0) {
+            return -1;
+        }
+        if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
+            if (set_name(ap, name, new) < 0) {
+                return -1;
+            }
+            return hs_report_add(
+                job, name, "function", "replaced",
+                r == HS_PATCH_KIND ? "HS101" : "HS104", line,
+                r == HS_PATCH_KIND
+                    ? "became or stopped being a generator or coroutine; "
+                      "references taken before the reload keep the old "
+                      "function"
+                    : "the new code needs a free variable the old function "
+                      "does not have; references taken before the reload "
+                      "keep the old function");
+        }
+        int deco_changed = c != NULL && c->kind == HS_CHUNK_DEF
+                           && !job->stripped[ci] && job->match[ci] >= 0;
+        if (deco_changed) {
+            /* the old decorators keep the old function: it follows the new
+             * one's code from now on, and its caches are stale */
+            if (set_name(ap, name, new) < 0
+                || hs_func_follow_replacement(old, new, job->dict, name) < 0) {
+                return -1;
+            }
+            return hs_report_add(job, name, "function", "replaced", "HS102",
+                                 line,
+                                 "decorators changed: the name refers to the "
+                                 "newly decorated object; references taken "
+                                 "before the reload run the new body under "
+                                 "the old decorators");
+        }
+        int stripped = c != NULL && job->stripped[ci];
+        if (!stripped && Py_TYPE(old) != Py_TYPE(new)) {
+            /* a wrapper of another kind: the new binding is the truth */
+            if (set_name(ap, name, new) < 0) {
+                return -1;
+            }
+            return hs_report_add(job, name, "function", "replaced", "HS103",
+                                 line,
+                                 "the object wrapping this function changed "
+                                 "kind");
+        }
+        if (hs_txn_keep(ap->txn, new) < 0) {
+            return -1;
+        }
+        if ((r == HS_PATCH_UPDATED || r == HS_PATCH_MOVED)
+            && hs_func_clear_cache(old) < 0) {
+            return -1;
+        }
+        if (r == HS_PATCH_NOOP) {
+            return 0;
+        }
+        return hs_report_add(job, name, "function",
+                             r == HS_PATCH_MOVED ? "moved" : "updated", NULL,
+                             line, NULL);
+    }
+    Py_XDECREF(fo);
+    Py_XDECREF(fn);
+
+    /* classes: updated in place by the staging hook */
+    if (hs_plan_is_own_class(job, old)) {
+        if (old == new) {
+            return 0;
+        }
+        if (set_name(ap, name, new) < 0) {
+            return -1;
+        }
+        return hs_report_add(job, name, "class", "replaced", "HS103", line,
+                             "the name now refers to another object; "
+                             "references taken before the reload keep the "
+                             "old class");
+    }
+    int old_def = PyFunction_Check(old) || hs_plan_is_own_class(job, old);
+    int new_def = PyFunction_Check(new) || hs_plan_is_own_class(job, new);
+    if ((old_def || new_def) && Py_TYPE(old) != Py_TYPE(new)) {
+        if (set_name(ap, name, new) < 0) {
+            return -1;
+        }
+        return hs_report_add(job, name, kind, "replaced", "HS103", line,
+                             "the kind of this definition changed; "
+                             "references taken before the reload keep the "
+                             "old object");
+    }
+
+    /* data */
+    if (job->mode == HS_MODE_FULL) {
+        int eq = PyObject_RichCompareBool(old, new, Py_EQ);
+        if (eq < 0) {
+            PyErr_Clear();
+            eq = 0;
+        }
+        if (eq) {
+            return 0;
+        }
+        return hs_report_add(job, name, kind, "kept", "HS001", line,
+                             "the file was run as a whole; existing data "
+                             "keeps its value");
+    }
+    int verdict = ask_policy(job, name, old, new);
+    if (verdict < 0) {
+        return -1;
+    }
+    if (!verdict) {
+        return hs_report_add(job, name, kind, "kept", "HS402", line,
+                             "the policy kept the old value");
+    }
+    if (set_name(ap, name, new) < 0) {
+        return -1;
+    }
+    if (PyModule_Check(new)) {
+        kind = "import";
+    }
+    return hs_report_add(job, name, kind, "updated", NULL, line, NULL);
+}
+
+/* Names bound by the staged code, in a deterministic order. */
+static PyObject *
+staged_names(HsJob *job, int *star, PyObject *chunk_of)
+{
+    PyObject *names = PySet_New(NULL);
+    if (names == NULL) {
+        return NULL;
+    }
+    *star = 0;
+    if (job->mode == HS_MODE_FULL) {
+        int r = hs_stage_stored_names(job->full_code, names);
+        if (r < 0) {
+            Py_DECREF(names);
+            return NULL;
+        }
+        *star |= r;
+        return names;
+    }
+    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+        PyObject *code = PyList_GET_ITEM(job->codes, i);
+        if (code == Py_None) {
+            continue;
+        }
+        PyObject *mine = PySet_New(NULL);
+        int r = mine ? hs_stage_stored_names(code, mine) : -1;
+        PyObject *idx = r >= 0 ? PyLong_FromSsize_t(i) : NULL;
+        PyObject *it = idx ? PyObject_GetIter(mine) : NULL, *n;
+        while (it != NULL && (n = PyIter_Next(it)) != NULL) {
+            if (PySet_Add(names, n) < 0
+                || PyDict_SetItem(chunk_of, n, idx) < 0) {
+                r = -1;
+            }
+            Py_DECREF(n);
+        }
+        if (it == NULL || PyErr_Occurred()) {
+            r = -1;
+        }
+        Py_XDECREF(it);
+        Py_XDECREF(idx);
+        Py_XDECREF(mine);
+        if (r < 0) {
+            Py_DECREF(names);
+            return NULL;
+        }
+        *star |= r;
+    }
+    return names;
+}
+
+/* Does an unchanged statement of the new source bind `name`? */
+static int
+bound_by_kept_chunk(HsJob *job, PyObject *name)
+{
+    const char *text = PyBytes_AS_STRING(job->text);
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(name, &n);
+    if (s == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+        HsChunk *c = &job->chunks.items[i];
+        if (job->state[i] != HS_ST_UNCHANGED && job->state[i] != HS_ST_MOVED) {
+            continue;
+        }
+        if (c->name_len == n && memcmp(text + c->name, s, n) == 0) {
+            return 1;
+        }
+        if (c->kind == HS_CHUNK_DEF || c->kind == HS_CHUNK_CLASS) {
+            continue;
+        }
+        if (!hs_plan_contains_bytes(text + c->start, c->end - c->start, s, n)
+            && !hs_plan_contains_bytes(text + c->start, c->end - c->start, "*", 1)) {
+            continue;
+        }
+        PyObject *code = hs_stage_compile_range(job, text, c->start, c->end,
+                                                c->line, c->start);
+        if (code == NULL) {
+            return -1;
+        }
+        PyObject *names = PySet_New(NULL);
+        int r = names ? hs_stage_stored_names(code, names) : -1;
+        Py_DECREF(code);
+        if (r == 0) {
+            r = PySet_Contains(names, name);
+        }
+        Py_XDECREF(names);
+        if (r != 0) {
+            return r; /* found, star import, or error */
+        }
+    }
+    return 0;
+}
+
+static int
+remove_deleted(Apply *ap, PyObject *staged)
+{
+    HsJob *job = ap->job;
+    HsChunkList *old = job->old_chunks;
+    if (job->mode != HS_MODE_NORMAL || old == NULL) {
+        return 0;
+    }
+    for (Py_ssize_t j = 0; j < old->len; j++) {
+        if (job->old_matched[j]) {
+            continue;
+        }
+        HsChunk *o = &old->items[j];
+        PyObject *names = PySet_New(NULL);
+        if (names == NULL) {
+            return -1;
+        }
+        int star = 0;
+        if (o->name_len > 0 && o->kind != HS_CHUNK_ASSIGN) {
+            PyObject *n = hs_plan_chunk_name(job->old_text, o);
+            if (n == NULL || PySet_Add(names, n) < 0) {
+                Py_XDECREF(n);
+                Py_DECREF(names);
+                return -1;
+            }
+            Py_DECREF(n);
+        }
+        else {
+            PyObject *code = hs_stage_compile_range(job, job->old_text,
+                                                    o->start, o->end, o->line,
+                                                    o->start);
+            if (code == NULL) {
+                /* the old text compiled once; if it does not alone, its
+                 * names are unknown: delete nothing */
+                PyErr_Clear();
+                Py_DECREF(names);
+                continue;
+            }
+            star = hs_stage_stored_names(code, names);
+            Py_DECREF(code);
+            if (star < 0) {
+                Py_DECREF(names);
+                return -1;
+            }
+        }
+        if (star) {
+            Py_DECREF(names);
+            continue;
+        }
+        PyObject *it = PyObject_GetIter(names);
+        PyObject *name;
+        while (it != NULL && (name = PyIter_Next(it)) != NULL) {
+            int skip = PySet_Contains(staged, name);
+            if (skip == 0) {
+                skip = bound_by_kept_chunk(job, name);
+            }
+            if (skip == 0) {
+                skip = in_keep_list(job, name);
+            }
+            int r = 0;
+            if (skip == 0) {
+                PyObject *cur = NULL;
+                r = PyDict_GetItemRef(job->dict, name, &cur);
+                if (r == 1) {
+                    const char *kind = chunk_kind_name(o->kind);
+                    r = set_name(ap, name, NULL);
+                    if (r == 0) {
+                        r = hs_report_add(job, name, kind, "removed", NULL,
+                                          o->head_line, NULL);
+                    }
+                }
+                Py_XDECREF(cur);
+            }
+            Py_DECREF(name);
+            if (skip < 0 || r < 0) {
+                Py_DECREF(it);
+                Py_DECREF(names);
+                return -1;
+            }
+        }
+        Py_XDECREF(it);
+        Py_DECREF(names);
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Definitions whose statement only moved: new line numbers. */
+static int
+shift_moved(Apply *ap)
+{
+    HsJob *job = ap->job;
+    if (job->mode != HS_MODE_NORMAL) {
+        return 0;
+    }
+    const char *text = PyBytes_AS_STRING(job->text);
+    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+        HsChunk *c = &job->chunks.items[i];
+        if (job->state[i] != HS_ST_MOVED
+            || (c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS)) {
+            continue;
+        }
+        HsChunk *o = &job->old_chunks->items[job->match[i]];
+        int delta = c->line - o->line;
+        PyObject *name = hs_plan_chunk_name(text, c);
+        if (name == NULL) {
+            return -1;
+        }
+        PyObject *v = NULL;
+        int r = PyDict_GetItemRef(job->dict, name, &v);
+        if (r == 1 && c->kind == HS_CHUNK_CLASS && hs_plan_is_own_class(job, v)) {
+            r = hs_class_shift(job, ap->txn, v, delta, ap->nested);
+        }
+        else if (r == 1 && c->kind == HS_CHUNK_DEF) {
+            PyObject *f = hs_func_find(v, job->dict, name);
+            if (f != NULL) {
+                PyObject *code = hs_code_shift(PyFunction_GET_CODE(f), delta);
+                r = code ? hs_func_move(ap->txn, f, code, ap->nested) : -1;
+                Py_XDECREF(code);
+                Py_DECREF(f);
+            }
+            else if (PyErr_Occurred()) {
+                r = -1;
+            }
+        }
+        Py_XDECREF(v);
+        if (r >= 0 && hs_report_add(job, name, chunk_kind_name(c->kind),
+                                    "moved", NULL, c->head_line, NULL) < 0) {
+            r = -1;
+        }
+        Py_DECREF(name);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The live functions of this module, by (name, first line of their code,
+ * decorators included as co_firstlineno counts them): one walk of the
+ * GC-tracked objects, made only when several defs bind one name.  New
+ * dict, or NULL with an exception set. */
+static PyObject *
+functions_by_line(HsJob *job)
+{
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *objs = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
+    PyObject *index = objs ? PyDict_New() : NULL;
+    Py_XDECREF(gc);
+    for (Py_ssize_t i = 0; index && i < PyList_GET_SIZE(objs); i++) {
+        PyObject *o = PyList_GET_ITEM(objs, i);
+        if (!PyFunction_Check(o) || PyFunction_GET_GLOBALS(o) != job->dict) {
+            continue;
+        }
+        PyObject *n = PyObject_GetAttrString(PyFunction_GET_CODE(o),
+                                             "co_name");
+        PyObject *key = n ? Py_BuildValue(
+                                "(Oi)", n,
+                                hs_code_firstlineno(PyFunction_GET_CODE(o)))
+                          : NULL;
+        if (key == NULL || PyDict_SetItem(index, key, o) < 0) {
+            Py_CLEAR(index);
+        }
+        Py_XDECREF(n);
+        Py_XDECREF(key);
+    }
+    Py_XDECREF(objs);
+    return index;
+}
+
+static int
+patch_duplicate_defs(Apply *ap, PyObject *handled)
+{
+    HsJob *job = ap->job;
+    if (job->def_results == NULL || job->mode != HS_MODE_NORMAL) {
+        return 0;
+    }
+    const char *text = PyBytes_AS_STRING(job->text);
+    Py_ssize_t n = PyList_GET_SIZE(job->def_results);
+    PyObject *seen = PySet_New(NULL), *dups = PySet_New(NULL);
+    if (seen == NULL || dups == NULL) {
+        Py_XDECREF(seen);
+        Py_XDECREF(dups);
+        return -1;
+    }
+    for (Py_ssize_t a = 0; a < n; a++) {
+        PyObject *ra = PyList_GET_ITEM(job->def_results, a);
+        HsChunk *ca = &job->chunks.items[PyLong_AsSsize_t(
+            PyTuple_GET_ITEM(ra, 0))];
+        PyObject *name = hs_plan_chunk_name(text, ca);
+        int known = name ? PySet_Contains(seen, name) : -1;
+        int r = known < 0 ? -1
+                : known   ? PySet_Add(dups, name)
+                          : PySet_Add(seen, name);
+        Py_XDECREF(name);
+        if (r < 0) {
+            Py_DECREF(seen);
+            Py_DECREF(dups);
+            return -1;
+        }
+    }
+    Py_DECREF(seen);
+    PyObject *by_line = NULL;
+    for (Py_ssize_t a = 0; a < n && PySet_GET_SIZE(dups) > 0; a++) {
+        PyObject *ra = PyList_GET_ITEM(job->def_results, a);
+        Py_ssize_t ia = PyLong_AsSsize_t(PyTuple_GET_ITEM(ra, 0));
+        HsChunk *ca = &job->chunks.items[ia];
+        PyObject *name = hs_plan_chunk_name(text, ca);
+        if (name == NULL) {
+            Py_DECREF(dups);
+            return -1;
+        }
+        int dup = PySet_Contains(dups, name);
+        if (dup <= 0 || !job->stripped[ia] || job->match[ia] < 0) {
+            Py_DECREF(name);
+            if (dup < 0) {
+                Py_DECREF(dups);
+                Py_XDECREF(by_line);
+                return -1;
+            }
+            continue;
+        }
+        HsChunk *o = &job->old_chunks->items[job->match[ia]];
+        if (by_line == NULL && (by_line = functions_by_line(job)) == NULL) {
+            Py_DECREF(name);
+            Py_DECREF(dups);
+            return -1;
+        }
+        PyObject *key = Py_BuildValue("(Oi)", name, o->line);
+        PyObject *fo = key ? Py_XNewRef(PyDict_GetItemWithError(by_line, key))
+                           : NULL;
+        Py_XDECREF(key);
+        PyObject *fn = fo ? hs_func_find(PyTuple_GET_ITEM(ra, 1), job->dict,
+                                         name)
+                          : NULL;
+        int r = PyErr_Occurred() ? -1 : 0;
+        if (r == 0 && fo != NULL && fn != NULL && fo != fn) {
+            r = hs_func_patch(ap->txn, fo, PyFunction_GET_CODE(fn), fn,
+                              ap->nested);
+            if (r == HS_PATCH_UPDATED || r == HS_PATCH_MOVED) {
+                r = hs_report_add(job, name, "function",
+                                  r == HS_PATCH_MOVED ? "moved" : "updated",
+                                  NULL, ca->head_line, NULL);
+            }
+            else if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
+                r = hs_report_add(job, name, "function", "rejected",
+                                  r == HS_PATCH_KIND ? "HS101" : "HS104",
+                                  ca->head_line,
+                                  "one of several definitions of this name "
+                                  "cannot take the new code in place");
+            }
+            else {
+                r = r < 0 ? -1 : 0;
+            }
+        }
+        if (r == 0) {
+            r = PySet_Add(handled, name);
+        }
+        Py_XDECREF(fo);
+        Py_XDECREF(fn);
+        Py_DECREF(name);
+        if (r < 0) {
+            Py_DECREF(dups);
+            Py_XDECREF(by_line);
+            return -1;
+        }
+    }
+    Py_DECREF(dups);
+    Py_XDECREF(by_line);
+    return 0;
+}
+
+int
+hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
+{
+    Apply ap = {job, txn, nested, NULL};
+    PyObject *staged = NULL, *handled = NULL;
+    HsLaterMap later = {NULL, NULL, 0};
+    int star = 0, result = -1;
+    const char *text = PyBytes_AS_STRING(job->text);
+
+    ap.chunk_of = PyDict_New();
+    if (ap.chunk_of == NULL) {
+        return -1;
+    }
+    staged = staged_names(job, &star, ap.chunk_of);
+    if (staged == NULL || hs_class_apply(job, txn, nested) < 0) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; job->mode != HS_MODE_FULL && i < job->chunks.len;
+         i++) {
+        HsChunk *c = &job->chunks.items[i];
+        if (job->stripped[i] != 2) {
+            continue;
+        }
+        PyObject *n = hs_plan_chunk_name(text, c);
+        int r = n ? hs_report_add(job, n, "class", "rejected", "HS206",
+                                  c->line,
+                                  "class decorators changed; the body was "
+                                  "applied, the decorators were not re-run")
+                  : -1;
+        Py_XDECREF(n);
+        if (r < 0) {
+            goto done;
+        }
+    }
+    /* names several staged defs bind: each def patches its own function */
+    handled = PySet_New(NULL);
+    if (handled == NULL || patch_duplicate_defs(&ap, handled) < 0) {
+        goto done;
+    }
+    /* the scratch dict's order is the order statements bound names; the
+     * staged names are few next to the module's, and reconcile() does not
+     * touch the scratch dict, so walk it in place */
+    Py_ssize_t pos = 0;
+    PyObject *name, *new;
+    while (PyDict_Next(job->scratch, &pos, &name, &new)) {
+        if (!star) {
+            int r = PySet_Contains(staged, name);
+            if (r < 0) {
+                goto done;
+            }
+            if (!r) {
+                continue;
+            }
+        }
+        int dup = PySet_Contains(handled, name);
+        if (dup < 0) {
+            goto done;
+        }
+        if (dup) {
+            continue;
+        }
+        PyObject *old = NULL;
+        if (PyDict_GetItemRef(job->dict, name, &old) < 0) {
+            goto done;
+        }
+        int r = 0;
+        if (old != new) {
+            PyObject *idx = PyDict_GetItemWithError(ap.chunk_of, name);
+            Py_ssize_t ci = idx ? PyLong_AsSsize_t(idx) : -1;
+            if (!later.last_named && PySet_GET_SIZE(staged) > 32
+                && hs_later_map_build(job, &later) < 0) {
+                goto done;
+            }
+            r = PyErr_Occurred() ? -1
+                                 : hs_plan_bound_again_later(job, name, ci, &later);
+            if (r == 0) {
+                r = reconcile(&ap, name, old, new);
+            }
+            else if (r == 1) {
+                r = 0;
+            }
+        }
+        Py_XDECREF(old);
+        if (r < 0) {
+            goto done;
+        }
+    }
+    /* names the staged code deleted */
+    {
+        PyObject *it = PyObject_GetIter(staged), *gone;
+        while (it != NULL && (gone = PyIter_Next(it)) != NULL) {
+            int in_scratch = PyDict_Contains(job->scratch, gone);
+            PyObject *old = NULL;
+            int r = in_scratch ? 0 : PyDict_GetItemRef(job->dict, gone, &old);
+            if (r == 1) {
+                r = reconcile(&ap, gone, old, NULL);
+            }
+            Py_XDECREF(old);
+            Py_DECREF(gone);
+            if (r < 0 || in_scratch < 0) {
+                Py_DECREF(it);
+                goto done;
+            }
+        }
+        Py_XDECREF(it);
+        if (PyErr_Occurred()) {
+            goto done;
+        }
+    }
+    if (shift_moved(&ap) < 0 || remove_deleted(&ap, staged) < 0) {
+        goto done;
+    }
+    if (job->mode == HS_MODE_NOSNAP
+        && hs_report_add_str(job, "<module>", "statement", "kept", "HS002",
+                             0, "no snapshot of the source that was "
+                             "imported: functions and classes were compared "
+                             "with the live code, other statements were not "
+                             "run again") < 0) {
+        goto done;
+    }
+    if (job->mode == HS_MODE_FULL
+        && hs_report_add_str(job, "<module>", "statement", "kept", "HS001",
+                             0, "the file could not be split into "
+                             "statements; it was run as a whole") < 0) {
+        goto done;
+    }
+    result = 0;
+done:
+    Py_XDECREF(ap.chunk_of);
+    Py_XDECREF(staged);
+    Py_XDECREF(handled);
+    hs_later_map_clear(&later);
+    return result;
+}

@@ -1,0 +1,331 @@
+/* patch.c -- hotswap.patch(target, replacement): the hotfix API, on the
+ * same function and class patching rules and undo log as a reload.
+ *
+ * Main thread, GIL held.
+ */
+#include "reload.h"
+#include "funcs.h"
+#include "job.h"
+#include "report.h"
+#include "state.h"
+#include "txn.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* hotswap.patch                                                       */
+
+static PyObject *
+inner_function(PyObject *v)
+{
+    if (PyFunction_Check(v)) {
+        return Py_NewRef(v);
+    }
+    if (PyObject_TypeCheck(v, &PyClassMethod_Type)
+        || PyObject_TypeCheck(v, &PyStaticMethod_Type)) {
+        PyObject *f = PyObject_GetAttrString(v, "__func__");
+        if (f != NULL && PyFunction_Check(f)) {
+            return f;
+        }
+        Py_XDECREF(f);
+        PyErr_Clear();
+    }
+    return NULL;
+}
+
+/* A copy of function f that runs with `globals`.  New reference. */
+static PyObject *
+rehome_function(PyObject *f, PyObject *globals)
+{
+    PyObject *qual = PyObject_GetAttrString(f, "__qualname__");
+    if (qual == NULL) {
+        return NULL;
+    }
+    PyObject *g = PyFunction_NewWithQualName(PyFunction_GET_CODE(f), globals,
+                                             qual);
+    Py_DECREF(qual);
+    if (g == NULL) {
+        return NULL;
+    }
+    static const char *const attrs[] = {"__defaults__", "__kwdefaults__",
+                                        "__annotations__", "__doc__",
+                                        "__dict__", NULL};
+    if (PyFunction_GET_CLOSURE(f) != NULL
+        && PyFunction_SetClosure(g, PyFunction_GET_CLOSURE(f)) < 0) {
+        Py_DECREF(g);
+        return NULL;
+    }
+    for (int i = 0; attrs[i] != NULL; i++) {
+        PyObject *v = PyObject_GetAttrString(f, attrs[i]);
+        if (v == NULL || PyObject_SetAttrString(g, attrs[i], v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(g);
+            return NULL;
+        }
+        Py_DECREF(v);
+    }
+    return g;
+}
+
+static int
+patch_class(HsJob *job, HsTxn *txn, PyObject *target, PyObject *repl,
+            PyObject *nested)
+{
+    PyObject *globals = job->dict;
+    PyObject *d = PyObject_GenericGetDict(repl, NULL);
+    PyObject *items = d ? PyMapping_Items(d) : NULL;
+    PyObject *tq = PyObject_GetAttrString(target, "__qualname__");
+    int result = -1;
+    Py_XDECREF(d);
+    if (items == NULL || tq == NULL) {
+        goto done;
+    }
+    static const char *const skip[] = {
+        "__module__", "__qualname__", "__dict__", "__weakref__", "__slots__",
+        "_abc_impl", "__orig_bases__", "__parameters__", "__firstlineno__",
+        "__static_attributes__", NULL,
+    };
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        PyObject *v = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        const char *s = PyUnicode_AsUTF8(name);
+        if (s == NULL) {
+            goto done;
+        }
+        int skipped = 0;
+        for (int k = 0; skip[k] != NULL; k++) {
+            skipped |= strcmp(s, skip[k]) == 0;
+        }
+        if (skipped || (strcmp(s, "__doc__") == 0 && v == Py_None)) {
+            continue;
+        }
+        PyObject *fn = inner_function(v);
+        if (fn != NULL) {
+            /* super() in the replacement's methods means the target */
+            PyObject *fv = PyObject_GetAttrString(PyFunction_GET_CODE(fn),
+                                                  "co_freevars");
+            PyObject *cl = PyFunction_GET_CLOSURE(fn);
+            for (Py_ssize_t k = 0; fv && cl && k < PyTuple_GET_SIZE(fv);
+                 k++) {
+                if (PyUnicode_CompareWithASCIIString(
+                        PyTuple_GET_ITEM(fv, k), "__class__") == 0
+                    && PyCell_GET(PyTuple_GET_ITEM(cl, k)) == repl) {
+                    PyCell_Set(PyTuple_GET_ITEM(cl, k), target);
+                }
+            }
+            Py_XDECREF(fv);
+        }
+        PyObject *old = NULL;
+        PyObject *td = PyObject_GenericGetDict(target, NULL);
+        if (td == NULL) {
+            Py_XDECREF(fn);
+            goto done;
+        }
+        old = PyObject_GetItem(td, name);
+        Py_DECREF(td);
+        if (old == NULL) {
+            PyErr_Clear();
+        }
+        PyObject *fo = old ? inner_function(old) : NULL;
+        PyObject *qn = PyUnicode_FromFormat("%U.%U", tq, name);
+        int r = 0;
+        if (qn == NULL) {
+            r = -1;
+        }
+        else if (fo != NULL && fn != NULL
+                 && Py_TYPE(old) == Py_TYPE(v)) {
+            r = hs_func_patch(txn, fo, PyFunction_GET_CODE(fn), fn, nested);
+            if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
+                r = hs_txn_setattr(txn, target, name, v);
+                if (r == 0) {
+                    r = hs_report_add(job, qn, "method", "replaced", "HS101",
+                                      0, "generator or coroutine kind "
+                                      "changed");
+                }
+            }
+            else if (r > 0) {
+                r = hs_report_add(job, qn, "method", "updated", NULL, 0,
+                                  NULL);
+            }
+        }
+        else {
+            PyObject *value = Py_NewRef(v);
+            if (PyFunction_Check(v) && PyFunction_GET_GLOBALS(v) != globals) {
+                Py_SETREF(value, rehome_function(v, globals));
+            }
+            r = value ? hs_txn_setattr(txn, target, name, value) : -1;
+            Py_XDECREF(value);
+            if (r == 0) {
+                r = hs_report_add(job, qn, fn ? "method" : "data",
+                                  old ? "updated" : "added", NULL, 0, NULL);
+            }
+        }
+        Py_XDECREF(qn);
+        Py_XDECREF(old);
+        Py_XDECREF(fo);
+        Py_XDECREF(fn);
+        if (r < 0) {
+            goto done;
+        }
+    }
+    result = 0;
+done:
+    Py_XDECREF(items);
+    Py_XDECREF(tq);
+    return result;
+}
+
+/* Caching wrappers (lru_cache, cache) of `func` found in its module. */
+static int
+clear_caches_of(PyObject *func)
+{
+    PyObject *globals = PyFunction_GET_GLOBALS(func);
+    PyObject *values = PyDict_Values(globals);
+    if (values == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(values); i++) {
+        PyObject *v = PyList_GET_ITEM(values, i);
+        if (PyFunction_Check(v) || PyType_Check(v) || PyModule_Check(v)) {
+            continue;
+        }
+        PyObject *w = NULL;
+        if (PyObject_GetOptionalAttrString(v, "__wrapped__", &w) < 0) {
+            PyErr_Clear();
+            continue;
+        }
+        int hit = w == func;
+        Py_XDECREF(w);
+        if (hit && hs_func_clear_cache(v) < 0) {
+            Py_DECREF(values);
+            return -1;
+        }
+    }
+    Py_DECREF(values);
+    return 0;
+}
+
+PyObject *
+hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
+{
+    HsState *st = hs_state(core);
+    if (st == NULL) {
+        return NULL;
+    }
+    int is_func = PyFunction_Check(target) && PyFunction_Check(replacement);
+    int is_class = PyType_Check(target) && PyType_Check(replacement);
+    if (!is_func && !is_class) {
+        PyErr_Format(PyExc_TypeError,
+                     "hotswap.patch() patches a function from a function or "
+                     "a class from a class, not %.100s from %.100s",
+                     Py_TYPE(target)->tp_name, Py_TYPE(replacement)->tp_name);
+        return NULL;
+    }
+    if (st->busy) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "hotswap.patch() called while a reload is running");
+        return NULL;
+    }
+    HsJob job;
+    memset(&job, 0, sizeof(job));
+    HsTxn txn = {0};
+    PyObject *nested = PyDict_New(), *rejected = PyList_New(0);
+    PyObject *report = NULL, *modules = PyList_New(0);
+    double t0 = hs_now();
+    job.change_type = st->change_type;
+    job.entries = PyList_New(0);
+    if (nested == NULL || rejected == NULL || modules == NULL
+        || job.entries == NULL) {
+        goto out;
+    }
+    job.name = PyObject_GetAttrString(target, "__module__");
+    if (job.name == NULL) {
+        goto out;
+    }
+    if (is_func) {
+        job.dict = Py_NewRef(PyFunction_GET_GLOBALS(target));
+        job.filename = PyObject_GetAttrString(PyFunction_GET_CODE(target),
+                                              "co_filename");
+        if (job.filename == NULL) {
+            goto out;
+        }
+        st->busy = 1;
+        int r = hs_func_patch(&txn, target, PyFunction_GET_CODE(replacement),
+                              replacement, nested);
+        if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
+            PyErr_Format(PyExc_TypeError,
+                         r == HS_PATCH_KIND
+                             ? "%R cannot take the code of %R: one is a "
+                               "generator or coroutine and the other not"
+                             : "%R cannot take the code of %R: its free "
+                               "variables differ",
+                         target, replacement);
+            r = -1;
+        }
+        if (r > 0 && clear_caches_of(target) < 0) {
+            r = -1;
+        }
+        if (r >= 0) {
+            PyObject *q = PyObject_GetAttrString(target, "__qualname__");
+            r = q ? hs_report_add(&job, q, "function",
+                                  r == HS_PATCH_NOOP ? "unchanged"
+                                                     : "updated",
+                                  NULL, 0, NULL)
+                  : -1;
+            Py_XDECREF(q);
+        }
+        if (r < 0) {
+            goto fail;
+        }
+    }
+    else {
+        PyObject *mods = PyImport_GetModuleDict();
+        PyObject *m = PyDict_GetItemWithError(mods, job.name);
+        if (m == NULL || !PyModule_Check(m)) {
+            if (!PyErr_Occurred()) {
+                PyErr_Format(PyExc_TypeError,
+                             "hotswap.patch(): the module of %R (%R) is not "
+                             "imported", target, job.name);
+            }
+            goto out;
+        }
+        job.dict = Py_NewRef(PyModule_GetDict(m));
+        PyObject *f = NULL;
+        if (PyObject_GetOptionalAttrString(m, "__file__", &f) < 0) {
+            goto out;
+        }
+        job.filename = f ? f : Py_NewRef(Py_None);
+        st->busy = 1;
+        if (patch_class(&job, &txn, target, replacement, nested) < 0) {
+            goto fail;
+        }
+    }
+    if (hs_func_patch_live(&txn, nested, rejected) < 0) {
+        goto fail;
+    }
+    hs_txn_clear(&txn);
+    PyObject *mr = hs_module_result_new(st->module_result_type, job.name,
+                                        job.filename, "reloaded",
+                                        hs_now() - t0);
+    if (mr == NULL || PyList_Append(modules, mr) < 0) {
+        Py_XDECREF(mr);
+        goto out;
+    }
+    Py_DECREF(mr);
+    report = hs_report_new(st->report_type, job.entries, modules, 1,
+                           hs_now() - t0);
+    goto out;
+fail:
+    hs_txn_rollback(&txn);
+    hs_reload_raise_error(st, &job, "HS507", NULL);
+out:
+    if (report == NULL && txn.len) {
+        hs_txn_rollback(&txn);
+    }
+    st->busy = 0;
+    hs_job_clear(&job);
+    Py_XDECREF(nested);
+    Py_XDECREF(rejected);
+    Py_XDECREF(modules);
+    return report;
+}

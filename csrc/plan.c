@@ -1,0 +1,474 @@
+/* plan.c -- PLAN: match the statements of the new source with the old
+ * ones (unchanged, moved, changed, added; the rest were removed), and the
+ * two data-policy refinements: unchanged statements that a changed one
+ * needs run again (hs_plan_reruns), and a name bound again by a later
+ * unchanged statement keeps its live value (hs_plan_bound_again_later).
+ *
+ * Main thread, GIL held.  Writes only the job's plan arrays and codes.
+ */
+#include "plan.h"
+#include "stage.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* PLAN                                                                */
+
+
+typedef struct {
+    uint64_t *keys;
+    Py_ssize_t *vals;
+    Py_ssize_t mask;
+} KeyMap;
+
+static int
+keymap_init(KeyMap *km, const HsChunkList *list)
+{
+    Py_ssize_t size = 16;
+    while (size < list->len * 2 + 2) {
+        size *= 2;
+    }
+    km->keys = PyMem_Calloc(size, sizeof(uint64_t));
+    km->vals = PyMem_Malloc(size * sizeof(Py_ssize_t));
+    km->mask = size - 1;
+    if (km->keys == NULL || km->vals == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < size; i++) {
+        km->vals[i] = -1;
+    }
+    for (Py_ssize_t i = 0; i < list->len; i++) {
+        uint64_t k = list->items[i].key;
+        Py_ssize_t h = (Py_ssize_t)(k & (uint64_t)km->mask);
+        while (km->vals[h] >= 0) {
+            h = (h + 1) & km->mask;
+        }
+        km->keys[h] = k;
+        km->vals[h] = i;
+    }
+    return 0;
+}
+
+static Py_ssize_t
+keymap_get(const KeyMap *km, uint64_t k)
+{
+    Py_ssize_t h = (Py_ssize_t)(k & (uint64_t)km->mask);
+    while (km->vals[h] >= 0) {
+        if (km->keys[h] == k) {
+            return km->vals[h];
+        }
+        h = (h + 1) & km->mask;
+    }
+    return -1;
+}
+
+static void
+keymap_free(KeyMap *km)
+{
+    PyMem_Free(km->keys);
+    PyMem_Free(km->vals);
+}
+
+static int
+same_bytes(const char *a, Py_ssize_t as, Py_ssize_t ae, const char *b,
+           Py_ssize_t bs, Py_ssize_t be)
+{
+    return ae - as == be - bs && memcmp(a + as, b + bs, ae - as) == 0;
+}
+
+int
+hs_plan_alloc(HsJob *job)
+{
+    Py_ssize_t n = job->chunks.len ? job->chunks.len : 1;
+    Py_ssize_t m = job->old_chunks && job->old_chunks->len
+                       ? job->old_chunks->len : 1;
+    job->state = PyMem_Calloc(n, 1);
+    job->match = PyMem_Malloc(n * sizeof(Py_ssize_t));
+    job->stripped = PyMem_Calloc(n, 1);
+    job->old_matched = PyMem_Calloc(m, 1);
+    if (!job->state || !job->match || !job->stripped || !job->old_matched) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+        job->match[i] = -1;
+    }
+    return 0;
+}
+
+PyObject *
+hs_plan_chunk_name(const char *text, const HsChunk *c)
+{
+    return PyUnicode_DecodeUTF8(text + c->name, c->name_len, "strict");
+}
+
+int
+hs_plan_nosnap(HsJob *job)
+{
+    const char *text = PyBytes_AS_STRING(job->text);
+    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+        HsChunk *c = &job->chunks.items[i];
+        job->state[i] = HS_ST_UNCHANGED;
+        if (c->name_len == 0) {
+            continue;
+        }
+        PyObject *name = hs_plan_chunk_name(text, c);
+        if (name == NULL) {
+            return -1;
+        }
+        int has = PyDict_Contains(job->dict, name);
+        Py_DECREF(name);
+        if (has < 0) {
+            return -1;
+        }
+        if (!has) {
+            job->state[i] = HS_ST_ADDED;
+        }
+        else if (c->kind == HS_CHUNK_DEF || c->kind == HS_CHUNK_CLASS) {
+            job->state[i] = HS_ST_CHANGED;
+            job->stripped[i] = 1;
+        }
+    }
+    return 0;
+}
+
+int
+hs_plan_normal(HsJob *job)
+{
+    const char *nt = PyBytes_AS_STRING(job->text);
+    const char *ot = job->old_text;
+    HsChunkList *old = job->old_chunks;
+    KeyMap km = {0};
+    if (keymap_init(&km, old) < 0) {
+        keymap_free(&km);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+        HsChunk *c = &job->chunks.items[i];
+        Py_ssize_t j = keymap_get(&km, c->key);
+        if (j < 0 || job->old_matched[j]) {
+            job->state[i] = HS_ST_ADDED;
+            continue;
+        }
+        HsChunk *o = &old->items[j];
+        job->old_matched[j] = 1;
+        job->match[i] = j;
+        if (o->hash == c->hash
+            && same_bytes(ot, o->start, o->end, nt, c->start, c->end)) {
+            job->state[i] = o->line == c->line ? HS_ST_UNCHANGED
+                                               : HS_ST_MOVED;
+            continue;
+        }
+        job->state[i] = HS_ST_CHANGED;
+        int same_deco = same_bytes(ot, o->start, o->head, nt, c->start,
+                                   c->head);
+        if (c->kind == HS_CHUNK_DEF && o->kind == c->kind && same_deco) {
+            /* decorators unchanged: they stay as they are on the live
+             * object and are not run again */
+            job->stripped[i] = 1;
+        }
+        else if (c->kind == HS_CHUNK_CLASS && o->kind == c->kind) {
+            /* class decorators are never re-run on the live class (2:
+             * they changed, which the report says: HS206) */
+            job->stripped[i] = same_deco ? 1 : 2;
+        }
+    }
+    keymap_free(&km);
+    /* a __future__ import that changed changes how every chunk compiles */
+    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+        if (job->chunks.items[i].kind == HS_CHUNK_FUTURE
+            && job->state[i] != HS_ST_UNCHANGED
+            && job->state[i] != HS_ST_MOVED) {
+            job->mode = HS_MODE_FULL;
+        }
+    }
+    for (Py_ssize_t j = 0; j < old->len; j++) {
+        if (!job->old_matched[j] && old->items[j].kind == HS_CHUNK_FUTURE) {
+            job->mode = HS_MODE_FULL;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* statements run again for the sake of changed ones                   */
+
+static int
+chunk_is_kept(HsJob *job, Py_ssize_t k)
+{
+    return job->state[k] == HS_ST_UNCHANGED || job->state[k] == HS_ST_MOVED;
+}
+
+/* Does kept chunk k bind (which=0) or delete (which=1) `name`?
+ * 1 / 0 / -1. */
+static int
+chunk_touches(HsJob *job, Py_ssize_t k, PyObject *name, const char *s,
+              Py_ssize_t n, int which)
+{
+    const char *text = PyBytes_AS_STRING(job->text);
+    HsChunk *c = &job->chunks.items[k];
+    if (which == 0 && c->name_len == n && memcmp(text + c->name, s, n) == 0) {
+        return 1;
+    }
+    if (c->kind == HS_CHUNK_DEF || c->kind == HS_CHUNK_CLASS
+        || (which == 0 && c->kind == HS_CHUNK_ASSIGN)) {
+        /* a simple assignment binds its one target (chained "a = b = 1"
+         * is read as binding "a" only) */
+        return 0;
+    }
+    if (!hs_plan_contains_bytes(text + c->start, c->end - c->start, s, n)
+        && (which == 1
+            || !hs_plan_contains_bytes(text + c->start, c->end - c->start, "*", 1))) {
+        return 0;
+    }
+    PyObject *code = hs_stage_compile_range(job, text, c->start, c->end,
+                                            c->line, c->start);
+    if (code == NULL) {
+        return -1;
+    }
+    PyObject *names = PySet_New(NULL);
+    int r = -1;
+    if (names != NULL) {
+        r = which == 0 ? hs_stage_stored_names(code, names)
+                       : hs_stage_deleted_names(code, names);
+        if (r == 0) {
+            r = PySet_Contains(names, name);
+        }
+        else if (r == 1) {
+            r = 2; /* a star import: it may bind anything */
+        }
+    }
+    Py_XDECREF(names);
+    Py_DECREF(code);
+    return r;
+}
+
+static int
+mark_rerun(HsJob *job, Py_ssize_t k, PyObject *bound)
+{
+    const char *text = PyBytes_AS_STRING(job->text);
+    HsChunk *c = &job->chunks.items[k];
+    PyObject *code = hs_stage_compile_range(job, text, c->start, c->end,
+                                            c->line, c->start);
+    if (code == NULL) {
+        return -1;
+    }
+    job->state[k] = HS_ST_RERUN;
+    if (bound != NULL && hs_stage_stored_names(code, bound) < 0) {
+        Py_DECREF(code);
+        return -1;
+    }
+    return PyList_SetItem(job->codes, k, code); /* steals */
+}
+
+/* The data policy does not run unchanged statements again, but a changed
+ * statement may need a name that only an unchanged one binds and a later
+ * one deletes ("import re" ... "del re"): run those again too, so the
+ * changed statement sees what a fresh import would. */
+int
+hs_plan_reruns(HsJob *job)
+{
+    if (job->mode != HS_MODE_NORMAL) {
+        return 0;
+    }
+    PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
+    PyObject *bound = PySet_New(NULL), *loaded = NULL;
+    int result = -1;
+    if (bound == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+        PyObject *code = PyList_GET_ITEM(job->codes, i);
+        if (code == Py_None || job->state[i] == HS_ST_RERUN) {
+            continue;
+        }
+        Py_XSETREF(loaded, PySet_New(NULL));
+        if (loaded == NULL || hs_stage_loaded_names(code, loaded) < 0) {
+            goto done;
+        }
+        PyObject *it = PyObject_GetIter(loaded), *name;
+        while (it != NULL && (name = PyIter_Next(it)) != NULL) {
+            int known = PySet_Contains(bound, name);
+            if (known == 0) {
+                known = PyDict_Contains(job->dict, name);
+            }
+            if (known == 0) {
+                known = PyDict_Contains(builtins, name);
+            }
+            Py_ssize_t n;
+            const char *s = known == 0 ? PyUnicode_AsUTF8AndSize(name, &n)
+                                       : NULL;
+            for (Py_ssize_t k = i - 1; s != NULL && k >= 0; k--) {
+                if (!chunk_is_kept(job, k)) {
+                    continue;
+                }
+                int t = chunk_touches(job, k, name, s, n, 0);
+                if (t < 0 || (t >= 1 && mark_rerun(job, k, bound) < 0)) {
+                    known = -1;
+                    break;
+                }
+                if (t == 0) {
+                    continue;
+                }
+                /* and the statements after it that delete the name */
+                for (Py_ssize_t d = k + 1; d < job->chunks.len; d++) {
+                    if (!chunk_is_kept(job, d)) {
+                        continue;
+                    }
+                    int del = chunk_touches(job, d, name, s, n, 1);
+                    if (del < 0 || (del == 1 && mark_rerun(job, d, NULL) < 0)) {
+                        known = -1;
+                        break;
+                    }
+                }
+                break;
+            }
+            Py_DECREF(name);
+            if (known < 0 || (s == NULL && PyErr_Occurred())) {
+                Py_DECREF(it);
+                goto done;
+            }
+        }
+        Py_XDECREF(it);
+        if (PyErr_Occurred() || hs_stage_stored_names(code, bound) < 0) {
+            goto done;
+        }
+    }
+    result = 0;
+done:
+    Py_DECREF(bound);
+    Py_XDECREF(loaded);
+    return result;
+}
+
+/* Is `name`, bound by staged chunk ci, bound again by a later statement
+ * that did not change?  Then the live value is already the one a fresh
+ * import ends with.  1 / 0 / -1. */
+
+void
+hs_later_map_clear(HsLaterMap *lm)
+{
+    Py_CLEAR(lm->last_named);
+    PyMem_Free(lm->unnamed);
+    lm->unnamed = NULL;
+    lm->nunnamed = 0;
+}
+
+int
+hs_later_map_build(HsJob *job, HsLaterMap *lm)
+{
+    const char *text = PyBytes_AS_STRING(job->text);
+    lm->last_named = PyDict_New();
+    lm->unnamed = PyMem_Calloc(job->chunks.len ? job->chunks.len : 1,
+                               sizeof(Py_ssize_t));
+    if (lm->last_named == NULL || lm->unnamed == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < job->chunks.len; k++) {
+        if (!chunk_is_kept(job, k)) {
+            continue;
+        }
+        HsChunk *c = &job->chunks.items[k];
+        if (c->name_len == 0) {
+            lm->unnamed[lm->nunnamed++] = k;
+            continue;
+        }
+        PyObject *n = hs_plan_chunk_name(text, c);
+        PyObject *v = n ? PyLong_FromSsize_t(k) : NULL;
+        int r = v ? PyDict_SetItem(lm->last_named, n, v) : -1;
+        Py_XDECREF(n);
+        Py_XDECREF(v);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+hs_plan_bound_again_later(HsJob *job, PyObject *name, Py_ssize_t ci, HsLaterMap *lm)
+{
+    if (job->mode != HS_MODE_NORMAL || ci < 0) {
+        return 0;
+    }
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(name, &n);
+    if (s == NULL) {
+        return -1;
+    }
+    Py_ssize_t count = job->chunks.len, *which = NULL;
+    if (lm != NULL && lm->last_named != NULL) {
+        PyObject *last = PyDict_GetItemWithError(lm->last_named, name);
+        if (last == NULL && PyErr_Occurred()) {
+            return -1;
+        }
+        if (last != NULL && PyLong_AsSsize_t(last) > ci) {
+            return 1;
+        }
+        which = lm->unnamed;
+        count = lm->nunnamed;
+    }
+    for (Py_ssize_t w = 0; w < count; w++) {
+        Py_ssize_t k = which ? which[w] : w;
+        if (k <= ci || !chunk_is_kept(job, k)) {
+            continue;
+        }
+        int t = chunk_touches(job, k, name, s, n, 0);
+        if (t < 0) {
+            return -1;
+        }
+        if (t == 2) {
+            /* a star import binds what its module exports: look at the
+             * live value, which is still this module's own definition
+             * unless the import replaced it */
+            PyObject *v = NULL;
+            if (PyDict_GetItemRef(job->dict, name, &v) < 0) {
+                return -1;
+            }
+            int own = v != NULL
+                      && ((PyFunction_Check(v)
+                           && PyFunction_GET_GLOBALS(v) == job->dict)
+                          || hs_plan_is_own_class(job, v));
+            Py_XDECREF(v);
+            t = !own;
+        }
+        if (t) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+hs_plan_is_own_class(HsJob *job, PyObject *v)
+{
+    if (!PyType_Check(v)) {
+        return 0;
+    }
+    PyObject *mod = NULL;
+    if (PyObject_GetOptionalAttrString(v, "__module__", &mod) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    int r = mod && PyUnicode_Check(mod)
+            && PyUnicode_Compare(mod, job->name) == 0;
+    Py_XDECREF(mod);
+    return r;
+}
+
+int
+hs_plan_contains_bytes(const char *hay, Py_ssize_t n, const char *needle,
+               Py_ssize_t m)
+{
+    if (m == 0 || m > n) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i + m <= n; i++) {
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, m) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}

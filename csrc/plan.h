@@ -1,0 +1,43 @@
+/* plan.h -- PLAN: what changed between the snapshot and the new source. */
+#ifndef HS_PLAN_H
+#define HS_PLAN_H
+
+#include "job.h"
+
+/* The plan arrays of a job, then its plan with no snapshot (definitions
+ * compared with the live code) or against the snapshot.  0 / -1. */
+int hs_plan_alloc(HsJob *job);
+int hs_plan_nosnap(HsJob *job);
+int hs_plan_normal(HsJob *job);
+
+/* Mark for running again the unchanged statements a changed one needs
+ * ("import re" ... "del re").  After hs_stage_compile().  0 / -1. */
+int hs_plan_reruns(HsJob *job);
+
+/* For hs_plan_bound_again_later() when many names are checked: the last kept
+ * def/class/simple assignment binding each name, and the kept statements
+ * that bind names the scanner cannot tell (imports, compound statements).
+ * Built once per module, in one pass. */
+typedef struct {
+    PyObject *last_named; /* dict: name -> index of the last kept chunk */
+    Py_ssize_t *unnamed;  /* PyMem: indices of other kept chunks, ascending */
+    Py_ssize_t nunnamed;
+} HsLaterMap;
+
+void hs_later_map_clear(HsLaterMap *lm);
+int hs_later_map_build(HsJob *job, HsLaterMap *lm);
+
+/* Is `name`, bound by staged chunk ci, bound again by a later unchanged
+ * statement?  `lm` may be NULL (a scan) or built.  1 / 0 / -1. */
+int hs_plan_bound_again_later(HsJob *job, PyObject *name, Py_ssize_t ci,
+                              HsLaterMap *lm);
+
+/* The name of a chunk (def/class/assignment), a new str. */
+PyObject *hs_plan_chunk_name(const char *text, const HsChunk *c);
+/* Does hay[0:n) contain needle[0:m)? */
+int hs_plan_contains_bytes(const char *hay, Py_ssize_t n, const char *needle,
+                           Py_ssize_t m);
+/* Is v a class this module defined (by __module__)? */
+int hs_plan_is_own_class(HsJob *job, PyObject *v);
+
+#endif
