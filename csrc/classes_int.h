@@ -1,0 +1,39 @@
+/* classes_int.h -- shared by classes.c and classdata.c only. */
+#ifndef HS_CLASSES_INT_H
+#define HS_CLASSES_INT_H
+
+#include "job.h"
+#include "txn.h"
+
+/* One class being updated. */
+typedef struct {
+    HsJob *job;
+    HsTxn *txn;
+    PyObject *klass;
+    PyObject *qualname;
+    PyObject *nested;
+    int line;
+} Ctx;
+
+/* classes.c */
+int hs_cls_report(Ctx *cx, PyObject *name, const char *kind,
+                  const char *action, const char *code, int line,
+                  const char *reason);
+PyObject *hs_cls_own_dict(PyObject *klass);
+int hs_cls_own_member(PyObject *klass, PyObject *name, PyObject **out);
+int hs_cls_values_equal(PyObject *a, PyObject *b);
+
+/* classdata.c */
+int hs_cls_recompute_abstract(HsTxn *txn, PyObject *klass);
+int hs_cls_dataclass_param(PyObject *klass, const char *name);
+int hs_cls_regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields);
+int hs_cls_migrate_instances(Ctx *cx, PyObject *old_names,
+                             PyObject *new_names, PyObject *fields);
+int hs_cls_same_slot_names(PyObject *a, PyObject *b);
+int hs_cls_enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members);
+int hs_cls_namedtuple_fields_changed(PyObject *klass, PyObject *shadow);
+int hs_cls_sync_typing_data(Ctx *cx, PyObject *shadow);
+int hs_cls_init_subclass_changed(Ctx *cx, PyObject *code_before);
+int hs_cls_rebuild_class(Ctx *cx, PyObject *ns);
+
+#endif
