@@ -926,12 +926,6 @@ hs_watch_count(int failed)
     pthread_mutex_unlock(&W.lock);
 }
 
-int
-hs_watch_running(void)
-{
-    return W.running;
-}
-
 PyObject *
 hs_watch_info(void)
 {

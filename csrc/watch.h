@@ -49,6 +49,5 @@ PyObject *hs_watch_info(void);
 /* Count a finished automatic reload (ok or failed). */
 void hs_watch_count(int failed);
 
-int hs_watch_running(void);
 
 #endif
