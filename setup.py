@@ -1,6 +1,7 @@
 """Build the C core. Everything else is in pyproject.toml."""
 import glob
 import os
+import sysconfig
 
 from setuptools import Extension, setup
 
@@ -14,6 +15,11 @@ WARNINGS = [
 ]
 
 flags = list(WARNINGS)
+# CPython's headers are system headers to us: their warnings are not ours
+# (3.15's pyport.h tests _Py_STDC_VERSION before pymacro.h defines it, which
+# -Wundef rejects).  GCC and clang drop a -I directory that is also given
+# with -isystem, so this demotes setuptools' -I for the Python include dir.
+flags += ["-isystem", sysconfig.get_paths()["include"]]
 link = []
 mode = os.environ.get("HOTSWAP_BUILD", "")
 if mode in ("debug", "asan"):
