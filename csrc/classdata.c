@@ -936,3 +936,119 @@ done:
     Py_XDECREF(objs);
     return result;
 }
+
+/* ------------------------------------------------------------------ */
+/* annotations                                                         */
+
+/* The annotations a class body declared, to compare two versions: from the
+ * namespace the body ran in (`ns`), or from the live class's own dict
+ * (`ns` NULL).  Before 3.14, and under `from __future__ import
+ * annotations`, the body built an __annotations__ dict.  3.14+ (PEP
+ * 649/749) it built an __annotate__ function: it is called in
+ * annotationlib's STRING format, which runs it against stand-in names and
+ * so evaluates nothing (a fresh import evaluates class annotations only
+ * when something such as @dataclass asks for them).  Sets *out to a new
+ * reference, or NULL when the body declared none.  0, or -1 on error. */
+int
+hs_cls_annotations(PyObject *ns, PyObject *klass, PyObject **out)
+{
+    PyObject *key = NULL, *fn = NULL, *lib = NULL, *fmt = NULL;
+    int result = -1;
+    *out = NULL;
+    if (ns != NULL) {
+        *out = PyMapping_GetItemString(ns, "__annotations__");
+        if (*out == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+                return -1;
+            }
+            PyErr_Clear();
+        }
+    }
+    else {
+        key = PyUnicode_FromString("__annotations__");
+        if (key == NULL || hs_cls_own_member(klass, key, out) < 0) {
+            goto done;
+        }
+    }
+    if (*out != NULL || !HS_HAVE_ANNOTATE) {
+        result = 0;
+        goto done;
+    }
+    if (ns != NULL) {
+        fn = PyMapping_GetItemString(ns, "__annotate_func__");
+        if (fn == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+                goto done;
+            }
+            PyErr_Clear();
+        }
+    }
+    else {
+        Py_SETREF(key, PyUnicode_FromString("__annotate_func__"));
+        if (key == NULL || hs_cls_own_member(klass, key, &fn) < 0) {
+            goto done;
+        }
+    }
+    if (fn == NULL || !PyFunction_Check(fn)) {
+        result = 0;
+        goto done;
+    }
+    lib = PyImport_ImportModule("annotationlib");
+    PyObject *format = lib ? PyObject_GetAttrString(lib, "Format") : NULL;
+    fmt = format ? PyObject_GetAttrString(format, "STRING") : NULL;
+    Py_XDECREF(format);
+    if (fmt == NULL) {
+        goto done;
+    }
+    *out = PyObject_CallMethod(lib, "call_annotate_function", "OO", fn, fmt);
+    result = *out == NULL ? -1 : 0;
+done:
+    Py_XDECREF(key);
+    Py_XDECREF(fn);
+    Py_XDECREF(lib);
+    Py_XDECREF(fmt);
+    return result;
+}
+
+/* After a class body ran again: annotations follow it.  3.14+: the class's
+ * computed annotations (__annotations_cache__) described the old
+ * __annotate__ and are dropped, to be computed again on demand; a body that
+ * no longer declares annotations leaves no compiler-made __annotate__
+ * behind.  Through the undo log. */
+int
+hs_cls_sync_annotations(Ctx *cx, PyObject *ns)
+{
+#if HS_HAVE_ANNOTATE
+    PyObject *key = NULL, *v = NULL;
+    int result = -1;
+    key = PyUnicode_FromString("__annotations_cache__");
+    int r = key ? hs_cls_own_member(cx->klass, key, &v) : -1;
+    if (r < 0 || (r == 1 && hs_txn_setattr(cx->txn, cx->klass, key, NULL) < 0)) {
+        goto done;
+    }
+    Py_CLEAR(v);
+    int declares = PyMapping_HasKeyString(ns, "__annotations__")
+                   || PyMapping_HasKeyString(ns, "__annotate_func__")
+                   || PyMapping_HasKeyString(ns, "__annotate__");
+    if (!declares) {
+        Py_SETREF(key, PyUnicode_FromString("__annotate_func__"));
+        r = key ? hs_cls_own_member(cx->klass, key, &v) : -1;
+        if (r < 0) {
+            goto done;
+        }
+        if (r == 1 && PyFunction_Check(v)
+            && hs_txn_setattr(cx->txn, cx->klass, key, Py_None) < 0) {
+            goto done;
+        }
+    }
+    result = 0;
+done:
+    Py_XDECREF(key);
+    Py_XDECREF(v);
+    return result;
+#else
+    (void)cx;
+    (void)ns;
+    return 0;
+#endif
+}

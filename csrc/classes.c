@@ -397,7 +397,8 @@ is_skipped_name(PyObject *name)
     static const char *const skip[] = {
         "__module__", "__qualname__", "__dict__", "__weakref__",
         "__classcell__", "_abc_impl", "__slots__", "__orig_bases__",
-        "__parameters__", NULL,
+        "__parameters__", "__classdictcell__", "__annotations_cache__",
+        NULL,
     };
     const char *s = PyUnicode_AsUTF8(name);
     if (s == NULL) {
@@ -702,17 +703,14 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         dataclass = r == 1;
         Py_XDECREF(v);
     }
-    annotations = PyMapping_GetItemString(ns, "__annotations__");
-    if (annotations == NULL) {
-        PyErr_Clear();
-    }
-    {
-        PyObject *key = PyUnicode_FromString("__annotations__");
-        int r = key ? hs_cls_own_member(klass, key, &old_ann) : -1;
-        Py_XDECREF(key);
-        if (r < 0) {
-            goto done;
-        }
+    /* 3.14+ computes them (without evaluating) only where they are
+     * compared: fields of a dataclass or a typing construct, or a class
+     * with a migration hook */
+    if ((!HS_HAVE_ANNOTATE || dataclass || shadow != Py_None
+         || PyObject_HasAttrString(klass, "__hotswap_migrate__"))
+        && (hs_cls_annotations(ns, NULL, &annotations) < 0
+            || hs_cls_annotations(NULL, klass, &old_ann) < 0)) {
+        goto done;
     }
     if (dataclass) {
         fields_changed = !hs_cls_values_equal(annotations, old_ann);
@@ -1014,6 +1012,10 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             || hs_cls_report(&cx, name, "data", "updated", NULL, line, NULL) < 0) {
             goto done;
         }
+    }
+
+    if (hs_cls_sync_annotations(&cx, ns) < 0) {
+        goto done;
     }
 
     /* members whose statement was removed */

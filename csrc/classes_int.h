@@ -35,5 +35,7 @@ int hs_cls_namedtuple_fields_changed(PyObject *klass, PyObject *shadow);
 int hs_cls_sync_typing_data(Ctx *cx, PyObject *shadow);
 int hs_cls_init_subclass_changed(Ctx *cx, PyObject *code_before);
 int hs_cls_rebuild_class(Ctx *cx, PyObject *ns);
+int hs_cls_annotations(PyObject *ns, PyObject *klass, PyObject **out);
+int hs_cls_sync_annotations(Ctx *cx, PyObject *ns);
 
 #endif

@@ -183,6 +183,30 @@ hs_code_get_code(PyCodeObject *co)
 #  define HS_HAVE_GC_VISIT 0
 #endif
 
+/* Deferred annotations: 3.14 (PEP 649/749).  Functions and classes carry
+ * an __annotate__ function; reading __annotations__ evaluates it (and so
+ * may raise NameError for a forward reference), which a reloader must not
+ * do where a fresh import would not. */
+#if PY_VERSION_HEX >= 0x030E0000
+#  define HS_HAVE_ANNOTATE 1
+#else
+#  define HS_HAVE_ANNOTATE 0
+#endif
+
+/* A function version that a setter reset is never re-assigned by the
+ * interpreter: 3.13 (reset to 0) and 3.14+ (FUNC_VERSION_CLEARED, 1; 0 is
+ * "unset"; valid versions start at 2).  _PyFunction_SetVersion is exported
+ * (PyAPI_FUNC, behind Py_BUILD_CORE) on all of them. */
+#if PY_VERSION_HEX >= 0x030E0000
+#  define HS_REVERSION_FUNCTIONS 1
+#  define HS_FUNC_VERSION_FIRST_VALID 2
+#elif PY_VERSION_HEX >= 0x030D0000
+#  define HS_REVERSION_FUNCTIONS 1
+#  define HS_FUNC_VERSION_FIRST_VALID 1
+#else
+#  define HS_REVERSION_FUNCTIONS 0
+#endif
+
 /* PyCompilerFlags gained cf_feature_version in 3.8: initialise both. */
 #define HS_COMPILER_FLAGS_INIT(flags_value) \
     {.cf_flags = (flags_value), .cf_feature_version = PY_MINOR_VERSION}

@@ -479,6 +479,87 @@ attr_differs(PyObject *a, PyObject *b, const char *name, PyObject **bval)
     return r;
 }
 
+#if HS_HAVE_ANNOTATE
+/* 3.14+ (PEP 649): take `nf`'s __annotate__ function, so that annotations
+ * follow the source without being evaluated (reading __annotations__ would
+ * call __annotate__ and could raise NameError on a forward reference that
+ * a fresh import never evaluates).  The old function's computed
+ * annotations are dropped by the setter and computed again on demand.
+ * A new function without __annotate__ has eager annotations (from
+ * __future__ import annotations) or none: they are copied as they are.
+ * *changed is set when the annotations' code changed, not when only its
+ * line numbers did. */
+static int
+patch_annotate(HsTxn *txn, PyObject *of, PyObject *nf, int *changed,
+               int *saved)
+{
+    PyObject *oa = NULL, *na = NULL;
+    int result = -1, differs = 0, moved = 0;
+    if (PyObject_GetOptionalAttrString(of, "__annotate__", &oa) < 0
+        || PyObject_GetOptionalAttrString(nf, "__annotate__", &na) < 0) {
+        goto done;
+    }
+    int o_fn = oa != NULL && PyFunction_Check(oa);
+    int n_fn = na != NULL && PyFunction_Check(na);
+    if (o_fn && n_fn) {
+        int same = hs_code_equal(PyFunction_GET_CODE(oa),
+                                 PyFunction_GET_CODE(na), 1);
+        if (same < 0) {
+            goto done;
+        }
+        if (!same) {
+            moved = hs_code_equal(PyFunction_GET_CODE(oa),
+                                  PyFunction_GET_CODE(na), 0);
+            if (moved < 0) {
+                goto done;
+            }
+            differs = 1;
+        }
+    }
+    else if (n_fn || o_fn) {
+        differs = 1;
+    }
+    else {
+        PyObject *a = hs_function_annotations_raw(of);
+        PyObject *b = hs_function_annotations_raw(nf);
+        if (a != b) {
+            int eq = (a == NULL || b == NULL)
+                         ? 0
+                         : PyObject_RichCompareBool(a, b, Py_EQ);
+            if (eq < 0) {
+                PyErr_Clear(); /* incomparable values: changed */
+                eq = 0;
+            }
+            differs = !eq;
+        }
+    }
+    if (!differs) {
+        result = 0;
+        goto done;
+    }
+    if (!*saved) {
+        if (hs_txn_save_function(txn, of) < 0) {
+            goto done;
+        }
+        *saved = 1;
+    }
+    if (n_fn) {
+        result = PyObject_SetAttrString(of, "__annotate__", na);
+    }
+    else {
+        PyObject *b = hs_function_annotations_raw(nf);
+        result = PyFunction_SetAnnotations(of, b ? b : Py_None);
+    }
+    if (result == 0 && !moved) {
+        *changed = 1;
+    }
+done:
+    Py_XDECREF(oa);
+    Py_XDECREF(na);
+    return result;
+}
+#endif
+
 /* Take defaults, kwdefaults, annotations, doc and type params from `nf`
  * where they differ.  *changed is set when something was written. */
 static int
@@ -486,12 +567,21 @@ patch_metadata(HsTxn *txn, PyObject *of, PyObject *nf, int *changed,
                int *saved)
 {
     static const char *const names[] = {
-        "__defaults__", "__kwdefaults__", "__annotations__", "__doc__",
+        "__defaults__", "__kwdefaults__",
+#if !HS_HAVE_ANNOTATE
+        "__annotations__",
+#endif
+        "__doc__",
 #if HS_HAVE_TYPE_PARAMS
         "__type_params__",
 #endif
         NULL,
     };
+#if HS_HAVE_ANNOTATE
+    if (patch_annotate(txn, of, nf, changed, saved) < 0) {
+        return -1;
+    }
+#endif
     for (int i = 0; names[i] != NULL; i++) {
         PyObject *v = NULL;
         int r = attr_differs(of, nf, names[i], &v);

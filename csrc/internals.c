@@ -44,8 +44,8 @@ hs_code_firstlineno(PyObject *code)
     return ((PyCodeObject *)code)->co_firstlineno;
 }
 
-#if PY_VERSION_HEX >= 0x030D0000 && PY_VERSION_HEX < 0x030E0000
-/* Declared in Include/internal/pycore_function.h (3.13) as PyAPI_FUNC, so
+#if HS_REVERSION_FUNCTIONS
+/* Declared in Include/internal/pycore_function.h (3.13+) as PyAPI_FUNC, so
  * exported, but behind Py_BUILD_CORE. */
 PyAPI_FUNC(void) _PyFunction_SetVersion(PyFunctionObject *func,
                                         uint32_t version);
@@ -54,11 +54,12 @@ PyAPI_FUNC(void) _PyFunction_SetVersion(PyFunctionObject *func,
 void
 hs_function_reversion(PyObject *func)
 {
-#if PY_VERSION_HEX >= 0x030D0000 && PY_VERSION_HEX < 0x030E0000
-    /* 3.13: MAKE_FUNCTION gives a function the version of its code object
-     * (co_version), and every function setter resets it to 0, which is
-     * permanent: such a function is never call-specialised again
-     * (SPEC_FAIL_OUT_OF_VERSIONS; measured in the reference notes, 2.2).
+#if HS_REVERSION_FUNCTIONS
+    /* 3.13+: MAKE_FUNCTION gives a function the version of its code object
+     * (co_version), and every function setter resets it (3.13: to 0;
+     * 3.14+: to FUNC_VERSION_CLEARED), which is permanent: such a function
+     * is never call-specialised again (SPEC_FAIL_OUT_OF_VERSIONS; measured
+     * in the reference notes, 2.2).
      * After a swap, the function runs exactly what a function freshly made
      * from the new code object runs: its code's version describes it, so
      * give it that version, as MAKE_FUNCTION would.  Specialisations key on
@@ -68,10 +69,26 @@ hs_function_reversion(PyObject *func)
      * Free-threaded builds disable the cache and are not supported here. */
     PyFunctionObject *f = (PyFunctionObject *)func;
     PyCodeObject *co = (PyCodeObject *)f->func_code;
-    if (f->func_version == 0 && co->co_version != 0) {
+    if (f->func_version < HS_FUNC_VERSION_FIRST_VALID
+        && co->co_version >= HS_FUNC_VERSION_FIRST_VALID) {
         _PyFunction_SetVersion(f, co->co_version);
     }
 #else
     (void)func;
+#endif
+}
+
+PyObject *
+hs_function_annotations_raw(PyObject *func)
+{
+#if HS_HAVE_ANNOTATE
+    /* 3.14+: func_annotations is the cache __annotate__ filled, or the
+     * dict the compiler built eagerly (from __future__ import annotations);
+     * PyFunction_GetAnnotations would call __annotate__ to fill it. */
+    return ((PyFunctionObject *)func)->func_annotations;
+#else
+    /* 3.10-3.13: normalises the compiler's flat tuple form to the dict the
+     * getter returns; never evaluates anything. */
+    return PyFunction_GetAnnotations(func);
 #endif
 }

@@ -13,13 +13,18 @@ void hs_function_rebase_globals(PyObject *func, PyObject *globals);
 
 
 /* After `func` was given a new code object: let the specialising
- * interpreter use it again.  3.13 only (a reset function version is never
+ * interpreter use it again.  3.13+ (a reset function version is never
  * re-assigned there, so a patched function would run unspecialised for
  * ever); elsewhere a no-op.  Never fails. */
 void hs_function_reversion(PyObject *func);
 
+/* The annotations dict a function holds now, without computing it: 3.14+
+ * never calls __annotate__ here.  Borrowed reference, or NULL (no error
+ * set) when there is none yet. */
+PyObject *hs_function_annotations_raw(PyObject *func);
+
 /* co_flags / co_firstlineno of a code object (fields present and stable
- * in 3.9-3.13; reading them avoids an attribute lookup per code object). */
+ * in 3.9-3.15; reading them avoids an attribute lookup per code object). */
 int hs_code_flags(PyObject *code);
 int hs_code_firstlineno(PyObject *code);
 #endif

@@ -5,6 +5,7 @@
  */
 #include "reload.h"
 #include "funcs.h"
+#include "internals.h"
 #include "job.h"
 #include "report.h"
 #include "state.h"
@@ -47,9 +48,15 @@ rehome_function(PyObject *f, PyObject *globals)
     if (g == NULL) {
         return NULL;
     }
+    /* 3.14+: __annotate__, not __annotations__ (which would evaluate
+     * them); eager annotations are copied below */
     static const char *const attrs[] = {"__defaults__", "__kwdefaults__",
-                                        "__annotations__", "__doc__",
-                                        "__dict__", NULL};
+#if HS_HAVE_ANNOTATE
+                                        "__annotate__",
+#else
+                                        "__annotations__",
+#endif
+                                        "__doc__", "__dict__", NULL};
     if (PyFunction_GET_CLOSURE(f) != NULL
         && PyFunction_SetClosure(g, PyFunction_GET_CLOSURE(f)) < 0) {
         Py_DECREF(g);
@@ -64,6 +71,21 @@ rehome_function(PyObject *f, PyObject *globals)
         }
         Py_DECREF(v);
     }
+#if HS_HAVE_ANNOTATE
+    PyObject *raw = hs_function_annotations_raw(f);
+    if (raw != NULL && PyFunction_SetAnnotations(g, raw) < 0) {
+        Py_DECREF(g);
+        return NULL;
+    }
+    /* that cleared __annotate__: give it back (computed ones are dropped) */
+    PyObject *ann = PyObject_GetAttrString(f, "__annotate__");
+    if (ann == NULL || PyObject_SetAttrString(g, "__annotate__", ann) < 0) {
+        Py_XDECREF(ann);
+        Py_DECREF(g);
+        return NULL;
+    }
+    Py_DECREF(ann);
+#endif
     return g;
 }
 

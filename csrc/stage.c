@@ -628,6 +628,31 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
             goto done;
         }
     }
+#if HS_HAVE_ANNOTATE
+    /* 3.14+: the body's __annotate__ reads class-level names through the
+     * __classdict__ cell; type.__new__ would point it at the new class's
+     * dict and drop it from the namespace.  Point it at the live class's
+     * dict, the one the annotations of a fresh import would read. */
+    if (PyMapping_Check(ns)) {
+        PyObject *dcell = PyMapping_GetItemString(ns, "__classdictcell__");
+        if (dcell == NULL) {
+            PyErr_Clear();
+        }
+        else {
+            PyObject *tdict = PyCell_Check(dcell)
+                                  ? PyType_GetDict((PyTypeObject *)old)
+                                  : NULL;
+            int r = (tdict == NULL && PyCell_Check(dcell))
+                        ? -1
+                        : (tdict ? PyCell_Set(dcell, tdict) : 0);
+            Py_XDECREF(tdict);
+            Py_DECREF(dcell);
+            if (r < 0 || PyMapping_DelItemString(ns, "__classdictcell__") < 0) {
+                goto done;
+            }
+        }
+    }
+#endif
     PyObject *shadow = typing_shadow(old, name, resolved, ns, kw);
     if (shadow == NULL && PyErr_Occurred()) {
         goto done;

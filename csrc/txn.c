@@ -161,7 +161,7 @@ hs_txn_dict_set(HsTxn *txn, PyObject *dict, PyObject *key, PyObject *value)
 
 /* Field order of the saved function state. */
 enum { F_CODE, F_CLOSURE, F_DEFAULTS, F_KWDEFAULTS, F_ANNOTATIONS, F_DOC,
-       F_TYPE_PARAMS, F_COUNT };
+       F_TYPE_PARAMS, F_ANNOTATE, F_COUNT };
 
 int
 hs_txn_save_function(HsTxn *txn, PyObject *func)
@@ -171,9 +171,9 @@ hs_txn_save_function(HsTxn *txn, PyObject *func)
         return -1;
     }
     /* Read through the C accessors: the attribute getters fire audit
-     * hooks.  PyFunction_GetAnnotations normalises the compiler's flat
-     * tuple form (3.10-3.13) to the dict the getter would return. */
-    PyObject *doc = NULL, *tp = NULL;
+     * hooks.  Annotations are read as they are, never computed (3.14+:
+     * __annotate__ is saved beside them). */
+    PyObject *doc = NULL, *tp = NULL, *annotate = NULL;
     if (PyObject_GetOptionalAttrString(func, "__doc__", &doc) < 0) {
         Py_DECREF(state);
         return -1;
@@ -185,17 +185,27 @@ hs_txn_save_function(HsTxn *txn, PyObject *func)
         return -1;
     }
 #endif
+#if HS_HAVE_ANNOTATE
+    if (PyObject_GetOptionalAttrString(func, "__annotate__", &annotate) < 0) {
+        Py_XDECREF(doc);
+        Py_XDECREF(tp);
+        Py_DECREF(state);
+        return -1;
+    }
+#endif
 #define PUT(i, v) PyTuple_SET_ITEM(state, i, Py_NewRef((v) ? (v) : Py_None))
     PUT(F_CODE, PyFunction_GET_CODE(func));
     PUT(F_CLOSURE, PyFunction_GET_CLOSURE(func));
     PUT(F_DEFAULTS, PyFunction_GET_DEFAULTS(func));
     PUT(F_KWDEFAULTS, PyFunction_GET_KW_DEFAULTS(func));
-    PUT(F_ANNOTATIONS, PyFunction_GetAnnotations(func));
+    PUT(F_ANNOTATIONS, hs_function_annotations_raw(func));
     PUT(F_DOC, doc);
     PUT(F_TYPE_PARAMS, tp);
+    PUT(F_ANNOTATE, annotate);
 #undef PUT
     Py_XDECREF(doc);
     Py_XDECREF(tp);
+    Py_XDECREF(annotate);
     HsUndo *u = txn_push(txn);
     if (u == NULL) {
         Py_DECREF(state);
@@ -267,6 +277,16 @@ restore_function(PyObject *func, PyObject *state)
                                   PyTuple_GET_ITEM(state, F_DOC)) < 0) {
         return -1;
     }
+#if HS_HAVE_ANNOTATE
+    /* PyFunction_SetAnnotations cleared __annotate__; setting __annotate__
+     * clears the annotations it had computed (they are computed again on
+     * the next read, from the restored function). */
+    PyObject *annotate = PyTuple_GET_ITEM(state, F_ANNOTATE);
+    if (annotate != Py_None
+        && PyObject_SetAttrString(func, "__annotate__", annotate) < 0) {
+        return -1;
+    }
+#endif
 #if HS_HAVE_TYPE_PARAMS
     PyObject *tp = PyTuple_GET_ITEM(state, F_TYPE_PARAMS);
     if (tp != Py_None
