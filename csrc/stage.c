@@ -410,6 +410,27 @@ existing_class(Stage *st, PyObject *name)
             PyErr_Clear();
         }
     }
+    if (old != NULL && !PyType_Check(old)) {
+        /* the name was rebound to an instance of the class (a sentinel:
+         * `class _Marker: ...` then `_Marker = _Marker()`): the unedited
+         * rebinding keeps that instance, so its class is the one to
+         * update, if it is the class this statement made */
+        PyObject *t = Py_NewRef((PyObject *)Py_TYPE(old));
+        PyObject *qual = NULL;
+        int same = PyObject_GetOptionalAttrString(t, "__qualname__", &qual);
+        if (same >= 0) {
+            same = qual != NULL && PyUnicode_Check(qual)
+                   && PyUnicode_Compare(qual, name) == 0 && st->depth == 0;
+        }
+        Py_XDECREF(qual);
+        Py_SETREF(old, same > 0 ? t : NULL);
+        if (same <= 0) {
+            Py_DECREF(t);
+            if (same < 0) {
+                return NULL;
+            }
+        }
+    }
     if (old == NULL || !PyType_Check(old)) {
         Py_XDECREF(old);
         return NULL;

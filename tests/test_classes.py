@@ -1401,3 +1401,27 @@ def test_method_decorator_changed_is_replaced(sb):
     assert (entry.action, entry.code) == ("replaced", "HS102")
     assert m.C().m() == ("b", 2)
     assert old_bound() == ("a", 2)     # old decorator, new body
+
+
+def test_class_name_rebound_to_its_instance(sb):
+    # string._TemplatePattern: `class _P` then `_P = _P()`, a sentinel whose
+    # identity other code compares against.  Editing the class updates the
+    # class of the kept instance (a fresh import would make a new instance
+    # of the new class: same behaviour, and the sentinel stays one object).
+    src = """
+        class _Pattern:
+            def __get__(self, instance, cls=None):
+                return "$v"
+        _Pattern = _Pattern()
+
+        class T:
+            pattern = _Pattern
+    """
+    m = sb.load(src, v="v1")
+    sentinel = m._Pattern
+    assert m.T.pattern == "v1"
+    sb.update(m, src, v="v2")
+    hotswap.reload(m)
+    assert m._Pattern is sentinel
+    assert m.T.pattern == "v2"
+    assert type(sentinel).__get__(sentinel, None, m.T) == "v2"

@@ -87,7 +87,9 @@ def settle():
     # The interpreter's method cache holds strong references to attribute
     # names looked up on types (up to 4096 of them); names created by each
     # reload fill it and look like a slow leak until it is full.  Clear it.
-    sys._clear_type_cache()
+    # 3.14 deprecates _clear_type_cache for _clear_internal_caches (which
+    # also clears the JIT's executors; 3.13 has it too).
+    (getattr(sys, "_clear_internal_caches", None) or sys._clear_type_cache)()
     for _ in range(3):
         gc.collect()
 
