@@ -472,8 +472,18 @@ register_exit_hooks(HsState *st, PyObject *module)
     PyObject *forget = os ? PyObject_GetAttrString(module,
                                                    "_forget_after_fork")
                           : NULL;
-    PyObject *kw = forget ? Py_BuildValue("{s:O}", "after_in_child", forget)
+    PyObject *pause = forget ? PyObject_GetAttrString(module,
+                                                      "_pause_for_fork")
+                             : NULL;
+    PyObject *resume = pause ? PyObject_GetAttrString(module,
+                                                      "_resume_after_fork")
+                             : NULL;
+    PyObject *kw = resume ? Py_BuildValue("{s:O,s:O,s:O}", "before", pause,
+                                          "after_in_parent", resume,
+                                          "after_in_child", forget)
                           : NULL;
+    Py_XDECREF(pause);
+    Py_XDECREF(resume);
     PyObject *reg = kw ? PyObject_GetAttrString(os, "register_at_fork")
                        : NULL;
     PyObject *args = reg ? PyTuple_New(0) : NULL;
@@ -605,6 +615,22 @@ core_forget_after_fork(PyObject *module, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+core_pause_for_fork(PyObject *module, PyObject *unused)
+{
+    hs_watch_pause_for_fork();
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_resume_after_fork(PyObject *module, PyObject *unused)
+{
+    if (hs_watch_resume_after_fork() < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(poll_doc,
 "poll($module, /)\n--\n\n"
 "Apply pending changes now; return the Report, or None if none were\n"
@@ -717,6 +743,9 @@ static PyMethodDef core_methods[] = {
     {"after_reload", (PyCFunction)core_after_reload, METH_O, after_doc},
     {"remove_hook", (PyCFunction)core_remove_hook, METH_O, remove_hook_doc},
     {"_forget_after_fork", (PyCFunction)core_forget_after_fork, METH_NOARGS,
+     NULL},
+    {"_pause_for_fork", (PyCFunction)core_pause_for_fork, METH_NOARGS, NULL},
+    {"_resume_after_fork", (PyCFunction)core_resume_after_fork, METH_NOARGS,
      NULL},
     {NULL},
 };

@@ -48,7 +48,8 @@ typedef struct {
 typedef struct {
     pthread_mutex_t lock;
     pthread_t thread;
-    int running;         /* a thread exists */
+    int running;         /* watching (a thread exists unless paused) */
+    int paused;          /* the thread was joined around a fork */
     int stop;            /* asked to stop */
     int files_changed;   /* the polling list was replaced */
     int wake[2];         /* pipe: the Python side wakes the thread */
@@ -527,6 +528,14 @@ watch_main(void *unused)
     double next_poll = 0.0;
     double retry_at = -1.0;
 
+    /* resumed after a fork with changes gathered: let them settle again */
+    pthread_mutex_lock(&W.lock);
+    if (W.nchanged > 0 && !W.scheduled) {
+        settle_at = burst_start = mono();
+        settle_at += W.cfg.debounce;
+    }
+    pthread_mutex_unlock(&W.lock);
+
     for (;;) {
         pthread_mutex_lock(&W.lock);
         int stop = W.stop;
@@ -851,23 +860,68 @@ hs_watch_stop(void)
     if (!W.running) {
         return;
     }
+    if (!W.paused) {
+        pthread_mutex_lock(&W.lock);
+        W.stop = 1;
+        pthread_mutex_unlock(&W.lock);
+        wake_thread();
+        /* the thread may be waiting for the GIL to schedule a reload */
+        Py_BEGIN_ALLOW_THREADS
+        pthread_join(W.thread, NULL);
+        Py_END_ALLOW_THREADS
+    }
+    W.paused = 0;
+    release_all();
+}
+
+/* Around os.fork(): the thread is joined before the fork and started
+ * again in the parent, so the process forks with one thread (no lock can
+ * be held by the watcher in the child, and 3.12+'s "process is
+ * multi-threaded, use of fork() may lead to deadlocks" warning has no
+ * cause).  Everything else (the inotify descriptor and its watches, the
+ * file index, changes gathered and not yet handed over) stays: events that
+ * arrive meanwhile queue in the kernel. */
+void
+hs_watch_pause_for_fork(void)
+{
+    if (!W.running || W.paused) {
+        return;
+    }
     pthread_mutex_lock(&W.lock);
     W.stop = 1;
     pthread_mutex_unlock(&W.lock);
     wake_thread();
-    /* the thread may be waiting for the GIL to schedule a reload */
     Py_BEGIN_ALLOW_THREADS
     pthread_join(W.thread, NULL);
     Py_END_ALLOW_THREADS
-    release_all();
+    W.stop = 0;
+    W.paused = 1;
+}
+
+int
+hs_watch_resume_after_fork(void)
+{
+    if (!W.paused) {
+        return 0;
+    }
+    W.paused = 0;
+    int err = pthread_create(&W.thread, NULL, watch_main, NULL);
+    if (err != 0) {
+        release_all();
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return 0;
 }
 
 void
 hs_watch_forget_after_fork(void)
 {
-    /* Only the forking thread exists in the child; the mutex may have been
-     * held by the watcher at fork time. */
+    /* Only the forking thread exists in the child (the watcher was paused;
+     * the mutex is re-initialised all the same). */
     pthread_mutex_init(&W.lock, NULL);
+    W.paused = 0;
     if (W.running) {
         release_all();
     }

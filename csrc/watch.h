@@ -33,7 +33,11 @@ int hs_watch_set_files(PyObject *files);
  * waiting).  Safe to call when not running. */
 void hs_watch_stop(void);
 
-/* In a forked child: forget the thread (it does not exist there). */
+/* os.register_at_fork: before, join the thread (state kept); in the
+ * parent, start it again (0 / -1 with an exception set, watching stopped);
+ * in the child, forget it (it does not exist there).  GIL held. */
+void hs_watch_pause_for_fork(void);
+int hs_watch_resume_after_fork(void);
 void hs_watch_forget_after_fork(void);
 
 /* Take the changed paths gathered so far (a new list of str, possibly
