@@ -5,6 +5,34 @@ import sysconfig
 
 from setuptools import Extension, setup
 
+# What the C core is written and tested for (README, "Supported versions").
+# An install anywhere else stops here with the reason, unless forced.
+SUPPORTED = ((3, 9), (3, 15))
+
+
+def unsupported_reason():
+    import platform
+    import sys
+
+    impl = platform.python_implementation()
+    if impl != "CPython":
+        return f"hotswap's core is a CPython C extension; this is {impl}"
+    here = sys.version_info[:2]
+    if not SUPPORTED[0] <= here <= SUPPORTED[1]:
+        return ("hotswap supports CPython %d.%d-%d.%d; this is %d.%d"
+                % (*SUPPORTED[0], *SUPPORTED[1], *here))
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        return ("hotswap does not support free-threaded CPython builds "
+                "(Py_GIL_DISABLED); use the default build")
+    return None
+
+
+if os.environ.get("HOTSWAP_ALLOW_UNSUPPORTED") != "1":
+    reason = unsupported_reason()
+    if reason:
+        raise SystemExit(f"error: {reason} (set HOTSWAP_ALLOW_UNSUPPORTED=1 "
+                         "to build anyway)")
+
 WARNINGS = [
     "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow",
     "-Wstrict-prototypes", "-Wmissing-prototypes", "-Wundef",

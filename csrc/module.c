@@ -791,6 +791,16 @@ PyDoc_STRVAR(reload_error_doc,
 static int
 core_exec(PyObject *module)
 {
+#ifdef Py_GIL_DISABLED
+    /* A free-threaded build (3.13t+): patching a function or a class while
+     * other threads run it needs the GIL's guarantees (see
+     * ../shared/reference/cpython_internals.md, 6.4).  Refuse clearly. */
+    PyErr_SetString(PyExc_ImportError,
+                    "hotswap does not support free-threaded CPython builds "
+                    "(Py_GIL_DISABLED); use a default (GIL) build of CPython "
+                    "3.9-3.15");
+    return -1;
+#endif
     HsState *st = hs_state(module);
     if (st == NULL) {
         return -1;
