@@ -728,7 +728,7 @@ def find_call_pythons():
     tools/matrix.sh venvs that have hotswap installed."""
     found = [sys.executable]
     mine = platform.python_version_tuple()[:2]
-    for minor in ("3.11", "3.12", "3.13"):
+    for minor in ("3.11", "3.12", "3.13", "3.14", "3.15"):
         if minor == ".".join(mine):
             continue
         py = os.path.join(ROOT, ".venvs", minor, "bin", "python")
