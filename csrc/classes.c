@@ -1123,13 +1123,12 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     }
     Py_CLEAR(init_sub_before);
     /* isinstance()/issubclass() answers an ABC cached (protocols too) may
-     * depend on members that just changed; registrations stay */
-    if (PyObject_HasAttrString(klass, "_abc_caches_clear")) {
-        PyObject *r = PyObject_CallMethod(klass, "_abc_caches_clear", NULL);
-        if (r == NULL) {
-            goto done;
-        }
-        Py_DECREF(r);
+     * depend on members that just changed; registrations stay.  The
+     * method is the metaclass's (ABCMeta or a subclass): looked up on the
+     * class itself it would also be found on a metaclass derived from
+     * ABCMeta, as an unbound function. */
+    if (hs_cls_abc_caches_clear(klass) < 0) {
+        goto done;
     }
     result = 0;
 done:
