@@ -663,10 +663,20 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         }
         int differ = !hs_cls_values_equal(ns_slots, old_slots)
                      && !hs_cls_same_slot_names(ns_slots, old_slots);
-        if (differ && ns_slots == NULL
-            && PyObject_HasAttrString(klass, "__dataclass_fields__")) {
-            /* @dataclass(slots=True) made the slots, not the body */
-            differ = 0;
+        if (differ && ns_slots == NULL && shadow == Py_None) {
+            /* no __slots__ in the body: the class machinery made them
+             * (@dataclass(slots=True), attrs' slotted classes), unless
+             * the old body had the statement */
+            PyObject *sk = PyUnicode_FromString("__slots__");
+            if (sk == NULL) {
+                Py_XDECREF(old_slots);
+                goto done;
+            }
+            differ = plans ? find_member(otext, &om, HS_CHUNK_STMT, sk)
+                                 != NULL
+                           : !PyObject_HasAttrString(klass,
+                                                     "__dataclass_fields__");
+            Py_DECREF(sk);
         }
         Py_XDECREF(ns_slots);
         Py_XDECREF(old_slots);
@@ -893,6 +903,13 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         if (found < 0) {
             goto done;
         }
+        int edited = st != HS_ST_UNCHANGED && st != HS_ST_MOVED;
+        if (!found && !edited) {
+            /* the class machinery took it out of the class (a dataclass
+             * field with a default_factory, attrs' attr.ib()): a fresh
+             * import does the same */
+            continue;
+        }
         if (!found) {
             MemberKind k = member_kind(value);
             if (set_member(&cx, name, value) < 0
@@ -904,6 +921,23 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         }
         if (old == value) {
             Py_DECREF(old);
+            continue;
+        }
+        if (Py_IS_TYPE(old, &PyMemberDescr_Type)
+            && !Py_IS_TYPE(value, &PyMemberDescr_Type)) {
+            /* a slot the class machinery made from a class-body member
+             * (slots=True dataclass field, attrs attribute): instances
+             * store their values through it; the body's value is a
+             * default the machinery keeps elsewhere */
+            Py_DECREF(old);
+            if (edited && plans
+                && hs_cls_report(&cx, name, "data", "rejected", "HS204",
+                                 line,
+                                 "this member is a slot of the class: its "
+                                 "default cannot change in place; the slot "
+                                 "was kept") < 0) {
+                goto done;
+            }
             continue;
         }
         int data_stmt = mi >= 0 && nm.items[mi].kind != HS_CHUNK_DEF

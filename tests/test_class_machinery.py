@@ -1,10 +1,14 @@
-"""Classes as the class machinery left them: metaclasses derived from
-ABCMeta (issue 13).  Every scenario also compares with a fresh import of
-the new file."""
+"""Classes as the class machinery left them: slots and attributes made or
+removed by decorators (dataclass, attrs-style), metaclasses derived from
+ABCMeta (issue 13).
+Every scenario also compares with a fresh import of the new file."""
 import abc
 import importlib.util
+import sys
 
 import hotswap
+import pytest
+from hs_helpers import one
 
 
 def fresh_import(module):
@@ -15,6 +19,133 @@ def fresh_import(module):
     fresh = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fresh)
     return fresh
+
+
+# ------------------------------------------------------------ slots ----
+def test_soft_keyword_names_are_class_attributes(sb):
+    # `type`, `match`, `case` are soft keywords: as class attributes they
+    # are plain assignments, not edited when a method is
+    src = """
+        class K:
+            type = []
+            match = []
+            case: list = []
+
+            def f(self):
+                return {}
+    """
+    m = sb.load(src.format(1))
+    K = m.K
+    live = (K.type, K.match, K.case)
+    K.type.append("kept")
+    sb.update(m, src.format(2))
+    report = hotswap.reload(m)
+    assert (K.type, K.match, K.case) == live and K.type == ["kept"]
+    assert not report.find("K.type") and not report.find("K.match")
+    assert K().f() == 2
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10),
+                    reason="dataclass(slots=True) is 3.10+")
+def test_slots_dataclass_field_named_type_keeps_its_slot(sb):
+    src = """
+        from dataclasses import dataclass
+
+        @dataclass(slots=True)
+        class V:
+            type: object = int
+            match: int = 0
+
+            def f(self):
+                return {}
+    """
+    m = sb.load(src.format(1))
+    V = m.V
+    slots = {k: vars(V)[k] for k in ("type", "match")}
+    sb.update(m, src.format(2))
+    report = hotswap.reload(m)
+    assert report.ok and not report.rejected, str(report)
+    assert {k: vars(V)[k] for k in ("type", "match")} == slots
+    v = V(str)
+    assert v.type is str and v.f() == 2
+    fresh = fresh_import(m)
+    assert type(vars(fresh.V)["type"]) is type(vars(V)["type"])
+    # and the next reload works too
+    sb.update(m, src.format(3))
+    assert hotswap.reload(m).ok and V(str).f() == 3
+
+
+ATTRS_LIKE = """
+    def slotted(cls):
+        # what attrs' @attr.s(slots=True) does: a new class whose
+        # __slots__ are the attribute names, the attributes taken out
+        names = tuple(k for k, v in vars(cls).items()
+                      if isinstance(v, Attrib))
+        body = {k: v for k, v in vars(cls).items()
+                if k not in names and k not in ("__dict__", "__weakref__")}
+        body["__slots__"] = names
+        body["__attrs__"] = {k: vars(cls)[k] for k in names}
+        return type(cls)(cls.__name__, cls.__bases__, body)
+
+    class Attrib:
+        def __init__(self, default):
+            self.default = default
+"""
+
+
+def test_attrs_style_slotted_class_method_edit(sb):
+    helpers = sb.load(ATTRS_LIKE, base="helpers")
+    src = """
+        from $helpers import slotted, Attrib
+
+        @slotted
+        class P:
+            x = Attrib(0)
+            type = Attrib(None)
+
+            def __init__(self, x, type=None):
+                self.x = x
+                self.type = type
+
+            def f(self):
+                return self.x + {}
+    """
+    m = sb.load(src.format(1), helpers=helpers.__name__)
+    P = m.P
+    p = P(1)
+    sb.update(m, src.format(2), helpers=helpers.__name__)
+    report = hotswap.reload(m)
+    assert report.ok and not report.rejected, str(report)   # no HS203
+    assert p.f() == 3 and P(5, int).type is int
+    assert type(vars(P)["x"]) is type(vars(fresh_import(m).P)["x"])
+    # an edited default of a slotted attribute cannot take effect: said so
+    sb.update(m, src.format(2).replace("Attrib(0)", "Attrib(1)"),
+              helpers=helpers.__name__)
+    report = hotswap.reload(m)
+    assert one(report, "P.x").code == "HS204"
+    assert P(7).x == 7
+
+
+def test_dataclass_field_removed_from_class_stays_removed(sb):
+    # dataclass takes a field with a default_factory out of the class;
+    # editing a method must not put the Field object back
+    src = """
+        from dataclasses import dataclass, field
+
+        @dataclass
+        class D:
+            items: list = field(default_factory=list)
+
+            def f(self):
+                return {}
+    """
+    m = sb.load(src.format(1))
+    D = m.D
+    assert "items" not in vars(D)
+    sb.update(m, src.format(2))
+    hotswap.reload(m)
+    assert "items" not in vars(D) and "items" not in vars(fresh_import(m).D)
+    assert D().items == [] and D().f() == 2
 
 
 # ------------------------------------------------------ ABC metaclass --
