@@ -76,6 +76,7 @@ hs_job_clear(HsJob *job)
     Py_CLEAR(job->class_updates);
     Py_CLEAR(job->def_results);
     Py_CLEAR(job->entries);
+    Py_CLEAR(job->chunk_binds);
 }
 
 static PyObject *
