@@ -253,7 +253,12 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
     Py_XDECREF(fn);
 
     /* classes: updated in place by the staging hook */
-    if (hs_plan_is_own_class(job, old)) {
+    int old_own = hs_plan_is_own_class(job, old, name);
+    int new_own = old_own < 0 ? -1 : hs_plan_is_own_class(job, new, name);
+    if (new_own < 0) {
+        return -1;
+    }
+    if (old_own) {
         if (old == new) {
             return 0;
         }
@@ -265,8 +270,8 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
                              "references taken before the reload keep the "
                              "old class");
     }
-    int old_def = PyFunction_Check(old) || hs_plan_is_own_class(job, old);
-    int new_def = PyFunction_Check(new) || hs_plan_is_own_class(job, new);
+    int old_def = PyFunction_Check(old) || old_own;
+    int new_def = PyFunction_Check(new) || new_own;
     if ((old_def || new_def) && Py_TYPE(old) != Py_TYPE(new)) {
         if (set_name(ap, name, new) < 0) {
             return -1;
@@ -537,8 +542,11 @@ shift_moved(Apply *ap)
         }
         PyObject *v = NULL;
         int r = PyDict_GetItemRef(job->dict, name, &v);
-        if (r == 1 && c->kind == HS_CHUNK_CLASS && hs_plan_is_own_class(job, v)) {
-            r = hs_class_shift(job, ap->txn, v, delta, ap->nested);
+        if (r == 1 && c->kind == HS_CHUNK_CLASS) {
+            r = hs_plan_is_own_class(job, v, name);
+            if (r == 1) {
+                r = hs_class_shift(job, ap->txn, v, delta, ap->nested);
+            }
         }
         else if (r == 1 && c->kind == HS_CHUNK_DEF) {
             PyObject *f = hs_func_find(v, job->dict, name);

@@ -14,6 +14,7 @@
 #include "classes.h"
 #include "classes_int.h"
 #include "funcs.h"
+#include "plan.h"
 #include "report.h"
 
 #include <string.h>
@@ -1228,21 +1229,21 @@ hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, int delta,
             continue;
         }
         if (PyType_Check(v)) {
-            PyObject *vq = NULL, *vm = NULL;
-            if (PyObject_GetOptionalAttrString(v, "__qualname__", &vq) < 0
-                || PyObject_GetOptionalAttrString(v, "__module__", &vm) < 0) {
-                Py_XDECREF(vq);
+            /* a class statement nested in this one (not a class bound to
+             * a class attribute) */
+            PyObject *vq = NULL;
+            if (PyObject_GetOptionalAttrString(v, "__qualname__", &vq) < 0) {
                 goto done;
             }
-            PyObject *want = PyUnicode_FromFormat("%U.%U", qual, name);
-            int nested_cls = want && vq && vm && PyUnicode_Check(vq)
-                             && PyUnicode_Check(vm)
-                             && PyUnicode_Compare(vq, want) == 0
-                             && PyUnicode_Compare(vm, job->name) == 0;
+            PyObject *want = PyUnicode_FromFormat("%S.%U", qual, name);
+            int nested_cls = want && vq && PyUnicode_Check(vq)
+                             && PyUnicode_Compare(vq, want) == 0;
+            if (nested_cls) {
+                nested_cls = hs_plan_is_own_class(job, v, want);
+            }
             Py_XDECREF(want);
             Py_XDECREF(vq);
-            Py_XDECREF(vm);
-            if (PyErr_Occurred()) {
+            if (nested_cls < 0 || PyErr_Occurred()) {
                 goto done;
             }
             if (nested_cls

@@ -176,6 +176,13 @@ hs_op_is_import_star(int op, unsigned long arg)
 #  define HS_IMPORT_NAME_INDEX(arg) (arg)
 #endif
 
+/* Py_TPFLAGS_IMMUTABLETYPE: 3.10 (static types had it implicitly). */
+#ifdef Py_TPFLAGS_IMMUTABLETYPE
+#  define HS_TPFLAGS_IMMUTABLETYPE Py_TPFLAGS_IMMUTABLETYPE
+#else
+#  define HS_TPFLAGS_IMMUTABLETYPE 0
+#endif
+
 /* A function pointer in a PyType_Slot / PyModuleDef_Slot table: ISO C
  * (-Wpedantic) forbids converting it to void * directly. */
 #include <stdint.h>

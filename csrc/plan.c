@@ -633,20 +633,170 @@ hs_plan_bound_again_later(HsJob *job, PyObject *name, Py_ssize_t ci,
     return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* which classes this module defined                                    */
+
+/* Is there a function defined in the body of class `v` among its own
+ * members (methods, the functions in staticmethod, classmethod and
+ * property objects)?  1 one of them has this module's globals, 0 none
+ * tells, -1 one was compiled from another source file (the class was
+ * defined there), -2 error. */
+static int
+class_functions_tell(HsJob *job, PyObject *v)
+{
+    PyObject *d = PyObject_GenericGetDict(v, NULL), *qual = NULL;
+    PyObject *items = NULL;
+    int verdict = 0;
+    if (d == NULL || (items = PyMapping_Values(d)) == NULL
+        || (qual = PyObject_GetAttrString(v, "__qualname__")) == NULL
+        || !PyUnicode_Check(qual)) {
+        verdict = -2;
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *m = PyList_GET_ITEM(items, i);
+        PyObject *fs[3] = {NULL, NULL, NULL};
+        if (PyFunction_Check(m)) {
+            fs[0] = Py_NewRef(m);
+        }
+        else if (PyObject_TypeCheck(m, &PyClassMethod_Type)
+                 || PyObject_TypeCheck(m, &PyStaticMethod_Type)) {
+            fs[0] = PyObject_GetAttrString(m, "__func__");
+        }
+        else if (PyObject_TypeCheck(m, &PyProperty_Type)) {
+            fs[0] = PyObject_GetAttrString(m, "fget");
+            fs[1] = PyObject_GetAttrString(m, "fset");
+            fs[2] = PyObject_GetAttrString(m, "fdel");
+        }
+        PyErr_Clear();
+        for (int j = 0; j < 3; j++) {
+            PyObject *f = fs[j];
+            if (f == NULL || !PyFunction_Check(f) || verdict == 1) {
+                continue;
+            }
+            PyObject *g = PyFunction_GET_GLOBALS(f);
+            if (g == job->dict || (job->scratch && g == job->scratch)) {
+                verdict = 1;
+                continue;
+            }
+            /* defined in this class body (its qualname says so), in a
+             * real file that is not this module's: code generated from a
+             * string (dataclass, namedtuple, attrs methods) does not tell */
+            PyObject *fq = PyObject_GetAttrString(f, "__qualname__");
+            PyObject *file = PyObject_GetAttrString(PyFunction_GET_CODE(f),
+                                                    "co_filename");
+            if (fq != NULL && file != NULL && PyUnicode_Check(fq)
+                && PyUnicode_Check(file)
+                && PyUnicode_Tailmatch(fq, qual, 0, PyUnicode_GET_LENGTH(qual),
+                                       -1) == 1
+                && PyUnicode_GET_LENGTH(fq) > PyUnicode_GET_LENGTH(qual)
+                && PyUnicode_READ_CHAR(fq, PyUnicode_GET_LENGTH(qual)) == '.'
+                && PyUnicode_GET_LENGTH(file) > 0
+                && PyUnicode_READ_CHAR(file, 0) != '<'
+                && PyUnicode_Compare(file, job->filename) != 0) {
+                verdict = -1;
+            }
+            PyErr_Clear();
+            Py_XDECREF(fq);
+            Py_XDECREF(file);
+        }
+        for (int j = 0; j < 3; j++) {
+            Py_XDECREF(fs[j]);
+        }
+        if (verdict == 1) {
+            break;
+        }
+    }
+done:
+    Py_XDECREF(d);
+    Py_XDECREF(items);
+    Py_XDECREF(qual);
+    return verdict;
+}
+
+/* Does a statement after the last top-level `class <name>` of the source
+ * the live module ran (the snapshot, else the new text) bind `name` again?
+ * 1 also when there is no such class statement.  1 / 0 / -1. */
+static int
+rebound_after_class_statement(HsJob *job, PyObject *name)
+{
+    const char *text = job->old_chunks ? job->old_text
+                                       : PyBytes_AS_STRING(job->text);
+    const HsChunkList *list = job->old_chunks ? job->old_chunks : &job->chunks;
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(name, &n);
+    if (s == NULL) {
+        return -1;
+    }
+    Py_ssize_t at = -1;
+    for (Py_ssize_t j = 0; j < list->len; j++) {
+        const HsChunk *c = &list->items[j];
+        if (c->kind == HS_CHUNK_CLASS && c->name_len == n
+            && memcmp(text + c->name, s, n) == 0) {
+            at = j;
+        }
+    }
+    if (at < 0) {
+        return 1;
+    }
+    for (Py_ssize_t j = at + 1; j < list->len; j++) {
+        int r = range_binds(job, text, &list->items[j], -1, name, s, n);
+        if (r != 0) {
+            if (r < 0) {
+                /* an old statement that does not compile alone binds
+                 * nothing we can tell */
+                PyErr_Clear();
+                continue;
+            }
+            return r;
+        }
+    }
+    return 0;
+}
+
 int
-hs_plan_is_own_class(HsJob *job, PyObject *v)
+hs_plan_is_own_class(HsJob *job, PyObject *v, PyObject *qualname)
 {
     if (!PyType_Check(v)) {
         return 0;
     }
-    PyObject *mod = NULL;
-    if (PyObject_GetOptionalAttrString(v, "__module__", &mod) < 0) {
-        PyErr_Clear();
+    /* a class statement makes a mutable heap type: static types and
+     * immutable ones come from C, whatever __module__ they claim
+     * (collections.OrderedDict) */
+    unsigned long flags = PyType_GetFlags((PyTypeObject *)v);
+    if (!(flags & Py_TPFLAGS_HEAPTYPE) || (flags & HS_TPFLAGS_IMMUTABLETYPE)) {
         return 0;
+    }
+    int tell = class_functions_tell(job, v);
+    if (tell == -2) {
+        return -1;
+    }
+    if (tell != 0) {
+        return tell == 1;
+    }
+    PyObject *mod = NULL, *q = NULL;
+    if (PyObject_GetOptionalAttrString(v, "__module__", &mod) < 0) {
+        return -1;
     }
     int r = mod && PyUnicode_Check(mod)
             && PyUnicode_Compare(mod, job->name) == 0;
     Py_XDECREF(mod);
+    if (r || qualname == NULL) {
+        return r;
+    }
+    /* __module__ rewritten (the re-export idiom, C.__module__ = "pkg") and
+     * no function to tell: the class this module's class statement made
+     * has the qualified name that statement gives, and no later statement
+     * bound another object to the name */
+    if (PyObject_GetOptionalAttrString(v, "__qualname__", &q) < 0) {
+        return -1;
+    }
+    r = q != NULL && PyUnicode_Check(q) && PyUnicode_Compare(q, qualname) == 0;
+    Py_XDECREF(q);
+    if (r && PyUnicode_FindChar(qualname, '.', 0, PyUnicode_GET_LENGTH(qualname), 1) < 0) {
+        int again = rebound_after_class_statement(job, qualname);
+        r = again < 0 ? -1 : !again;
+    }
     return r;
 }
 

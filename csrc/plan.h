@@ -42,7 +42,11 @@ int hs_plan_contains_bytes(const char *hay, Py_ssize_t n, const char *needle,
 /* Does unchanged chunk k bind `name` when it runs?  1 / 0 / -1. */
 int hs_plan_kept_chunk_binds(HsJob *job, Py_ssize_t k, PyObject *name);
 
-/* Is v a class this module defined (by __module__)? */
-int hs_plan_is_own_class(HsJob *job, PyObject *v);
+/* Is v a class this module's source defined?  Decided by where the
+ * functions of its body were compiled, then by __module__, then (when
+ * __module__ was rewritten and `qualname`, the qualified name its class
+ * statement would give, is known) by the statements of the source.
+ * 1 / 0 / -1. */
+int hs_plan_is_own_class(HsJob *job, PyObject *v, PyObject *qualname);
 
 #endif

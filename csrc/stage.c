@@ -23,6 +23,7 @@
  */
 #include "stage.h"
 #include "classes.h"
+#include "plan.h"
 #include "funcs.h"
 #include "internals.h"
 #include "report.h"
@@ -482,16 +483,21 @@ existing_class(Stage *st, PyObject *name)
         Py_XDECREF(old);
         return NULL;
     }
-    /* only classes this module defined */
-    PyObject *mod = NULL;
-    if (PyObject_GetOptionalAttrString(old, "__module__", &mod) < 0) {
-        Py_DECREF(old);
-        return NULL;
+    /* only classes this module defined (not one it imported under the
+     * same name; __module__ may have been rewritten for a re-export) */
+    PyObject *qualname = NULL;
+    if (st->depth == 0) {
+        qualname = Py_NewRef(name);
     }
-    int ours = mod != NULL && PyUnicode_Check(mod)
-               && PyUnicode_Compare(mod, job->name) == 0;
-    Py_XDECREF(mod);
-    if (!ours || !(((PyTypeObject *)old)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+    else {
+        PyObject *pq = PyObject_GetAttrString(st->stack[st->depth - 1].klass,
+                                              "__qualname__");
+        qualname = pq ? PyUnicode_FromFormat("%S.%U", pq, name) : NULL;
+        Py_XDECREF(pq);
+    }
+    int ours = qualname ? hs_plan_is_own_class(job, old, qualname) : -1;
+    Py_XDECREF(qualname);
+    if (ours != 1) {
         Py_DECREF(old);
         return NULL;
     }

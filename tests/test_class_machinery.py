@@ -1,14 +1,16 @@
-"""Classes as the class machinery left them: slots and attributes made or
-removed by decorators (dataclass, attrs-style), metaclasses derived from
-ABCMeta (issue 13).
+"""Classes as the class machinery left them: a rewritten __module__ (the
+re-export idiom), slots and attributes made or removed by decorators
+(dataclass, attrs-style), metaclasses derived from ABCMeta (issue 13).
 Every scenario also compares with a fresh import of the new file."""
 import abc
+import dataclasses
+import importlib
 import importlib.util
 import sys
 
 import hotswap
 import pytest
-from hs_helpers import one
+from hs_helpers import line_of, one
 
 
 def fresh_import(module):
@@ -19,6 +21,120 @@ def fresh_import(module):
     fresh = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fresh)
     return fresh
+
+
+# ------------------------------------------------ rewritten __module__ --
+def test_class_with_rewritten_module_updated_in_place(sb):
+    src = """
+        class C:
+            def f(self):
+                return {}
+
+        class Error(Exception):
+            "doc {}"
+
+        C.__module__ = "elsewhere"
+        Error.__module__ = "elsewhere"
+    """
+    m = sb.load(src.format(1, 1))
+    C, Error = m.C, m.Error
+    c = C()
+    sb.update(m, src.format(2, 2))
+    report = hotswap.reload(m)
+    assert report.ok
+    assert m.C is C and m.Error is Error      # identity kept
+    assert c.f() == 2 == fresh_import(m).C().f()
+    assert Error.__doc__ == "doc 2"
+    assert C.__module__ == "elsewhere"
+
+
+def test_class_with_rewritten_module_moved(sb):
+    src = """
+        # pad
+        class C:
+            def f(self):
+                return 1
+
+            class Inner:
+                def g(self):
+                    return 2
+
+        C.__module__ = "elsewhere"
+        C.Inner.__module__ = "elsewhere"
+    """
+    m = sb.load(src)
+    C = m.C
+    v2 = src.replace("# pad", "#\n        #\n        #")
+    sb.update(m, v2)
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert m.C is C
+    assert (C.f.__code__.co_firstlineno
+            == fresh.C.f.__code__.co_firstlineno == line_of(v2, "def f"))
+    assert (C.Inner.g.__code__.co_firstlineno
+            == fresh.C.Inner.g.__code__.co_firstlineno)
+
+
+def test_reexport_idiom_in_a_package(sb):
+    # pkg/_impl.py defines C and says it is pkg's; pkg/__init__.py re-exports
+    # it.  Both change in one batch: the class is updated in place (not
+    # a new one in _impl), and pkg, which uses _impl, is applied after it.
+    pkg = sb.name("pkg")
+    sb.write(pkg, """
+        from ._impl import C, make
+        VERSION = 1
+    """, package=True)
+    sb.write(pkg + "._impl", """
+        class C:
+            def f(self):
+                return 1
+
+        def make():
+            return C()
+
+        C.__module__ = __name__.rpartition(".")[0]
+    """)
+    p = importlib.import_module(pkg)
+    impl = sys.modules[pkg + "._impl"]
+    C = p.C
+    c = C()
+    sb.write(pkg + "._impl", """
+        class C:
+            def f(self):
+                return 2
+
+        def make():
+            return C()
+
+        C.__module__ = __name__.rpartition(".")[0]
+    """)
+    sb.write(pkg, """
+        from ._impl import C, make
+        VERSION = 2
+    """, package=True)
+    report = hotswap.reload(p, impl)
+    assert report.ok
+    assert p.C is C is impl.C
+    assert c.f() == 2 and p.make().f() == 2 and p.VERSION == 2
+
+
+def test_imported_class_of_the_same_name_is_not_taken_over(sb):
+    # a class statement, then a later import binding the same name to
+    # another module's class: that class is never updated from this body
+    import json.decoder
+    before = dict(vars(json.decoder.JSONDecoder))
+    src = """
+        class JSONDecoder:
+            def decode(self, s):
+                return {}
+
+        from json.decoder import JSONDecoder
+    """
+    m = sb.load(src.format(1))
+    sb.update(m, src.format(2))
+    hotswap.reload(m)
+    assert m.JSONDecoder is json.decoder.JSONDecoder
+    assert dict(vars(json.decoder.JSONDecoder)) == before
 
 
 # ------------------------------------------------------------ slots ----
