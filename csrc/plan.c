@@ -3,8 +3,13 @@
  * two data-policy refinements: unchanged statements that a changed one
  * needs run again (hs_plan_reruns), and a name bound again by a later
  * unchanged statement keeps its live value (hs_plan_bound_again_later).
+ * Both rest on what a statement binds: the names its bytecode stores, a
+ * star import's resolved to what its module exports at reload time.
+ * Also which classes the module defined (hs_plan_is_own_class), which the
+ * staging hook, APPLY and the batch order ask.
  *
- * Main thread, GIL held.  Writes only the job's plan arrays and codes.
+ * Main thread, GIL held.  Writes only the job's plan arrays, codes and
+ * its cache of bound names (job->chunk_binds).
  */
 #include "plan.h"
 #include "stage.h"
@@ -648,10 +653,12 @@ class_functions_tell(HsJob *job, PyObject *v)
     PyObject *items = NULL;
     int verdict = 0;
     if (d == NULL || (items = PyMapping_Values(d)) == NULL
-        || (qual = PyObject_GetAttrString(v, "__qualname__")) == NULL
-        || !PyUnicode_Check(qual)) {
+        || (qual = PyObject_GetAttrString(v, "__qualname__")) == NULL) {
         verdict = -2;
         goto done;
+    }
+    if (!PyUnicode_Check(qual)) {
+        goto done; /* a metaclass's own idea of a qualname: cannot tell */
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *m = PyList_GET_ITEM(items, i);
@@ -693,6 +700,7 @@ class_functions_tell(HsJob *job, PyObject *v)
                 && PyUnicode_READ_CHAR(fq, PyUnicode_GET_LENGTH(qual)) == '.'
                 && PyUnicode_GET_LENGTH(file) > 0
                 && PyUnicode_READ_CHAR(file, 0) != '<'
+                && job->filename != NULL && PyUnicode_Check(job->filename)
                 && PyUnicode_Compare(file, job->filename) != 0) {
                 verdict = -1;
             }

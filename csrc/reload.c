@@ -315,13 +315,18 @@ order_jobs(HsJob *jobs, Py_ssize_t n, Py_ssize_t *order)
 {
     char *done = PyMem_Calloc(n ? n : 1, 1);
     char *deps = PyMem_Calloc(n ? n * n : 1, 1); /* deps[i*n+j]: i uses j */
-    PyObject *classes = PyList_New(n);
+    PyObject *classes = NULL;
     int result = -1;
     if (done == NULL || deps == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    if (classes == NULL) {
+    if (n <= 1) {
+        order[0] = 0;
+        result = 0;
+        goto done;
+    }
+    if ((classes = PyList_New(n)) == NULL) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
