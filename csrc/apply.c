@@ -253,7 +253,12 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
     Py_XDECREF(fn);
 
     /* classes: updated in place by the staging hook */
-    if (hs_plan_is_own_class(job, old)) {
+    int old_own = hs_plan_is_own_class(job, old, name);
+    int new_own = old_own < 0 ? -1 : hs_plan_is_own_class(job, new, name);
+    if (new_own < 0) {
+        return -1;
+    }
+    if (old_own) {
         if (old == new) {
             return 0;
         }
@@ -265,8 +270,8 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
                              "references taken before the reload keep the "
                              "old class");
     }
-    int old_def = PyFunction_Check(old) || hs_plan_is_own_class(job, old);
-    int new_def = PyFunction_Check(new) || hs_plan_is_own_class(job, new);
+    int old_def = PyFunction_Check(old) || old_own;
+    int new_def = PyFunction_Check(new) || new_own;
     if ((old_def || new_def) && Py_TYPE(old) != Py_TYPE(new)) {
         if (set_name(ap, name, new) < 0) {
             return -1;
@@ -306,6 +311,58 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
         kind = "import";
     }
     return hs_report_add(job, name, kind, "updated", NULL, line, NULL);
+}
+
+/* A def whose name a later unchanged statement binds again: the name
+ * keeps its live value (f = lru_cache(f); an accelerator's import), and
+ * the function the old def made runs the new body, found in that value
+ * when it still wraps it (by its name: not another function of this
+ * module that `f = g` bound).  0 / -1. */
+static int
+patch_rebound_def(Apply *ap, PyObject *name, PyObject *old, PyObject *new,
+                  Py_ssize_t ci)
+{
+    HsJob *job = ap->job;
+    if (old == NULL || ci < 0 || job->chunks.items[ci].kind != HS_CHUNK_DEF
+        || PyType_Check(old) || PyModule_Check(old)) {
+        return 0;
+    }
+    int line = job->chunks.items[ci].head_line;
+    PyObject *fo = hs_func_find(old, job->dict, name), *fn = NULL;
+    PyObject *co_name = NULL;
+    if (fo != NULL) {
+        co_name = PyObject_GetAttrString(PyFunction_GET_CODE(fo), "co_name");
+        if (co_name != NULL && PyUnicode_Compare(co_name, name) == 0) {
+            fn = hs_func_find(new, job->dict, name);
+        }
+    }
+    int r = PyErr_Occurred() ? -1 : 0;
+    if (r == 0 && fn != NULL && fo != fn) {
+        r = hs_func_patch(ap->txn, fo, PyFunction_GET_CODE(fn), fn,
+                          ap->nested);
+        if (r == HS_PATCH_UPDATED || r == HS_PATCH_MOVED) {
+            r = hs_func_clear_cache(old) < 0
+                    ? -1
+                    : hs_report_add(job, name, "function",
+                                    r == HS_PATCH_MOVED ? "moved"
+                                                        : "updated",
+                                    NULL, line, NULL);
+        }
+        else if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
+            r = hs_report_add(job, name, "function", "rejected",
+                              r == HS_PATCH_KIND ? "HS101" : "HS104", line,
+                              "a later statement binds this name again and "
+                              "keeps the old function, which cannot take the "
+                              "new code in place");
+        }
+        else {
+            r = r < 0 ? -1 : 0;
+        }
+    }
+    Py_XDECREF(fo);
+    Py_XDECREF(fn);
+    Py_XDECREF(co_name);
+    return r;
 }
 
 /* Names bound by the staged code, in a deterministic order. */
@@ -361,41 +418,13 @@ staged_names(HsJob *job, int *star, PyObject *chunk_of)
 static int
 bound_by_kept_chunk(HsJob *job, PyObject *name)
 {
-    const char *text = PyBytes_AS_STRING(job->text);
-    Py_ssize_t n;
-    const char *s = PyUnicode_AsUTF8AndSize(name, &n);
-    if (s == NULL) {
-        return -1;
-    }
     for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        HsChunk *c = &job->chunks.items[i];
         if (job->state[i] != HS_ST_UNCHANGED && job->state[i] != HS_ST_MOVED) {
             continue;
         }
-        if (c->name_len == n && memcmp(text + c->name, s, n) == 0) {
-            return 1;
-        }
-        if (c->kind == HS_CHUNK_DEF || c->kind == HS_CHUNK_CLASS) {
-            continue;
-        }
-        if (!hs_plan_contains_bytes(text + c->start, c->end - c->start, s, n)
-            && !hs_plan_contains_bytes(text + c->start, c->end - c->start, "*", 1)) {
-            continue;
-        }
-        PyObject *code = hs_stage_compile_range(job, text, c->start, c->end,
-                                                c->line, c->start);
-        if (code == NULL) {
-            return -1;
-        }
-        PyObject *names = PySet_New(NULL);
-        int r = names ? hs_stage_stored_names(code, names) : -1;
-        Py_DECREF(code);
-        if (r == 0) {
-            r = PySet_Contains(names, name);
-        }
-        Py_XDECREF(names);
+        int r = hs_plan_kept_chunk_binds(job, i, name);
         if (r != 0) {
-            return r; /* found, star import, or error */
+            return r; /* found, or error */
         }
     }
     return 0;
@@ -513,8 +542,11 @@ shift_moved(Apply *ap)
         }
         PyObject *v = NULL;
         int r = PyDict_GetItemRef(job->dict, name, &v);
-        if (r == 1 && c->kind == HS_CHUNK_CLASS && hs_plan_is_own_class(job, v)) {
-            r = hs_class_shift(job, ap->txn, v, delta, ap->nested);
+        if (r == 1 && c->kind == HS_CHUNK_CLASS) {
+            r = hs_plan_is_own_class(job, v, name);
+            if (r == 1) {
+                r = hs_class_shift(job, ap->txn, v, delta, ap->nested);
+            }
         }
         else if (r == 1 && c->kind == HS_CHUNK_DEF) {
             PyObject *f = hs_func_find(v, job->dict, name);
@@ -754,7 +786,7 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
                 r = reconcile(&ap, name, old, new);
             }
             else if (r == 1) {
-                r = 0;
+                r = patch_rebound_def(&ap, name, old, new, ci);
             }
         }
         Py_XDECREF(old);

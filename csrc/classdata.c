@@ -28,6 +28,26 @@ is_abstract(PyObject *v)
     return r;
 }
 
+int
+hs_cls_abc_caches_clear(PyObject *klass)
+{
+    PyObject *meta = (PyObject *)Py_TYPE(klass), *clear = NULL;
+    if (PyObject_GetOptionalAttrString(meta, "_abc_caches_clear", &clear)
+        < 0) {
+        return -1;
+    }
+    if (clear == NULL) {
+        return 0;
+    }
+    PyObject *res = PyObject_CallOneArg(clear, klass);
+    Py_DECREF(clear);
+    if (res == NULL) {
+        return -1;
+    }
+    Py_DECREF(res);
+    return 0;
+}
+
 /* What ABCMeta computes at class creation (abc.update_abstractmethods,
  * 3.10+, does the same): the class's own abstract members, and the
  * inherited abstract names it does not override with something concrete.

@@ -14,6 +14,7 @@
 #include "classes.h"
 #include "classes_int.h"
 #include "funcs.h"
+#include "plan.h"
 #include "report.h"
 
 #include <string.h>
@@ -664,10 +665,20 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         }
         int differ = !hs_cls_values_equal(ns_slots, old_slots)
                      && !hs_cls_same_slot_names(ns_slots, old_slots);
-        if (differ && ns_slots == NULL
-            && PyObject_HasAttrString(klass, "__dataclass_fields__")) {
-            /* @dataclass(slots=True) made the slots, not the body */
-            differ = 0;
+        if (differ && ns_slots == NULL && shadow == Py_None) {
+            /* no __slots__ in the body: the class machinery made them
+             * (@dataclass(slots=True), attrs' slotted classes), unless
+             * the old body had the statement */
+            PyObject *sk = PyUnicode_FromString("__slots__");
+            if (sk == NULL) {
+                Py_XDECREF(old_slots);
+                goto done;
+            }
+            differ = plans ? find_member(otext, &om, HS_CHUNK_STMT, sk)
+                                 != NULL
+                           : !PyObject_HasAttrString(klass,
+                                                     "__dataclass_fields__");
+            Py_DECREF(sk);
         }
         Py_XDECREF(ns_slots);
         Py_XDECREF(old_slots);
@@ -891,6 +902,13 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         if (found < 0) {
             goto done;
         }
+        int edited = st != HS_ST_UNCHANGED && st != HS_ST_MOVED;
+        if (!found && !edited) {
+            /* the class machinery took it out of the class (a dataclass
+             * field with a default_factory, attrs' attr.ib()): a fresh
+             * import does the same */
+            continue;
+        }
         if (!found) {
             MemberKind k = member_kind(value);
             if (set_member(&cx, name, value) < 0
@@ -902,6 +920,23 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         }
         if (old == value) {
             Py_DECREF(old);
+            continue;
+        }
+        if (Py_IS_TYPE(old, &PyMemberDescr_Type)
+            && !Py_IS_TYPE(value, &PyMemberDescr_Type)) {
+            /* a slot the class machinery made from a class-body member
+             * (slots=True dataclass field, attrs attribute): instances
+             * store their values through it; the body's value is a
+             * default the machinery keeps elsewhere */
+            Py_DECREF(old);
+            if (edited && plans
+                && hs_cls_report(&cx, name, "data", "rejected", "HS204",
+                                 line,
+                                 "this member is a slot of the class: its "
+                                 "default cannot change in place; the slot "
+                                 "was kept") < 0) {
+                goto done;
+            }
             continue;
         }
         int data_stmt = mi >= 0 && nm.items[mi].kind != HS_CHUNK_DEF
@@ -1125,13 +1160,12 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     }
     Py_CLEAR(init_sub_before);
     /* isinstance()/issubclass() answers an ABC cached (protocols too) may
-     * depend on members that just changed; registrations stay */
-    if (PyObject_HasAttrString(klass, "_abc_caches_clear")) {
-        PyObject *r = PyObject_CallMethod(klass, "_abc_caches_clear", NULL);
-        if (r == NULL) {
-            goto done;
-        }
-        Py_DECREF(r);
+     * depend on members that just changed; registrations stay.  The
+     * method is the metaclass's (ABCMeta or a subclass): looked up on the
+     * class itself it would also be found on a metaclass derived from
+     * ABCMeta, as an unbound function. */
+    if (hs_cls_abc_caches_clear(klass) < 0) {
+        goto done;
     }
     result = 0;
 done:
@@ -1197,21 +1231,21 @@ hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, int delta,
             continue;
         }
         if (PyType_Check(v)) {
-            PyObject *vq = NULL, *vm = NULL;
-            if (PyObject_GetOptionalAttrString(v, "__qualname__", &vq) < 0
-                || PyObject_GetOptionalAttrString(v, "__module__", &vm) < 0) {
-                Py_XDECREF(vq);
+            /* a class statement nested in this one (not a class bound to
+             * a class attribute) */
+            PyObject *vq = NULL;
+            if (PyObject_GetOptionalAttrString(v, "__qualname__", &vq) < 0) {
                 goto done;
             }
-            PyObject *want = PyUnicode_FromFormat("%U.%U", qual, name);
-            int nested_cls = want && vq && vm && PyUnicode_Check(vq)
-                             && PyUnicode_Check(vm)
-                             && PyUnicode_Compare(vq, want) == 0
-                             && PyUnicode_Compare(vm, job->name) == 0;
+            PyObject *want = PyUnicode_FromFormat("%S.%U", qual, name);
+            int nested_cls = want && vq && PyUnicode_Check(vq)
+                             && PyUnicode_Compare(vq, want) == 0;
+            if (nested_cls) {
+                nested_cls = hs_plan_is_own_class(job, v, want);
+            }
             Py_XDECREF(want);
             Py_XDECREF(vq);
-            Py_XDECREF(vm);
-            if (PyErr_Occurred()) {
+            if (nested_cls < 0 || PyErr_Occurred()) {
                 goto done;
             }
             if (nested_cls

@@ -25,6 +25,9 @@ int hs_cls_values_equal(PyObject *a, PyObject *b);
 
 /* classdata.c */
 int hs_cls_recompute_abstract(HsTxn *txn, PyObject *klass);
+/* Clear the isinstance/issubclass caches of klass when its metaclass is
+ * ABCMeta or a subclass (type(klass)._abc_caches_clear(klass)).  0 / -1. */
+int hs_cls_abc_caches_clear(PyObject *klass);
 int hs_cls_dataclass_param(PyObject *klass, const char *name);
 int hs_cls_regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields);
 int hs_cls_migrate_instances(Ctx *cx, PyObject *old_names,

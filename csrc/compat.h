@@ -146,6 +146,43 @@ hs_code_get_code(PyCodeObject *co)
 #  define HS_OP_IMPORT_STAR IMPORT_STAR
 #endif
 
+/* Is (op, arg) the instruction that does `from m import *`? */
+static inline int
+hs_op_is_import_star(int op, unsigned long arg)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return op == HS_OP_CALL_INTRINSIC_1 && arg == HS_INTRINSIC_IMPORT_STAR;
+#else
+    (void)arg;
+    return op == HS_OP_IMPORT_STAR;
+#endif
+}
+
+/* What an import statement imports: `LOAD_CONST level; LOAD_CONST
+ * fromlist; IMPORT_NAME name`.  3.14 loads a small level with
+ * LOAD_SMALL_INT (its argument is the value); 3.15 keeps lazy-import flags
+ * in the two low bits of IMPORT_NAME's argument (PEP 810). */
+#define HS_OP_LOAD_CONST LOAD_CONST
+#define HS_OP_IMPORT_NAME IMPORT_NAME
+#if PY_VERSION_HEX >= 0x030E0000
+#  define HS_HAVE_LOAD_SMALL_INT 1
+#  define HS_OP_LOAD_SMALL_INT LOAD_SMALL_INT
+#else
+#  define HS_HAVE_LOAD_SMALL_INT 0
+#endif
+#if PY_VERSION_HEX >= 0x030F0000
+#  define HS_IMPORT_NAME_INDEX(arg) ((arg) >> 2)
+#else
+#  define HS_IMPORT_NAME_INDEX(arg) (arg)
+#endif
+
+/* Py_TPFLAGS_IMMUTABLETYPE: 3.10 (static types had it implicitly). */
+#ifdef Py_TPFLAGS_IMMUTABLETYPE
+#  define HS_TPFLAGS_IMMUTABLETYPE Py_TPFLAGS_IMMUTABLETYPE
+#else
+#  define HS_TPFLAGS_IMMUTABLETYPE 0
+#endif
+
 /* A function pointer in a PyType_Slot / PyModuleDef_Slot table: ISO C
  * (-Wpedantic) forbids converting it to void * directly. */
 #include <stdint.h>

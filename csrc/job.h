@@ -43,6 +43,9 @@ typedef struct {
     PyObject *def_results;    /* strong list of (chunk index, value bound
                                * by that def right after it ran) */
     PyObject *entries;        /* strong list of Change records */
+    PyObject *chunk_binds;    /* strong dict, filled lazily by plan.c:
+                               * kept chunk index -> set of the names it
+                               * binds (star imports resolved) */
     PyObject *policy;         /* borrowed: the batch's policy or NULL */
     PyTypeObject *change_type; /* borrowed: the Change record type */
     HsMode mode;

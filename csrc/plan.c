@@ -3,8 +3,13 @@
  * two data-policy refinements: unchanged statements that a changed one
  * needs run again (hs_plan_reruns), and a name bound again by a later
  * unchanged statement keeps its live value (hs_plan_bound_again_later).
+ * Both rest on what a statement binds: the names its bytecode stores, a
+ * star import's resolved to what its module exports at reload time.
+ * Also which classes the module defined (hs_plan_is_own_class), which the
+ * staging hook, APPLY and the batch order ask.
  *
- * Main thread, GIL held.  Writes only the job's plan arrays and codes.
+ * Main thread, GIL held.  Writes only the job's plan arrays, codes and
+ * its cache of bound names (job->chunk_binds).
  */
 #include "plan.h"
 #include "stage.h"
@@ -192,7 +197,7 @@ hs_plan_normal(HsJob *job)
 }
 
 /* ------------------------------------------------------------------ */
-/* statements run again for the sake of changed ones                   */
+/* what a kept statement binds                                         */
 
 static int
 chunk_is_kept(HsJob *job, Py_ssize_t k)
@@ -200,26 +205,238 @@ chunk_is_kept(HsJob *job, Py_ssize_t k)
     return job->state[k] == HS_ST_UNCHANGED || job->state[k] == HS_ST_MOVED;
 }
 
-/* Does kept chunk k bind (which=0) or delete (which=1) `name`?
- * 1 / 0 / -1. */
-static int
-chunk_touches(HsJob *job, Py_ssize_t k, PyObject *name, const char *s,
-              Py_ssize_t n, int which)
+/* The package relative imports of this module are resolved against, as
+ * the import system computes it: __package__, else __spec__.parent, else
+ * from __name__ (and __path__).  New reference, or NULL (no error) when
+ * there is none. */
+static PyObject *
+module_package(HsJob *job)
 {
-    const char *text = PyBytes_AS_STRING(job->text);
-    HsChunk *c = &job->chunks.items[k];
-    if (which == 0 && c->name_len == n && memcmp(text + c->name, s, n) == 0) {
+    /* borrowed: nothing runs while they are used */
+    PyObject *pkg = PyDict_GetItemString(job->dict, "__package__");
+    PyObject *spec = PyDict_GetItemString(job->dict, "__spec__");
+    if (pkg != NULL && PyUnicode_Check(pkg)) {
+        return Py_NewRef(pkg);
+    }
+    pkg = NULL;
+    if (spec != NULL && spec != Py_None
+        && PyObject_GetOptionalAttrString(spec, "parent", &pkg) < 0) {
+        return NULL;
+    }
+    if (pkg != NULL && PyUnicode_Check(pkg)) {
+        return pkg;
+    }
+    Py_CLEAR(pkg);
+    if (PyDict_GetItemString(job->dict, "__path__") != NULL) {
+        return Py_NewRef(job->name);
+    }
+    PyObject *parts = PyObject_CallMethod(job->name, "rpartition", "s", ".");
+    if (parts == NULL) {
+        return NULL;
+    }
+    pkg = Py_NewRef(PyTuple_GET_ITEM(parts, 0));
+    Py_DECREF(parts);
+    return pkg;
+}
+
+/* The module `from <modname> import *` at `level` imports, as it is in
+ * sys.modules now.  New reference, or NULL (no error) when it is not
+ * imported or the name does not resolve (the import failed: an optional
+ * accelerator inside try/except ImportError). */
+static PyObject *
+star_source(HsJob *job, PyObject *modname, long level)
+{
+    PyObject *full = NULL, *mod = NULL;
+    if (level <= 0) {
+        full = Py_NewRef(modname);
+    }
+    else {
+        /* importlib._bootstrap._resolve_name */
+        PyObject *pkg = module_package(job), *bits = NULL;
+        if (pkg == NULL) {
+            return NULL;
+        }
+        bits = PyObject_CallMethod(pkg, "rsplit", "sl", ".", level - 1);
+        Py_DECREF(pkg);
+        if (bits == NULL) {
+            return NULL;
+        }
+        PyObject *base = PyList_GET_SIZE(bits) >= level
+                             ? PyList_GET_ITEM(bits, 0) : NULL;
+        if (base != NULL && PyUnicode_GET_LENGTH(base) > 0) {
+            full = PyUnicode_GET_LENGTH(modname) > 0
+                       ? PyUnicode_FromFormat("%U.%U", base, modname)
+                       : Py_NewRef(base);
+        }
+        Py_DECREF(bits);
+        if (full == NULL) {
+            return NULL; /* beyond the top-level package, or an error */
+        }
+    }
+    mod = PyImport_GetModule(full);
+    Py_DECREF(full);
+    return mod;
+}
+
+/* Add to `names` what a star import of `mod` binds: its __all__, else its
+ * names that do not start with an underscore.  0 / -1. */
+static int
+star_exports(PyObject *mod, PyObject *names)
+{
+    PyObject *all = NULL, *it = NULL, *item;
+    if (PyObject_GetOptionalAttrString(mod, "__all__", &all) < 0) {
+        return -1;
+    }
+    int public_only = all == NULL;
+    if (all == NULL && (all = PyObject_GetAttrString(mod, "__dict__")) == NULL) {
+        return -1;
+    }
+    it = PyObject_GetIter(all);
+    Py_DECREF(all);
+    if (it == NULL) {
+        return -1;
+    }
+    while ((item = PyIter_Next(it)) != NULL) {
+        int r = 0;
+        if (PyUnicode_Check(item)
+            && !(public_only && PyUnicode_GET_LENGTH(item) > 0
+                 && PyUnicode_READ_CHAR(item, 0) == '_')) {
+            r = PySet_Add(names, item);
+        }
+        Py_DECREF(item);
+        if (r < 0) {
+            Py_DECREF(it);
+            return -1;
+        }
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* The names text[c] binds when it runs (STORE_NAME and DELETE_NAME
+ * targets), its star imports resolved to what their module exports now:
+ * a star import rebinds only those names.  A new set. */
+static PyObject *
+binds_of_range(HsJob *job, const char *text, const HsChunk *c)
+{
+    PyObject *code = hs_stage_compile_range(job, text, c->start, c->end,
+                                            c->line, c->start);
+    PyObject *names = NULL, *stars = NULL;
+    if (code == NULL) {
+        return NULL;
+    }
+    names = PySet_New(NULL);
+    int star = names ? hs_stage_stored_names(code, names) : -1;
+    if (star == 1) {
+        stars = PyList_New(0);
+        star = stars ? hs_stage_star_imports(code, stars) : -1;
+        for (Py_ssize_t i = 0; star == 0 && i < PyList_GET_SIZE(stars); i++) {
+            PyObject *src = PyList_GET_ITEM(stars, i);
+            PyObject *mod = star_source(
+                job, PyTuple_GET_ITEM(src, 0),
+                PyLong_AsLong(PyTuple_GET_ITEM(src, 1)));
+            if (mod == NULL && PyErr_Occurred()) {
+                star = -1;
+            }
+            else if (mod != NULL) {
+                star = star_exports(mod, names);
+                Py_DECREF(mod);
+            }
+        }
+    }
+    Py_DECREF(code);
+    Py_XDECREF(stars);
+    if (star < 0) {
+        Py_CLEAR(names);
+    }
+    return names;
+}
+
+/* binds_of_range() of kept chunk k, cached in job->chunk_binds.  A new
+ * reference. */
+static PyObject *
+chunk_binds(HsJob *job, Py_ssize_t k)
+{
+    PyObject *key = PyLong_FromSsize_t(k), *names = NULL;
+    if (key == NULL) {
+        return NULL;
+    }
+    if (job->chunk_binds == NULL
+        && (job->chunk_binds = PyDict_New()) == NULL) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    if (PyDict_GetItemRef(job->chunk_binds, key, &names) == 0) {
+        names = binds_of_range(job, PyBytes_AS_STRING(job->text),
+                               &job->chunks.items[k]);
+        if (names != NULL
+            && PyDict_SetItem(job->chunk_binds, key, names) < 0) {
+            Py_CLEAR(names);
+        }
+    }
+    Py_DECREF(key);
+    return names;
+}
+
+/* Does chunk c of `text` bind `name` (s, n: its UTF-8)?  A def, class or
+ * simple assignment binds its one name (chained "a = b = 1" is read as
+ * binding "a" only); other statements bind what their code stores.
+ * k >= 0: c is kept chunk k of the new source (cached); -1: c is from the
+ * old source.  1 / 0 / -1. */
+static int
+range_binds(HsJob *job, const char *text, const HsChunk *c, Py_ssize_t k,
+            PyObject *name, const char *s, Py_ssize_t n)
+{
+    if (c->name_len == n && memcmp(text + c->name, s, n) == 0) {
         return 1;
     }
     if (c->kind == HS_CHUNK_DEF || c->kind == HS_CHUNK_CLASS
-        || (which == 0 && c->kind == HS_CHUNK_ASSIGN)) {
-        /* a simple assignment binds its one target (chained "a = b = 1"
-         * is read as binding "a" only) */
+        || c->kind == HS_CHUNK_ASSIGN) {
         return 0;
     }
+    /* a name stored by a statement is in its text, unless a star import
+     * binds it */
     if (!hs_plan_contains_bytes(text + c->start, c->end - c->start, s, n)
-        && (which == 1
-            || !hs_plan_contains_bytes(text + c->start, c->end - c->start, "*", 1))) {
+        && !hs_plan_contains_bytes(text + c->start, c->end - c->start, "*",
+                                   1)) {
+        return 0;
+    }
+    PyObject *names = k >= 0 ? chunk_binds(job, k)
+                             : binds_of_range(job, text, c);
+    if (names == NULL) {
+        return -1;
+    }
+    int r = PySet_Contains(names, name);
+    Py_DECREF(names);
+    return r;
+}
+
+int
+hs_plan_kept_chunk_binds(HsJob *job, Py_ssize_t k, PyObject *name)
+{
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(name, &n);
+    if (s == NULL) {
+        return -1;
+    }
+    return range_binds(job, PyBytes_AS_STRING(job->text),
+                       &job->chunks.items[k], k, name, s, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* statements run again for the sake of changed ones                   */
+
+/* Does kept chunk k delete `name`?  1 / 0 / -1. */
+static int
+chunk_deletes(HsJob *job, Py_ssize_t k, PyObject *name, const char *s,
+              Py_ssize_t n)
+{
+    const char *text = PyBytes_AS_STRING(job->text);
+    HsChunk *c = &job->chunks.items[k];
+    if (c->kind == HS_CHUNK_DEF || c->kind == HS_CHUNK_CLASS
+        || c->kind == HS_CHUNK_ASSIGN
+        || !hs_plan_contains_bytes(text + c->start, c->end - c->start, s,
+                                   n)) {
         return 0;
     }
     PyObject *code = hs_stage_compile_range(job, text, c->start, c->end,
@@ -228,16 +445,9 @@ chunk_touches(HsJob *job, Py_ssize_t k, PyObject *name, const char *s,
         return -1;
     }
     PyObject *names = PySet_New(NULL);
-    int r = -1;
-    if (names != NULL) {
-        r = which == 0 ? hs_stage_stored_names(code, names)
-                       : hs_stage_deleted_names(code, names);
-        if (r == 0) {
-            r = PySet_Contains(names, name);
-        }
-        else if (r == 1) {
-            r = 2; /* a star import: it may bind anything */
-        }
+    int r = names ? hs_stage_deleted_names(code, names) : -1;
+    if (r == 0) {
+        r = PySet_Contains(names, name);
     }
     Py_XDECREF(names);
     Py_DECREF(code);
@@ -265,11 +475,13 @@ mark_rerun(HsJob *job, Py_ssize_t k, PyObject *bound)
 /* The data policy does not run unchanged statements again, but a changed
  * statement may need a name that only an unchanged one binds and a later
  * one deletes ("import re" ... "del re"): run those again too, so the
- * changed statement sees what a fresh import would. */
+ * changed statement sees what a fresh import would.  The binding statement
+ * is the nearest one before that really binds the name: a star import in
+ * between binds only what its module exports. */
 int
 hs_plan_reruns(HsJob *job)
 {
-    if (job->mode != HS_MODE_NORMAL) {
+    if (job->mode == HS_MODE_FULL) {
         return 0;
     }
     PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
@@ -303,8 +515,9 @@ hs_plan_reruns(HsJob *job)
                 if (!chunk_is_kept(job, k)) {
                     continue;
                 }
-                int t = chunk_touches(job, k, name, s, n, 0);
-                if (t < 0 || (t >= 1 && mark_rerun(job, k, bound) < 0)) {
+                int t = range_binds(job, PyBytes_AS_STRING(job->text),
+                                    &job->chunks.items[k], k, name, s, n);
+                if (t < 0 || (t == 1 && mark_rerun(job, k, bound) < 0)) {
                     known = -1;
                     break;
                 }
@@ -316,7 +529,7 @@ hs_plan_reruns(HsJob *job)
                     if (!chunk_is_kept(job, d)) {
                         continue;
                     }
-                    int del = chunk_touches(job, d, name, s, n, 1);
+                    int del = chunk_deletes(job, d, name, s, n);
                     if (del < 0 || (del == 1 && mark_rerun(job, d, NULL) < 0)) {
                         known = -1;
                         break;
@@ -388,9 +601,10 @@ hs_later_map_build(HsJob *job, HsLaterMap *lm)
 }
 
 int
-hs_plan_bound_again_later(HsJob *job, PyObject *name, Py_ssize_t ci, HsLaterMap *lm)
+hs_plan_bound_again_later(HsJob *job, PyObject *name, Py_ssize_t ci,
+                          HsLaterMap *lm)
 {
-    if (job->mode != HS_MODE_NORMAL || ci < 0) {
+    if (job->mode == HS_MODE_FULL || ci < 0) {
         return 0;
     }
     Py_ssize_t n;
@@ -398,6 +612,7 @@ hs_plan_bound_again_later(HsJob *job, PyObject *name, Py_ssize_t ci, HsLaterMap 
     if (s == NULL) {
         return -1;
     }
+    const char *text = PyBytes_AS_STRING(job->text);
     Py_ssize_t count = job->chunks.len, *which = NULL;
     if (lm != NULL && lm->last_named != NULL) {
         PyObject *last = PyDict_GetItemWithError(lm->last_named, name);
@@ -415,46 +630,181 @@ hs_plan_bound_again_later(HsJob *job, PyObject *name, Py_ssize_t ci, HsLaterMap 
         if (k <= ci || !chunk_is_kept(job, k)) {
             continue;
         }
-        int t = chunk_touches(job, k, name, s, n, 0);
-        if (t < 0) {
-            return -1;
+        int t = range_binds(job, text, &job->chunks.items[k], k, name, s, n);
+        if (t != 0) {
+            return t;
         }
-        if (t == 2) {
-            /* a star import binds what its module exports: look at the
-             * live value, which is still this module's own definition
-             * unless the import replaced it */
-            PyObject *v = NULL;
-            if (PyDict_GetItemRef(job->dict, name, &v) < 0) {
-                return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* which classes this module defined                                    */
+
+/* Is there a function defined in the body of class `v` among its own
+ * members (methods, the functions in staticmethod, classmethod and
+ * property objects)?  1 one of them has this module's globals, 0 none
+ * tells, -1 one was compiled from another source file (the class was
+ * defined there), -2 error. */
+static int
+class_functions_tell(HsJob *job, PyObject *v)
+{
+    PyObject *d = PyObject_GenericGetDict(v, NULL), *qual = NULL;
+    PyObject *items = NULL;
+    int verdict = 0;
+    if (d == NULL || (items = PyMapping_Values(d)) == NULL
+        || (qual = PyObject_GetAttrString(v, "__qualname__")) == NULL) {
+        verdict = -2;
+        goto done;
+    }
+    if (!PyUnicode_Check(qual)) {
+        goto done; /* a metaclass's own idea of a qualname: cannot tell */
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *m = PyList_GET_ITEM(items, i);
+        PyObject *fs[3] = {NULL, NULL, NULL};
+        if (PyFunction_Check(m)) {
+            fs[0] = Py_NewRef(m);
+        }
+        else if (PyObject_TypeCheck(m, &PyClassMethod_Type)
+                 || PyObject_TypeCheck(m, &PyStaticMethod_Type)) {
+            fs[0] = PyObject_GetAttrString(m, "__func__");
+        }
+        else if (PyObject_TypeCheck(m, &PyProperty_Type)) {
+            fs[0] = PyObject_GetAttrString(m, "fget");
+            fs[1] = PyObject_GetAttrString(m, "fset");
+            fs[2] = PyObject_GetAttrString(m, "fdel");
+        }
+        PyErr_Clear();
+        for (int j = 0; j < 3; j++) {
+            PyObject *f = fs[j];
+            if (f == NULL || !PyFunction_Check(f) || verdict == 1) {
+                continue;
             }
-            int own = v != NULL
-                      && ((PyFunction_Check(v)
-                           && PyFunction_GET_GLOBALS(v) == job->dict)
-                          || hs_plan_is_own_class(job, v));
-            Py_XDECREF(v);
-            t = !own;
+            PyObject *g = PyFunction_GET_GLOBALS(f);
+            if (g == job->dict || (job->scratch && g == job->scratch)) {
+                verdict = 1;
+                continue;
+            }
+            /* defined in this class body (its qualname says so), in a
+             * real file that is not this module's: code generated from a
+             * string (dataclass, namedtuple, attrs methods) does not tell */
+            PyObject *fq = PyObject_GetAttrString(f, "__qualname__");
+            PyObject *file = PyObject_GetAttrString(PyFunction_GET_CODE(f),
+                                                    "co_filename");
+            if (fq != NULL && file != NULL && PyUnicode_Check(fq)
+                && PyUnicode_Check(file)
+                && PyUnicode_Tailmatch(fq, qual, 0, PyUnicode_GET_LENGTH(qual),
+                                       -1) == 1
+                && PyUnicode_GET_LENGTH(fq) > PyUnicode_GET_LENGTH(qual)
+                && PyUnicode_READ_CHAR(fq, PyUnicode_GET_LENGTH(qual)) == '.'
+                && PyUnicode_GET_LENGTH(file) > 0
+                && PyUnicode_READ_CHAR(file, 0) != '<'
+                && job->filename != NULL && PyUnicode_Check(job->filename)
+                && PyUnicode_Compare(file, job->filename) != 0) {
+                verdict = -1;
+            }
+            PyErr_Clear();
+            Py_XDECREF(fq);
+            Py_XDECREF(file);
         }
-        if (t) {
-            return 1;
+        for (int j = 0; j < 3; j++) {
+            Py_XDECREF(fs[j]);
+        }
+        if (verdict == 1) {
+            break;
+        }
+    }
+done:
+    Py_XDECREF(d);
+    Py_XDECREF(items);
+    Py_XDECREF(qual);
+    return verdict;
+}
+
+/* Does a statement after the last top-level `class <name>` of the source
+ * the live module ran (the snapshot, else the new text) bind `name` again?
+ * 1 also when there is no such class statement.  1 / 0 / -1. */
+static int
+rebound_after_class_statement(HsJob *job, PyObject *name)
+{
+    const char *text = job->old_chunks ? job->old_text
+                                       : PyBytes_AS_STRING(job->text);
+    const HsChunkList *list = job->old_chunks ? job->old_chunks : &job->chunks;
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(name, &n);
+    if (s == NULL) {
+        return -1;
+    }
+    Py_ssize_t at = -1;
+    for (Py_ssize_t j = 0; j < list->len; j++) {
+        const HsChunk *c = &list->items[j];
+        if (c->kind == HS_CHUNK_CLASS && c->name_len == n
+            && memcmp(text + c->name, s, n) == 0) {
+            at = j;
+        }
+    }
+    if (at < 0) {
+        return 1;
+    }
+    for (Py_ssize_t j = at + 1; j < list->len; j++) {
+        int r = range_binds(job, text, &list->items[j], -1, name, s, n);
+        if (r != 0) {
+            if (r < 0) {
+                /* an old statement that does not compile alone binds
+                 * nothing we can tell */
+                PyErr_Clear();
+                continue;
+            }
+            return r;
         }
     }
     return 0;
 }
 
 int
-hs_plan_is_own_class(HsJob *job, PyObject *v)
+hs_plan_is_own_class(HsJob *job, PyObject *v, PyObject *qualname)
 {
     if (!PyType_Check(v)) {
         return 0;
     }
-    PyObject *mod = NULL;
-    if (PyObject_GetOptionalAttrString(v, "__module__", &mod) < 0) {
-        PyErr_Clear();
+    /* a class statement makes a mutable heap type: static types and
+     * immutable ones come from C, whatever __module__ they claim
+     * (collections.OrderedDict) */
+    unsigned long flags = PyType_GetFlags((PyTypeObject *)v);
+    if (!(flags & Py_TPFLAGS_HEAPTYPE) || (flags & HS_TPFLAGS_IMMUTABLETYPE)) {
         return 0;
+    }
+    int tell = class_functions_tell(job, v);
+    if (tell == -2) {
+        return -1;
+    }
+    if (tell != 0) {
+        return tell == 1;
+    }
+    PyObject *mod = NULL, *q = NULL;
+    if (PyObject_GetOptionalAttrString(v, "__module__", &mod) < 0) {
+        return -1;
     }
     int r = mod && PyUnicode_Check(mod)
             && PyUnicode_Compare(mod, job->name) == 0;
     Py_XDECREF(mod);
+    if (r || qualname == NULL) {
+        return r;
+    }
+    /* __module__ rewritten (the re-export idiom, C.__module__ = "pkg") and
+     * no function to tell: the class this module's class statement made
+     * has the qualified name that statement gives, and no later statement
+     * bound another object to the name */
+    if (PyObject_GetOptionalAttrString(v, "__qualname__", &q) < 0) {
+        return -1;
+    }
+    r = q != NULL && PyUnicode_Check(q) && PyUnicode_Compare(q, qualname) == 0;
+    Py_XDECREF(q);
+    if (r && PyUnicode_FindChar(qualname, '.', 0, PyUnicode_GET_LENGTH(qualname), 1) < 0) {
+        int again = rebound_after_class_statement(job, qualname);
+        r = again < 0 ? -1 : !again;
+    }
     return r;
 }
 

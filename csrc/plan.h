@@ -28,7 +28,9 @@ void hs_later_map_clear(HsLaterMap *lm);
 int hs_later_map_build(HsJob *job, HsLaterMap *lm);
 
 /* Is `name`, bound by staged chunk ci, bound again by a later unchanged
- * statement?  `lm` may be NULL (a scan) or built.  1 / 0 / -1. */
+ * statement (top-level or inside a compound statement; a star import
+ * binds what its module exports now)?  `lm` may be NULL (a scan) or
+ * built.  1 / 0 / -1. */
 int hs_plan_bound_again_later(HsJob *job, PyObject *name, Py_ssize_t ci,
                               HsLaterMap *lm);
 
@@ -37,7 +39,14 @@ PyObject *hs_plan_chunk_name(const char *text, const HsChunk *c);
 /* Does hay[0:n) contain needle[0:m)? */
 int hs_plan_contains_bytes(const char *hay, Py_ssize_t n, const char *needle,
                            Py_ssize_t m);
-/* Is v a class this module defined (by __module__)? */
-int hs_plan_is_own_class(HsJob *job, PyObject *v);
+/* Does unchanged chunk k bind `name` when it runs?  1 / 0 / -1. */
+int hs_plan_kept_chunk_binds(HsJob *job, Py_ssize_t k, PyObject *name);
+
+/* Is v a class this module's source defined?  Decided by where the
+ * functions of its body were compiled, then by __module__, then (when
+ * __module__ was rewritten and `qualname`, the qualified name its class
+ * statement would give, is known) by the statements of the source.
+ * 1 / 0 / -1. */
+int hs_plan_is_own_class(HsJob *job, PyObject *v, PyObject *qualname);
 
 #endif

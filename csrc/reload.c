@@ -76,6 +76,7 @@ hs_job_clear(HsJob *job)
     Py_CLEAR(job->class_updates);
     Py_CLEAR(job->def_results);
     Py_CLEAR(job->entries);
+    Py_CLEAR(job->chunk_binds);
 }
 
 static PyObject *
@@ -218,17 +219,64 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
 /* ------------------------------------------------------------------ */
 /* the batch                                                           */
 
-static int
-depends_on(HsJob *a, HsJob *b)
+/* The classes module `job` defined among those its namespace holds, as a
+ * set of ids.  A class by where it was defined, not by __module__: the
+ * re-export idiom rewrites it (C.__module__ = "pkg" in pkg._impl), and
+ * ordering by it would put pkg._impl after pkg.  New reference. */
+static PyObject *
+own_class_ids(HsJob *job)
 {
-    /* a uses b: a's namespace holds b, or something b defined */
+    PyObject *ids = PySet_New(NULL);
+    PyObject *items = ids ? PyDict_Items(job->dict) : NULL;
+    if (items == NULL) {
+        Py_XDECREF(ids);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *key = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        PyObject *value = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        if (!PyType_Check(value) || !PyUnicode_Check(key)) {
+            continue;
+        }
+        int own = hs_plan_is_own_class(job, value, key);
+        PyObject *id = own == 1 ? PyLong_FromVoidPtr(value) : NULL;
+        if (own < 0) {
+            PyErr_Clear(); /* ordering is best effort */
+        }
+        if (id != NULL && PySet_Add(ids, id) < 0) {
+            Py_CLEAR(ids);
+        }
+        Py_XDECREF(id);
+        if (ids == NULL || (own == 1 && id == NULL)) {
+            Py_XDECREF(ids);
+            Py_DECREF(items);
+            return NULL;
+        }
+    }
+    Py_DECREF(items);
+    return ids;
+}
+
+/* a uses b: a's namespace holds b, or something b defined (a function by
+ * its globals, or by the __module__ functools.wraps copies onto a
+ * wrapper; a class b defined and a did not).  1 / 0. */
+static int
+depends_on(HsJob *a, HsJob *b, PyObject *a_classes, PyObject *b_classes)
+{
     PyObject *key, *value;
     Py_ssize_t pos = 0;
     while (PyDict_Next(a->dict, &pos, &key, &value)) {
         if (value == b->module) {
             return 1;
         }
-        if (PyFunction_Check(value) || PyType_Check(value)) {
+        if (PyFunction_Check(value)) {
+            PyObject *g = PyFunction_GET_GLOBALS(value);
+            if (g == a->dict || g == b->dict) {
+                if (g == b->dict) {
+                    return 1;
+                }
+                continue;
+            }
             PyObject *mod = NULL;
             if (PyObject_GetOptionalAttrString(value, "__module__", &mod)
                 < 0) {
@@ -242,6 +290,20 @@ depends_on(HsJob *a, HsJob *b)
                 return 1;
             }
         }
+        else if (PyType_Check(value)) {
+            PyObject *id = PyLong_FromVoidPtr(value);
+            int r = id ? PySet_Contains(b_classes, id) : -1;
+            if (r == 1) {
+                r = !PySet_Contains(a_classes, id);
+            }
+            Py_XDECREF(id);
+            if (r < 0) {
+                PyErr_Clear();
+            }
+            if (r == 1) {
+                return 1;
+            }
+        }
     }
     return 0;
 }
@@ -252,9 +314,35 @@ static int
 order_jobs(HsJob *jobs, Py_ssize_t n, Py_ssize_t *order)
 {
     char *done = PyMem_Calloc(n ? n : 1, 1);
-    if (done == NULL) {
+    char *deps = PyMem_Calloc(n ? n * n : 1, 1); /* deps[i*n+j]: i uses j */
+    PyObject *classes = NULL;
+    int result = -1;
+    if (done == NULL || deps == NULL) {
         PyErr_NoMemory();
-        return -1;
+        goto done;
+    }
+    if (n <= 1) {
+        order[0] = 0;
+        result = 0;
+        goto done;
+    }
+    if ((classes = PyList_New(n)) == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *ids = own_class_ids(&jobs[i]);
+        if (ids == NULL) {
+            goto done;
+        }
+        PyList_SET_ITEM(classes, i, ids);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            deps[i * n + j] = i != j
+                              && depends_on(&jobs[i], &jobs[j],
+                                            PyList_GET_ITEM(classes, i),
+                                            PyList_GET_ITEM(classes, j));
+        }
     }
     Py_ssize_t k = 0;
     while (k < n) {
@@ -265,9 +353,8 @@ order_jobs(HsJob *jobs, Py_ssize_t n, Py_ssize_t *order)
             }
             int ready = 1;
             for (Py_ssize_t j = 0; j < n && ready; j++) {
-                if (j != i && !done[j] && jobs[j].changed
-                    && depends_on(&jobs[i], &jobs[j])
-                    && !depends_on(&jobs[j], &jobs[i])) {
+                if (!done[j] && jobs[j].changed && deps[i * n + j]
+                    && !deps[j * n + i]) {
                     ready = 0;
                 }
             }
@@ -286,8 +373,12 @@ order_jobs(HsJob *jobs, Py_ssize_t n, Py_ssize_t *order)
         done[pick] = 1;
         order[k++] = pick;
     }
+    result = 0;
+done:
     PyMem_Free(done);
-    return 0;
+    PyMem_Free(deps);
+    Py_XDECREF(classes);
+    return result;
 }
 
 static int

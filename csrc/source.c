@@ -367,12 +367,17 @@ skip_blank(const char *s, Py_ssize_t p, Py_ssize_t end)
     return p;
 }
 
+/* Hard keywords only: the soft keywords `match`, `case`, `type` and `_`
+ * are names everywhere but at the head of their own statements, and
+ * "type = []", "match: int = 0" are plain assignments to those names
+ * (is_simple_assign() tells them from "match x:" and "type X = int" by
+ * what follows the word). */
 static const char *const keywords[] = {
     "False", "None", "True", "and", "as", "assert", "async", "await",
     "break", "class", "continue", "def", "del", "elif", "else", "except",
     "finally", "for", "from", "global", "if", "import", "in", "is",
     "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try",
-    "while", "with", "yield", "match", "case", "type", NULL,
+    "while", "with", "yield", NULL,
 };
 
 static int

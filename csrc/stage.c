@@ -23,6 +23,7 @@
  */
 #include "stage.h"
 #include "classes.h"
+#include "plan.h"
 #include "funcs.h"
 #include "internals.h"
 #include "report.h"
@@ -234,16 +235,9 @@ walk_names(PyObject *code, NamesWhich which, PyObject *names)
                 if (op == HS_OP_STORE_NAME || op == HS_OP_DELETE_NAME) {
                     r = add_name(co_names, arg, names);
                 }
-#if PY_VERSION_HEX >= 0x030C0000
-                else if (op == HS_OP_CALL_INTRINSIC_1
-                         && arg == HS_INTRINSIC_IMPORT_STAR) {
+                else if (hs_op_is_import_star(op, arg)) {
                     star = 1;
                 }
-#else
-                else if (op == HS_OP_IMPORT_STAR) {
-                    star = 1;
-                }
-#endif
                 break;
             case NAMES_LOADED:
                 if (op == HS_OP_LOAD_NAME) {
@@ -280,6 +274,81 @@ int
 hs_stage_deleted_names(PyObject *code, PyObject *names)
 {
     return walk_names(code, NAMES_DELETED, names) < 0 ? -1 : 0;
+}
+
+int
+hs_stage_star_imports(PyObject *code, PyObject *list)
+{
+    PyObject *bytes = hs_code_get_code((PyCodeObject *)code);
+    PyObject *co_names = NULL, *co_consts = NULL, *pending = NULL;
+    int result = -1;
+    if (bytes == NULL
+        || (co_names = PyObject_GetAttrString(code, "co_names")) == NULL
+        || (co_consts = PyObject_GetAttrString(code, "co_consts")) == NULL) {
+        goto done;
+    }
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(bytes);
+    Py_ssize_t n = PyBytes_GET_SIZE(bytes);
+    unsigned long ext = 0;
+    /* the integer values of the last two constants loaded (-1: not an
+     * int): an import's level is loaded just before its fromlist */
+    long recent[2] = {-1, -1};
+    for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
+        int op = p[i];
+        unsigned long arg = p[i + 1] | ext;
+        if (op == HS_OP_EXTENDED_ARG) {
+            ext = arg << 8;
+            continue;
+        }
+        ext = 0;
+        long value = -2;
+        if (op == HS_OP_LOAD_CONST
+            && (Py_ssize_t)arg < PyTuple_GET_SIZE(co_consts)) {
+            PyObject *c = PyTuple_GET_ITEM(co_consts, arg);
+            value = PyLong_CheckExact(c) ? PyLong_AsLong(c) : -1;
+            if (value == -1 && PyErr_Occurred()) {
+                PyErr_Clear();
+            }
+        }
+#if HS_HAVE_LOAD_SMALL_INT
+        else if (op == HS_OP_LOAD_SMALL_INT) {
+            value = (long)arg;
+        }
+#endif
+        if (value != -2) {
+            recent[0] = recent[1];
+            recent[1] = value;
+            continue;
+        }
+        int star = 0;
+        if (op == HS_OP_IMPORT_NAME) {
+            Py_ssize_t k = (Py_ssize_t)HS_IMPORT_NAME_INDEX(arg);
+            Py_CLEAR(pending);
+            if (k < PyTuple_GET_SIZE(co_names) && recent[0] >= 0) {
+                pending = Py_BuildValue("(Ol)", PyTuple_GET_ITEM(co_names, k),
+                                        recent[0]);
+                if (pending == NULL) {
+                    goto done;
+                }
+            }
+        }
+        else if (hs_op_is_import_star(op, arg)) {
+            star = 1;
+        }
+        if (star && pending != NULL) {
+            if (PyList_Append(list, pending) < 0) {
+                goto done;
+            }
+            Py_CLEAR(pending);
+        }
+    }
+    result = 0;
+done:
+    Py_XDECREF(bytes);
+    Py_XDECREF(co_names);
+    Py_XDECREF(co_consts);
+    Py_XDECREF(pending);
+    return result;
 }
 
 int
@@ -435,16 +504,21 @@ existing_class(Stage *st, PyObject *name)
         Py_XDECREF(old);
         return NULL;
     }
-    /* only classes this module defined */
-    PyObject *mod = NULL;
-    if (PyObject_GetOptionalAttrString(old, "__module__", &mod) < 0) {
-        Py_DECREF(old);
-        return NULL;
+    /* only classes this module defined (not one it imported under the
+     * same name; __module__ may have been rewritten for a re-export) */
+    PyObject *qualname = NULL;
+    if (st->depth == 0) {
+        qualname = Py_NewRef(name);
     }
-    int ours = mod != NULL && PyUnicode_Check(mod)
-               && PyUnicode_Compare(mod, job->name) == 0;
-    Py_XDECREF(mod);
-    if (!ours || !(((PyTypeObject *)old)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+    else {
+        PyObject *pq = PyObject_GetAttrString(st->stack[st->depth - 1].klass,
+                                              "__qualname__");
+        qualname = pq ? PyUnicode_FromFormat("%S.%U", pq, name) : NULL;
+        Py_XDECREF(pq);
+    }
+    int ours = qualname ? hs_plan_is_own_class(job, old, qualname) : -1;
+    Py_XDECREF(qualname);
+    if (ours != 1) {
         Py_DECREF(old);
         return NULL;
     }

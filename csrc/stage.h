@@ -22,6 +22,11 @@ int hs_stage_run(HsJob *job);
  * code does a star import (names unknown), else 0; -1 on error. */
 int hs_stage_stored_names(PyObject *code, PyObject *names);
 
+/* The star imports `code` does at its top level (`from m import *`, also
+ * inside try/if): (module name, level) tuples appended to `list`.
+ * 0 / -1. */
+int hs_stage_star_imports(PyObject *code, PyObject *list);
+
 /* Names that `code` looks up while it runs (its own LOAD_NAME /
  * LOAD_GLOBAL, and those of class bodies and comprehensions in it), and
  * the names it deletes.  Into the set `names`.  0 / -1. */
