@@ -443,7 +443,7 @@ remove_deleted(Apply *ap, PyObject *staged)
             continue;
         }
         HsChunk *o = &old->items[j];
-        PyObject *names = PySet_New(NULL);
+        PyObject *names = PySet_New(NULL), *from_star = NULL;
         if (names == NULL) {
             return -1;
         }
@@ -469,20 +469,47 @@ remove_deleted(Apply *ap, PyObject *staged)
                 continue;
             }
             star = hs_stage_stored_names(code, names);
+            if (star == 1) {
+                /* a removed star import: the names it bound are those
+                 * its module exports that still hold its objects */
+                from_star = PyDict_New();
+                if (from_star == NULL
+                    || hs_plan_star_bindings(job, code, from_star) < 0) {
+                    star = -1;
+                }
+                Py_ssize_t pos = 0;
+                PyObject *k, *v;
+                while (star == 1 && PyDict_Next(from_star, &pos, &k, &v)) {
+                    if (PySet_Add(names, k) < 0) {
+                        star = -1;
+                    }
+                }
+            }
             Py_DECREF(code);
             if (star < 0) {
+                Py_XDECREF(from_star);
                 Py_DECREF(names);
                 return -1;
             }
-        }
-        if (star) {
-            Py_DECREF(names);
-            continue;
         }
         PyObject *it = PyObject_GetIter(names);
         PyObject *name;
         while (it != NULL && (name = PyIter_Next(it)) != NULL) {
             int skip = PySet_Contains(staged, name);
+            if (skip == 0 && from_star != NULL) {
+                /* bound by the star import only when the module still
+                 * holds what the star import's module exports */
+                PyObject *src = PyDict_GetItemWithError(from_star, name);
+                PyObject *cur = NULL;
+                if (src != NULL
+                    && PyDict_GetItemRef(job->dict, name, &cur) >= 0) {
+                    skip = cur != src;
+                }
+                else if (PyErr_Occurred()) {
+                    skip = -1;
+                }
+                Py_XDECREF(cur);
+            }
             if (skip == 0) {
                 skip = bound_by_kept_chunk(job, name);
             }
@@ -512,6 +539,7 @@ remove_deleted(Apply *ap, PyObject *staged)
         }
         Py_XDECREF(it);
         Py_DECREF(names);
+        Py_CLEAR(from_star);
         if (PyErr_Occurred()) {
             return -1;
         }

@@ -313,6 +313,42 @@ star_exports(PyObject *mod, PyObject *names)
     return PyErr_Occurred() ? -1 : 0;
 }
 
+int
+hs_plan_star_bindings(HsJob *job, PyObject *code, PyObject *into)
+{
+    PyObject *stars = PyList_New(0), *names = NULL;
+    int r = stars ? hs_stage_star_imports(code, stars) : -1;
+    for (Py_ssize_t i = 0; r == 0 && i < PyList_GET_SIZE(stars); i++) {
+        PyObject *src = PyList_GET_ITEM(stars, i);
+        PyObject *mod = star_source(job, PyTuple_GET_ITEM(src, 0),
+                                    PyLong_AsLong(PyTuple_GET_ITEM(src, 1)));
+        if (mod == NULL) {
+            r = PyErr_Occurred() ? -1 : 0;
+            continue;
+        }
+        Py_XSETREF(names, PySet_New(NULL));
+        r = names ? star_exports(mod, names) : -1;
+        PyObject *it = r == 0 ? PyObject_GetIter(names) : NULL, *name;
+        while (it != NULL && (name = PyIter_Next(it)) != NULL) {
+            PyObject *v = NULL;
+            if (PyObject_GetOptionalAttr(mod, name, &v) < 0
+                || (v != NULL && PyDict_SetItem(into, name, v) < 0)) {
+                r = -1;
+            }
+            Py_XDECREF(v);
+            Py_DECREF(name);
+        }
+        Py_XDECREF(it);
+        if (r == 0 && PyErr_Occurred()) {
+            r = -1;
+        }
+        Py_DECREF(mod);
+    }
+    Py_XDECREF(stars);
+    Py_XDECREF(names);
+    return r;
+}
+
 /* The names text[c] binds when it runs (STORE_NAME and DELETE_NAME
  * targets), its star imports resolved to what their module exports now:
  * a star import rebinds only those names.  A new set. */

@@ -39,6 +39,10 @@ PyObject *hs_plan_chunk_name(const char *text, const HsChunk *c);
 /* Does hay[0:n) contain needle[0:m)? */
 int hs_plan_contains_bytes(const char *hay, Py_ssize_t n, const char *needle,
                            Py_ssize_t m);
+/* What the star imports of `code` bind now: name -> the object of the
+ * star import's module, into the dict `into`.  0 / -1. */
+int hs_plan_star_bindings(HsJob *job, PyObject *code, PyObject *into);
+
 /* Does unchanged chunk k bind `name` when it runs?  1 / 0 / -1. */
 int hs_plan_kept_chunk_binds(HsJob *job, Py_ssize_t k, PyObject *name);
 

@@ -307,3 +307,31 @@ def test_def_rebound_by_a_later_wrapper_statement_is_patched(sb):
     assert m.f is f
     assert f() == 2 == fresh_import(m).f()
     assert one(report, "f").action == "updated"
+
+
+def test_removed_star_import_unbinds_what_it_bound(sb):
+    a = sb.load("""
+        __all__ = ["X", "helper"]
+        X = 1
+        def helper():
+            return "a"
+    """, base="a")
+    m = sb.load("""
+        from $a import *
+        Y = 2
+
+        def g():
+            return Y
+    """, a=a.__name__)
+    m.X = "rebound by hand"          # no longer what the import bound
+    sb.update(m, """
+        Y = 2
+
+        def g():
+            return Y
+    """, a=a.__name__)
+    report = hotswap.reload(m)
+    assert one(report, "helper").action == "removed"
+    assert not hasattr(m, "helper")
+    assert m.X == "rebound by hand"   # not the star import's: kept
+    assert m.g() == 2
