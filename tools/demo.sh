@@ -7,7 +7,7 @@
 # every check passed).
 #
 # Environment:
-#   PYTHON   the interpreter to use (default: python3; CPython 3.9-3.13)
+#   PYTHON   the interpreter to use (default: python3; CPython 3.9-3.15)
 #   Extra arguments go to the demo (e.g. --fast, --manual).
 set -euo pipefail
 
