@@ -734,15 +734,15 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
             PyErr_Clear();
         }
         else {
-            PyObject *tdict = PyCell_Check(dcell)
-                                  ? PyType_GetDict((PyTypeObject *)old)
-                                  : NULL;
-            int r = (tdict == NULL && PyCell_Check(dcell))
-                        ? -1
-                        : (tdict ? PyCell_Set(dcell, tdict) : 0);
-            Py_XDECREF(tdict);
+            int r = 0;
+            if (PyCell_Check(dcell)) {
+                PyObject *tdict = PyType_GetDict((PyTypeObject *)old);
+                r = tdict == NULL ? -1 : PyCell_Set(dcell, tdict);
+                Py_XDECREF(tdict);
+            }
             Py_DECREF(dcell);
-            if (r < 0 || PyMapping_DelItemString(ns, "__classdictcell__") < 0) {
+            if (r < 0
+                || PyMapping_DelItemString(ns, "__classdictcell__") < 0) {
                 goto done;
             }
         }
