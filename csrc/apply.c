@@ -514,19 +514,15 @@ shift_moved(Apply *ap)
         PyObject *v = NULL;
         int r = PyDict_GetItemRef(job->dict, name, &v);
         if (r == 1 && c->kind == HS_CHUNK_CLASS && hs_plan_is_own_class(job, v)) {
-            r = hs_class_shift(job, ap->txn, v, delta, ap->nested);
+            r = hs_class_shift(job, ap->txn, v, o, delta, ap->nested);
         }
         else if (r == 1 && c->kind == HS_CHUNK_DEF) {
-            PyObject *f = hs_func_find(v, job->dict, name);
-            if (f != NULL) {
-                PyObject *code = hs_code_shift(PyFunction_GET_CODE(f), delta);
-                r = code ? hs_func_move(ap->txn, f, code, ap->nested) : -1;
-                Py_XDECREF(code);
-                Py_DECREF(f);
-            }
-            else if (PyErr_Occurred()) {
-                r = -1;
-            }
+            /* the functions this def made: in the statement's old lines,
+             * wherever the decorators keep them (a wrapper defined
+             * elsewhere moves with its own statement) */
+            HsHeldQuery q = {job->dict, NULL, job->filename, o->line,
+                             o->last_line, 0};
+            r = hs_func_shift_held(ap->txn, v, &q, delta, ap->nested);
         }
         Py_XDECREF(v);
         if (r >= 0 && hs_report_add(job, name, chunk_kind_name(c->kind),

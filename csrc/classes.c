@@ -1175,8 +1175,8 @@ hs_class_apply(HsJob *job, HsTxn *txn, PyObject *nested)
 /* a class statement that only moved                                   */
 
 int
-hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, int delta,
-               PyObject *nested)
+hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, const HsChunk *old,
+               int delta, PyObject *nested)
 {
     PyObject *d = hs_cls_own_dict(klass), *items = NULL, *qual = NULL;
     int result = -1;
@@ -1188,6 +1188,11 @@ hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, int delta,
     if (items == NULL || qual == NULL) {
         goto done;
     }
+    /* the functions the class statement made are those in its old lines,
+     * wherever the members keep them (descriptors, decorator objects,
+     * wrappers); one reached under several names moves once */
+    HsHeldQuery q = {job->dict, NULL, job->filename, old->line,
+                     old->last_line, 0};
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
         PyObject *v = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
@@ -1213,48 +1218,12 @@ hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, int delta,
                 goto done;
             }
             if (nested_cls
-                && hs_class_shift(job, txn, v, delta, nested) < 0) {
+                && hs_class_shift(job, txn, v, old, delta, nested) < 0) {
                 goto done;
             }
             continue;
         }
-        MemberKind k = member_kind(v);
-        if (k == K_OTHER) {
-            continue;
-        }
-        PyObject *targets[3] = {NULL, NULL, NULL};
-        if (k == K_PROPERTY) {
-            targets[0] = PyObject_GetAttrString(v, "fget");
-            targets[1] = PyObject_GetAttrString(v, "fset");
-            targets[2] = PyObject_GetAttrString(v, "fdel");
-            if (!targets[0] || !targets[1] || !targets[2]) {
-                Py_XDECREF(targets[0]);
-                Py_XDECREF(targets[1]);
-                Py_XDECREF(targets[2]);
-                goto done;
-            }
-        }
-        else {
-            targets[0] = hs_func_find(v, job->dict, name);
-            if (targets[0] == NULL && PyErr_Occurred()) {
-                goto done;
-            }
-        }
-        int err = 0;
-        for (int t = 0; t < 3; t++) {
-            PyObject *f = targets[t];
-            if (!err && f != NULL && PyFunction_Check(f)
-                && PyFunction_GET_GLOBALS(f) == job->dict) {
-                PyObject *code = hs_code_shift(PyFunction_GET_CODE(f),
-                                               delta);
-                if (code == NULL || hs_func_move(txn, f, code, nested) < 0) {
-                    err = 1;
-                }
-                Py_XDECREF(code);
-            }
-            Py_XDECREF(f);
-        }
-        if (err) {
+        if (hs_func_shift_held(txn, v, &q, delta, nested) < 0) {
             goto done;
         }
     }

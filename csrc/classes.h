@@ -37,10 +37,10 @@ int hs_class_record(HsJob *job, PyObject *klass, PyObject *ns,
  * pairs go to `nested`.  0 / -1. */
 int hs_class_apply(HsJob *job, HsTxn *txn, PyObject *nested);
 
-/* Shift the line numbers of a class's functions (the class statement only
- * moved).  0 / -1. */
-int hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, int delta,
-                   PyObject *nested);
+/* Shift the line numbers of a class's functions (the class statement
+ * `old`, a chunk of the snapshot, only moved by `delta`).  0 / -1. */
+int hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass,
+                   const HsChunk *old, int delta, PyObject *nested);
 
 /* The line that text[offset] is on, counting from text[from] at line
  * from_line. */

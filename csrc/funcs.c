@@ -279,6 +279,198 @@ hs_func_find(PyObject *obj, PyObject *globals, PyObject *name)
     return f;
 }
 
+/* ------------------------------------------------------------------ */
+/* functions held inside an object                                     */
+
+/* Bounds of the search: wrappers nest a few levels (a decorator object ->
+ * its __dict__ -> a partial -> the function); anything deeper or wider is
+ * application data, not a wrapper. */
+#define HELD_MAX_DEPTH 4
+#define HELD_MAX_NODES 512
+#define HELD_MAX_ITEMS 64
+
+typedef struct {
+    PyObject **v; /* borrowed while the traversal runs */
+    Py_ssize_t n;
+    Py_ssize_t cap;
+} PtrVec;
+
+static int
+held_push(PyObject *o, void *arg)
+{
+    PtrVec *pv = arg;
+    if (o == NULL) {
+        return 0;
+    }
+    if (pv->n == pv->cap) {
+        Py_ssize_t cap = pv->cap ? pv->cap * 2 : 16;
+        PyObject **v = PyMem_Realloc(pv->v, cap * sizeof(PyObject *));
+        if (v == NULL) {
+            return -1;
+        }
+        pv->v = v;
+        pv->cap = cap;
+    }
+    pv->v[pv->n++] = o;
+    return 0;
+}
+
+/* Not worth looking into: 1.  (-1 on error.) */
+static int
+held_skip(PyObject *o, PyObject *builtins, PyObject *builtins_key)
+{
+    /* objects the collector does not track hold no functions */
+    if (!PyObject_IS_GC(o) || PyType_Check(o) || PyModule_Check(o)
+        || PyCode_Check(o) || o == builtins) {
+        return 1;
+    }
+    if (PyDict_Check(o)) {
+        if (PyDict_GET_SIZE(o) > HELD_MAX_ITEMS) {
+            return 1;
+        }
+        /* a module's globals */
+        int r = PyDict_Contains(o, builtins_key);
+        return r;
+    }
+    if (PyList_Check(o)) {
+        return PyList_GET_SIZE(o) > HELD_MAX_ITEMS;
+    }
+    if (PyTuple_Check(o)) {
+        return PyTuple_GET_SIZE(o) > HELD_MAX_ITEMS;
+    }
+    if (PyAnySet_Check(o)) {
+        return PySet_GET_SIZE(o) > HELD_MAX_ITEMS;
+    }
+    return 0;
+}
+
+static int
+held_match(PyObject *f, const HsHeldQuery *q)
+{
+    if (!PyFunction_Check(f) || PyFunction_GET_GLOBALS(f) != q->globals) {
+        return 0;
+    }
+    PyObject *co = PyFunction_GET_CODE(f);
+    if (hs_code_flags(co) & CO_NESTED) {
+        return 0;
+    }
+    int line = hs_code_firstlineno(co);
+    if (q->first > 0 && (line < q->first || line > q->last)) {
+        return 0;
+    }
+    static const char *const attrs[] = {"co_name", "co_filename"};
+    PyObject *want[] = {q->name, q->filename};
+    for (int i = 0; i < 2; i++) {
+        if (want[i] == NULL) {
+            continue;
+        }
+        PyObject *v = PyObject_GetAttrString(co, attrs[i]);
+        if (v == NULL) {
+            return -1;
+        }
+        int eq = PyUnicode_Check(v) && PyUnicode_Compare(v, want[i]) == 0;
+        Py_DECREF(v);
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        if (!eq) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+PyObject *
+hs_func_held(PyObject *obj, const HsHeldQuery *q)
+{
+    PyObject *found = NULL, *seen = NULL, *level = NULL, *next = NULL;
+    PyObject *key = NULL;
+    PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
+    PtrVec pv = {NULL, 0, 0};
+    int nodes = 0;
+
+    found = PyList_New(0);
+    seen = PyDict_New(); /* id -> object: keeps them alive, ids unique */
+    level = PyList_New(0);
+    key = PyUnicode_InternFromString("__builtins__");
+    if (found == NULL || seen == NULL || level == NULL || key == NULL) {
+        goto error;
+    }
+    if (PyType_Check(obj) || PyModule_Check(obj)) {
+        goto done;
+    }
+    PyObject *id = PyLong_FromVoidPtr(obj);
+    if (id == NULL || PyDict_SetItem(seen, id, obj) < 0
+        || PyList_Append(level, obj) < 0) {
+        Py_XDECREF(id);
+        goto error;
+    }
+    Py_DECREF(id);
+    for (int depth = 0; PyList_GET_SIZE(level) > 0; depth++) {
+        next = PyList_New(0);
+        if (next == NULL) {
+            goto error;
+        }
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(level); i++) {
+            PyObject *o = PyList_GET_ITEM(level, i);
+            int m = held_match(o, q);
+            if (m < 0 || (m && PyList_Append(found, o) < 0)) {
+                goto error;
+            }
+            if (q->max_found > 0
+                && PyList_GET_SIZE(found) >= q->max_found) {
+                goto done;
+            }
+            if (depth >= HELD_MAX_DEPTH || nodes++ >= HELD_MAX_NODES) {
+                continue;
+            }
+            pv.n = 0;
+            if (hs_object_traverse(o, held_push, &pv) != 0) {
+                PyErr_NoMemory();
+                goto error;
+            }
+            /* own every referent before anything can run Python code */
+            for (Py_ssize_t k = 0; k < pv.n; k++) {
+                Py_INCREF(pv.v[k]);
+            }
+            int err = 0;
+            for (Py_ssize_t k = 0; k < pv.n; k++) {
+                PyObject *r = pv.v[k];
+                if (!err) {
+                    int skip = held_skip(r, builtins, key);
+                    PyObject *rid = skip == 0 ? PyLong_FromVoidPtr(r) : NULL;
+                    int known = rid ? PyDict_Contains(seen, rid) : -1;
+                    if (skip < 0 || (skip == 0 && known < 0)) {
+                        err = 1;
+                    }
+                    else if (skip == 0 && known == 0
+                             && (PyDict_SetItem(seen, rid, r) < 0
+                                 || PyList_Append(next, r) < 0)) {
+                        err = 1;
+                    }
+                    Py_XDECREF(rid);
+                }
+                Py_DECREF(r);
+            }
+            if (err) {
+                goto error;
+            }
+        }
+        Py_SETREF(level, next);
+        next = NULL;
+    }
+done:
+    PyMem_Free(pv.v);
+    Py_XDECREF(seen);
+    Py_XDECREF(level);
+    Py_XDECREF(next);
+    Py_XDECREF(key);
+    return found;
+error:
+    Py_CLEAR(found);
+    goto done;
+}
+
 int
 hs_func_follow_replacement(PyObject *old, PyObject *new, PyObject *globals,
                            PyObject *name)
@@ -738,6 +930,28 @@ hs_func_move(HsTxn *txn, PyObject *func, PyObject *shifted, PyObject *nested)
     }
     hs_function_reversion(func);
     return follow_aliases(txn, old, shifted, NULL);
+}
+
+int
+hs_func_shift_held(HsTxn *txn, PyObject *obj, const HsHeldQuery *q,
+                   int delta, PyObject *nested)
+{
+    PyObject *funcs = hs_func_held(obj, q);
+    if (funcs == NULL) {
+        return -1;
+    }
+    int r = 0;
+    for (Py_ssize_t i = 0; r == 0 && i < PyList_GET_SIZE(funcs); i++) {
+        PyObject *f = PyList_GET_ITEM(funcs, i);
+        if (hs_txn_function_saved(txn, f)) {
+            continue; /* moved or patched already: its lines are new */
+        }
+        PyObject *code = hs_code_shift(PyFunction_GET_CODE(f), delta);
+        r = code ? hs_func_move(txn, f, code, nested) : -1;
+        Py_XDECREF(code);
+    }
+    Py_DECREF(funcs);
+    return r;
 }
 
 static int
