@@ -538,9 +538,11 @@ shift_moved(Apply *ap)
 }
 
 /* The live functions of this module, by (name, first line of their code,
- * decorators included as co_firstlineno counts them): one walk of the
- * GC-tracked objects, made only when several defs bind one name.  New
- * dict, or NULL with an exception set. */
+ * decorators included as co_firstlineno counts them), each key to a list:
+ * the functions the staged defs just made have the keys of the old ones
+ * when their lines did not change.  One walk of the GC-tracked objects,
+ * made only when several defs bind one name.  New dict, or NULL with an
+ * exception set. */
 static PyObject *
 functions_by_line(HsJob *job)
 {
@@ -559,7 +561,15 @@ functions_by_line(HsJob *job)
                                 "(Oi)", n,
                                 hs_code_firstlineno(PyFunction_GET_CODE(o)))
                           : NULL;
-        if (key == NULL || PyDict_SetItem(index, key, o) < 0) {
+        PyObject *list = key ? PyDict_GetItemWithError(index, key) : NULL;
+        if (list == NULL && key != NULL && !PyErr_Occurred()) {
+            list = PyList_New(0);
+            if (list != NULL && PyDict_SetItem(index, key, list) < 0) {
+                Py_CLEAR(list);
+            }
+            Py_XDECREF(list); /* the index holds it */
+        }
+        if (list == NULL || PyList_Append(list, o) < 0) {
             Py_CLEAR(index);
         }
         Py_XDECREF(n);
@@ -627,13 +637,20 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
             Py_DECREF(dups);
             return -1;
         }
-        PyObject *key = Py_BuildValue("(Oi)", name, o->line);
-        PyObject *fo = key ? Py_XNewRef(PyDict_GetItemWithError(by_line, key))
-                           : NULL;
+        PyObject *fn = hs_func_find(PyTuple_GET_ITEM(ra, 1), job->dict,
+                                    name);
+        PyObject *key = fn ? Py_BuildValue("(Oi)", name, o->line) : NULL;
+        PyObject *olds = key ? PyDict_GetItemWithError(by_line, key) : NULL;
+        PyObject *fo = NULL;
+        for (Py_ssize_t k = 0; olds != NULL && k < PyList_GET_SIZE(olds);
+             k++) {
+            PyObject *f = PyList_GET_ITEM(olds, k);
+            if (f != fn && PyFunction_GET_CODE(f) != PyFunction_GET_CODE(fn)) {
+                fo = Py_NewRef(f);
+                break;
+            }
+        }
         Py_XDECREF(key);
-        PyObject *fn = fo ? hs_func_find(PyTuple_GET_ITEM(ra, 1), job->dict,
-                                         name)
-                          : NULL;
         int r = PyErr_Occurred() ? -1 : 0;
         if (r == 0 && fo != NULL && fn != NULL && fo != fn) {
             r = hs_func_patch(ap->txn, fo, PyFunction_GET_CODE(fn), fn,

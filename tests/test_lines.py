@@ -425,3 +425,61 @@ def test_method_under_validating_wrapper_moves(sb):
     with pytest.raises(TypeError) as info:
         m.tz().fromutc(None)
     assert _last_frame(info).lineno == line_of(v2, 'raise TypeError("dt")')
+
+
+def test_edited_decorated_definitions_start_at_first_decorator(sb):
+    # Unchanged decorators are not run again; the edited definition still
+    # gets the first line a fresh import gives it: its first decorator's.
+    v1 = """
+        import contextlib
+        import functools
+
+        def deco(f):
+            @functools.wraps(f)
+            def wrapper(*args):
+                return f(*args)
+            return wrapper
+
+        @functools.lru_cache(maxsize=None)
+        def cached(x):
+            return x + 1
+
+        @contextlib.contextmanager
+        def managed():
+            yield 1
+
+        @deco
+        @functools.lru_cache(maxsize=None)  # two of them
+        def stacked(x):
+            return x * 1
+
+        def register(cls):
+            return cls
+
+        @register
+        class K:
+            def m(self):
+                return 1
+    """
+    m = sb.load(v1)
+    cached, managed, stacked, K = m.cached, m.managed, m.stacked, m.K
+    assert cached(1) == 2
+    v2 = (dedent(v1).replace("x + 1", "x + 2").replace("yield 1", "yield 2")
+          .replace("x * 1", "x * 2").replace("return 1", "return 2"))
+    sb.update(m, v2)
+    report = hotswap.reload(m)
+    assert report.ok and not report.rejected, str(report)
+    assert (m.cached, m.managed, m.stacked, m.K) == (cached, managed,
+                                                      stacked, K)
+    fresh = sb.load(v2, base="fresh")
+    assert_as_fresh(cached.__wrapped__, fresh.cached.__wrapped__)
+    assert_as_fresh(managed.__wrapped__, fresh.managed.__wrapped__)
+    assert_as_fresh(stacked.__wrapped__.__wrapped__,
+                    fresh.stacked.__wrapped__.__wrapped__)
+    assert inspect.getsource(cached).startswith("@functools.lru_cache")
+    assert inspect.getsource(K) == inspect.getsource(fresh.K)
+    assert vars(K).get("__firstlineno__") == \
+        vars(fresh.K).get("__firstlineno__")
+    with managed() as v:
+        assert v == 2
+    assert (cached(1), stacked(3), K().m()) == (3, 6, 2)
