@@ -169,16 +169,30 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
         return hs_report_add(job, name, kind, "added", NULL, line, NULL);
     }
 
-    /* functions: patch the old one in place */
+    /* functions: patch the old one in place.  For a def, the function its
+     * old statement made, wherever the decorators keep it (an attribute
+     * of a decorator object, not a same-named wrapper closure). */
     PyObject *fo = NULL, *fn = NULL;
     if (!PyType_Check(old) && !PyModule_Check(old) && !PyType_Check(new)
         && !PyModule_Check(new)) {
-        fo = hs_func_find(old, job->dict, name);
+        if (c != NULL && c->kind == HS_CHUNK_DEF) {
+            int old_line = job->match[ci] >= 0
+                               ? job->old_chunks->items[job->match[ci]].line
+                               : 0;
+            fo = hs_func_find_def(old, job->dict, job->filename, name,
+                                  old_line);
+        }
+        else {
+            fo = hs_func_find(old, job->dict, name);
+        }
         if (fo == NULL && PyErr_Occurred()) {
             return -1;
         }
         if (fo != NULL) {
-            fn = hs_func_find(new, job->dict, name);
+            fn = c != NULL && c->kind == HS_CHUNK_DEF
+                     ? hs_func_find_def(new, job->dict, job->filename, name,
+                                        c->line)
+                     : hs_func_find(new, job->dict, name);
             if (fn == NULL && PyErr_Occurred()) {
                 Py_DECREF(fo);
                 return -1;
@@ -188,11 +202,34 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
     if (fo != NULL && fn != NULL && fo != fn) {
         int r = hs_func_patch(ap->txn, fo, PyFunction_GET_CODE(fn), fn,
                               ap->nested);
-        Py_DECREF(fo);
-        Py_DECREF(fn);
         if (r < 0) {
+            Py_DECREF(fo);
+            Py_DECREF(fn);
             return -1;
         }
+        int deco_changed = c != NULL && c->kind == HS_CHUNK_DEF
+                           && !job->stripped[ci] && job->match[ci] >= 0;
+        if (deco_changed && r != HS_PATCH_KIND && r != HS_PATCH_FREEVARS) {
+            /* the old decorators keep the old function: it follows the new
+             * one's code from now on, and its caches are stale */
+            r = set_name(ap, name, new);
+            if (r == 0) {
+                r = hs_func_follow_replacement(old, fo, fn);
+            }
+            Py_DECREF(fo);
+            Py_DECREF(fn);
+            if (r < 0) {
+                return -1;
+            }
+            return hs_report_add(job, name, "function", "replaced", "HS102",
+                                 line,
+                                 "decorators changed: the name refers to the "
+                                 "newly decorated object; references taken "
+                                 "before the reload run the new body under "
+                                 "the old decorators");
+        }
+        Py_DECREF(fo);
+        Py_DECREF(fn);
         if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
             if (set_name(ap, name, new) < 0) {
                 return -1;
@@ -207,22 +244,6 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
                     : "the new code needs a free variable the old function "
                       "does not have; references taken before the reload "
                       "keep the old function");
-        }
-        int deco_changed = c != NULL && c->kind == HS_CHUNK_DEF
-                           && !job->stripped[ci] && job->match[ci] >= 0;
-        if (deco_changed) {
-            /* the old decorators keep the old function: it follows the new
-             * one's code from now on, and its caches are stale */
-            if (set_name(ap, name, new) < 0
-                || hs_func_follow_replacement(old, new, job->dict, name) < 0) {
-                return -1;
-            }
-            return hs_report_add(job, name, "function", "replaced", "HS102",
-                                 line,
-                                 "decorators changed: the name refers to the "
-                                 "newly decorated object; references taken "
-                                 "before the reload run the new body under "
-                                 "the old decorators");
         }
         int stripped = c != NULL && job->stripped[ci];
         if (!stripped && Py_TYPE(old) != Py_TYPE(new)) {
@@ -637,8 +658,8 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
             Py_DECREF(dups);
             return -1;
         }
-        PyObject *fn = hs_func_find(PyTuple_GET_ITEM(ra, 1), job->dict,
-                                    name);
+        PyObject *fn = hs_func_find_def(PyTuple_GET_ITEM(ra, 1), job->dict,
+                                        job->filename, name, ca->line);
         PyObject *key = fn ? Py_BuildValue("(Oi)", name, o->line) : NULL;
         PyObject *olds = key ? PyDict_GetItemWithError(by_line, key) : NULL;
         PyObject *fo = NULL;

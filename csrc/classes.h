@@ -28,10 +28,12 @@ int hs_class_old_header_has_keywords(HsJob *job, const HsClassRanges *rg);
 /* Record that the existing class `klass` gets the body namespace `ns`.
  * header_ok: 1 same header, 0 bases changed (to `bases`), -1 metaclass
  * changed, 2 class keywords changed.  `shadow` (may be NULL): a class
- * built from the new body by a typing metaclass, for its derived data. */
+ * built from the new body by a typing metaclass, for its derived data.
+ * `prepared` (may be NULL): a copy of what the metaclass's __prepare__
+ * put in the namespace before the body ran. */
 int hs_class_record(HsJob *job, PyObject *klass, PyObject *ns,
                     const HsClassRanges *ranges, int header_ok,
-                    PyObject *bases, PyObject *shadow);
+                    PyObject *bases, PyObject *shadow, PyObject *prepared);
 
 /* APPLY every recorded class update of the job.  Differing nested code
  * pairs go to `nested`.  0 / -1. */

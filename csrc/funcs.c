@@ -472,19 +472,13 @@ error:
 }
 
 int
-hs_func_follow_replacement(PyObject *old, PyObject *new, PyObject *globals,
-                           PyObject *name)
+hs_func_follow_replacement(PyObject *old, PyObject *fo, PyObject *fn)
 {
-    PyObject *fo = hs_func_find(old, globals, name);
-    PyObject *fn = fo ? hs_func_find(new, globals, name) : NULL;
-    int r = PyErr_Occurred() ? -1 : 0;
-    if (r == 0 && fo != NULL && fn != NULL && fo != fn
-        && PyFunction_GET_CODE(fo) == PyFunction_GET_CODE(fn)) {
-        r = hs_func_alias(fo, PyFunction_GET_CODE(fn), old);
+    if (fo != fn && PyFunction_GET_CODE(fo) == PyFunction_GET_CODE(fn)
+        && hs_func_alias(fo, PyFunction_GET_CODE(fn), old) < 0) {
+        return -1;
     }
-    Py_XDECREF(fo);
-    Py_XDECREF(fn);
-    return r < 0 ? -1 : hs_func_clear_cache(old);
+    return hs_func_clear_cache(old);
 }
 
 static int clear_one_cache(PyObject *obj);
@@ -536,6 +530,22 @@ clear_one_cache(PyObject *obj)
     }
     Py_DECREF(r);
     return 0;
+}
+
+PyObject *
+hs_func_find_def(PyObject *obj, PyObject *globals, PyObject *filename,
+                 PyObject *name, int line)
+{
+    HsHeldQuery q = {globals, name, filename, line, line, 1};
+    PyObject *found = hs_func_held(obj, &q);
+    if (found == NULL) {
+        return NULL;
+    }
+    PyObject *f = PyList_GET_SIZE(found) > 0
+                      ? Py_NewRef(PyList_GET_ITEM(found, 0))
+                      : hs_func_find(obj, globals, name);
+    Py_DECREF(found);
+    return f;
 }
 
 /* ------------------------------------------------------------------ */

@@ -669,7 +669,7 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     PyObject *func, *name;
     PyObject *old = NULL, *bases = NULL, *resolved = NULL, *meta_kw = NULL;
     PyObject *kw = NULL, *prepare = NULL, *ns = NULL, *cell = NULL;
-    PyObject *result = NULL;
+    PyObject *prepared = NULL, *result = NULL;
     if (st == NULL || PyTuple_GET_SIZE(args) < 2
         || st->depth >= MAX_CLASS_DEPTH) {
         return call_original(args, kwargs);
@@ -755,6 +755,17 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     if (ns == NULL) {
         goto done;
     }
+    /* what __prepare__ put in the namespace (an enum's inherited
+     * _generate_next_value_) is not the body's: remember it */
+    if (PyObject_Size(ns) > 0) {
+        prepared = PyDict_New();
+        if (prepared == NULL || PyDict_Merge(prepared, ns, 1) < 0) {
+            goto done;
+        }
+    }
+    else if (PyErr_Occurred()) {
+        PyErr_Clear(); /* a namespace without a size: nothing known */
+    }
     ClassFrame *fr = &st->stack[st->depth];
     fr->klass = Py_NewRef(old);
     fr->body_code = body;
@@ -820,7 +831,8 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
         Py_XDECREF(ob);
     }
     int rec = hs_class_record(st->job, old, ns, &fr->ranges, header_ok,
-                              header_ok == 0 ? resolved : NULL, shadow);
+                              header_ok == 0 ? resolved : NULL, shadow,
+                              prepared);
     Py_XDECREF(shadow);
     if (rec < 0) {
         goto done;
@@ -834,6 +846,7 @@ done:
     Py_XDECREF(kw);
     Py_XDECREF(prepare);
     Py_XDECREF(ns);
+    Py_XDECREF(prepared);
     Py_XDECREF(cell);
     return result;
 }
