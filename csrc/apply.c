@@ -329,6 +329,58 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
     return hs_report_add(job, name, kind, "updated", NULL, line, NULL);
 }
 
+/* A def whose name a later, unchanged statement binds again keeps the live
+ * binding (`f = lru_cache()(f)` in an `if`, 3.9's pathlib).  The function
+ * the def made may still be held by that binding: it runs the new code,
+ * as in a fresh import.  0 / -1. */
+static int
+patch_rebound_def(Apply *ap, PyObject *name, Py_ssize_t ci, PyObject *old,
+                  PyObject *new)
+{
+    HsJob *job = ap->job;
+    if (ci < 0 || old == NULL || new == NULL
+        || job->chunks.items[ci].kind != HS_CHUNK_DEF || job->match[ci] < 0) {
+        return 0;
+    }
+    HsChunk *c = &job->chunks.items[ci];
+    HsChunk *o = &job->old_chunks->items[job->match[ci]];
+    HsHeldQuery q = {job->dict, name, job->filename, o->line, o->line, 1};
+    PyObject *found = hs_func_held(old, &q);
+    if (found == NULL) {
+        return -1;
+    }
+    PyObject *fo = PyList_GET_SIZE(found) ? PyList_GET_ITEM(found, 0) : NULL;
+    PyObject *fn = fo ? hs_func_find_def(new, job->dict, job->filename, name,
+                                         c->line)
+                      : NULL;
+    int r = PyErr_Occurred() ? -1 : 0;
+    if (r == 0 && fn != NULL && fn != fo) {
+        int p = hs_func_patch(ap->txn, fo, PyFunction_GET_CODE(fn), fn,
+                              ap->nested);
+        if (p == HS_PATCH_UPDATED || p == HS_PATCH_MOVED) {
+            r = hs_func_clear_cache(old);
+            if (r == 0) {
+                r = hs_report_add(job, name, "function",
+                                  p == HS_PATCH_MOVED ? "moved" : "updated",
+                                  NULL, c->head_line, NULL);
+            }
+        }
+        else if (p == HS_PATCH_KIND || p == HS_PATCH_FREEVARS) {
+            r = hs_report_add(job, name, "function", "rejected",
+                              p == HS_PATCH_KIND ? "HS101" : "HS104",
+                              c->head_line,
+                              "the function a later statement rebinds "
+                              "cannot take the new code in place");
+        }
+        else {
+            r = p < 0 ? -1 : 0;
+        }
+    }
+    Py_XDECREF(fn);
+    Py_DECREF(found);
+    return r;
+}
+
 /* Names bound by the staged code, in a deterministic order. */
 static PyObject *
 staged_names(HsJob *job, int *star, PyObject *chunk_of)
@@ -788,7 +840,7 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
                 r = reconcile(&ap, name, old, new);
             }
             else if (r == 1) {
-                r = 0;
+                r = patch_rebound_def(&ap, name, ci, old, new);
             }
         }
         Py_XDECREF(old);

@@ -1127,3 +1127,29 @@ def test_wrapper_closure_named_like_the_function_keeps_validating(sb):
     fresh = sb.load(v2, base="fresh")
     assert_as_fresh(func.__wrapped__, fresh.fromutc.__wrapped__)
     assert_as_fresh(meth.__wrapped__, fresh.tz.fromutc.__wrapped__)
+
+
+def test_function_rewrapped_by_a_later_statement_runs_new_body(sb):
+    # 3.9's pathlib: `_make_selector = functools.lru_cache()(_make_selector)`
+    # inside an `if`.  The unchanged later statement keeps the live binding;
+    # the function the edited def made, held inside it, takes the edit.
+    v1 = """
+        import functools
+
+        def _make(x):
+            return x + 1
+
+        if hasattr(functools, "lru_cache"):
+            _make = functools.lru_cache()(_make)
+    """
+    m = sb.load(v1)
+    user = sb.importer(m, "_make")
+    wrapper = m._make
+    assert wrapper(1) == 2
+    v2 = "# pushed down\n" + dedent(v1).replace("x + 1", "x + 2")
+    sb.update(m, v2)
+    report = hotswap.reload(m)
+    assert one(report, "_make").action == "updated", str(report)
+    assert m._make is wrapper and user._make(1) == 3   # cache cleared
+    assert_as_fresh(wrapper.__wrapped__,
+                    sb.load(v2, base="fresh")._make.__wrapped__)
