@@ -286,20 +286,23 @@ hs_func_find(PyObject *obj, PyObject *globals, PyObject *name)
  * its __dict__ -> a partial -> the function); anything deeper or wider is
  * application data, not a wrapper. */
 #define HELD_MAX_DEPTH 4
-#define HELD_MAX_NODES 512
+#define HELD_MAX_NODES 512  /* objects looked into */
+#define HELD_MAX_QUEUE 2048 /* objects looked at */
 #define HELD_MAX_ITEMS 64
 
 typedef struct {
     PyObject **v; /* borrowed while the traversal runs */
     Py_ssize_t n;
     Py_ssize_t cap;
+    PyObject *globals; /* borrowed: never looked into */
 } PtrVec;
 
 static int
 held_push(PyObject *o, void *arg)
 {
     PtrVec *pv = arg;
-    if (o == NULL) {
+    /* objects the collector does not track hold no functions */
+    if (o == NULL || o == pv->globals || !PyObject_IS_GC(o)) {
         return 0;
     }
     if (pv->n == pv->cap) {
@@ -319,9 +322,8 @@ held_push(PyObject *o, void *arg)
 static int
 held_skip(PyObject *o, PyObject *builtins, PyObject *builtins_key)
 {
-    /* objects the collector does not track hold no functions */
-    if (!PyObject_IS_GC(o) || PyType_Check(o) || PyModule_Check(o)
-        || PyCode_Check(o) || o == builtins) {
+    if (PyType_Check(o) || PyModule_Check(o) || PyCode_Check(o)
+        || o == builtins) {
         return 1;
     }
     if (PyDict_Check(o)) {
@@ -380,91 +382,107 @@ held_match(PyObject *f, const HsHeldQuery *q)
     return 1;
 }
 
+/* The search's queue, which is also the set of objects seen (they are
+ * few: a linear scan is cheaper than hashing them). */
+typedef struct {
+    PyObject *obj; /* strong */
+    int depth;
+} HeldNode;
+
+static int
+held_seen(const HeldNode *nodes, Py_ssize_t n, PyObject *o)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (nodes[i].obj == o) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 PyObject *
 hs_func_held(PyObject *obj, const HsHeldQuery *q)
 {
-    PyObject *found = NULL, *seen = NULL, *level = NULL, *next = NULL;
-    PyObject *key = NULL;
+    static PyObject *builtins_key = NULL; /* interned, kept for good */
     PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
-    PtrVec pv = {NULL, 0, 0};
-    int nodes = 0;
+    PyObject *found = NULL;
+    HeldNode *nodes = NULL;
+    Py_ssize_t n = 0, cap = 0;
+    PtrVec pv = {NULL, 0, 0, q->globals};
 
+    if (builtins_key == NULL
+        && (builtins_key = PyUnicode_InternFromString("__builtins__"))
+               == NULL) {
+        return NULL;
+    }
     found = PyList_New(0);
-    seen = PyDict_New(); /* id -> object: keeps them alive, ids unique */
-    level = PyList_New(0);
-    key = PyUnicode_InternFromString("__builtins__");
-    if (found == NULL || seen == NULL || level == NULL || key == NULL) {
+    if (found == NULL || PyType_Check(obj) || PyModule_Check(obj)) {
+        return found;
+    }
+    cap = 16;
+    nodes = PyMem_Malloc(cap * sizeof(HeldNode));
+    if (nodes == NULL) {
+        PyErr_NoMemory();
         goto error;
     }
-    if (PyType_Check(obj) || PyModule_Check(obj)) {
-        goto done;
-    }
-    PyObject *id = PyLong_FromVoidPtr(obj);
-    if (id == NULL || PyDict_SetItem(seen, id, obj) < 0
-        || PyList_Append(level, obj) < 0) {
-        Py_XDECREF(id);
-        goto error;
-    }
-    Py_DECREF(id);
-    for (int depth = 0; PyList_GET_SIZE(level) > 0; depth++) {
-        next = PyList_New(0);
-        if (next == NULL) {
+    nodes[n++] = (HeldNode){Py_NewRef(obj), 0};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *o = nodes[i].obj;
+        int m = held_match(o, q);
+        if (m < 0 || (m && PyList_Append(found, o) < 0)) {
             goto error;
         }
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(level); i++) {
-            PyObject *o = PyList_GET_ITEM(level, i);
-            int m = held_match(o, q);
-            if (m < 0 || (m && PyList_Append(found, o) < 0)) {
-                goto error;
-            }
-            if (q->max_found > 0
-                && PyList_GET_SIZE(found) >= q->max_found) {
-                goto done;
-            }
-            if (depth >= HELD_MAX_DEPTH || nodes++ >= HELD_MAX_NODES) {
-                continue;
-            }
-            pv.n = 0;
-            if (hs_object_traverse(o, held_push, &pv) != 0) {
-                PyErr_NoMemory();
-                goto error;
-            }
-            /* own every referent before anything can run Python code */
-            for (Py_ssize_t k = 0; k < pv.n; k++) {
-                Py_INCREF(pv.v[k]);
-            }
-            int err = 0;
-            for (Py_ssize_t k = 0; k < pv.n; k++) {
-                PyObject *r = pv.v[k];
-                if (!err) {
-                    int skip = held_skip(r, builtins, key);
-                    PyObject *rid = skip == 0 ? PyLong_FromVoidPtr(r) : NULL;
-                    int known = rid ? PyDict_Contains(seen, rid) : -1;
-                    if (skip < 0 || (skip == 0 && known < 0)) {
-                        err = 1;
-                    }
-                    else if (skip == 0 && known == 0
-                             && (PyDict_SetItem(seen, rid, r) < 0
-                                 || PyList_Append(next, r) < 0)) {
-                        err = 1;
-                    }
-                    Py_XDECREF(rid);
-                }
-                Py_DECREF(r);
-            }
-            if (err) {
-                goto error;
-            }
+        if (q->max_found > 0 && PyList_GET_SIZE(found) >= q->max_found) {
+            break;
         }
-        Py_SETREF(level, next);
-        next = NULL;
+        if (nodes[i].depth >= HELD_MAX_DEPTH || i >= HELD_MAX_NODES) {
+            continue;
+        }
+        pv.n = 0;
+        if (hs_object_traverse(o, held_push, &pv) != 0) {
+            PyErr_NoMemory();
+            goto error;
+        }
+        /* own every referent before anything can run Python code */
+        for (Py_ssize_t k = 0; k < pv.n; k++) {
+            Py_INCREF(pv.v[k]);
+        }
+        int err = 0;
+        for (Py_ssize_t k = 0; k < pv.n; k++) {
+            PyObject *r = pv.v[k];
+            int skip = err ? 1 : held_skip(r, builtins, builtins_key);
+            if (skip < 0) {
+                err = 1;
+            }
+            else if (!skip && n < HELD_MAX_QUEUE
+                     && !held_seen(nodes, n, r)) {
+                if (n == cap) {
+                    HeldNode *nn = PyMem_Realloc(nodes,
+                                                 2 * cap * sizeof(HeldNode));
+                    if (nn == NULL) {
+                        PyErr_NoMemory();
+                        err = 1;
+                        Py_DECREF(r);
+                        continue;
+                    }
+                    nodes = nn;
+                    cap *= 2;
+                }
+                nodes[n++] = (HeldNode){r, nodes[i].depth + 1};
+                continue; /* the queue owns r now */
+            }
+            Py_DECREF(r);
+        }
+        if (err) {
+            goto error;
+        }
     }
 done:
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_DECREF(nodes[i].obj);
+    }
+    PyMem_Free(nodes);
     PyMem_Free(pv.v);
-    Py_XDECREF(seen);
-    Py_XDECREF(level);
-    Py_XDECREF(next);
-    Py_XDECREF(key);
     return found;
 error:
     Py_CLEAR(found);
