@@ -305,6 +305,9 @@ held_push(PyObject *o, void *arg)
     if (o == NULL || o == pv->globals || !PyObject_IS_GC(o)) {
         return 0;
     }
+    if (pv->n >= HELD_MAX_QUEUE) {
+        return 1; /* a large container: stop here */
+    }
     if (pv->n == pv->cap) {
         Py_ssize_t cap = pv->cap ? pv->cap * 2 : 16;
         PyObject **v = PyMem_Realloc(pv->v, cap * sizeof(PyObject *));
@@ -439,7 +442,7 @@ hs_func_held(PyObject *obj, const HsHeldQuery *q)
             continue;
         }
         pv.n = 0;
-        if (hs_object_traverse(o, held_push, &pv) != 0) {
+        if (hs_object_traverse(o, held_push, &pv) < 0) {
             PyErr_NoMemory();
             goto error;
         }
@@ -450,12 +453,12 @@ hs_func_held(PyObject *obj, const HsHeldQuery *q)
         int err = 0;
         for (Py_ssize_t k = 0; k < pv.n; k++) {
             PyObject *r = pv.v[k];
-            int skip = err ? 1 : held_skip(r, builtins, builtins_key);
+            int skip = err || n >= HELD_MAX_QUEUE
+                           ? 1 : held_skip(r, builtins, builtins_key);
             if (skip < 0) {
                 err = 1;
             }
-            else if (!skip && n < HELD_MAX_QUEUE
-                     && !held_seen(nodes, n, r)) {
+            else if (!skip && !held_seen(nodes, n, r)) {
                 if (n == cap) {
                     HeldNode *nn = PyMem_Realloc(nodes,
                                                  2 * cap * sizeof(HeldNode));
