@@ -169,16 +169,30 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
         return hs_report_add(job, name, kind, "added", NULL, line, NULL);
     }
 
-    /* functions: patch the old one in place */
+    /* functions: patch the old one in place.  For a def, the function its
+     * old statement made, wherever the decorators keep it (an attribute
+     * of a decorator object, not a same-named wrapper closure). */
     PyObject *fo = NULL, *fn = NULL;
     if (!PyType_Check(old) && !PyModule_Check(old) && !PyType_Check(new)
         && !PyModule_Check(new)) {
-        fo = hs_func_find(old, job->dict, name);
+        if (c != NULL && c->kind == HS_CHUNK_DEF) {
+            int old_line = job->match[ci] >= 0
+                               ? job->old_chunks->items[job->match[ci]].line
+                               : 0;
+            fo = hs_func_find_def(old, job->dict, job->filename, name,
+                                  old_line);
+        }
+        else {
+            fo = hs_func_find(old, job->dict, name);
+        }
         if (fo == NULL && PyErr_Occurred()) {
             return -1;
         }
         if (fo != NULL) {
-            fn = hs_func_find(new, job->dict, name);
+            fn = c != NULL && c->kind == HS_CHUNK_DEF
+                     ? hs_func_find_def(new, job->dict, job->filename, name,
+                                        c->line)
+                     : hs_func_find(new, job->dict, name);
             if (fn == NULL && PyErr_Occurred()) {
                 Py_DECREF(fo);
                 return -1;
@@ -188,11 +202,34 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
     if (fo != NULL && fn != NULL && fo != fn) {
         int r = hs_func_patch(ap->txn, fo, PyFunction_GET_CODE(fn), fn,
                               ap->nested);
-        Py_DECREF(fo);
-        Py_DECREF(fn);
         if (r < 0) {
+            Py_DECREF(fo);
+            Py_DECREF(fn);
             return -1;
         }
+        int deco_changed = c != NULL && c->kind == HS_CHUNK_DEF
+                           && !job->stripped[ci] && job->match[ci] >= 0;
+        if (deco_changed && r != HS_PATCH_KIND && r != HS_PATCH_FREEVARS) {
+            /* the old decorators keep the old function: it follows the new
+             * one's code from now on, and its caches are stale */
+            r = set_name(ap, name, new);
+            if (r == 0) {
+                r = hs_func_follow_replacement(old, fo, fn);
+            }
+            Py_DECREF(fo);
+            Py_DECREF(fn);
+            if (r < 0) {
+                return -1;
+            }
+            return hs_report_add(job, name, "function", "replaced", "HS102",
+                                 line,
+                                 "decorators changed: the name refers to the "
+                                 "newly decorated object; references taken "
+                                 "before the reload run the new body under "
+                                 "the old decorators");
+        }
+        Py_DECREF(fo);
+        Py_DECREF(fn);
         if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
             if (set_name(ap, name, new) < 0) {
                 return -1;
@@ -207,22 +244,6 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
                     : "the new code needs a free variable the old function "
                       "does not have; references taken before the reload "
                       "keep the old function");
-        }
-        int deco_changed = c != NULL && c->kind == HS_CHUNK_DEF
-                           && !job->stripped[ci] && job->match[ci] >= 0;
-        if (deco_changed) {
-            /* the old decorators keep the old function: it follows the new
-             * one's code from now on, and its caches are stale */
-            if (set_name(ap, name, new) < 0
-                || hs_func_follow_replacement(old, new, job->dict, name) < 0) {
-                return -1;
-            }
-            return hs_report_add(job, name, "function", "replaced", "HS102",
-                                 line,
-                                 "decorators changed: the name refers to the "
-                                 "newly decorated object; references taken "
-                                 "before the reload run the new body under "
-                                 "the old decorators");
         }
         int stripped = c != NULL && job->stripped[ci];
         if (!stripped && Py_TYPE(old) != Py_TYPE(new)) {
@@ -313,55 +334,55 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
     return hs_report_add(job, name, kind, "updated", NULL, line, NULL);
 }
 
-/* A def whose name a later unchanged statement binds again: the name
- * keeps its live value (f = lru_cache(f); an accelerator's import), and
- * the function the old def made runs the new body, found in that value
- * when it still wraps it (by its name: not another function of this
- * module that `f = g` bound).  0 / -1. */
+/* A def whose name a later, unchanged statement binds again keeps the live
+ * binding (`f = lru_cache()(f)` in an `if`, 3.9's pathlib).  The function
+ * the def made may still be held by that binding: it runs the new code,
+ * as in a fresh import.  0 / -1. */
 static int
-patch_rebound_def(Apply *ap, PyObject *name, PyObject *old, PyObject *new,
-                  Py_ssize_t ci)
+patch_rebound_def(Apply *ap, PyObject *name, Py_ssize_t ci, PyObject *old,
+                  PyObject *new)
 {
     HsJob *job = ap->job;
-    if (old == NULL || ci < 0 || job->chunks.items[ci].kind != HS_CHUNK_DEF
-        || PyType_Check(old) || PyModule_Check(old)) {
+    if (ci < 0 || old == NULL || new == NULL
+        || job->chunks.items[ci].kind != HS_CHUNK_DEF || job->match[ci] < 0) {
         return 0;
     }
-    int line = job->chunks.items[ci].head_line;
-    PyObject *fo = hs_func_find(old, job->dict, name), *fn = NULL;
-    PyObject *co_name = NULL;
-    if (fo != NULL) {
-        co_name = PyObject_GetAttrString(PyFunction_GET_CODE(fo), "co_name");
-        if (co_name != NULL && PyUnicode_Compare(co_name, name) == 0) {
-            fn = hs_func_find(new, job->dict, name);
-        }
+    HsChunk *c = &job->chunks.items[ci];
+    HsChunk *o = &job->old_chunks->items[job->match[ci]];
+    HsHeldQuery q = {job->dict, name, job->filename, o->line, o->line, 1};
+    PyObject *found = hs_func_held(old, &q);
+    if (found == NULL) {
+        return -1;
     }
+    PyObject *fo = PyList_GET_SIZE(found) ? PyList_GET_ITEM(found, 0) : NULL;
+    PyObject *fn = fo ? hs_func_find_def(new, job->dict, job->filename, name,
+                                         c->line)
+                      : NULL;
     int r = PyErr_Occurred() ? -1 : 0;
-    if (r == 0 && fn != NULL && fo != fn) {
-        r = hs_func_patch(ap->txn, fo, PyFunction_GET_CODE(fn), fn,
-                          ap->nested);
-        if (r == HS_PATCH_UPDATED || r == HS_PATCH_MOVED) {
-            r = hs_func_clear_cache(old) < 0
-                    ? -1
-                    : hs_report_add(job, name, "function",
-                                    r == HS_PATCH_MOVED ? "moved"
-                                                        : "updated",
-                                    NULL, line, NULL);
+    if (r == 0 && fn != NULL && fn != fo) {
+        int p = hs_func_patch(ap->txn, fo, PyFunction_GET_CODE(fn), fn,
+                              ap->nested);
+        if (p == HS_PATCH_UPDATED || p == HS_PATCH_MOVED) {
+            r = hs_func_clear_cache(old);
+            if (r == 0) {
+                r = hs_report_add(job, name, "function",
+                                  p == HS_PATCH_MOVED ? "moved" : "updated",
+                                  NULL, c->head_line, NULL);
+            }
         }
-        else if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
+        else if (p == HS_PATCH_KIND || p == HS_PATCH_FREEVARS) {
             r = hs_report_add(job, name, "function", "rejected",
-                              r == HS_PATCH_KIND ? "HS101" : "HS104", line,
-                              "a later statement binds this name again and "
-                              "keeps the old function, which cannot take the "
-                              "new code in place");
+                              p == HS_PATCH_KIND ? "HS101" : "HS104",
+                              c->head_line,
+                              "the function a later statement rebinds "
+                              "cannot take the new code in place");
         }
         else {
-            r = r < 0 ? -1 : 0;
+            r = p < 0 ? -1 : 0;
         }
     }
-    Py_XDECREF(fo);
     Py_XDECREF(fn);
-    Py_XDECREF(co_name);
+    Py_DECREF(found);
     return r;
 }
 
@@ -573,20 +594,16 @@ shift_moved(Apply *ap)
         if (r == 1 && c->kind == HS_CHUNK_CLASS) {
             r = hs_plan_is_own_class(job, v, name);
             if (r == 1) {
-                r = hs_class_shift(job, ap->txn, v, delta, ap->nested);
+                r = hs_class_shift(job, ap->txn, v, o, delta, ap->nested);
             }
         }
         else if (r == 1 && c->kind == HS_CHUNK_DEF) {
-            PyObject *f = hs_func_find(v, job->dict, name);
-            if (f != NULL) {
-                PyObject *code = hs_code_shift(PyFunction_GET_CODE(f), delta);
-                r = code ? hs_func_move(ap->txn, f, code, ap->nested) : -1;
-                Py_XDECREF(code);
-                Py_DECREF(f);
-            }
-            else if (PyErr_Occurred()) {
-                r = -1;
-            }
+            /* the functions this def made: in the statement's old lines,
+             * wherever the decorators keep them (a wrapper defined
+             * elsewhere moves with its own statement) */
+            HsHeldQuery q = {job->dict, NULL, job->filename, o->line,
+                             o->last_line, 0};
+            r = hs_func_shift_held(ap->txn, v, &q, delta, ap->nested);
         }
         Py_XDECREF(v);
         if (r >= 0 && hs_report_add(job, name, chunk_kind_name(c->kind),
@@ -602,9 +619,11 @@ shift_moved(Apply *ap)
 }
 
 /* The live functions of this module, by (name, first line of their code,
- * decorators included as co_firstlineno counts them): one walk of the
- * GC-tracked objects, made only when several defs bind one name.  New
- * dict, or NULL with an exception set. */
+ * decorators included as co_firstlineno counts them), each key to a list:
+ * the functions the staged defs just made have the keys of the old ones
+ * when their lines did not change.  One walk of the GC-tracked objects,
+ * made only when several defs bind one name.  New dict, or NULL with an
+ * exception set. */
 static PyObject *
 functions_by_line(HsJob *job)
 {
@@ -623,7 +642,15 @@ functions_by_line(HsJob *job)
                                 "(Oi)", n,
                                 hs_code_firstlineno(PyFunction_GET_CODE(o)))
                           : NULL;
-        if (key == NULL || PyDict_SetItem(index, key, o) < 0) {
+        PyObject *list = key ? PyDict_GetItemWithError(index, key) : NULL;
+        if (list == NULL && key != NULL && !PyErr_Occurred()) {
+            list = PyList_New(0);
+            if (list != NULL && PyDict_SetItem(index, key, list) < 0) {
+                Py_CLEAR(list);
+            }
+            Py_XDECREF(list); /* the index holds it */
+        }
+        if (list == NULL || PyList_Append(list, o) < 0) {
             Py_CLEAR(index);
         }
         Py_XDECREF(n);
@@ -691,13 +718,20 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
             Py_DECREF(dups);
             return -1;
         }
-        PyObject *key = Py_BuildValue("(Oi)", name, o->line);
-        PyObject *fo = key ? Py_XNewRef(PyDict_GetItemWithError(by_line, key))
-                           : NULL;
+        PyObject *fn = hs_func_find_def(PyTuple_GET_ITEM(ra, 1), job->dict,
+                                        job->filename, name, ca->line);
+        PyObject *key = fn ? Py_BuildValue("(Oi)", name, o->line) : NULL;
+        PyObject *olds = key ? PyDict_GetItemWithError(by_line, key) : NULL;
+        PyObject *fo = NULL;
+        for (Py_ssize_t k = 0; olds != NULL && k < PyList_GET_SIZE(olds);
+             k++) {
+            PyObject *f = PyList_GET_ITEM(olds, k);
+            if (f != fn && PyFunction_GET_CODE(f) != PyFunction_GET_CODE(fn)) {
+                fo = Py_NewRef(f);
+                break;
+            }
+        }
         Py_XDECREF(key);
-        PyObject *fn = fo ? hs_func_find(PyTuple_GET_ITEM(ra, 1), job->dict,
-                                         name)
-                          : NULL;
         int r = PyErr_Occurred() ? -1 : 0;
         if (r == 0 && fo != NULL && fn != NULL && fo != fn) {
             r = hs_func_patch(ap->txn, fo, PyFunction_GET_CODE(fn), fn,
@@ -814,7 +848,7 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
                 r = reconcile(&ap, name, old, new);
             }
             else if (r == 1) {
-                r = patch_rebound_def(&ap, name, old, new, ci);
+                r = patch_rebound_def(&ap, name, ci, old, new);
             }
         }
         Py_XDECREF(old);

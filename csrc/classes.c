@@ -198,16 +198,17 @@ hs_class_old_header_has_keywords(HsJob *job, const HsClassRanges *rg)
 int
 hs_class_record(HsJob *job, PyObject *klass, PyObject *ns,
                 const HsClassRanges *ranges, int header_ok, PyObject *bases,
-                PyObject *shadow)
+                PyObject *shadow, PyObject *prepared)
 {
     PyObject *r = PyBytes_FromStringAndSize((const char *)ranges,
                                             sizeof(*ranges));
     if (r == NULL) {
         return -1;
     }
-    PyObject *rec = Py_BuildValue("(OONiOO)", klass, ns, r, header_ok,
+    PyObject *rec = Py_BuildValue("(OONiOOO)", klass, ns, r, header_ok,
                                   bases ? bases : Py_None,
-                                  shadow ? shadow : Py_None);
+                                  shadow ? shadow : Py_None,
+                                  prepared ? prepared : Py_None);
     if (rec == NULL) {
         return -1;
     }
@@ -318,32 +319,122 @@ patch_result_report(Ctx *cx, PyObject *name, int r, int line)
  * classmethod(GenericAlias)): the member is data. */
 #define PATCH_NOT_A_FUNCTION 100
 
-/* Patch the function inside old (a wrapper of kind k) from the one inside
- * new.  Returns an HsPatchResult or -1; HS_PATCH_KIND/FREEVARS mean the
- * caller must replace the member. */
-static int
-patch_wrapped(Ctx *cx, PyObject *name, PyObject *old, PyObject *new)
+/* The function the member statement made, inside `obj`: for a def (`c`
+ * is its statement) the one at its lines, else whatever the wrappers lead
+ * to.  New reference or NULL (exception set on error). */
+static PyObject *
+member_function(Ctx *cx, PyObject *name, PyObject *obj, const HsChunk *c)
 {
-    PyObject *fo = hs_func_find(old, cx->job->dict, name);
+    HsJob *job = cx->job;
+    if (c != NULL) {
+        return hs_func_find_def(obj, job->dict, job->filename, name,
+                                c->line);
+    }
+    return hs_func_find(obj, job->dict, name);
+}
+
+/* Patch the function inside old (a wrapper of kind k) from the one inside
+ * new.  `oc`/`nc`: the member's old and new def statements, or NULL when
+ * the member is not a def or its old statement is unknown.  pair (may be
+ * NULL) gets the two functions (new references) when they were patched.
+ * Returns an HsPatchResult or -1; HS_PATCH_KIND/FREEVARS mean the caller
+ * must replace the member. */
+static int
+patch_wrapped(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
+              const HsChunk *oc, const HsChunk *nc, PyObject **pair)
+{
+    PyObject *fo = member_function(cx, name, old, nc != NULL ? oc : NULL);
     if (fo == NULL) {
         return PyErr_Occurred() ? -1 : PATCH_NOT_A_FUNCTION;
     }
     /* staged functions were moved onto the module dict already */
-    PyObject *fn = hs_func_find(new, cx->job->dict, name);
+    PyObject *fn = member_function(cx, name, new, nc);
     if (fn == NULL) {
         Py_DECREF(fo);
         return PyErr_Occurred() ? -1 : PATCH_NOT_A_FUNCTION;
     }
     int r = hs_func_patch(cx->txn, fo, PyFunction_GET_CODE(fn), fn,
                           cx->nested);
-    Py_DECREF(fo);
-    Py_DECREF(fn);
     if (r == HS_PATCH_UPDATED || r == HS_PATCH_MOVED) {
         if (hs_func_clear_cache(old) < 0) {
-            return -1;
+            r = -1;
         }
     }
+    if (r >= 0 && pair != NULL) {
+        pair[0] = Py_NewRef(fo);
+        pair[1] = Py_NewRef(fn);
+    }
+    Py_DECREF(fo);
+    Py_DECREF(fn);
     return r;
+}
+
+/* A def member whose decorators did not change but whose live object is
+ * not what the new body made of it: a decorator object keeping the
+ * function in an attribute of its own (functools.cached_property, a
+ * memoize class), or a class machinery that moved it (an enum's __new__
+ * lives on as __new_member__; the class's __new__ is Enum.__new__).  The
+ * function the old statement made is found by its name and lines, in the
+ * old member or else in another member of the class, and patched in
+ * place; the member stays.  Returns an HsPatchResult, PATCH_NOT_A_FUNCTION
+ * when there is no such function, or -1. */
+static int
+patch_def_held(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
+               const HsChunk *oc, const HsChunk *nc)
+{
+    HsJob *job = cx->job;
+    PyObject *fo = NULL, *fn = NULL, *found = NULL, *items = NULL;
+    int result = -1;
+    HsHeldQuery q = {job->dict, name, job->filename, oc->line, oc->line, 1};
+    found = hs_func_held(old, &q);
+    if (found == NULL) {
+        goto done;
+    }
+    if (PyList_GET_SIZE(found) == 0) {
+        PyObject *d = hs_cls_own_dict(cx->klass);
+        items = d ? PyMapping_Values(d) : NULL;
+        Py_XDECREF(d);
+        for (Py_ssize_t i = 0; items && i < PyList_GET_SIZE(items); i++) {
+            PyObject *v = PyList_GET_ITEM(items, i);
+            if (v == old) {
+                continue;
+            }
+            Py_SETREF(found, hs_func_held(v, &q));
+            if (found == NULL || PyList_GET_SIZE(found) > 0) {
+                break;
+            }
+        }
+        if (found == NULL || items == NULL) {
+            goto done;
+        }
+    }
+    if (PyList_GET_SIZE(found) == 0) {
+        result = PATCH_NOT_A_FUNCTION;
+        goto done;
+    }
+    fo = Py_NewRef(PyList_GET_ITEM(found, 0));
+    q.first = q.last = nc->line;
+    Py_SETREF(found, hs_func_held(new, &q));
+    if (found == NULL) {
+        goto done;
+    }
+    if (PyList_GET_SIZE(found) == 0) {
+        result = PATCH_NOT_A_FUNCTION;
+        goto done;
+    }
+    fn = Py_NewRef(PyList_GET_ITEM(found, 0));
+    result = hs_func_patch(cx->txn, fo, PyFunction_GET_CODE(fn), fn,
+                           cx->nested);
+    if ((result == HS_PATCH_UPDATED || result == HS_PATCH_MOVED)
+        && hs_func_clear_cache(old) < 0) {
+        result = -1;
+    }
+done:
+    Py_XDECREF(fo);
+    Py_XDECREF(fn);
+    Py_XDECREF(found);
+    Py_XDECREF(items);
+    return result;
 }
 
 static int
@@ -368,7 +459,7 @@ patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
                               cx->nested);
         }
         else if (a != Py_None) {
-            r = patch_wrapped(cx, name, a, b);
+            r = patch_wrapped(cx, name, a, b, NULL, NULL, NULL);
         }
         Py_DECREF(a);
         Py_DECREF(b);
@@ -559,7 +650,7 @@ set_bases(Ctx *cx, PyObject *bases)
 static int
 apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
           const HsClassRanges *rg, int header_ok, PyObject *new_bases,
-          PyObject *shadow, PyObject *nested)
+          PyObject *shadow, PyObject *prepared, PyObject *nested)
 {
     const char *ntext = PyBytes_AS_STRING(job->text);
     const char *otext = job->old_text;
@@ -857,6 +948,10 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         if (members != NULL && PyDict_GetItemWithError(members, name)) {
             continue; /* enum members keep their identity */
         }
+        if (prepared != Py_None && !PyErr_Occurred()
+            && PyDict_GetItemWithError(prepared, name) == value) {
+            continue; /* put there by __prepare__, not by the body */
+        }
         if (PyErr_Occurred()) {
             goto done;
         }
@@ -946,7 +1041,29 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             continue; /* statement not edited: the live value stays */
         }
         MemberKind ko = member_kind(old), kn = member_kind(value);
+        /* the member's def statements, old and new, when it is a def */
+        const HsChunk *ndef = mi >= 0 && nm.items[mi].kind == HS_CHUNK_DEF
+                                  ? &nm.items[mi] : NULL;
+        const HsChunk *odef = ndef != NULL && mmatch[mi] >= 0
+                                      && om.items[mmatch[mi]].kind
+                                             == HS_CHUNK_DEF
+                                  ? &om.items[mmatch[mi]] : NULL;
         int r;
+        if (odef != NULL && !deco_changed && (ko != kn || ko == K_OTHER)) {
+            r = patch_def_held(&cx, name, old, value, odef, ndef);
+            if (r < 0) {
+                Py_DECREF(old);
+                goto done;
+            }
+            if (r != PATCH_NOT_A_FUNCTION && r != HS_PATCH_KIND
+                && r != HS_PATCH_FREEVARS) {
+                Py_DECREF(old);
+                if (patch_result_report(&cx, name, r, line) < 0) {
+                    goto done;
+                }
+                continue;
+            }
+        }
         if (ko != K_OTHER && ko == kn) {
             if (ko == K_PROPERTY) {
                 r = patch_property(&cx, name, old, value, line);
@@ -956,8 +1073,20 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                 }
                 continue;
             }
-            r = patch_wrapped(&cx, name, old, value);
+            PyObject *fpair[2] = {NULL, NULL};
+            r = patch_wrapped(&cx, name, old, value, odef, ndef, fpair);
             if (r < 0) {
+                Py_DECREF(old);
+                goto done;
+            }
+            int a = 0;
+            if (deco_changed && fpair[0] != NULL && r != HS_PATCH_KIND
+                && r != HS_PATCH_FREEVARS) {
+                a = hs_func_follow_replacement(old, fpair[0], fpair[1]);
+            }
+            Py_XDECREF(fpair[0]);
+            Py_XDECREF(fpair[1]);
+            if (a < 0) {
                 Py_DECREF(old);
                 goto done;
             }
@@ -982,10 +1111,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                 continue;
             }
             if (deco_changed) {
-                int a = hs_func_follow_replacement(old, value, job->dict,
-                                                   name);
                 Py_DECREF(old);
-                if (a < 0 || set_member(&cx, name, value) < 0
+                if (set_member(&cx, name, value) < 0
                     || hs_cls_report(&cx, name, "method", "replaced", "HS102", line,
                               "decorators changed: the class attribute is "
                               "the newly decorated object; references taken "
@@ -1200,7 +1327,7 @@ hs_class_apply(HsJob *job, HsTxn *txn, PyObject *nested)
         if (apply_one(job, txn, PyTuple_GET_ITEM(rec, 0),
                       PyTuple_GET_ITEM(rec, 1), &rg, header_ok,
                       PyTuple_GET_ITEM(rec, 4), PyTuple_GET_ITEM(rec, 5),
-                      nested) < 0) {
+                      PyTuple_GET_ITEM(rec, 6), nested) < 0) {
             return -1;
         }
     }
@@ -1211,8 +1338,8 @@ hs_class_apply(HsJob *job, HsTxn *txn, PyObject *nested)
 /* a class statement that only moved                                   */
 
 int
-hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, int delta,
-               PyObject *nested)
+hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, const HsChunk *old,
+               int delta, PyObject *nested)
 {
     PyObject *d = hs_cls_own_dict(klass), *items = NULL, *qual = NULL;
     int result = -1;
@@ -1224,6 +1351,11 @@ hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, int delta,
     if (items == NULL || qual == NULL) {
         goto done;
     }
+    /* the functions the class statement made are those in its old lines,
+     * wherever the members keep them (descriptors, decorator objects,
+     * wrappers); one reached under several names moves once */
+    HsHeldQuery q = {job->dict, NULL, job->filename, old->line,
+                     old->last_line, 0};
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
         PyObject *v = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
@@ -1249,48 +1381,12 @@ hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, int delta,
                 goto done;
             }
             if (nested_cls
-                && hs_class_shift(job, txn, v, delta, nested) < 0) {
+                && hs_class_shift(job, txn, v, old, delta, nested) < 0) {
                 goto done;
             }
             continue;
         }
-        MemberKind k = member_kind(v);
-        if (k == K_OTHER) {
-            continue;
-        }
-        PyObject *targets[3] = {NULL, NULL, NULL};
-        if (k == K_PROPERTY) {
-            targets[0] = PyObject_GetAttrString(v, "fget");
-            targets[1] = PyObject_GetAttrString(v, "fset");
-            targets[2] = PyObject_GetAttrString(v, "fdel");
-            if (!targets[0] || !targets[1] || !targets[2]) {
-                Py_XDECREF(targets[0]);
-                Py_XDECREF(targets[1]);
-                Py_XDECREF(targets[2]);
-                goto done;
-            }
-        }
-        else {
-            targets[0] = hs_func_find(v, job->dict, name);
-            if (targets[0] == NULL && PyErr_Occurred()) {
-                goto done;
-            }
-        }
-        int err = 0;
-        for (int t = 0; t < 3; t++) {
-            PyObject *f = targets[t];
-            if (!err && f != NULL && PyFunction_Check(f)
-                && PyFunction_GET_GLOBALS(f) == job->dict) {
-                PyObject *code = hs_code_shift(PyFunction_GET_CODE(f),
-                                               delta);
-                if (code == NULL || hs_func_move(txn, f, code, nested) < 0) {
-                    err = 1;
-                }
-                Py_XDECREF(code);
-            }
-            Py_XDECREF(f);
-        }
-        if (err) {
+        if (hs_func_shift_held(txn, v, &q, delta, nested) < 0) {
             goto done;
         }
     }

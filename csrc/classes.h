@@ -28,19 +28,21 @@ int hs_class_old_header_has_keywords(HsJob *job, const HsClassRanges *rg);
 /* Record that the existing class `klass` gets the body namespace `ns`.
  * header_ok: 1 same header, 0 bases changed (to `bases`), -1 metaclass
  * changed, 2 class keywords changed.  `shadow` (may be NULL): a class
- * built from the new body by a typing metaclass, for its derived data. */
+ * built from the new body by a typing metaclass, for its derived data.
+ * `prepared` (may be NULL): a copy of what the metaclass's __prepare__
+ * put in the namespace before the body ran. */
 int hs_class_record(HsJob *job, PyObject *klass, PyObject *ns,
                     const HsClassRanges *ranges, int header_ok,
-                    PyObject *bases, PyObject *shadow);
+                    PyObject *bases, PyObject *shadow, PyObject *prepared);
 
 /* APPLY every recorded class update of the job.  Differing nested code
  * pairs go to `nested`.  0 / -1. */
 int hs_class_apply(HsJob *job, HsTxn *txn, PyObject *nested);
 
-/* Shift the line numbers of a class's functions (the class statement only
- * moved).  0 / -1. */
-int hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, int delta,
-                   PyObject *nested);
+/* Shift the line numbers of a class's functions (the class statement
+ * `old`, a chunk of the snapshot, only moved by `delta`).  0 / -1. */
+int hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass,
+                   const HsChunk *old, int delta, PyObject *nested);
 
 /* The line that text[offset] is on, counting from text[from] at line
  * from_line. */

@@ -213,6 +213,14 @@ hs_op_is_import_star(int op, unsigned long arg)
 #  define HS_HAVE_DATACLASS_KW_ONLY 0
 #endif
 
+/* A class body stores __firstlineno__ (3.13, for inspect.getsource): the
+ * line of the class statement, decorators included, as a constant. */
+#if PY_VERSION_HEX >= 0x030D0000
+#  define HS_HAVE_CLASS_FIRSTLINENO 1
+#else
+#  define HS_HAVE_CLASS_FIRSTLINENO 0
+#endif
+
 /* PyUnstable_GC_VisitObjects: 3.12. */
 #if PY_VERSION_HEX >= 0x030C0000
 #  define HS_HAVE_GC_VISIT 1

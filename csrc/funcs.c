@@ -279,20 +279,227 @@ hs_func_find(PyObject *obj, PyObject *globals, PyObject *name)
     return f;
 }
 
-int
-hs_func_follow_replacement(PyObject *old, PyObject *new, PyObject *globals,
-                           PyObject *name)
+/* ------------------------------------------------------------------ */
+/* functions held inside an object                                     */
+
+/* Bounds of the search: wrappers nest a few levels (a decorator object ->
+ * its __dict__ -> a partial -> the function); anything deeper or wider is
+ * application data, not a wrapper. */
+#define HELD_MAX_DEPTH 4
+#define HELD_MAX_NODES 512  /* objects looked into */
+#define HELD_MAX_QUEUE 2048 /* objects looked at */
+#define HELD_MAX_ITEMS 64
+
+typedef struct {
+    PyObject **v; /* borrowed while the traversal runs */
+    Py_ssize_t n;
+    Py_ssize_t cap;
+    PyObject *globals; /* borrowed: never looked into */
+} PtrVec;
+
+static int
+held_push(PyObject *o, void *arg)
 {
-    PyObject *fo = hs_func_find(old, globals, name);
-    PyObject *fn = fo ? hs_func_find(new, globals, name) : NULL;
-    int r = PyErr_Occurred() ? -1 : 0;
-    if (r == 0 && fo != NULL && fn != NULL && fo != fn
-        && PyFunction_GET_CODE(fo) == PyFunction_GET_CODE(fn)) {
-        r = hs_func_alias(fo, PyFunction_GET_CODE(fn), old);
+    PtrVec *pv = arg;
+    /* objects the collector does not track hold no functions */
+    if (o == NULL || o == pv->globals || !PyObject_IS_GC(o)) {
+        return 0;
     }
-    Py_XDECREF(fo);
-    Py_XDECREF(fn);
-    return r < 0 ? -1 : hs_func_clear_cache(old);
+    if (pv->n >= HELD_MAX_QUEUE) {
+        return 1; /* a large container: stop here */
+    }
+    if (pv->n == pv->cap) {
+        Py_ssize_t cap = pv->cap ? pv->cap * 2 : 16;
+        PyObject **v = PyMem_Realloc(pv->v, cap * sizeof(PyObject *));
+        if (v == NULL) {
+            return -1;
+        }
+        pv->v = v;
+        pv->cap = cap;
+    }
+    pv->v[pv->n++] = o;
+    return 0;
+}
+
+/* Not worth looking into: 1.  (-1 on error.) */
+static int
+held_skip(PyObject *o, PyObject *builtins, PyObject *builtins_key)
+{
+    if (PyType_Check(o) || PyModule_Check(o) || PyCode_Check(o)
+        || o == builtins) {
+        return 1;
+    }
+    if (PyDict_Check(o)) {
+        if (PyDict_GET_SIZE(o) > HELD_MAX_ITEMS) {
+            return 1;
+        }
+        /* a module's globals */
+        int r = PyDict_Contains(o, builtins_key);
+        return r;
+    }
+    if (PyList_Check(o)) {
+        return PyList_GET_SIZE(o) > HELD_MAX_ITEMS;
+    }
+    if (PyTuple_Check(o)) {
+        return PyTuple_GET_SIZE(o) > HELD_MAX_ITEMS;
+    }
+    if (PyAnySet_Check(o)) {
+        return PySet_GET_SIZE(o) > HELD_MAX_ITEMS;
+    }
+    return 0;
+}
+
+static int
+held_match(PyObject *f, const HsHeldQuery *q)
+{
+    if (!PyFunction_Check(f) || PyFunction_GET_GLOBALS(f) != q->globals) {
+        return 0;
+    }
+    PyObject *co = PyFunction_GET_CODE(f);
+    if (hs_code_flags(co) & CO_NESTED) {
+        return 0;
+    }
+    int line = hs_code_firstlineno(co);
+    if (q->first > 0 && (line < q->first || line > q->last)) {
+        return 0;
+    }
+    static const char *const attrs[] = {"co_name", "co_filename"};
+    PyObject *want[] = {q->name, q->filename};
+    for (int i = 0; i < 2; i++) {
+        if (want[i] == NULL) {
+            continue;
+        }
+        PyObject *v = PyObject_GetAttrString(co, attrs[i]);
+        if (v == NULL) {
+            return -1;
+        }
+        int eq = PyUnicode_Check(v) && PyUnicode_Compare(v, want[i]) == 0;
+        Py_DECREF(v);
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        if (!eq) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The search's queue, which is also the set of objects seen (they are
+ * few: a linear scan is cheaper than hashing them). */
+typedef struct {
+    PyObject *obj; /* strong */
+    int depth;
+} HeldNode;
+
+static int
+held_seen(const HeldNode *nodes, Py_ssize_t n, PyObject *o)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (nodes[i].obj == o) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+PyObject *
+hs_func_held(PyObject *obj, const HsHeldQuery *q)
+{
+    static PyObject *builtins_key = NULL; /* interned, kept for good */
+    PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
+    PyObject *found = NULL;
+    HeldNode *nodes = NULL;
+    Py_ssize_t n = 0, cap = 0;
+    PtrVec pv = {NULL, 0, 0, q->globals};
+
+    if (builtins_key == NULL
+        && (builtins_key = PyUnicode_InternFromString("__builtins__"))
+               == NULL) {
+        return NULL;
+    }
+    found = PyList_New(0);
+    if (found == NULL || PyType_Check(obj) || PyModule_Check(obj)) {
+        return found;
+    }
+    cap = 16;
+    nodes = PyMem_Malloc(cap * sizeof(HeldNode));
+    if (nodes == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    nodes[n++] = (HeldNode){Py_NewRef(obj), 0};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *o = nodes[i].obj;
+        int m = held_match(o, q);
+        if (m < 0 || (m && PyList_Append(found, o) < 0)) {
+            goto error;
+        }
+        if (q->max_found > 0 && PyList_GET_SIZE(found) >= q->max_found) {
+            break;
+        }
+        if (nodes[i].depth >= HELD_MAX_DEPTH || i >= HELD_MAX_NODES) {
+            continue;
+        }
+        pv.n = 0;
+        if (hs_object_traverse(o, held_push, &pv) < 0) {
+            PyErr_NoMemory();
+            goto error;
+        }
+        /* own every referent before anything can run Python code */
+        for (Py_ssize_t k = 0; k < pv.n; k++) {
+            Py_INCREF(pv.v[k]);
+        }
+        int err = 0;
+        for (Py_ssize_t k = 0; k < pv.n; k++) {
+            PyObject *r = pv.v[k];
+            int skip = err || n >= HELD_MAX_QUEUE
+                           ? 1 : held_skip(r, builtins, builtins_key);
+            if (skip < 0) {
+                err = 1;
+            }
+            else if (!skip && !held_seen(nodes, n, r)) {
+                if (n == cap) {
+                    HeldNode *nn = PyMem_Realloc(nodes,
+                                                 2 * cap * sizeof(HeldNode));
+                    if (nn == NULL) {
+                        PyErr_NoMemory();
+                        err = 1;
+                        Py_DECREF(r);
+                        continue;
+                    }
+                    nodes = nn;
+                    cap *= 2;
+                }
+                nodes[n++] = (HeldNode){r, nodes[i].depth + 1};
+                continue; /* the queue owns r now */
+            }
+            Py_DECREF(r);
+        }
+        if (err) {
+            goto error;
+        }
+    }
+done:
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_DECREF(nodes[i].obj);
+    }
+    PyMem_Free(nodes);
+    PyMem_Free(pv.v);
+    return found;
+error:
+    Py_CLEAR(found);
+    goto done;
+}
+
+int
+hs_func_follow_replacement(PyObject *old, PyObject *fo, PyObject *fn)
+{
+    if (fo != fn && PyFunction_GET_CODE(fo) == PyFunction_GET_CODE(fn)
+        && hs_func_alias(fo, PyFunction_GET_CODE(fn), old) < 0) {
+        return -1;
+    }
+    return hs_func_clear_cache(old);
 }
 
 static int clear_one_cache(PyObject *obj);
@@ -344,6 +551,22 @@ clear_one_cache(PyObject *obj)
     }
     Py_DECREF(r);
     return 0;
+}
+
+PyObject *
+hs_func_find_def(PyObject *obj, PyObject *globals, PyObject *filename,
+                 PyObject *name, int line)
+{
+    HsHeldQuery q = {globals, name, filename, line, line, 1};
+    PyObject *found = hs_func_held(obj, &q);
+    if (found == NULL) {
+        return NULL;
+    }
+    PyObject *f = PyList_GET_SIZE(found) > 0
+                      ? Py_NewRef(PyList_GET_ITEM(found, 0))
+                      : hs_func_find(obj, globals, name);
+    Py_DECREF(found);
+    return f;
 }
 
 /* ------------------------------------------------------------------ */
@@ -828,6 +1051,28 @@ hs_func_move(HsTxn *txn, PyObject *func, PyObject *shifted, PyObject *nested)
     }
     hs_function_reversion(func);
     return follow_aliases(txn, old, shifted, NULL);
+}
+
+int
+hs_func_shift_held(HsTxn *txn, PyObject *obj, const HsHeldQuery *q,
+                   int delta, PyObject *nested)
+{
+    PyObject *funcs = hs_func_held(obj, q);
+    if (funcs == NULL) {
+        return -1;
+    }
+    int r = 0;
+    for (Py_ssize_t i = 0; r == 0 && i < PyList_GET_SIZE(funcs); i++) {
+        PyObject *f = PyList_GET_ITEM(funcs, i);
+        if (hs_txn_function_saved(txn, f)) {
+            continue; /* moved or patched already: its lines are new */
+        }
+        PyObject *code = hs_code_shift(PyFunction_GET_CODE(f), delta);
+        r = code ? hs_func_move(txn, f, code, nested) : -1;
+        Py_XDECREF(code);
+    }
+    Py_DECREF(funcs);
+    return r;
 }
 
 static int

@@ -13,6 +13,18 @@ typedef enum {
     HS_PATCH_FREEVARS,     /* new code needs a free variable old lacks */
 } HsPatchResult;
 
+/* Which functions hs_func_held() collects: those a `def` of this module
+ * made (globals `globals`, not nested in another function: closures made
+ * by an outer function follow that function's code instead) whose code
+ * has the given name, file and first line.  All borrowed. */
+typedef struct {
+    PyObject *globals;  /* the module dict they run in */
+    PyObject *name;     /* co_name, or NULL for any */
+    PyObject *filename; /* co_filename, or NULL for any */
+    int first, last;    /* co_firstlineno in [first, last]; 0: any */
+    int max_found;      /* stop after so many (0: all) */
+} HsHeldQuery;
+
 /* Compare two code objects recursively.  with_lines: also line numbers.
  * 1 equal, 0 different, -1 error. */
 int hs_code_equal(PyObject *a, PyObject *b, int with_lines);
@@ -28,6 +40,23 @@ PyObject *hs_code_shift(PyObject *code, int delta);
  * there is none. */
 PyObject *hs_func_find(PyObject *obj, PyObject *globals, PyObject *name);
 
+/* The functions `q` asks for that `obj` holds: reached from it through
+ * the references the collector sees (attributes, private ones included,
+ * closure cells, partial and bound-method targets, descriptors' functions,
+ * __wrapped__), at most a few levels deep, never through classes, modules,
+ * code objects, module dicts or large containers.  This is how a function
+ * is found inside a decorator object that keeps it in an attribute of its
+ * own (`self._fn = fn`).  New list, or NULL with an exception set. */
+PyObject *hs_func_held(PyObject *obj, const HsHeldQuery *q);
+
+/* The function that the `def name` statement starting (first decorator
+ * included) at `line` made, held by `obj` (hs_func_held; line 0: any
+ * line).  A decorator's wrapper closure of the same name is not it.  When
+ * none is held so, whatever hs_func_find() finds.  New reference, or NULL:
+ * with an exception set on error, without one when there is none. */
+PyObject *hs_func_find_def(PyObject *obj, PyObject *globals,
+                           PyObject *filename, PyObject *name, int line);
+
 /* Patch the live function `old` to run `new_code`, taking defaults,
  * annotations, doc and type params from `new_func` when it is given and
  * they differ.  Closure cells are matched by free-variable name (cells of
@@ -42,6 +71,14 @@ int hs_func_patch(HsTxn *txn, PyObject *old, PyObject *new_code,
  * code objects by position into `nested`.  0 / -1. */
 int hs_func_move(HsTxn *txn, PyObject *func, PyObject *shifted,
                  PyObject *nested);
+
+/* A statement only moved by `delta` lines: move every function `q` finds
+ * held by `obj` (hs_func_held: q's lines are the statement's old ones)
+ * that this batch has not written yet.  A function reachable under
+ * several names (`next = __next__`, `property(_get)`, `A.f = B.f = f`)
+ * moves once.  0 / -1. */
+int hs_func_shift_held(HsTxn *txn, PyObject *obj, const HsHeldQuery *q,
+                       int delta, PyObject *nested);
 
 /* Add the pairs of nested code objects of old_code/new_code that differ
  * (matched by name and order) to `nested`, recursively.  0 / -1. */
@@ -63,12 +100,11 @@ Py_ssize_t hs_func_patch_live(HsTxn *txn, PyObject *nested,
  * cleared whenever `func` changes.  0 / -1. */
 int hs_func_alias(PyObject *func, PyObject *code, PyObject *wrapper);
 
-/* After the decorators of a definition changed (HS102): the function
- * inside the old decorated object `old` (patched to the code of the one
- * inside `new`) follows that code in later reloads, and `old`'s caches
- * are cleared.  0 / -1. */
-int hs_func_follow_replacement(PyObject *old, PyObject *new,
-                               PyObject *globals, PyObject *name);
+/* After the decorators of a definition changed (HS102): `fo`, the
+ * function inside the old decorated object `old`, was patched to the code
+ * of `fn`, the one inside the new object.  It follows that code in later
+ * reloads, and `old`'s caches are cleared.  0 / -1. */
+int hs_func_follow_replacement(PyObject *old, PyObject *fo, PyObject *fn);
 
 /* If `obj` is a caching wrapper (functools.lru_cache / cache), clear it.
  * 0 / -1. */

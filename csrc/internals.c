@@ -44,6 +44,17 @@ hs_code_firstlineno(PyObject *code)
     return ((PyCodeObject *)code)->co_firstlineno;
 }
 
+int
+hs_object_traverse(PyObject *obj, visitproc visit, void *arg)
+{
+    /* What gc.get_referents() does, without building a list per object. */
+    traverseproc traverse = Py_TYPE(obj)->tp_traverse;
+    if (!PyObject_IS_GC(obj) || traverse == NULL) {
+        return 0;
+    }
+    return traverse(obj, visit, arg);
+}
+
 #if HS_REVERSION_FUNCTIONS
 /* Declared in Include/internal/pycore_function.h (3.13+) as PyAPI_FUNC, so
  * exported, but behind Py_BUILD_CORE. */

@@ -27,4 +27,9 @@ PyObject *hs_function_annotations_raw(PyObject *func);
  * in 3.9-3.15; reading them avoids an attribute lookup per code object). */
 int hs_code_flags(PyObject *code);
 int hs_code_firstlineno(PyObject *code);
+
+/* Call `visit` on each object `obj` refers to, as the collector sees them
+ * (its type's tp_traverse; nothing for objects the collector does not
+ * track).  Runs no Python code.  Returns what tp_traverse returns. */
+int hs_object_traverse(PyObject *obj, visitproc visit, void *arg);
 #endif

@@ -26,6 +26,7 @@
 #include "plan.h"
 #include "funcs.h"
 #include "internals.h"
+#include "plan.h"
 #include "report.h"
 
 #include <string.h>
@@ -126,6 +127,115 @@ future_flags(HsJob *job, int *flags)
     return 0;
 }
 
+/* The code object of the definition `name` among `consts`: the function
+ * or class body itself, or (3.12+) the <generic parameters of name> code
+ * holding it. */
+static int
+is_definition_code(PyObject *c, PyObject *name)
+{
+    if (!PyCode_Check(c)) {
+        return 0;
+    }
+    PyObject *n = PyObject_GetAttrString(c, "co_name");
+    if (n == NULL) {
+        return -1;
+    }
+    int r = PyUnicode_Compare(n, name) == 0;
+    if (!r && !PyErr_Occurred()) {
+        PyObject *generic = PyUnicode_FromFormat(
+            "<generic parameters of %U>", name);
+        r = generic ? PyUnicode_Compare(n, generic) == 0 : -1;
+        Py_XDECREF(generic);
+    }
+    Py_DECREF(n);
+    return PyErr_Occurred() ? -1 : r;
+}
+
+/* A def or class whose unchanged decorators were left out of the staged
+ * text (so they are not run again) would get the line of its `def` as
+ * co_firstlineno; a fresh import gives the first decorator's line (3.8+),
+ * and inspect.getsource and tracebacks start there.  Compile the statement
+ * with its decorators too and put that definition code, the one a fresh
+ * import makes, into the decorator-less statement.  *code is replaced.
+ * When the text with decorators does not compile alone the staged code
+ * stays as it is.  0 / -1. */
+static int
+with_decorator_lines(HsJob *job, const char *text, HsChunk *c,
+                     PyObject **code)
+{
+    PyObject *full = NULL, *name = NULL, *consts = NULL, *fconsts = NULL;
+    PyObject *nconsts = NULL, *replace = NULL, *args = NULL, *kw = NULL;
+    int result = -1;
+    full = hs_stage_compile_range(job, text, c->start, c->end, c->line,
+                                  c->start);
+    if (full == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    name = hs_plan_chunk_name(text, c);
+    consts = name ? PyObject_GetAttrString(*code, "co_consts") : NULL;
+    fconsts = consts ? PyObject_GetAttrString(full, "co_consts") : NULL;
+    if (fconsts == NULL) {
+        goto done;
+    }
+    nconsts = PyList_New(0);
+    if (nconsts == NULL) {
+        goto done;
+    }
+    int swapped = 0;
+    Py_ssize_t from = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
+        PyObject *k = PyTuple_GET_ITEM(consts, i);
+        int def = is_definition_code(k, name);
+        if (def < 0) {
+            goto done;
+        }
+        for (; def && from < PyTuple_GET_SIZE(fconsts); from++) {
+            PyObject *fk = PyTuple_GET_ITEM(fconsts, from);
+            int fdef = is_definition_code(fk, name);
+            if (fdef < 0) {
+                goto done;
+            }
+            if (fdef) {
+                k = fk;
+                swapped = 1;
+                from++;
+                break;
+            }
+        }
+        if (PyList_Append(nconsts, k) < 0) {
+            goto done;
+        }
+    }
+    if (!swapped) {
+        result = 0;
+        goto done;
+    }
+    replace = PyObject_GetAttrString(*code, "replace");
+    args = PyTuple_New(0);
+    PyObject *t = PyList_AsTuple(nconsts);
+    kw = t ? Py_BuildValue("{s:N}", "co_consts", t) : NULL;
+    if (replace == NULL || args == NULL || kw == NULL) {
+        goto done;
+    }
+    PyObject *r = PyObject_Call(replace, args, kw);
+    if (r == NULL) {
+        goto done;
+    }
+    Py_SETREF(*code, r);
+    result = 0;
+done:
+    Py_DECREF(full);
+    Py_XDECREF(name);
+    Py_XDECREF(consts);
+    Py_XDECREF(fconsts);
+    Py_XDECREF(nconsts);
+    Py_XDECREF(replace);
+    Py_XDECREF(args);
+    Py_XDECREF(kw);
+    return result;
+}
+
 static PyObject *
 compile_whole(HsJob *job)
 {
@@ -159,6 +269,12 @@ hs_stage_compile(HsJob *job)
                                           c->line, blank_to);
             if (code == NULL) {
                 goto whole;
+            }
+            if (blank_to > c->start
+                && with_decorator_lines(job, text, c, &code) < 0) {
+                Py_DECREF(code);
+                Py_CLEAR(job->codes);
+                return -1;
             }
         }
         else {
@@ -589,6 +705,58 @@ typing_shadow(PyObject *old, PyObject *name, PyObject *bases, PyObject *ns,
     return r;
 }
 
+/* The constant a class body stores as __firstlineno__ is the line within
+ * the statement's own text: staged code is compiled alone and shifted
+ * (hs_code_shift moves code objects, not constants).  The body code's
+ * co_firstlineno is the real line, as a fresh import stores it.  In the
+ * namespace of a body run for an existing class (`ns`), or on a class the
+ * staged statement made anew (`klass`).  0 / -1. */
+static int
+fix_class_firstlineno(PyObject *body, PyObject *ns, PyObject *klass)
+{
+#if HS_HAVE_CLASS_FIRSTLINENO
+    PyObject *key = PyUnicode_FromString("__firstlineno__");
+    PyObject *cur = NULL, *want = NULL;
+    int r = -1;
+    if (key == NULL) {
+        return -1;
+    }
+    if (ns != NULL) {
+        cur = PyObject_GetItem(ns, key);
+    }
+    else {
+        PyObject *d = PyObject_GenericGetDict(klass, NULL);
+        cur = d ? PyObject_GetItem(d, key) : NULL;
+        Py_XDECREF(d);
+    }
+    if (cur == NULL) {
+        PyErr_Clear(); /* not there: nothing to fix */
+        r = 0;
+        goto done;
+    }
+    want = PyLong_FromLong(hs_code_firstlineno(body));
+    if (want == NULL) {
+        goto done;
+    }
+    if (!PyLong_Check(cur) || PyObject_RichCompareBool(cur, want, Py_EQ)) {
+        r = 0;
+        goto done;
+    }
+    r = ns != NULL ? PyObject_SetItem(ns, key, want)
+                   : PyObject_SetAttr(klass, key, want);
+done:
+    Py_DECREF(key);
+    Py_XDECREF(cur);
+    Py_XDECREF(want);
+    return r;
+#else
+    (void)body;
+    (void)ns;
+    (void)klass;
+    return 0;
+#endif
+}
+
 static PyObject *
 build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -596,7 +764,7 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     PyObject *func, *name;
     PyObject *old = NULL, *bases = NULL, *resolved = NULL, *meta_kw = NULL;
     PyObject *kw = NULL, *prepare = NULL, *ns = NULL, *cell = NULL;
-    PyObject *result = NULL;
+    PyObject *prepared = NULL, *result = NULL;
     if (st == NULL || PyTuple_GET_SIZE(args) < 2
         || st->depth >= MAX_CLASS_DEPTH) {
         return call_original(args, kwargs);
@@ -615,7 +783,15 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     }
     old = existing_class(st, name);
     if (old == NULL) {
-        return PyErr_Occurred() ? NULL : call_original(args, kwargs);
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        result = call_original(args, kwargs);
+        if (result != NULL && PyType_Check(result)
+            && fix_class_firstlineno(body, NULL, result) < 0) {
+            Py_CLEAR(result);
+        }
+        return result;
     }
 
     /* the header: bases and metaclass must be what the class has */
@@ -674,6 +850,17 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     if (ns == NULL) {
         goto done;
     }
+    /* what __prepare__ put in the namespace (an enum's inherited
+     * _generate_next_value_) is not the body's: remember it */
+    if (PyObject_Size(ns) > 0) {
+        prepared = PyDict_New();
+        if (prepared == NULL || PyDict_Merge(prepared, ns, 1) < 0) {
+            goto done;
+        }
+    }
+    else if (PyErr_Occurred()) {
+        PyErr_Clear(); /* a namespace without a size: nothing known */
+    }
     ClassFrame *fr = &st->stack[st->depth];
     fr->klass = Py_NewRef(old);
     fr->body_code = body;
@@ -701,7 +888,7 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
                              PyFunction_GET_CLOSURE(func));
     st->depth--;
     Py_CLEAR(fr->klass);
-    if (cell == NULL) {
+    if (cell == NULL || fix_class_firstlineno(body, ns, NULL) < 0) {
         goto done;
     }
     /* zero-argument super() in the new methods must see the old class */
@@ -764,7 +951,8 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
         Py_XDECREF(ob);
     }
     int rec = hs_class_record(st->job, old, ns, &fr->ranges, header_ok,
-                              header_ok == 0 ? resolved : NULL, shadow);
+                              header_ok == 0 ? resolved : NULL, shadow,
+                              prepared);
     Py_XDECREF(shadow);
     if (rec < 0) {
         goto done;
@@ -778,6 +966,7 @@ done:
     Py_XDECREF(kw);
     Py_XDECREF(prepare);
     Py_XDECREF(ns);
+    Py_XDECREF(prepared);
     Py_XDECREF(cell);
     return result;
 }

@@ -214,7 +214,20 @@ hs_txn_save_function(HsTxn *txn, PyObject *func)
     u->kind = UNDO_FUNC;
     u->obj = Py_NewRef(func);
     u->old = state;
-    return 0;
+    if (txn->funcs == NULL && (txn->funcs = PySet_New(NULL)) == NULL) {
+        return -1;
+    }
+    return PySet_Add(txn->funcs, func);
+}
+
+int
+hs_txn_function_saved(HsTxn *txn, PyObject *func)
+{
+    if (txn->funcs == NULL) {
+        return 0;
+    }
+    /* functions hash by identity: no Python code runs, no error */
+    return PySet_Contains(txn->funcs, func) == 1;
 }
 
 int
@@ -363,9 +376,12 @@ hs_txn_clear(HsTxn *txn)
     /* Release newest first: the order objects were dropped in. */
     HsUndo *items = txn->items;
     Py_ssize_t n = txn->len;
+    PyObject *funcs = txn->funcs;
     txn->items = NULL;
     txn->len = 0;
     txn->cap = 0;
+    txn->funcs = NULL;
+    Py_XDECREF(funcs);
     for (Py_ssize_t i = n - 1; i >= 0; i--) {
         Py_XDECREF(items[i].obj);
         Py_XDECREF(items[i].name);

@@ -14,6 +14,7 @@ typedef struct {
     HsUndo *items; /* owned, PyMem */
     Py_ssize_t len;
     Py_ssize_t cap;
+    PyObject *funcs; /* strong: set of the functions saved, or NULL */
 } HsTxn;
 
 /* setattr(obj, name, value) (value NULL: delattr), recording the object's
@@ -35,6 +36,9 @@ int hs_txn_dict_set(HsTxn *txn, PyObject *dict, PyObject *key,
                     PyObject *value);
 /* Record the whole patchable state of a function before changing it. */
 int hs_txn_save_function(HsTxn *txn, PyObject *func);
+/* Was `func` saved (so written) in this batch?  Its code is then the new
+ * one already: a line shift must not be applied to it again.  1 / 0. */
+int hs_txn_function_saved(HsTxn *txn, PyObject *func);
 /* Keep obj alive until the log is cleared. */
 int hs_txn_keep(HsTxn *txn, PyObject *obj);
 

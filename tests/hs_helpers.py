@@ -1,5 +1,6 @@
 """Assertion helpers shared by the scenario files (plain functions, no
 fixtures).  Imported as a top-level module: pytest puts tests/ on sys.path."""
+import inspect
 import os
 import subprocess
 import sys
@@ -25,6 +26,18 @@ def line_of(source, marker, nth=1):
             if seen == nth:
                 return number
     raise AssertionError(f"marker {marker!r} not found in source")
+
+
+def assert_as_fresh(live, fresh):
+    """`live` (a function held across the reload) runs what a fresh import
+    of the new source made as `fresh`: the same bytecode and constants at
+    the same first line, and inspect shows the same source text."""
+    a, b = live.__code__, fresh.__code__
+    assert (a.co_name, a.co_firstlineno) == (b.co_name, b.co_firstlineno), (
+        live, a.co_firstlineno, b.co_firstlineno)
+    assert a.co_code == b.co_code, live
+    assert a.co_consts == b.co_consts, live
+    assert inspect.getsource(live) == inspect.getsource(fresh), live
 
 
 SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts")

@@ -4,7 +4,7 @@ import dataclasses
 
 import hotswap
 import pytest
-from hs_helpers import one, rejected_codes
+from hs_helpers import assert_as_fresh, dedent, one, rejected_codes
 
 
 def test_method_change_seen_by_instances_and_stored_bound_methods(sb):
@@ -1425,3 +1425,58 @@ def test_class_name_rebound_to_its_instance(sb):
     assert m._Pattern is sentinel
     assert m.T.pattern == "v2"
     assert type(sentinel).__get__(sentinel, None, m.T) == "v2"
+
+
+def test_enum_with_own_new_survives_touching_every_function(sb):
+    # inspect._ParameterKind: EnumType keeps the body's __new__ as
+    # __new_member__ and sets Enum.__new__ on the class; its __prepare__
+    # puts the inherited _generate_next_value_ in the namespace.  Touching
+    # every function body (then reverting) must patch __new_member__ in
+    # place, leave __new__ and _generate_next_value_ alone, and keep
+    # lookups by value working (inspect's getfullargspec depended on it).
+    v1 = """
+        import enum
+
+        class Kind(enum.IntEnum):
+            POSITIONAL = 'positional'
+            KEYWORD = 'keyword'
+
+            def __new__(cls, description):
+                value = len(cls.__members__)
+                member = int.__new__(cls, value)
+                member._value_ = value
+                member.description = description
+                return member
+
+            def __str__(self):
+                return self.description
+
+        def kind_of(n):
+            return Kind(n)
+    """
+    touched = dedent(v1)
+    for first in ("        value = len", "        return self.description",
+                  "    return Kind(n)"):
+        indent = first[:len(first) - len(first.lstrip())]
+        touched = touched.replace(first, indent + "_hs_touch = 1\n" + first)
+    assert touched.count("_hs_touch") == 3
+    m = sb.load(v1)
+    Kind, kind_of = m.Kind, m.kind_of
+    members = list(Kind)
+    for source in (touched, v1):
+        sb.update(m, source)
+        report = hotswap.reload(m)
+        assert report.ok and not report.rejected, str(report)
+        assert not [e for e in report.entries if e.action == "replaced"], \
+            str(report)
+        fresh = sb.load(source, base=f"fresh{source.count('_hs_touch')}")
+        assert m.Kind is Kind and list(Kind) == members
+        assert kind_of(1) is Kind.KEYWORD and Kind(0) is Kind.POSITIONAL
+        assert str(Kind.KEYWORD) == "keyword"
+        for name in ("__new__", "_generate_next_value_"):
+            assert type(vars(Kind)[name]) is type(vars(fresh.Kind)[name])
+            assert getattr(vars(Kind)[name], "__module__", None) == \
+                getattr(vars(fresh.Kind)[name], "__module__", None)
+        assert vars(Kind)["__new__"] is vars(fresh.Kind)["__new__"]
+        assert_as_fresh(Kind.__new_member__, fresh.Kind.__new_member__)
+        assert_as_fresh(Kind.__str__, fresh.Kind.__str__)

@@ -9,7 +9,7 @@ import sys
 
 import hotswap
 import pytest
-from hs_helpers import dedent, one, rejected_codes
+from hs_helpers import assert_as_fresh, dedent, one, rejected_codes
 
 
 def test_body_change_seen_through_from_import_copy(sb):
@@ -1004,3 +1004,152 @@ def test_typing_overload_implementation_patched(sb):
     hotswap.reload(m)
     assert user.f(3) == 6 and user.f("ab") == "abab"
     assert m.f is user.f
+
+
+MEMO_DECORATORS = """
+    import functools
+
+    class memoize:
+        def __init__(self, fn):
+            self._fn = fn
+            self.calls = 0
+
+        def __call__(self, *args):
+            self.calls += 1
+            return self._fn(*args)
+
+    class curry:
+        def __init__(self, fn, *args):
+            self._partial = functools.partial(fn, *args)
+
+        def __call__(self, *args):
+            return self._partial(*args)
+"""
+
+
+def test_decorator_object_keeping_function_privately_runs_new_body(sb):
+    # toolz's curry, a memoize class: the function lives in an attribute of
+    # the decorator object's own, not behind __wrapped__/__func__/func.
+    v1 = MEMO_DECORATORS + """
+    @memoize
+    def f(x):
+        return x + 1
+
+    @curry
+    def g(x):
+        return x + 1
+
+    class C:
+        @memoize
+        def m(self):
+            return 1
+    """
+    m = sb.load(v1)
+    user = sb.importer(m, "f", "g")
+    f, g, meth = m.f, m.g, m.C.__dict__["m"]
+    assert f(1) == g(1) == 2 and f.calls == 1
+    v2 = dedent(v1).replace("x + 1", "x + 2").replace("return 1",
+                                                      "return 2")
+    sb.update(m, v2)
+    report = hotswap.reload(m)
+    assert report.ok and not report.rejected, str(report)
+    assert not [e for e in report.entries if e.action == "replaced"], \
+        str(report)
+    assert {one(report, "f").action, one(report, "g").action,
+            one(report, "C.m").action} == {"updated"}
+    assert (m.f, m.g, m.C.__dict__["m"]) == (f, g, meth)
+    assert user.f(1) == user.g(1) == 3
+    assert f.calls == 2                      # the same decorator object
+    assert meth(None) == 2
+    fresh = sb.load(v2, base="fresh")
+    assert_as_fresh(f._fn, fresh.f._fn)
+    assert_as_fresh(g._partial.func, fresh.g._partial.func)
+    assert_as_fresh(meth._fn, fresh.C.__dict__["m"]._fn)
+
+
+def test_cached_property_body_edit_patches_the_kept_descriptor(sb):
+    v1 = """
+        import functools
+
+        class C:
+            @functools.cached_property
+            def p(self):
+                return 1
+    """
+    m = sb.load(v1)
+    prop = m.C.__dict__["p"]
+    v2 = dedent(v1).replace("return 1", "return 2")
+    sb.update(m, v2)
+    report = hotswap.reload(m)
+    assert one(report, "C.p").action == "updated", str(report)
+    assert m.C.__dict__["p"] is prop
+    assert m.C().p == 2
+    assert_as_fresh(prop.func, sb.load(v2, base="fresh").C.__dict__["p"].func)
+
+
+def test_wrapper_closure_named_like_the_function_keeps_validating(sb):
+    # datetime's @_validate_fromutc_inputs: the wrapper closure has the
+    # decorated function's name; the edit goes to the function inside, the
+    # wrapper keeps its own code.
+    v1 = """
+        import functools
+
+        def _validate(f):
+            @functools.wraps(f)
+            def fromutc(*args):
+                if args[-1] is None:
+                    raise LookupError("validated")
+                return f(*args)
+            return fromutc
+
+        @_validate
+        def fromutc(dt):
+            return dt
+
+        class tz:
+            @_validate
+            def fromutc(self, dt):
+                return dt
+    """
+    m = sb.load(v1)
+    func, meth = m.fromutc, m.tz.fromutc
+    wrapper_code = func.__code__
+    v2 = dedent(v1).replace("return dt", "return dt * 2")
+    sb.update(m, v2)
+    report = hotswap.reload(m)
+    assert report.ok and not report.rejected, str(report)
+    assert (m.fromutc, m.tz.fromutc) == (func, meth)
+    assert func.__code__ is wrapper_code
+    assert func(3) == meth(m.tz(), 3) == 6
+    for call in (lambda: func(None), lambda: meth(m.tz(), None)):
+        with pytest.raises(LookupError, match="validated"):
+            call()
+    fresh = sb.load(v2, base="fresh")
+    assert_as_fresh(func.__wrapped__, fresh.fromutc.__wrapped__)
+    assert_as_fresh(meth.__wrapped__, fresh.tz.fromutc.__wrapped__)
+
+
+def test_function_rewrapped_by_a_later_statement_runs_new_body(sb):
+    # 3.9's pathlib: `_make_selector = functools.lru_cache()(_make_selector)`
+    # inside an `if`.  The unchanged later statement keeps the live binding;
+    # the function the edited def made, held inside it, takes the edit.
+    v1 = """
+        import functools
+
+        def _make(x):
+            return x + 1
+
+        if hasattr(functools, "lru_cache"):
+            _make = functools.lru_cache()(_make)
+    """
+    m = sb.load(v1)
+    user = sb.importer(m, "_make")
+    wrapper = m._make
+    assert wrapper(1) == 2
+    v2 = "# pushed down\n" + dedent(v1).replace("x + 1", "x + 2")
+    sb.update(m, v2)
+    report = hotswap.reload(m)
+    assert one(report, "_make").action == "updated", str(report)
+    assert m._make is wrapper and user._make(1) == 3   # cache cleared
+    assert_as_fresh(wrapper.__wrapped__,
+                    sb.load(v2, base="fresh")._make.__wrapped__)

@@ -6,7 +6,7 @@ import traceback
 
 import hotswap
 import pytest
-from hs_helpers import dedent, line_of, one
+from hs_helpers import assert_as_fresh, dedent, line_of, one
 
 
 def _last_frame(excinfo):
@@ -318,3 +318,168 @@ def test_moved_decorated_function_first_line_is_decorator(sb):
     # CPython puts co_firstlineno of a decorated def on its first decorator.
     assert inner.__code__.co_firstlineno == line_of(v2, "@functools")
     assert inspect.getsource(m.f).startswith("@functools.lru_cache")
+
+
+def test_function_under_several_names_moves_once(sb):
+    # `next = __next__`, `__rmul__ = __mul__`, property(_get, _set) and one
+    # function set on two classes: each function object moves once, by
+    # its own statement's shift, whatever the number of names reaching it.
+    v1 = """
+        def _ne(self, other):
+            return not self == other
+
+        class A:
+            def __next__(self):
+                return 1
+            next = __next__
+
+            def __mul__(self, other):
+                return 2
+            __rmul__ = __mul__
+
+            def _get(self):
+                return self._x
+
+            def _set(self, value):
+                self._x = value
+            x = property(_get, _set)
+
+        class B:
+            pass
+
+        A.__ne__ = B.__ne__ = _ne
+    """
+    m = sb.load(v1)
+    held = {"next": m.A.next, "rmul": m.A.__rmul__, "get": m.A.x.fget,
+            "set": m.A.x.fset, "ne": m.B.__ne__}
+    v2 = "# seven lines on top\n" * 7 + dedent(v1)
+    sb.update(m, v2)
+    report = hotswap.reload(m)
+    assert report.ok, str(report)
+    fresh = sb.load(v2, base="fresh")
+    assert_as_fresh(held["next"], fresh.A.__next__)
+    assert_as_fresh(held["rmul"], fresh.A.__mul__)
+    assert_as_fresh(held["get"], fresh.A._get)
+    assert_as_fresh(held["set"], fresh.A._set)
+    assert_as_fresh(held["ne"], fresh._ne)
+    assert m.A.next is m.A.__next__ and m.A.__ne__ is m._ne
+    a = m.A()
+    a.x = 5
+    assert (next(a), 3 * a, a.x, a != a) == (1, 2, 5, False)
+
+
+def test_cached_property_moves_with_its_class(sb):
+    v1 = """
+        import functools
+
+        class C:
+            @functools.cached_property
+            def p(self):
+                raise LookupError("p")
+    """
+    m = sb.load(v1)
+    prop = m.C.__dict__["p"]
+    v2 = "# pushed down\n" * 3 + dedent(v1)
+    sb.update(m, v2)
+    hotswap.reload(m)
+    assert m.C.__dict__["p"] is prop
+    assert_as_fresh(prop.func, sb.load(v2, base="fresh").C.__dict__["p"].func)
+    with pytest.raises(LookupError) as info:
+        m.C().p
+    assert _last_frame(info).lineno == line_of(v2, "raise LookupError")
+
+
+def test_method_under_validating_wrapper_moves(sb):
+    # datetime's @_validate_fromutc_inputs: a module-level decorator whose
+    # wrapper closure (same name as the method) calls the method.  The
+    # method moves with its class, the wrapper with the decorator's def.
+    v1 = """
+        import functools
+
+        def _validate(f):
+            @functools.wraps(f)
+            def fromutc(self, dt):
+                if dt is None:
+                    raise TypeError("dt")
+                return f(self, dt)
+            return fromutc
+
+        class tz:
+            @_validate
+            def fromutc(self, dt):
+                raise ValueError(dt)
+    """
+    m = sb.load(v1)
+    wrapper = m.tz.fromutc
+    v2 = "# pushed down\n" * 4 + dedent(v1)
+    sb.update(m, v2)
+    hotswap.reload(m)
+    fresh = sb.load(v2, base="fresh")
+    assert m.tz.fromutc is wrapper
+    assert_as_fresh(wrapper.__wrapped__, fresh.tz.fromutc.__wrapped__)
+    assert wrapper.__code__.co_firstlineno == \
+        fresh.tz.fromutc.__code__.co_firstlineno
+    with pytest.raises(ValueError) as info:
+        m.tz().fromutc(1)
+    assert _last_frame(info).lineno == line_of(v2, "raise ValueError")
+    with pytest.raises(TypeError) as info:
+        m.tz().fromutc(None)
+    assert _last_frame(info).lineno == line_of(v2, 'raise TypeError("dt")')
+
+
+def test_edited_decorated_definitions_start_at_first_decorator(sb):
+    # Unchanged decorators are not run again; the edited definition still
+    # gets the first line a fresh import gives it: its first decorator's.
+    v1 = """
+        import contextlib
+        import functools
+
+        def deco(f):
+            @functools.wraps(f)
+            def wrapper(*args):
+                return f(*args)
+            return wrapper
+
+        @functools.lru_cache(maxsize=None)
+        def cached(x):
+            return x + 1
+
+        @contextlib.contextmanager
+        def managed():
+            yield 1
+
+        @deco
+        @functools.lru_cache(maxsize=None)  # two of them
+        def stacked(x):
+            return x * 1
+
+        def register(cls):
+            return cls
+
+        @register
+        class K:
+            def m(self):
+                return 1
+    """
+    m = sb.load(v1)
+    cached, managed, stacked, K = m.cached, m.managed, m.stacked, m.K
+    assert cached(1) == 2
+    v2 = (dedent(v1).replace("x + 1", "x + 2").replace("yield 1", "yield 2")
+          .replace("x * 1", "x * 2").replace("return 1", "return 2"))
+    sb.update(m, v2)
+    report = hotswap.reload(m)
+    assert report.ok and not report.rejected, str(report)
+    assert (m.cached, m.managed, m.stacked, m.K) == (cached, managed,
+                                                      stacked, K)
+    fresh = sb.load(v2, base="fresh")
+    assert_as_fresh(cached.__wrapped__, fresh.cached.__wrapped__)
+    assert_as_fresh(managed.__wrapped__, fresh.managed.__wrapped__)
+    assert_as_fresh(stacked.__wrapped__.__wrapped__,
+                    fresh.stacked.__wrapped__.__wrapped__)
+    assert inspect.getsource(cached).startswith("@functools.lru_cache")
+    assert inspect.getsource(K) == inspect.getsource(fresh.K)
+    assert vars(K).get("__firstlineno__") == \
+        vars(fresh.K).get("__firstlineno__")
+    with managed() as v:
+        assert v == 2
+    assert (cached(1), stacked(3), K().m()) == (3, 6, 2)
