@@ -26,4 +26,13 @@ PyObject *hs_safepoint_tracked_files(HsState *st);
 PyObject *hs_safepoint_logger(void);
 int hs_safepoint_ensure_log_handler(void);
 
+/* Waking the main thread with SIGURG after scheduling a reload (see
+ * "waking" in safepoint.c).  start: install the no-op handler if SIGURG
+ * has none and this is the main thread (wanted=0: stop); never fails.
+ * stop: no more signals, SIG_DFL back if our handler is still there.
+ * waking: 1 while signals are sent.  GIL held. */
+int hs_safepoint_wake_start(HsState *st, int wanted);
+void hs_safepoint_wake_stop(HsState *st);
+int hs_safepoint_waking(void);
+
 #endif
