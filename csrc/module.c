@@ -591,7 +591,8 @@ core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
     PyObject *roots = watch_roots(st);
     PyObject *files = roots ? hs_safepoint_tracked_files(st) : NULL;
     int r = -1;
-    if (files != NULL && hs_safepoint_ensure_log_handler() == 0
+    if (files != NULL
+        && (st->log_sink != NULL || hs_safepoint_ensure_log_handler() == 0)
         && register_exit_hooks(st, module) == 0) {
         r = hs_watch_start(&cfg, roots, files, ex, hs_safepoint_notify_nogil,
                            module);
@@ -726,6 +727,30 @@ core_after_reload(PyObject *module, PyObject *fn)
     return st ? add_hook(st->after_hooks, fn) : NULL;
 }
 
+PyDoc_STRVAR(set_log_sink_doc,
+"set_log_sink($module, sink, /)\n--\n\n"
+"Send the watcher's messages to sink(levelno, message, detail) instead of\n"
+"the 'hotswap' logger; None goes back to the logger.  detail is the Report\n"
+"of a reload line, the ReloadError of a failure line, else None.  For a\n"
+"program that owns its output (the CLI): the logging tree then cannot\n"
+"lose the messages.");
+
+static PyObject *
+core_set_log_sink(PyObject *module, PyObject *sink)
+{
+    HsState *st = hs_state(module);
+    if (st == NULL) {
+        return NULL;
+    }
+    if (sink != Py_None && !PyCallable_Check(sink)) {
+        PyErr_SetString(PyExc_TypeError, "set_log_sink() takes a callable "
+                        "or None");
+        return NULL;
+    }
+    Py_XSETREF(st->log_sink, sink == Py_None ? NULL : Py_NewRef(sink));
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(remove_hook_doc,
 "remove_hook($module, fn, /)\n--\n\n"
 "Unregister a hook added with before_reload() or after_reload().");
@@ -765,6 +790,8 @@ static PyMethodDef core_methods[] = {
     {"before_reload", (PyCFunction)core_before_reload, METH_O, before_doc},
     {"after_reload", (PyCFunction)core_after_reload, METH_O, after_doc},
     {"remove_hook", (PyCFunction)core_remove_hook, METH_O, remove_hook_doc},
+    {"set_log_sink", (PyCFunction)core_set_log_sink, METH_O,
+     set_log_sink_doc},
     {"_forget_after_fork", (PyCFunction)core_forget_after_fork, METH_NOARGS,
      NULL},
     {"_pause_for_fork", (PyCFunction)core_pause_for_fork, METH_NOARGS, NULL},
@@ -899,6 +926,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->before_hooks);
     Py_VISIT(st->after_hooks);
     Py_VISIT(st->last_report);
+    Py_VISIT(st->log_sink);
     Py_VISIT(st->wake_handler);
     return 0;
 }
@@ -926,6 +954,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->before_hooks);
     Py_CLEAR(st->after_hooks);
     Py_CLEAR(st->last_report);
+    Py_CLEAR(st->log_sink);
     Py_CLEAR(st->wake_handler);
     return 0;
 }

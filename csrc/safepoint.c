@@ -82,22 +82,34 @@ hs_safepoint_ensure_log_handler(void)
     return r < 0 ? -1 : 0;
 }
 
+/* Log `msg` at `level` ("info" or "warning") through the state's sink,
+ * or the "hotswap" logger.  `detail`: the Report or ReloadError the line
+ * is about, or NULL.  Never fails (an error is reported as unraisable). */
 static void
-log_line(const char *level, PyObject *msg)
+log_line(HsState *st, const char *level, PyObject *msg, PyObject *detail)
 {
-    PyObject *logger = hs_safepoint_logger();
-    PyObject *r = logger ? PyObject_CallMethod(logger, level, "O", msg)
-                         : NULL;
+    PyObject *r = NULL;
+    if (st != NULL && st->log_sink != NULL) {
+        PyObject *sink = Py_NewRef(st->log_sink);
+        r = PyObject_CallFunction(sink, "iOO",
+                                  strcmp(level, "info") == 0 ? 20 : 30, msg,
+                                  detail ? detail : Py_None);
+        Py_DECREF(sink);
+    }
+    else {
+        PyObject *logger = hs_safepoint_logger();
+        r = logger ? PyObject_CallMethod(logger, level, "O", msg) : NULL;
+        Py_XDECREF(logger);
+    }
     if (r == NULL) {
         PyErr_WriteUnraisable(msg);
     }
     Py_XDECREF(r);
-    Py_XDECREF(logger);
 }
 
 /* The failed reload's message and the traceback of its cause. */
 static void
-log_failure(PyObject *err)
+log_failure(HsState *st, PyObject *err)
 {
     PyObject *tb = PyImport_ImportModule("traceback");
     PyObject *cause = PyException_GetCause(err);
@@ -118,7 +130,7 @@ log_failure(PyObject *err)
     msg = text ? PyUnicode_FromFormat("%S\n%U", err, text)
                : PyObject_Str(err);
     if (msg != NULL) {
-        log_line("warning", msg);
+        log_line(st, "warning", msg, err);
     }
     PyErr_Clear();
     Py_XDECREF(tb);
@@ -132,7 +144,7 @@ log_failure(PyObject *err)
 /* hooks                                                               */
 
 int
-hs_safepoint_run_hooks(PyObject *hooks, PyObject *arg)
+hs_safepoint_run_hooks(HsState *st, PyObject *hooks, PyObject *arg)
 {
     if (hooks == NULL || PyList_GET_SIZE(hooks) == 0) {
         return 0;
@@ -155,7 +167,7 @@ hs_safepoint_run_hooks(PyObject *hooks, PyObject *arg)
             Py_XDECREF(exc);
             Py_XDECREF(tb);
             if (m != NULL) {
-                log_line("warning", m);
+                log_line(st, "warning", m, NULL);
                 Py_DECREF(m);
             }
             PyErr_Clear();
@@ -254,7 +266,7 @@ modules_for_paths(HsState *st, PyObject *paths)
                 "(anyone could inject code into this process); pass "
                 "allow_world_writable=True to watch() to allow it", file);
             if (msg != NULL) {
-                log_line("warning", msg);
+                log_line(st, "warning", msg, NULL);
                 Py_DECREF(msg);
             }
             hit = 0;
@@ -322,7 +334,7 @@ hs_safepoint_apply(PyObject *core)
         Py_DECREF(mods);
         return NULL;
     }
-    hs_safepoint_run_hooks(st->before_hooks, names);
+    hs_safepoint_run_hooks(st, st->before_hooks, names);
     Py_DECREF(names);
     PyObject *report = hs_reload(core, mods, NULL, HS_RELOAD_ONLY_CHANGED);
     Py_DECREF(mods);
@@ -336,7 +348,7 @@ hs_safepoint_apply(PyObject *core)
         if (exc != NULL && tb != NULL) {
             PyException_SetTraceback(exc, tb);
         }
-        log_failure(exc);
+        log_failure(st, exc);
         hs_watch_count(1);
         report = exc ? PyObject_GetAttrString(exc, "report") : NULL;
         PyErr_Clear();
@@ -362,7 +374,7 @@ hs_safepoint_apply(PyObject *core)
         if (changed != NULL && (coded || PyObject_IsTrue(changed) == 1)) {
             PyObject *s = PyObject_Str(report);
             if (s != NULL) {
-                log_line("info", s);
+                log_line(st, "info", s, report);
                 Py_DECREF(s);
             }
         }
@@ -371,7 +383,7 @@ hs_safepoint_apply(PyObject *core)
     }
     Py_XSETREF(st->last_report, Py_NewRef(report));
     if (report != Py_None) {
-        hs_safepoint_run_hooks(st->after_hooks, report);
+        hs_safepoint_run_hooks(st, st->after_hooks, report);
     }
     /* (modules imported by the new code: inotify watches whole
      * directories, and the polling backend looks for new files itself) */

@@ -15,8 +15,9 @@ int hs_safepoint_notify_nogil(void *arg);
  * internal error.  A failed reload is logged, not raised. */
 PyObject *hs_safepoint_apply(PyObject *core);
 
-/* Call every hook of `hooks` with `arg`; a failing hook is logged. */
-int hs_safepoint_run_hooks(PyObject *hooks, PyObject *arg);
+/* Call every hook of `hooks` with `arg`; a failing hook is logged (through
+ * st's log sink, when set). */
+int hs_safepoint_run_hooks(HsState *st, PyObject *hooks, PyObject *arg);
 
 /* The files of the tracked modules (a new list of str). */
 PyObject *hs_safepoint_tracked_files(HsState *st);
