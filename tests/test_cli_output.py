@@ -275,3 +275,64 @@ def test_hs301_is_aggregated_by_location(sb):
                                        "code (at line 6) until it finishes")
     assert str(report).count("HS301") == 2
     assert next(parked[0]) == "b1"
+
+
+# -- an idle asyncio server: save -> applied ---------------------------------
+
+SERVER = """
+    import asyncio, sys
+    import handler
+
+    async def serve(reader, writer):
+        await reader.readline()
+        writer.write(handler.reply() + b"\\n")
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        with open(sys.argv[1] + ".tmp", "w") as f:
+            f.write(str(port))
+        import os
+        os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+"""
+
+
+def ask(port):
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"hi\n")
+        return s.makefile("rb").readline().strip()
+
+
+def test_idle_asyncio_server_applies_promptly(tmp_path, record_property):
+    import signal
+    write(tmp_path / "handler.py", "def reply():\n    return b'v1'\n")
+    write(tmp_path / "server.py", SERVER)
+    portfile, events = tmp_path / "port", tmp_path / "events.jsonl"
+    proc = hs_popen(["--events", str(events), "server.py", str(portfile)],
+                    tmp_path)
+    try:
+        wait_for(portfile.exists, what="the server")
+        port = int(portfile.read_text())
+        assert ask(port) == b"v1"
+        time.sleep(1.0)  # no traffic: the loop sits in epoll_wait
+        save(tmp_path / "handler.py", "def reply():\n    return b'v2'\n")
+        saved = time.time()
+        wait_for(lambda: read_events(events), timeout=10, what="the reload")
+        latency = read_events(events)[0]["time"] - saved
+        record_property("save_to_applied_seconds", latency)
+        print(f"idle asyncio server: save -> applied {latency * 1000:.0f} ms")
+        assert read_events(events)[0]["event"] == "applied"
+        assert latency < 0.5, latency
+        assert ask(port) == b"v2"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert "KeyboardInterrupt" in err, err
+    assert "handler reloaded" in err
