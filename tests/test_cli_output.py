@@ -280,8 +280,12 @@ def test_hs301_is_aggregated_by_location(sb):
 # -- an idle asyncio server: save -> applied ---------------------------------
 
 SERVER = """
-    import asyncio, sys
+    import asyncio, signal, sys
     import handler
+
+    # Ctrl-C as in a terminal, even when the test runner was started with
+    # SIGINT ignored (a background job of a shell)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     async def serve(reader, writer):
         await reader.readline()
@@ -333,6 +337,10 @@ def test_idle_asyncio_server_applies_promptly(tmp_path, record_property):
         assert ask(port) == b"v2"
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
     assert "KeyboardInterrupt" in err, err
     assert "handler reloaded" in err

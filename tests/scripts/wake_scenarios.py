@@ -176,6 +176,9 @@ elif SCENARIO == "sigint_and_user_signals":
     # Ctrl-C and a program's own handlers behave as without hotswap, while
     # reloads wake the main thread.
     got = []
+    # Ctrl-C as in a terminal, even when the test runner was started with
+    # SIGINT ignored (a background job of a shell)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGUSR1, lambda s, f: got.append("usr1"))
     hotswap.after_reload(after)
     hotswap.watch(ROOT, debounce=0.02)
