@@ -130,6 +130,9 @@ any_generator(PyObject *codes)
     return 0;
 }
 
+/* Suspended generators, coroutines and async generators whose frame runs
+ * one of `codes`, one entry per code location (code, kind, line) with a
+ * count: 200 tasks parked at the same await are one line, not 200. */
 static int
 scan_generators(PyObject *codes, PyObject *out)
 {
@@ -137,13 +140,20 @@ scan_generators(PyObject *codes, PyObject *out)
         {"gi_code", "gi_frame"}, {"cr_code", "cr_frame"},
         {"ag_code", "ag_frame"},
     };
+    static const char *const kinds[][2] = {
+        {"generator", "generators"}, {"coroutine", "coroutines"},
+        {"async generator", "async generators"},
+    };
     PyObject *gc = PyImport_ImportModule("gc");
     PyObject *objs = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
+    PyObject *counts = PyDict_New(); /* (code, kind, line) -> count */
+    PyObject *order = PyList_New(0); /* the keys, first seen first */
     Py_XDECREF(gc);
-    if (objs == NULL) {
-        return -1;
+    int result = -1;
+    if (objs == NULL || counts == NULL || order == NULL) {
+        goto done;
     }
-    int result = 0;
+    result = 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs) && result == 0; i++) {
         PyObject *o = PyList_GET_ITEM(objs, i);
         int k = PyGen_Check(o) ? 0 : PyCoro_CheckExact(o) ? 1
@@ -161,19 +171,43 @@ scan_generators(PyObject *codes, PyObject *out)
         }
         if (frame != Py_None && lookup(codes, code) == 1) {
             PyObject *line = PyObject_GetAttrString(frame, "f_lineno");
-            result = add(out, code,
-                         PyUnicode_FromFormat(
-                             "a suspended %s keeps the old code (at line "
-                             "%S) until it finishes",
-                             k == 0 ? "generator" : k == 1 ? "coroutine"
-                                                           : "async generator",
-                             line ? line : Py_None));
+            PyObject *key = line ? Py_BuildValue("(OiO)", code, k, line)
+                                 : NULL;
+            PyObject *n = key ? PyDict_GetItemWithError(counts, key) : NULL;
+            long c = n ? PyLong_AsLong(n) : 0;
+            PyObject *nn = key && !PyErr_Occurred()
+                               ? PyLong_FromLong(c + 1)
+                               : NULL;
+            if (nn == NULL || PyDict_SetItem(counts, key, nn) < 0
+                || (c == 0 && PyList_Append(order, key) < 0)) {
+                result = -1;
+            }
+            Py_XDECREF(nn);
+            Py_XDECREF(key);
             Py_XDECREF(line);
         }
         Py_DECREF(code);
         Py_DECREF(frame);
     }
-    Py_DECREF(objs);
+    for (Py_ssize_t i = 0; result == 0 && i < PyList_GET_SIZE(order); i++) {
+        PyObject *key = PyList_GET_ITEM(order, i);
+        long c = PyLong_AsLong(PyDict_GetItem(counts, key));
+        int k = (int)PyLong_AsLong(PyTuple_GET_ITEM(key, 1));
+        PyObject *line = PyTuple_GET_ITEM(key, 2);
+        result = add(out, PyTuple_GET_ITEM(key, 0),
+                     c == 1 ? PyUnicode_FromFormat(
+                                  "a suspended %s keeps the old code (at "
+                                  "line %S) until it finishes",
+                                  kinds[k][0], line)
+                            : PyUnicode_FromFormat(
+                                  "%ld suspended %s keep the old code (at "
+                                  "line %S) until they finish",
+                                  c, kinds[k][1], line));
+    }
+done:
+    Py_XDECREF(objs);
+    Py_XDECREF(counts);
+    Py_XDECREF(order);
     return result;
 }
 

@@ -503,23 +503,30 @@ register_exit_hooks(HsState *st, PyObject *module)
 
 PyDoc_STRVAR(watch_doc,
 "watch($module, /, *roots, debounce=0.05, mode='auto', backend='auto',\n"
-"      poll_interval=0.5, exclude=(), allow_world_writable=False)\n--\n\n"
+"      poll_interval=0.5, exclude=(), allow_world_writable=False,\n"
+"      wake=True)\n--\n\n"
 "Track roots and start (or reconfigure) the watcher thread.\n"
 "\n"
 "mode 'auto' reloads on the main thread at the next bytecode boundary;\n"
 "'queued' waits for hotswap.poll().  backend 'auto' uses inotify when\n"
-"available, else polling; 'poll' forces polling.");
+"available, else polling; 'poll' forces polling.\n"
+"\n"
+"wake (mode 'auto', watch() called on the main thread, SIGURG without a\n"
+"handler): after scheduling a reload, send SIGURG to the main thread so\n"
+"one blocked in select/epoll/sleep runs it at once; a no-op Python\n"
+"handler is installed for SIGURG while watching.");
 
 static PyObject *
 core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"debounce", "mode", "backend", "poll_interval",
-                             "exclude", "allow_world_writable", NULL};
+                             "exclude", "allow_world_writable", "wake",
+                             NULL};
     HsState *st = hs_state(module);
     double debounce = 0.05, poll_interval = 0.5;
     const char *mode = "auto", *backend = "auto";
     PyObject *exclude = NULL;
-    int allow_ww = 0;
+    int allow_ww = 0, wake = 1;
     if (st == NULL) {
         return NULL;
     }
@@ -527,9 +534,10 @@ core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
     if (empty == NULL) {
         return NULL;
     }
-    int ok = PyArg_ParseTupleAndKeywords(empty, kwargs, "|$dssdOp:watch",
+    int ok = PyArg_ParseTupleAndKeywords(empty, kwargs, "|$dssdOpp:watch",
                                          kwlist, &debounce, &mode, &backend,
-                                         &poll_interval, &exclude, &allow_ww);
+                                         &poll_interval, &exclude, &allow_ww,
+                                         &wake);
     Py_DECREF(empty);
     if (!ok) {
         return NULL;
@@ -583,7 +591,8 @@ core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
     PyObject *roots = watch_roots(st);
     PyObject *files = roots ? hs_safepoint_tracked_files(st) : NULL;
     int r = -1;
-    if (files != NULL && hs_safepoint_ensure_log_handler() == 0
+    if (files != NULL
+        && (st->log_sink != NULL || hs_safepoint_ensure_log_handler() == 0)
         && register_exit_hooks(st, module) == 0) {
         r = hs_watch_start(&cfg, roots, files, ex, hs_safepoint_notify_nogil,
                            module);
@@ -594,6 +603,7 @@ core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
     if (r < 0) {
         return NULL;
     }
+    hs_safepoint_wake_start(st, wake && cfg.mode == HS_WATCH_AUTO);
     Py_RETURN_NONE;
 }
 
@@ -604,6 +614,11 @@ PyDoc_STRVAR(unwatch_doc,
 static PyObject *
 core_unwatch(PyObject *module, PyObject *unused)
 {
+    HsState *st = hs_state(module);
+    if (st == NULL) {
+        return NULL;
+    }
+    hs_safepoint_wake_stop(st);
     hs_watch_stop();
     Py_RETURN_NONE;
 }
@@ -649,7 +664,16 @@ PyDoc_STRVAR(watching_doc,
 static PyObject *
 core_watching(PyObject *module, PyObject *unused)
 {
-    return hs_watch_info();
+    PyObject *d = hs_watch_info();
+    if (d == NULL || d == Py_None) {
+        return d;
+    }
+    PyObject *w = PyBool_FromLong(hs_safepoint_waking());
+    if (PyDict_SetItemString(d, "wake", w) < 0) {
+        Py_CLEAR(d);
+    }
+    Py_DECREF(w);
+    return d;
 }
 
 PyDoc_STRVAR(last_report_doc,
@@ -703,6 +727,30 @@ core_after_reload(PyObject *module, PyObject *fn)
     return st ? add_hook(st->after_hooks, fn) : NULL;
 }
 
+PyDoc_STRVAR(set_log_sink_doc,
+"set_log_sink($module, sink, /)\n--\n\n"
+"Send the watcher's messages to sink(levelno, message, detail) instead of\n"
+"the 'hotswap' logger; None goes back to the logger.  detail is the Report\n"
+"of a reload line, the ReloadError of a failure line, else None.  For a\n"
+"program that owns its output (the CLI): the logging tree then cannot\n"
+"lose the messages.");
+
+static PyObject *
+core_set_log_sink(PyObject *module, PyObject *sink)
+{
+    HsState *st = hs_state(module);
+    if (st == NULL) {
+        return NULL;
+    }
+    if (sink != Py_None && !PyCallable_Check(sink)) {
+        PyErr_SetString(PyExc_TypeError, "set_log_sink() takes a callable "
+                        "or None");
+        return NULL;
+    }
+    Py_XSETREF(st->log_sink, sink == Py_None ? NULL : Py_NewRef(sink));
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(remove_hook_doc,
 "remove_hook($module, fn, /)\n--\n\n"
 "Unregister a hook added with before_reload() or after_reload().");
@@ -742,6 +790,8 @@ static PyMethodDef core_methods[] = {
     {"before_reload", (PyCFunction)core_before_reload, METH_O, before_doc},
     {"after_reload", (PyCFunction)core_after_reload, METH_O, after_doc},
     {"remove_hook", (PyCFunction)core_remove_hook, METH_O, remove_hook_doc},
+    {"set_log_sink", (PyCFunction)core_set_log_sink, METH_O,
+     set_log_sink_doc},
     {"_forget_after_fork", (PyCFunction)core_forget_after_fork, METH_NOARGS,
      NULL},
     {"_pause_for_fork", (PyCFunction)core_pause_for_fork, METH_NOARGS, NULL},
@@ -876,6 +926,8 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->before_hooks);
     Py_VISIT(st->after_hooks);
     Py_VISIT(st->last_report);
+    Py_VISIT(st->log_sink);
+    Py_VISIT(st->wake_handler);
     return 0;
 }
 
@@ -902,6 +954,8 @@ core_clear(PyObject *module)
     Py_CLEAR(st->before_hooks);
     Py_CLEAR(st->after_hooks);
     Py_CLEAR(st->last_report);
+    Py_CLEAR(st->log_sink);
+    Py_CLEAR(st->wake_handler);
     return 0;
 }
 

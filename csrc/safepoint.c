@@ -9,6 +9,11 @@
  * the call makes the main thread drop it and notice the call within a
  * switch interval.  3.13 wakes the main thread directly.
  *
+ * A pending call runs only when the main thread runs bytecode: one blocked
+ * in epoll_wait (an idle asyncio loop), select() or time.sleep() would
+ * run it at its next wake-up, seconds later.  So after scheduling it the
+ * watcher sends SIGURG to the main thread ("waking" below).
+ *
  * Everything else here runs on the main thread with the GIL: the pending
  * call itself, hotswap.poll(), and the hooks.  A failed automatic reload
  * is logged (with the user's file and line) and never raised into the
@@ -20,7 +25,10 @@
 #include "track.h"
 #include "watch.h"
 
+#include <signal.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <pthread.h>
 
 /* ------------------------------------------------------------------ */
 /* logging                                                             */
@@ -74,22 +82,34 @@ hs_safepoint_ensure_log_handler(void)
     return r < 0 ? -1 : 0;
 }
 
+/* Log `msg` at `level` ("info" or "warning") through the state's sink,
+ * or the "hotswap" logger.  `detail`: the Report or ReloadError the line
+ * is about, or NULL.  Never fails (an error is reported as unraisable). */
 static void
-log_line(const char *level, PyObject *msg)
+log_line(HsState *st, const char *level, PyObject *msg, PyObject *detail)
 {
-    PyObject *logger = hs_safepoint_logger();
-    PyObject *r = logger ? PyObject_CallMethod(logger, level, "O", msg)
-                         : NULL;
+    PyObject *r = NULL;
+    if (st != NULL && st->log_sink != NULL) {
+        PyObject *sink = Py_NewRef(st->log_sink);
+        r = PyObject_CallFunction(sink, "iOO",
+                                  strcmp(level, "info") == 0 ? 20 : 30, msg,
+                                  detail ? detail : Py_None);
+        Py_DECREF(sink);
+    }
+    else {
+        PyObject *logger = hs_safepoint_logger();
+        r = logger ? PyObject_CallMethod(logger, level, "O", msg) : NULL;
+        Py_XDECREF(logger);
+    }
     if (r == NULL) {
         PyErr_WriteUnraisable(msg);
     }
     Py_XDECREF(r);
-    Py_XDECREF(logger);
 }
 
 /* The failed reload's message and the traceback of its cause. */
 static void
-log_failure(PyObject *err)
+log_failure(HsState *st, PyObject *err)
 {
     PyObject *tb = PyImport_ImportModule("traceback");
     PyObject *cause = PyException_GetCause(err);
@@ -110,7 +130,7 @@ log_failure(PyObject *err)
     msg = text ? PyUnicode_FromFormat("%S\n%U", err, text)
                : PyObject_Str(err);
     if (msg != NULL) {
-        log_line("warning", msg);
+        log_line(st, "warning", msg, err);
     }
     PyErr_Clear();
     Py_XDECREF(tb);
@@ -124,7 +144,7 @@ log_failure(PyObject *err)
 /* hooks                                                               */
 
 int
-hs_safepoint_run_hooks(PyObject *hooks, PyObject *arg)
+hs_safepoint_run_hooks(HsState *st, PyObject *hooks, PyObject *arg)
 {
     if (hooks == NULL || PyList_GET_SIZE(hooks) == 0) {
         return 0;
@@ -147,7 +167,7 @@ hs_safepoint_run_hooks(PyObject *hooks, PyObject *arg)
             Py_XDECREF(exc);
             Py_XDECREF(tb);
             if (m != NULL) {
-                log_line("warning", m);
+                log_line(st, "warning", m, NULL);
                 Py_DECREF(m);
             }
             PyErr_Clear();
@@ -246,7 +266,7 @@ modules_for_paths(HsState *st, PyObject *paths)
                 "(anyone could inject code into this process); pass "
                 "allow_world_writable=True to watch() to allow it", file);
             if (msg != NULL) {
-                log_line("warning", msg);
+                log_line(st, "warning", msg, NULL);
                 Py_DECREF(msg);
             }
             hit = 0;
@@ -269,6 +289,8 @@ error:
 /* ------------------------------------------------------------------ */
 /* applying pending changes                                            */
 
+static int wake_check(HsState *st);
+
 PyObject *
 hs_safepoint_apply(PyObject *core)
 {
@@ -282,6 +304,7 @@ hs_safepoint_apply(PyObject *core)
         hs_watch_retry_later();
         Py_RETURN_NONE;
     }
+    wake_check(st);
     PyObject *paths = hs_watch_take_changes();
     if (paths == NULL) {
         return NULL;
@@ -311,7 +334,7 @@ hs_safepoint_apply(PyObject *core)
         Py_DECREF(mods);
         return NULL;
     }
-    hs_safepoint_run_hooks(st->before_hooks, names);
+    hs_safepoint_run_hooks(st, st->before_hooks, names);
     Py_DECREF(names);
     PyObject *report = hs_reload(core, mods, NULL, HS_RELOAD_ONLY_CHANGED);
     Py_DECREF(mods);
@@ -325,7 +348,7 @@ hs_safepoint_apply(PyObject *core)
         if (exc != NULL && tb != NULL) {
             PyException_SetTraceback(exc, tb);
         }
-        log_failure(exc);
+        log_failure(st, exc);
         hs_watch_count(1);
         report = exc ? PyObject_GetAttrString(exc, "report") : NULL;
         PyErr_Clear();
@@ -351,7 +374,7 @@ hs_safepoint_apply(PyObject *core)
         if (changed != NULL && (coded || PyObject_IsTrue(changed) == 1)) {
             PyObject *s = PyObject_Str(report);
             if (s != NULL) {
-                log_line("info", s);
+                log_line(st, "info", s, report);
                 Py_DECREF(s);
             }
         }
@@ -360,7 +383,7 @@ hs_safepoint_apply(PyObject *core)
     }
     Py_XSETREF(st->last_report, Py_NewRef(report));
     if (report != Py_None) {
-        hs_safepoint_run_hooks(st->after_hooks, report);
+        hs_safepoint_run_hooks(st, st->after_hooks, report);
     }
     /* (modules imported by the new code: inotify watches whole
      * directories, and the polling backend looks for new files itself) */
@@ -407,6 +430,186 @@ safepoint_pending(void *arg)
     return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* waking                                                              */
+
+/* A general note on waking an idle main thread.
+ *
+ * CPython runs pending calls between two bytecodes, so a main thread
+ * blocked in a system call (epoll_wait in an idle asyncio loop, select,
+ * clock_nanosleep in time.sleep, a lock) runs ours only when that call
+ * returns.  A signal with a handler makes those calls fail with EINTR;
+ * CPython then calls PyErr_CheckSignals() before retrying them (PEP 475),
+ * which calls the Python-level handler of the signal.  That handler is a
+ * Python function: executing it goes through the eval loop, which sees
+ * the eval breaker our Py_AddPendingCall set and runs the pending call
+ * there (measured on 3.9-3.15: tests/test_wake.py).  A C handler would
+ * not do: it runs no bytecode, and the call would be retried at once.
+ *
+ * SIGURG, because its default action is to ignore it: a signal that
+ * reaches a process where our handler is gone does nothing.  watch()
+ * installs the handler only when SIGURG has none (SIG_DFL) and watch()
+ * runs on the main thread; a program that installs its own SIGURG handler
+ * later keeps it, and the next reload sees that and stops waking (at
+ * most one extra call of the program's handler).  unwatch() restores
+ * SIG_DFL if our handler is still there.
+ *
+ * The watcher thread reads two variables and calls pthread_kill(): no
+ * Python API.  wake_on is written with the GIL held, after wake_thread.
+ */
+static pthread_t wake_thread;
+static atomic_int wake_on = 0;
+
+static PyObject *
+wake_handler_new(void)
+{
+    /* Return a new reference to a no-op Python function (signum, frame). */
+    PyObject *globals = PyDict_New();
+    PyObject *name = PyUnicode_FromString("hotswap");
+    PyObject *r = NULL;
+    if (globals == NULL || name == NULL
+        || PyDict_SetItemString(globals, "__builtins__",
+                                PyEval_GetBuiltins()) < 0
+        || PyDict_SetItemString(globals, "__name__", name) < 0) {
+        goto done;
+    }
+    r = PyRun_String("def _hotswap_wake(signum, frame):\n"
+                     "    \"hotswap: wake the main thread for a reload\"\n",
+                     Py_file_input, globals, globals);
+    Py_CLEAR(r);
+    r = PyDict_GetItemString(globals, "_hotswap_wake");
+    Py_XINCREF(r);
+done:
+    Py_XDECREF(globals);
+    Py_XDECREF(name);
+    return r;
+}
+
+/* 1 when the calling thread is the main thread, else 0 (GIL held). */
+static int
+on_main_thread(void)
+{
+    PyObject *threading = PyImport_ImportModule("threading");
+    PyObject *main = threading ? PyObject_CallMethod(threading,
+                                                     "main_thread", NULL)
+                               : NULL;
+    PyObject *ident = main ? PyObject_GetAttrString(main, "ident") : NULL;
+    unsigned long id = ident ? PyLong_AsUnsignedLong(ident) : 0;
+    int r = ident != NULL && !PyErr_Occurred()
+            && id == PyThread_get_thread_ident();
+    PyErr_Clear();
+    Py_XDECREF(threading);
+    Py_XDECREF(main);
+    Py_XDECREF(ident);
+    return r;
+}
+
+int
+hs_safepoint_wake_start(HsState *st, int wanted)
+{
+    PyObject *signal = NULL, *cur = NULL, *dfl = NULL, *r = NULL;
+    int result = -1;
+    if (!wanted) {
+        hs_safepoint_wake_stop(st);
+        return 0;
+    }
+    if (!on_main_thread()) {
+        return 0; /* signal.signal() works on the main thread only */
+    }
+    signal = PyImport_ImportModule("signal");
+    if (signal == NULL) {
+        goto done;
+    }
+    cur = PyObject_CallMethod(signal, "getsignal", "i", SIGURG);
+    dfl = cur ? PyObject_GetAttrString(signal, "SIG_DFL") : NULL;
+    if (dfl == NULL) {
+        goto done;
+    }
+    if (st->wake_handler != NULL && cur == st->wake_handler) {
+        /* already ours */
+    }
+    else if (PyObject_RichCompareBool(cur, dfl, Py_EQ) == 1) {
+        if (st->wake_handler == NULL) {
+            st->wake_handler = wake_handler_new();
+            if (st->wake_handler == NULL) {
+                goto done;
+            }
+        }
+        r = PyObject_CallMethod(signal, "signal", "iO", SIGURG,
+                                st->wake_handler);
+        if (r == NULL) {
+            goto done;
+        }
+    }
+    else {
+        /* the program handles SIGURG itself: do not wake */
+        atomic_store(&wake_on, 0);
+        result = 0;
+        goto done;
+    }
+    wake_thread = pthread_self();
+    atomic_store(&wake_on, 1);
+    result = 0;
+done:
+    PyErr_Clear(); /* waking is an optimisation: never fail watch() */
+    Py_XDECREF(signal);
+    Py_XDECREF(cur);
+    Py_XDECREF(dfl);
+    Py_XDECREF(r);
+    return result < 0 ? 0 : result;
+}
+
+/* Return 1 when our handler is still SIGURG's, else 0 (and stop waking). */
+static int
+wake_check(HsState *st)
+{
+    if (!atomic_load(&wake_on)) {
+        return 0;
+    }
+    PyObject *signal = PyImport_ImportModule("signal");
+    PyObject *cur = signal ? PyObject_CallMethod(signal, "getsignal", "i",
+                                                 SIGURG)
+                           : NULL;
+    int ours = cur != NULL && cur == st->wake_handler;
+    PyErr_Clear();
+    Py_XDECREF(signal);
+    Py_XDECREF(cur);
+    if (!ours) {
+        atomic_store(&wake_on, 0);
+    }
+    return ours;
+}
+
+void
+hs_safepoint_wake_stop(HsState *st)
+{
+    atomic_store(&wake_on, 0);
+    if (st->wake_handler == NULL
+        || !on_main_thread()) {
+        return;
+    }
+    PyObject *signal = PyImport_ImportModule("signal");
+    PyObject *cur = signal ? PyObject_CallMethod(signal, "getsignal", "i",
+                                                 SIGURG)
+                           : NULL;
+    PyObject *dfl = cur ? PyObject_GetAttrString(signal, "SIG_DFL") : NULL;
+    if (dfl != NULL && cur == st->wake_handler) {
+        PyObject *r = PyObject_CallMethod(signal, "signal", "iO", SIGURG,
+                                          dfl);
+        Py_XDECREF(r);
+    }
+    Py_XDECREF(dfl);
+    PyErr_Clear();
+    Py_XDECREF(signal);
+    Py_XDECREF(cur);
+}
+
+int
+hs_safepoint_waking(void)
+{
+    return atomic_load(&wake_on);
+}
+
 int
 hs_safepoint_notify_nogil(void *arg)
 {
@@ -421,5 +624,8 @@ hs_safepoint_notify_nogil(void *arg)
 #else
     int r = Py_AddPendingCall(safepoint_pending, arg);
 #endif
+    if (r == 0 && atomic_load(&wake_on)) {
+        pthread_kill(wake_thread, SIGURG);
+    }
     return r < 0 ? -1 : 0;
 }

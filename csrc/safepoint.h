@@ -15,8 +15,9 @@ int hs_safepoint_notify_nogil(void *arg);
  * internal error.  A failed reload is logged, not raised. */
 PyObject *hs_safepoint_apply(PyObject *core);
 
-/* Call every hook of `hooks` with `arg`; a failing hook is logged. */
-int hs_safepoint_run_hooks(PyObject *hooks, PyObject *arg);
+/* Call every hook of `hooks` with `arg`; a failing hook is logged (through
+ * st's log sink, when set). */
+int hs_safepoint_run_hooks(HsState *st, PyObject *hooks, PyObject *arg);
 
 /* The files of the tracked modules (a new list of str). */
 PyObject *hs_safepoint_tracked_files(HsState *st);
@@ -25,5 +26,14 @@ PyObject *hs_safepoint_tracked_files(HsState *st);
  * the application configured none.  */
 PyObject *hs_safepoint_logger(void);
 int hs_safepoint_ensure_log_handler(void);
+
+/* Waking the main thread with SIGURG after scheduling a reload (see
+ * "waking" in safepoint.c).  start: install the no-op handler if SIGURG
+ * has none and this is the main thread (wanted=0: stop); never fails.
+ * stop: no more signals, SIG_DFL back if our handler is still there.
+ * waking: 1 while signals are sent.  GIL held. */
+int hs_safepoint_wake_start(HsState *st, int wanted);
+void hs_safepoint_wake_stop(HsState *st);
+int hs_safepoint_waking(void);
 
 #endif

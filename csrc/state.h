@@ -21,6 +21,10 @@ struct HsState {
     PyObject *before_hooks; /* strong list: callables(names) */
     PyObject *after_hooks;  /* strong list: callables(report) */
     PyObject *last_report;  /* strong: the last automatic/poll report */
+    PyObject *log_sink;     /* strong: set_log_sink()'s callable, or NULL
+                               (then the "hotswap" logger) */
+    PyObject *wake_handler; /* strong: the SIGURG handler watch() installed,
+                               or NULL (safepoint.c, "waking") */
     int allow_world_writable;
     int exit_hooks;        /* atexit / at-fork handlers registered */
     int busy;              /* a batch is running */

@@ -283,18 +283,6 @@ def test_failed_reload_event_then_fix(tmp_path):
     assert failed["changes"] == [] and failed["stale"] == []
 
 
-def test_error_from_the_failure_log_line():
-    ev = cli._error_from_message(
-        "cannot reload m: HS503: SyntaxError: invalid syntax (m.py, line 2)"
-        " (/x/m.py:2)\n  traceback...")
-    assert ev["code"] == "HS503" and ev["module"] == "m"
-    assert ev["filename"] == "/x/m.py" and ev["lineno"] == 2
-    assert ev["type"] == "SyntaxError"
-    ev = cli._error_from_message(
-        "cannot reload m: HS506: ValueError: empty (/x/m.py)")
-    assert ev["filename"] == "/x/m.py" and ev["lineno"] is None
-
-
 def test_report_event_kinds(sb):
     m = sb.load("""
         class C:

@@ -18,24 +18,38 @@ Options of ``run`` (they come before the script or ``-m``; everything after
 belongs to the program):
 
   --root DIR       track and watch DIR (repeatable); default: the script's
-                   directory, or the top-level package directory for ``-m``.
-                   The program's ``__main__`` is always tracked.
+                   directory, or the top-level package directory for ``-m``
+                   -- but when that package is installed (stdlib or
+                   site-packages: ``-m uvicorn``, ``-m flask``, ``-m django``,
+                   ``-m gunicorn``, ``-m pytest``), the current directory,
+                   which is ``sys.path[0]``: the user's project.  The
+                   program's ``__main__`` is always tracked.
   --exclude GLOB   do not reload files matching GLOB (repeatable).  Passed to
                    the watcher; needs a core whose ``watch()`` accepts
                    ``exclude`` (a warning says so otherwise).
   --poll           stat the files instead of using inotify.
   --debounce S     coalesce bursts of saves for S seconds (default 0.05).
-  -q, --quiet      log only failed reloads (WARNING).
-  -v, --verbose    log everything (DEBUG).
+  -q, --quiet      show only failed reloads and warnings.
+  -v, --verbose    also list the names each reload changed.
   --events FILE    write one JSON object per reload to FILE (JSON lines):
                    ``{"event": "applied"|"rejected"|"failed", "modules":
                    [...], "changes": [...], "stale": [...], "error": {...}
                    or null, "summary": "..."}``.
 
 Reloads run on the main thread between two bytecodes (the watcher's "auto"
-mode), so the program needs no change.  The reload log goes to stderr
-through the ``hotswap`` logger (it does not propagate to the program's root
-logger, so it is never printed twice).
+mode), so the program needs no change; an idle main thread (an asyncio loop
+with no traffic, a sleep) is woken with SIGURG (see ``hotswap.watch``).
+
+Output: 1 s after start-up one line says what is watched and how many
+modules under it are tracked (by then a server has imported its
+application), or warns that nothing is.  Each reload is one line, with the
+local time (``12:03:04.512 hotswap: app reloaded: 1 updated (0.9 ms)``);
+a failure shows the error and, when the module's edits failed before too,
+since when it kept its old code and which statement fails.  These lines go
+to a duplicate of the stderr descriptor taken at start-up, and events to
+the file the CLI opened: the program's logging configuration (dictConfig
+with ``disable_existing_loggers``, closed handlers) does not affect them,
+and they are not sent through the ``hotswap`` logger.
 
 This module only parses arguments and sets things up; the reloading is done
 by the C core (``hotswap._core``).
@@ -48,7 +62,6 @@ import io
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import time
@@ -59,7 +72,6 @@ import hotswap
 __all__ = ["main"]
 
 PROG = "python -m hotswap"
-log = logging.getLogger("hotswap")
 
 # ---------------------------------------------------------------------------
 # argument parsing
@@ -132,28 +144,15 @@ def _split_run_args(argv):
 
 
 # ---------------------------------------------------------------------------
-# logging and the event stream
-
-
-class _Formatter(logging.Formatter):
-    """``hotswap: ...`` lines; the core's messages already carry the prefix."""
-
-    def format(self, record):
-        msg = super().format(record).rstrip()
-        if not msg.startswith("hotswap"):
-            msg = "hotswap: " + msg
-        return msg
-
-
-def _setup_logging(quiet, verbose):
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter("%(message)s"))
-    level = (logging.WARNING if quiet
-             else logging.DEBUG if verbose else logging.INFO)
-    log.addHandler(handler)
-    log.setLevel(level)
-    log.propagate = False
-    return handler
+# output: the CLI's own channel
+#
+# The program may do anything to the logging tree (logging.config.dictConfig
+# closes every handler and, by default, disables every existing logger:
+# uvicorn and Django do it at start-up).  So the CLI does not log: it asks
+# the core for its messages (``_core.set_log_sink``) and for every reload's
+# Report (``after_reload``), and writes them to a duplicate of the stderr
+# descriptor taken at start-up, and the events to a file it opened itself.
+# Nothing the program does to ``logging`` or ``sys.stderr`` reaches them.
 
 
 def _change_dict(c):
@@ -171,29 +170,6 @@ def _error_dict(exc):
         "module": getattr(exc, "module", None),
         "filename": getattr(exc, "filename", None),
         "lineno": getattr(exc, "lineno", None),
-    }
-
-
-_FAILED_LINE = re.compile(
-    r"cannot reload (?P<module>\S+?): (?P<code>HS\d+): (?P<message>.*?)"
-    r"(?: \((?P<filename>[^()]*?)(?::(?P<lineno>\d+))?\))?$")
-
-
-def _error_from_message(text):
-    """Error fields from the core's failure log line (its first line)."""
-    first = text.splitlines()[0] if text else ""
-    m = _FAILED_LINE.match(first)
-    if m is None:
-        return {"code": None, "message": first, "type": None,
-                "module": None, "filename": None, "lineno": None}
-    msg = m.group("message")
-    return {
-        "code": m.group("code"),
-        "message": first,
-        "type": msg.split(":", 1)[0] if ":" in msg else None,
-        "module": m.group("module"),
-        "filename": m.group("filename"),
-        "lineno": int(m.group("lineno")) if m.group("lineno") else None,
     }
 
 
@@ -236,52 +212,153 @@ def report_event(report, error=None):
     }
 
 
-class _EventStream(logging.Handler):
-    """Writes the JSON-lines event stream.
+_CHANGE_ACTIONS = ("updated", "added", "removed", "moved", "replaced")
 
-    Every automatic reload ends with the ``after_reload`` hook, which gets
-    the Report (a failed one too).  The error of a failed reload is not on
-    its Report: it comes from the ReloadError when the core hands one over
-    (``report.error``, or ``exc_info``/``error`` on its WARNING record),
-    else from the WARNING line the core logs just before the hook runs.
+
+def _clock(t=None):
+    """``12:03:04.512``: the local time of a reload line."""
+    t = time.time() if t is None else t
+    return time.strftime("%H:%M:%S", time.localtime(t)) + \
+        ".%03d" % (int(t * 1000) % 1000)
+
+
+def _statement(filename, lineno):
+    """``file:line: source`` of the statement an error points at."""
+    if not filename:
+        return None
+    where = f"{filename}:{lineno}" if lineno else filename
+    if lineno:
+        import linecache
+        linecache.checkcache(filename)  # the file was just saved
+        text = linecache.getline(filename, lineno).strip()
+        if text:
+            where += f": {text}"
+    return where
+
+
+class _Output:
+    """The CLI's output: reload lines, messages and the event stream.
+
+    ``sink`` is given to the core (``set_log_sink``), ``after_reload`` is
+    an after-reload hook.  Lines go to ``stream`` (a private duplicate of
+    stderr), at ``level`` and above; events to ``events_path``.
     """
 
-    def __init__(self, path):
-        super().__init__(level=logging.WARNING)
-        self.file = open(path, "a", encoding="utf-8", buffering=1)
-        self._failure = None  # the last failure logged: ReloadError or dict
+    def __init__(self, level, verbose=False, events_path=None,
+                 stream=None):
+        self.level = level
+        self.verbose = verbose
+        self._own = stream is None
+        if stream is None:
+            try:
+                stream = open(os.dup(sys.stderr.fileno()), "w",
+                              encoding=getattr(sys.stderr, "encoding", None),
+                              errors="backslashreplace", buffering=1)
+            except (AttributeError, OSError, ValueError):
+                # no descriptor behind sys.stderr (an embedding, a test
+                # capture): write to the object itself
+                stream, self._own = sys.stderr, False
+        self.stream = stream
+        self.events = (open(events_path, "a", encoding="utf-8", buffering=1)
+                       if events_path else None)
+        self._failure = None   # (ReloadError, its message) just logged
+        self.failing = {}      # module -> [since, saves, statement]
 
-    def write(self, event):
-        self.file.write(json.dumps(event, default=str) + "\n")
-        self.file.flush()
+    # -- writing -----------------------------------------------------------
+    def line(self, text, level=logging.INFO, stamp=False):
+        if level < self.level or self.stream is None:
+            return
+        text = text.rstrip()
+        if not text.startswith("hotswap"):
+            text = "hotswap: " + text
+        if stamp:
+            text = f"{_clock()} {text}"
+        try:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass  # the terminal went away: never break the program
+
+    def write_event(self, event):
+        if self.events is None:
+            return
+        self.events.write(json.dumps(event, default=str) + "\n")
+        self.events.flush()
+
+    # -- the core's side ---------------------------------------------------
+    def sink(self, levelno, message, detail):
+        """The core's messages.  A reload line (detail: its Report) and a
+        failure (detail: the ReloadError) are written by after_reload,
+        from the Report; the rest (warnings) as they come."""
+        if isinstance(detail, hotswap.ReloadError):
+            self._failure = (detail, message)
+            if getattr(detail, "report", None) is None:
+                self._failed(None, detail, message)
+            return
+        if isinstance(detail, hotswap.Report):
+            return
+        self.line(message, levelno)
 
     def after_reload(self, report):
         if report.ok:
-            if report.changed or report.entries:
-                self.write(report_event(report))
+            self._applied(report)
             return
-        error = getattr(report, "error", None) or self._failure
+        error, message = self._failure or (None, None)
         self._failure = None
-        self.write(report_event(report, error))
+        error = getattr(report, "error", None) or error
+        self._failed(report, error, message)
 
-    def emit(self, record):
-        exc = record.exc_info[1] if record.exc_info else None
-        exc = exc if exc is not None else getattr(record, "error", None)
-        if isinstance(exc, hotswap.ReloadError):
-            self._failure = exc
+    def _applied(self, report):
+        entries = tuple(report.entries)
+        if not (report.changed or entries):
             return
-        try:
-            text = record.getMessage()
-        except Exception:
-            return
-        if text.startswith("cannot reload"):
-            self._failure = _error_from_message(text)
+        text = str(report)
+        for m in report.modules:
+            if m.status != "unchanged" and m.name in self.failing:
+                since, saves, _ = self.failing.pop(m.name)
+                text += (f"\n  {m.name} had kept its old code since "
+                         f"{_clock(since)} ({saves} failed "
+                         f"save{'s' if saves != 1 else ''})")
+        if self.verbose:
+            for action in _CHANGE_ACTIONS:
+                names = [f"{c.module}.{c.name}" for c in entries
+                         if c.action == action and c.code is None]
+                if names:
+                    text += f"\n  {action}: {', '.join(names)}"
+        self.line(text, logging.INFO, stamp=True)
+        self.write_event(report_event(report))
+
+    def _failed(self, report, error, message):
+        if message is None:
+            message = str(error) if error is not None else "reload failed"
+        module = getattr(error, "module", None)
+        if module is None and report is not None:
+            module = next((m.name for m in report.modules
+                           if m.status == "failed"), None)
+        statement = _statement(getattr(error, "filename", None),
+                               getattr(error, "lineno", None))
+        if module is not None:
+            now = time.time()
+            state = self.failing.setdefault(module, [now, 0, None])
+            state[1] += 1
+            state[2] = statement
+            if state[1] > 1:
+                message += (f"\n  {module} has kept its old code since "
+                            f"{_clock(state[0])} ({state[1]} failed saves "
+                            f"in a row)")
+                if statement:
+                    message += f"; failing statement: {statement}"
+        self.line(message, logging.WARNING, stamp=True)
+        self.write_event(report_event(report, error))
 
     def close(self):
-        try:
-            self.file.close()
-        finally:
-            super().close()
+        for f in (self.events, self.stream if self._own else None):
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        self.events = self.stream = None
 
 
 # ---------------------------------------------------------------------------
@@ -362,7 +439,40 @@ def _prepare_module(name):
         root = list(top.submodule_search_locations)[0]
     else:
         root = os.path.dirname(top.origin)
-    return spec, os.path.realpath(root)
+    root = os.path.realpath(root)
+    if _installed(root):
+        # uvicorn, flask, django, gunicorn, pytest, http.server...: the
+        # user means their project, which python -m puts in sys.path[0]
+        return spec, os.path.realpath(os.getcwd())
+    return spec, root
+
+
+def _installed_dirs():
+    """The stdlib and site-packages directories (real paths)."""
+    import site
+    import sysconfig
+    dirs = set()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        p = sysconfig.get_paths().get(key)
+        if p:
+            dirs.add(p)
+    try:
+        dirs.update(site.getsitepackages())
+    except AttributeError:  # an old virtualenv's site module
+        pass
+    user = getattr(site, "getusersitepackages", lambda: None)()
+    if user:
+        dirs.add(user)
+    return {os.path.realpath(d) for d in dirs if d}
+
+
+def _installed(path):
+    """True when ``path`` lies in the stdlib or a site-packages dir."""
+    path = os.path.realpath(path)
+    for d in _installed_dirs():
+        if path == d or path.startswith(d.rstrip(os.sep) + os.sep):
+            return True
+    return False
 
 
 class _UsageError(Exception):
@@ -373,13 +483,13 @@ class _UsageError(Exception):
 # the watcher
 
 
-def _start_watch(roots, opts):
-    """Start the core's watcher; return a note for what could not be done."""
+def _start_watch(roots, opts, out):
+    """Start the core's watcher; return it, or None without one."""
     watch = getattr(hotswap, "watch", None) or getattr(hotswap._core,
                                                        "watch", None)
     if watch is None:
-        log.warning("this build of hotswap has no watcher (hotswap.watch); "
-                    "the program runs without live reloading")
+        out.line("this build of hotswap has no watcher (hotswap.watch); "
+                 "the program runs without live reloading", logging.WARNING)
         return None
     kwargs = {"debounce": opts.debounce, "mode": "auto"}
     attempts = []
@@ -398,12 +508,49 @@ def _start_watch(roots, opts):
             last = exc
             continue
         if opts.exclude and "exclude" not in kw:
-            log.warning("--exclude ignored: this watcher has no 'exclude' "
-                        "argument")
-        if opts.poll and kw.get("mode") == "poll":
-            log.debug("polling asked with mode='poll'")
+            out.line("--exclude ignored: this watcher has no 'exclude' "
+                     "argument", logging.WARNING)
         return watch
     raise last
+
+
+# How long after start-up the CLI counts the tracked modules: by then a
+# server has imported the application (uvicorn imports "app:app" after
+# parsing its options, Django its settings and URLconf); a module imported
+# later is tracked all the same, it is only not counted.
+STARTUP_CHECK_DELAY = 1.0
+
+
+def _tracked_under(roots):
+    """Names of the tracked modules whose file lies under one of roots."""
+    found = []
+    prefixes = [r.rstrip(os.sep) + os.sep for r in roots]
+    for name in hotswap.tracked():
+        mod = sys.modules.get(name)
+        f = getattr(mod, "__file__", None)
+        if not isinstance(f, str):
+            continue
+        real = os.path.realpath(f)
+        if any(real.startswith(p) for p in prefixes):
+            found.append(name)
+    return found
+
+
+def _startup_report(roots, out, main_name):
+    """The start-up line: what is watched and how many modules are
+    tracked; a warning when nothing under the roots is."""
+    names = _tracked_under(roots)  # __main__ too, when it lies there
+    where = ", ".join(roots)
+    if names:
+        out.line(f"watching {where}: {len(names)} module"
+                 f"{'s' if len(names) != 1 else ''} tracked "
+                 f"(and __main__ = {main_name})")
+    else:
+        out.line(f"warning: nothing under {where} is tracked "
+                 f"{STARTUP_CHECK_DELAY:g} s after start-up (__main__ = "
+                 f"{main_name}); edits of other files are not reloaded: "
+                 f"pass --root DIR for the code you edit",
+                 logging.WARNING)
 
 
 def _hook(name):
@@ -436,7 +583,7 @@ def _exit_code(exc):
     return 1
 
 
-def _run(opts, module_name, prog_argv):
+def _run(opts, module_name, prog_argv, out):
     saved_argv, saved_path = sys.argv, list(sys.path)
     saved_main = sys.modules.get("__main__")
     if module_name is not None:
@@ -465,22 +612,27 @@ def _run(opts, module_name, prog_argv):
     sys.argv = [argv0, *prog_argv]
     sys.modules["__main__"] = mod
 
-    events = hooks = None
-    watch = None
+    watch = timer = None
+    hooks = _hook("after_reload") is not None
+    set_sink = getattr(hotswap._core, "set_log_sink", None)
     try:
         source = _snapshot_source(mod, filename)
         code = compile(source, filename, "exec", dont_inherit=True)
         roots = [os.path.realpath(r) for r in opts.root] or [default_root]
         hotswap.track(*roots)
         hotswap.track("__main__")
-        if opts.events:
-            events = _EventStream(opts.events)
-            log.addHandler(events)
-            after = _hook("after_reload")
-            if after is not None:
-                after(events.after_reload)
-                hooks = events.after_reload
-        watch = _start_watch(roots, opts)
+        if set_sink is not None:
+            set_sink(out.sink)
+        if hooks:
+            _hook("after_reload")(out.after_reload)
+        watch = _start_watch(roots, opts, out)
+        if watch is not None:
+            import threading
+            main_name = module_name or os.path.basename(filename)
+            timer = threading.Timer(STARTUP_CHECK_DELAY, _startup_report,
+                                    (roots, out, main_name))
+            timer.daemon = True
+            timer.start()
         try:
             exec(code, mod.__dict__)
         except SystemExit as exc:
@@ -493,17 +645,16 @@ def _run(opts, module_name, prog_argv):
             return 1
         return 0
     finally:
+        if timer is not None:
+            timer.cancel()
         if watch is not None:
             unwatch = _hook("unwatch")
             if unwatch is not None:
                 unwatch()
-        if hooks is not None:
-            remove = _hook("remove_hook")
-            if remove is not None:
-                remove(hooks)
-        if events is not None:
-            log.removeHandler(events)
-            events.close()
+        if hooks:
+            _hook("remove_hook")(out.after_reload)
+        if set_sink is not None:
+            set_sink(None)
         sys.argv = saved_argv
         if sys.path and saved_path and sys.path[0] == path0:
             sys.path[0] = saved_path[0]
@@ -519,14 +670,16 @@ def _cmd_run(argv):
         parser.error("a script or -m module is required")
     if module_name == "":
         parser.error("argument -m: expected a module name")
-    handler = _setup_logging(opts.quiet, opts.verbose)
+    level = (logging.WARNING if opts.quiet
+             else logging.DEBUG if opts.verbose else logging.INFO)
+    out = _Output(level, opts.verbose, opts.events)
     try:
-        return _run(opts, module_name, prog_argv)
+        return _run(opts, module_name, prog_argv, out)
     except _UsageError as exc:
         print(f"{PROG} run: {exc}", file=sys.stderr)
         return 2
     finally:
-        log.removeHandler(handler)
+        out.close()
 
 
 def _cmd_demo(argv):
