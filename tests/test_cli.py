@@ -17,10 +17,17 @@ needs_watch = pytest.mark.skipif(not hasattr(hotswap, "watch"),
                                  reason="no watcher in this build")
 
 
+def _default_sigint():
+    # A shell runs a background job with SIGINT ignored, and CPython leaves
+    # an ignored SIGINT ignored: give the program what a terminal gives it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run(args, cwd, timeout=60, **kw):
     return subprocess.run([sys.executable, "-X", "dev", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL, **kw)
+                          stdin=subprocess.DEVNULL,
+                          preexec_fn=_default_sigint, **kw)
 
 
 def hs(args, cwd, **kw):
