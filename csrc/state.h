@@ -21,6 +21,8 @@ struct HsState {
     PyObject *before_hooks; /* strong list: callables(names) */
     PyObject *after_hooks;  /* strong list: callables(report) */
     PyObject *last_report;  /* strong: the last automatic/poll report */
+    PyObject *adapter_hook; /* strong: hotswap.adapters' dispatcher, or
+                             * NULL (reload.c calls it, see adapters.c) */
     int allow_world_writable;
     int exit_hooks;        /* atexit / at-fork handlers registered */
     int busy;              /* a batch is running */
