@@ -44,19 +44,16 @@ class StarletteAdapter(Adapter):
 
     def _routers(self, batch):
         routing = sys.modules["starlette.routing"]
+        apps_mod = sys.modules.get("starlette.applications")
         routers, apps = {}, []
         for obj in _instances(batch, (object,)):
-            router = None
             if isinstance(obj, routing.Router):
-                router = obj
-            else:
-                r = getattr(type(obj), "router", None)
-                cand = getattr(obj, "__dict__", {}).get("router")
-                if r is None and isinstance(cand, routing.Router):
-                    router = cand
+                routers[id(obj)] = obj
+            elif apps_mod is not None and isinstance(obj, apps_mod.Starlette):
+                router = getattr(obj, "router", None)
+                if isinstance(router, routing.Router):
+                    routers[id(router)] = router
                     apps.append(obj)
-            if router is not None:
-                routers[id(router)] = router
         return list(routers.values()), apps
 
     def prepare(self, batch):
@@ -108,16 +105,27 @@ class StarletteAdapter(Adapter):
                                    _lineno(ep))
             if len(kept) != len(router.routes):
                 router.routes[:] = kept
+                _routes_changed(router)
         for app, _ in state["apps"]:
             if app.__dict__.get("openapi_schema") is not None:
                 app.openapi_schema = None
 
     def rollback(self, batch, state):
         for router, before in state["routers"]:
-            router.routes[:] = before
+            if router.routes != before:
+                router.routes[:] = before
+                _routes_changed(router)
         for app, schema in state["apps"]:
             if "openapi_schema" in app.__dict__:
                 app.openapi_schema = schema
+
+
+def _routes_changed(router):
+    # FastAPI >= 0.16x serves included routers live and caches their
+    # effective routes by a version counter
+    mark = getattr(router, "_mark_routes_changed", None)
+    if callable(mark):
+        mark()
 
 
 def _route_path(route):
