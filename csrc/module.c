@@ -751,6 +751,26 @@ core_set_log_sink(PyObject *module, PyObject *sink)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(set_adapter_hook_doc,
+"_set_adapter_hook($module, fn, /)\n--\n\n"
+"Install fn(phase, batch) as the adapter dispatcher (None removes it).\n"
+"hotswap.adapters installs it; see docs/api.md, Framework adapters.");
+
+static PyObject *
+core_set_adapter_hook(PyObject *module, PyObject *fn)
+{
+    HsState *st = hs_state(module);
+    if (st == NULL) {
+        return NULL;
+    }
+    if (fn != Py_None && !PyCallable_Check(fn)) {
+        PyErr_SetString(PyExc_TypeError, "the adapter hook must be callable");
+        return NULL;
+    }
+    Py_XSETREF(st->adapter_hook, fn == Py_None ? NULL : Py_NewRef(fn));
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(remove_hook_doc,
 "remove_hook($module, fn, /)\n--\n\n"
 "Unregister a hook added with before_reload() or after_reload().");
@@ -792,6 +812,8 @@ static PyMethodDef core_methods[] = {
     {"remove_hook", (PyCFunction)core_remove_hook, METH_O, remove_hook_doc},
     {"set_log_sink", (PyCFunction)core_set_log_sink, METH_O,
      set_log_sink_doc},
+    {"_set_adapter_hook", (PyCFunction)core_set_adapter_hook, METH_O,
+     set_adapter_hook_doc},
     {"_forget_after_fork", (PyCFunction)core_forget_after_fork, METH_NOARGS,
      NULL},
     {"_pause_for_fork", (PyCFunction)core_pause_for_fork, METH_NOARGS, NULL},
@@ -928,6 +950,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->last_report);
     Py_VISIT(st->log_sink);
     Py_VISIT(st->wake_handler);
+    Py_VISIT(st->adapter_hook);
     return 0;
 }
 
@@ -956,6 +979,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->last_report);
     Py_CLEAR(st->log_sink);
     Py_CLEAR(st->wake_handler);
+    Py_CLEAR(st->adapter_hook);
     return 0;
 }
 

@@ -23,6 +23,7 @@
  * new one.  A failure anywhere rolls back every module of the batch.
  */
 #include "reload.h"
+#include "adapters.h"
 #include "apply.h"
 #include "plan.h"
 #include "classes.h"
@@ -427,6 +428,16 @@ error_location(HsJob *job, PyObject *exc, PyObject **filename, int *lineno)
     if (exc == NULL) {
         return;
     }
+    /* an adapter's refusal names the line it refuses */
+    PyObject *hl = PyObject_GetAttrString(exc, "hotswap_lineno");
+    if (hl != NULL && PyLong_Check(hl) && PyLong_AsLong(hl) > 0) {
+        *lineno = (int)PyLong_AsLong(hl);
+        Py_DECREF(hl);
+        PyErr_Clear();
+        return;
+    }
+    Py_XDECREF(hl);
+    PyErr_Clear();
     if (PyObject_IsInstance(exc, PyExc_SyntaxError) == 1) {
         PyObject *ln = PyObject_GetAttrString(exc, "lineno");
         PyObject *fn = PyObject_GetAttrString(exc, "filename");
@@ -658,6 +669,8 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
     HsJob *jobs = PyMem_Calloc(n ? n : 1, sizeof(HsJob));
     Py_ssize_t *order = PyMem_Calloc(n ? n : 1, sizeof(Py_ssize_t));
     PyObject *gc = NULL, *nested = NULL, *rejected = NULL, *report = NULL;
+    PyObject *batch = NULL; /* what the adapters see */
+    int adapters_pending = 0; /* "prepare" done, no "commit"/"rollback" */
     HsTxn txn = {0};
     int gc_was_enabled = 0, gc_off = 0;
     Py_ssize_t failed = -1, count = 0;
@@ -701,6 +714,16 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
     if (order_jobs(jobs, count, order) < 0) {
         goto out;
     }
+    /* adapters snapshot their registries before staging runs decorators */
+    batch = hs_adapters_batch(st, jobs, order, count);
+    if (batch == NULL) {
+        goto out;
+    }
+    if (hs_adapters_call(st, "prepare", batch, jobs, count, &failed,
+                         &fail.code) < 0) {
+        goto fail;
+    }
+    adapters_pending = 1;
 
     /* STAGE and APPLY, module by module, one undo log for the batch */
     gc = PyImport_ImportModule("gc");
@@ -777,6 +800,13 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
         Py_XDECREF(stale);
     }
 
+    /* adapters bring registries built at import up to date; the undo log
+     * is still open, so a refusal rolls everything back */
+    if (hs_adapters_call(st, "apply", batch, jobs, count, &failed,
+                         &fail.code) < 0) {
+        goto fail;
+    }
+
     /* FINISH: the new snapshots, then forget the undo log */
     for (Py_ssize_t i = 0; i < count; i++) {
         HsJob *job = &jobs[i];
@@ -795,11 +825,17 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
         refresh_linecache(job->filename);
     }
     hs_txn_clear(&txn);
+    adapters_pending = 0;
+    hs_adapters_notify(st, "commit", batch);
     report = build_report(st, jobs, order, count, 1, -1, only_changed,
                           t0);
     goto out;
 
 fail:
+    if (adapters_pending) {
+        adapters_pending = 0;
+        hs_adapters_notify(st, "rollback", batch);
+    }
     hs_txn_rollback(&txn);
     if (gc_off && gc_was_enabled) {
         PyObject *r = PyObject_CallMethod(gc, "enable", NULL);
@@ -818,6 +854,9 @@ fail:
         Py_XDECREF(fr);
     }
 out:
+    if (adapters_pending) {
+        hs_adapters_notify(st, "rollback", batch);
+    }
     if (report == NULL && txn.len > 0) {
         hs_txn_rollback(&txn);
     }
@@ -838,6 +877,7 @@ out:
     Py_XDECREF(gc);
     Py_XDECREF(nested);
     Py_XDECREF(rejected);
+    Py_XDECREF(batch);
     Py_DECREF(seq);
     st->busy = 0;
     return report;

@@ -25,6 +25,8 @@ struct HsState {
                                (then the "hotswap" logger) */
     PyObject *wake_handler; /* strong: the SIGURG handler watch() installed,
                                or NULL (safepoint.c, "waking") */
+    PyObject *adapter_hook; /* strong: hotswap.adapters' dispatcher, or
+                             * NULL (reload.c calls it, see adapters.c) */
     int allow_world_writable;
     int exit_hooks;        /* atexit / at-fork handlers registered */
     int busy;              /* a batch is running */

@@ -43,6 +43,11 @@ from ._core import (
 )
 
 
+from . import adapters  # noqa: E402  (framework adapters; imports no framework)
+
+adapters._install()
+
+
 def load_ipython_extension(ipython):
     """``%load_ext hotswap``: reload edited modules before each cell."""
     from .ipython import load_ipython_extension as load
@@ -62,6 +67,7 @@ __all__ = [
     "ModuleResult",
     "ReloadError",
     "Report",
+    "adapters",
     "after_reload",
     "before_reload",
     "last_report",
