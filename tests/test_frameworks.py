@@ -2,6 +2,8 @@
 hotswap/adapters/_web.py): after a reload the routes served are those a fresh
 import of the new source would serve; a failing adapter rolls the batch
 back."""
+import os
+import subprocess
 import sys
 
 import pytest
@@ -286,3 +288,18 @@ def test_adapters_never_import_a_framework():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_import_hotswap_loads_no_adapter_code():
+    # The built-in adapters load with their framework, not with hotswap: a
+    # program without frameworks pays nothing, and the standard library
+    # modules they use stay unimported (the stdlib swap relies on it).
+    code = ("import sys, hotswap; "
+            "print(sorted(m for m in sys.modules "
+            "if m.startswith('hotswap.adapters.')))")
+    out = subprocess.run([sys.executable, "-S", "-c", code],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": os.path.dirname(
+                             os.path.dirname(hotswap.__file__))})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -272,11 +272,52 @@ def _unraisable(adapter, phase):
     return args
 
 
-def _install():
-    from . import _models, _web
+class _Builtin(Adapter):
+    """A built-in adapter, loaded the first time its framework is imported
+    when a batch runs: ``import hotswap`` loads none of their code (nor the
+    modules it imports: ast, re, copy ...), so it costs a program without
+    frameworks nothing and leaves the standard library unimported."""
 
-    for cls in (_models.PydanticAdapter, _models.AttrsAdapter,
-                _models.SQLAlchemyAdapter, _web.StarletteAdapter,
-                _web.FlaskAdapter, _web.DjangoAdapter):
-        register(cls)
+    def __init__(self, name, requires, module, cls):
+        self.name, self.requires = name, requires
+        self._where = (module, cls)
+        self._real = None
+
+    def _load(self):
+        if self._real is None:
+            import importlib
+            module, cls = self._where
+            mod = importlib.import_module("." + module, __name__)
+            self._real = getattr(mod, cls)()
+        return self._real
+
+    def prepare(self, batch):
+        return self._load().prepare(batch)
+
+    def apply(self, batch, state):
+        return self._load().apply(batch, state)
+
+    def rollback(self, batch, state):
+        return self._load().rollback(batch, state)
+
+    def commit(self, batch, state):
+        return self._load().commit(batch, state)
+
+    def __repr__(self):
+        return "<hotswap adapter %s (%s.%s)>" % ((self.name,) + self._where)
+
+
+_BUILTINS = (
+    ("pydantic", ("pydantic",), "_models", "PydanticAdapter"),
+    ("attrs", ("attr",), "_models", "AttrsAdapter"),
+    ("sqlalchemy", ("sqlalchemy.orm",), "_models", "SQLAlchemyAdapter"),
+    ("starlette", ("starlette.routing",), "_web", "StarletteAdapter"),
+    ("flask", ("flask",), "_web", "FlaskAdapter"),
+    ("django", ("django.urls",), "_web", "DjangoAdapter"),
+)
+
+
+def _install():
+    for name, requires, module, cls in _BUILTINS:
+        register(_Builtin(name, requires, module, cls))
     _core._set_adapter_hook(_dispatch)
