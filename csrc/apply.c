@@ -183,7 +183,14 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
                                   old_line);
         }
         else {
-            fo = hs_func_find(old, job->dict, name);
+            /* a binding is not a definition: only a function this
+             * statement made (a lambda, a def inside an `if`) is patched;
+             * `f = foo` -> `f = bar` rebinds f and leaves foo alone */
+            HsChunk *o = c != NULL && job->match[ci] >= 0
+                             ? &job->old_chunks->items[job->match[ci]]
+                             : NULL;
+            fo = hs_func_find_made(old, job->dict, job->filename, name,
+                                   o ? o->line : 0, o ? o->last_line : 0);
         }
         if (fo == NULL && PyErr_Occurred()) {
             return -1;
@@ -192,7 +199,9 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
             fn = c != NULL && c->kind == HS_CHUNK_DEF
                      ? hs_func_find_def(new, job->dict, job->filename, name,
                                         c->line)
-                     : hs_func_find(new, job->dict, name);
+                     : hs_func_find_made(new, job->dict, job->filename, name,
+                                         c ? c->line : 0,
+                                         c ? c->last_line : 0);
             if (fn == NULL && PyErr_Occurred()) {
                 Py_DECREF(fo);
                 return -1;

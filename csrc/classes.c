@@ -326,16 +326,20 @@ static PyObject *
 member_function(Ctx *cx, PyObject *name, PyObject *obj, const HsChunk *c)
 {
     HsJob *job = cx->job;
-    if (c != NULL) {
+    if (c != NULL && c->kind == HS_CHUNK_DEF) {
         return hs_func_find_def(obj, job->dict, job->filename, name,
                                 c->line);
     }
-    return hs_func_find(obj, job->dict, name);
+    /* a binding is not a definition: `handler = on_a` -> `on_b` rebinds
+     * the member and leaves on_a's code alone */
+    return hs_func_find_made(obj, job->dict, job->filename, name,
+                             c ? c->line : 0, c ? c->last_line : 0);
 }
 
 /* Patch the function inside old (a wrapper of kind k) from the one inside
- * new.  `oc`/`nc`: the member's old and new def statements, or NULL when
- * the member is not a def or its old statement is unknown.  pair (may be
+ * new.  `oc`/`nc`: the member's old and new statements (a def, or an
+ * assignment whose lines tell the functions it made), or NULL when
+ * unknown.  pair (may be
  * NULL) gets the two functions (new references) when they were patched.
  * Returns an HsPatchResult or -1; HS_PATCH_KIND/FREEVARS mean the caller
  * must replace the member. */
@@ -437,9 +441,23 @@ done:
     return result;
 }
 
+/* Do two functions' code objects have the same co_name?  1 / 0 / -1. */
+static int
+same_code_name(PyObject *a, PyObject *b)
+{
+    PyObject *x = PyObject_GetAttrString(PyFunction_GET_CODE(a), "co_name");
+    PyObject *y = x ? PyObject_GetAttrString(PyFunction_GET_CODE(b),
+                                             "co_name")
+                    : NULL;
+    int r = y ? PyObject_RichCompareBool(x, y, Py_EQ) : -1;
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    return r;
+}
+
 static int
 patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
-               int line)
+               int line, int is_def)
 {
     static const char *const acc[] = {"fget", "fset", "fdel", NULL};
     int best = HS_PATCH_NOOP;
@@ -455,8 +473,13 @@ patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
             r = HS_PATCH_KIND; /* an accessor added or removed */
         }
         else if (a != Py_None && PyFunction_Check(a) && PyFunction_Check(b)) {
-            r = hs_func_patch(cx->txn, a, PyFunction_GET_CODE(b), b,
-                              cx->nested);
+            /* `x = property(get_a)` -> `property(get_b)` names another
+             * function: a new property, get_a keeps its code */
+            int same = is_def ? 1 : same_code_name(a, b);
+            r = same < 0 ? -1
+                : same   ? hs_func_patch(cx->txn, a, PyFunction_GET_CODE(b),
+                                         b, cx->nested)
+                         : HS_PATCH_KIND;
         }
         else if (a != Py_None) {
             r = patch_wrapped(cx, name, a, b, NULL, NULL, NULL);
@@ -1066,7 +1089,7 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         }
         if (ko != K_OTHER && ko == kn) {
             if (ko == K_PROPERTY) {
-                r = patch_property(&cx, name, old, value, line);
+                r = patch_property(&cx, name, old, value, line, ndef != NULL);
                 Py_DECREF(old);
                 if (r < 0) {
                     goto done;
@@ -1074,7 +1097,14 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                 continue;
             }
             PyObject *fpair[2] = {NULL, NULL};
-            r = patch_wrapped(&cx, name, old, value, odef, ndef, fpair);
+            /* a member bound by an assignment: its statements' lines tell
+             * the functions it made from those it names */
+            const HsChunk *nst = ndef != NULL || mi < 0 ? ndef
+                                                        : &nm.items[mi];
+            const HsChunk *ost = ndef != NULL || mi < 0 || mmatch[mi] < 0
+                                     ? odef
+                                     : &om.items[mmatch[mi]];
+            r = patch_wrapped(&cx, name, old, value, ost, nst, fpair);
             if (r < 0) {
                 Py_DECREF(old);
                 goto done;

@@ -569,6 +569,45 @@ hs_func_find_def(PyObject *obj, PyObject *globals, PyObject *filename,
     return f;
 }
 
+/* A function the statement at [first, last] made, inside `obj`: one whose
+ * code starts in those lines (a lambda, a def inside a compound
+ * statement), or else one named `name` (a def run by a statement whose
+ * lines are unknown).  A function defined elsewhere that the statement
+ * only names (`f = foo`, `partial(foo, 1)`, a class-level `handler = a`)
+ * is not the statement's: the name is rebound, the function keeps its
+ * code.  New reference, or NULL (with an exception on error). */
+PyObject *
+hs_func_find_made(PyObject *obj, PyObject *globals, PyObject *filename,
+                  PyObject *name, int first, int last)
+{
+    if (first > 0) {
+        HsHeldQuery q = {globals, NULL, filename, first, last, 1};
+        PyObject *found = hs_func_held(obj, &q);
+        if (found == NULL) {
+            return NULL;
+        }
+        PyObject *f = PyList_GET_SIZE(found) > 0
+                          ? Py_NewRef(PyList_GET_ITEM(found, 0))
+                          : NULL;
+        Py_DECREF(found);
+        if (f != NULL) {
+            return f;
+        }
+    }
+    if (name == NULL) {
+        return NULL;
+    }
+    PyObject *f = hs_func_find(obj, globals, name);
+    if (f == NULL) {
+        return NULL;
+    }
+    int r = code_name_is(f, name);
+    if (r <= 0) {
+        Py_CLEAR(f);
+    }
+    return f;
+}
+
 /* ------------------------------------------------------------------ */
 /* patching                                                            */
 

@@ -63,6 +63,14 @@ PyObject *hs_func_find_def(PyObject *obj, PyObject *globals,
  * `old` first, then of `new_func`).  Pairs of nested code objects that
  * differ are added to `nested` (a dict id(old) -> (old, new)) when it is
  * not NULL.  Returns an HsPatchResult, or -1 with an exception set. */
+/* The function a non-def statement at lines [first, last] made, held by
+ * `obj`: its code starts in those lines, or (lines unknown, first 0) it is
+ * named `name`.  A function the statement only names is not one.  New
+ * reference, or NULL (exception set on error). */
+PyObject *hs_func_find_made(PyObject *obj, PyObject *globals,
+                            PyObject *filename, PyObject *name, int first,
+                            int last);
+
 int hs_func_patch(HsTxn *txn, PyObject *old, PyObject *new_code,
                   PyObject *new_func, PyObject *nested);
 
