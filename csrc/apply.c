@@ -10,6 +10,7 @@
 #include "classes.h"
 #include "funcs.h"
 #include "internals.h"
+#include "live.h"
 #include "plan.h"
 #include "report.h"
 #include "stage.h"
@@ -62,8 +63,10 @@ hs_apply_rebase_functions(HsJob *job, int full_walk)
             hs_function_rebase_globals(o, job->dict);
         }
     }
+    /* what staging made, for live.c (not known after a collection) */
+    int r = full_walk ? 0 : hs_live_young(job, objs);
     Py_DECREF(objs);
-    return 0;
+    return r;
 }
 
 static int
@@ -223,7 +226,7 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
              * one's code from now on, and its caches are stale */
             r = set_name(ap, name, new);
             if (r == 0) {
-                r = hs_func_follow_replacement(old, fo, fn);
+                r = hs_func_follow_replacement(ap->txn, old, fo, fn);
             }
             Py_DECREF(fo);
             Py_DECREF(fn);
@@ -237,9 +240,9 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
                                  "before the reload run the new body under "
                                  "the old decorators");
         }
-        Py_DECREF(fo);
-        Py_DECREF(fn);
         if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
+            Py_DECREF(fo);
+            Py_DECREF(fn);
             if (set_name(ap, name, new) < 0) {
                 return -1;
             }
@@ -257,6 +260,8 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
         int stripped = c != NULL && job->stripped[ci];
         if (!stripped && Py_TYPE(old) != Py_TYPE(new)) {
             /* a wrapper of another kind: the new binding is the truth */
+            Py_DECREF(fo);
+            Py_DECREF(fn);
             if (set_name(ap, name, new) < 0) {
                 return -1;
             }
@@ -265,9 +270,17 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
                                  "the object wrapping this function changed "
                                  "kind");
         }
-        if (hs_txn_keep(ap->txn, new) < 0) {
+        if (hs_txn_keep(ap->txn, new) < 0
+            || hs_live_note(job, fn, fo) < 0
+            /* last: with its decorators left out, the staged def bound
+             * the bare function, and the module binds the decorated one */
+            || hs_live_note(job, new, old) < 0) {
+            Py_DECREF(fo);
+            Py_DECREF(fn);
             return -1;
         }
+        Py_DECREF(fo);
+        Py_DECREF(fn);
         if ((r == HS_PATCH_UPDATED || r == HS_PATCH_MOVED)
             && hs_func_clear_cache(old) < 0) {
             return -1;
@@ -887,7 +900,8 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
             goto done;
         }
     }
-    if (shift_moved(&ap) < 0 || remove_deleted(&ap, staged) < 0) {
+    if (shift_moved(&ap) < 0 || remove_deleted(&ap, staged) < 0
+        || hs_live_rebind(job, txn) < 0) {
         goto done;
     }
     if (job->mode == HS_MODE_NOSNAP

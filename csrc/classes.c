@@ -13,6 +13,7 @@
  */
 #include "classes.h"
 #include "classes_int.h"
+#include "live.h"
 #include "funcs.h"
 #include "plan.h"
 #include "report.h"
@@ -1060,8 +1061,16 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         int data_stmt = mi >= 0 && nm.items[mi].kind != HS_CHUNK_DEF
                         && nm.items[mi].kind != HS_CHUNK_CLASS;
         if (st == HS_ST_UNCHANGED || (st == HS_ST_MOVED && data_stmt)) {
+            /* statement not edited: the live value stays, and what the
+             * body computed from a method gets the live one */
+            int a = !data_stmt && member_kind(old) != K_OTHER
+                        ? hs_live_note(job, value, old)
+                        : 0;
             Py_DECREF(old);
-            continue; /* statement not edited: the live value stays */
+            if (a < 0) {
+                goto done;
+            }
+            continue;
         }
         MemberKind ko = member_kind(old), kn = member_kind(value);
         /* the member's def statements, old and new, when it is a def */
@@ -1080,7 +1089,11 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             }
             if (r != PATCH_NOT_A_FUNCTION && r != HS_PATCH_KIND
                 && r != HS_PATCH_FREEVARS) {
+                int a = hs_live_note(job, value, old);
                 Py_DECREF(old);
+                if (a < 0) {
+                    goto done;
+                }
                 if (patch_result_report(&cx, name, r, line) < 0) {
                     goto done;
                 }
@@ -1112,7 +1125,17 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             int a = 0;
             if (deco_changed && fpair[0] != NULL && r != HS_PATCH_KIND
                 && r != HS_PATCH_FREEVARS) {
-                a = hs_func_follow_replacement(old, fpair[0], fpair[1]);
+                a = hs_func_follow_replacement(cx.txn, old, fpair[0],
+                                               fpair[1]);
+            }
+            else if (fpair[0] != NULL && r != HS_PATCH_KIND
+                     && r != HS_PATCH_FREEVARS) {
+                /* patched in place: the member stays; what the body
+                 * computed from the staged one gets the live one */
+                a = hs_live_note(job, fpair[1], fpair[0]);
+                if (a == 0) {
+                    a = hs_live_note(job, value, old);
+                }
             }
             Py_XDECREF(fpair[0]);
             Py_XDECREF(fpair[1]);

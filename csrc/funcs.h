@@ -106,13 +106,15 @@ Py_ssize_t hs_func_patch_live(HsTxn *txn, PyObject *nested,
  * inside an old decorator after the decorators changed: HS102).
  * `wrapper` (may be NULL): the old decorated object, whose caches are
  * cleared whenever `func` changes.  0 / -1. */
-int hs_func_alias(PyObject *func, PyObject *code, PyObject *wrapper);
+int hs_func_alias(HsTxn *txn, PyObject *func, PyObject *code,
+                  PyObject *wrapper);
 
 /* After the decorators of a definition changed (HS102): `fo`, the
  * function inside the old decorated object `old`, was patched to the code
  * of `fn`, the one inside the new object.  It follows that code in later
  * reloads, and `old`'s caches are cleared.  0 / -1. */
-int hs_func_follow_replacement(PyObject *old, PyObject *fo, PyObject *fn);
+int hs_func_follow_replacement(HsTxn *txn, PyObject *old, PyObject *fo,
+                               PyObject *fn);
 
 /* If `obj` is a caching wrapper (functools.lru_cache / cache), clear it.
  * 0 / -1. */
