@@ -274,3 +274,35 @@ def test_alias_registry_restored_after_failed_batch(sb):
     hotswap.reload(m, b)
     assert m.f() == 4
     assert held() == 4          # still follows after the failed batch
+
+
+# ------------------------------------------------------- dataclasses --
+def test_lines_deleted_above_dataclass(sb):
+    m = sb.load("""
+        import dataclasses
+        X = 1
+        Y = 2
+
+        @dataclasses.dataclass
+        class P:
+            x: int = 0
+            def total(self):
+                return self.x
+    """)
+    p = m.P(3)
+    sb.update(m, """
+        import dataclasses
+
+        @dataclasses.dataclass
+        class P:
+            x: int = 0
+            def total(self):
+                return self.x
+    """)
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert p.total() == 3
+    assert repr(m.P(1)) == repr(fresh.P(1)).replace(
+        fresh.P.__qualname__, m.P.__qualname__)
+    assert m.P.total.__code__.co_firstlineno == \
+        fresh.P.total.__code__.co_firstlineno
