@@ -10,6 +10,7 @@
 #include "classes.h"
 #include "funcs.h"
 #include "internals.h"
+#include "live.h"
 #include "plan.h"
 #include "report.h"
 #include "stage.h"
@@ -62,8 +63,10 @@ hs_apply_rebase_functions(HsJob *job, int full_walk)
             hs_function_rebase_globals(o, job->dict);
         }
     }
+    /* what staging made, for live.c (not known after a collection) */
+    int r = full_walk ? 0 : hs_live_young(job, objs);
     Py_DECREF(objs);
-    return 0;
+    return r;
 }
 
 static int
@@ -183,7 +186,14 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
                                   old_line);
         }
         else {
-            fo = hs_func_find(old, job->dict, name);
+            /* a binding is not a definition: only a function this
+             * statement made (a lambda, a def inside an `if`) is patched;
+             * `f = foo` -> `f = bar` rebinds f and leaves foo alone */
+            HsChunk *o = c != NULL && job->match[ci] >= 0
+                             ? &job->old_chunks->items[job->match[ci]]
+                             : NULL;
+            fo = hs_func_find_made(old, job->dict, job->filename, name,
+                                   o ? o->line : 0, o ? o->last_line : 0);
         }
         if (fo == NULL && PyErr_Occurred()) {
             return -1;
@@ -192,7 +202,9 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
             fn = c != NULL && c->kind == HS_CHUNK_DEF
                      ? hs_func_find_def(new, job->dict, job->filename, name,
                                         c->line)
-                     : hs_func_find(new, job->dict, name);
+                     : hs_func_find_made(new, job->dict, job->filename, name,
+                                         c ? c->line : 0,
+                                         c ? c->last_line : 0);
             if (fn == NULL && PyErr_Occurred()) {
                 Py_DECREF(fo);
                 return -1;
@@ -214,7 +226,7 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
              * one's code from now on, and its caches are stale */
             r = set_name(ap, name, new);
             if (r == 0) {
-                r = hs_func_follow_replacement(old, fo, fn);
+                r = hs_func_follow_replacement(ap->txn, old, fo, fn);
             }
             Py_DECREF(fo);
             Py_DECREF(fn);
@@ -228,9 +240,9 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
                                  "before the reload run the new body under "
                                  "the old decorators");
         }
-        Py_DECREF(fo);
-        Py_DECREF(fn);
         if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
+            Py_DECREF(fo);
+            Py_DECREF(fn);
             if (set_name(ap, name, new) < 0) {
                 return -1;
             }
@@ -248,6 +260,8 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
         int stripped = c != NULL && job->stripped[ci];
         if (!stripped && Py_TYPE(old) != Py_TYPE(new)) {
             /* a wrapper of another kind: the new binding is the truth */
+            Py_DECREF(fo);
+            Py_DECREF(fn);
             if (set_name(ap, name, new) < 0) {
                 return -1;
             }
@@ -256,9 +270,17 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
                                  "the object wrapping this function changed "
                                  "kind");
         }
-        if (hs_txn_keep(ap->txn, new) < 0) {
+        if (hs_txn_keep(ap->txn, new) < 0
+            || hs_live_note(job, fn, fo) < 0
+            /* last: with its decorators left out, the staged def bound
+             * the bare function, and the module binds the decorated one */
+            || hs_live_note(job, new, old) < 0) {
+            Py_DECREF(fo);
+            Py_DECREF(fn);
             return -1;
         }
+        Py_DECREF(fo);
+        Py_DECREF(fn);
         if ((r == HS_PATCH_UPDATED || r == HS_PATCH_MOVED)
             && hs_func_clear_cache(old) < 0) {
             return -1;
@@ -878,7 +900,8 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
             goto done;
         }
     }
-    if (shift_moved(&ap) < 0 || remove_deleted(&ap, staged) < 0) {
+    if (shift_moved(&ap) < 0 || remove_deleted(&ap, staged) < 0
+        || hs_live_rebind(job, txn) < 0) {
         goto done;
     }
     if (job->mode == HS_MODE_NOSNAP

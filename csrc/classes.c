@@ -13,6 +13,7 @@
  */
 #include "classes.h"
 #include "classes_int.h"
+#include "live.h"
 #include "funcs.h"
 #include "plan.h"
 #include "report.h"
@@ -326,16 +327,20 @@ static PyObject *
 member_function(Ctx *cx, PyObject *name, PyObject *obj, const HsChunk *c)
 {
     HsJob *job = cx->job;
-    if (c != NULL) {
+    if (c != NULL && c->kind == HS_CHUNK_DEF) {
         return hs_func_find_def(obj, job->dict, job->filename, name,
                                 c->line);
     }
-    return hs_func_find(obj, job->dict, name);
+    /* a binding is not a definition: `handler = on_a` -> `on_b` rebinds
+     * the member and leaves on_a's code alone */
+    return hs_func_find_made(obj, job->dict, job->filename, name,
+                             c ? c->line : 0, c ? c->last_line : 0);
 }
 
 /* Patch the function inside old (a wrapper of kind k) from the one inside
- * new.  `oc`/`nc`: the member's old and new def statements, or NULL when
- * the member is not a def or its old statement is unknown.  pair (may be
+ * new.  `oc`/`nc`: the member's old and new statements (a def, or an
+ * assignment whose lines tell the functions it made), or NULL when
+ * unknown.  pair (may be
  * NULL) gets the two functions (new references) when they were patched.
  * Returns an HsPatchResult or -1; HS_PATCH_KIND/FREEVARS mean the caller
  * must replace the member. */
@@ -437,9 +442,23 @@ done:
     return result;
 }
 
+/* Do two functions' code objects have the same co_name?  1 / 0 / -1. */
+static int
+same_code_name(PyObject *a, PyObject *b)
+{
+    PyObject *x = PyObject_GetAttrString(PyFunction_GET_CODE(a), "co_name");
+    PyObject *y = x ? PyObject_GetAttrString(PyFunction_GET_CODE(b),
+                                             "co_name")
+                    : NULL;
+    int r = y ? PyObject_RichCompareBool(x, y, Py_EQ) : -1;
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    return r;
+}
+
 static int
 patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
-               int line)
+               int line, int is_def)
 {
     static const char *const acc[] = {"fget", "fset", "fdel", NULL};
     int best = HS_PATCH_NOOP;
@@ -455,8 +474,13 @@ patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
             r = HS_PATCH_KIND; /* an accessor added or removed */
         }
         else if (a != Py_None && PyFunction_Check(a) && PyFunction_Check(b)) {
-            r = hs_func_patch(cx->txn, a, PyFunction_GET_CODE(b), b,
-                              cx->nested);
+            /* `x = property(get_a)` -> `property(get_b)` names another
+             * function: a new property, get_a keeps its code */
+            int same = is_def ? 1 : same_code_name(a, b);
+            r = same < 0 ? -1
+                : same   ? hs_func_patch(cx->txn, a, PyFunction_GET_CODE(b),
+                                         b, cx->nested)
+                         : HS_PATCH_KIND;
         }
         else if (a != Py_None) {
             r = patch_wrapped(cx, name, a, b, NULL, NULL, NULL);
@@ -1037,8 +1061,16 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         int data_stmt = mi >= 0 && nm.items[mi].kind != HS_CHUNK_DEF
                         && nm.items[mi].kind != HS_CHUNK_CLASS;
         if (st == HS_ST_UNCHANGED || (st == HS_ST_MOVED && data_stmt)) {
+            /* statement not edited: the live value stays, and what the
+             * body computed from a method gets the live one */
+            int a = !data_stmt && member_kind(old) != K_OTHER
+                        ? hs_live_note(job, value, old)
+                        : 0;
             Py_DECREF(old);
-            continue; /* statement not edited: the live value stays */
+            if (a < 0) {
+                goto done;
+            }
+            continue;
         }
         MemberKind ko = member_kind(old), kn = member_kind(value);
         /* the member's def statements, old and new, when it is a def */
@@ -1057,7 +1089,11 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             }
             if (r != PATCH_NOT_A_FUNCTION && r != HS_PATCH_KIND
                 && r != HS_PATCH_FREEVARS) {
+                int a = hs_live_note(job, value, old);
                 Py_DECREF(old);
+                if (a < 0) {
+                    goto done;
+                }
                 if (patch_result_report(&cx, name, r, line) < 0) {
                     goto done;
                 }
@@ -1066,7 +1102,7 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         }
         if (ko != K_OTHER && ko == kn) {
             if (ko == K_PROPERTY) {
-                r = patch_property(&cx, name, old, value, line);
+                r = patch_property(&cx, name, old, value, line, ndef != NULL);
                 Py_DECREF(old);
                 if (r < 0) {
                     goto done;
@@ -1074,7 +1110,14 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                 continue;
             }
             PyObject *fpair[2] = {NULL, NULL};
-            r = patch_wrapped(&cx, name, old, value, odef, ndef, fpair);
+            /* a member bound by an assignment: its statements' lines tell
+             * the functions it made from those it names */
+            const HsChunk *nst = ndef != NULL || mi < 0 ? ndef
+                                                        : &nm.items[mi];
+            const HsChunk *ost = ndef != NULL || mi < 0 || mmatch[mi] < 0
+                                     ? odef
+                                     : &om.items[mmatch[mi]];
+            r = patch_wrapped(&cx, name, old, value, ost, nst, fpair);
             if (r < 0) {
                 Py_DECREF(old);
                 goto done;
@@ -1082,7 +1125,17 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             int a = 0;
             if (deco_changed && fpair[0] != NULL && r != HS_PATCH_KIND
                 && r != HS_PATCH_FREEVARS) {
-                a = hs_func_follow_replacement(old, fpair[0], fpair[1]);
+                a = hs_func_follow_replacement(cx.txn, old, fpair[0],
+                                               fpair[1]);
+            }
+            else if (fpair[0] != NULL && r != HS_PATCH_KIND
+                     && r != HS_PATCH_FREEVARS) {
+                /* patched in place: the member stays; what the body
+                 * computed from the staged one gets the live one */
+                a = hs_live_note(job, fpair[1], fpair[0]);
+                if (a == 0) {
+                    a = hs_live_note(job, value, old);
+                }
             }
             Py_XDECREF(fpair[0]);
             Py_XDECREF(fpair[1]);

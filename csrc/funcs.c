@@ -493,10 +493,11 @@ error:
 }
 
 int
-hs_func_follow_replacement(PyObject *old, PyObject *fo, PyObject *fn)
+hs_func_follow_replacement(HsTxn *txn, PyObject *old, PyObject *fo,
+                           PyObject *fn)
 {
     if (fo != fn && PyFunction_GET_CODE(fo) == PyFunction_GET_CODE(fn)
-        && hs_func_alias(fo, PyFunction_GET_CODE(fn), old) < 0) {
+        && hs_func_alias(txn, fo, PyFunction_GET_CODE(fn), old) < 0) {
         return -1;
     }
     return hs_func_clear_cache(old);
@@ -566,6 +567,45 @@ hs_func_find_def(PyObject *obj, PyObject *globals, PyObject *filename,
                       ? Py_NewRef(PyList_GET_ITEM(found, 0))
                       : hs_func_find(obj, globals, name);
     Py_DECREF(found);
+    return f;
+}
+
+/* A function the statement at [first, last] made, inside `obj`: one whose
+ * code starts in those lines (a lambda, a def inside a compound
+ * statement), or else one named `name` (a def run by a statement whose
+ * lines are unknown).  A function defined elsewhere that the statement
+ * only names (`f = foo`, `partial(foo, 1)`, a class-level `handler = a`)
+ * is not the statement's: the name is rebound, the function keeps its
+ * code.  New reference, or NULL (with an exception on error). */
+PyObject *
+hs_func_find_made(PyObject *obj, PyObject *globals, PyObject *filename,
+                  PyObject *name, int first, int last)
+{
+    if (first > 0) {
+        HsHeldQuery q = {globals, NULL, filename, first, last, 1};
+        PyObject *found = hs_func_held(obj, &q);
+        if (found == NULL) {
+            return NULL;
+        }
+        PyObject *f = PyList_GET_SIZE(found) > 0
+                          ? Py_NewRef(PyList_GET_ITEM(found, 0))
+                          : NULL;
+        Py_DECREF(found);
+        if (f != NULL) {
+            return f;
+        }
+    }
+    if (name == NULL) {
+        return NULL;
+    }
+    PyObject *f = hs_func_find(obj, globals, name);
+    if (f == NULL) {
+        return NULL;
+    }
+    int r = code_name_is(f, name);
+    if (r <= 0) {
+        Py_CLEAR(f);
+    }
     return f;
 }
 
@@ -832,13 +872,15 @@ patch_metadata(HsTxn *txn, PyObject *of, PyObject *nf, int *changed,
 }
 
 /* Functions that follow a code object (hs_func_alias): a dict
- * id(code) -> (code, [weakref to function, ...]).  Process-wide, like the
- * functions themselves; it only holds entries made by HS102
- * replacements. */
+ * id(code) -> (code, [(weakref to function, weakref to wrapper), ...]).
+ * Process-wide, like the functions themselves; it only holds entries made
+ * by HS102 replacements.  Every write goes through the batch's undo log
+ * (an entry is replaced, never mutated), so a failed batch leaves it as it
+ * was: the functions it rolls back to their old code keep following. */
 static PyObject *aliases = NULL;
 
 int
-hs_func_alias(PyObject *func, PyObject *code, PyObject *wrapper)
+hs_func_alias(HsTxn *txn, PyObject *func, PyObject *code, PyObject *wrapper)
 {
     if (aliases == NULL && (aliases = PyDict_New()) == NULL) {
         return -1;
@@ -847,40 +889,41 @@ hs_func_alias(PyObject *func, PyObject *code, PyObject *wrapper)
     if (key == NULL) {
         return -1;
     }
-    PyObject *entry = PyDict_GetItemWithError(aliases, key);
+    PyObject *list = NULL, *ref = NULL, *wref = NULL, *item = NULL;
+    PyObject *entry = NULL;
     int r = -1;
-    if (entry == NULL) {
-        if (PyErr_Occurred()) {
-            goto done;
-        }
-        PyObject *list = PyList_New(0);
-        entry = list ? PyTuple_Pack(2, code, list) : NULL;
-        Py_XDECREF(list);
-        if (entry == NULL || PyDict_SetItem(aliases, key, entry) < 0) {
-            Py_XDECREF(entry);
-            goto done;
-        }
-        Py_DECREF(entry);
+    PyObject *cur = PyDict_GetItemWithError(aliases, key); /* borrowed */
+    if (cur == NULL && PyErr_Occurred()) {
+        goto done;
     }
-    PyObject *ref = PyWeakref_NewRef(func, NULL);
-    PyObject *wref = NULL;
-    if (ref != NULL && wrapper != NULL && wrapper != func) {
+    list = cur != NULL ? PySequence_List(PyTuple_GET_ITEM(cur, 1))
+                       : PyList_New(0);
+    ref = list ? PyWeakref_NewRef(func, NULL) : NULL;
+    if (ref == NULL) {
+        goto done;
+    }
+    if (wrapper != NULL && wrapper != func) {
         wref = PyWeakref_NewRef(wrapper, NULL);
         if (wref == NULL) {
             PyErr_Clear(); /* not weakly referenceable: no cache to clear */
         }
     }
-    PyObject *item = ref ? PyTuple_Pack(2, ref, wref ? wref : Py_None)
-                         : NULL;
-    Py_XDECREF(ref);
-    Py_XDECREF(wref);
-    if (item == NULL) {
+    item = PyTuple_Pack(2, ref, wref ? wref : Py_None);
+    if (item == NULL || PyList_Append(list, item) < 0) {
         goto done;
     }
-    r = PyList_Append(PyTuple_GET_ITEM(entry, 1), item);
-    Py_DECREF(item);
+    entry = PyTuple_Pack(2, code, list);
+    if (entry == NULL) {
+        goto done;
+    }
+    r = hs_txn_dict_set(txn, aliases, key, entry);
 done:
     Py_DECREF(key);
+    Py_XDECREF(list);
+    Py_XDECREF(ref);
+    Py_XDECREF(wref);
+    Py_XDECREF(item);
+    Py_XDECREF(entry);
     return r;
 }
 
@@ -903,7 +946,7 @@ follow_aliases(HsTxn *txn, PyObject *old_code, PyObject *new_code,
         return PyErr_Occurred() ? -1 : 0;
     }
     Py_INCREF(entry);
-    int r = PyDict_DelItem(aliases, key);
+    int r = hs_txn_dict_set(txn, aliases, key, NULL);
     Py_DECREF(key);
     PyObject *list = PyTuple_GET_ITEM(entry, 1);
     for (Py_ssize_t i = 0; r == 0 && i < PyList_GET_SIZE(list); i++) {
@@ -927,7 +970,7 @@ follow_aliases(HsTxn *txn, PyObject *old_code, PyObject *new_code,
         }
         int p = hs_func_patch(txn, f, new_code, new_func, NULL);
         if (p >= 0 && p != HS_PATCH_KIND && p != HS_PATCH_FREEVARS) {
-            p = hs_func_alias(f, new_code, w);
+            p = hs_func_alias(txn, f, new_code, w);
             if (p == 0 && w != NULL) {
                 p = hs_func_clear_cache(w);
             }

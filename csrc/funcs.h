@@ -63,6 +63,14 @@ PyObject *hs_func_find_def(PyObject *obj, PyObject *globals,
  * `old` first, then of `new_func`).  Pairs of nested code objects that
  * differ are added to `nested` (a dict id(old) -> (old, new)) when it is
  * not NULL.  Returns an HsPatchResult, or -1 with an exception set. */
+/* The function a non-def statement at lines [first, last] made, held by
+ * `obj`: its code starts in those lines, or (lines unknown, first 0) it is
+ * named `name`.  A function the statement only names is not one.  New
+ * reference, or NULL (exception set on error). */
+PyObject *hs_func_find_made(PyObject *obj, PyObject *globals,
+                            PyObject *filename, PyObject *name, int first,
+                            int last);
+
 int hs_func_patch(HsTxn *txn, PyObject *old, PyObject *new_code,
                   PyObject *new_func, PyObject *nested);
 
@@ -98,13 +106,15 @@ Py_ssize_t hs_func_patch_live(HsTxn *txn, PyObject *nested,
  * inside an old decorator after the decorators changed: HS102).
  * `wrapper` (may be NULL): the old decorated object, whose caches are
  * cleared whenever `func` changes.  0 / -1. */
-int hs_func_alias(PyObject *func, PyObject *code, PyObject *wrapper);
+int hs_func_alias(HsTxn *txn, PyObject *func, PyObject *code,
+                  PyObject *wrapper);
 
 /* After the decorators of a definition changed (HS102): `fo`, the
  * function inside the old decorated object `old`, was patched to the code
  * of `fn`, the one inside the new object.  It follows that code in later
  * reloads, and `old`'s caches are cleared.  0 / -1. */
-int hs_func_follow_replacement(PyObject *old, PyObject *fo, PyObject *fn);
+int hs_func_follow_replacement(HsTxn *txn, PyObject *old, PyObject *fo,
+                               PyObject *fn);
 
 /* If `obj` is a caching wrapper (functools.lru_cache / cache), clear it.
  * 0 / -1. */

@@ -46,6 +46,10 @@ typedef struct {
     PyObject *chunk_binds;    /* strong dict, filled lazily by plan.c:
                                * kept chunk index -> set of the names it
                                * binds (star imports resolved) */
+    PyObject *live_of;        /* strong dict, live.c: id(staged) ->
+                               * (staged, the live object it stands for) */
+    PyObject *young;          /* strong set of the ids of the objects
+                               * staging made, or NULL */
     PyObject *policy;         /* borrowed: the batch's policy or NULL */
     PyTypeObject *change_type; /* borrowed: the Change record type */
     HsMode mode;

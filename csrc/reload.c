@@ -78,6 +78,8 @@ hs_job_clear(HsJob *job)
     Py_CLEAR(job->def_results);
     Py_CLEAR(job->entries);
     Py_CLEAR(job->chunk_binds);
+    Py_CLEAR(job->live_of);
+    Py_CLEAR(job->young);
 }
 
 static PyObject *

@@ -1,0 +1,308 @@
+"""Fresh-import equivalence for what import computes from definitions
+(issue 10): a name bound to a function is a binding, not a definition;
+values re-run at reload see the module's live, decorated functions; the
+undo log covers the alias registry.  Every scenario holds references the
+way programs do, reloads, and compares with a fresh import of v2."""
+import functools
+import importlib.util
+
+import hotswap
+from hs_helpers import one
+
+
+def fresh_import(module):
+    spec = importlib.util.spec_from_file_location(module.__name__,
+                                                  module.__file__)
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+    return fresh
+
+
+# ------------------------------------------ a binding is not a definition --
+def test_alias_repointed_does_not_patch_old_target(sb):
+    m = sb.load("""
+        def foo():
+            return "foo"
+        def bar():
+            return "bar"
+        f = foo
+    """)
+    foo, f_before = m.foo, m.f
+    sb.update(m, """
+        def foo():
+            return "foo"
+        def bar():
+            return "bar"
+        f = bar
+    """)
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert foo() == fresh.foo() == "foo"
+    assert f_before() == "foo"          # the old binding is foo, unchanged
+    assert m.f is m.bar
+    assert m.f() == fresh.f() == "bar"
+    assert m.foo is foo
+
+
+def test_handler_repointed_module_and_class_level(sb):
+    m = sb.load("""
+        def on_a():
+            return "a"
+        def on_b():
+            return "b"
+        handler = on_a
+        class C:
+            def m_a(self):
+                return "ma"
+            def m_b(self):
+                return "mb"
+            handler = m_a
+            ext = on_a
+    """)
+    on_a, m_a = m.on_a, m.C.m_a
+    sb.update(m, """
+        def on_a():
+            return "a"
+        def on_b():
+            return "b"
+        handler = on_b
+        class C:
+            def m_a(self):
+                return "ma"
+            def m_b(self):
+                return "mb"
+            handler = m_b
+            ext = on_b
+    """)
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert on_a() == fresh.on_a() == "a"
+    assert m_a(None) == "ma"
+    assert m.handler is m.on_b and m.handler() == fresh.handler()
+    c = m.C()
+    assert c.handler() == fresh.C().handler() == "mb"
+    assert c.m_a() == "ma"
+    assert m.C.handler is m.C.m_b
+    assert m.C.ext is m.on_b
+
+
+def test_partial_repointed(sb):
+    m = sb.load("""
+        from functools import partial
+        def f(x):
+            return ("f", x)
+        def h(x):
+            return ("h", x)
+        p = partial(f, 6)
+    """)
+    f, p_before = m.f, m.p
+    sb.update(m, """
+        from functools import partial
+        def f(x):
+            return ("f", x)
+        def h(x):
+            return ("h", x)
+        p = partial(h, 6)
+    """)
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert f(1) == fresh.f(1) == ("f", 1)
+    assert p_before() == ("f", 6)
+    assert m.p() == fresh.p() == ("h", 6)
+    assert m.p.func is m.h
+
+
+def test_lambda_binding_still_patched_in_place(sb):
+    # a function the statement itself makes is still the statement's:
+    # held references follow the edit
+    m = sb.load("""
+        key = lambda x: x + 1
+    """)
+    held = m.key
+    sb.update(m, """
+        key = lambda x: x + 2
+    """)
+    hotswap.reload(m)
+    assert held(1) == m.key(1) == fresh_import(m).key(1) == 3
+
+
+# ------------------------------- values re-run see the live functions --
+V1_TABLES = """
+    from functools import partial
+    def deco(fn):
+        def wrapper(*a):
+            return ("wrapped", fn(*a))
+        wrapper.__wrapped__ = fn
+        return wrapper
+    def h_a():
+        return "a1"
+    @deco
+    def h_b():
+        return "b1"
+    def h(x):
+        return ("h1", x)
+    HANDLERS = {"a": h_a, "b": h_b}
+    CALLBACKS = [h_a, h_b]
+    p = partial(h, 6)
+    def use(cb=h):
+        return cb(1)
+"""
+
+
+def test_table_default_partial_get_live_functions(sb):
+    m = sb.load(V1_TABLES)
+    h_a, h_b, h, use = m.h_a, m.h_b, m.h, m.use
+    src2 = V1_TABLES.replace('"a1"', '"a2"').replace('"b1"', '"b2"') \
+        .replace('"h1"', '"h2"') \
+        .replace('{"a": h_a, "b": h_b}', '{"a": h_a, "b": h_b, "c": h_a}') \
+        .replace("[h_a, h_b]", "[h_a, h_b, h]") \
+        .replace("partial(h, 6)", "partial(h, 7)") \
+        .replace("def use(cb=h):", "def use(cb=h, n=2):")
+    sb.update(m, src2)
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert m.h_a is h_a and m.h_b is h_b and m.h is h and m.use is use
+    assert m.HANDLERS["a"] is m.h_a and m.HANDLERS["c"] is m.h_a
+    assert m.HANDLERS["b"] is m.h_b          # decorated, as bound
+    assert m.CALLBACKS == [m.h_a, m.h_b, m.h]
+    assert m.p.func is m.h
+    assert use.__defaults__[0] is m.h
+    for name in ("HANDLERS", "CALLBACKS"):
+        got = getattr(m, name)
+        want = getattr(fresh, name)
+        vals = got.values() if isinstance(got, dict) else got
+        fvals = want.values() if isinstance(want, dict) else want
+        assert [f() if f is not m.h else f(0) for f in vals] == \
+               [f() if f is not fresh.h else f(0) for f in fvals]
+    assert m.p() == fresh.p() == ("h2", 7)
+    assert use() == fresh.use() == ("h2", 1)
+    # a later edit of the functions reaches the table, default and partial
+    sb.update(m, src2.replace('"a2"', '"a3"').replace('"h2"', '"h3"'))
+    hotswap.reload(m)
+    assert m.HANDLERS["a"]() == "a3"
+    assert m.p() == ("h3", 7)
+    assert use() == ("h3", 1)
+
+
+def test_class_level_alias_gets_live_method(sb):
+    m = sb.load("""
+        class C:
+            def m_a(self):
+                return "a1"
+            handler = m_a
+    """)
+    sb.update(m, """
+        class C:
+            def m_a(self):
+                return "a2"
+            handler = m_a
+            other = m_a
+    """)
+    m_a = m.C.m_a
+    hotswap.reload(m)
+    assert m.C.m_a is m_a
+    assert m.C.other is m_a
+    assert m.C().other() == fresh_import(m).C().other() == "a2"
+
+
+def test_repointed_alias_to_edited_def_is_the_live_def(sb):
+    m = sb.load("""
+        def on_a():
+            return "a"
+        def on_b():
+            return "b1"
+        handler = on_a
+    """)
+    on_b = m.on_b
+    sb.update(m, """
+        def on_a():
+            return "a"
+        def on_b():
+            return "b2"
+        handler = on_b
+    """)
+    hotswap.reload(m)
+    assert m.handler is m.on_b is on_b
+    assert m.handler() == fresh_import(m).handler() == "b2"
+
+
+# ------------------------------------------ the undo log covers aliases --
+DECO_V = """
+    def deco1(fn):
+        def w1(*a):
+            return fn(*a)
+        return w1
+    def deco2(fn):
+        def w2(*a):
+            return fn(*a)
+        return w2
+    @{deco}
+    def f():
+        return {value}
+"""
+
+
+def test_alias_registry_restored_after_failed_batch(sb):
+    m = sb.load(DECO_V.format(deco="deco1", value=1))
+    b = sb.load("""
+        from $m import f
+        X = 1
+    """, base="b", m=m.__name__)
+    held = m.f
+    sb.update(m, DECO_V.format(deco="deco2", value=2))
+    report = hotswap.reload(m)
+    assert one(report, "f").code == "HS102"
+    assert held() == m.f() == 2
+    # a batch that fails after m was applied: everything rolled back
+    sb.update(m, DECO_V.format(deco="deco2", value=3))
+    sb.update(b, """
+        from $m import f
+        X = 1 / 0
+    """, m=m.__name__)
+    try:
+        hotswap.reload(m, b)
+    except hotswap.ReloadError:
+        pass
+    else:
+        raise AssertionError("the batch should fail")
+    assert held() == m.f() == 2
+    sb.update(b, """
+        from $m import f
+        X = 1
+    """, m=m.__name__)
+    sb.update(m, DECO_V.format(deco="deco2", value=4))
+    hotswap.reload(m, b)
+    assert m.f() == 4
+    assert held() == 4          # still follows after the failed batch
+
+
+# ------------------------------------------------------- dataclasses --
+def test_lines_deleted_above_dataclass(sb):
+    m = sb.load("""
+        import dataclasses
+        X = 1
+        Y = 2
+
+        @dataclasses.dataclass
+        class P:
+            x: int = 0
+            def total(self):
+                return self.x
+    """)
+    p = m.P(3)
+    sb.update(m, """
+        import dataclasses
+
+        @dataclasses.dataclass
+        class P:
+            x: int = 0
+            def total(self):
+                return self.x
+    """)
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert p.total() == 3
+    assert repr(m.P(1)) == repr(fresh.P(1)).replace(
+        fresh.P.__qualname__, m.P.__qualname__)
+    assert m.P.total.__code__.co_firstlineno == \
+        fresh.P.total.__code__.co_firstlineno
