@@ -89,7 +89,7 @@ class Client:
                 status, body = r.status, r.read().decode("utf-8", "replace")
             finally:
                 c.close()
-        except OSError as e:
+        except (OSError, http.client.HTTPException) as e:
             status, body = None, f"{type(e).__name__}: {e}"
         if record:
             with self.lock:
@@ -178,10 +178,12 @@ class Server:
         return read_events(self.events)
 
     def close(self):
+        # SIGTERM, not SIGINT: under a background shell job the server
+        # inherits SIGINT ignored
         if self.proc.poll() is None:
             try:
-                os.killpg(self.proc.pid, signal.SIGINT)
-                self.proc.wait(10)
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(5)
             except (subprocess.TimeoutExpired, ProcessLookupError):
                 pass
         if self.proc.poll() is None:
@@ -209,7 +211,8 @@ def fresh_statuses(tmp_path, script, paths):
 PROBED = ["/hello", "/count", "/old", "/renamed", "/added"]
 
 
-def scenario(tmp_path, server, client, target, sources, fresh_script):
+def scenario(tmp_path, server, client, target, sources, fresh_script,
+             modules):
     """The edits every framework goes through; sources = (hello_v2,
     renamed, broken, fixed) texts of TARGET (the file holding the routes
     and the handlers, or a callable saving them)."""
@@ -258,8 +261,8 @@ def scenario(tmp_path, server, client, target, sources, fresh_script):
     assert [e["event"] for e in evs] == ["applied", "applied", "failed",
                                          "applied"], evs
     assert evs[2]["error"]["code"] == "HS503", evs[2]
-    for e in evs:
-        assert e["modules"], e
+    # one event per save, naming the module saved
+    assert [e["modules"] for e in evs] == modules, evs
     assert client.failures() == [], client.failures()[:5]
     counts = client.counts()
     assert len(counts) > 20, counts
@@ -274,14 +277,15 @@ def scenario(tmp_path, server, client, target, sources, fresh_script):
     return latencies
 
 
-def run_scenario(tmp_path, args, target, sources, fresh_script):
+def run_scenario(tmp_path, args, target, sources, fresh_script,
+                 modules=(["app"],) * 4):
     port = free_port()
     server = Server(tmp_path, [a.replace("PORT", str(port)) for a in args])
     client = Client(port)
     try:
         server.wait_ready(client)
         lat = scenario(tmp_path, server, client, target, sources,
-                       fresh_script)
+                       fresh_script, list(modules))
         print(f"save -> served: " + ", ".join(
             f"{k} {v * 1000:.0f} ms" for k, v in lat.items()))
     finally:
@@ -507,4 +511,5 @@ def test_django_runserver(tmp_path):
     run_scenario(
         tmp_path,
         ["manage.py", "runserver", "--noreload", "127.0.0.1:PORT"],
-        target, sources, DJANGO_FRESH)
+        target, sources, DJANGO_FRESH,
+        modules=[["views"], ["urls"], ["views"], ["views"]])
