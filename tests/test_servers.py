@@ -14,6 +14,10 @@ test saves:
    "failed" (HS503);
 4. the fix: served within LATENCY, events "applied".
 
+And one known gap, pinned by a strict xfail: a module whose reload failed
+because another module lacked a name (urls.py saved before views.py) is not
+retried when that module is reloaded.
+
 Throughout: no request failed (connection error, timeout or 5xx), and a
 module-level dict incremented per request kept counting (its values are
 1..n with no repeat: a reset would repeat them).  Every server is stopped at
@@ -513,3 +517,36 @@ def test_django_runserver(tmp_path):
         ["manage.py", "runserver", "--noreload", "127.0.0.1:PORT"],
         target, sources, DJANGO_FRESH,
         modules=[["views"], ["urls"], ["views"], ["views"]])
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a module whose reload failed for want of a name in another module is "
+    "not retried when that module is reloaded: save urls.py before views.py "
+    "and the new route stays 404 until urls.py is saved again"))
+def test_django_urls_saved_before_the_view_they_name(tmp_path):
+    pytest.importorskip("django")
+    proj = tmp_path / "proj"
+    write(proj / "settings.py", DJANGO_SETTINGS)
+    write(proj / "manage.py", DJANGO_MANAGE)
+    views = write(proj / "views.py", django_views())
+    urls = write(proj / "urls.py", django_urls())
+    port = free_port()
+    server = Server(tmp_path, ["manage.py", "runserver", "--noreload",
+                               f"127.0.0.1:{port}"])
+    client = Client(port)
+    try:
+        server.wait_ready(client)
+        # as an editor's "save all" may do: the URLconf first, naming a
+        # view that views.py defines only once it is saved too
+        save(urls, django_urls().replace(
+            "]\n", '    path("later", views.later),\n]\n'))
+        assert server.wait_events(1)[0]["error"]["code"] == "HS504"
+        save(views, django_views() + "\n\ndef later(request):\n"
+             "    return HttpResponse('later')\n")
+        evs = server.wait_events(2)
+        assert evs[1]["event"] == "applied" and evs[1]["modules"] == [
+            "views"], evs
+        client.wait_for("/later", lambda s, b: (s, b) == (200, "later"), 3,
+                        "the route of the earlier save")
+    finally:
+        server.close()
