@@ -1,0 +1,106 @@
+"""The pinned third-party packages of the swap suite (thirdparty_swap.py).
+
+Each is a pure-Python package whose sdist ships its own tests, chosen for the
+metaprogramming it exercises.  Fields:
+
+    version    exact sdist version (pip download --no-binary :all:)
+    root       the import root inside the sdist ("." or "src")
+    packages   top-level modules/packages of the distribution (what is
+               rewritten and reloaded; test directories are left alone)
+    tests      pytest arguments selecting its suite, relative to the sdist
+    args       extra pytest arguments (deselections for tests that need
+               what this machine lacks, with the reason in a comment)
+    build      "setuptools" when the sdist builds its metadata with the
+               setuptools of the venv (pip download --no-build-isolation
+               works offline from the build backend's point of view)
+    what       the variety it brings
+
+TEST_DEPS are the test-only dependencies of these suites (wheels, pinned),
+installed into the interpreter's venv by tools/thirdparty_swap.sh.
+REDUCED is the fixed subset CI runs (tests/test_thirdparty_swap.py).
+"""
+
+PACKAGES = {
+    "attrs": {
+        "version": "24.2.0", "root": "src", "packages": ["attr", "attrs"],
+        "tests": ["tests"], "args": [], "build": "isolated",
+        "what": "class decorators generating methods, slotted classes, "
+                "validators/converters as callable objects, star imports",
+    },
+    "toolz": {
+        "version": "0.12.1", "root": ".", "packages": ["toolz", "tlz"],
+        "tests": ["toolz/tests"], "args": [], "build": "setuptools",
+        "what": "curry decorator objects keeping the function, memoize, "
+                "star-import re-export (toolz.curried), tlz import hook",
+    },
+    "more-itertools": {
+        "version": "10.5.0", "root": ".", "packages": ["more_itertools"],
+        "tests": ["tests"], "args": [], "build": "isolated",
+        "what": "star imports re-exporting two modules, generator-heavy "
+                "functions, small classes with __next__ aliases",
+    },
+    "six": {
+        "version": "1.16.0", "root": ".", "packages": ["six"],
+        "tests": ["test_six.py"], "args": [], "build": "setuptools",
+        "what": "lazy descriptors (MovedAttribute), a meta path importer, "
+                "with_metaclass/add_metaclass, functions bound by aliases",
+    },
+    "python-dateutil": {
+        "version": "2.9.0.post0", "root": "src", "packages": ["dateutil"],
+        "tests": ["tests"], "args": [], "build": "isolated",
+        "what": "tzinfo classes with decorated methods "
+                "(_validate_fromutc_inputs), singletons, cached classes",
+    },
+    "click": {
+        "version": "8.1.7", "root": "src", "packages": ["click"],
+        "tests": ["tests"], "args": [], "build": "isolated",
+        "what": "decorators building Command objects that keep the "
+                "callback, functools.update_wrapper, contextvars",
+    },
+    "marshmallow": {
+        "version": "3.22.0", "root": "src", "packages": ["marshmallow"],
+        "tests": ["tests"], "args": [], "build": "isolated",
+        "what": "SchemaMeta(ABCMeta) metaclass, declared fields, "
+                "decorator-registered hooks, class registry",
+    },
+    "pyparsing": {
+        "version": "3.1.4", "root": ".", "packages": ["pyparsing"],
+        "tests": ["tests"],
+        # the railroad-diagram tests need jinja2 and railroad-diagrams
+        "args": ["--ignore=tests/test_diagram.py"], "build": "isolated",
+        "what": "camelCase aliases of every method (replaced_by_pep8), "
+                "__config_flags base deleted after use, operator aliases",
+    },
+    "idna": {
+        "version": "3.10", "root": ".", "packages": ["idna"],
+        "tests": ["tests"], "args": [], "build": "isolated",
+        "what": "large data modules next to code, a codec registered at "
+                "import, star imports",
+    },
+    "cachetools": {
+        "version": "5.5.0", "root": "src", "packages": ["cachetools"],
+        "tests": ["tests"], "args": [], "build": "setuptools",
+        "what": "caching decorators keeping the function, "
+                "MutableMapping subclasses with __missing__, keys module",
+    },
+    "boltons": {
+        "version": "24.0.0", "root": ".", "packages": ["boltons"],
+        "tests": ["tests"], "args": [], "build": "isolated",
+        "what": "cachedproperty, funcutils (FunctionBuilder, wraps), "
+                "typeutils sentinels, dict subclasses with aliases",
+    },
+    "wrapt": {
+        "version": "1.16.0", "root": "src", "packages": ["wrapt"],
+        "tests": ["tests"], "args": [], "build": "setuptools",
+        "what": "the pure-Python ObjectProxy/FunctionWrapper (the C "
+                "extension is not built), decorators with descriptors",
+    },
+}
+
+TEST_DEPS = ["freezegun==1.5.1", "pytz==2024.2", "simplejson==3.19.3"]
+
+REDUCED = ["six", "toolz", "cachetools"]
+
+# Known failures (issue 13's cause numbers; see swapcheck.judge): a package
+# listed here passes as "known" only while exactly these causes are seen.
+KNOWN = {}
