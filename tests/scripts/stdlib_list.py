@@ -58,7 +58,7 @@ MODULES = {
     "tomllib": "test.test_tomllib",
     "contextlib": "test.test_contextlib",
     "argparse": "test.test_argparse",
-    "numbers": "test.test_numbers",
+    "numbers": "test.test_abstract_numbers",
     "copy": "test.test_copy",
     "_pydatetime": "test.test_datetime",
 }

@@ -61,6 +61,19 @@ CAUSES = {
     15: "an unedited `del NAME` (one of several identical ones, after "
         "`for NAME in ...:` loops) re-run on a pure line shift: HS504 "
         "NameError",
+    16: "unedited private class data (`__marker = object()`, stored "
+        "name-mangled as `_Cache__marker`) assigned again, a new object, "
+        "when a method of the class is edited",
+    17: "module whose __file__ was rewritten at import (tlz takes toolz's) "
+        "reloaded from the other file: its own names deleted",
+    18: "def inside a top-level compound statement (if/else, try) not "
+        "moved on a line shift",
+    19: "class statement re-run with a subscripted generic base of the "
+        "same module (`class BinaryIO(IO[bytes])`): HS504 'function' "
+        "object is not subscriptable",
+    20: "function made at import time by a factory (a closure: attrs' "
+        "generated __ne__/__lt__/__getstate__ from _make_ne() and "
+        "friends) keeps the old code after the factory is edited",
 }
 
 
@@ -652,14 +665,35 @@ def classify(d, live, fresh_sources):
     decorated function's first line from its def line."""
     kind, key = d["kind"], d["key"]
     obj = live.objects.get(key)
+    if _enum_special(key, live):
+        return 12
+    if kind == "rejected":
+        if "HS203" in d["got"] and "__slots__" in d["got"]:
+            return 5
+        return None
+    if kind == "data" and d["expected"] == \
+            "data builtins.member_descriptor":
+        return 5
+    if kind == "code" and isinstance(obj, FUNC) and \
+            "<locals>" in obj.__qualname__:
+        return 20
+    if kind == "data" and ":" in key:
+        owner, _, name = key.rpartition(".")
+        cls = live.objects.get(owner)
+        if isinstance(cls, type) and name.startswith(
+                "_" + cls.__name__.lstrip("_") + "__"):
+            return 16
     if kind == "firstlineno" and isinstance(obj, FUNC):
-        if live.aliases(key) > 1 or _shares_code(live, obj):
-            return 3
-        if ".__wrapped__" in key or "@" in d.get("note", ""):
-            pass
         deco = _decorated_lines(obj.__code__.co_filename, fresh_sources)
         if deco.get(d["expected"]) == d["got"]:
             return 6
+        if d["expected"] in _compound_defs(obj.__code__.co_filename,
+                                           fresh_sources):
+            return 18
+        if live.aliases(key) > 1 or _shares_code(live, obj):
+            return 3
+        if obj.__code__.co_name == "<lambda>":
+            return None
         if ".func" in key:
             return 7
         if ".__wrapped__" in key:
@@ -680,6 +714,42 @@ def classify(d, live, fresh_sources):
     if kind == "binding" and d["got"] and d["got"].endswith("(own)"):
         return 11
     return None
+
+
+def _enum_special(key, live):
+    """A member EnumType manages (__new__ moved to _new_member_, ...) of an
+    enum class."""
+    owner, _, name = key.rpartition(".")
+    if name not in ("__new__", "_new_member_", "__new_member__",
+                    "_generate_next_value_"):
+        return False
+    cls = live.objects.get(owner)
+    return isinstance(cls, type) and "_member_map_" in vars(cls)
+
+
+_compound_cache = {}
+
+
+def _compound_defs(filename, sources):
+    """First lines of the defs nested in a top-level if/try/with/for."""
+    src = sources.get(filename)
+    if src is None:
+        return set()
+    key = (filename, hash(src))
+    if key not in _compound_cache:
+        import ast
+        out = set()
+        for top in ast.parse(src).body:
+            if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                ast.ClassDef)):
+                continue
+            for node in ast.walk(top):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    first = min([node.lineno] + [x.lineno for x in
+                                                 node.decorator_list])
+                    out.add(first)
+        _compound_cache[key] = out
+    return _compound_cache[key]
 
 
 def _cached_property(key, live):
@@ -735,6 +805,17 @@ def _decorated_lines(filename, sources):
     return _deco_cache[key]
 
 
+def rejected_divergences(report):
+    """The rejected entries of a report as divergences (an edit of these
+    rounds is always valid: nothing should be rejected)."""
+    out = []
+    for e in (report.rejected if report is not None else ()):
+        out.append({"kind": "rejected", "key": f"{e.module}:{e.name}",
+                    "expected": "applied", "got": f"{e.code} {e.reason}",
+                    "note": ""})
+    return out
+
+
 def classify_error(error):
     """A probable cause for a ReloadError message, or None."""
     if not error:
@@ -743,6 +824,10 @@ def classify_error(error):
         return 8
     if "new enumerations should be created as" in error:
         return 14
+    if "object is not subscriptable" in error:
+        return 19
+    if "is read-only" in error:
+        return 5
     if "NameError" in error:
         import re
         m = re.search(r"\((/[^()]*?\.py):(\d+)\)", error)

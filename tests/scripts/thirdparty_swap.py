@@ -98,6 +98,8 @@ def run_one(name, copy, out_path):
         args = [*spec["tests"], "-q", "-p", "no:cacheprovider",
                 "-o", "addopts=", "--continue-on-collection-errors",
                 "-W", "ignore::pytest.PytestUnraisableExceptionWarning",
+                # hypothesis is imported first (its profile, below)
+                "-W", "ignore::pytest.PytestAssertRewriteWarning",
                 *hyp, *spec["args"]]
         for nid in deselect:
             args += ["--deselect", nid]
@@ -135,9 +137,15 @@ def run_one(name, copy, out_path):
         return not any(p in ("tests", "test", "testing") or
                        p.startswith("test_") for p in rel[1:])
 
-    ours = [m for n, m in sorted(sys.modules.items())
-            if isinstance(n, str) and ours_file(getattr(m, "__file__",
-                                                        None))]
+    # In import order (sys.modules keeps it): the fresh import repeats it.
+    # Only modules loaded from their file by the source loader: tlz's
+    # synthetic modules (a meta path loader copying toolz's dicts, with
+    # toolz's __file__) are not reloadable source modules.
+    from importlib.machinery import SourceFileLoader
+    ours = [m for n, m in list(sys.modules.items())
+            if isinstance(n, str)
+            and ours_file(getattr(m, "__file__", None))
+            and isinstance(getattr(m, "__loader__", None), SourceFileLoader)]
     ournames = [m.__name__ for m in ours]
     originals = {}
     for d in pkgdirs:
@@ -182,6 +190,8 @@ def run_one(name, copy, out_path):
         live = swapcheck.Walk(ours, root)
         fresh = swapcheck.fresh_walk(sys.executable, root, ournames, [root])
         divs = swapcheck.compare(fresh, live, held, before, live.data)
+        if error is None:
+            divs += swapcheck.rejected_divergences(report)
         for d in divs:
             d["cause"] = swapcheck.classify(d, live, sources)
         outcomes, _, t_run = run_suite(deselect)
@@ -289,7 +299,7 @@ def run_all(argv):
     import subprocess
     import tempfile
     import time
-    from thirdparty_list import KNOWN, PACKAGES
+    from thirdparty_list import PACKAGES, known
     import swapcheck
     ap = argparse.ArgumentParser(prog="thirdparty_swap.py all")
     ap.add_argument("--only", default="")
@@ -333,7 +343,7 @@ def run_all(argv):
             with open(out) as fh:
                 res = json.load(fh)
         res["seconds"] = round(secs, 1)
-        status, msgs = swapcheck.judge(res, KNOWN.get(n, {}))
+        status, msgs = swapcheck.judge(res, known(n))
         res["status"], res["messages"] = status, msgs
         results.append(res)
         bad += status == "FAIL"
