@@ -65,14 +65,90 @@ MODULES = {
 
 CI = ["textwrap", "graphlib", "fnmatch", "optparse", "fractions"]
 
-KNOWN = {}
+KNOWN = {
+    # measured on 3.12.1 (docs/reliability.md has the table)
+    "fractions": {6: "touch: _hash_algorithm (@functools.lru_cache) gets "
+                     "the def line"},
+    "fnmatch": {6: "touch: _compile_pattern (@functools.lru_cache) gets "
+                   "the def line"},
+    "base64": {13: "touch: b32encode/b32decode/b32hexencode/b32hexdecode "
+                   "lose the __doc__ assigned after their def"},
+    "optparse": {3: "shift: _repr, bound as Option.__repr__ and "
+                    "Values.__repr__, moved 14 instead of 7"},
+    "configparser": {3: "shift: Error.__repr__ = __str__ moved twice"},
+    "ipaddress": {3: "shift: __reduce__ aliases moved twice",
+                  7: "touch: cached_property hostmask/broadcast_address "
+                     "replaced, held ones keep the old body; not moved "
+                     "on a shift",
+                  10: "shift: is_private/is_global (property over "
+                      "lru_cache) not moved"},
+    "statistics": {3: "shift: NormalDist.__radd__ = __add__, __rmul__ = "
+                      "__mul__ moved twice"},
+    "calendar": {3: "shift: firstweekday property accessors moved twice"},
+    "collections": {3: "shift: ChainMap.copy = __copy__, UserList.__rmul__ "
+                       "= __mul__ moved twice"},
+    "enum": {3: "shift: Enum methods aliased by the enum machinery moved "
+                "several times",
+             4: "shift: enum.property objects (Enum.name, Enum.value) "
+                "keeping their fget not moved",
+             14: "touch: HS504 from EnumType._get_mixins_ re-running "
+                 "`class Enum(metaclass=EnumType)`"},
+    "typing": {3: "shift: aliased methods moved several times",
+               4: "shift: _SpecialForm._getitem (the decorated function "
+                  "kept by the special form) not moved",
+               10: "shift: functions behind functools.wraps wrappers "
+                   "(_tp_cache) not moved",
+               19: "touch: HS504 'function' object is not subscriptable "
+                   "re-running `class BinaryIO(IO[bytes])`"},
+    "inspect": {3: "shift: aliased functions moved twice",
+                6: "touch: decorated functions get the def line",
+                12: "touch: _ParameterKind (enum with its own __new__): the "
+                    "body's __new__ installed as the class's __new__ (EnumType "
+                    "had moved it to _new_member_), _generate_next_value_ "
+                    "swapped; Signature.bind then fails",
+                18: "shift: ismemberdescriptor/isgetsetdescriptor (defs "
+                    "inside `if hasattr(types, ...)`) not moved",
+                "tests": 12},
+    "email": {3: "shift: _header_value_parser property aliases moved "
+                 "several times",
+              6: "touch: decorated functions (_policybase, headerregistry) "
+                 "get the def line",
+              13: "touch: docstrings rewritten by @_extend_docstrings "
+                  "(_policybase.Compat32) reset"},
+    "pathlib": {6: "touch: _compile_pattern, _is_case_sensitive "
+                   "(@functools.cache/lru_cache) get the def line"},
+    "random": {3: "shift: _randbelow = _randbelow_with_getrandbits, "
+                  "SystemRandom._notimplemented aliases moved twice"},
+    "tomllib": {6: "touch: _re.cached_tz (@lru_cache) gets the def line"},
+    "_pydatetime": {3: "shift: __radd__ = __add__ aliases moved twice",
+                    23: "IsoCalendarDate, bound as _IsoCalendarDate and "
+                        "`del IsoCalendarDate`: __new__ neither moved nor "
+                        "updated",
+                    "keys": {"_pydatetime:_IsoCalendarDate*": 23}},
+}
 
-KNOWN_BY_VERSION = {}
+KNOWN_BY_VERSION = {
+    (3, 9): {
+        # measured on 3.9.18: fractions and base64 have no lru_cache /
+        # late __doc__ there, inspect has no enum with its own __new__
+        "fractions": {},
+        "base64": {},
+        "enum": {3: KNOWN["enum"][3], 14: KNOWN["enum"][14]},
+        "inspect": {3: KNOWN["inspect"][3], 18: KNOWN["inspect"][18]},
+        "email": {3: KNOWN["email"][3], 13: KNOWN["email"][13]},
+        "pathlib": {11: "touch, revert: `_make_selector = functools."
+                        "lru_cache()(_make_selector)` inside `if hasattr("
+                        "functools, 'lru_cache')`: the wrapped function "
+                        "keeps the old code and lines",
+                    "keys": {"pathlib:_make_selector.__wrapped__": 11}},
+    },
+}
 
 
-def known(module):
-    """The known failures of `module` on this interpreter."""
-    by = KNOWN_BY_VERSION.get(sys.version_info[:2], {})
+def known(module, version=None):
+    """The known failures of `module` on this interpreter (or on
+    `version`, a (3, X) tuple)."""
+    by = KNOWN_BY_VERSION.get(version or sys.version_info[:2], {})
     if module in by:
         return by[module]
     return KNOWN.get(module, {})

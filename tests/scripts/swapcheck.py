@@ -40,6 +40,8 @@ FUNC = types.FunctionType
 # Where a harness looks for a later binding that a fresh import gives: the
 # probable causes below are numbered as in issue 13.
 CAUSES = {
+    0: "not located yet: listed by key in the known lists, see "
+       "docs/reliability.md",
     1: "statement added before a star import not run",
     2: "class whose __module__ was rewritten treated as foreign",
     3: "function reachable under several names moved once per name",
@@ -74,6 +76,16 @@ CAUSES = {
     20: "function made at import time by a factory (a closure: attrs' "
         "generated __ne__/__lt__/__getstate__ from _make_ne() and "
         "friends) keeps the old code after the factory is edited",
+    21: "@overload stubs before the implementation (several defs of one "
+        "name): the implementation keeps the old code after an edit",
+    22: "lambda in an unedited data statement (`f = lambda ...`, "
+        "`staticmethod(lambda ...)`) keeps its old line numbers on a shift",
+    23: "class whose own name is deleted after aliasing it (`_X = X; "
+        "del X`): its methods are neither moved nor updated",
+    24: "3.13+: a class's __firstlineno__ (what inspect.getsource reads) "
+        "becomes 1 when the class is updated, and the __firstlineno__ "
+        "constant of a class body nested in a moved function keeps the old "
+        "line",
 }
 
 
@@ -223,16 +235,33 @@ def _bytecode(code):
     return bytes(out)
 
 
+CO_OPTIMIZED = 0x1
+
+
+def _class_body_lines(code):
+    """3.13+: a class body stores its first line as a constant (the class's
+    __firstlineno__, which inspect.getsource uses): line information, not
+    code."""
+    if sys.version_info < (3, 13) or code.co_flags & CO_OPTIMIZED or \
+            "__firstlineno__" not in code.co_names:
+        return ()
+    return tuple(c for c in code.co_consts
+                 if type(c) is int and c > 0)[:1]
+
+
 def code_fp(code):
     """A digest of everything in a code object but its line information
-    (co_firstlineno, line table, positions); nested code objects included."""
+    (co_firstlineno, line table, positions, a class body's __firstlineno__
+    constant); nested code objects included."""
     import hashlib
+    lines = _class_body_lines(code)
+    consts = tuple(("line",) if lines and c is lines[0] and type(c) is int
+                   else _const_fp(c) for c in code.co_consts)
     parts = [_bytecode(code), code.co_names, code.co_varnames,
              code.co_freevars, code.co_cellvars, code.co_argcount,
              code.co_posonlyargcount, code.co_kwonlyargcount,
              code.co_flags, code.co_nlocals, code.co_name,
-             getattr(code, "co_qualname", None),
-             tuple(_const_fp(c) for c in code.co_consts)]
+             getattr(code, "co_qualname", None), consts]
     return hashlib.sha1(repr(parts).encode()).hexdigest()[:16]
 
 
@@ -260,6 +289,7 @@ def code_lines(code):
         c = todo.pop()
         if c is not code:
             nested.append(c.co_firstlineno)
+            nested.extend(_class_body_lines(c))
         if hasattr(c, "co_lines"):
             seen.update(ln for _, _, ln in c.co_lines() if ln is not None)
         else:
@@ -392,8 +422,11 @@ class Walk:
                 self.entries[key] = {"kind": "bind", "origin": _origin(obj)}
                 self.objects[key] = obj
                 return
+            first = vars(obj).get("__firstlineno__")
             self.entries[key] = {"kind": "class", "qual": obj.__qualname__,
-                                 "origin": _origin(obj)}
+                                 "origin": _origin(obj),
+                                 "first": first if type(first) is int
+                                 else None}
             self.objects[key] = obj
             if id(obj) in self._containers:
                 return
@@ -602,6 +635,9 @@ def compare(fresh, live, held=None, before=None, after=None):
                 div("missing", key, f["origin"], None)
             elif got["kind"] != "class" or got["origin"] != f["origin"]:
                 div("binding", key, f["origin"], got.get("origin"))
+            elif got.get("first") != f.get("first"):
+                div("firstlineno", key, f.get("first"), got.get("first"),
+                    "class __firstlineno__")
         elif got is not None and got["kind"] in ("func", "class"):
             # A fresh import binds something else here (a C accelerator,
             # an import that rebinds the name).
@@ -665,7 +701,7 @@ def classify(d, live, fresh_sources):
     decorated function's first line from its def line."""
     kind, key = d["kind"], d["key"]
     obj = live.objects.get(key)
-    if _enum_special(key, live):
+    if kind != "firstlineno" and _enum_special(key, live):
         return 12
     if kind == "rejected":
         if "HS203" in d["got"] and "__slots__" in d["got"]:
@@ -683,6 +719,13 @@ def classify(d, live, fresh_sources):
         if isinstance(cls, type) and name.startswith(
                 "_" + cls.__name__.lstrip("_") + "__"):
             return 16
+    if kind == "firstlineno" and isinstance(obj, type):
+        return 24
+    if kind == "lines" and sys.version_info >= (3, 13) and \
+            isinstance(obj, FUNC) and any(
+                isinstance(c, types.CodeType) and _class_body_lines(c)
+                for c in obj.__code__.co_consts):
+        return 24
     if kind == "firstlineno" and isinstance(obj, FUNC):
         deco = _decorated_lines(obj.__code__.co_filename, fresh_sources)
         if deco.get(d["expected"]) == d["got"]:
@@ -693,7 +736,7 @@ def classify(d, live, fresh_sources):
         if live.aliases(key) > 1 or _shares_code(live, obj):
             return 3
         if obj.__code__.co_name == "<lambda>":
-            return None
+            return 22
         if ".func" in key:
             return 7
         if ".__wrapped__" in key:
@@ -704,9 +747,15 @@ def classify(d, live, fresh_sources):
     if _cached_property(key, live):
         return 7
     if kind == "code":
+        if isinstance(obj, FUNC) and _overloaded(
+                obj.__code__.co_filename, fresh_sources, obj.__name__):
+            return 21
         if _through_instance(key, live):
             return 4
         return None
+    if kind in ("identity", "data") and (
+            _through_instance(key, live) or key in live.instances):
+        return 4
     if kind == "attrs" and d["expected"] and d["got"] and \
             d["expected"][:2] + d["expected"][3:] == \
             d["got"][:2] + d["got"][3:]:
@@ -750,6 +799,28 @@ def _compound_defs(filename, sources):
                     out.add(first)
         _compound_cache[key] = out
     return _compound_cache[key]
+
+
+_overload_cache = {}
+
+
+def _overloaded(filename, sources, name):
+    """`name` has @overload-decorated defs in the file's new source."""
+    src = sources.get(filename)
+    if src is None:
+        return False
+    key = (filename, hash(src))
+    if key not in _overload_cache:
+        import ast
+        out = set()
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for deco in node.decorator_list:
+                    if (getattr(deco, "id", None) or
+                            getattr(deco, "attr", None)) == "overload":
+                        out.add(node.name)
+        _overload_cache[key] = out
+    return name in _overload_cache[key]
 
 
 def _cached_property(key, live):
@@ -846,17 +917,17 @@ def classify_error(error):
 
 # ----------------------------------------------------------------- judge ----
 def _apply_keys(result, known):
-    """Divergences the heuristics cannot classify get the cause the known
-    list gives for their key (fnmatch patterns under known["keys"])."""
+    """Divergences whose key the known list names (fnmatch patterns under
+    known["keys"]) get the cause it gives, over the heuristics of
+    classify(): what was located by hand wins."""
     import fnmatch
     pats = known.get("keys", {})
     for rnd in result.get("rounds", {}).values():
         for d in rnd.get("divergences", ()):
-            if d.get("cause") is None:
-                for pat, cause in pats.items():
-                    if fnmatch.fnmatchcase(d["key"], pat):
-                        d["cause"] = cause
-                        break
+            for pat, cause in pats.items():
+                if fnmatch.fnmatchcase(d["key"], pat):
+                    d["cause"] = cause
+                    break
 
 
 def judge(result, known):
@@ -871,7 +942,7 @@ def judge(result, known):
     if "crash" in result:
         return "FAIL", [f"harness crashed: {result['crash'][-500:]}"]
     _apply_keys(result, known)
-    listed = {c for c in known if isinstance(c, int)}
+    listed = {c for c in known if c not in ("tests", "keys")}
     tests_cause = known.get("tests")
     if isinstance(tests_cause, int):
         tests_cause = (tests_cause,)

@@ -66,8 +66,16 @@ PACKAGES = {
     "pyparsing": {
         "version": "3.1.4", "root": ".", "packages": ["pyparsing"],
         "tests": ["tests"],
-        # the railroad-diagram tests need jinja2 and railroad-diagrams
-        "args": ["--ignore=tests/test_diagram.py"], "build": "isolated",
+        # the railroad-diagram tests need jinja2 and railroad-diagrams;
+        # test_examples runs the example scripts, and on a plain in-process
+        # rerun (no reload) test_rosettacode's parse goes exponential (the
+        # packrat state the unit tests leave): > 10 minutes.  Test04-Test10
+        # re-run all of Test02's tests under the other caches (5x the time,
+        # the same library code): Test02 stands for them.
+        "args": ["--ignore=tests/test_diagram.py",
+                 "--ignore=tests/test_examples.py",
+                 "-k", "not (Test04 or Test06 or Test08 or Test09 or Test10)"],
+        "build": "isolated",
         "what": "camelCase aliases of every method (replaced_by_pep8), "
                 "__config_flags base deleted after use, operator aliases",
     },
@@ -94,7 +102,10 @@ PACKAGES = {
     },
     "wrapt": {
         "version": "1.16.0", "root": "src", "packages": ["wrapt"],
-        "tests": ["tests"], "args": [], "build": "setuptools",
+        "tests": ["tests"],
+        # its conftest's pytest_pycollect_makemodule(path) is refused by
+        # pytest 9; it only skips the _pyXY files of older Pythons
+        "args": ["--noconftest"], "build": "setuptools",
         "what": "the pure-Python ObjectProxy/FunctionWrapper (the C "
                 "extension is not built), decorators with descriptors",
     },
@@ -113,14 +124,31 @@ REDUCED = ["six", "toolz", "cachetools"]
 # explaining changed test outcomes; "keys": {key pattern: cause} for
 # divergences swapcheck.classify cannot place.  KNOWN_BY_VERSION[(3, X)]
 # replaces the entries of the packages it names on that interpreter.
-KNOWN = {}
+KNOWN = {
+    # measured on 3.12.1 (docs/reliability.md has the table)
+    "six": {15: "shift, touch: HS504 NameError re-running one of the "
+                "identical `del attr` statements that follow the `for attr "
+                "in _urllib_*_moved_attributes:` loops: nothing applied"},
+    "toolz": {6: "touch: @curry-decorated functions (the curry object "
+                 "keeps .func) get the def line",
+              13: "touch: has_keywords, ... lose the __doc__ assigned "
+                  "after their def",
+              17: "tlz/__init__ sets tlz.__file__ to toolz/__init__.py: "
+                  "the reload reads toolz's source as tlz's and deletes "
+                  "tlz.__doc__ and tlz._build_tlz; test_tlz fails",
+              "tests": 17, "keys": {"tlz:*": 17}},
+    "cachetools": {16: "touch: Cache.__marker = object() and __size = "
+                       "_DefaultSize() assigned again (new objects)"},
+}
 
 KNOWN_BY_VERSION = {}
 
 
-def known(package):
+def known(package, version=None):
+    """The known failures of `package` on this interpreter (or on
+    `version`, a (3, X) tuple)."""
     import sys
-    by = KNOWN_BY_VERSION.get(sys.version_info[:2], {})
+    by = KNOWN_BY_VERSION.get(version or sys.version_info[:2], {})
     if package in by:
         return by[package]
     return KNOWN.get(package, {})
