@@ -51,7 +51,9 @@ CAUSES = {
     7: "functools.cached_property not moved / replaced",
     8: "metaclass derived from ABCMeta: HS507 on edit",
     9: "class statement re-run needs a name a later del removed",
-    10: "method wrapped by a validating decorator not moved on a shift",
+    10: "function reachable only as a wrapper's __wrapped__ (a method "
+        "wrapped by a validating decorator, a property over lru_cache) "
+        "not moved on a shift, not updated on an edit",
     11: "later binding inside try/if/with does not win",
     12: "inspect broken after every function body is touched",
     # Found by these harnesses, not in issue 13's list:
@@ -82,6 +84,10 @@ CAUSES = {
         "`staticmethod(lambda ...)`) keeps its old line numbers on a shift",
     23: "class whose own name is deleted after aliasing it (`_X = X; "
         "del X`): its methods are neither moved nor updated",
+    25: "not hotswap's: module data derived from the module's own line "
+        "numbers (pyparsing caches the line of its arity-probing call in "
+        "_trim_arity_call_line at first use) is kept by the data policy "
+        "and wrong once the code moves",
     24: "3.13+: a class's __firstlineno__ (what inspect.getsource reads) "
         "becomes 1 when the class is updated, and the __firstlineno__ "
         "constant of a class body nested in a moved function keeps the old "
@@ -249,10 +255,20 @@ def _class_body_lines(code):
                  if type(c) is int and c > 0)[:1]
 
 
+# The __future__ flags that change nothing on Python 3 (division,
+# absolute_import, with_statement, print_function, unicode_literals,
+# generator_stop): the compiler keeps them in co_flags when they are passed
+# to compile() (hotswap passes the module's) but not when it reads them
+# from the source's `from __future__ import`.
+NOOP_FUTURE_FLAGS = 0x20000 | 0x40000 | 0x80000 | 0x100000 | 0x200000 | \
+    0x800000
+
+
 def code_fp(code):
     """A digest of everything in a code object but its line information
     (co_firstlineno, line table, positions, a class body's __firstlineno__
-    constant); nested code objects included."""
+    constant) and the no-op __future__ flags; nested code objects
+    included."""
     import hashlib
     lines = _class_body_lines(code)
     consts = tuple(("line",) if lines and c is lines[0] and type(c) is int
@@ -260,7 +276,8 @@ def code_fp(code):
     parts = [_bytecode(code), code.co_names, code.co_varnames,
              code.co_freevars, code.co_cellvars, code.co_argcount,
              code.co_posonlyargcount, code.co_kwonlyargcount,
-             code.co_flags, code.co_nlocals, code.co_name,
+             code.co_flags & ~NOOP_FUTURE_FLAGS, code.co_nlocals,
+             code.co_name,
              getattr(code, "co_qualname", None), consts]
     return hashlib.sha1(repr(parts).encode()).hexdigest()[:16]
 
@@ -330,7 +347,10 @@ _LEAVES = (type(None), bool, int, float, complex, str, bytes, bytearray,
 def _origin(obj):
     """What a name is bound to, comparable across processes."""
     if isinstance(obj, type):
-        return f"class {obj.__module__}.{obj.__qualname__}"
+        mod = obj.__module__       # a property on wrapt's proxy classes
+        if not isinstance(mod, str):
+            mod = f"<{type(mod).__name__}>"
+        return f"class {mod}.{obj.__qualname__}"
     if isinstance(obj, FUNC):
         return f"function {obj.__module__}.{obj.__qualname__}"
     if isinstance(obj, types.BuiltinFunctionType):
@@ -357,6 +377,7 @@ class Walk:
         self.objects = {}
         self.data = {}
         self.instances = {}        # key -> instance of an own class
+        self.instance_ids = set()  # ids of those instances
         self._containers = set()   # ids of classes/instances walked
         self._func_keys = {}       # id(function) -> [keys]
         for mod in self.modules:
@@ -457,12 +478,15 @@ class Walk:
                 or id(obj) in self._containers:
             self.entries.setdefault(key, {"kind": "bind",
                                           "origin": _origin(obj)})
+            if id(obj) in self.instance_ids:
+                self.objects.setdefault(key, obj)   # another name for it
             return
         self._containers.add(id(obj))
         self.entries.setdefault(key, {"kind": "bind",
                                       "origin": _origin(obj)})
         self.objects.setdefault(key, obj)
         self.instances[key] = obj
+        self.instance_ids.add(id(obj))
         attrs = {}
         try:
             attrs.update(object.__getattribute__(obj, "__dict__"))
@@ -710,9 +734,10 @@ def classify(d, live, fresh_sources):
     if kind == "data" and d["expected"] == \
             "data builtins.member_descriptor":
         return 5
-    if kind == "code" and isinstance(obj, FUNC) and \
-            "<locals>" in obj.__qualname__:
-        return 20
+    if kind == "code" and isinstance(obj, FUNC) and "<locals>" in getattr(
+            obj.__code__, "co_qualname", obj.__qualname__):
+        return 20                  # attrs renames the function: the code
+                                   # keeps where it was made (3.11+)
     if kind == "data" and ":" in key:
         owner, _, name = key.rpartition(".")
         cls = live.objects.get(owner)
@@ -746,6 +771,9 @@ def classify(d, live, fresh_sources):
         return None
     if _cached_property(key, live):
         return 7
+    if kind == "code" and key.endswith(".__wrapped__") and \
+            not _through_instance(key, live):
+        return 10
     if kind == "code":
         if isinstance(obj, FUNC) and _overloaded(
                 obj.__code__.co_filename, fresh_sources, obj.__name__):
@@ -754,7 +782,8 @@ def classify(d, live, fresh_sources):
             return 4
         return None
     if kind in ("identity", "data") and (
-            _through_instance(key, live) or key in live.instances):
+            _through_instance(key, live)
+            or id(live.objects.get(key)) in live.instance_ids):
         return 4
     if kind == "attrs" and d["expected"] and d["got"] and \
             d["expected"][:2] + d["expected"][3:] == \
@@ -846,11 +875,13 @@ def _shares_code(live, func):
 
 
 def _through_instance(key, live):
+    """The key goes through an instance of one of the package's classes (a
+    decorator object keeping the function)."""
     parts = key.split(":", 1)[1].split(".")
     prefix = key.split(":", 1)[0] + ":"
     for i in range(1, len(parts)):
         k = prefix + ".".join(parts[:i])
-        if k in live.instances:
+        if id(live.objects.get(k)) in live.instance_ids:
             return True
     return False
 
@@ -942,7 +973,8 @@ def judge(result, known):
     if "crash" in result:
         return "FAIL", [f"harness crashed: {result['crash'][-500:]}"]
     _apply_keys(result, known)
-    listed = {c for c in known if c not in ("tests", "keys")}
+    listed = {c for c in known if c not in ("tests", "keys", "tolerated")}
+    tolerated = set(known.get("tolerated", ()))
     tests_cause = known.get("tests")
     if isinstance(tests_cause, int):
         tests_cause = (tests_cause,)
@@ -970,7 +1002,7 @@ def judge(result, known):
                     f"{rname}: {rnd['tests_changed_count']} test outcome(s) "
                     f"changed: {rnd['tests_changed'][:3]}")
     msgs = [f"unexplained: {u}" for u in unexplained[:10]]
-    new = sorted(seen - listed)
+    new = sorted(seen - listed - tolerated)
     gone = sorted(listed - seen)
     if new:
         msgs.append(f"cause(s) {new} seen but not listed as known")
@@ -979,7 +1011,7 @@ def judge(result, known):
                     f"them off the known list")
     if unexplained or new or gone:
         return "FAIL", msgs
-    return ("known" if listed else "pass"), msgs
+    return ("known" if listed or seen else "pass"), msgs
 
 
 def round_cell(rnd):

@@ -47,7 +47,13 @@ PACKAGES = {
     },
     "python-dateutil": {
         "version": "2.9.0.post0", "root": "src", "packages": ["dateutil"],
-        "tests": ["tests"], "args": [], "build": "isolated",
+        "tests": ["tests"],
+        # its config turns warnings into errors: pytest 9's deprecation of
+        # generator parametrize and the no_cover mark (pytest-cov's) would
+        # stop the run at collection
+        "args": ["-W", "ignore::pytest.PytestDeprecationWarning",
+                 "-W", "ignore::pytest.PytestUnknownMarkWarning"],
+        "build": "isolated",
         "what": "tzinfo classes with decorated methods "
                 "(_validate_fromutc_inputs), singletons, cached classes",
     },
@@ -139,16 +145,94 @@ KNOWN = {
               "tests": 17, "keys": {"tlz:*": 17}},
     "cachetools": {16: "touch: Cache.__marker = object() and __size = "
                        "_DefaultSize() assigned again (new objects)"},
+    "attrs": {5: "touch: `type = attrib()` of slotted validator classes "
+                 "overwritten by the _CountingAttr (97 tests fail), false "
+                 "HS203 on _AndValidator/_OrValidator/_NotValidator, and "
+                 "the revert fails with HS504 'attribute type is "
+                 "read-only'; _CountingAttr.cls_counter = 0 applied again "
+                 "(same symptom, not reduced)",
+              6: "touch: validators.disabled (@contextmanager) gets the "
+                 "def line",
+              12: "touch: _Nothing (an Enum) gets Enum's "
+                  "_generate_next_value_ in place of its staticmethod "
+                  "(HS103)",
+              18: "shift: _compat._get_annotations (def inside if/else) "
+                  "not moved",
+              20: "touch: the __ne__/__lt__/.../__getstate__ closures made "
+                  "by _make_ne/_make_order/... keep the old code",
+              "tests": 5,
+              "keys": {"attr._make:_CountingAttr.cls_counter": 5}},
+    "more-itertools": {7: "numeric_range._len (cached_property): not moved "
+                          "on a shift, replaced on a touch",
+                       18: "shift: recipes.pairwise (def in try/else) not "
+                           "moved"},
+    "click": {3: "shift: globals.get_current_context (the implementation "
+                 "after two @t.overload stubs) moved three times",
+              6: "touch: @contextmanager functions (core."
+                 "augment_usage_errors, ...) get the def line",
+              18: "shift: _compat functions defined inside if/else not "
+                  "moved",
+              21: "touch: decorators.command/group and "
+                  "globals.get_current_context (implementation after "
+                  "@t.overload stubs) keep the old code"},
+    "marshmallow": {8: "touch: HS507 ABCMeta._abc_caches_clear() on "
+                       "SchemaMeta(ABCMeta): nothing applied"},
+    "pyparsing": {3: "shift: camelCase aliases (replaced_by_pep8) moved "
+                     "several times",
+                  4: "shift: functions kept by decorator objects "
+                     "(_chars_for_ranges.fn) not moved",
+                  9: "touch: HS504 NameError '__config_flags' re-running "
+                     "`class __diag__(__config_flags)` (base deleted "
+                     "after use)",
+                  25: "shift: 51 tests fail: _trim_arity_call_line, a line "
+                      "number of core.py cached at first use, is stale "
+                      "after the move (fine again after the revert)",
+                  "tests": 25},
+    "boltons": {0: "gcutils.get_all: not updated on a touch, not moved "
+                   "back on the revert (not located)",
+                3: "shift: dictutils/FrozenDict aliases moved several "
+                   "times",
+                4: "touch: cachedproperty objects (URL.query_params, "
+                   "Stats.iqr, ...) replaced, held ones keep the old body",
+                13: "touch: fileutils.replace and others lose the __doc__ "
+                    "assigned after their def",
+                18: "shift: defs inside if/else (fileutils._atomic_rename) "
+                    "not moved",
+                22: "shift: `make_method = lambda ...` keeps its lines",
+                "keys": {"boltons.gcutils:get_all": 0}},
+    "python-dateutil": {3: "shift: relativedelta.__bool__ = __nonzero__ "
+                           "and other aliases moved twice",
+                        10: "_tzinfo.fromutc (@_validate_fromutc_inputs, "
+                            "a functools.wraps wrapper): not moved on a "
+                            "shift, not updated on a touch",
+                        18: "shift: tz._common.enfold and others (defs "
+                            "inside if/else or try) not moved"},
+    "wrapt": {2: "the proxy classes carry a __module__ *property* "
+                 "(_ObjectProxyMetaType copies it in): treated as foreign, "
+                 "their methods are not moved on a shift and the classes "
+                 "are replaced on a touch (identities lost, old instances "
+                 "keep old methods); 215 tests fail until the end",
+              "tests": 2, "keys": {"wrapt.wrappers:*": 2}},
 }
 
 KNOWN_BY_VERSION = {}
+
+
+# Causes that may show in any package on an interpreter (tolerated, not
+# required per package), as stdlib_list.TOLERATED_BY_VERSION.
+TOLERATED_BY_VERSION = {
+    v: {24: "class __firstlineno__ set to 1 by a class update (3.13+)"}
+    for v in ((3, 13), (3, 14), (3, 15))
+}
 
 
 def known(package, version=None):
     """The known failures of `package` on this interpreter (or on
     `version`, a (3, X) tuple)."""
     import sys
-    by = KNOWN_BY_VERSION.get(version or sys.version_info[:2], {})
-    if package in by:
-        return by[package]
-    return KNOWN.get(package, {})
+    version = version or sys.version_info[:2]
+    by = KNOWN_BY_VERSION.get(version, {})
+    entry = dict(by[package] if package in by else KNOWN.get(package, {}))
+    if version in TOLERATED_BY_VERSION:
+        entry["tolerated"] = TOLERATED_BY_VERSION[version]
+    return entry
