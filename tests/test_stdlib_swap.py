@@ -56,6 +56,7 @@ def test_stdlib_module_swapped_like_a_fresh_import(module):
     for rnd in swapcheck.ROUNDS:
         assert res["rounds"][rnd]["run"] == res["run"], (rnd, res)
     status, msgs = swapcheck.judge(res, stdlib_list.known(module))
+    res["status"] = status
     detail = "\n".join([swapcheck.result_line(module, res), *msgs] + [
         f"  {rnd}: {line}" for rnd, r in res["rounds"].items()
         for line in swapcheck.summarize(r["divergences"], 8)])

@@ -63,6 +63,7 @@ def test_package_swapped_under_its_own_suite(reduced_results, package):
         assert res["rounds"][rnd]["tests"] >= res["tests"] - len(
             res["deselected"]), (rnd, res["rounds"][rnd])
     status, msgs = swapcheck.judge(res, thirdparty_list.known(package))
+    res["status"] = status
     detail = "\n".join([swapcheck.result_line(package, res), *msgs] + [
         f"  {rnd}: {line}" for rnd, r in res["rounds"].items()
         for line in swapcheck.summarize(r["divergences"], 8)])

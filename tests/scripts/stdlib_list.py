@@ -63,7 +63,7 @@ MODULES = {
     "_pydatetime": "test.test_datetime",
 }
 
-CI = ["textwrap", "graphlib", "fnmatch", "optparse", "fractions"]
+CI = ["textwrap", "graphlib", "fnmatch", "optparse", "fractions", "difflib"]
 
 KNOWN = {
     # measured on 3.12.1 (docs/reliability.md has the table)
@@ -142,6 +142,10 @@ KNOWN_BY_VERSION = {
                         "keeps the old code and lines",
                     "keys": {"pathlib:_make_selector.__wrapped__": 11}},
     },
+    # 3.10, 3.11: fractions has no lru_cache there (the rest as on 3.12,
+    # checked on the CI subset only)
+    (3, 10): {"fractions": {}},
+    (3, 11): {"fractions": {}},
     (3, 13): {
         # measured on 3.13.0 (plus cause 24 anywhere: TOLERATED_BY_VERSION)
         "glob": {6: "touch: _compile_pattern (@functools.lru_cache) gets "

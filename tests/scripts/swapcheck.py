@@ -213,8 +213,8 @@ def _bytecode(code):
     in the module's symbol table).  hotswap compiles an edited statement
     alone, so it gets the other form: the same call, the same behaviour.
     Dropped: CACHE and PUSH_NULL instructions, the NULL/method bit of
-    LOAD_GLOBAL/LOAD_ATTR, jump arguments (they shift with the dropped
-    instructions)."""
+    LOAD_GLOBAL/LOAD_ATTR (3.11: LOAD_METHOD read as LOAD_ATTR), jump
+    arguments (they shift with the dropped instructions)."""
     global _NORM
     if sys.version_info < (3, 11):
         return code.co_code
@@ -222,17 +222,20 @@ def _bytecode(code):
         import opcode
         m = opcode.opmap
         jumps = set(opcode.hasjrel) | set(getattr(opcode, "hasjabs", ()))
+        # 3.11 has a LOAD_METHOD opcode where 3.12 sets LOAD_ATTR's low bit
+        renamed = {m["LOAD_METHOD"]: m["LOAD_ATTR"]} \
+            if "LOAD_METHOD" in m and sys.version_info < (3, 12) else {}
         _NORM = (m["CACHE"], m["PUSH_NULL"], m["EXTENDED_ARG"],
-                 # 3.11's LOAD_ATTR has no method bit (LOAD_METHOD)
                  {m["LOAD_GLOBAL"]} if sys.version_info < (3, 12)
-                 else {m["LOAD_GLOBAL"], m["LOAD_ATTR"]}, jumps)
-    cache, push_null, ext, masked, jumps = _NORM
+                 else {m["LOAD_GLOBAL"], m["LOAD_ATTR"]}, jumps, renamed)
+    cache, push_null, ext, masked, jumps, renamed = _NORM
     raw = code.co_code
     out = bytearray()
     for i in range(0, len(raw) - 1, 2):
         op, arg = raw[i], raw[i + 1]
         if op in (cache, push_null, ext):
             continue
+        op = renamed.get(op, op)
         if op in masked:
             arg &= 0xFE
         elif op in jumps:
