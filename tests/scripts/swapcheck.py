@@ -75,11 +75,14 @@ CAUSES = {
     19: "class statement re-run with a subscripted generic base of the "
         "same module (`class BinaryIO(IO[bytes])`): HS504 'function' "
         "object is not subscriptable",
-    20: "function made at import time by a factory (a closure: attrs' "
-        "generated __ne__/__lt__/__getstate__ from _make_ne() and "
-        "friends) keeps the old code after the factory is edited",
-    21: "@overload stubs before the implementation (several defs of one "
-        "name): the implementation keeps the old code after an edit",
+    20: "closures made at import time by attrs' factories (__ne__, "
+        "__lt__, ..., __getstate__ from _make_ne()/_make_order()/...) keep "
+        "the old code after the factory is edited; not reduced: a plain "
+        "factory closure is updated (maybe a consequence of 5's rejected "
+        "updates of the slotted classes holding them)",
+    21: "several defs of one name edited together (@overload stubs with "
+        "a body line, then the implementation): the live function keeps "
+        "the old code and gets a stub's first line",
     22: "lambda in an unedited data statement (`f = lambda ...`, "
         "`staticmethod(lambda ...)`) keeps its old line numbers on a shift",
     23: "class whose own name is deleted after aliasing it (`_X = X; "
@@ -1020,13 +1023,14 @@ def judge(result, known):
 def round_cell(rnd):
     if rnd.get("error"):
         c = rnd.get("error_cause")
-        return f"ReloadError{f' (cause {c})' if c else ''}"
+        return f"ReloadError{f' (cause {c})' if c is not None else ''}"
     parts = []
     n = rnd.get("divergence_count", 0)
     if n:
         causes = sorted({d["cause"] for d in rnd["divergences"]
-                         if d.get("cause")})
-        other = sum(1 for d in rnd["divergences"] if not d.get("cause"))
+                         if d.get("cause") is not None})
+        other = sum(1 for d in rnd["divergences"]
+                    if d.get("cause") is None)
         tag = ",".join(map(str, causes)) + (f",?{other}" if other else "")
         parts.append(f"{n} div ({tag})")
     if rnd.get("tests_changed_count"):
@@ -1067,7 +1071,7 @@ def summarize(divs, limit=12):
     lines = []
     for d in divs[:limit]:
         cause = d.get("cause")
-        tag = f" [cause {cause}]" if cause else ""
+        tag = f" [cause {cause}]" if cause is not None else ""
         note = f" ({d['note']})" if d.get("note") else ""
         lines.append(f"{d['kind']} {d['key']}: expected {d['expected']}, "
                      f"got {d['got']}{note}{tag}")
