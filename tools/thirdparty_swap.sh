@@ -71,8 +71,9 @@ import thirdparty_list as t; print(','.join(t.REDUCED))")"
     args=(all --cache "$HS_ROOT/.venvs/cache"
           --json "$logdir/thirdparty-$minor.json")
     [[ -n "$only_arg" ]] && args+=(--only "$only_arg")
-    if (cd / && "$venv/bin/python" "$scripts/thirdparty_swap.py" "${args[@]}") \
-            2>&1 | tee "$log"; [[ "${PIPESTATUS[0]}" == 0 ]]; then
+    if (cd / && "$venv/bin/python" "$scripts/thirdparty_swap.py" \
+            "${args[@]}") 2>&1 | tee "$log"; [[ "${PIPESTATUS[0]}" == 0 ]]
+    then
         summary+=("$minor: ok: $(tail -n 1 "$log")")
     else
         summary+=("$minor: FAILED: $(tail -n 1 "$log") ($log)")

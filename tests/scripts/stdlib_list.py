@@ -102,10 +102,10 @@ KNOWN = {
                    "re-running `class BinaryIO(IO[bytes])`"},
     "inspect": {3: "shift: aliased functions moved twice",
                 6: "touch: decorated functions get the def line",
-                12: "touch: _ParameterKind (enum with its own __new__): the "
-                    "body's __new__ installed as the class's __new__ (EnumType "
-                    "had moved it to _new_member_), _generate_next_value_ "
-                    "swapped; Signature.bind then fails",
+                12: "touch: _ParameterKind (enum with its own __new__): "
+                    "the body's __new__ installed as the class's __new__ "
+                    "(EnumType had moved it to _new_member_), "
+                    "_generate_next_value_ swapped; Signature.bind fails",
                 18: "shift: ismemberdescriptor/isgetsetdescriptor (defs "
                     "inside `if hasattr(types, ...)`) not moved",
                 "tests": 12},

@@ -616,9 +616,9 @@ def _immutable_equal(a, b):
 
 # Class-dict entries that the interpreter or hotswap legitimately rebuilds
 # when a class is updated (their content is the same).
-REBUILT = {"__abstractmethods__", "__slotnames__", "_abc_impl", "__doc__", "__weakref__",
-           "__dict__", "__annotations__", "__static_attributes__",
-           "__firstlineno__"}
+REBUILT = {"__abstractmethods__", "__slotnames__", "_abc_impl", "__doc__",
+           "__weakref__", "__dict__", "__annotations__",
+           "__static_attributes__", "__firstlineno__"}
 
 
 def compare(fresh, live, held=None, before=None, after=None):
