@@ -52,9 +52,11 @@ def test_stdlib_module_swapped_like_a_fresh_import(module):
     assert "crash" not in res, res["crash"]
     # The harness did its work: tests ran in every round, functions were
     # touched and checked against the fresh import, references were held.
-    assert res["run"] > 0
+    assert res["run"] > 0 and res["held_functions"] > 0, res
     for rnd in swapcheck.ROUNDS:
         assert res["rounds"][rnd]["run"] == res["run"], (rnd, res)
+        assert res["rounds"][rnd]["functions_checked"] > 0, (rnd, res)
+    assert res["rounds"]["touch"]["functions_touched"] > 0, res
     status, msgs = swapcheck.judge(res, stdlib_list.known(module))
     res["status"] = status
     detail = "\n".join([swapcheck.result_line(module, res), *msgs] + [

@@ -58,8 +58,10 @@ def test_package_swapped_under_its_own_suite(reduced_results, package):
     results, log = reduced_results
     res = results[package]
     assert "crash" not in res, res["crash"]
-    assert res["tests"] > 50, res
+    assert res["tests"] > 50 and res["held_functions"] > 20, res
+    assert res["rounds"]["touch"]["functions_touched"] > 20, res
     for rnd in swapcheck.ROUNDS:
+        assert res["rounds"][rnd]["functions_checked"] > 20, rnd
         assert res["rounds"][rnd]["tests"] >= res["tests"] - len(
             res["deselected"]), (rnd, res["rounds"][rnd])
     status, msgs = swapcheck.judge(res, thirdparty_list.known(package))

@@ -246,6 +246,9 @@ def main():
                       "errors": len(plain[name][0].errors),
                       "seconds": round(plain[name][1], 2),
                       "unstable": unstable[name][:20],
+                      "held_functions": sum(
+                          1 for k in held.funcs
+                          if group_of(k.split(":", 1)[0]) == name),
                       "rounds": {}}
                for name, test in PAIRS}
     summary = {"modules": [n for n, _ in PAIRS], "evicted": evicted,
@@ -320,6 +323,10 @@ def main():
                 "tests_changed_count": len(changed),
                 "divergences": mine[:60],
                 "divergence_count": len(mine),
+                "functions_touched": touched,
+                "functions_checked": sum(
+                    1 for k, e in fresh.items() if e["kind"] == "func"
+                    and group_of(k.split(":", 1)[0]) == name),
             }
     for name, _ in PAIRS:
         print(json.dumps(results[name]), flush=True)
