@@ -142,10 +142,12 @@ KNOWN_BY_VERSION = {
                         "keeps the old code and lines",
                     "keys": {"pathlib:_make_selector.__wrapped__": 11}},
     },
-    # 3.10, 3.11: fractions has no lru_cache there (the rest as on 3.12,
-    # checked on the CI subset only)
-    (3, 10): {"fractions": {}},
-    (3, 11): {"fractions": {}},
+    (3, 10): {},
+    (3, 11): {
+        # measured on 3.11.7
+        "fractions": {},
+        "inspect": {c: KNOWN["inspect"][c] for c in (3, 12, 18, "tests")},
+    },
     (3, 13): {
         # measured on 3.13.0 (plus cause 24 anywhere: TOLERATED_BY_VERSION)
         "glob": {6: "touch: _compile_pattern (@functools.lru_cache) gets "
@@ -169,6 +171,12 @@ TOLERATED_BY_VERSION = {
     v: {24: "class __firstlineno__ set to 1 by a class update (3.13+)"}
     for v in ((3, 13), (3, 14), (3, 15))
 }
+
+
+KNOWN_BY_VERSION[(3, 11)]["pathlib"] = KNOWN_BY_VERSION[(3, 9)]["pathlib"]
+# measured on 3.10.13: as on 3.9, but base64 has its late __doc__ (13)
+KNOWN_BY_VERSION[(3, 10)] = {k: v for k, v in KNOWN_BY_VERSION[(3, 9)].items()
+                             if k != "base64"}
 
 
 def known(module, version=None):

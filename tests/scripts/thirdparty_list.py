@@ -230,11 +230,13 @@ KNOWN_BY_VERSION = {
                                                  "keys")},
         "more-itertools": {7: KNOWN["more-itertools"][7], 22: _SUMPROD},
     },
-    # not measured in full on 3.10/3.11 (the CI set is): the sources say
-    # pairwise (18) and the sumprod fallbacks (22) both show there
+    # measured on 3.11.7 (3.10.13: see docs/reliability.md): pairwise (18)
+    # and the sumprod fallbacks (22) both show, attrs as on 3.9
     (3, 10): {"more-itertools": {**KNOWN["more-itertools"], 22: _SUMPROD}},
     (3, 11): {"more-itertools": {**KNOWN["more-itertools"], 22: _SUMPROD}},
 }
+KNOWN_BY_VERSION[(3, 10)]["attrs"] = KNOWN_BY_VERSION[(3, 9)]["attrs"]
+KNOWN_BY_VERSION[(3, 11)]["attrs"] = KNOWN_BY_VERSION[(3, 9)]["attrs"]
 
 
 # Causes that may show in any package on an interpreter (tolerated, not
