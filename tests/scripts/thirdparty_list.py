@@ -230,7 +230,7 @@ KNOWN_BY_VERSION = {
                                                  "keys")},
         "more-itertools": {7: KNOWN["more-itertools"][7], 22: _SUMPROD},
     },
-    # measured on 3.11.7 (3.10.13: see docs/reliability.md): pairwise (18)
+    # measured on 3.10.13 and 3.11.7: pairwise (18)
     # and the sumprod fallbacks (22) both show, attrs as on 3.9
     (3, 10): {"more-itertools": {**KNOWN["more-itertools"], 22: _SUMPROD}},
     (3, 11): {"more-itertools": {**KNOWN["more-itertools"], 22: _SUMPROD}},
