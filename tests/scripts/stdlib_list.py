@@ -65,118 +65,47 @@ MODULES = {
 
 CI = ["textwrap", "graphlib", "fnmatch", "optparse", "fractions", "difflib"]
 
+# Measured with the engine of main at 7209a84 (after the funcs13 merge:
+# causes 3, 4, 6, 7, 10, 12 fixed there) on 3.12.1; docs/reliability.md has
+# the tables, and those of the branch point before it.
 KNOWN = {
-    # measured on 3.12.1 (docs/reliability.md has the table)
-    "fractions": {6: "touch: _hash_algorithm (@functools.lru_cache) gets "
-                     "the def line"},
-    "fnmatch": {6: "touch: _compile_pattern (@functools.lru_cache) gets "
-                   "the def line"},
+    "fractions": {26: "touch: __add__/__radd__... made by "
+                      "_operator_fallbacks() at class creation are new "
+                      "function objects (held ones keep the old code)"},
     "base64": {13: "touch: b32encode/b32decode/b32hexencode/b32hexdecode "
                    "lose the __doc__ assigned after their def"},
-    "optparse": {3: "shift: _repr, bound as Option.__repr__ and "
-                    "Values.__repr__, moved 14 instead of 7"},
-    "configparser": {3: "shift: Error.__repr__ = __str__ moved twice"},
-    "ipaddress": {3: "shift: __reduce__ aliases moved twice",
-                  7: "touch: cached_property hostmask/broadcast_address "
-                     "replaced, held ones keep the old body; not moved "
-                     "on a shift",
-                  10: "shift: is_private/is_global (property over "
-                      "lru_cache) not moved"},
-    "statistics": {3: "shift: NormalDist.__radd__ = __add__, __rmul__ = "
-                      "__mul__ moved twice"},
-    "calendar": {3: "shift: firstweekday property accessors moved twice"},
-    "collections": {3: "shift: ChainMap.copy = __copy__, UserList.__rmul__ "
-                       "= __mul__ moved twice"},
-    "enum": {3: "shift: Enum methods aliased by the enum machinery moved "
-                "several times",
-             4: "shift: enum.property objects (Enum.name, Enum.value) "
-                "keeping their fget not moved",
-             14: "touch: HS504 from EnumType._get_mixins_ re-running "
+    "difflib": {16: "touch: SequenceMatcher.__chain_b (name-mangled "
+                    "method) replaced by a new function"},
+    "collections": {16: "touch: UserList.__cast (name-mangled method) "
+                        "replaced by a new function"},
+    "enum": {14: "touch: HS504 from EnumType._get_mixins_ re-running "
                  "`class Enum(metaclass=EnumType)`"},
-    "typing": {3: "shift: aliased methods moved several times",
-               4: "shift: _SpecialForm._getitem (the decorated function "
-                  "kept by the special form) not moved",
-               10: "shift: functions behind functools.wraps wrappers "
-                   "(_tp_cache) not moved",
-               19: "touch: HS504 'function' object is not subscriptable "
-                   "re-running `class BinaryIO(IO[bytes])`"},
-    "inspect": {3: "shift: aliased functions moved twice",
-                6: "touch: decorated functions get the def line",
-                12: "touch: _ParameterKind (enum with its own __new__): "
-                    "the body's __new__ installed as the class's __new__ "
-                    "(EnumType had moved it to _new_member_), "
-                    "_generate_next_value_ swapped; Signature.bind fails",
-                18: "shift: ismemberdescriptor/isgetsetdescriptor (defs "
-                    "inside `if hasattr(types, ...)`) not moved",
-                "tests": 12},
-    "email": {3: "shift: _header_value_parser property aliases moved "
-                 "several times",
-              6: "touch: decorated functions (_policybase, headerregistry) "
-                 "get the def line",
-              13: "touch: docstrings rewritten by @_extend_docstrings "
+    "typing": {19: "touch: HS504 'function' object is not subscriptable "
+                   "re-running `class BinaryIO(IO[bytes])`",
+               27: "shift: reveal_type[T], override[F], "
+                   "_IdentityCallable.__call__[T], SupportsAbs[T].__abs__ "
+                   "(PEP 695 type parameters) not moved",
+               "keys": {"typing:reveal_type": 27, "typing:override": 27,
+                        "typing:_IdentityCallable.__call__": 27,
+                        "typing:SupportsAbs.__abs__": 27,
+                        "typing:SupportsRound.__round__": 27}},
+    "inspect": {18: "shift: ismemberdescriptor/isgetsetdescriptor (defs "
+                    "inside `if hasattr(types, ...)`) not moved"},
+    "email": {13: "touch: docstrings rewritten by @_extend_docstrings "
                   "(_policybase.Compat32) reset"},
-    "pathlib": {6: "touch: _compile_pattern, _is_case_sensitive "
-                   "(@functools.cache/lru_cache) get the def line"},
-    "random": {3: "shift: _randbelow = _randbelow_with_getrandbits, "
-                  "SystemRandom._notimplemented aliases moved twice"},
-    "tomllib": {6: "touch: _re.cached_tz (@lru_cache) gets the def line"},
-    "_pydatetime": {3: "shift: __radd__ = __add__ aliases moved twice",
+    "_pydatetime": {16: "touch: date.__setstate and the other name-mangled "
+                        "methods replaced by new functions",
                     23: "IsoCalendarDate, bound as _IsoCalendarDate and "
                         "`del IsoCalendarDate`: __new__ neither moved nor "
                         "updated",
                     "keys": {"_pydatetime:_IsoCalendarDate*": 23}},
 }
 
+# Interpreter differences (measured with the same engine; the CI subset on
+# all seven, the full set where docs/reliability.md says so).
 KNOWN_BY_VERSION = {
-    (3, 9): {
-        # measured on 3.9.18: fractions and base64 have no lru_cache /
-        # late __doc__ there, inspect has no enum with its own __new__
-        "fractions": {},
-        "base64": {},
-        "enum": {3: KNOWN["enum"][3], 14: KNOWN["enum"][14]},
-        "inspect": {3: KNOWN["inspect"][3], 18: KNOWN["inspect"][18]},
-        "email": {3: KNOWN["email"][3], 13: KNOWN["email"][13]},
-        "pathlib": {11: "touch, revert: `_make_selector = functools."
-                        "lru_cache()(_make_selector)` inside `if hasattr("
-                        "functools, 'lru_cache')`: the wrapped function "
-                        "keeps the old code and lines",
-                    "keys": {"pathlib:_make_selector.__wrapped__": 11}},
-    },
-    (3, 10): {},
-    (3, 11): {
-        # measured on 3.11.7
-        "fractions": {},
-        "inspect": {c: KNOWN["inspect"][c] for c in (3, 12, 18, "tests")},
-    },
-    (3, 13): {
-        # measured on 3.13.0 (plus cause 24 anywhere: TOLERATED_BY_VERSION)
-        "glob": {6: "touch: _compile_pattern (@functools.lru_cache) gets "
-                    "the def line"},
-        "configparser": {3: KNOWN["configparser"][3],
-                         7: "_Line.clean (cached_property): not moved on a "
-                            "shift, replaced on a touch"},
-        "email": {3: KNOWN["email"][3], 13: KNOWN["email"][13]},
-        "pathlib": {3: "shift: pathlib._local.Path aliases (as_uri, ...) "
-                       "moved twice",
-                    6: "touch: pathlib._abc._is_case_sensitive "
-                       "(@functools.cache) gets the def line"},
-    },
+    (3, 9): {"base64": {}},        # no late __doc__ in 3.9's base64
 }
-
-
-# Causes that may show in any module on an interpreter (tolerated, not
-# required per module: they touch nearly every class).  `stdlib_swap.py all`
-# fails when one of them is seen in no module at all (fixed: remove it).
-TOLERATED_BY_VERSION = {
-    v: {24: "class __firstlineno__ set to 1 by a class update (3.13+)"}
-    for v in ((3, 13), (3, 14), (3, 15))
-}
-
-
-KNOWN_BY_VERSION[(3, 11)]["pathlib"] = KNOWN_BY_VERSION[(3, 9)]["pathlib"]
-# measured on 3.10.13: as on 3.9, but base64 has its late __doc__ (13)
-KNOWN_BY_VERSION[(3, 10)] = {k: v for k, v in KNOWN_BY_VERSION[(3, 9)].items()
-                             if k != "base64"}
 
 
 def known(module, version=None):
@@ -184,8 +113,4 @@ def known(module, version=None):
     `version`, a (3, X) tuple)."""
     version = version or sys.version_info[:2]
     by = KNOWN_BY_VERSION.get(version, {})
-    entry = dict(by[module] if module in by else KNOWN.get(module, {}))
-    tolerated = TOLERATED_BY_VERSION.get(version)
-    if tolerated:
-        entry["tolerated"] = tolerated
-    return entry
+    return dict(by[module] if module in by else KNOWN.get(module, {}))

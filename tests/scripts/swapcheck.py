@@ -65,9 +65,12 @@ CAUSES = {
     15: "an unedited `del NAME` (one of several identical ones, after "
         "`for NAME in ...:` loops) re-run on a pure line shift: HS504 "
         "NameError",
-    16: "unedited private class data (`__marker = object()`, stored "
-        "name-mangled as `_Cache__marker`) assigned again, a new object, "
-        "when a method of the class is edited",
+    16: "private class members, stored name-mangled (`__marker = "
+        "object()` as `_Cache__marker`, `def __update` as "
+        "`_LRUCache__update`): unedited data assigned again (a new object) "
+        "when a method of the class is edited; on main (after issue 10) "
+        "an edited private method is a new function too (held ones keep "
+        "the old code, not moved back)",
     17: "module whose __file__ was rewritten at import (tlz takes toolz's) "
         "reloaded from the other file: its own names deleted",
     18: "def inside a top-level compound statement (if/else, try) not "
@@ -91,6 +94,14 @@ CAUSES = {
         "numbers (pyparsing caches the line of its arity-probing call in "
         "_trim_arity_call_line at first use) is kept by the data policy "
         "and wrong once the code moves",
+    26: "main after issue 10: a name bound to a function by an unedited "
+        "statement (`__delitem__ = __setitem__ = _raise_frozen`, "
+        "`__add__, __radd__ = _operator_fallbacks(...)`) rebound to a new "
+        "function object when that function is edited: identity lost, "
+        "held references keep the old code",
+    27: "main: functions with PEP 695 type parameters (`def "
+        "reveal_type[T](obj: T, /)`) and the methods of such classes "
+        "(`class SupportsAbs[T](Protocol)`), 3.12+: not moved on a shift",
     24: "3.13+: a class's __firstlineno__ (what inspect.getsource reads) "
         "becomes 1 when the class is updated, and the __firstlineno__ "
         "constant of a class body nested in a moved function keeps the old "
@@ -744,7 +755,7 @@ def classify(d, live, fresh_sources):
             obj.__code__, "co_qualname", obj.__qualname__):
         return 20                  # attrs renames the function: the code
                                    # keeps where it was made (3.11+)
-    if kind == "data" and ":" in key:
+    if ":" in key and kind in ("data", "identity", "code", "firstlineno"):
         owner, _, name = key.rpartition(".")
         cls = live.objects.get(owner)
         if isinstance(cls, type) and name.startswith(
@@ -757,6 +768,11 @@ def classify(d, live, fresh_sources):
                 isinstance(c, types.CodeType) and _class_body_lines(c)
                 for c in obj.__code__.co_consts):
         return 24
+    if kind == "firstlineno" and isinstance(obj, FUNC) and (
+            getattr(obj, "__type_params__", ()) or getattr(
+                live.objects.get(key.rsplit(".", 1)[0]), "__type_params__",
+                ())):
+        return 27
     if kind == "firstlineno" and isinstance(obj, FUNC):
         deco = _decorated_lines(obj.__code__.co_filename, fresh_sources)
         if deco.get(d["expected"]) == d["got"]:
@@ -786,11 +802,19 @@ def classify(d, live, fresh_sources):
             return 21
         if _through_instance(key, live):
             return 4
+        if isinstance(obj, FUNC) and obj.__name__ != \
+                key.rsplit(".", 1)[-1].rsplit(":", 1)[-1]:
+            return 26              # an alias of an edited function
         return None
     if kind in ("identity", "data") and (
             _through_instance(key, live)
             or id(live.objects.get(key)) in live.instance_ids):
         return 4
+    if kind in ("identity", "data") and isinstance(obj, FUNC) and (
+            obj.__name__ != key.rsplit(".", 1)[-1].rsplit(":", 1)[-1]
+            or "<locals>" in getattr(obj.__code__, "co_qualname",
+                                     obj.__qualname__)):
+        return 26                  # an alias or a factory's function
     if kind == "attrs" and d["expected"] and d["got"] and \
             d["expected"][:2] + d["expected"][3:] == \
             d["got"][:2] + d["got"][3:]:

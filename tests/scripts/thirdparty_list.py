@@ -131,70 +131,50 @@ REDUCED = ["six", "toolz", "cachetools"]
 # divergences swapcheck.classify cannot place.  KNOWN_BY_VERSION[(3, X)]
 # replaces the entries of the packages it names on that interpreter.
 KNOWN = {
-    # measured on 3.12.1 (docs/reliability.md has the table)
+    # measured with the engine of main at 7209a84 (after the funcs13 merge)
+    # on 3.12.1; docs/reliability.md has the tables, and those of the
+    # branch point before it
     "six": {15: "shift, touch: HS504 NameError re-running one of the "
                 "identical `del attr` statements that follow the `for attr "
                 "in _urllib_*_moved_attributes:` loops: nothing applied"},
-    "toolz": {6: "touch: @curry-decorated functions (the curry object "
-                 "keeps .func) get the def line",
-              13: "touch: has_keywords, ... lose the __doc__ assigned "
+    "toolz": {13: "touch: has_keywords, ... lose the __doc__ assigned "
                   "after their def",
               17: "tlz/__init__ sets tlz.__file__ to toolz/__init__.py: "
                   "the reload reads toolz's source as tlz's and deletes "
                   "tlz.__doc__ and tlz._build_tlz; test_tlz fails",
               "tests": 17, "keys": {"tlz:*": 17}},
     "cachetools": {16: "touch: Cache.__marker = object() and __size = "
-                       "_DefaultSize() assigned again (new objects)"},
+                       "_DefaultSize() assigned again (new objects), "
+                       "LRUCache.__update & co (name-mangled methods) "
+                       "replaced by new functions"},
     "attrs": {5: "touch: `type = attrib()` of slotted validator classes "
-                 "overwritten by the _CountingAttr (97 tests fail), false "
-                 "HS203 on _AndValidator/_OrValidator/_NotValidator, and "
-                 "the revert fails with HS504 'attribute type is "
-                 "read-only'; _CountingAttr.cls_counter = 0 applied again "
-                 "(same symptom, not reduced)",
-              6: "touch: validators.disabled (@contextmanager) gets the "
-                 "def line",
-              12: "touch: _Nothing (an Enum) gets Enum's "
-                  "_generate_next_value_ in place of its staticmethod "
-                  "(HS103)",
+                 "overwritten by the _CountingAttr; the revert then fails "
+                 "(HS504 'attribute type is read-only')",
               18: "shift: _compat._get_annotations (def inside if/else) "
-                  "not moved",
-              20: "touch: the __ne__/__lt__/.../__getstate__ closures made "
-                  "by _make_ne/_make_order/... keep the old code",
-              "tests": 5,
-              # the closures keep their names only in co_qualname (3.11+)
-              "keys": {"attr._make:_CountingAttr.cls_counter": 5,
-                       **{f"attr._make:*.__{n}__": 20 for n in (
-                           "ne", "lt", "le", "gt", "ge", "getstate",
-                           "setstate")}}},
-    "more-itertools": {7: "numeric_range._len (cached_property): not moved "
-                          "on a shift, replaced on a touch",
-                       18: "shift: recipes.pairwise (def in try/else) not "
+                  "not moved"},
+    "more-itertools": {18: "shift: recipes.pairwise (def in try/else) not "
                            "moved"},
-    "click": {3: "shift: globals.get_current_context (the implementation "
+    "python-dateutil": {16: "touch: rrule.__construct_byset (name-mangled "
+                            "method) replaced by a new function",
+                        18: "shift: tz._common.enfold and others (defs "
+                            "inside if/else or try) not moved"},
+    "click": {3: "revert: globals.get_current_context (the implementation "
                  "after two @t.overload stubs) moved three times",
-              6: "touch: @contextmanager functions (core."
-                 "augment_usage_errors, ...) get the def line",
               18: "shift: _compat functions defined inside if/else not "
                   "moved",
               21: "touch: decorators.command/group and "
                   "globals.get_current_context (implementation after "
                   "@t.overload stubs) keep the old code"},
-    "marshmallow": {8: "touch: HS507 ABCMeta._abc_caches_clear() on "
-                       "SchemaMeta(ABCMeta): nothing applied"},
-    "pyparsing": {3: "shift: camelCase aliases (replaced_by_pep8) moved "
-                     "several times",
-                  4: "shift: functions kept by decorator objects "
-                     "(_chars_for_ranges.fn) not moved",
-                  9: "touch: HS504 NameError '__config_flags' re-running "
-                     "`class __diag__(__config_flags)` (base deleted "
-                     "after use)",
+    "marshmallow": {16: "touch: BaseSchema.__apply_nested_option "
+                        "(name-mangled method) replaced by a new function"},
+    "pyparsing": {16: "touch: name-mangled members replaced",
+                  22: "shift: lambdas in unedited data statements keep "
+                      "their lines",
                   25: "shift: 51 tests fail: _trim_arity_call_line, a line "
                       "number of core.py cached at first use, is stale "
                       "after the move (fine again after the revert)",
                   "tests": 25},
-    "boltons": {0: "gcutils.get_all: not updated on a touch, not moved "
-                   "back on the revert (not located)",
-                3: "shift: dictutils/FrozenDict aliases moved several "
+    "boltons": {3: "revert: dictutils.FrozenDict aliases moved several "
                    "times",
                 4: "touch: cachedproperty objects (URL.query_params, "
                    "Stats.iqr, ...) replaced, held ones keep the old body",
@@ -203,48 +183,18 @@ KNOWN = {
                 18: "shift: defs inside if/else (fileutils._atomic_rename) "
                     "not moved",
                 22: "shift: `make_method = lambda ...` keeps its lines",
-                "keys": {"boltons.gcutils:get_all": 0}},
-    "python-dateutil": {3: "shift: relativedelta.__bool__ = __nonzero__ "
-                           "and other aliases moved twice",
-                        10: "_tzinfo.fromutc (@_validate_fromutc_inputs, "
-                            "a functools.wraps wrapper): not moved on a "
-                            "shift, not updated on a touch",
-                        18: "shift: tz._common.enfold and others (defs "
-                            "inside if/else or try) not moved"},
-    "wrapt": {2: "the proxy classes carry a __module__ *property* "
-                 "(_ObjectProxyMetaType copies it in): treated as foreign, "
-                 "their methods are not moved on a shift and the classes "
-                 "are replaced on a touch (identities lost, old instances "
-                 "keep old methods); 215 tests fail until the end",
-              "tests": 2, "keys": {"wrapt.wrappers:*": 2}},
+                26: "touch: FrozenDict.__delitem__ = __setitem__ = ... = "
+                    "_raise_frozen_typeerror rebound to a new function"},
+    "wrapt": {2: "the proxy classes carry __module__/__dict__/__weakref__ "
+                 "*properties* (_ObjectProxyMetaType copies them in): "
+                 "their accessors keep the old code",
+              18: "defs inside if/else not moved",
+              "keys": {"wrapt.*:*.__dict__.f*": 2,
+                       "wrapt.*:*.__module__.f*": 2,
+                       "wrapt.*:*.__weakref__.f*": 2}},
 }
 
-_SUMPROD = ("`_sumprod = lambda ...` / `_fsumprod` (the fallbacks when "
-            "math.sumprod is missing, before 3.12) keep their lines")
-KNOWN_BY_VERSION = {
-    (3, 9): {
-        # measured on 3.9.18: no co_qualname (cause 20 placed by key), no
-        # enum _generate_next_value_ swap in attrs (12), no
-        # itertools.pairwise (18) but the math.sumprod fallbacks (22)
-        "attrs": {c: KNOWN["attrs"][c] for c in (5, 6, 18, 20, "tests",
-                                                 "keys")},
-        "more-itertools": {7: KNOWN["more-itertools"][7], 22: _SUMPROD},
-    },
-    # measured on 3.10.13 and 3.11.7: pairwise (18)
-    # and the sumprod fallbacks (22) both show, attrs as on 3.9
-    (3, 10): {"more-itertools": {**KNOWN["more-itertools"], 22: _SUMPROD}},
-    (3, 11): {"more-itertools": {**KNOWN["more-itertools"], 22: _SUMPROD}},
-}
-KNOWN_BY_VERSION[(3, 10)]["attrs"] = KNOWN_BY_VERSION[(3, 9)]["attrs"]
-KNOWN_BY_VERSION[(3, 11)]["attrs"] = KNOWN_BY_VERSION[(3, 9)]["attrs"]
-
-
-# Causes that may show in any package on an interpreter (tolerated, not
-# required per package), as stdlib_list.TOLERATED_BY_VERSION.
-TOLERATED_BY_VERSION = {
-    v: {24: "class __firstlineno__ set to 1 by a class update (3.13+)"}
-    for v in ((3, 13), (3, 14), (3, 15))
-}
+KNOWN_BY_VERSION = {}
 
 
 def known(package, version=None):
@@ -253,7 +203,4 @@ def known(package, version=None):
     import sys
     version = version or sys.version_info[:2]
     by = KNOWN_BY_VERSION.get(version, {})
-    entry = dict(by[package] if package in by else KNOWN.get(package, {}))
-    if version in TOLERATED_BY_VERSION:
-        entry["tolerated"] = TOLERATED_BY_VERSION[version]
-    return entry
+    return dict(by[package] if package in by else KNOWN.get(package, {}))
