@@ -10,7 +10,13 @@
 #      default 200), tests/test_stdlib_swap.py, tests/test_bad_input.py and
 #      tests/test_leaks.py;
 #   2. tests/scripts/refcount_cycles.py objects: gc objects, a sentinel's
-#      refcount and traced memory flat over 1,000 mixed reload cycles.
+#      refcount and traced memory flat over 1,000 mixed reload cycles;
+#   2b. the swap harnesses in full: tests/scripts/stdlib_swap.py all (every
+#      module of stdlib_list.MODULES) and tests/scripts/thirdparty_swap.py
+#      all (every package of thirdparty_list.PACKAGES, their test
+#      dependencies installed into the venv, sdists cached in .venvs/cache);
+#      a table each in .venvs/logs/{stdlib,thirdparty}-swap-X.Y.log.
+#      HOTSWAP_SKIP_SWAP=1 skips 2b.
 # Then, once:
 #   3. a debug interpreter (python3.X-dbg on PATH, or a pyenv X.Y*-debug /
 #      *d build with sys.gettotalrefcount): build the extension into a
@@ -81,6 +87,25 @@ for minor in "${minors[@]}"; do
         failed=$((failed + 1))
     fi
     rm -rf "$scratch"
+    if [[ "${HOTSWAP_SKIP_SWAP:-0}" == 1 ]]; then
+        note "$minor: swap harnesses: skipped (HOTSWAP_SKIP_SWAP=1)"
+        continue
+    fi
+    slog="$logdir/stdlib-swap-$minor.log"
+    if (cd / && "$venv/bin/python" "$HS_ROOT/tests/scripts/stdlib_swap.py" \
+            all --json "$logdir/stdlib-swap-$minor.json") >"$slog" 2>&1; then
+        note "$minor: stdlib swap ok: $(tail -n 1 "$slog")"
+    else
+        note "$minor: stdlib swap FAILED: $(tail -n 1 "$slog") ($slog)"
+        failed=$((failed + 1))
+    fi
+    tlog="$logdir/thirdparty-swap-$minor.log"
+    if "$HS_ROOT/tools/thirdparty_swap.sh" "$minor" >"$tlog" 2>&1; then
+        note "$minor: thirdparty swap ok: $(grep -E '^== thirdparty swap: [0-9]' "$tlog" | tail -n 1)"
+    else
+        note "$minor: thirdparty swap FAILED: $(grep -E '^== thirdparty swap: [0-9]' "$tlog" | tail -n 1) ($tlog)"
+        failed=$((failed + 1))
+    fi
 done
 
 # -- 3. debug interpreter: sys.gettotalrefcount --------------------------

@@ -1,25 +1,46 @@
 """Swap real code: copies of pure-Python stdlib modules, reloaded in place
-while CPython's own tests for them run before and after, in one process.
+in three rounds while CPython's own tests for them run before and after each
+round, in one process; after each round every function must be what a fresh
+import of the rewritten files gives.
 
 Usage: stdlib_swap.py TMPDIR MODULE=TESTMODULE [MODULE=TESTMODULE ...]
+       stdlib_swap.py all [--only a,b] [--ci] [--json FILE]
 
-Run with -S (no site) and PYTHONPATH pointing at hotswap, so that none of the
-chosen modules is imported before the copies shadow the stdlib:
+`all` runs the first form for each module of stdlib_list.MODULES available
+on this interpreter (--ci: the CI subset), one new interpreter per module,
+judges each against stdlib_list.known() (swapcheck.judge) and prints one
+line per module and a table; exit status 1 when a module fails.
 
-1. copy each module (a .py file, or a package directory) from the stdlib to
-   TMPDIR, put TMPDIR first on sys.path; `import hotswap` came first, so
-   every copy gets a source snapshot when it is imported;
-2. import the copies and their test modules, run the tests (unittest);
-3. rewrite every copy so that every function moves and changes while the
-   behaviour stays the same: comment lines at the top (every line moves)
-   and a no-op assignment at the start of every function body (after its
-   docstring), then hotswap.reload() all copies in place as one batch --
-   plus the module objects the tests made with import_fresh_module() (e.g.
-   the pure-Python heapq/json the tests keep next to the C-accelerated one);
-4. run the same tests again in the same process.
+Run with -S (no site) and PYTHONPATH pointing at hotswap, so that the chosen
+modules are imported from the copies:
 
-Prints one JSON line per module pair and a summary; exits 1 when the
-results of step 4 differ from those of step 2 or a reload failed.
+1. copy each module (a .py file, or a package directory with its
+   subpackages) from the stdlib to TMPDIR, put TMPDIR first on sys.path;
+   `import hotswap` came first, so every copy gets a source snapshot when it
+   is imported.  A chosen module the interpreter imported before (collections
+   is imported by functools at start-up) is evicted from sys.modules first,
+   with its submodules: the copy is a new module object, and the tests, run
+   afterwards, import the copy;
+2. import the copies and their test modules, run the tests (unittest) twice:
+   a test whose outcome differs between these two plain runs is unstable and
+   left out of the comparison (listed);
+3. take references the way programs hold them (swapcheck.Held: functions,
+   classes, bound methods of module-level instances, the instances);
+4. three rounds, each one batch `hotswap.reload()` of every copy (package
+   submodules included) plus, separately, the module objects the tests made
+   with import_fresh_module():
+     shift   7 lines on top: every code object moves;
+     touch   the shifted text plus `_hs_noop_ = 0` first in every function
+             body (after its docstring): every function changes;
+     revert  the original text;
+   after each: swapcheck.compare() against a fresh import of the same files
+   in a new interpreter (code, co_firstlineno, line numbers, function
+   attributes, bindings; the held references; module and class data kept),
+   then the tests again; an outcome that differs from the first plain run
+   is a new failure.
+
+Prints one JSON line per module and a summary line; exit status 0 when the
+harness ran (the caller judges the results), 2 when it could not run.
 """
 # Only what must come first: everything else (ast, json, unittest, ...) is
 # imported after the copies shadow the stdlib, since it may import them.
@@ -29,73 +50,13 @@ import sysconfig
 
 import hotswap
 
-ROOT = sys.argv[1]
-PAIRS = [a.split("=", 1) for a in sys.argv[2:]]
+import swapcheck  # our directory (sys.path[0]): imports sys, os, types
+
 STDLIB = sysconfig.get_paths()["stdlib"]
-NOOP = "_hs_noop_ = 0"
-
-
-# ----------------------------------------------------------- transform ----
-def transform(source):
-    """Same behaviour, every function moved and changed; returns (new
-    source, qualified names of the module- and class-level functions
-    changed; None for nested ones)."""
-    tree = ast.parse(source)
-    lines = source.splitlines(keepends=True)
-    inserts = {}           # 0-based line index -> text to insert before
-    changed = []
-    qualnames = {}
-    todo = [(tree, "")]
-    while todo:            # qualified names of module- and class-level defs
-        parent, prefix = todo.pop()
-        for child in getattr(parent, "body", ()):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                  ast.ClassDef)):
-                qualnames[child] = prefix + child.name
-                if isinstance(child, ast.ClassDef):
-                    todo.append((child, prefix + child.name + "."))
-    for node in ast.walk(tree):
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        # Functions that look at their own locals must keep them as is.
-        if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-               and n.func.id in ("locals", "vars", "exec", "eval")
-               for n in ast.walk(node)):
-            continue
-        body = node.body
-        k = 0
-        if (isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)):
-            k = 1                      # keep the docstring first
-        if k >= len(body):
-            target_line = body[0].end_lineno      # after a lone docstring
-            col = body[0].col_offset
-            if body[0].lineno == node.lineno:
-                continue
-            inserts.setdefault(target_line, []).append(" " * col + NOOP
-                                                        + "\n")
-            changed.append(qualnames.get(node))
-            continue
-        stmt = body[k]
-        if stmt.lineno == node.lineno:
-            continue                   # `def f(): return x` on one line
-        line = lines[stmt.lineno - 1]
-        if len(line) - len(line.lstrip()) != stmt.col_offset:
-            continue                   # not first on its line
-        if k and body[0].end_lineno == stmt.lineno:
-            continue
-        inserts.setdefault(stmt.lineno - 1, []).append(
-            " " * stmt.col_offset + NOOP + "\n")
-        changed.append(qualnames.get(node))
-    out = ["# hotswap stdlib_swap: moved\n"] * 3
-    for i, line in enumerate(lines):
-        out.extend(inserts.get(i, ()))
-        out.append(line)
-    out.extend(inserts.get(len(lines), ()))
-    new = "".join(out)
-    ast.parse(new)                     # still valid
-    return new, changed
+ROOT = PAIRS = None                # set by the command line (first form)
+# module -> only the tests whose id holds this (test_datetime runs every
+# test on the pure and on the C implementation: the pure half is ours).
+FILTERS = {"_pydatetime": "_Pure"}
 
 
 # -------------------------------------------------------------- copying ----
@@ -106,18 +67,23 @@ def copy_module(name):
             fout.write(fin.read())
         return dst
 
+    def copy_tree(src_dir, dst_dir):
+        out = []
+        os.mkdir(dst_dir)
+        for f in sorted(os.listdir(src_dir)):
+            s = os.path.join(src_dir, f)
+            if f.endswith(".py"):
+                out.append(copy(s, os.path.join(dst_dir, f)))
+            elif os.path.isfile(os.path.join(s, "__init__.py")):
+                out.extend(copy_tree(s, os.path.join(dst_dir, f)))
+        return out
+
     src_file = os.path.join(STDLIB, name + ".py")
     src_pkg = os.path.join(STDLIB, name)
     if os.path.isfile(src_file):
         return [copy(src_file, os.path.join(ROOT, name + ".py"))]
     if os.path.isfile(os.path.join(src_pkg, "__init__.py")):
-        out = []                       # the package's own .py files only
-        os.mkdir(os.path.join(ROOT, name))
-        for f in sorted(os.listdir(src_pkg)):
-            if f.endswith(".py"):
-                out.append(copy(os.path.join(src_pkg, f),
-                                os.path.join(ROOT, name, f)))
-        return out
+        return copy_tree(src_pkg, os.path.join(ROOT, name))
     raise SystemExit(f"stdlib_swap: {name} is not a pure-Python module")
 
 
@@ -132,19 +98,21 @@ def make_recorder():
         def _put(self, test, what):
             self.outcomes[test.id()] = what
 
+        def _last(self, err, test):
+            return self._exc_info_to_string(err, test).strip() \
+                .splitlines()[-1][:300]
+
         def addSuccess(self, test):
             super().addSuccess(test)
             self._put(test, "ok")
 
         def addFailure(self, test, err):
             super().addFailure(test, err)
-            self._put(test, "FAIL " + self._exc_info_to_string(err, test)
-                      .strip().splitlines()[-1][:300])
+            self._put(test, "FAIL " + self._last(err, test))
 
         def addError(self, test, err):
             super().addError(test, err)
-            self._put(test, "ERROR " + self._exc_info_to_string(err, test)
-                      .strip().splitlines()[-1][:300])
+            self._put(test, "ERROR " + self._last(err, test))
 
         def addSkip(self, test, reason):
             super().addSkip(test, reason)
@@ -161,13 +129,25 @@ def make_recorder():
         def addSubTest(self, test, subtest, err):
             super().addSubTest(test, subtest, err)
             if err is not None:
-                self.outcomes[subtest.id()] = "SUBFAIL " + self._exc_info_to_string(
-                    err, test).strip().splitlines()[-1][:300]
+                self.outcomes[subtest.id()] = "SUBFAIL " + self._last(
+                    err, test)
     return Recorder
 
 
-def run_tests(testmod):
+def _filtered(suite, needle):
+    out = unittest.TestSuite()
+    for item in suite:
+        if isinstance(item, unittest.TestSuite):
+            out.addTest(_filtered(item, needle))
+        elif needle in item.id():
+            out.addTest(item)
+    return out
+
+
+def run_tests(testmod, needle=None):
     suite = unittest.defaultTestLoader.loadTestsFromModule(testmod)
+    if needle:
+        suite = _filtered(suite, needle)
     stream = io.StringIO()
     runner = unittest.TextTestRunner(stream=stream, verbosity=0,
                                      resultclass=make_recorder())
@@ -200,19 +180,29 @@ def detached_copies(testmods, ours):
     return [m for m in found if m not in ours]
 
 
+def group_of(modname):
+    """The chosen module a (sub)module belongs to."""
+    for name, _ in PAIRS:
+        if modname == name or modname.startswith(name + "."):
+            return name
+    return modname
+
+
+# ----------------------------------------------------------------- main ----
 def main():
-    global ast, importlib, io, json, time, unittest
-    preloaded = [n for n, _ in PAIRS if n in sys.modules]
-    if preloaded:
-        raise SystemExit(f"stdlib_swap: already imported before the copies "
-                         f"could shadow them: {preloaded}")
+    global importlib, io, json, time, unittest
+    evicted = []
+    for name, _ in PAIRS:
+        for loaded in [n for n in sys.modules
+                       if n == name or n.startswith(name + ".")]:
+            del sys.modules[loaded]
+            evicted.append(loaded)
     files = {}
     for name, _ in PAIRS:
         files[name] = copy_module(name)
     sys.path.insert(0, ROOT)
     import importlib
     importlib.invalidate_caches()
-    import ast
     import io
     import json
     import time
@@ -224,100 +214,229 @@ def main():
     testmods = {}
     for name, test in PAIRS:
         testmods[name] = importlib.import_module(test)
+    needles = {name: FILTERS.get(name) for name, _ in PAIRS}
 
-    before = {}
+    plain, rerun = {}, {}
     for name, test in PAIRS:
-        before[name] = run_tests(testmods[name])
+        plain[name] = run_tests(testmods[name], needles[name])
+    for name, test in PAIRS:
+        rerun[name] = run_tests(testmods[name], needles[name])
+    unstable = {}
+    for name, _ in PAIRS:
+        a, b = plain[name][0].outcomes, rerun[name][0].outcomes
+        unstable[name] = sorted(k for k in set(a) | set(b)
+                                if a.get(k) != b.get(k))
 
     # Every copy that got imported (submodules of packages included).
-    ours = [m for n, m in sorted(sys.modules.items())
+    # In import order (sys.modules keeps it): the fresh import repeats it.
+    ours = [m for n, m in list(sys.modules.items())
             if (getattr(m, "__file__", None) or "").startswith(ROOT + os.sep)]
+    ournames = [m.__name__ for m in ours]
     extra = detached_copies(list(testmods.values()), ours)
-    changed_funcs = 0
-    rewritten = {}                     # module name -> qualnames changed
-    by_file = {m.__file__: m.__name__ for m in ours}
+    held = swapcheck.Held(swapcheck.Walk(ours, ROOT))
+    originals = {}
     for paths in files.values():
         for path in paths:
             with open(path, encoding="utf-8") as fh:
-                src = fh.read()
-            new, names = transform(src)
-            changed_funcs += len(names)
-            if path in by_file:
-                rewritten[by_file[path]] = {n for n in names if n}
+                originals[path] = fh.read()
+
+    results = {name: {"module": name, "tests": test,
+                      "run": plain[name][0].testsRun,
+                      "failures": len(plain[name][0].failures),
+                      "errors": len(plain[name][0].errors),
+                      "seconds": round(plain[name][1], 2),
+                      "unstable": unstable[name][:20],
+                      "held_functions": sum(
+                          1 for k in held.funcs
+                          if group_of(k.split(":", 1)[0]) == name),
+                      "rounds": {}}
+               for name, test in PAIRS}
+    summary = {"modules": [n for n, _ in PAIRS], "evicted": evicted,
+               "submodules": ournames, "held_functions": len(held.funcs),
+               "held_classes": len(held.classes),
+               "held_bound_methods": sum(map(len, held.bound.values())),
+               "rounds": {}}
+    for rnd in swapcheck.ROUNDS:
+        new_sources = {}
+        touched = 0
+        for path, src in originals.items():
+            new = swapcheck.round_source(src, rnd)
+            if rnd == "touch":
+                touched += swapcheck.touch(swapcheck.shift(src))[1]
+            new_sources[path] = new
             with open(path, "w", encoding="utf-8") as fh:
                 fh.write(new)
-
-    failures = []
-    t0 = time.perf_counter()
-    report = hotswap.reload(*ours)
-    seconds = time.perf_counter() - t0
-    if not report.ok:
-        failures.append(f"batch reload failed: {report}")
-    updated = sum(1 for e in report.entries if e.action == "updated")
-    moved = sum(1 for e in report.entries if e.action == "moved")
-    rejected = [f"{e.module}.{e.name}: {e.code} {e.reason}"
-                for e in report.rejected]
-    replaced = [f"{e.module}.{e.name}: {e.code} {e.reason}"
-                for e in report.entries if e.action == "replaced"]
-    extra_ok = []
-    for m in extra:
+        before = swapcheck.Walk(ours, ROOT).data
+        error = None
+        t0 = time.perf_counter()
         try:
-            r = hotswap.reload(m)
-            extra_ok.append(f"{m.__name__}@{id(m):x}: ok {r.ok}")
-        except Exception as exc:  # noqa: BLE001 - reported
-            extra_ok.append(f"{m.__name__}@{id(m):x}: "
-                            f"{type(exc).__name__}: {exc}")
-
-    # Probe: every rewritten module- or class-level function that the
-    # module still holds as a Python function runs the rewritten code.
-    stale, probed = [], 0
-    for m in ours:
-        for qual in sorted(rewritten.get(m.__name__, ())):
-            obj = m
-            for part in qual.split("."):
-                obj = (vars(obj).get(part) if isinstance(obj, type)
-                       else getattr(obj, part, None))
-            obj = getattr(obj, "__func__", obj)
-            code = getattr(obj, "__code__", None)
-            if code is None or code.co_filename != m.__file__:
-                continue               # replaced by a C function, a wrapper..
-            probed += 1
-            if "_hs_noop_" not in code.co_varnames:
-                stale.append(f"{m.__name__}.{qual}")
-    if stale:
-        failures.append(f"{len(stale)} functions still run the old code: "
-                        f"{stale[:20]}")
-    total = {"modules": [], "reload_seconds": round(seconds, 3),
-             "updated": updated, "moved": moved,
-             "functions_rewritten": changed_funcs,
-             "rejected": rejected, "replaced": replaced,
-             "fresh_copies": extra_ok, "functions_probed": probed,
-             "stale": stale[:40]}
-    for name, test in PAIRS:
-        r0, t_before = before[name]
-        r1, t_after = run_tests(testmods[name])
-        diff = sorted(k for k in set(r0.outcomes) | set(r1.outcomes)
-                      if r0.outcomes.get(k) != r1.outcomes.get(k))
-        line = {"module": name, "tests": test, "run": r0.testsRun,
-                "run_after": r1.testsRun,
-                "failures": len(r0.failures), "errors": len(r0.errors),
-                "skipped": len(r0.skipped),
-                "failures_after": len(r1.failures),
-                "errors_after": len(r1.errors),
-                "seconds": round(t_before, 2),
-                "differences": [(k, r0.outcomes.get(k), r1.outcomes.get(k))
-                                for k in diff[:20]]}
-        print(json.dumps(line), flush=True)
-        total["modules"].append(name)
-        if r0.testsRun != r1.testsRun or diff:
-            failures.append(f"{name}: results differ after the reload: "
-                            f"{line['differences']}")
-    print(json.dumps({"summary": total}), flush=True)
-    if failures:
-        print("\n".join(failures), file=sys.stderr)
-        return 1
+            report = hotswap.reload(*ours)
+        except hotswap.ReloadError as exc:
+            report = exc.report
+            error = f"{type(exc).__name__}: {exc}"
+        seconds = time.perf_counter() - t0
+        extra_ok = []
+        for m in extra:
+            try:
+                r = hotswap.reload(m)
+                extra_ok.append(f"{m.__name__}@{id(m):x}: ok {r.ok}")
+            except Exception as exc:  # noqa: BLE001 - reported
+                extra_ok.append(f"{m.__name__}@{id(m):x}: "
+                                f"{type(exc).__name__}: {exc}")
+        live = swapcheck.Walk(ours, ROOT)
+        fresh = swapcheck.fresh_walk(sys.executable, ROOT, ournames, [ROOT],
+                                     flags=["-S"])
+        divs = swapcheck.compare(fresh, live, held, before, live.data)
+        if error is None:
+            divs += swapcheck.rejected_divergences(report)
+        for d in divs:
+            d["cause"] = swapcheck.classify(d, live, new_sources)
+        entries = report.entries if report is not None else ()
+        summary["rounds"][rnd] = {
+            "reload_seconds": round(seconds, 3), "error": error,
+            "updated": sum(1 for e in entries if e.action == "updated"),
+            "moved": sum(1 for e in entries if e.action == "moved"),
+            "rejected": [f"{e.module}.{e.name}: {e.code} {e.reason}"
+                         for e in (report.rejected if report else ())],
+            "replaced": [f"{e.module}.{e.name}: {e.code} {e.reason}"
+                         for e in entries if e.action == "replaced"],
+            "functions_touched": touched,
+            "functions_checked": sum(1 for e in fresh.values()
+                                     if e["kind"] == "func"),
+            "fresh_copies": extra_ok}
+        for name, test in PAIRS:
+            r0 = plain[name][0]
+            r1, _ = run_tests(testmods[name], needles[name])
+            skip = set(unstable[name])
+            changed = sorted(k for k in set(r0.outcomes) | set(r1.outcomes)
+                             if k not in skip
+                             and r0.outcomes.get(k) != r1.outcomes.get(k))
+            mine = [d for d in divs
+                    if group_of(d["key"].split(":", 1)[0]) == name]
+            results[name]["rounds"][rnd] = {
+                "error": error,
+                "error_cause": swapcheck.classify_error(error),
+                "run": r1.testsRun,
+                "tests_changed": [(k, r0.outcomes.get(k),
+                                   r1.outcomes.get(k))
+                                  for k in changed[:15]],
+                "tests_changed_count": len(changed),
+                "divergences": mine[:60],
+                "divergence_count": len(mine),
+                "functions_touched": touched,
+                "functions_checked": sum(
+                    1 for k, e in fresh.items() if e["kind"] == "func"
+                    and group_of(k.split(":", 1)[0]) == name),
+            }
+    for name, _ in PAIRS:
+        print(json.dumps(results[name]), flush=True)
+    print(json.dumps({"summary": summary}), flush=True)
     return 0
 
 
+# ------------------------------------------------------------------ all ----
+def available(mapping):
+    """The modules of `mapping` (module -> test module) this interpreter
+    has, with their tests, as pure-Python sources."""
+    import importlib.util
+    out = {}
+    for mod, test in mapping.items():
+        if not (os.path.isfile(os.path.join(STDLIB, mod + ".py"))
+                or os.path.isfile(os.path.join(STDLIB, mod, "__init__.py"))):
+            continue
+        tpath = os.path.join(STDLIB, *test.split("."))
+        if os.path.isfile(tpath + ".py") or os.path.isdir(tpath):
+            out[mod] = test
+    return out
+
+
+def run_one_module(module, test, timeout=1800):
+    """Run the harness for one module in a new interpreter; return its
+    result dict (or {"module", "crash"})."""
+    import json
+    import subprocess
+    import tempfile
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(hotswap.__file__))
+    env.pop("PYTHONSTARTUP", None)
+    with tempfile.TemporaryDirectory(prefix="hs-stdlib-") as tmp:
+        root = os.path.join(tmp, "copies")
+        os.mkdir(root)
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-S", "-X", "dev", os.path.abspath(__file__),
+                 root, f"{module}={test}"],
+                capture_output=True, text=True, timeout=timeout, env=env,
+                cwd=tmp)
+        except subprocess.TimeoutExpired:
+            return {"module": module, "crash": f"timeout ({timeout}s)"}
+    for line in proc.stdout.splitlines():
+        if line.startswith('{"module"'):
+            res = json.loads(line)
+            if proc.returncode == 0:
+                return res
+    return {"module": module,
+            "crash": f"exit {proc.returncode}: {proc.stdout[-1500:]}\n"
+                     f"{proc.stderr[-2500:]}"}
+
+
+def run_all(argv):
+    import argparse
+    import json
+    import time
+    import stdlib_list
+    ap = argparse.ArgumentParser(prog="stdlib_swap.py all")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--ci", action="store_true")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    names = [n for n in args.only.split(",") if n] or (
+        stdlib_list.CI if args.ci else list(stdlib_list.MODULES))
+    mapping = available({n: stdlib_list.MODULES[n] for n in names})
+    print(f"== stdlib swap: CPython {sys.version.split()[0]}, "
+          f"{len(mapping)} module(s)"
+          + (f" (not on this interpreter: "
+             f"{sorted(set(names) - set(mapping))})"
+             if set(names) - set(mapping) else ""), flush=True)
+    results, bad = [], 0
+    t_all = time.perf_counter()
+    for module, test in mapping.items():
+        t0 = time.perf_counter()
+        res = run_one_module(module, test)
+        res["seconds"] = round(time.perf_counter() - t0, 1)
+        status, msgs = swapcheck.judge(res, stdlib_list.known(module))
+        res["status"], res["messages"] = status, msgs
+        results.append(res)
+        bad += status == "FAIL"
+        print(swapcheck.result_line(module, res), flush=True)
+        for m in msgs:
+            print("    " + m, flush=True)
+    tolerated = set(stdlib_list.known("").get("tolerated", ()))
+    for cause in sorted(tolerated):
+        if not any(d.get("cause") == cause
+                   for r in results for rnd in r.get("rounds", {}).values()
+                   for d in rnd.get("divergences", ())):
+            print(f"tolerated cause {cause} seen in no module: fixed? take "
+                  f"it off TOLERATED_BY_VERSION", flush=True)
+            bad += 1
+    print(swapcheck.table(results, "module"), flush=True)
+    tests = sum(r.get("run", 0) for r in results)
+    print(f"== stdlib swap: {len(results) - bad} of {len(results)} modules "
+          f"as expected ({sum(r['status'] == 'pass' for r in results)} "
+          f"pass, {sum(r['status'] == 'known' for r in results)} known "
+          f"failures), {tests} tests x 5 runs, "
+          f"{time.perf_counter() - t_all:.0f}s", flush=True)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=1)
+    return 1 if bad else 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "all":
+        sys.exit(run_all(sys.argv[2:]))
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    ROOT = os.path.realpath(sys.argv[1])
+    PAIRS = [a.split("=", 1) for a in sys.argv[2:]]
     sys.exit(main())
