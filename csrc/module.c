@@ -735,20 +735,25 @@ PyDoc_STRVAR(set_log_sink_doc,
 "program that owns its output (the CLI): the logging tree then cannot\n"
 "lose the messages.");
 
+/* Store a callable (or None: NULL) in a module-state slot.  `what` names
+ * the argument in the TypeError. */
+static PyObject *
+set_callable_slot(PyObject **slot, PyObject *fn, const char *what)
+{
+    if (fn != Py_None && !PyCallable_Check(fn)) {
+        PyErr_Format(PyExc_TypeError, "%s takes a callable or None", what);
+        return NULL;
+    }
+    Py_XSETREF(*slot, fn == Py_None ? NULL : Py_NewRef(fn));
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 core_set_log_sink(PyObject *module, PyObject *sink)
 {
     HsState *st = hs_state(module);
-    if (st == NULL) {
-        return NULL;
-    }
-    if (sink != Py_None && !PyCallable_Check(sink)) {
-        PyErr_SetString(PyExc_TypeError, "set_log_sink() takes a callable "
-                        "or None");
-        return NULL;
-    }
-    Py_XSETREF(st->log_sink, sink == Py_None ? NULL : Py_NewRef(sink));
-    Py_RETURN_NONE;
+    return st ? set_callable_slot(&st->log_sink, sink, "set_log_sink()")
+              : NULL;
 }
 
 PyDoc_STRVAR(set_adapter_hook_doc,
@@ -760,15 +765,8 @@ static PyObject *
 core_set_adapter_hook(PyObject *module, PyObject *fn)
 {
     HsState *st = hs_state(module);
-    if (st == NULL) {
-        return NULL;
-    }
-    if (fn != Py_None && !PyCallable_Check(fn)) {
-        PyErr_SetString(PyExc_TypeError, "the adapter hook must be callable");
-        return NULL;
-    }
-    Py_XSETREF(st->adapter_hook, fn == Py_None ? NULL : Py_NewRef(fn));
-    Py_RETURN_NONE;
+    return st ? set_callable_slot(&st->adapter_hook, fn, "_set_adapter_hook()")
+              : NULL;
 }
 
 PyDoc_STRVAR(remove_hook_doc,
