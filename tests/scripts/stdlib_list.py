@@ -106,7 +106,11 @@ KNOWN = {
 _NESTED_24 = ("the __firstlineno__ constant of a class body nested in a "
               "moved function keeps the old line (24)")
 KNOWN_BY_VERSION = {
-    (3, 9): {"base64": {}},        # no late __doc__ in 3.9's base64
+    # main's engine, 3.9.18 (3.10/3.11: typing as on 3.9, PEP 695 is 3.12+)
+    (3, 9): {"base64": {},         # no late __doc__ in 3.9's base64
+             "typing": {19: KNOWN["typing"][19]}},
+    (3, 10): {"typing": {19: KNOWN["typing"][19]}},
+    (3, 11): {"typing": {19: KNOWN["typing"][19]}},
     (3, 13): {                     # main's engine, 3.13.0
         "csv": {24: "Sniffer.sniff's nested `class dialect`: " + _NESTED_24},
         "inspect": {18: KNOWN["inspect"][18],
