@@ -195,7 +195,15 @@ KNOWN = {
                        "wrapt.*:*.__weakref__.f*": 2}},
 }
 
-KNOWN_BY_VERSION = {}
+_SUMPROD = ("`_sumprod = lambda ...` / `_fsumprod` (the fallbacks when "
+            "math.sumprod is missing, before 3.12) keep their lines")
+KNOWN_BY_VERSION = {
+    # main's engine, 3.9.18 and 3.11.7 (3.10: as 3.11 from the sources):
+    # no itertools.pairwise on 3.9 (18), the sumprod fallbacks before 3.12
+    (3, 9): {"more-itertools": {22: _SUMPROD}},
+    (3, 10): {"more-itertools": {**KNOWN["more-itertools"], 22: _SUMPROD}},
+    (3, 11): {"more-itertools": {**KNOWN["more-itertools"], 22: _SUMPROD}},
+}
 
 
 def known(package, version=None):
