@@ -252,6 +252,28 @@ hs_op_is_import_star(int op, unsigned long arg)
 #  define HS_REVERSION_FUNCTIONS 0
 #endif
 
+/* Code objects compare their line tables (and, through their constants,
+ * those of nested code objects) with ==: 3.11.  Before, the line table is
+ * compared by hand: co_linetable from 3.10, co_lnotab on 3.9. */
+#if PY_VERSION_HEX >= 0x030B0000
+#  define HS_CODE_EQ_HAS_LINES 1
+#else
+#  define HS_CODE_EQ_HAS_LINES 0
+#endif
+#if PY_VERSION_HEX >= 0x030A0000
+#  define HS_CODE_LINETABLE_ATTR "co_linetable"
+#else
+#  define HS_CODE_LINETABLE_ATTR "co_lnotab"
+#endif
+
+/* Py_AddPendingCall may be called without the GIL (and without a thread
+ * state) only from 3.13; before, the caller takes the GIL first. */
+#if PY_VERSION_HEX < 0x030D0000
+#  define HS_PENDING_CALL_NEEDS_GIL 1
+#else
+#  define HS_PENDING_CALL_NEEDS_GIL 0
+#endif
+
 /* PyCompilerFlags gained cf_feature_version in 3.8: initialise both. */
 #define HS_COMPILER_FLAGS_INIT(flags_value) \
     {.cf_flags = (flags_value), .cf_feature_version = PY_MINOR_VERSION}

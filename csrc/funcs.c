@@ -95,7 +95,7 @@ hs_code_equal(PyObject *a, PyObject *b, int with_lines)
     if (hs_code_flags(a) != hs_code_flags(b)) {
         return 0;
     }
-#if PY_VERSION_HEX >= 0x030B0000
+#if HS_CODE_EQ_HAS_LINES
     if (with_lines) {
         /* 3.11+: code objects compare their line tables and, through
          * their constants, those of nested code objects: the built-in
@@ -122,11 +122,7 @@ hs_code_equal(PyObject *a, PyObject *b, int with_lines)
         r = attr_equal(a, b, fields[i]);
     }
     if (r == 1 && with_lines) {
-#if PY_VERSION_HEX >= 0x030A0000
-        r = attr_equal(a, b, "co_linetable");
-#else
-        r = attr_equal(a, b, "co_lnotab");
-#endif
+        r = attr_equal(a, b, HS_CODE_LINETABLE_ATTR);
     }
     if (r == 1) {
         PyObject *ka = PyObject_GetAttrString(a, "co_consts");

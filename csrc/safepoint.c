@@ -614,7 +614,7 @@ int
 hs_safepoint_notify_nogil(void *arg)
 {
     /* Called by the watcher thread, which holds no GIL. */
-#if PY_VERSION_HEX < 0x030D0000
+#if HS_PENDING_CALL_NEEDS_GIL
     if (!Py_IsInitialized()) {
         return 0;
     }

@@ -126,15 +126,19 @@ hs_build_install() {
 # repo root, tee its output to LOG.  Returns pytest's status, except that 5
 # (no tests collected) becomes 0 when HOTSWAP_ALLOW_NO_TESTS=1.
 hs_pytest() {
-    local venv="$1" log="$2" rc color=()
+    local venv="$1" log="$2" rc color=() where=(tests) a
     shift 2
+    # arguments naming test files or directories replace the default
+    for a in "$@"; do
+        [[ "$a" == tests/* || "$a" == tests ]] && where=()
+    done
     [[ -t 1 ]] && color=(--color=yes)
     # pytest's status through the pipe to tee, whatever set -e/-o pipefail
     # the caller runs with.
     (
         cd "$HS_ROOT" &&
         "$venv/bin/python" -X dev -m pytest -q -p no:cacheprovider \
-            "${color[@]}" tests "$@" </dev/null
+            "${color[@]}" "${where[@]}" "$@" </dev/null
         echo "$?" >"$log.rc"
     ) 2>&1 | tee "$log" || true
     rc="$(cat "$log.rc" 2>/dev/null || echo 1)"
