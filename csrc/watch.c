@@ -881,6 +881,32 @@ hs_watch_stop(void)
  * cause).  Everything else (the inotify descriptor and its watches, the
  * file index, changes gathered and not yet handed over) stays: events that
  * arrive meanwhile queue in the kernel. */
+/* The number of threads the kernel counts for this process (Linux's
+ * /proc/self/stat, field 20), or -1 where it cannot be read.  CPython's
+ * fork() warning reads the same field. */
+static long
+kernel_thread_count(void)
+{
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return -1;
+    }
+    buf[n] = '\0';
+    /* fields after the command name, which is in parentheses and may
+     * hold spaces: state is field 3, num_threads field 20 */
+    char *p = strrchr(buf, ')');
+    for (int field = 2; p != NULL && field < 20; field++) {
+        p = strchr(p + 1, ' ');
+    }
+    return p == NULL ? -1 : strtol(p + 1, NULL, 10);
+}
+
 void
 hs_watch_pause_for_fork(void)
 {
@@ -891,8 +917,17 @@ hs_watch_pause_for_fork(void)
     W.stop = 1;
     pthread_mutex_unlock(&W.lock);
     wake_thread();
+    long before = kernel_thread_count();
     Py_BEGIN_ALLOW_THREADS
     pthread_join(W.thread, NULL);
+    /* pthread_join returns when the thread's stack is free, a moment
+     * before the kernel stops counting the thread: wait for that (at most
+     * ~50 ms), or fork() would still see (and warn about) two threads. */
+    for (int i = 0; before > 0 && i < 500
+                    && kernel_thread_count() >= before; i++) {
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
     Py_END_ALLOW_THREADS
     W.stop = 0;
     W.paused = 1;
