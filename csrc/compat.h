@@ -252,6 +252,38 @@ hs_op_is_import_star(int op, unsigned long arg)
 #  define HS_REVERSION_FUNCTIONS 0
 #endif
 
+/* PyErr_GetRaisedException / PyErr_SetRaisedException: 3.12, which
+ * deprecated PyErr_Fetch/PyErr_Restore.  One exception object, normalized,
+ * its traceback attached; NULL when no error is set. */
+#if PY_VERSION_HEX < 0x030C0000
+static inline PyObject *
+PyErr_GetRaisedException(void)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (type == NULL) {
+        return NULL;
+    }
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL) {
+        PyException_SetTraceback(value, tb);
+    }
+    Py_DECREF(type);
+    Py_XDECREF(tb);
+    return value;
+}
+static inline void
+PyErr_SetRaisedException(PyObject *exc)
+{
+    if (exc == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    PyErr_Restore(Py_NewRef(Py_TYPE(exc)), exc,
+                  PyException_GetTraceback(exc));
+}
+#endif
+
 /* Code objects compare their line tables (and, through their constants,
  * those of nested code objects) with ==: 3.11.  Before, the line table is
  * compared by hand: co_linetable from 3.10, co_lnotab on 3.9. */
