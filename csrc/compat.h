@@ -284,6 +284,23 @@ PyErr_SetRaisedException(PyObject *exc)
 }
 #endif
 
+/* Module slots declaring what the module supports: Py_mod_multiple_
+ * interpreters (3.12) and Py_mod_gil (3.13).  hotswap keeps process-wide
+ * state (one watcher thread, the pending-call hand-over, builtins hooks),
+ * so it supports the main interpreter only, and needs the GIL. */
+#if PY_VERSION_HEX >= 0x030C0000
+#  define HS_SLOT_ONE_INTERPRETER \
+      {Py_mod_multiple_interpreters, \
+       Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#else
+#  define HS_SLOT_ONE_INTERPRETER
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+#  define HS_SLOT_GIL_USED {Py_mod_gil, Py_MOD_GIL_USED},
+#else
+#  define HS_SLOT_GIL_USED
+#endif
+
 /* Code objects compare their line tables (and, through their constants,
  * those of nested code objects) with ==: 3.11.  Before, the line table is
  * compared by hand: co_linetable from 3.10, co_lnotab on 3.9. */
