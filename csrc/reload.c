@@ -694,52 +694,6 @@ done:
     return report;
 }
 
-/* Report each code object of `items` in the job whose file it comes
- * from.  Items are (code, reason) pairs, or with second_is_name (code,
- * qualified name) pairs reported with the HS104 reason. */
-static int
-report_codes(HsJob *jobs, Py_ssize_t count, PyObject *items,
-             const char *action, const char *code_name, int second_is_name)
-{
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
-        PyObject *item = PyList_GET_ITEM(items, i);
-        PyObject *code = PyTuple_GET_ITEM(item, 0);
-        PyObject *why = second_is_name ? NULL : PyTuple_GET_ITEM(item, 1);
-        PyObject *fn = PyObject_GetAttrString(code, "co_filename");
-        PyObject *qn = second_is_name
-                           ? Py_NewRef(PyTuple_GET_ITEM(item, 1))
-                           : PyObject_GetAttrString(
-                                 code, HS_HAVE_CO_QUALNAME ? "co_qualname"
-                                                           : "co_name");
-        int r = fn && qn ? 0 : -1;
-        for (Py_ssize_t j = 0; r == 0 && j < count; j++) {
-            if (jobs[j].filename == NULL || !jobs[j].changed
-                || PyUnicode_Compare(jobs[j].filename, fn) != 0) {
-                continue;
-            }
-            if (why != NULL) {
-                r = hs_report_add(&jobs[j], qn, "function", action,
-                                  code_name, hs_code_firstlineno(code), "%U",
-                                  why);
-            }
-            else {
-                r = hs_report_add(&jobs[j], qn, "function", action,
-                                  code_name, hs_code_firstlineno(code),
-                                  "closures made before the reload need a "
-                                  "free variable the new code adds; they "
-                                  "keep the old code");
-            }
-            break;
-        }
-        Py_XDECREF(fn);
-        Py_XDECREF(qn);
-        if (r < 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 PyObject *
 hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
 {
@@ -884,7 +838,7 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
         failed = count ? order[0] : -1;
         goto fail;
     }
-    if (report_codes(jobs, count, rejected, "rejected", "HS104", 1) < 0) {
+    if (hs_report_codes(jobs, count, rejected, "rejected", "HS104", 1) < 0) {
         goto out;
     }
     /* frames that keep running superseded code: said, not fatal */
@@ -893,7 +847,8 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
         if (superseded == NULL || stale == NULL
             || hs_txn_superseded_codes(&txn, superseded) < 0
             || hs_frames_stale(superseded, stale) < 0
-            || report_codes(jobs, count, stale, "kept", "HS301", 0) < 0) {
+            || hs_report_codes(jobs, count, stale, "kept", "HS301",
+                               0) < 0) {
             PyErr_Clear();
         }
         Py_XDECREF(superseded);
