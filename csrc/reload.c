@@ -820,7 +820,7 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
         }
         if (hs_apply_job(job, &txn, nested) < 0) {
             failed = order[k];
-            fail.code = "HS507";
+            fail.code = job->user_error ? "HS504" : "HS507";
             goto fail;
         }
         /* all or nothing: a class edit that cannot be applied in place

@@ -3,11 +3,13 @@
 values re-run at reload see the module's live, decorated functions; the
 undo log covers the alias registry.  Every scenario holds references the
 way programs do, reloads, and compares with a fresh import of v2."""
+import dataclasses
 import functools
 import importlib.util
 
 import hotswap
-from hs_helpers import one
+import pytest
+from hs_helpers import line_of, one
 
 
 def fresh_import(module):
@@ -306,3 +308,43 @@ def test_lines_deleted_above_dataclass(sb):
         fresh.P.__qualname__, m.P.__qualname__)
     assert m.P.total.__code__.co_firstlineno == \
         fresh.P.total.__code__.co_firstlineno
+
+
+def test_failed_dataclass_rerun_is_rolled_back_as_users_error(sb):
+    # point 6: @dataclass runs again on the live class and raises (a field
+    # without a default after one with a default): the user's error, HS504,
+    # and the class is exactly as before -- fields(), the generated methods,
+    # the instances
+    src = """
+        import dataclasses
+
+        @dataclasses.dataclass
+        class P:
+            x: int = 0
+            {extra}
+
+            def total(self):
+                return self.x + {v}
+    """
+    m = sb.load(src.format(extra="", v=1))
+    P = m.P
+    p = P(3)
+    before = (dict(vars(P)), dict(P.__dataclass_fields__),
+              [f.name for f in dataclasses.fields(P)], dict(vars(p)))
+    v2 = src.format(extra="y: int", v=2)
+    sb.update(m, v2)
+    with pytest.raises(hotswap.ReloadError) as err:
+        hotswap.reload(m)
+    e = err.value
+    assert e.code == "HS504", str(e)
+    assert isinstance(e.__cause__, TypeError)
+    assert e.filename == m.__file__ and e.lineno == line_of(v2, "class P")
+    assert (dict(vars(P)), dict(P.__dataclass_fields__),
+            [f.name for f in dataclasses.fields(P)], dict(vars(p))) == before
+    assert [f.name for f in dataclasses.fields(P)] == ["x"]
+    assert p.total() == 4 and P(5).x == 5 and repr(P(1)) == "P(x=1)"
+    # fixed: applies
+    sb.update(m, src.format(extra="y: int = 7", v=2))
+    hotswap.reload(m)
+    assert [f.name for f in dataclasses.fields(P)] == ["x", "y"]
+    assert P(1).y == 7 and p.y == 7 and p.total() == 5
