@@ -348,3 +348,77 @@ def test_failed_dataclass_rerun_is_rolled_back_as_users_error(sb):
     hotswap.reload(m)
     assert [f.name for f in dataclasses.fields(P)] == ["x", "y"]
     assert P(1).y == 7 and p.y == 7 and p.total() == 5
+
+
+# ------------------------------------------- closures made at import --
+FACTORY = """
+    def make(n):
+        {pre}
+        def inner():
+            return {body}
+        return inner
+
+    clo = make({arg})
+"""
+
+
+def factory(body, arg=5, pre="pass"):
+    return FACTORY.format(body=body, arg=arg, pre=pre)
+
+
+def test_closure_made_at_import_is_rebound_when_its_statement_changes(sb):
+    m = sb.load(factory('("v1", n)'))
+    sb.update(m, factory('("v1", n)', arg=6))
+    hotswap.reload(m)
+    assert m.clo() == ("v1", 6) == fresh_import(m).clo()
+    # the factory edited, `clo = make(6)` not: the closure it made runs the
+    # new body with its own cell, as a fresh import's would
+    sb.update(m, factory('("v2", n)', arg=6))
+    hotswap.reload(m)
+    assert m.clo() == ("v2", 6) == fresh_import(m).clo()
+
+
+def test_closures_from_an_edited_factory_follow_every_reload(sb):
+    m = sb.load(factory('("v1", n)'))
+    c1 = m.make(1)
+    for v in (2, 3, 4):
+        sb.update(m, factory(f'("v{v}", n)'))
+        report = hotswap.reload(m)
+        assert not report.rejected, str(report)
+        assert c1() == (f"v{v}", 1) and m.clo() == (f"v{v}", 5)
+
+
+def test_closure_left_on_old_code_is_reported_at_every_later_reload(sb):
+    # v3 adds a free variable: closures made before keep v2's code (HS104).
+    # Every later edit must find them again: reported again while the new
+    # code still needs the variable, updated once it does not
+    m = sb.load(factory('("v1", n)'))
+    c1 = m.make(1)
+    sb.update(m, factory('("v2", n)'))
+    hotswap.reload(m)
+    sb.update(m, factory('("v3", n, k)', pre="k = 10"))
+    report = hotswap.reload(m)
+    assert [e.code for e in report.rejected] == ["HS104"]
+    assert c1() == ("v2", 1) and m.clo() == ("v2", 5)
+    c3 = m.make(3)
+    assert c3() == ("v3", 3, 10)
+    sb.update(m, factory('("v4", n, k)', pre="k = 20"))
+    report = hotswap.reload(m)
+    hs104 = [e for e in report.rejected if e.code == "HS104"]
+    assert len(hs104) == 1, str(report)     # c1 and clo, still on v2
+    assert hs104[0].name == "make.<locals>.inner"
+    assert c1() == ("v2", 1) and c3() == ("v4", 3, 10)
+    # a failed batch leaves the record as it was
+    sb.update(m, factory('("v5", n, k)', pre="k = 30") + "\nBOOM = 1 / 0\n")
+    with pytest.raises(hotswap.ReloadError):
+        hotswap.reload(m)
+    sb.update(m, factory('("v5", n, k)', pre="k = 30"))
+    report = hotswap.reload(m)
+    assert [e.code for e in report.rejected] == ["HS104"], str(report)
+    assert c3() == ("v5", 3, 10)
+    # the free variable goes away: every closure takes the new code
+    sb.update(m, factory('("v6", n)'))
+    report = hotswap.reload(m)
+    assert not report.rejected, str(report)
+    assert c1() == ("v6", 1) and c3() == ("v6", 3) and m.clo() == ("v6", 5)
+    assert m.clo() == fresh_import(m).clo()
