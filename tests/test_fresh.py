@@ -422,3 +422,55 @@ def test_closure_left_on_old_code_is_reported_at_every_later_reload(sb):
     assert not report.rejected, str(report)
     assert c1() == ("v6", 1) and c3() == ("v6", 3) and m.clo() == ("v6", 5)
     assert m.clo() == fresh_import(m).clo()
+
+
+# ------------------------------------------ lambdas in an edited table --
+def test_table_of_lambdas_is_data_and_its_lambdas_follow_their_place(sb):
+    # decision (point 5): a container an edited statement builds is data,
+    # rebound like any value; the lambdas it made are paired with the new
+    # ones by their place in the statement's source, patched in place and
+    # kept in the new container, so a held lambda runs what the lambda at
+    # its place in the new source runs
+    m = sb.load("""
+        K = 1
+        TABLE = {"a": lambda: ("a1", K), "b": lambda: "b1", "k": 5}
+    """)
+    a, b = m.TABLE["a"], m.TABLE["b"]
+    sb.update(m, """
+        K = 1
+        TABLE = {"a": lambda: ("a1", K), "b": lambda: "b2", "k": 6}
+    """)
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert m.TABLE["k"] == 6                      # the data was rebound
+    assert {k: v() for k, v in m.TABLE.items() if k != "k"} == \
+        {k: v() for k, v in fresh.TABLE.items() if k != "k"}
+    assert m.TABLE["a"] is a and m.TABLE["b"] is b and b() == "b2"
+    # reordered: the module is a fresh import's; held lambdas follow
+    # their place (the first lambda of the statement is now "b"'s)
+    sb.update(m, """
+        K = 1
+        TABLE = {"b": lambda: "b3", "a": lambda: ("a3", K), "c": lambda: 0}
+    """)
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert set(m.TABLE) == set(fresh.TABLE) == {"a", "b", "c"}
+    assert {k: v() for k, v in m.TABLE.items()} == \
+        {k: v() for k, v in fresh.TABLE.items()}
+    assert a() == "b3" and b() == ("a3", 1)
+    assert m.TABLE["b"] is a and m.TABLE["a"] is b
+
+
+def test_list_of_callbacks_made_by_the_statement(sb):
+    m = sb.load("""
+        HOOKS = [lambda x: x + 1, lambda x: x * 2]
+    """)
+    held = list(m.HOOKS)
+    sb.update(m, """
+        HOOKS = [lambda x: x + 10, lambda x: x * 20, lambda x: -x]
+    """)
+    report = hotswap.reload(m)
+    assert report.ok
+    assert [f(1) for f in m.HOOKS] == [11, 20, -1]
+    assert [f(1) for f in held] == [11, 20]
+    assert m.HOOKS[0] is held[0] and m.HOOKS[1] is held[1]
