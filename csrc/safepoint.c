@@ -332,7 +332,10 @@ hs_safepoint_apply(PyObject *core)
     }
     hs_safepoint_run_hooks(st, st->before_hooks, names);
     Py_DECREF(names);
-    PyObject *report = hs_reload(core, mods, NULL, HS_RELOAD_ONLY_CHANGED);
+    PyObject *report = hs_reload(core, mods, NULL,
+                                 HS_RELOAD_ONLY_CHANGED
+                                     | (st->watch_partial ? HS_RELOAD_PARTIAL
+                                                          : 0));
     Py_DECREF(mods);
     if (report == NULL) {
         if (!PyErr_ExceptionMatches(st->reload_error)) {

@@ -28,6 +28,8 @@ struct HsState {
     PyObject *adapter_hook; /* strong: hotswap.adapters' dispatcher, or
                              * NULL (reload.c calls it, see adapters.c) */
     int allow_world_writable;
+    int watch_partial;     /* watch(partial=True): the watcher's batches
+                              apply what they can (HS_RELOAD_PARTIAL) */
     int exit_hooks;        /* atexit / at-fork handlers registered */
     int busy;              /* a batch is running */
 };
