@@ -476,22 +476,45 @@ class Table(Family):
                     ctx.expect_any(label, live, [want_new, want_old])
 
 
+MAKE = """\
+def make(n):
+    count = 0
+    extra = {E}
+
+    def step(x):
+        nonlocal count
+        count += 1
+        return ('step', count, n * {A} + x{PLUS})
+    return step
+"""
+
+
 class Closure(Family):
-    """A closure made at import, with ``nonlocal`` state."""
+    """A closure made at import, with ``nonlocal`` state.  The factory's
+    inner function is edited, sometimes to use a free variable that older
+    closures lack (documented: HS104, such a closure keeps its code)."""
     name = "closure"
-    edits = ("body", "arg")
+    edits = ("body", "arg", "extra", "extra_value")
 
     class Model:
-        def __init__(self, n):
+        """A closure the program holds: its cells and the code it runs."""
+
+        def __init__(self, n, extra, a, use):
             self.n = n
             self.calls = 0
+            self.extra = extra if use else None  # the cell, if it has one
+            self.a, self.use = a, use
 
     def initial(self):
-        return dict(A=1, N=5)
+        return dict(A=1, N=5, E=10, USE=False)
 
     def __init__(self, r):
         super().__init__(r)
-        self.current = self.Model(self.state["N"])
+        self.current = self.new_model()
+
+    def new_model(self):
+        s = self.state
+        return self.Model(s["N"], s["E"], s["A"], s["USE"])
 
     def edit_body(self):
         self.bump("A")
@@ -499,36 +522,55 @@ class Closure(Family):
     def edit_arg(self):
         self.bump("N")
 
+    def edit_extra(self):
+        self.state["USE"] = not self.state["USE"]
+
+    def edit_extra_value(self):
+        self.state["E"] += 1
+
+    def make_text(self, a, use, e):
+        return MAKE.format(A=a, E=e, PLUS=" + extra" if use else "")
+
     def render(self):
         s = self.state
         return [
-            (self.key("make"),
-             "def make(n):\n    count = 0\n\n    def step(x):\n"
-             "        nonlocal count\n        count += 1\n"
-             f"        return ('step', count, n * {s['A']} + x)\n"
-             "    return step\n"),
+            (self.key("make"), self.make_text(s["A"], s["USE"], s["E"])),
             (self.key("clo"), f"clo = make({s['N']})\n"),
         ]
 
     def after_write(self, changed_keys):
         if self.key("clo") in changed_keys:
-            self.current = self.Model(self.state["N"])
+            self.current = self.new_model()
 
     def hold(self, m, versions):
         return [Held("from m import clo", m.clo, model=self.current)]
 
     def expected_closure(self, ctx, model):
-        fresh = ctx.ns["make"](model.n)
+        make = ctx.fresh_exec(
+            self.make_text(model.a, model.use, model.extra or 0), "make")
+        fresh = make(model.n)
         for _ in range(model.calls):
             fresh(0)
         return fresh
 
     def check(self, ctx, held):
-        m = ctx.m
-        seen = {}
+        m, s = ctx.m, self.state
         targets = [("m.clo", m.clo, self.current)] + [
             (f"held clo (make({h.meta['model'].n}))", h.obj, h.meta["model"])
             for h in held]
+        frozen = False
+        for model in {id(t[2]): t[2] for t in targets}.values():
+            if s["USE"] and model.extra is None:
+                frozen = True      # HS104: keeps the code it runs
+            else:
+                model.a, model.use = s["A"], s["USE"]
+        if frozen and ctx.versions[self.key("make")] != getattr(
+                self, "_seen_make", None) and "HS104" not in {
+                    e.code for e in ctx.report.entries}:
+            ctx.problems.append("a closure cannot take the new code "
+                                "(a free variable it lacks) but the report "
+                                "has no HS104")
+        self._seen_make = ctx.versions[self.key("make")]
         for label, obj, model in targets:
             # Each observation advances the closure's state: the fresh
             # copy replays the same number of calls first.
@@ -536,9 +578,6 @@ class Closure(Family):
                 want = observe(self.expected_closure(ctx, model), x)
                 live = observe(obj, x)
                 model.calls += 1
-                if id(model) in seen and seen[id(model)] is not obj:
-                    pass
-                seen[id(model)] = obj
                 ctx.expect(f"{label}({x})", live, want)
 
 
@@ -957,14 +996,15 @@ class Run:
 
 def run(cycles=100, seed=0, families=None):
     """Run `cycles` reload cycles on generated modules; return
-    {family: [cycles_edited, divergences, examples, related_cycles]}.
+    {family: [cycles_edited, divergences, examples, related_cycles,
+    divergences_in_related_cycles]}.
 
     A divergence is counted once: the cycle that shows it ends the module
     (its state no longer follows the model) and a new module, with the
     next seed, takes over for the remaining cycles.
     """
     families = set(families or FAMILY_NAMES)
-    stats = {f: [0, 0, [], 0] for f in FAMILY_NAMES}
+    stats = {f: [0, 0, [], 0, 0] for f in FAMILY_NAMES}
     done, sub = 0, 0
     while done < cycles:
         done += run_module(cycles - done, seed * 100003 + sub, families,
@@ -982,6 +1022,7 @@ def run_module(cycles, seed, families, stats):
         runner = Run(seed, families, d)
         try:
             src, _ = runner.write()
+            importlib.invalidate_caches()
             m = importlib.import_module(runner.modname)
             runner.take(m)
             for cycle in range(cycles):
@@ -1023,6 +1064,7 @@ def run_cycle(runner, m, cycle, stats):
         # families edited in this cycle.
         for name in edited:
             stats[name][1] += 1
+            stats[name][4] += name in related
             stats[name][2].append(f"seed-cycle {cycle}: ReloadError "
                                   f"{exc.code}: {exc}")
         return True
@@ -1037,6 +1079,7 @@ def run_cycle(runner, m, cycle, stats):
         if ctx.problems:
             diverged = True
             stats[fam.name][1] += 1
+            stats[fam.name][4] += fam.name in related
             ex = stats[fam.name][2]
             if len(ex) < 8:
                 codes = sorted({e.code for e in report.entries if e.code})
@@ -1048,14 +1091,18 @@ def run_cycle(runner, m, cycle, stats):
 
 
 def table(results):
-    """Per family: cycles that edited it, of which several related
-    statements at once, and divergences found in its objects."""
-    lines = [f"{'family':<16}{'edited':>8}{'related':>9}{'divergences':>13}"]
+    """Per family: cycles that edited it, of which with several related
+    statements edited at once; divergences found in its objects, of which
+    in such a related-edit cycle."""
+    lines = [f"{'family':<16}{'edited':>8}{'related':>9}{'divergences':>13}"
+             f"{'in related':>12}"]
     for name in FAMILY_NAMES:
         if name not in results:
             continue
-        edited, div, _, rel = results[name]
-        lines.append(f"{name:<16}{edited:>8}{rel:>9}{div:>13}")
+        edited, div, _, rel, div_rel = results[name]
+        lines.append(f"{name:<16}{edited:>8}{rel:>9}{div:>13}{div_rel:>12}")
+    lines.append(f"{'total':<16}{'':>8}{'':>9}"
+                 f"{sum(v[1] for v in results.values()):>13}")
     return "\n".join(lines)
 
 
