@@ -39,7 +39,6 @@ tests/test_random_fresh.py.
 """
 import argparse
 import collections
-import copy
 import dataclasses
 import importlib
 import os
@@ -152,9 +151,6 @@ class Family:
         for e in r.sample(names, n):
             getattr(self, "edit_" + e)()
 
-    def hold_live(self, m, ctx_versions):
-        return []
-
     def before_reload(self, m):
         pass
 
@@ -256,7 +252,8 @@ class ClassAlias(Family):
                            observe(getattr(fresh_i, name), x))
         ctx.expect_same("Svc.handler is Svc.a",
                         m.Svc.__dict__["handler"] is m.Svc.__dict__["a"],
-                        ns["Svc"].__dict__["handler"] is ns["Svc"].__dict__["a"])
+                        ns["Svc"].__dict__["handler"]
+                        is ns["Svc"].__dict__["a"])
         for h in held:
             for x in XS:
                 if h.meta["kind"] == "inst":
@@ -356,7 +353,8 @@ class Defaults(Family):
             (self.key("dh2"),
              f"def dh2(x):\n    return ('dh2', x * {s['B']})\n"),
             (self.key("use"),
-             f"def use(x, cb={s['T']}):\n    return ('use', {s['U']}, cb(x))\n"),
+             f"def use(x, cb={s['T']}):\n"
+             f"    return ('use', {s['U']}, cb(x))\n"),
         ]
 
     def hold(self, m, versions):
@@ -419,7 +417,8 @@ class Table(Family):
 
     def hold(self, m, versions):
         s = self.state
-        hv, cv = versions[self.key("HANDLERS")], versions[self.key("CALLBACKS")]
+        hv = versions[self.key("HANDLERS")]
+        cv = versions[self.key("CALLBACKS")]
         return [
             Held("from m import HANDLERS", m.HANDLERS, kind="HANDLERS",
                  expr=self.handlers_expr(), version=hv),
@@ -714,7 +713,8 @@ class AttrDeco(Family):
         self.state["S"] = " + '!'" if not self.state["S"] else ""
 
     def tg_text(self, t):
-        return f"@tag('{t}')\ndef tg(x):\n    return ('tg', x + {self.state['A']})\n"
+        return (f"@tag('{t}')\ndef tg(x):\n"
+                f"    return ('tg', x + {self.state['A']})\n")
 
     def render(self):
         return [(self.key("tag"), TAG.format(S=self.state["S"])),
@@ -767,7 +767,8 @@ class Registry(Family):
                 f"@register\ndef r1(x):\n    return ('r1', x + {s['A']})\n")]
         if s["R2"]:
             out.append((self.key("r2"),
-                        f"@register\ndef r2(x):\n    return ('r2', x * {s['B']})\n"))
+                        "@register\ndef r2(x):\n"
+                        f"    return ('r2', x * {s['B']})\n"))
         return out
 
     def hold(self, m, versions):
@@ -825,21 +826,21 @@ class Dataclass(Family):
 
     def render(self):
         s = self.state
-        body = "".join(f"    {k}: int = {v}\n" for k, v in self.fields().items())
+        body = "".join(f"    {k}: int = {v}\n"
+                       for k, v in self.fields().items())
         return [
-            (self.key("pad"), "".join(f"PAD_{i} = {i}\n"
-                                      for i in range(s["PAD"])) or "PAD = 0\n"),
+            (self.key("pad"),
+             "".join(f"PAD_{i} = {i}\n" for i in range(s["PAD"]))
+             or "PAD = 0\n"),
             (self.key("DC"),
              "@dataclasses.dataclass\nclass DC:\n" + body +
-             f"\n    def total(self):\n        return self.a + self.b * {s['M']}\n"),
+             "\n    def total(self):\n"
+             f"        return self.a + self.b * {s['M']}\n"),
         ]
 
     def hold(self, m, versions):
         inst = m.DC()
         return [Held("instance", inst, values=dict(self.fields()))]
-
-    def after_write(self, changed_keys):
-        pass
 
     def check(self, ctx, held):
         m, ns = ctx.m, ctx.ns
@@ -959,7 +960,6 @@ class Run:
         self.texts = {}
         self.versions = collections.Counter()
         self.held = {f.name: [] for f in self.families}
-        self.writes = 0
 
     def render(self):
         chunks, texts = [PROLOGUE], {}
@@ -978,10 +978,6 @@ class Run:
         self.texts = texts
         with open(self.path, "w") as fh:
             fh.write(src)
-        self.writes += 1
-        st = os.stat(self.path)
-        os.utime(self.path, ns=(st.st_atime_ns,
-                                st.st_mtime_ns + self.writes * 10 ** 9))
         for fam in self.families:
             if hasattr(fam, "after_write"):
                 fam.after_write(changed)
