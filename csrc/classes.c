@@ -79,6 +79,74 @@ name_eq(const char *text, const HsChunk *c, PyObject *name)
     return c->name_len == n && memcmp(text + c->name, s, n) == 0;
 }
 
+/* Private names.  The compiler stores a class body's `__x` (not ending in
+ * `__`) as `_C__x`, C the class name without its leading underscores; the
+ * member statements are scanned by their source name.  `prefix` is "_C"
+ * (NULL when the class name is all underscores: nothing is mangled). */
+static PyObject *
+mangle_prefix(PyObject *klass)
+{
+    PyObject *n = PyObject_GetAttrString(klass, "__name__");
+    if (n == NULL) {
+        return NULL;
+    }
+    const char *s = PyUnicode_Check(n) ? PyUnicode_AsUTF8(n) : NULL;
+    PyObject *r = NULL;
+    if (s != NULL) {
+        while (*s == '_') {
+            s++;
+        }
+        r = *s ? PyUnicode_FromFormat("_%s", s) : NULL;
+    }
+    Py_DECREF(n);
+    if (r == NULL && !PyErr_Occurred()) {
+        r = Py_NewRef(Py_None);
+    }
+    return r;
+}
+
+static int
+is_private_name(const char *s, Py_ssize_t n)
+{
+    return n > 2 && s[0] == '_' && s[1] == '_' && memchr(s, '.', n) == NULL
+           && !(s[n - 1] == '_' && s[n - 2] == '_');
+}
+
+/* The source name of namespace key `key`: "__x" for "_C__x", else `key`.
+ * New reference. */
+static PyObject *
+member_source_name(PyObject *prefix, PyObject *key)
+{
+    Py_ssize_t n, pn;
+    const char *s = PyUnicode_AsUTF8AndSize(key, &n);
+    const char *p = prefix != Py_None
+                        ? PyUnicode_AsUTF8AndSize(prefix, &pn) : NULL;
+    if (s == NULL || (prefix != Py_None && p == NULL)) {
+        return NULL;
+    }
+    if (p != NULL && n > pn && memcmp(s, p, pn) == 0
+        && is_private_name(s + pn, n - pn)) {
+        return PyUnicode_FromStringAndSize(s + pn, n - pn);
+    }
+    return Py_NewRef(key);
+}
+
+/* The namespace key of source name `src`: "_C__x" for "__x".  New
+ * reference. */
+static PyObject *
+member_mangled_name(PyObject *prefix, PyObject *src)
+{
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(src, &n);
+    if (s == NULL) {
+        return NULL;
+    }
+    if (prefix != Py_None && is_private_name(s, n)) {
+        return PyUnicode_Concat(prefix, src);
+    }
+    return Py_NewRef(src);
+}
+
 static const HsChunk *
 find_member(const char *text, const HsChunkList *list, HsChunkKind kind,
             PyObject *name)
@@ -683,14 +751,16 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     signed char *mstate = NULL;
     Py_ssize_t *mmatch = NULL;
     PyObject *items = NULL, *members = NULL, *annotations = NULL;
-    PyObject *old_ann = NULL, *old_fields = NULL;
+    PyObject *old_ann = NULL, *old_fields = NULL, *prefix = NULL;
+    PyObject *sname = NULL;
     int result = -1;
     int plans = 0;
     int rebuild = 0;
     Ctx cx = {job, txn, klass, NULL, nested, rg->new_line};
 
     cx.qualname = PyObject_GetAttrString(klass, "__qualname__");
-    if (cx.qualname == NULL) {
+    prefix = cx.qualname ? mangle_prefix(klass) : NULL;
+    if (prefix == NULL) {
         goto done;
     }
     if (header_ok == 0 && set_bases(&cx, new_bases) < 0) {
@@ -1004,10 +1074,15 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         }
         int st = -1, line = 0;
         Py_ssize_t mi = -1;
+        /* a private member's statement has its source name */
+        Py_XSETREF(sname, member_source_name(prefix, name));
+        if (sname == NULL) {
+            goto done;
+        }
         if (plans) {
             for (Py_ssize_t j = 0; j < nm.len; j++) {
                 if (nm.items[j].name_len > 0
-                    && name_eq(ntext, &nm.items[j], name)) {
+                    && name_eq(ntext, &nm.items[j], sname)) {
                     st = mstate[j];
                     line = nm.items[j].head_line;
                     mi = j;
@@ -1082,7 +1157,7 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                                   ? &om.items[mmatch[mi]] : NULL;
         int r;
         if (odef != NULL && !deco_changed && (ko != kn || ko == K_OTHER)) {
-            r = patch_def_held(&cx, name, old, value, odef, ndef);
+            r = patch_def_held(&cx, sname, old, value, odef, ndef);
             if (r < 0) {
                 Py_DECREF(old);
                 goto done;
@@ -1117,7 +1192,7 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             const HsChunk *ost = ndef != NULL || mi < 0 || mmatch[mi] < 0
                                      ? odef
                                      : &om.items[mmatch[mi]];
-            r = patch_wrapped(&cx, name, old, value, ost, nst, fpair);
+            r = patch_wrapped(&cx, sname, old, value, ost, nst, fpair);
             if (r < 0) {
                 Py_DECREF(old);
                 goto done;
@@ -1240,8 +1315,10 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             if (old_used[j] || o->name_len == 0) {
                 continue;
             }
-            PyObject *name = PyUnicode_FromStringAndSize(otext + o->name,
-                                                         o->name_len);
+            PyObject *src = PyUnicode_FromStringAndSize(otext + o->name,
+                                                        o->name_len);
+            PyObject *name = src ? member_mangled_name(prefix, src) : NULL;
+            Py_XDECREF(src);
             if (name == NULL) {
                 goto done;
             }
@@ -1359,6 +1436,8 @@ done:
     Py_XDECREF(annotations);
     Py_XDECREF(old_ann);
     Py_XDECREF(old_fields);
+    Py_XDECREF(prefix);
+    Py_XDECREF(sname);
     Py_XDECREF(cx.qualname);
     return result;
 }

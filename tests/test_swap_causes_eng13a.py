@@ -91,3 +91,123 @@ def test_lambda_in_data_moves_on_shift(sb):
         assert live.__code__.co_firstlineno == new.__code__.co_firstlineno
         assert live.__code__.co_code == new.__code__.co_code
     assert g() == 1 and h(2) == 4 and s() == "s"
+
+
+# ------------------------------- 16: private (name-mangled) class members --
+V16 = """\
+class Cache:
+    __marker = object()
+    __size = [0]
+
+    def __update(self, x):
+        return ("v1", x)
+
+    def get(self, x):
+        return self.__update(x)
+
+    alias = __update
+
+
+class __Under:
+    def __p(self):
+        return "p1"
+
+    def call(self):
+        return self.__p()
+"""
+
+
+def test_private_members_keep_data_and_patch_methods(sb):
+    m = sb.load(V16)
+    C = m.Cache
+    marker, size, upd, alias = (C._Cache__marker, C._Cache__size,
+                                C._Cache__update, C.alias)
+    bound = [C().get, C()._Cache__update]
+    p = getattr(m, "__Under")
+    p_meth = p._Under__p
+    v2 = V16.replace('("v1", x)', '("v2", x)').replace('"p1"', '"p2"')
+    sb.update(m, v2)
+    report = hotswap.reload(m)
+    fresh = fresh_import(m)
+    # unedited private data keeps its live object
+    assert C._Cache__marker is marker and C._Cache__size is size
+    # the edited private method is patched in place, identity kept
+    assert C._Cache__update is upd and C.alias is alias is upd
+    assert upd(None, 1) == alias(None, 1) == ("v2", 1)
+    assert [b(1) for b in bound] == [("v2", 1)] * 2
+    assert_as_fresh(upd, fresh.Cache._Cache__update)
+    assert p._Under__p is p_meth and p().call() == "p2"
+    assert not any(e.action == "added" for e in report.entries)
+
+
+def test_private_method_removed_and_shift_moves_back(sb):
+    m = sb.load(V16)
+    C = m.Cache
+    upd = C._Cache__update
+    sb.update(m, shifted(V16.replace('("v1", x)', '("v2", x)'), 2))
+    hotswap.reload(m)
+    sb.update(m, V16)
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert C._Cache__update is upd and upd(None, 0) == ("v1", 0)
+    assert_as_fresh(upd, fresh.Cache._Cache__update)
+    # a private method whose statement is removed is deleted, as a fresh
+    # import would not have it
+    sb.update(m, V16.replace("    alias = __update\n", "").replace(
+        "    def __update(self, x):\n        return (\"v1\", x)\n\n", ""))
+    hotswap.reload(m)
+    assert not hasattr(C, "_Cache__update")
+
+
+# ----------------------------- 13: function attribute set after the def --
+V13 = """\
+def _extend(cls):
+    for name, f in vars(cls).items():
+        if callable(f) and f.__doc__ and f.__doc__.startswith("+"):
+            f.__doc__ = "base doc\\n" + f.__doc__[1:]
+    return cls
+
+
+def f():
+    return 1
+f.__doc__ = "set later"
+
+
+def g():
+    "own"
+    return 1
+
+
+@_extend
+class C:
+    def m(self):
+        "+extra"
+        return 1
+"""
+
+
+def test_doc_set_after_def_kept_on_body_edit(sb):
+    m = sb.load(V13)
+    f, g, meth = m.f, m.g, m.C.m
+    assert f.__doc__ == "set later" and meth.__doc__ == "base doc\nextra"
+    sb.update(m, V13.replace("return 1", "return 2"))
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert m.f is f and f() == 2
+    assert f.__doc__ == fresh.f.__doc__ == "set later"
+    assert g.__doc__ == fresh.g.__doc__ == "own"
+    assert meth.__doc__ == fresh.C.m.__doc__ == "base doc\nextra"
+    assert m.C().m() == 2
+
+
+def test_own_docstring_edit_still_applies(sb):
+    m = sb.load(V13)
+    g = m.g
+    sb.update(m, V13.replace('"own"', '"own, edited"'))
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert g.__doc__ == fresh.g.__doc__ == "own, edited"
+    # and back: the docstring is the source's again
+    sb.update(m, V13)
+    hotswap.reload(m)
+    assert g.__doc__ == "own"
