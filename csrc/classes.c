@@ -147,6 +147,64 @@ member_mangled_name(PyObject *prefix, PyObject *src)
     return Py_NewRef(src);
 }
 
+static int
+is_ident_char(char ch)
+{
+    return ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+           || (ch >= '0' && ch <= '9') || (unsigned char)ch >= 0x80;
+}
+
+/* Is `name` (s, n) one of the targets of assignment statement c, as in
+ * `a = b = f()` or `x, y = pair()`, where the scanner names only the first
+ * target or none?  Read from the text before the last `=` of the first
+ * logical line (outside brackets and strings, before any `lambda`). */
+static int
+chunk_assigns_name(const char *text, const HsChunk *c, const char *s,
+                   Py_ssize_t n)
+{
+    Py_ssize_t last_eq = -1;
+    int depth = 0;
+    for (Py_ssize_t p = c->start; p < c->end; p++) {
+        char ch = text[p];
+        if (ch == '#' || ch == '"' || ch == '\'' || (ch == '\n' && !depth)) {
+            break;
+        }
+        if (ch == '(' || ch == '[' || ch == '{') {
+            depth++;
+        }
+        else if ((ch == ')' || ch == ']' || ch == '}') && depth > 0) {
+            depth--;
+        }
+        else if (ch == '=' && !depth) {
+            char prev = p > c->start ? text[p - 1] : ' ';
+            char next = p + 1 < c->end ? text[p + 1] : ' ';
+            if (next == '=' || strchr("=!<>:+-*/%&|^@", prev) != NULL) {
+                if (next == '=') {
+                    p++;
+                }
+                continue;
+            }
+            last_eq = p;
+        }
+        else if (is_ident_char(ch) && (p == c->start
+                                       || !is_ident_char(text[p - 1]))) {
+            if (c->end - p > 6 && memcmp(text + p, "lambda", 6) == 0
+                && !is_ident_char(text[p + 6])) {
+                break;
+            }
+        }
+    }
+    for (Py_ssize_t p = c->start; p < last_eq; p++) {
+        if (is_ident_char(text[p])
+            && (p == c->start || !is_ident_char(text[p - 1]))
+            && p + n <= last_eq && memcmp(text + p, s, n) == 0
+            && !is_ident_char(text[p + n])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static const HsChunk *
 find_member(const char *text, const HsChunkList *list, HsChunkKind kind,
             PyObject *name)
@@ -1087,6 +1145,23 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                     line = nm.items[j].head_line;
                     mi = j;
                 }
+            }
+            /* another target of an assignment (`a = b = f`, `x, y = ...`):
+             * that statement's state */
+            Py_ssize_t sn;
+            const char *ss = mi < 0 ? PyUnicode_AsUTF8AndSize(sname, &sn)
+                                    : NULL;
+            for (Py_ssize_t j = 0; ss != NULL && j < nm.len; j++) {
+                HsChunk *c = &nm.items[j];
+                if ((c->kind == HS_CHUNK_STMT || c->kind == HS_CHUNK_ASSIGN)
+                    && chunk_assigns_name(ntext, c, ss, sn)) {
+                    st = mstate[j];
+                    line = c->head_line;
+                    mi = j;
+                }
+            }
+            if (PyErr_Occurred()) {
+                goto done;
             }
         }
         int deco_changed = plans && member_decorators_changed(

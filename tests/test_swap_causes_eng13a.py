@@ -211,3 +211,60 @@ def test_own_docstring_edit_still_applies(sb):
     sb.update(m, V13)
     hotswap.reload(m)
     assert g.__doc__ == "own"
+
+
+# ------------- 26: names bound to functions by an unedited statement --
+V26 = """\
+def _raise(*a):
+    raise TypeError("frozen 1")
+
+
+def _fallbacks(mono):
+    def forward(a, b):
+        return mono(a, b)
+
+    def reverse(b, a):
+        return mono(a, b)
+    return forward, reverse
+
+
+def _add(a, b):
+    return a + b
+
+
+class FrozenDict(dict):
+    __delitem__ = __setitem__ = _raise
+
+    def meth(self):
+        return 1
+
+
+class Num:
+    __add__, __radd__ = _fallbacks(_add)
+
+    def meth(self):
+        return 1
+"""
+
+
+def test_unedited_binding_statements_keep_identity(sb):
+    m = sb.load(V26)
+    FD, Num = m.FrozenDict, m.Num
+    held = {k: FD.__dict__[k] for k in ("__delitem__", "__setitem__")}
+    add, radd = Num.__add__, Num.__radd__
+    v2 = (V26.replace("frozen 1", "frozen 2").replace("return 1", "return 2")
+          .replace("return a + b", "return a + b + 100")
+          .replace("return mono(a, b)", "x = 1\n        return mono(a, b)"))
+    sb.update(m, v2)
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    for k, f in held.items():
+        assert FD.__dict__[k] is f is m._raise
+    try:
+        held["__setitem__"]({}, 1, 2)
+    except TypeError as e:
+        assert str(e) == "frozen 2"
+    assert Num.__add__ is add and Num.__radd__ is radd
+    assert add(1, 2) == radd(2, 1) == fresh.Num.__add__(1, 2) == 103
+    assert add.__code__.co_code == fresh.Num.__add__.__code__.co_code
+    assert FD().meth() == Num().meth() == 2
