@@ -710,6 +710,11 @@ shift_moved(Apply *ap)
         }
         PyObject *v = NULL;
         int r = PyDict_GetItemRef(job->dict, name, &v);
+        if (r == 0 && c->kind == HS_CHUNK_CLASS) {
+            /* `_X = X; del X`: the class lives on under another name */
+            v = hs_stage_class_aliased(job, name);
+            r = v != NULL ? 1 : (PyErr_Occurred() ? -1 : 0);
+        }
         if (r == 1 && c->kind == HS_CHUNK_CLASS) {
             r = hs_plan_is_own_class(job, v, name);
             if (r == 1) {

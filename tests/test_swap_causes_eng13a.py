@@ -268,3 +268,41 @@ def test_unedited_binding_statements_keep_identity(sb):
     assert add(1, 2) == radd(2, 1) == fresh.Num.__add__(1, 2) == 103
     assert add.__code__.co_code == fresh.Num.__add__.__code__.co_code
     assert FD().meth() == Num().meth() == 2
+
+
+# ------------------- 23: class whose own name is deleted after aliasing --
+V23 = """\
+class IsoCalendarDate(tuple):
+    def week(self):
+        return 1
+_IsoCalendarDate = IsoCalendarDate
+del IsoCalendarDate
+"""
+
+
+def test_class_deleted_after_aliasing_updated_and_moved(sb):
+    m = sb.load(V23)
+    C = m._IsoCalendarDate
+    obj, week = C(), C.week
+    sb.update(m, V23.replace("return 1", "return 2"))
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert m._IsoCalendarDate is C and not hasattr(m, "IsoCalendarDate")
+    assert obj.week() == week(obj) == 2
+    assert_as_fresh(week, fresh._IsoCalendarDate.week)
+    sb.update(m, shifted(V23, 3))
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert obj.week() == 1 and not hasattr(m, "IsoCalendarDate")
+    assert_as_fresh(week, fresh._IsoCalendarDate.week)
+
+
+def test_class_deleted_after_aliasing_pure_shift(sb):
+    m = sb.load(V23)
+    C = m._IsoCalendarDate
+    week = C.week
+    sb.update(m, shifted(V23, 4))
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert m._IsoCalendarDate is C and not hasattr(m, "IsoCalendarDate")
+    assert_as_fresh(week, fresh._IsoCalendarDate.week)
