@@ -306,3 +306,45 @@ def test_class_deleted_after_aliasing_pure_shift(sb):
     fresh = fresh_import(m)
     assert m._IsoCalendarDate is C and not hasattr(m, "IsoCalendarDate")
     assert_as_fresh(week, fresh._IsoCalendarDate.week)
+
+
+# --------------------- 15: identical `del NAME` statements on a shift --
+V15 = """\
+class A:
+    pass
+for attr in ["a1", "a2"]:
+    setattr(A, attr, attr)
+del attr
+
+class B:
+    pass
+for attr in ["b1"]:
+    setattr(B, attr, attr)
+del attr
+
+class C:
+    pass
+for attr in ["c1"]:
+    setattr(C, attr, attr)
+del attr
+
+def f():
+    return A.a1 + B.b1 + C.c1
+"""
+
+
+def test_identical_del_statements_on_shift(sb):
+    m = sb.load(V15)
+    f = m.f
+    for n in (2, 5):
+        sb.update(m, shifted(V15, n))
+        report = hotswap.reload(m)
+        assert not any(e.action == "added" for e in report.entries)
+        fresh = fresh_import(m)
+        assert not hasattr(m, "attr") and not hasattr(fresh, "attr")
+        assert f() == fresh.f() == "a1b1c1"
+        assert_as_fresh(f, fresh.f)
+    # an edit between them still runs what changed, once
+    sb.update(m, V15.replace('["b1"]', '["b1", "b2"]'))
+    hotswap.reload(m)
+    assert m.B.b2 == "b2" and not hasattr(m, "attr")
