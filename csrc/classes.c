@@ -500,6 +500,45 @@ patch_wrapped(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
     return r;
 }
 
+/* An unedited `alias = method` (`__ior__ = update = _raise`) whose live
+ * value is the function an edited def of this body made, the def's own
+ * name gone (`del _raise` after the aliases) so no member leads to it:
+ * the live function gets the new code, and keeps its identity.  Only the
+ * same function (same qualified name) as the new value; one the program
+ * rebound is left alone.  0 / -1. */
+static int
+patch_alias(Ctx *cx, PyObject *name, PyObject *old, PyObject *value,
+            int line)
+{
+    if (old == value || !PyFunction_Check(old) || !PyFunction_Check(value)
+        || PyFunction_GET_GLOBALS(old) != cx->job->dict
+        || PyFunction_GET_GLOBALS(value) != cx->job->dict
+        || hs_txn_function_saved(cx->txn, old)) {
+        return 0;
+    }
+    PyObject *a = PyObject_GetAttrString(old, "__qualname__");
+    PyObject *b = a ? PyObject_GetAttrString(value, "__qualname__") : NULL;
+    int same = b != NULL && PyUnicode_Check(a) && PyUnicode_Check(b)
+               && PyUnicode_Compare(a, b) == 0;
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    if (!same) {
+        return 0;
+    }
+    int r = hs_func_patch(cx->txn, old, PyFunction_GET_CODE(value), value,
+                          cx->nested);
+    if (r < 0 || r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
+        return r < 0 ? -1 : 0;
+    }
+    if (hs_live_note(cx->job, value, old) < 0) {
+        return -1;
+    }
+    return patch_result_report(cx, name, r, line);
+}
+
 /* A def member whose decorators did not change but whose live object is
  * not what the new body made of it: a decorator object keeping the
  * function in an attribute of its own (functools.cached_property, a
@@ -1216,6 +1255,9 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             int a = !data_stmt && member_kind(old) != K_OTHER
                         ? hs_live_note(job, value, old)
                         : 0;
+            if (a == 0 && data_stmt) {
+                a = patch_alias(&cx, name, old, value, line);
+            }
             Py_DECREF(old);
             if (a < 0) {
                 goto done;

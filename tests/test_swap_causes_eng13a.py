@@ -348,3 +348,43 @@ def test_identical_del_statements_on_shift(sb):
     sb.update(m, V15.replace('["b1"]', '["b1", "b2"]'))
     hotswap.reload(m)
     assert m.B.b2 == "b2" and not hasattr(m, "attr")
+
+
+V26B = """\
+class FrozenDict(dict):
+    def _raise_frozen(self, *a, **kw):
+        "raises a TypeError"
+        raise TypeError("immutable 1")
+
+    __ior__ = __setitem__ = __delitem__ = update = _raise_frozen
+    setdefault = pop = clear = _raise_frozen
+
+    del _raise_frozen
+"""
+
+
+def test_aliases_of_deleted_method_patched_in_place(sb):
+    m = sb.load(V26B)
+    FD = m.FrozenDict
+    f = FD.__dict__["update"]
+    bound = FD().pop
+    sb.update(m, V26B.replace("immutable 1", "immutable 2"))
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    for k in ("__ior__", "__setitem__", "__delitem__", "update",
+              "setdefault", "pop", "clear"):
+        assert FD.__dict__[k] is f, k
+    assert not hasattr(FD, "_raise_frozen")
+    for call in (bound, FD().update, FD().clear):
+        try:
+            call()
+        except TypeError as e:
+            assert str(e) == "immutable 2"
+        else:
+            raise AssertionError("no TypeError")
+    assert_as_fresh(f, fresh.FrozenDict.update)
+    sb.update(m, shifted(V26B, 3))
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert FD.__dict__["pop"] is f
+    assert_as_fresh(f, fresh.FrozenDict.update)
