@@ -1258,6 +1258,18 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             if (a == 0 && data_stmt) {
                 a = patch_alias(&cx, name, old, value, line);
             }
+            if (a == 0 && st == HS_ST_MOVED && mmatch[mi] >= 0) {
+                /* `f = staticmethod(lambda ...)`: the lambdas it made
+                 * move with it */
+                const HsChunk *c = &nm.items[mi], *o = &om.items[mmatch[mi]];
+                if (hs_plan_contains_bytes(ntext + c->start,
+                                           c->end - c->start, "lambda", 6)) {
+                    HsHeldQuery q = {job->dict, NULL, job->filename, o->line,
+                                     o->last_line, 0};
+                    a = hs_func_shift_held(txn, old, &q, c->line - o->line,
+                                           nested);
+                }
+            }
             Py_DECREF(old);
             if (a < 0) {
                 goto done;

@@ -388,3 +388,28 @@ def test_aliases_of_deleted_method_patched_in_place(sb):
     fresh = fresh_import(m)
     assert FD.__dict__["pop"] is f
     assert_as_fresh(f, fresh.FrozenDict.update)
+
+
+V22B = """\
+class C:
+    def m(self):
+        return 1
+
+    s = staticmethod(lambda: "s")
+    key = (lambda x:
+           -x)
+"""
+
+
+def test_lambda_in_class_data_moves_when_method_above_edited(sb):
+    m = sb.load(V22B)
+    C = m.C
+    s, key = C.s, C.key
+    sb.update(m, V22B.replace("return 1", "x = 2\n        return x"))
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert C.s is s and C.key is key and C().m() == 2
+    for live, new in ((s, fresh.C.s), (key, fresh.C.key)):
+        assert live.__code__.co_firstlineno == new.__code__.co_firstlineno
+        assert live.__code__.co_code == new.__code__.co_code
+    assert s() == "s" and key(3) == -3
