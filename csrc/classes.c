@@ -500,6 +500,17 @@ patch_wrapped(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
     return r;
 }
 
+/* Could `v` be an object a statement made anew when it ran again (not a
+ * shared atom, type, module or function)? */
+static int
+is_made_object(PyObject *v)
+{
+    return !(v == Py_None || v == Py_Ellipsis || PyBool_Check(v)
+             || PyLong_Check(v) || PyFloat_Check(v) || PyUnicode_Check(v)
+             || PyBytes_Check(v) || PyType_Check(v) || PyModule_Check(v)
+             || PyFunction_Check(v) || PyCFunction_Check(v));
+}
+
 /* An unedited `alias = method` (`__ior__ = update = _raise`) whose live
  * value is the function an edited def of this body made, the def's own
  * name gone (`del _raise` after the aliases) so no member leads to it:
@@ -1257,6 +1268,13 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                         : 0;
             if (a == 0 && data_stmt) {
                 a = patch_alias(&cx, name, old, value, line);
+            }
+            if (a == 0 && data_stmt && old != value
+                && member_kind(old) == K_OTHER && is_made_object(value)) {
+                /* the object the unedited statement made again
+                 * (`__marker = object()`): what the body computed from it
+                 * (`def pop(self, default=__marker)`) gets the live one */
+                a = hs_live_note(job, value, old);
             }
             if (a == 0 && st == HS_ST_MOVED && mmatch[mi] >= 0) {
                 /* `f = staticmethod(lambda ...)`: the lambdas it made

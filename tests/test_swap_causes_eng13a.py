@@ -105,6 +105,9 @@ class Cache:
     def get(self, x):
         return self.__update(x)
 
+    def pop(self, key, default=__marker):
+        return "missing" if default is self.__marker else default
+
     alias = __update
 
 
@@ -125,7 +128,8 @@ def test_private_members_keep_data_and_patch_methods(sb):
     bound = [C().get, C()._Cache__update]
     p = getattr(m, "__Under")
     p_meth = p._Under__p
-    v2 = V16.replace('("v1", x)', '("v2", x)').replace('"p1"', '"p2"')
+    v2 = (V16.replace('("v1", x)', '("v2", x)').replace('"p1"', '"p2"')
+          .replace('"missing" if', '"missing"  if'))
     sb.update(m, v2)
     report = hotswap.reload(m)
     fresh = fresh_import(m)
@@ -137,6 +141,8 @@ def test_private_members_keep_data_and_patch_methods(sb):
     assert [b(1) for b in bound] == [("v2", 1)] * 2
     assert_as_fresh(upd, fresh.Cache._Cache__update)
     assert p._Under__p is p_meth and p().call() == "p2"
+    # a default computed from the unedited private data is the live object
+    assert C.pop.__defaults__ == (marker,) and C().pop(1) == "missing"
     assert not any(e.action == "added" for e in report.entries)
 
 
