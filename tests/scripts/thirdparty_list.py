@@ -178,8 +178,17 @@ KNOWN = {
 }
 
 # eng13a: more-itertools' sumprod lambdas (22, before 3.12) and pairwise
-# (18) move now (measured on 3.12 only)
-KNOWN_BY_VERSION = {}
+# (18) move now (measured on 3.12 only).  3.13+: six applies now, and its
+# with_metaclass (a class body nested in a function) shows 24.
+_SIX_24 = {**KNOWN["six"],
+           24: "with_metaclass: the __firstlineno__ constant of its nested "
+               "`class metaclass` body keeps the old line",
+           "keys": {**KNOWN["six"]["keys"], "six:with_metaclass": 24}}
+KNOWN_BY_VERSION = {
+    (3, 13): {"six": _SIX_24},
+    (3, 14): {"six": _SIX_24},
+    (3, 15): {"six": _SIX_24},
+}
 
 
 def known(package, version=None):
