@@ -768,6 +768,97 @@ remove_deleted(Apply *ap, PyObject *staged)
     return 0;
 }
 
+/* Is `v`, the live value of `name` that moved statement c (not a class
+ * statement) binds, a class made by a class statement inside c (`if`,
+ * `try`)?  Its qualified name is `name`, c's text has `class name`, and
+ * the module's source defined it.  1 / 0 / -1. */
+static int
+class_made_in(HsJob *job, PyObject *v, PyObject *name, const HsChunk *c)
+{
+    PyObject *qual = NULL, *head = NULL;
+    if (PyObject_GetOptionalAttrString(v, "__qualname__", &qual) < 0) {
+        return -1;
+    }
+    int r = qual != NULL && PyUnicode_Check(qual)
+            && PyUnicode_Compare(qual, name) == 0;
+    Py_XDECREF(qual);
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    if (r) {
+        head = PyUnicode_FromFormat("class %U", name);
+        Py_ssize_t n;
+        const char *h = head ? PyUnicode_AsUTF8AndSize(head, &n) : NULL;
+        if (h == NULL) {
+            Py_XDECREF(head);
+            return -1;
+        }
+        r = hs_plan_contains_bytes(PyBytes_AS_STRING(job->text) + c->start,
+                                   c->end - c->start, h, n);
+        Py_DECREF(head);
+    }
+    return r ? hs_plan_is_own_class(job, v, name) : 0;
+}
+
+/* A statement other than a def or class that only moved (`if ...: def f`,
+ * `try: ... except: class K`, `g = lambda: 0`): the functions and classes
+ * it made, found from the names it binds, get new line numbers.  Only
+ * statements whose text can make one are compiled.  0 / -1. */
+static int
+shift_moved_statement(Apply *ap, const HsChunk *c, const HsChunk *o)
+{
+    HsJob *job = ap->job;
+    const char *text = PyBytes_AS_STRING(job->text) + c->start;
+    Py_ssize_t len = c->end - c->start;
+    if (c->kind != HS_CHUNK_STMT && c->kind != HS_CHUNK_ASSIGN) {
+        return 0;
+    }
+    if (!hs_plan_contains_bytes(text, len, "lambda", 6)
+        && (c->kind == HS_CHUNK_ASSIGN
+            || (!hs_plan_contains_bytes(text, len, "def", 3)
+                && !hs_plan_contains_bytes(text, len, "class", 5)))) {
+        return 0;
+    }
+    PyObject *code = hs_stage_compile_range(job, PyBytes_AS_STRING(job->text),
+                                            c->start, c->end, c->line,
+                                            c->start);
+    PyObject *names = code ? PySet_New(NULL) : NULL;
+    PyObject *it = NULL, *name;
+    int r = -1;
+    if (names == NULL || hs_stage_stored_names(code, names) < 0
+        || (it = PyObject_GetIter(names)) == NULL) {
+        goto done;
+    }
+    int delta = c->line - o->line;
+    HsHeldQuery q = {job->dict, NULL, job->filename, o->line, o->last_line,
+                     0};
+    r = 0;
+    while (r == 0 && (name = PyIter_Next(it)) != NULL) {
+        PyObject *v = NULL;
+        r = PyDict_GetItemRef(job->dict, name, &v);
+        if (r == 1 && PyType_Check(v)) {
+            r = class_made_in(job, v, name, c);
+            if (r == 1) {
+                r = hs_class_shift(job, ap->txn, v, o, delta, ap->nested);
+            }
+        }
+        else if (r == 1) {
+            r = hs_func_shift_held(ap->txn, v, &q, delta, ap->nested);
+        }
+        r = r < 0 ? -1 : 0;
+        Py_XDECREF(v);
+        Py_DECREF(name);
+    }
+    if (r == 0 && PyErr_Occurred()) {
+        r = -1;
+    }
+done:
+    Py_XDECREF(it);
+    Py_XDECREF(names);
+    Py_XDECREF(code);
+    return r;
+}
+
 /* Definitions whose statement only moved: new line numbers. */
 static int
 shift_moved(Apply *ap)
@@ -779,8 +870,14 @@ shift_moved(Apply *ap)
     const char *text = PyBytes_AS_STRING(job->text);
     for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
         HsChunk *c = &job->chunks.items[i];
-        if (job->state[i] != HS_ST_MOVED
-            || (c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS)) {
+        if (job->state[i] != HS_ST_MOVED) {
+            continue;
+        }
+        if (c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS) {
+            if (shift_moved_statement(
+                    ap, c, &job->old_chunks->items[job->match[i]]) < 0) {
+                return -1;
+            }
             continue;
         }
         HsChunk *o = &job->old_chunks->items[job->match[i]];
@@ -791,6 +888,11 @@ shift_moved(Apply *ap)
         }
         PyObject *v = NULL;
         int r = PyDict_GetItemRef(job->dict, name, &v);
+        if (r == 0 && c->kind == HS_CHUNK_CLASS) {
+            /* `_X = X; del X`: the class lives on under another name */
+            v = hs_stage_class_aliased(job, name);
+            r = v != NULL ? 1 : (PyErr_Occurred() ? -1 : 0);
+        }
         if (r == 1 && c->kind == HS_CHUNK_CLASS) {
             r = hs_plan_is_own_class(job, v, name);
             if (r == 1) {

@@ -79,6 +79,132 @@ name_eq(const char *text, const HsChunk *c, PyObject *name)
     return c->name_len == n && memcmp(text + c->name, s, n) == 0;
 }
 
+/* Private names.  The compiler stores a class body's `__x` (not ending in
+ * `__`) as `_C__x`, C the class name without its leading underscores; the
+ * member statements are scanned by their source name.  `prefix` is "_C"
+ * (NULL when the class name is all underscores: nothing is mangled). */
+static PyObject *
+mangle_prefix(PyObject *klass)
+{
+    PyObject *n = PyObject_GetAttrString(klass, "__name__");
+    if (n == NULL) {
+        return NULL;
+    }
+    const char *s = PyUnicode_Check(n) ? PyUnicode_AsUTF8(n) : NULL;
+    PyObject *r = NULL;
+    if (s != NULL) {
+        while (*s == '_') {
+            s++;
+        }
+        r = *s ? PyUnicode_FromFormat("_%s", s) : NULL;
+    }
+    Py_DECREF(n);
+    if (r == NULL && !PyErr_Occurred()) {
+        r = Py_NewRef(Py_None);
+    }
+    return r;
+}
+
+static int
+is_private_name(const char *s, Py_ssize_t n)
+{
+    return n > 2 && s[0] == '_' && s[1] == '_' && memchr(s, '.', n) == NULL
+           && !(s[n - 1] == '_' && s[n - 2] == '_');
+}
+
+/* The source name of namespace key `key`: "__x" for "_C__x", else `key`.
+ * New reference. */
+static PyObject *
+member_source_name(PyObject *prefix, PyObject *key)
+{
+    Py_ssize_t n, pn;
+    const char *s = PyUnicode_AsUTF8AndSize(key, &n);
+    const char *p = prefix != Py_None
+                        ? PyUnicode_AsUTF8AndSize(prefix, &pn) : NULL;
+    if (s == NULL || (prefix != Py_None && p == NULL)) {
+        return NULL;
+    }
+    if (p != NULL && n > pn && memcmp(s, p, pn) == 0
+        && is_private_name(s + pn, n - pn)) {
+        return PyUnicode_FromStringAndSize(s + pn, n - pn);
+    }
+    return Py_NewRef(key);
+}
+
+/* The namespace key of source name `src`: "_C__x" for "__x".  New
+ * reference. */
+static PyObject *
+member_mangled_name(PyObject *prefix, PyObject *src)
+{
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(src, &n);
+    if (s == NULL) {
+        return NULL;
+    }
+    if (prefix != Py_None && is_private_name(s, n)) {
+        return PyUnicode_Concat(prefix, src);
+    }
+    return Py_NewRef(src);
+}
+
+static int
+is_ident_char(char ch)
+{
+    return ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+           || (ch >= '0' && ch <= '9') || (unsigned char)ch >= 0x80;
+}
+
+/* Is `name` (s, n) one of the targets of assignment statement c, as in
+ * `a = b = f()` or `x, y = pair()`, where the scanner names only the first
+ * target or none?  Read from the text before the last `=` of the first
+ * logical line (outside brackets and strings, before any `lambda`). */
+static int
+chunk_assigns_name(const char *text, const HsChunk *c, const char *s,
+                   Py_ssize_t n)
+{
+    Py_ssize_t last_eq = -1;
+    int depth = 0;
+    for (Py_ssize_t p = c->start; p < c->end; p++) {
+        char ch = text[p];
+        if (ch == '#' || ch == '"' || ch == '\'' || (ch == '\n' && !depth)) {
+            break;
+        }
+        if (ch == '(' || ch == '[' || ch == '{') {
+            depth++;
+        }
+        else if ((ch == ')' || ch == ']' || ch == '}') && depth > 0) {
+            depth--;
+        }
+        else if (ch == '=' && !depth) {
+            char prev = p > c->start ? text[p - 1] : ' ';
+            char next = p + 1 < c->end ? text[p + 1] : ' ';
+            if (next == '=' || strchr("=!<>:+-*/%&|^@", prev) != NULL) {
+                if (next == '=') {
+                    p++;
+                }
+                continue;
+            }
+            last_eq = p;
+        }
+        else if (is_ident_char(ch) && (p == c->start
+                                       || !is_ident_char(text[p - 1]))) {
+            if (c->end - p > 6 && memcmp(text + p, "lambda", 6) == 0
+                && !is_ident_char(text[p + 6])) {
+                break;
+            }
+        }
+    }
+    for (Py_ssize_t p = c->start; p < last_eq; p++) {
+        if (is_ident_char(text[p])
+            && (p == c->start || !is_ident_char(text[p - 1]))
+            && p + n <= last_eq && memcmp(text + p, s, n) == 0
+            && !is_ident_char(text[p + n])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static const HsChunk *
 find_member(const char *text, const HsChunkList *list, HsChunkKind kind,
             PyObject *name)
@@ -372,6 +498,56 @@ patch_wrapped(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
     Py_DECREF(fo);
     Py_DECREF(fn);
     return r;
+}
+
+/* Could `v` be an object a statement made anew when it ran again (not a
+ * shared atom, type, module or function)? */
+static int
+is_made_object(PyObject *v)
+{
+    return !(v == Py_None || v == Py_Ellipsis || PyBool_Check(v)
+             || PyLong_Check(v) || PyFloat_Check(v) || PyUnicode_Check(v)
+             || PyBytes_Check(v) || PyType_Check(v) || PyModule_Check(v)
+             || PyFunction_Check(v) || PyCFunction_Check(v));
+}
+
+/* An unedited `alias = method` (`__ior__ = update = _raise`) whose live
+ * value is the function an edited def of this body made, the def's own
+ * name gone (`del _raise` after the aliases) so no member leads to it:
+ * the live function gets the new code, and keeps its identity.  Only the
+ * same function (same qualified name) as the new value; one the program
+ * rebound is left alone.  0 / -1. */
+static int
+patch_alias(Ctx *cx, PyObject *name, PyObject *old, PyObject *value,
+            int line)
+{
+    if (old == value || !PyFunction_Check(old) || !PyFunction_Check(value)
+        || PyFunction_GET_GLOBALS(old) != cx->job->dict
+        || PyFunction_GET_GLOBALS(value) != cx->job->dict
+        || hs_txn_function_saved(cx->txn, old)) {
+        return 0;
+    }
+    PyObject *a = PyObject_GetAttrString(old, "__qualname__");
+    PyObject *b = a ? PyObject_GetAttrString(value, "__qualname__") : NULL;
+    int same = b != NULL && PyUnicode_Check(a) && PyUnicode_Check(b)
+               && PyUnicode_Compare(a, b) == 0;
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    if (!same) {
+        return 0;
+    }
+    int r = hs_func_patch(cx->txn, old, PyFunction_GET_CODE(value), value,
+                          cx->nested);
+    if (r < 0 || r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
+        return r < 0 ? -1 : 0;
+    }
+    if (hs_live_note(cx->job, value, old) < 0) {
+        return -1;
+    }
+    return patch_result_report(cx, name, r, line);
 }
 
 /* A def member whose decorators did not change but whose live object is
@@ -679,14 +855,16 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     signed char *mstate = NULL;
     Py_ssize_t *mmatch = NULL;
     PyObject *items = NULL, *members = NULL, *annotations = NULL;
-    PyObject *old_ann = NULL, *old_fields = NULL;
+    PyObject *old_ann = NULL, *old_fields = NULL, *prefix = NULL;
+    PyObject *sname = NULL;
     int result = -1;
     int plans = 0;
     int rebuild = 0;
     Ctx cx = {job, txn, klass, NULL, nested, rg->new_line};
 
     cx.qualname = PyObject_GetAttrString(klass, "__qualname__");
-    if (cx.qualname == NULL) {
+    prefix = cx.qualname ? mangle_prefix(klass) : NULL;
+    if (prefix == NULL) {
         goto done;
     }
     if (header_ok == 0 && set_bases(&cx, new_bases) < 0) {
@@ -1000,14 +1178,36 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         }
         int st = -1, line = 0;
         Py_ssize_t mi = -1;
+        /* a private member's statement has its source name */
+        Py_XSETREF(sname, member_source_name(prefix, name));
+        if (sname == NULL) {
+            goto done;
+        }
         if (plans) {
             for (Py_ssize_t j = 0; j < nm.len; j++) {
                 if (nm.items[j].name_len > 0
-                    && name_eq(ntext, &nm.items[j], name)) {
+                    && name_eq(ntext, &nm.items[j], sname)) {
                     st = mstate[j];
                     line = nm.items[j].head_line;
                     mi = j;
                 }
+            }
+            /* another target of an assignment (`a = b = f`, `x, y = ...`):
+             * that statement's state */
+            Py_ssize_t sn;
+            const char *ss = mi < 0 ? PyUnicode_AsUTF8AndSize(sname, &sn)
+                                    : NULL;
+            for (Py_ssize_t j = 0; ss != NULL && j < nm.len; j++) {
+                HsChunk *c = &nm.items[j];
+                if ((c->kind == HS_CHUNK_STMT || c->kind == HS_CHUNK_ASSIGN)
+                    && chunk_assigns_name(ntext, c, ss, sn)) {
+                    st = mstate[j];
+                    line = c->head_line;
+                    mi = j;
+                }
+            }
+            if (PyErr_Occurred()) {
+                goto done;
             }
         }
         int deco_changed = plans && member_decorators_changed(
@@ -1062,6 +1262,28 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             int a = !data_stmt && member_kind(old) != K_OTHER
                         ? hs_live_note(job, value, old)
                         : 0;
+            if (a == 0 && data_stmt) {
+                a = patch_alias(&cx, name, old, value, line);
+            }
+            if (a == 0 && data_stmt && old != value
+                && member_kind(old) == K_OTHER && is_made_object(value)) {
+                /* the object the unedited statement made again
+                 * (`__marker = object()`): what the body computed from it
+                 * (`def pop(self, default=__marker)`) gets the live one */
+                a = hs_live_note(job, value, old);
+            }
+            if (a == 0 && st == HS_ST_MOVED && mmatch[mi] >= 0) {
+                /* `f = staticmethod(lambda ...)`: the lambdas it made
+                 * move with it */
+                const HsChunk *c = &nm.items[mi], *o = &om.items[mmatch[mi]];
+                if (hs_plan_contains_bytes(ntext + c->start,
+                                           c->end - c->start, "lambda", 6)) {
+                    HsHeldQuery q = {job->dict, NULL, job->filename, o->line,
+                                     o->last_line, 0};
+                    a = hs_func_shift_held(txn, old, &q, c->line - o->line,
+                                           nested);
+                }
+            }
             Py_DECREF(old);
             if (a < 0) {
                 goto done;
@@ -1078,7 +1300,7 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                                   ? &om.items[mmatch[mi]] : NULL;
         int r;
         if (odef != NULL && !deco_changed && (ko != kn || ko == K_OTHER)) {
-            r = patch_def_held(&cx, name, old, value, odef, ndef);
+            r = patch_def_held(&cx, sname, old, value, odef, ndef);
             if (r < 0) {
                 Py_DECREF(old);
                 goto done;
@@ -1113,7 +1335,7 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             const HsChunk *ost = ndef != NULL || mi < 0 || mmatch[mi] < 0
                                      ? odef
                                      : &om.items[mmatch[mi]];
-            r = patch_wrapped(&cx, name, old, value, ost, nst, fpair);
+            r = patch_wrapped(&cx, sname, old, value, ost, nst, fpair);
             if (r < 0) {
                 Py_DECREF(old);
                 goto done;
@@ -1236,8 +1458,10 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             if (old_used[j] || o->name_len == 0) {
                 continue;
             }
-            PyObject *name = PyUnicode_FromStringAndSize(otext + o->name,
-                                                         o->name_len);
+            PyObject *src = PyUnicode_FromStringAndSize(otext + o->name,
+                                                        o->name_len);
+            PyObject *name = src ? member_mangled_name(prefix, src) : NULL;
+            Py_XDECREF(src);
             if (name == NULL) {
                 goto done;
             }
@@ -1355,6 +1579,8 @@ done:
     Py_XDECREF(annotations);
     Py_XDECREF(old_ann);
     Py_XDECREF(old_fields);
+    Py_XDECREF(prefix);
+    Py_XDECREF(sname);
     Py_XDECREF(cx.qualname);
     return result;
 }

@@ -819,11 +819,42 @@ done:
 }
 #endif
 
-/* Take defaults, kwdefaults, annotations, doc and type params from `nf`
- * where they differ.  *changed is set when something was written. */
+/* Is `doc` the docstring that the code `old_code` gives a function made
+ * from it (its own docstring, by the interpreter's own rule)?  A live
+ * __doc__ other than that was set after the def ran (`f.__doc__ = ...`, a
+ * class decorator rewriting docstrings): a fresh import runs that
+ * statement again, so when the def's own docstring did not change the
+ * live value is what a fresh import gives.  1 / 0 / -1. */
 static int
-patch_metadata(HsTxn *txn, PyObject *of, PyObject *nf, int *changed,
-               int *saved)
+own_doc_unchanged(PyObject *old_code, PyObject *globals, PyObject *doc)
+{
+    PyObject *tmp = PyFunction_New(old_code, globals);
+    PyObject *od = NULL;
+    if (tmp == NULL
+        || PyObject_GetOptionalAttrString(tmp, "__doc__", &od) < 0) {
+        Py_XDECREF(tmp);
+        return -1;
+    }
+    Py_DECREF(tmp);
+    if (od == NULL) {
+        od = Py_NewRef(Py_None);
+    }
+    PyObject *nd = doc ? doc : Py_None;
+    int r = od == nd ? 1 : PyObject_RichCompareBool(od, nd, Py_EQ);
+    Py_DECREF(od);
+    if (r < 0) {
+        PyErr_Clear();
+        r = 0;
+    }
+    return r;
+}
+
+/* Take defaults, kwdefaults, annotations, doc and type params from `nf`
+ * where they differ (`old_code`: the code `of` ran before this patch).
+ * *changed is set when something was written. */
+static int
+patch_metadata(HsTxn *txn, PyObject *of, PyObject *old_code, PyObject *nf,
+               int *changed, int *saved)
 {
     static const char *const names[] = {
         "__defaults__", "__kwdefaults__",
@@ -846,6 +877,17 @@ patch_metadata(HsTxn *txn, PyObject *of, PyObject *nf, int *changed,
         int r = attr_differs(of, nf, names[i], &v);
         if (r < 0) {
             return -1;
+        }
+        if (r == 1 && strcmp(names[i], "__doc__") == 0) {
+            r = own_doc_unchanged(old_code, PyFunction_GET_GLOBALS(of), v);
+            if (r < 0) {
+                Py_XDECREF(v);
+                return -1;
+            }
+            r = !r;
+            if (r == 0) {
+                Py_XDECREF(v);
+            }
         }
         if (r == 0) {
             continue;
@@ -1032,7 +1074,7 @@ hs_func_patch(HsTxn *txn, PyObject *old, PyObject *new_code,
         changed = 1;
     }
     int meta = 0;
-    if (new_func != NULL && patch_metadata(txn, old, new_func, &meta,
+    if (new_func != NULL && patch_metadata(txn, old, old_code, new_func, &meta,
                                            &saved) < 0) {
         return -1;
     }

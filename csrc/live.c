@@ -172,6 +172,12 @@ live_subst(Live *lv, PyObject *o, int depth)
     if (young < 0) {
         return NULL;
     }
+    if (!young && PyTuple_Check(o) && !PyObject_GC_IsTracked(o)) {
+        /* a tuple of untracked items is not tracked (3.14 untracks it at
+         * once, so it is never among the young): looked into all the
+         * same, it is copied, never changed */
+        young = 1;
+    }
     if (!young) {
         return Py_NewRef(o);
     }

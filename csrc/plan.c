@@ -55,12 +55,14 @@ keymap_init(KeyMap *km, const HsChunkList *list)
     return 0;
 }
 
+/* The first chunk with key k not matched yet (equal keys are probed in
+ * the order they were inserted: the order of the source). */
 static Py_ssize_t
-keymap_get(const KeyMap *km, uint64_t k)
+keymap_get(const KeyMap *km, uint64_t k, const char *matched)
 {
     Py_ssize_t h = (Py_ssize_t)(k & (uint64_t)km->mask);
     while (km->vals[h] >= 0) {
-        if (km->keys[h] == k) {
+        if (km->keys[h] == k && !matched[km->vals[h]]) {
             return km->vals[h];
         }
         h = (h + 1) & km->mask;
@@ -151,7 +153,7 @@ hs_plan_normal(HsJob *job)
     }
     for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
         HsChunk *c = &job->chunks.items[i];
-        Py_ssize_t j = keymap_get(&km, c->key);
+        Py_ssize_t j = keymap_get(&km, c->key, job->old_matched);
         if (j < 0 || job->old_matched[j]) {
             job->state[i] = HS_ST_ADDED;
             continue;
@@ -508,6 +510,90 @@ mark_rerun(HsJob *job, Py_ssize_t k, PyObject *bound)
     return PyList_SetItem(job->codes, k, code); /* steals */
 }
 
+/* Does chunk d bind `name`: a kept one by its text and code, a staged one
+ * by its code?  1 / 0 / -1. */
+static int
+chunk_rebinds(HsJob *job, Py_ssize_t d, PyObject *name, const char *s,
+              Py_ssize_t n)
+{
+    if (chunk_is_kept(job, d)) {
+        return range_binds(job, PyBytes_AS_STRING(job->text),
+                           &job->chunks.items[d], d, name, s, n);
+    }
+    PyObject *code = PyList_GET_ITEM(job->codes, d);
+    if (code == Py_None) {
+        return 0;
+    }
+    PyObject *names = PySet_New(NULL);
+    int r = names ? hs_stage_stored_names(code, names) : -1;
+    if (r >= 0) {
+        r = PySet_Contains(names, name);
+    }
+    Py_XDECREF(names);
+    return r;
+}
+
+/* Is kept chunk d a `del` statement whose text has `s`?  Cheap. */
+static int
+is_del_of(HsJob *job, Py_ssize_t d, const char *s, Py_ssize_t n)
+{
+    const char *text = PyBytes_AS_STRING(job->text);
+    HsChunk *c = &job->chunks.items[d];
+    return chunk_is_kept(job, d) && c->kind == HS_CHUNK_STMT
+           && c->end - c->start > 4 && memcmp(text + c->start, "del", 3) == 0
+           && (text[c->start + 3] == ' ' || text[c->start + 3] == '\t')
+           && hs_plan_contains_bytes(text + c->start, c->end - c->start, s,
+                                     n);
+}
+
+/* Chunk k (run again or staged) binds `name`: the first kept statement
+ * after it that deletes the name, unless another statement binds the name
+ * in between (that `del` is the other one's), runs again.  Only `del`
+ * statements are looked for first, so the common case costs a prefix test
+ * per chunk.  0 / -1. */
+static int
+rerun_deletes_after(HsJob *job, Py_ssize_t k, PyObject *name, const char *s,
+                    Py_ssize_t n)
+{
+    for (Py_ssize_t d = k + 1; d < job->chunks.len; d++) {
+        if (!is_del_of(job, d, s, n)) {
+            continue;
+        }
+        int del = chunk_deletes(job, d, name, s, n);
+        if (del <= 0) {
+            if (del < 0) {
+                return -1;
+            }
+            continue;
+        }
+        for (Py_ssize_t e = k + 1; e < d; e++) {
+            int b = chunk_rebinds(job, e, name, s, n);
+            if (b != 0) {
+                return b < 0 ? -1 : 0;
+            }
+        }
+        return mark_rerun(job, d, NULL);
+    }
+    return 0;
+}
+
+/* deletes_of_stored: rerun_deletes_after() for every name in `stored`,
+ * the names staged chunk i binds.  0 / -1. */
+static int
+deletes_of_stored(HsJob *job, Py_ssize_t i, PyObject *stored)
+{
+    PyObject *it = PyObject_GetIter(stored), *name;
+    int r = it ? 0 : -1;
+    while (r == 0 && (name = PyIter_Next(it)) != NULL) {
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(name, &n);
+        r = s ? rerun_deletes_after(job, i, name, s, n) : -1;
+        Py_DECREF(name);
+    }
+    Py_XDECREF(it);
+    return r < 0 || PyErr_Occurred() ? -1 : 0;
+}
+
 /* The data policy does not run unchanged statements again, but a changed
  * statement may need a name that only an unchanged one binds and a later
  * one deletes ("import re" ... "del re"): run those again too, so the
@@ -553,6 +639,17 @@ hs_plan_reruns(HsJob *job)
                 }
                 int t = range_binds(job, PyBytes_AS_STRING(job->text),
                                     &job->chunks.items[k], k, name, s, n);
+                if (t == 1) {
+                    /* the nearest statement deletes it (`del attr` after a
+                     * loop): a fresh import has no such name here either;
+                     * the changed statement binds it itself or fails as a
+                     * fresh import would */
+                    int del = chunk_deletes(job, k, name, s, n);
+                    if (del != 0) {
+                        known = del < 0 ? -1 : known;
+                        break;
+                    }
+                }
                 if (t < 0 || (t == 1 && mark_rerun(job, k, bound) < 0)) {
                     known = -1;
                     break;
@@ -560,16 +657,9 @@ hs_plan_reruns(HsJob *job)
                 if (t == 0) {
                     continue;
                 }
-                /* and the statements after it that delete the name */
-                for (Py_ssize_t d = k + 1; d < job->chunks.len; d++) {
-                    if (!chunk_is_kept(job, d)) {
-                        continue;
-                    }
-                    int del = chunk_deletes(job, d, name, s, n);
-                    if (del < 0 || (del == 1 && mark_rerun(job, d, NULL) < 0)) {
-                        known = -1;
-                        break;
-                    }
+                /* and the statement after it that deletes the name */
+                if (rerun_deletes_after(job, k, name, s, n) < 0) {
+                    known = -1;
                 }
                 break;
             }
@@ -580,7 +670,15 @@ hs_plan_reruns(HsJob *job)
             }
         }
         Py_XDECREF(it);
-        if (PyErr_Occurred() || hs_stage_stored_names(code, bound) < 0) {
+        if (PyErr_Occurred()) {
+            goto done;
+        }
+        /* a name this statement binds that an unchanged `del` after it
+         * deletes (the `del` of a loop variable): that `del` runs again */
+        Py_XSETREF(loaded, PySet_New(NULL));
+        if (loaded == NULL || hs_stage_stored_names(code, loaded) < 0
+            || deletes_of_stored(job, i, loaded) < 0
+            || hs_stage_stored_names(code, bound) < 0) {
             goto done;
         }
     }

@@ -600,17 +600,21 @@ hs_scan(const char *text, Py_ssize_t from, Py_ssize_t to, int first_line,
         }
         c->key = key;
     }
+    /* ordinal among equal keys within the 64 chunks before, counted on
+     * the keys before their own ordinal was mixed in (a third `del x`
+     * would otherwise get the second one's key); duplicates farther apart
+     * keep equal keys, which PLAN matches in order */
+    uint64_t window[64];
     for (Py_ssize_t i = 0; i < list->len; i++) {
-        /* ordinal among equal keys: quadratic only among duplicates,
-         * which are rare; a hash set would cost more for typical sizes. */
-        uint64_t ord = 0;
+        uint64_t k0 = list->items[i].key, ord = 0;
         for (Py_ssize_t j = i - 1; j >= 0 && j >= i - 64; j--) {
-            if (list->items[j].key == list->items[i].key) {
+            if (window[j % 64] == k0) {
                 ord++;
             }
         }
+        window[i % 64] = k0;
         if (ord) {
-            list->items[i].key = hash_mix(list->items[i].key, ord);
+            list->items[i].key = hash_mix(k0, ord);
         }
     }
     return 0;

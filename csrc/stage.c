@@ -563,6 +563,34 @@ call_original(PyObject *args, PyObject *kwargs)
     return PyObject_Call(original_build_class, args, kwargs);
 }
 
+PyObject *
+hs_stage_class_aliased(HsJob *job, PyObject *name)
+{
+    PyObject *values = PyDict_Values(job->dict);
+    PyObject *found = NULL;
+    for (Py_ssize_t i = 0; values && i < PyList_GET_SIZE(values); i++) {
+        PyObject *v = PyList_GET_ITEM(values, i), *qual = NULL;
+        if (!PyType_Check(v)) {
+            continue;
+        }
+        if (PyObject_GetOptionalAttrString(v, "__qualname__", &qual) < 0) {
+            break;
+        }
+        int same = qual != NULL && PyUnicode_Check(qual)
+                   && PyUnicode_Compare(qual, name) == 0;
+        Py_XDECREF(qual);
+        if (PyErr_Occurred()) {
+            break;
+        }
+        if (same) {
+            found = Py_NewRef(v);
+            break;
+        }
+    }
+    Py_XDECREF(values);
+    return found;
+}
+
 /* The existing class that a class statement named `name` updates, or NULL
  * (no error) when it creates a new class. */
 static PyObject *
@@ -573,6 +601,15 @@ existing_class(Stage *st, PyObject *name)
     if (st->depth == 0) {
         if (PyDict_GetItemRef(job->dict, name, &old) < 0) {
             return NULL;
+        }
+        if (old == NULL) {
+            /* the name was deleted after aliasing the class (`_X = X`,
+             * `del X`): the class of that name bound elsewhere in the
+             * module (checked to be this module's below) */
+            old = hs_stage_class_aliased(job, name);
+            if (old == NULL && PyErr_Occurred()) {
+                return NULL;
+            }
         }
     }
     else {

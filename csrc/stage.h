@@ -33,6 +33,11 @@ int hs_stage_star_imports(PyObject *code, PyObject *list);
 int hs_stage_loaded_names(PyObject *code, PyObject *names);
 int hs_stage_deleted_names(PyObject *code, PyObject *names);
 
+/* A class whose __qualname__ is `name`, bound in the module under another
+ * name (`_X = X; del X`).  New reference, or NULL (exception set on error,
+ * or none found). */
+PyObject *hs_stage_class_aliased(HsJob *job, PyObject *name);
+
 /* Compile text[start:end) of a module as a standalone chunk, at its real
  * line numbers.  New reference. */
 PyObject *hs_stage_compile_range(HsJob *job, const char *text,

@@ -68,16 +68,9 @@ CI = ["textwrap", "graphlib", "fnmatch", "optparse", "fractions", "difflib"]
 # Measured with the engine of main at 7209a84 (after the funcs13 merge:
 # causes 3, 4, 6, 7, 10, 12 fixed there) on 3.12.1; docs/reliability.md has
 # the tables, and those of the branch point before it.
+# eng13a fixed 13 (base64, email), 16 (difflib, collections), 18
+# (inspect), 26 (fractions), 16 and 23 (_pydatetime): they pass on 3.12.1.
 KNOWN = {
-    "fractions": {26: "touch: __add__/__radd__... made by "
-                      "_operator_fallbacks() at class creation are new "
-                      "function objects (held ones keep the old code)"},
-    "base64": {13: "touch: b32encode/b32decode/b32hexencode/b32hexdecode "
-                   "lose the __doc__ assigned after their def"},
-    "difflib": {16: "touch: SequenceMatcher.__chain_b (name-mangled "
-                    "method) replaced by a new function"},
-    "collections": {16: "touch: UserList.__cast (name-mangled method) "
-                        "replaced by a new function"},
     "enum": {14: "touch: HS504 from EnumType._get_mixins_ re-running "
                  "`class Enum(metaclass=EnumType)`"},
     "typing": {19: "touch: HS504 'function' object is not subscriptable "
@@ -89,16 +82,6 @@ KNOWN = {
                         "typing:_IdentityCallable.__call__": 27,
                         "typing:SupportsAbs.__abs__": 27,
                         "typing:SupportsRound.__round__": 27}},
-    "inspect": {18: "shift: ismemberdescriptor/isgetsetdescriptor (defs "
-                    "inside `if hasattr(types, ...)`) not moved"},
-    "email": {13: "touch: docstrings rewritten by @_extend_docstrings "
-                  "(_policybase.Compat32) reset"},
-    "_pydatetime": {16: "touch: date.__setstate and the other name-mangled "
-                        "methods replaced by new functions",
-                    23: "IsoCalendarDate, bound as _IsoCalendarDate and "
-                        "`del IsoCalendarDate`: __new__ neither moved nor "
-                        "updated",
-                    "keys": {"_pydatetime:_IsoCalendarDate*": 23}},
 }
 
 # Interpreter differences (measured with the same engine; the CI subset on
@@ -107,14 +90,12 @@ _NESTED_24 = ("the __firstlineno__ constant of a class body nested in a "
               "moved function keeps the old line (24)")
 KNOWN_BY_VERSION = {
     # main's engine, 3.9.18 (3.10/3.11: typing as on 3.9, PEP 695 is 3.12+)
-    (3, 9): {"base64": {},         # no late __doc__ in 3.9's base64
-             "typing": {19: KNOWN["typing"][19]}},
+    (3, 9): {"typing": {19: KNOWN["typing"][19]}},
     (3, 10): {"typing": {19: KNOWN["typing"][19]}},
     (3, 11): {"typing": {19: KNOWN["typing"][19]}},
     (3, 13): {                     # main's engine, 3.13.0
         "csv": {24: "Sniffer.sniff's nested `class dialect`: " + _NESTED_24},
-        "inspect": {18: KNOWN["inspect"][18],
-                    24: "_signature_fromstr's nested RewriteSymbolics: "
+        "inspect": {24: "_signature_fromstr's nested RewriteSymbolics: "
                         + _NESTED_24},
         "tomllib": {24: "_parser.Output (a NamedTuple class): "
                         "__firstlineno__ not moved"},

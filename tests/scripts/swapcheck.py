@@ -102,6 +102,10 @@ CAUSES = {
     27: "main: functions with PEP 695 type parameters (`def "
         "reveal_type[T](obj: T, /)`) and the methods of such classes "
         "(`class SupportsAbs[T](Protocol)`), 3.12+: not moved on a shift",
+    28: "a compound statement (`if PY3:` ... `else:`) holding an edited def "
+        "runs again as a whole: the unedited data statements inside it "
+        "rebind their names to new objects (six's byte2int = "
+        "operator.itemgetter(0), viewkeys = operator.methodcaller(...))",
     24: "3.13+: a class's __firstlineno__ (what inspect.getsource reads) "
         "becomes 1 when the class is updated, and the __firstlineno__ "
         "constant of a class body nested in a moved function keeps the old "
