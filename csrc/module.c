@@ -664,15 +664,22 @@ PyDoc_STRVAR(watching_doc,
 static PyObject *
 core_watching(PyObject *module, PyObject *unused)
 {
+    HsState *st = hs_state(module);
+    if (st == NULL) {
+        return NULL;
+    }
     PyObject *d = hs_watch_info();
     if (d == NULL || d == Py_None) {
         return d;
     }
     PyObject *w = PyBool_FromLong(hs_safepoint_waking());
-    if (PyDict_SetItemString(d, "wake", w) < 0) {
+    PyObject *b = hs_safepoint_blocked(st);
+    if (b == NULL || PyDict_SetItemString(d, "wake", w) < 0
+        || PyDict_SetItemString(d, "blocked", b) < 0) {
         Py_CLEAR(d);
     }
     Py_DECREF(w);
+    Py_XDECREF(b);
     return d;
 }
 
@@ -949,6 +956,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->log_sink);
     Py_VISIT(st->wake_handler);
     Py_VISIT(st->adapter_hook);
+    Py_VISIT(st->blocked);
     return 0;
 }
 
@@ -978,6 +986,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->log_sink);
     Py_CLEAR(st->wake_handler);
     Py_CLEAR(st->adapter_hook);
+    Py_CLEAR(st->blocked);
     return 0;
 }
 

@@ -22,6 +22,10 @@ int hs_safepoint_run_hooks(HsState *st, PyObject *hooks, PyObject *arg);
 /* The files of the tracked modules (a new list of str). */
 PyObject *hs_safepoint_tracked_files(HsState *st);
 
+/* The names of the modules whose last automatic reload failed and that
+ * later batches take along (safepoint.c, "blocked modules").  New list. */
+PyObject *hs_safepoint_blocked(HsState *st);
+
 /* The "hotswap" logger (new reference), and a stderr handler on it when
  * the application configured none.  */
 PyObject *hs_safepoint_logger(void);

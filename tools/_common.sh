@@ -12,7 +12,7 @@ HS_MINORS=(3.9 3.10 3.11 3.12 3.13 3.14 3.15)
 HS_DEPS=(pip "setuptools>=61" wheel build pytest hypothesis ipython
          # framework adapters and metaclass-built models (tests/test_frameworks.py);
          # pydantic-core and sqlalchemy ship no wheels for 3.15 yet
-         attrs flask django uvicorn httpx
+         attrs flask django uvicorn httpx gunicorn
          "pydantic; python_version < '3.15'" "fastapi; python_version < '3.15'"
          "sqlalchemy; python_version < '3.15'")
 
