@@ -241,6 +241,49 @@ def test_timestamps_names_and_failing_since(tmp_path):
     assert re.search(r"^  added: helper\.extra$", err, re.M), err
 
 
+TZ_PROG = """
+    import os, sys, time
+    import helper
+
+    # as Django does with its TIME_ZONE setting
+    os.environ["TZ"] = "KTM-5:45"
+    time.tzset()
+    open(sys.argv[1], "w").close()
+    end = time.monotonic() + 30
+    while not os.path.exists(sys.argv[2]) and time.monotonic() < end:
+        time.sleep(0.01)
+"""
+
+
+def test_timestamps_ignore_the_programs_time_zone(tmp_path):
+    """Reload lines keep the time zone the CLI started in (UTC here), not
+    the one the program switched to (UTC+05:45)."""
+    app = tmp_path / "app"
+    write(app / "helper.py", "X = 1\n")
+    prog = write(app / "prog.py", TZ_PROG)
+    ready, done = tmp_path / "ready", tmp_path / "done"
+    events = tmp_path / "events.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "dev", "-m", "hotswap", "run", "--events",
+         str(events), str(prog), str(ready), str(done)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, text=True, env=dict(os.environ, TZ="UTC0"))
+    try:
+        wait_for(ready.exists, what="program start")
+        save(app / "helper.py", "X = 2\n")
+        wait_for(lambda: len(read_events(events)) >= 1, what="reload")
+    finally:
+        done.touch()
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    when = read_events(events)[0]["time"]
+    stamp = re.search(r"^(\d\d:\d\d):\d\d\.\d\d\d hotswap: helper reloaded",
+                      err, re.M)
+    assert stamp, err
+    utc = {time.strftime("%H:%M", time.gmtime(when + d)) for d in (-1, 0, 1)}
+    assert stamp.group(1) in utc, (stamp.group(1), utc)
+
+
 # -- HS301: one line per code location -----------------------------------------
 
 def test_hs301_is_aggregated_by_location(sb):

@@ -43,7 +43,8 @@ with no traffic, a sleep) is woken with SIGURG (see ``hotswap.watch``).
 Output: 1 s after start-up one line says what is watched and how many
 modules under it are tracked (by then a server has imported its
 application), or warns that nothing is.  Each reload is one line, with the
-local time (``12:03:04.512 hotswap: app reloaded: 1 updated (0.9 ms)``);
+local time (``12:03:04.512 hotswap: app reloaded: 1 updated (0.9 ms)``) in
+the time zone the CLI started in, whatever the program does to ``TZ``;
 a failure shows the error and, when the module's edits failed before too,
 since when it kept its old code and which statement fails.  These lines go
 to a duplicate of the stderr descriptor taken at start-up, and events to
@@ -215,10 +216,30 @@ def report_event(report, error=None):
 _CHANGE_ACTIONS = ("updated", "added", "removed", "moved", "replaced")
 
 
+# The UTC offset of the local time when the CLI started.  Reload lines are
+# stamped with it, not with time.localtime(): a program may change the
+# process's time zone (Django sets os.environ["TZ"] to its TIME_ZONE setting
+# and calls time.tzset()), and the lines must keep the clock of the terminal
+# they are read on.  (A daylight-saving change during the run is not
+# followed: the offset stays the start-up one.)
+_START_OFFSET = None
+
+
+def _capture_clock():
+    global _START_OFFSET
+    if _START_OFFSET is None:
+        _START_OFFSET = time.localtime().tm_gmtoff
+
+
 def _clock(t=None):
-    """``12:03:04.512``: the local time of a reload line."""
+    """``12:03:04.512``: the time of a reload line, in the time zone the
+    CLI started in (see _START_OFFSET)."""
     t = time.time() if t is None else t
-    return time.strftime("%H:%M:%S", time.localtime(t)) + \
+    if _START_OFFSET is None:
+        local = time.localtime(t)
+    else:
+        local = time.gmtime(t + _START_OFFSET)
+    return time.strftime("%H:%M:%S", local) + \
         ".%03d" % (int(t * 1000) % 1000)
 
 
@@ -248,6 +269,7 @@ class _Output:
                  stream=None):
         self.level = level
         self.verbose = verbose
+        _capture_clock()
         self._own = stream is None
         if stream is None:
             try:
