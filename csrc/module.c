@@ -74,16 +74,21 @@ core_reload(PyObject *module, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_TypeError, "policy must be callable or None");
         return NULL;
     }
+    /* the collector waits until the batch is over (safepoint.c) */
+    int paused = hs_safepoint_gc_pause();
+    PyObject *r = NULL;
     if (PyTuple_GET_SIZE(args) > 0) {
-        return hs_reload(module, args, policy, flags);
+        r = hs_reload(module, args, policy, flags);
     }
-    PyObject *targets = hs_track_modules(st, 1);
-    if (targets == NULL) {
-        return NULL;
+    else {
+        PyObject *targets = hs_track_modules(st, 1);
+        if (targets != NULL) {
+            r = hs_reload(module, targets, policy,
+                          flags | HS_RELOAD_ONLY_CHANGED);
+            Py_DECREF(targets);
+        }
     }
-    PyObject *r = hs_reload(module, targets, policy,
-                            flags | HS_RELOAD_ONLY_CHANGED);
-    Py_DECREF(targets);
+    hs_safepoint_gc_resume(paused);
     return r;
 }
 

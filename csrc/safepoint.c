@@ -476,8 +476,66 @@ hs_safepoint_blocked(HsState *st)
 
 static int wake_check(HsState *st);
 
+/* A general note on the collector during a reload.
+ *
+ * A collection runs in whatever frame allocates when a threshold is
+ * crossed, and the finalizers it calls (an unclosed file's or socket's
+ * ResourceWarning, a __del__ that warns) attribute their warnings to that
+ * frame.  A reload allocates, and runs Python code of its own: adapters,
+ * the log sink, after-reload hooks (the CLI's are in hotswap/__main__.py),
+ * the stdlib they call.  So a program's garbage, or the old values a
+ * reload just released, would be finalized there and the warnings would
+ * name hotswap's files.  The collector is paused for the whole batch and
+ * its messages, and resumed after: the debt is paid at the program's next
+ * allocation, in the program's frame, as without hotswap. */
+
+int
+hs_safepoint_gc_pause(void)
+{
+    PyObject *exc_type, *exc, *tb;
+    PyErr_Fetch(&exc_type, &exc, &tb);
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *on = gc ? PyObject_CallMethod(gc, "isenabled", NULL) : NULL;
+    int paused = on != NULL && PyObject_IsTrue(on) == 1;
+    PyObject *r = paused ? PyObject_CallMethod(gc, "disable", NULL) : NULL;
+    paused = paused && r != NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(on);
+    Py_XDECREF(gc);
+    PyErr_Clear();
+    PyErr_Restore(exc_type, exc, tb);
+    return paused;
+}
+
+void
+hs_safepoint_gc_resume(int paused)
+{
+    if (!paused) {
+        return;
+    }
+    PyObject *exc_type, *exc, *tb;
+    PyErr_Fetch(&exc_type, &exc, &tb);
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *r = gc ? PyObject_CallMethod(gc, "enable", NULL) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(gc);
+    PyErr_Clear();
+    PyErr_Restore(exc_type, exc, tb);
+}
+
+static PyObject *safepoint_apply(PyObject *core);
+
 PyObject *
 hs_safepoint_apply(PyObject *core)
+{
+    int paused = hs_safepoint_gc_pause();
+    PyObject *r = safepoint_apply(core);
+    hs_safepoint_gc_resume(paused);
+    return r;
+}
+
+static PyObject *
+safepoint_apply(PyObject *core)
 {
     HsState *st = hs_state(core);
     if (st == NULL) {
