@@ -27,6 +27,7 @@ the end of its test, on failure too.
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -160,6 +161,7 @@ class Server:
         self.err = open(tmp_path / "stderr.txt", "w")
         env = dict(os.environ, PYTHONUNBUFFERED="1",
                    PYTHONDONTWRITEBYTECODE="1")
+        self.started = time.monotonic()
         self.proc = subprocess.Popen(
             [sys.executable, "-X", "dev", "-m", "hotswap", "run",
              "--events", str(self.events), *args],
@@ -693,5 +695,84 @@ def test_fastapi_pydantic_field_added_is_served(tmp_path):
         # state kept: ORDERS counted on (3 before, now 4)
         assert client.post("/order", {"item": {"name": "x"},
                                       "priority": 1})[1].startswith('{"n":5')
+    finally:
+        server.close()
+
+
+GUNICORN_APP = """
+    import os
+
+    COUNT = {"n": 0}
+
+
+    def reply():
+        return "v1"
+
+
+    def app(environ, start_response):
+        COUNT["n"] += 1
+        body = f"{reply()} {os.getpid()} {COUNT['n']}".encode()
+        start_response("200 OK", [("Content-Type", "text/plain"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+"""
+
+
+def test_gunicorn_forked_workers_each_reload(tmp_path):
+    """gunicorn (pre-fork, 2 sync workers) under ``python -m hotswap run``:
+    each worker is a forked child that starts a watcher of its own, so
+    after one save both serve the new code, each keeping its own state
+    (its request counter goes on)."""
+    pytest.importorskip("gunicorn")
+    app = write(tmp_path / "proj" / "app.py", GUNICORN_APP)
+    port = free_port()
+    server = Server(tmp_path, ["-m", "gunicorn", "--workers", "2",
+                               "--worker-class", "sync", "--bind",
+                               f"127.0.0.1:{port}", "--log-level",
+                               "warning", "app:app"])
+    client = Client(port)
+
+    def ask():
+        status, body = client.get("/")
+        assert status == 200, (status, body)
+        version, pid, n = body.split()
+        return version, int(pid), int(n)
+
+    try:
+        server.wait_ready(client, path="/")
+        last = {}            # pid -> its last count
+        end = time.monotonic() + 20
+        while len(last) < 2:
+            assert time.monotonic() < end, f"one worker answers: {last}"
+            version, pid, n = ask()
+            assert version == "v1"
+            last[pid] = n
+            time.sleep(0.01)
+        save(app, textwrap.dedent(GUNICORN_APP).replace('"v1"', '"v2"'))
+        new = set()
+        end = time.monotonic() + 20
+        while new != set(last):
+            assert time.monotonic() < end, (
+                f"workers serving v2: {new} of {set(last)}\n"
+                f"{server.output()}")
+            version, pid, n = ask()
+            assert pid in last, (pid, last)   # no worker was restarted
+            assert n > last[pid], (pid, n, last)  # its state was kept
+            last[pid] = n
+            if version == "v2":
+                new.add(pid)
+            time.sleep(0.01)
+        evs = server.wait_events(2)
+        assert [e["event"] for e in evs] == ["applied", "applied"], evs
+        assert client.failures() == []
+        # each worker's line names it; the master, which imports no
+        # application, says so instead of warning
+        tagged = re.findall(r"^\S+ hotswap\[(\d+)\]: app reloaded",
+                            server.stderr(), re.M)
+        assert sorted(map(int, tagged)) == sorted(last), server.stderr()
+        time.sleep(max(0.0, 1.5 - (time.monotonic() - server.started)))
+        assert "warning: nothing under" not in server.stderr()
+        assert "nothing tracked in this process" in server.stderr(), \
+            server.stderr()
     finally:
         server.close()

@@ -287,6 +287,7 @@ class _Output:
         self.stream = stream
         self.events = (open(events_path, "a", encoding="utf-8", buffering=1)
                        if events_path else None)
+        self.tag = ""          # "[pid]" in a forked child
         self._failure = None   # (ReloadError, its message) just logged
         self.failing = {}      # module -> [since, saves, statement]
 
@@ -295,8 +296,9 @@ class _Output:
         if level < self.level or self.stream is None:
             return
         text = text.rstrip()
-        if not text.startswith("hotswap"):
-            text = "hotswap: " + text
+        if text.startswith("hotswap: "):
+            text = text[len("hotswap: "):]
+        text = f"hotswap{self.tag}: {text}"
         if stamp:
             text = f"{_clock()} {text}"
         try:
@@ -565,16 +567,24 @@ def _tracked_under(roots):
     return found
 
 
-def _startup_report(roots, out, main_name, warn=True):
+def _startup_report(roots, out, main_name, warn=True, forked=0):
     """The start-up line: what is watched and how many modules are
     tracked; a warning (if ``warn``) when nothing under the roots is.
-    True when the line was printed."""
+    True when the line was printed.  ``forked``: how many processes this
+    one forked so far (a pre-fork server's master imports no application:
+    its workers do, and watch on their own)."""
     names = _tracked_under(roots)  # __main__ too, when it lies there
     where = ", ".join(roots)
     if names:
         out.line(f"watching {where}: {len(names)} module"
                  f"{'s' if len(names) != 1 else ''} tracked "
                  f"(and __main__ = {main_name})")
+        return True
+    if warn and forked:
+        out.line(f"watching {where}: nothing tracked in this process "
+                 f"(__main__ = {main_name}); the {forked} process"
+                 f"{'es' if forked != 1 else ''} it forked watch and "
+                 f"reload on their own")
         return True
     if warn:
         out.line(f"warning: nothing under {where} is tracked "
@@ -619,6 +629,7 @@ class _StartupCheck:
         self._t0 = time.monotonic()
         self._next = 0        # index in STARTUP_CHECKS
         self._done = False
+        self.forked = 0       # processes forked so far
 
     def start(self):
         if self._done or self._next >= len(STARTUP_CHECKS):
@@ -635,7 +646,8 @@ class _StartupCheck:
                 return
             first = self._next == 0
             self._next += 1
-            if _without_collector(_startup_report, *self._args, first):
+            if _without_collector(_startup_report, *self._args, first,
+                                  self.forked):
                 break
         self._done = True
 
@@ -662,10 +674,15 @@ def _at_fork(state):
     def after_in_parent():
         check = state.get("check")
         if check is not None:
+            check.forked += 1
             check.start()
 
     def after_in_child():
         state.pop("check", None)
+        out = state.get("out")
+        if out is not None:
+            # two processes now write reload lines: say whose
+            out.tag = f"[{os.getpid()}]"
         start = state.get("restart")
         if start is not None:
             try:
