@@ -14,6 +14,7 @@ test saves:
    "failed" (HS503);
 4. the fix: served within LATENCY, events "applied".
 
+gunicorn (pre-fork, 2 sync workers): every worker reloads on its own.
 Also: a module whose reload failed because another module lacked a name
 (urls.py saved before views.py) applies when that module is saved; a field
 added to a pydantic model reaches the FastAPI routes built from it
