@@ -61,6 +61,7 @@ by the C core (``hotswap._core``).
 """
 import argparse
 import builtins
+import gc
 import importlib.machinery
 import importlib.util
 import io
@@ -595,24 +596,6 @@ def _startup_report(roots, out, main_name, warn=True, forked=0):
     return False
 
 
-def _without_collector(fn, *args):
-    """fn(*args) with the cyclic collector paused, for CLI code that runs
-    beside the program (the start-up check's thread): a collection it
-    triggered would run the program's finalizers here, and their warnings
-    (an unclosed file's ResourceWarning) would name this file.  The core
-    does the same around a reload.  (A program calling gc.disable() during
-    these few milliseconds would find the collector enabled again.)"""
-    import gc
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        return fn(*args)
-    finally:
-        if paused:
-            gc.enable()
-
-
 class _StartupCheck:
     """The start-up line, from a daemon thread, at STARTUP_CHECKS: printed
     once modules under the roots are tracked (a warning at the first check
@@ -644,10 +627,24 @@ class _StartupCheck:
             wait = self._t0 + STARTUP_CHECKS[self._next] - time.monotonic()
             if self._stop.wait(max(wait, 0)):
                 return
-            first = self._next == 0
-            self._next += 1
-            if _without_collector(_startup_report, *self._args, first,
-                                  self.forked):
+            # The collector is paused while the check runs beside the
+            # program, first thing (nothing gc-tracked is allocated before
+            # it): a collection triggered here would run the program's
+            # finalizers in this thread, and their warnings (an unclosed
+            # file's ResourceWarning) would name this file.  The core does
+            # the same around a reload.  (A program calling gc.disable()
+            # during these few milliseconds finds it enabled again.)
+            paused = gc.isenabled()
+            if paused:
+                gc.disable()
+            try:
+                first = self._next == 0
+                self._next += 1
+                shown = _startup_report(*self._args, first, self.forked)
+            finally:
+                if paused:
+                    gc.enable()
+            if shown:
                 break
         self._done = True
 
