@@ -80,9 +80,7 @@ static const char *
 failure_code(void)
 {
     static char buf[8];
-    PyObject *exc_type, *exc, *tb;
-    PyErr_Fetch(&exc_type, &exc, &tb);
-    PyErr_NormalizeException(&exc_type, &exc, &tb);
+    PyObject *exc = PyErr_GetRaisedException();
     const char *code = "HS508";
     PyObject *c = exc ? PyObject_GetAttrString(exc, "hotswap_code") : NULL;
     const char *s = c && PyUnicode_Check(c) ? PyUnicode_AsUTF8(c) : NULL;
@@ -92,7 +90,7 @@ failure_code(void)
     }
     Py_XDECREF(c);
     PyErr_Clear();
-    PyErr_Restore(exc_type, exc, tb);
+    PyErr_SetRaisedException(exc);
     return code;
 }
 
@@ -154,9 +152,7 @@ hs_adapters_call(HsState *st, const char *phase, PyObject *batch,
         Py_CLEAR(res);
     }
     if (res == NULL) {
-        PyObject *exc_type, *exc, *tb;
-        PyErr_Fetch(&exc_type, &exc, &tb);
-        PyErr_NormalizeException(&exc_type, &exc, &tb);
+        PyObject *exc = PyErr_GetRaisedException();
         PyObject *mod = exc ? PyObject_GetAttrString(exc, "hotswap_module")
                             : NULL;
         PyErr_Clear();
@@ -167,7 +163,7 @@ hs_adapters_call(HsState *st, const char *phase, PyObject *batch,
             }
         }
         Py_XDECREF(mod);
-        PyErr_Restore(exc_type, exc, tb);
+        PyErr_SetRaisedException(exc);
         *code = failure_code();
         return -1;
     }
@@ -181,8 +177,7 @@ hs_adapters_notify(HsState *st, const char *phase, PyObject *batch)
     if (st->adapter_hook == NULL || batch == NULL || batch == Py_None) {
         return;
     }
-    PyObject *exc_type, *exc, *tb;
-    PyErr_Fetch(&exc_type, &exc, &tb);
+    PyObject *exc = PyErr_GetRaisedException();
     PyObject *hook = Py_NewRef(st->adapter_hook);
     PyObject *res = PyObject_CallFunction(hook, "sO", phase, batch);
     if (res == NULL) {
@@ -190,5 +185,5 @@ hs_adapters_notify(HsState *st, const char *phase, PyObject *batch)
     }
     Py_DECREF(hook);
     Py_XDECREF(res);
-    PyErr_Restore(exc_type, exc, tb);
+    PyErr_SetRaisedException(exc);
 }

@@ -657,17 +657,13 @@ set_bases(Ctx *cx, PyObject *bases)
     if (bases != Py_None && !PyErr_ExceptionMatches(PyExc_TypeError)) {
         return -1;
     }
-    PyObject *exc_type, *exc, *tb;
-    PyErr_Fetch(&exc_type, &exc, &tb);
-    PyErr_NormalizeException(&exc_type, &exc, &tb);
+    PyObject *exc = PyErr_GetRaisedException();
     r = hs_report_add(cx->job, cx->qualname, "class", "rejected", "HS201",
                       cx->line,
                       "the bases changed and cannot be assigned in place "
                       "(%S); the body was applied, the bases were not",
                       exc ? exc : Py_None);
-    Py_XDECREF(exc_type);
     Py_XDECREF(exc);
-    Py_XDECREF(tb);
     return r;
 }
 

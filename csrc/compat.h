@@ -252,6 +252,55 @@ hs_op_is_import_star(int op, unsigned long arg)
 #  define HS_REVERSION_FUNCTIONS 0
 #endif
 
+/* PyErr_GetRaisedException / PyErr_SetRaisedException: 3.12, which
+ * deprecated PyErr_Fetch/PyErr_Restore.  One exception object, normalized,
+ * its traceback attached; NULL when no error is set. */
+#if PY_VERSION_HEX < 0x030C0000
+static inline PyObject *
+PyErr_GetRaisedException(void)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (type == NULL) {
+        return NULL;
+    }
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL) {
+        PyException_SetTraceback(value, tb);
+    }
+    Py_DECREF(type);
+    Py_XDECREF(tb);
+    return value;
+}
+static inline void
+PyErr_SetRaisedException(PyObject *exc)
+{
+    if (exc == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    PyErr_Restore(Py_NewRef(Py_TYPE(exc)), exc,
+                  PyException_GetTraceback(exc));
+}
+#endif
+
+/* Module slots declaring what the module supports: Py_mod_multiple_
+ * interpreters (3.12) and Py_mod_gil (3.13).  hotswap keeps process-wide
+ * state (one watcher thread, the pending-call hand-over, builtins hooks),
+ * so it supports the main interpreter only, and needs the GIL. */
+#if PY_VERSION_HEX >= 0x030C0000
+#  define HS_SLOT_ONE_INTERPRETER \
+      {Py_mod_multiple_interpreters, \
+       Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#else
+#  define HS_SLOT_ONE_INTERPRETER
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+#  define HS_SLOT_GIL_USED {Py_mod_gil, Py_MOD_GIL_USED},
+#else
+#  define HS_SLOT_GIL_USED
+#endif
+
 /* Code objects compare their line tables (and, through their constants,
  * those of nested code objects) with ==: 3.11.  Before, the line table is
  * compared by hand: co_linetable from 3.10, co_lnotab on 3.9. */

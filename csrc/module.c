@@ -1003,6 +1003,8 @@ core_free(void *module)
 
 static struct PyModuleDef_Slot core_slots[] = {
     {Py_mod_exec, HS_SLOT(core_exec)},
+    HS_SLOT_ONE_INTERPRETER
+    HS_SLOT_GIL_USED
     {0, NULL},
 };
 

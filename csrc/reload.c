@@ -484,12 +484,7 @@ void
 hs_reload_raise_error(HsState *st, HsJob *job, const char *code,
                    PyObject *report)
 {
-    PyObject *exc_type, *exc, *tb;
-    PyErr_Fetch(&exc_type, &exc, &tb);
-    PyErr_NormalizeException(&exc_type, &exc, &tb);
-    if (exc != NULL && tb != NULL) {
-        PyException_SetTraceback(exc, tb);
-    }
+    PyObject *exc = PyErr_GetRaisedException();
     PyObject *filename = NULL;
     int lineno = 0;
     error_location(job, exc, &filename, &lineno);
@@ -537,7 +532,7 @@ hs_reload_raise_error(HsState *st, HsJob *job, const char *code,
     }
     if (err == NULL) {
         /* could not build the ReloadError: raise the original */
-        PyErr_Restore(exc_type, exc, tb);
+        PyErr_SetRaisedException(exc);
         Py_XDECREF(filename);
         return;
     }
@@ -551,9 +546,7 @@ hs_reload_raise_error(HsState *st, HsJob *job, const char *code,
     }
     PyErr_SetObject(st->reload_error, err);
     Py_DECREF(err);
-    Py_XDECREF(exc_type);
     Py_XDECREF(exc);
-    Py_XDECREF(tb);
     Py_XDECREF(filename);
 }
 
@@ -761,11 +754,10 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
             staged = -1;
         }
         if (gc_was_enabled) {
-            PyObject *exc_type, *exc, *tb;
-            PyErr_Fetch(&exc_type, &exc, &tb);
+            PyObject *exc = PyErr_GetRaisedException();
             r = PyObject_CallMethod(gc, "enable", NULL);
             Py_XDECREF(r);
-            PyErr_Restore(exc_type, exc, tb);
+            PyErr_SetRaisedException(exc);
         }
         gc_off = 0;
         if (staged < 0) {
@@ -845,12 +837,11 @@ fail:
         gc_off = 0;
     }
     {
-        PyObject *exc_type, *exc, *tb;
-        PyErr_Fetch(&exc_type, &exc, &tb);
+        PyObject *exc = PyErr_GetRaisedException();
         PyObject *fr = build_report(st, jobs, NULL, count, 0, (int)failed, 0,
                                     t0);
         PyErr_Clear();
-        PyErr_Restore(exc_type, exc, tb);
+        PyErr_SetRaisedException(exc);
         hs_reload_raise_error(st, failed >= 0 ? &jobs[failed] : NULL, fail.code,
                            fr);
         Py_XDECREF(fr);
@@ -863,11 +854,10 @@ out:
         hs_txn_rollback(&txn);
     }
     if (gc_off && gc_was_enabled && gc != NULL) {
-        PyObject *exc_type, *exc, *tb;
-        PyErr_Fetch(&exc_type, &exc, &tb);
+        PyObject *exc = PyErr_GetRaisedException();
         PyObject *r = PyObject_CallMethod(gc, "enable", NULL);
         Py_XDECREF(r);
-        PyErr_Restore(exc_type, exc, tb);
+        PyErr_SetRaisedException(exc);
     }
     if (jobs != NULL) {
         for (Py_ssize_t i = 0; i < n; i++) {

@@ -157,15 +157,11 @@ hs_safepoint_run_hooks(HsState *st, PyObject *hooks, PyObject *arg)
         PyObject *r = PyObject_CallOneArg(PyList_GET_ITEM(copy, i), arg);
         if (r == NULL) {
             /* a broken hook must not stop the others, nor the reload */
-            PyObject *exc_type, *exc, *tb;
-            PyErr_Fetch(&exc_type, &exc, &tb);
-            PyErr_NormalizeException(&exc_type, &exc, &tb);
+            PyObject *exc = PyErr_GetRaisedException();
             PyObject *m = PyUnicode_FromFormat(
                 "hotswap: hook %R raised %S", PyList_GET_ITEM(copy, i),
                 exc ? exc : Py_None);
-            Py_XDECREF(exc_type);
             Py_XDECREF(exc);
-            Py_XDECREF(tb);
             if (m != NULL) {
                 log_line(st, "warning", m, NULL);
                 Py_DECREF(m);
@@ -590,19 +586,12 @@ safepoint_apply(PyObject *core)
         if (!PyErr_ExceptionMatches(st->reload_error)) {
             return NULL;
         }
-        PyObject *exc_type, *exc, *tb;
-        PyErr_Fetch(&exc_type, &exc, &tb);
-        PyErr_NormalizeException(&exc_type, &exc, &tb);
-        if (exc != NULL && tb != NULL) {
-            PyException_SetTraceback(exc, tb);
-        }
+        PyObject *exc = PyErr_GetRaisedException();
         log_failure(st, exc);
         hs_watch_count(1);
         report = exc ? PyObject_GetAttrString(exc, "report") : NULL;
         PyErr_Clear();
-        Py_XDECREF(exc_type);
         Py_XDECREF(exc);
-        Py_XDECREF(tb);
         if (report == NULL) {
             report = Py_NewRef(Py_None);
         }
@@ -667,14 +656,13 @@ safepoint_pending(void *arg)
 {
     /* Runs between two bytecodes of whatever the main thread was doing:
      * never let an error escape into that code. */
-    PyObject *exc_type, *exc, *tb;
-    PyErr_Fetch(&exc_type, &exc, &tb);
+    PyObject *exc = PyErr_GetRaisedException();
     PyObject *r = hs_safepoint_apply((PyObject *)arg);
     if (r == NULL) {
         PyErr_WriteUnraisable((PyObject *)arg);
     }
     Py_XDECREF(r);
-    PyErr_Restore(exc_type, exc, tb);
+    PyErr_SetRaisedException(exc);
     return 0;
 }
 

@@ -289,18 +289,13 @@ whole:
      * error carries the user's line and text.  If it compiles, the
      * scanner split something wrongly: run the whole file instead. */
     {
-        PyObject *exc_type, *exc, *tb;
-        PyErr_Fetch(&exc_type, &exc, &tb);
+        PyObject *exc = PyErr_GetRaisedException();
         PyObject *code = compile_whole(job);
         if (code == NULL) {
-            Py_XDECREF(exc_type);
             Py_XDECREF(exc);
-            Py_XDECREF(tb);
             return -1;
         }
-        Py_XDECREF(exc_type);
         Py_XDECREF(exc);
-        Py_XDECREF(tb);
         Py_CLEAR(job->codes);
         job->full_code = code;
         job->mode = HS_MODE_FULL;
@@ -1083,13 +1078,12 @@ hs_stage_run(HsJob *job)
 done:
     current_stage = NULL;
     {
-        PyObject *exc_type, *exc, *tb;
-        PyErr_Fetch(&exc_type, &exc, &tb);
+        PyObject *exc = PyErr_GetRaisedException();
         if (PyDict_SetItemString(builtins, "__build_class__",
                                  original_build_class) < 0) {
             PyErr_WriteUnraisable(NULL);
         }
-        PyErr_Restore(exc_type, exc, tb);
+        PyErr_SetRaisedException(exc);
     }
     Py_CLEAR(original_build_class);
     Py_XDECREF(hook);

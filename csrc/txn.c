@@ -256,11 +256,10 @@ hs_func_set_closure_and_code(PyObject *func, PyObject *closure,
         return -1;
     }
     if (PyObject_SetAttrString(func, "__code__", code) < 0) {
-        PyObject *exc_type, *exc, *tb;
-        PyErr_Fetch(&exc_type, &exc, &tb);
+        PyObject *exc = PyErr_GetRaisedException();
         (void)PyFunction_SetClosure(func,
                                     old_closure ? old_closure : Py_None);
-        PyErr_Restore(exc_type, exc, tb);
+        PyErr_SetRaisedException(exc);
         Py_XDECREF(old_closure);
         return -1;
     }
@@ -314,8 +313,7 @@ restore_function(PyObject *func, PyObject *state)
 void
 hs_txn_rollback(HsTxn *txn)
 {
-    PyObject *exc_type, *exc, *tb;
-    PyErr_Fetch(&exc_type, &exc, &tb);
+    PyObject *exc = PyErr_GetRaisedException();
     for (Py_ssize_t i = txn->len - 1; i >= 0; i--) {
         HsUndo *u = &txn->items[i];
         int r = 0;
@@ -366,7 +364,7 @@ hs_txn_rollback(HsTxn *txn)
             PyErr_WriteUnraisable(u->obj);
         }
     }
-    PyErr_Restore(exc_type, exc, tb);
+    PyErr_SetRaisedException(exc);
     hs_txn_clear(txn);
 }
 

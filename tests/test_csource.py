@@ -143,3 +143,11 @@ def test_every_diagnostic_code_is_documented():
         os.path.join(ROOT, "docs", "diagnostics.md")), flags=re.M))
     assert used - documented == set(), "used, not documented"
     assert documented - used == set(), "documented, never reported"
+
+
+def test_no_deprecated_error_api_outside_compat_h():
+    # 3.12 deprecated the (type, value, traceback) triple: one exception
+    # object, through PyErr_GetRaisedException/PyErr_SetRaisedException
+    # (shimmed in compat.h before 3.12)
+    assert hits(r"\bPyErr_(Fetch|Restore|NormalizeException)\s*\(",
+                exempt={"compat.h"}) == []

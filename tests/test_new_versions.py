@@ -340,3 +340,41 @@ def test_reload_under_the_jit(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", (
         proc.stdout + proc.stderr)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12),
+                    reason="isolated subinterpreters are 3.12+")
+def test_subinterpreter_import_refused(tmp_path):
+    """hotswap keeps process-wide state (one watcher thread, the pending
+    call to the main thread): the core declares Py_mod_multiple_interpreters
+    NOT_SUPPORTED (and Py_mod_gil USED on 3.13+), so a subinterpreter gets a
+    clear ImportError instead of a second, broken copy.  Run in a child:
+    the main interpreter here has the core loaded already."""
+    script = textwrap.dedent("""
+        import os
+        try:
+            import _interpreters as interpreters
+        except ImportError:
+            import _xxsubinterpreters as interpreters
+        r, w = os.pipe()
+        interp = interpreters.create()
+        interpreters.run_string(interp, f'''
+        import os
+        try:
+            import hotswap._core
+            msg = "imported"
+        except ImportError as exc:
+            msg = "ImportError: " + str(exc)
+        os.write({w}, msg.encode())
+        ''')
+        interpreters.destroy(interp)
+        print(os.read(r, 1000).decode())
+        import hotswap._core  # the main interpreter still may
+        print("main ok")
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "ImportError: module hotswap._core does not support loading in "
+        "subinterpreters", "main ok"], proc.stdout
