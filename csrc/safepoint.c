@@ -385,10 +385,9 @@ error:
 static Py_ssize_t
 blocked_failed_index(PyObject *mods, Py_ssize_t fresh)
 {
-    PyObject *exc_type, *exc, *tb, *name = NULL;
+    PyObject *name = NULL;
     Py_ssize_t found = -1;
-    PyErr_Fetch(&exc_type, &exc, &tb);
-    PyErr_NormalizeException(&exc_type, &exc, &tb);
+    PyObject *exc = PyErr_GetRaisedException();
     if (exc != NULL) {
         name = PyObject_GetAttrString(exc, "module");
     }
@@ -400,7 +399,7 @@ blocked_failed_index(PyObject *mods, Py_ssize_t fresh)
     }
     Py_XDECREF(name);
     PyErr_Clear();
-    PyErr_Restore(exc_type, exc, tb);
+    PyErr_SetRaisedException(exc);
     return found;
 }
 
@@ -422,12 +421,7 @@ blocked_reload(HsState *st, PyObject *core, PyObject *mods, Py_ssize_t fresh)
         if (k < 0) {
             break;
         }
-        PyObject *exc_type, *exc, *tb;
-        PyErr_Fetch(&exc_type, &exc, &tb);
-        PyErr_NormalizeException(&exc_type, &exc, &tb);
-        Py_XDECREF(exc_type);
-        Py_XDECREF(tb);
-        Py_XSETREF(still, exc);
+        Py_XSETREF(still, PyErr_GetRaisedException());
         if (PySequence_DelItem(mods, k) < 0) {
             goto done;
         }
@@ -449,12 +443,11 @@ blocked_reload(HsState *st, PyObject *core, PyObject *mods, Py_ssize_t fresh)
         }
     }
     else if (PyErr_ExceptionMatches(st->reload_error)) {
-        PyObject *exc_type, *exc, *tb;
-        PyErr_Fetch(&exc_type, &exc, &tb);
+        PyObject *exc = PyErr_GetRaisedException();
         if (blocked_add(st, mods) < 0) {
             PyErr_WriteUnraisable(NULL);
         }
-        PyErr_Restore(exc_type, exc, tb);
+        PyErr_SetRaisedException(exc);
     }
 done:
     Py_XDECREF(still);
@@ -488,8 +481,7 @@ static int wake_check(HsState *st);
 int
 hs_safepoint_gc_pause(void)
 {
-    PyObject *exc_type, *exc, *tb;
-    PyErr_Fetch(&exc_type, &exc, &tb);
+    PyObject *exc = PyErr_GetRaisedException();
     PyObject *gc = PyImport_ImportModule("gc");
     PyObject *on = gc ? PyObject_CallMethod(gc, "isenabled", NULL) : NULL;
     int paused = on != NULL && PyObject_IsTrue(on) == 1;
@@ -499,7 +491,7 @@ hs_safepoint_gc_pause(void)
     Py_XDECREF(on);
     Py_XDECREF(gc);
     PyErr_Clear();
-    PyErr_Restore(exc_type, exc, tb);
+    PyErr_SetRaisedException(exc);
     return paused;
 }
 
@@ -509,14 +501,13 @@ hs_safepoint_gc_resume(int paused)
     if (!paused) {
         return;
     }
-    PyObject *exc_type, *exc, *tb;
-    PyErr_Fetch(&exc_type, &exc, &tb);
+    PyObject *exc = PyErr_GetRaisedException();
     PyObject *gc = PyImport_ImportModule("gc");
     PyObject *r = gc ? PyObject_CallMethod(gc, "enable", NULL) : NULL;
     Py_XDECREF(r);
     Py_XDECREF(gc);
     PyErr_Clear();
-    PyErr_Restore(exc_type, exc, tb);
+    PyErr_SetRaisedException(exc);
 }
 
 static PyObject *safepoint_apply(PyObject *core);
