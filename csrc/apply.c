@@ -122,6 +122,171 @@ set_name(Apply *ap, PyObject *name, PyObject *value)
     return hs_txn_dict_set(ap->txn, ap->job->dict, name, value);
 }
 
+/* The code objects nested in `code`, depth first, in the order of the
+ * source (the compiler keeps them in co_consts in that order).  Appends
+ * to `out`.  0 / -1. */
+static int
+nested_in_order(PyObject *code, PyObject *out)
+{
+    PyObject *consts = PyObject_GetAttrString(code, "co_consts");
+    if (consts == NULL) {
+        return -1;
+    }
+    int r = 0;
+    for (Py_ssize_t i = 0; r == 0 && i < PyTuple_GET_SIZE(consts); i++) {
+        PyObject *c = PyTuple_GET_ITEM(consts, i);
+        if (PyCode_Check(c)) {
+            r = PyList_Append(out, c) < 0 ? -1 : nested_in_order(c, out);
+        }
+    }
+    Py_DECREF(consts);
+    return r;
+}
+
+/* The place of function f's code among `codes` (nested_in_order of the
+ * statement), or -1; `used` marks the places taken. */
+static Py_ssize_t
+place_of(PyObject *f, PyObject *codes, char *used)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(codes); i++) {
+        if (used[i]) {
+            continue;
+        }
+        int eq = hs_code_equal(PyFunction_GET_CODE(f),
+                               PyList_GET_ITEM(codes, i), 1);
+        if (eq < 0) {
+            return -2;
+        }
+        if (eq) {
+            used[i] = 1;
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* A container an edited statement built (`HANDLERS = {"a": lambda: 1,
+ * "b": lambda: 2}`, a list or tuple of callbacks): it is data, rebound by
+ * the data rules like any value, never kept in place of the new one.  The
+ * functions the statement made in it (lambdas, as opposed to functions it
+ * only names) are paired with the new ones by their place in the
+ * statement's source (the k-th lambda of the old text with the k-th of
+ * the new), whatever the container's order: the old ones, which other
+ * code may hold, are patched in place and stand for the new ones in the
+ * new container (live.c), so a held old lambda runs what the lambda at
+ * its place runs now.  One that cannot take the new code (HS101/HS104)
+ * keeps its own, and the new container holds the new function.  0 / -1. */
+static int
+pair_made_in_container(Apply *ap, PyObject *name, PyObject *old,
+                       PyObject *new, HsChunk *c, HsChunk *o)
+{
+    HsJob *job = ap->job;
+    HsHeldQuery qo = {job->dict, NULL, job->filename, o->line, o->last_line,
+                      0};
+    HsHeldQuery qn = {job->dict, NULL, job->filename, c->line, c->last_line,
+                      0};
+    PyObject *fos = NULL, *fns = NULL, *ocodes = NULL, *ncodes = NULL;
+    PyObject *ocode = NULL;
+    char *oused = NULL, *nused = NULL;
+    Py_ssize_t *nplace = NULL;
+    int result = -1;
+    fos = hs_func_held(old, &qo);
+    fns = fos ? hs_func_held(new, &qn) : NULL;
+    if (fns == NULL) {
+        goto done;
+    }
+    if (PyList_GET_SIZE(fos) == 0 || PyList_GET_SIZE(fns) == 0) {
+        result = 0;
+        goto done;
+    }
+    PyObject *ncode = PyList_GET_ITEM(job->codes, c - job->chunks.items);
+    if (!PyCode_Check(ncode)) {
+        result = 0;
+        goto done;
+    }
+    ocode = hs_stage_compile_range(job, job->old_text, o->start, o->end,
+                                   o->line, o->start);
+    if (ocode == NULL) {
+        /* the old text compiled once; alone it may not: pair nothing */
+        PyErr_Clear();
+        result = 0;
+        goto done;
+    }
+    ocodes = PyList_New(0);
+    ncodes = PyList_New(0);
+    if (ocodes == NULL || ncodes == NULL
+        || nested_in_order(ocode, ocodes) < 0
+        || nested_in_order(ncode, ncodes) < 0) {
+        goto done;
+    }
+    oused = PyMem_Calloc(PyList_GET_SIZE(ocodes) + 1, 1);
+    nused = PyMem_Calloc(PyList_GET_SIZE(ncodes) + 1, 1);
+    nplace = PyMem_Calloc(PyList_GET_SIZE(fns) + 1, sizeof(Py_ssize_t));
+    if (oused == NULL || nused == NULL || nplace == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(fns); j++) {
+        nplace[j] = place_of(PyList_GET_ITEM(fns, j), ncodes, nused);
+        if (nplace[j] == -2) {
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(fos); i++) {
+        PyObject *fo = PyList_GET_ITEM(fos, i);
+        Py_ssize_t at = place_of(fo, ocodes, oused);
+        if (at == -2) {
+            goto done;
+        }
+        PyObject *fn = NULL;
+        for (Py_ssize_t j = 0; at >= 0 && j < PyList_GET_SIZE(fns); j++) {
+            if (nplace[j] == at) {
+                fn = PyList_GET_ITEM(fns, j);
+            }
+        }
+        if (fn == NULL || fn == fo) {
+            continue;
+        }
+        int r = hs_func_patch(ap->txn, fo, PyFunction_GET_CODE(fn), fn,
+                              ap->nested);
+        if (r < 0) {
+            goto done;
+        }
+        if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
+            PyObject *q = PyObject_GetAttrString(fo, "__qualname__");
+            r = q ? hs_report_add(job, q, "function", "rejected",
+                                  r == HS_PATCH_KIND ? "HS101" : "HS104",
+                                  hs_code_firstlineno(PyFunction_GET_CODE(fn)),
+                                  "a function made by the statement binding "
+                                  "%U cannot take the new code in place; "
+                                  "references taken before the reload keep "
+                                  "the old one", name)
+                  : -1;
+            Py_XDECREF(q);
+            if (r < 0) {
+                goto done;
+            }
+            continue;
+        }
+        if (hs_live_note(job, fn, fo) < 0
+            || ((r == HS_PATCH_UPDATED || r == HS_PATCH_MOVED)
+                && hs_func_clear_cache(fo) < 0)) {
+            goto done;
+        }
+    }
+    result = 0;
+done:
+    PyMem_Free(oused);
+    PyMem_Free(nused);
+    PyMem_Free(nplace);
+    Py_XDECREF(fos);
+    Py_XDECREF(fns);
+    Py_XDECREF(ocodes);
+    Py_XDECREF(ncodes);
+    Py_XDECREF(ocode);
+    return result;
+}
+
 /* One module-level name the staged code bound (new may be NULL: deleted). */
 static int
 reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
@@ -176,7 +341,20 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
      * old statement made, wherever the decorators keep it (an attribute
      * of a decorator object, not a same-named wrapper closure). */
     PyObject *fo = NULL, *fn = NULL;
-    if (!PyType_Check(old) && !PyModule_Check(old) && !PyType_Check(new)
+    int container = (PyDict_CheckExact(new) || PyList_CheckExact(new)
+                     || PyTuple_CheckExact(new) || PyAnySet_CheckExact(new))
+                    && c != NULL && c->kind != HS_CHUNK_DEF
+                    && job->mode == HS_MODE_NORMAL && job->match[ci] >= 0
+                    && job->old_text != NULL && job->codes != NULL;
+    if (container) {
+        /* data: its lambdas paired by place, then the data rules */
+        if (pair_made_in_container(ap, name, old, new, c,
+                                   &job->old_chunks->items[job->match[ci]])
+            < 0) {
+            return -1;
+        }
+    }
+    else if (!PyType_Check(old) && !PyModule_Check(old) && !PyType_Check(new)
         && !PyModule_Check(new)) {
         if (c != NULL && c->kind == HS_CHUNK_DEF) {
             int old_line = job->match[ci] >= 0

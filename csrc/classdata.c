@@ -329,6 +329,42 @@ dataclass_flag_from_class(PyObject *klass, const char *flag,
     return NULL;
 }
 
+/* Record in the undo log what a decorator wrote into the class dict `d`
+ * (its copy `before` was taken before the call).  0 / -1. */
+static int
+record_class_writes(HsTxn *txn, PyObject *klass, PyObject *d,
+                    PyObject *before)
+{
+    PyObject *after = PyDict_Copy(d);
+    if (after == NULL) {
+        return -1;
+    }
+    int result = -1;
+    Py_ssize_t pos = 0;
+    PyObject *key, *val;
+    while (PyDict_Next(after, &pos, &key, &val)) {
+        PyObject *was = PyDict_GetItemWithError(before, key);
+        if (was == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        if (was != val && hs_txn_record_setattr(txn, klass, key, was) < 0) {
+            goto done;
+        }
+    }
+    pos = 0;
+    while (PyDict_Next(before, &pos, &key, &val)) {
+        int in = PyDict_Contains(after, key);
+        if (in < 0 || (!in && hs_txn_record_setattr(txn, klass, key,
+                                                    val) < 0)) {
+            goto done;
+        }
+    }
+    result = 0;
+done:
+    Py_DECREF(after);
+    return result;
+}
+
 /* Run @dataclass again on the live class, with its own parameters, after
  * its fields changed; record in the undo log what the decorator wrote;
  * migrate the existing instances. */
@@ -346,7 +382,7 @@ hs_cls_regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields)
     };
     PyObject *klass = cx->klass;
     PyObject *dc = NULL, *p = NULL, *kw = NULL, *deco = NULL, *res = NULL;
-    PyObject *before = NULL, *after = NULL, *d = NULL, *fields = NULL;
+    PyObject *before = NULL, *d = NULL, *fields = NULL;
     PyObject *new_names = NULL, *old_names = NULL;
     int result = -1;
 
@@ -410,37 +446,34 @@ hs_cls_regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields)
     }
     res = PyObject_CallOneArg(deco, klass);
     if (res == NULL) {
+        /* the user's fields are wrong (a field without a default after
+         * one with a default, a mutable default...): what the decorator
+         * wrote before it raised (__dataclass_fields__ first) goes into
+         * the undo log too, and the batch fails as the user's error
+         * (HS504) at the class's line */
+        PyObject *exc = PyErr_GetRaisedException();
+        if (record_class_writes(cx->txn, klass, d, before) < 0) {
+            Py_XDECREF(exc);
+            goto done;
+        }
+        PyObject *ln = exc ? PyLong_FromLong(cx->line) : NULL;
+        if (ln == NULL
+            || PyObject_SetAttrString(exc, "hotswap_lineno", ln) < 0) {
+            PyErr_Clear(); /* then the error names the file only */
+        }
+        Py_XDECREF(ln);
+        PyErr_SetRaisedException(exc);
+        cx->job->user_error = 1;
+        goto done;
+    }
+    /* what the decorator wrote, for the undo log */
+    if (record_class_writes(cx->txn, klass, d, before) < 0) {
         goto done;
     }
     if (res != klass) {
         PyErr_SetString(PyExc_TypeError,
                         "dataclass() returned another class");
         goto done;
-    }
-    /* what the decorator wrote, for the undo log */
-    after = PyDict_Copy(d);
-    if (after == NULL) {
-        goto done;
-    }
-    Py_ssize_t pos = 0;
-    PyObject *key, *val;
-    while (PyDict_Next(after, &pos, &key, &val)) {
-        PyObject *was = PyDict_GetItemWithError(before, key);
-        if (was == NULL && PyErr_Occurred()) {
-            goto done;
-        }
-        if (was != val
-            && hs_txn_record_setattr(cx->txn, klass, key, was) < 0) {
-            goto done;
-        }
-    }
-    pos = 0;
-    while (PyDict_Next(before, &pos, &key, &val)) {
-        int in = PyDict_Contains(after, key);
-        if (in < 0 || (!in && hs_txn_record_setattr(cx->txn, klass, key,
-                                                    val) < 0)) {
-            goto done;
-        }
     }
     fields = PyObject_GetAttrString(klass, "__dataclass_fields__");
     new_names = fields ? PyDict_Keys(fields) : NULL;
@@ -470,7 +503,6 @@ done:
     Py_XDECREF(deco);
     Py_XDECREF(res);
     Py_XDECREF(before);
-    Py_XDECREF(after);
     Py_XDECREF(d);
     Py_XDECREF(fields);
     Py_XDECREF(new_names);

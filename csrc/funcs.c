@@ -1215,12 +1215,143 @@ done:
     return result;
 }
 
+/* Closures left on superseded code (HS104): a dict id(code X) ->
+ * (X, Y), where X is the code some live closures kept because the new code
+ * needed a free variable they lack, and Y the code that superseded it (the
+ * factory's current inner code).  Process-wide, like the closures; every
+ * write goes through the batch's undo log.  When a later batch replaces Y
+ * by Z, X is paired with Z too: its closures take Z if their cells fit (the
+ * free variable went away again), else they are reported again (HS104) and
+ * X now waits for Z.  Without it, the second edit of a factory whose inner
+ * function once gained a free variable left the older closures on old code
+ * and said nothing.  An entry keeps X and Y alive (code objects only, one
+ * per HS104 event); it goes away once X's closures took newer code. */
+static PyObject *left_behind = NULL;
+
+/* The pair of `nested` whose old code is `y`, or one equal to it but for
+ * the lines (the factory was re-created since, unchanged or moved: its
+ * inner code is another object with the same content).  Borrowed, or NULL
+ * (-1 in *err on error). */
+static PyObject *
+successor_pair(PyObject *nested, PyObject *y, int *err)
+{
+    PyObject *ykey = PyLong_FromVoidPtr(y);
+    if (ykey == NULL) {
+        *err = -1;
+        return NULL;
+    }
+    PyObject *pair = PyDict_GetItemWithError(nested, ykey);
+    Py_DECREF(ykey);
+    if (pair != NULL || PyErr_Occurred()) {
+        *err = pair ? 0 : -1;
+        return pair;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *val;
+    while (PyDict_Next(nested, &pos, &key, &val)) {
+        int eq = hs_code_equal(PyTuple_GET_ITEM(val, 0), y, 0);
+        if (eq != 0) {
+            *err = eq < 0 ? -1 : 0;
+            return eq < 0 ? NULL : val;
+        }
+    }
+    *err = 0;
+    return NULL;
+}
+
+/* Pair the codes left behind whose successor this batch replaces with
+ * that replacement.  A successor only moved (same code, other lines)
+ * becomes the new successor without pairing: the closures are not
+ * reported again for a shift.  `renewed` receives the keys it paired.
+ * 0 / -1. */
+static int
+pair_left_behind(HsTxn *txn, PyObject *nested, PyObject *renewed)
+{
+    if (left_behind == NULL || PyDict_GET_SIZE(left_behind) == 0) {
+        return 0;
+    }
+    PyObject *items = PyDict_Items(left_behind);
+    if (items == NULL) {
+        return -1;
+    }
+    int result = -1;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *key = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        PyObject *entry = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        PyObject *x = PyTuple_GET_ITEM(entry, 0);
+        int err = 0;
+        PyObject *pair = successor_pair(nested, PyTuple_GET_ITEM(entry, 1),
+                                        &err);
+        if (err < 0) {
+            goto done;
+        }
+        if (pair == NULL) {
+            continue;
+        }
+        PyObject *z = PyTuple_GET_ITEM(pair, 1);
+        int moved = hs_code_equal(PyTuple_GET_ITEM(pair, 0), z, 0);
+        if (moved < 0) {
+            goto done;
+        }
+        if (moved) {
+            PyObject *e = PyTuple_Pack(2, x, z);
+            int r = e ? hs_txn_dict_set(txn, left_behind, key, e) : -1;
+            Py_XDECREF(e);
+            if (r < 0) {
+                goto done;
+            }
+            continue;
+        }
+        int in = PyDict_Contains(nested, key);
+        if (in < 0 || (in == 0
+                       && (add_pair(nested, x, z) < 0
+                           || PyList_Append(renewed, key) < 0))) {
+            goto done;
+        }
+    }
+    result = 0;
+done:
+    Py_DECREF(items);
+    return result;
+}
+
+/* Closures on `old_code` could not take `new_code`: remember it. */
+static int
+leave_behind(HsTxn *txn, PyObject *old_code, PyObject *new_code)
+{
+    if (left_behind == NULL && (left_behind = PyDict_New()) == NULL) {
+        return -1;
+    }
+    PyObject *key = PyLong_FromVoidPtr(old_code);
+    PyObject *entry = key ? PyTuple_Pack(2, old_code, new_code) : NULL;
+    int r = entry ? hs_txn_dict_set(txn, left_behind, key, entry) : -1;
+    Py_XDECREF(key);
+    Py_XDECREF(entry);
+    return r;
+}
+
 Py_ssize_t
 hs_func_patch_live(HsTxn *txn, PyObject *nested, PyObject *rejected)
 {
     if (PyDict_GET_SIZE(nested) == 0) {
         return 0;
     }
+    PyObject *renewed = PyList_New(0);
+    if (renewed == NULL || pair_left_behind(txn, nested, renewed) < 0) {
+        Py_XDECREF(renewed);
+        return -1;
+    }
+    /* the codes left behind that this batch pairs again are forgotten;
+     * those whose closures still cannot follow are remembered again below
+     * with their new successor */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(renewed); i++) {
+        if (hs_txn_dict_set(txn, left_behind, PyList_GET_ITEM(renewed, i),
+                            NULL) < 0) {
+            Py_DECREF(renewed);
+            return -1;
+        }
+    }
+    Py_CLEAR(renewed);
     PyObject *gc = PyImport_ImportModule("gc");
     if (gc == NULL) {
         return -1;
@@ -1282,6 +1413,11 @@ hs_func_patch_live(HsTxn *txn, PyObject *nested, PyObject *rejected)
             for (Py_ssize_t k = 0; k < PyList_GET_SIZE(rejected); k++) {
                 seen |= PyTuple_GET_ITEM(PyList_GET_ITEM(rejected, k), 0)
                         == old_code;
+            }
+            if (!seen && r == HS_PATCH_FREEVARS
+                && leave_behind(txn, old_code, PyTuple_GET_ITEM(pair, 1))
+                       < 0) {
+                goto error;
             }
             if (!seen) {
                 PyObject *q = PyObject_GetAttrString(f, "__qualname__");

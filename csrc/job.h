@@ -56,6 +56,8 @@ typedef struct {
     int cf_flags;
     int changed;              /* the source differs from the snapshot */
     int rebuild_layout;       /* opt-in: new class object on HS203 */
+    int user_error;           /* APPLY failed in the user's code (a
+                               * decorator run again raised): HS504 */
     double seconds;
 } HsJob;
 

@@ -29,11 +29,15 @@ hs_state(PyObject *module)
 /* reload / patch                                                      */
 
 PyDoc_STRVAR(reload_doc,
-"reload($module, /, *modules, policy=None, rebuild_layout=False)\n--\n\n"
+"reload($module, /, *modules, policy=None, rebuild_layout=False,\n"
+"       partial=False)\n--\n\n"
 "Reload modules in place as one all-or-nothing batch; return a Report.\n"
 "\n"
 "With no module: every tracked module whose source changed.  Raises\n"
-"ReloadError, with nothing changed, when the batch cannot be applied.");
+"ReloadError, with nothing changed, when the batch cannot be applied --\n"
+"including a class edit that cannot be applied in place (HS201-HS205).\n"
+"partial=True applies the rest of such a batch and reports those edits\n"
+"as rejected instead.");
 
 static PyObject *
 core_reload(PyObject *module, PyObject *args, PyObject *kwargs)
@@ -59,6 +63,14 @@ core_reload(PyObject *module, PyObject *args, PyObject *kwargs)
                     return NULL;
                 }
                 flags |= v ? HS_RELOAD_REBUILD_LAYOUT : 0;
+                continue;
+            }
+            if (PyUnicode_CompareWithASCIIString(key, "partial") == 0) {
+                int v = PyObject_IsTrue(value);
+                if (v < 0) {
+                    return NULL;
+                }
+                flags |= v ? HS_RELOAD_PARTIAL : 0;
                 continue;
             }
             PyErr_Format(PyExc_TypeError,
@@ -509,8 +521,12 @@ register_exit_hooks(HsState *st, PyObject *module)
 PyDoc_STRVAR(watch_doc,
 "watch($module, /, *roots, debounce=0.05, mode='auto', backend='auto',\n"
 "      poll_interval=0.5, exclude=(), allow_world_writable=False,\n"
-"      wake=True)\n--\n\n"
+"      wake=True, partial=False)\n--\n\n"
 "Track roots and start (or reconfigure) the watcher thread.\n"
+"\n"
+"Each batch is all or nothing, like reload(): a module whose edit cannot\n"
+"be applied keeps its old code and the error is logged until the file is\n"
+"fixed.  partial=True: like reload(..., partial=True).\n"
 "\n"
 "mode 'auto' reloads on the main thread at the next bytecode boundary;\n"
 "'queued' waits for hotswap.poll().  backend 'auto' uses inotify when\n"
@@ -526,12 +542,12 @@ core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"debounce", "mode", "backend", "poll_interval",
                              "exclude", "allow_world_writable", "wake",
-                             NULL};
+                             "partial", NULL};
     HsState *st = hs_state(module);
     double debounce = 0.05, poll_interval = 0.5;
     const char *mode = "auto", *backend = "auto";
     PyObject *exclude = NULL;
-    int allow_ww = 0, wake = 1;
+    int allow_ww = 0, wake = 1, partial = 0;
     if (st == NULL) {
         return NULL;
     }
@@ -539,10 +555,10 @@ core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
     if (empty == NULL) {
         return NULL;
     }
-    int ok = PyArg_ParseTupleAndKeywords(empty, kwargs, "|$dssdOpp:watch",
+    int ok = PyArg_ParseTupleAndKeywords(empty, kwargs, "|$dssdOppp:watch",
                                          kwlist, &debounce, &mode, &backend,
                                          &poll_interval, &exclude, &allow_ww,
-                                         &wake);
+                                         &wake, &partial);
     Py_DECREF(empty);
     if (!ok) {
         return NULL;
@@ -593,6 +609,7 @@ core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
         Py_DECREF(r);
     }
     st->allow_world_writable = allow_ww;
+    st->watch_partial = partial;
     PyObject *roots = watch_roots(st);
     PyObject *files = roots ? hs_safepoint_tracked_files(st) : NULL;
     int r = -1;

@@ -322,7 +322,11 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
             goto fail;
         }
     }
-    if (hs_func_patch_live(&txn, nested, rejected) < 0) {
+    /* closures made earlier from a patched function's inner functions:
+     * the same pass and the same HS104 report as a reload */
+    job.changed = 1;
+    if (hs_func_patch_live(&txn, nested, rejected) < 0
+        || hs_report_codes(&job, 1, rejected, "rejected", "HS104", 1) < 0) {
         goto fail;
     }
     hs_txn_clear(&txn);

@@ -129,6 +129,8 @@ is_namespace_package(PyObject *module)
 
 typedef struct {
     const char *code;   /* diagnostic code of the failure */
+    PyObject *refusal;  /* strong: the report entry of a class edit that
+                         * fails the batch (no exception set), or NULL */
 } Failure;
 
 static int
@@ -480,6 +482,50 @@ error_location(HsJob *job, PyObject *exc, PyObject **filename, int *lineno)
     PyErr_Clear();
 }
 
+/* Raise ReloadError(msg) with its attributes and `cause` (stolen, may be
+ * NULL); attach it to `report`.  Returns 0, or -1 when the error could not
+ * be built (then the caller raises what it has). */
+static int
+raise_reload_error(HsState *st, HsJob *job, const char *code, PyObject *msg,
+                   PyObject *filename, int lineno, PyObject *report,
+                   PyObject *cause)
+{
+    PyObject *err = PyObject_CallFunctionObjArgs(st->reload_error, msg,
+                                                 NULL);
+    if (err != NULL) {
+        PyObject *ln = lineno > 0 ? PyLong_FromLong(lineno)
+                                  : Py_NewRef(Py_None);
+        PyObject *cd = PyUnicode_FromString(code ? code : "HS507");
+        if (ln == NULL || cd == NULL
+            || PyObject_SetAttrString(err, "report",
+                                      report ? report : Py_None) < 0
+            || PyObject_SetAttrString(err, "module",
+                                      job ? job->name : Py_None) < 0
+            || PyObject_SetAttrString(err, "filename",
+                                      filename ? filename : Py_None) < 0
+            || PyObject_SetAttrString(err, "lineno", ln) < 0
+            || PyObject_SetAttrString(err, "code", cd) < 0) {
+            Py_CLEAR(err);
+        }
+        Py_XDECREF(ln);
+        Py_XDECREF(cd);
+    }
+    if (err == NULL) {
+        Py_XDECREF(cause);
+        return -1;
+    }
+    if (report != NULL && report != Py_None) {
+        hs_report_set_error(report, err);
+    }
+    if (cause != NULL) {
+        PyException_SetContext(err, Py_NewRef(cause));
+        PyException_SetCause(err, cause); /* steals */
+    }
+    PyErr_SetObject(st->reload_error, err);
+    Py_DECREF(err);
+    return 0;
+}
+
 void
 hs_reload_raise_error(HsState *st, HsJob *job, const char *code,
                    PyObject *report)
@@ -508,46 +554,90 @@ hs_reload_raise_error(HsState *st, HsJob *job, const char *code,
             where);
     }
     Py_XDECREF(where);
-    PyObject *err = msg ? PyObject_CallFunctionObjArgs(st->reload_error, msg,
-                                                       NULL)
-                        : NULL;
-    Py_XDECREF(msg);
-    if (err != NULL) {
-        PyObject *ln = lineno > 0 ? PyLong_FromLong(lineno)
-                                  : Py_NewRef(Py_None);
-        PyObject *cd = PyUnicode_FromString(code ? code : "HS507");
-        if (ln == NULL || cd == NULL
-            || PyObject_SetAttrString(err, "report",
-                                      report ? report : Py_None) < 0
-            || PyObject_SetAttrString(err, "module",
-                                      job ? job->name : Py_None) < 0
-            || PyObject_SetAttrString(err, "filename",
-                                      filename ? filename : Py_None) < 0
-            || PyObject_SetAttrString(err, "lineno", ln) < 0
-            || PyObject_SetAttrString(err, "code", cd) < 0) {
-            Py_CLEAR(err);
-        }
-        Py_XDECREF(ln);
-        Py_XDECREF(cd);
-    }
-    if (err == NULL) {
+    if (msg == NULL
+        || raise_reload_error(st, job, code, msg, filename, lineno, report,
+                              Py_XNewRef(exc)) < 0) {
         /* could not build the ReloadError: raise the original */
         PyErr_SetRaisedException(exc);
-        Py_XDECREF(filename);
-        return;
-    }
-    if (report != NULL && report != Py_None) {
-        hs_report_set_error(report, err);
-    }
-    if (exc != NULL) {
-        PyException_SetCause(err, exc); /* steals */
-        PyException_SetContext(err, Py_NewRef(exc));
         exc = NULL;
     }
-    PyErr_SetObject(st->reload_error, err);
-    Py_DECREF(err);
+    Py_XDECREF(msg);
     Py_XDECREF(exc);
     Py_XDECREF(filename);
+}
+
+/* The class edits that cannot be applied in place and fail the batch
+ * unless it is partial (docs/diagnostics.md): another layout for the bases
+ * (HS201), the metaclass or class keywords (HS202), the __slots__ names
+ * (HS203), the fields of a slots=True dataclass or a NamedTuple (HS204),
+ * removed or re-valued enum members (HS205).  HS203 "replaced" (the
+ * rebuild_layout opt-in) applied and does not count. */
+static PyObject *
+first_class_refusal(HsJob *job)
+{
+    static const char *const codes[] = {"HS201", "HS202", "HS203", "HS204",
+                                        "HS205", NULL};
+    if (job->entries == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(job->entries); i++) {
+        PyObject *e = PyList_GET_ITEM(job->entries, i);
+        PyObject *action = PyStructSequence_GET_ITEM(e, 3);
+        PyObject *code = PyStructSequence_GET_ITEM(e, 4);
+        if (!PyUnicode_Check(code)
+            || PyUnicode_CompareWithASCIIString(action, "rejected") != 0) {
+            continue;
+        }
+        for (int k = 0; codes[k] != NULL; k++) {
+            if (PyUnicode_CompareWithASCIIString(code, codes[k]) == 0) {
+                return e;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* ReloadError for a refused class edit: `entry` is its report entry. */
+static void
+raise_class_refusal(HsState *st, HsJob *job, PyObject *entry,
+                    PyObject *report)
+{
+    PyObject *name = PyStructSequence_GET_ITEM(entry, 1);
+    PyObject *code = PyStructSequence_GET_ITEM(entry, 4);
+    PyObject *reason = PyStructSequence_GET_ITEM(entry, 5);
+    PyObject *ln = PyStructSequence_GET_ITEM(entry, 7);
+    int lineno = PyLong_Check(ln) ? (int)PyLong_AsLong(ln) : 0;
+    PyObject *why = NULL;
+    /* the reasons are written for a partial batch ("...; the body was
+     * applied"): only the part before that is true here */
+    if (PyUnicode_Check(reason)) {
+        PyObject *sep = PyUnicode_FromString("; ");
+        Py_ssize_t at = sep ? PyUnicode_Find(reason, sep, 0,
+                                             PyUnicode_GET_LENGTH(reason), 1)
+                            : -2;
+        Py_XDECREF(sep);
+        why = at >= 0 ? PyUnicode_Substring(reason, 0, at)
+              : at == -1 ? Py_NewRef(reason) : NULL;
+    }
+    else {
+        why = Py_NewRef(reason);
+    }
+    PyObject *msg = why == NULL ? NULL : PyUnicode_FromFormat(
+        "cannot reload %S: %U: class %U cannot be changed in place: %S "
+        "(%S:%d); nothing was changed (reload(..., partial=True) applies "
+        "the rest)",
+        job->name, code, name, why, job->filename, lineno);
+    Py_XDECREF(why);
+    const char *c = PyUnicode_AsUTF8(code);
+    if (msg == NULL || c == NULL
+        || raise_reload_error(st, job, c, msg, job->filename, lineno, report,
+                              NULL) < 0) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(st->reload_error, "cannot reload: a class edit "
+                            "cannot be applied in place");
+        }
+    }
+    Py_XDECREF(msg);
 }
 
 static PyObject *
@@ -597,56 +687,11 @@ done:
     return report;
 }
 
-/* Report each code object of `items` in the job whose file it comes
- * from.  Items are (code, reason) pairs, or with second_is_name (code,
- * qualified name) pairs reported with the HS104 reason. */
-static int
-report_codes(HsJob *jobs, Py_ssize_t count, PyObject *items,
-             const char *action, const char *code_name, int second_is_name)
-{
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
-        PyObject *item = PyList_GET_ITEM(items, i);
-        PyObject *code = PyTuple_GET_ITEM(item, 0);
-        PyObject *why = second_is_name ? NULL : PyTuple_GET_ITEM(item, 1);
-        PyObject *fn = PyObject_GetAttrString(code, "co_filename");
-        PyObject *qn = second_is_name
-                           ? Py_NewRef(PyTuple_GET_ITEM(item, 1))
-                           : PyObject_GetAttrString(
-                                 code, HS_HAVE_CO_QUALNAME ? "co_qualname"
-                                                           : "co_name");
-        int r = fn && qn ? 0 : -1;
-        for (Py_ssize_t j = 0; r == 0 && j < count; j++) {
-            if (jobs[j].filename == NULL || !jobs[j].changed
-                || PyUnicode_Compare(jobs[j].filename, fn) != 0) {
-                continue;
-            }
-            if (why != NULL) {
-                r = hs_report_add(&jobs[j], qn, "function", action,
-                                  code_name, hs_code_firstlineno(code), "%U",
-                                  why);
-            }
-            else {
-                r = hs_report_add(&jobs[j], qn, "function", action,
-                                  code_name, hs_code_firstlineno(code),
-                                  "closures made before the reload need a "
-                                  "free variable the new code adds; they "
-                                  "keep the old code");
-            }
-            break;
-        }
-        Py_XDECREF(fn);
-        Py_XDECREF(qn);
-        if (r < 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 PyObject *
 hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
 {
     int only_changed = flags & HS_RELOAD_ONLY_CHANGED;
+    int partial = (flags & HS_RELOAD_PARTIAL) != 0;
     HsState *st = hs_state(core);
     if (st == NULL) {
         return NULL;
@@ -669,7 +714,7 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
     HsTxn txn = {0};
     int gc_was_enabled = 0, gc_off = 0;
     Py_ssize_t failed = -1, count = 0;
-    Failure fail = {NULL};
+    Failure fail = {NULL, NULL};
     double t0 = hs_now();
     if (jobs == NULL || order == NULL) {
         PyErr_NoMemory();
@@ -767,7 +812,14 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
         }
         if (hs_apply_job(job, &txn, nested) < 0) {
             failed = order[k];
-            fail.code = "HS507";
+            fail.code = job->user_error ? "HS504" : "HS507";
+            goto fail;
+        }
+        /* all or nothing: a class edit that cannot be applied in place
+         * fails the batch unless it is partial */
+        if (!partial && (fail.refusal = first_class_refusal(job)) != NULL) {
+            Py_INCREF(fail.refusal);
+            failed = order[k];
             goto fail;
         }
         job->seconds += hs_now() - t;
@@ -778,7 +830,7 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
         failed = count ? order[0] : -1;
         goto fail;
     }
-    if (report_codes(jobs, count, rejected, "rejected", "HS104", 1) < 0) {
+    if (hs_report_codes(jobs, count, rejected, "rejected", "HS104", 1) < 0) {
         goto out;
     }
     /* frames that keep running superseded code: said, not fatal */
@@ -787,7 +839,8 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
         if (superseded == NULL || stale == NULL
             || hs_txn_superseded_codes(&txn, superseded) < 0
             || hs_frames_stale(superseded, stale) < 0
-            || report_codes(jobs, count, stale, "kept", "HS301", 0) < 0) {
+            || hs_report_codes(jobs, count, stale, "kept", "HS301",
+                               0) < 0) {
             PyErr_Clear();
         }
         Py_XDECREF(superseded);
@@ -842,8 +895,14 @@ fail:
                                     t0);
         PyErr_Clear();
         PyErr_SetRaisedException(exc);
-        hs_reload_raise_error(st, failed >= 0 ? &jobs[failed] : NULL, fail.code,
-                           fr);
+        if (fail.refusal != NULL) {
+            PyErr_Clear();
+            raise_class_refusal(st, &jobs[failed], fail.refusal, fr);
+        }
+        else {
+            hs_reload_raise_error(st, failed >= 0 ? &jobs[failed] : NULL,
+                                  fail.code, fr);
+        }
         Py_XDECREF(fr);
     }
 out:
@@ -870,6 +929,7 @@ out:
     Py_XDECREF(nested);
     Py_XDECREF(rejected);
     Py_XDECREF(batch);
+    Py_XDECREF(fail.refusal);
     Py_DECREF(seq);
     st->busy = 0;
     return report;

@@ -5,6 +5,7 @@
  * init) and kept in the module state; a Report owns its tuples.
  */
 #include "report.h"
+#include "internals.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -576,4 +577,49 @@ hs_report_add_str(HsJob *job, const char *name, const char *kind,
     int res = add_entry(job, n, kind, action, code, lineno, r);
     Py_DECREF(n);
     return res;
+}
+
+/* (see report.h) */
+int
+hs_report_codes(HsJob *jobs, Py_ssize_t count, PyObject *items,
+                const char *action, const char *code_name,
+                int second_is_name)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        PyObject *code = PyTuple_GET_ITEM(item, 0);
+        PyObject *why = second_is_name ? NULL : PyTuple_GET_ITEM(item, 1);
+        PyObject *fn = PyObject_GetAttrString(code, "co_filename");
+        PyObject *qn = second_is_name
+                           ? Py_NewRef(PyTuple_GET_ITEM(item, 1))
+                           : PyObject_GetAttrString(
+                                 code, HS_HAVE_CO_QUALNAME ? "co_qualname"
+                                                           : "co_name");
+        int r = fn && qn ? 0 : -1;
+        for (Py_ssize_t j = 0; r == 0 && j < count; j++) {
+            if (jobs[j].filename == NULL || !jobs[j].changed
+                || PyUnicode_Compare(jobs[j].filename, fn) != 0) {
+                continue;
+            }
+            if (why != NULL) {
+                r = hs_report_add(&jobs[j], qn, "function", action,
+                                  code_name, hs_code_firstlineno(code), "%U",
+                                  why);
+            }
+            else {
+                r = hs_report_add(&jobs[j], qn, "function", action,
+                                  code_name, hs_code_firstlineno(code),
+                                  "closures made before the reload need a "
+                                  "free variable the new code adds; they "
+                                  "keep the old code");
+            }
+            break;
+        }
+        Py_XDECREF(fn);
+        Py_XDECREF(qn);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    return 0;
 }

@@ -27,6 +27,16 @@ PyObject *hs_report_new(PyTypeObject *report_type, PyObject *entries,
 /* Attach the ReloadError of a failed batch to its report. */
 void hs_report_set_error(PyObject *report, PyObject *error);
 
+/* Report each code object of `items` in the changed job of `jobs` whose
+ * file it comes from.  Items are (code, reason) pairs, or with
+ * second_is_name (code, qualified name) pairs reported with the HS104
+ * reason (closures made before the batch keep the old code).  Shared by
+ * reload() and patch(), so both report the same edit the same way.
+ * 0 / -1. */
+int hs_report_codes(HsJob *jobs, Py_ssize_t count, PyObject *items,
+                    const char *action, const char *code_name,
+                    int second_is_name);
+
 PyObject *hs_module_result_new(PyTypeObject *type, PyObject *name,
                                PyObject *filename, const char *status,
                                double seconds);

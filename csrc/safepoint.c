@@ -412,7 +412,9 @@ blocked_reload(HsState *st, PyObject *core, PyObject *mods, Py_ssize_t fresh)
     PyObject *report = NULL, *still = NULL; /* a left-out module's error */
     Py_ssize_t tries = PyList_GET_SIZE(mods) - fresh;
     for (;;) {
-        report = hs_reload(core, mods, NULL, HS_RELOAD_ONLY_CHANGED);
+        report = hs_reload(core, mods, NULL,
+                           HS_RELOAD_ONLY_CHANGED
+                               | (st->watch_partial ? HS_RELOAD_PARTIAL : 0));
         if (report != NULL || tries-- <= 0
             || !PyErr_ExceptionMatches(st->reload_error)) {
             break;

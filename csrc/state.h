@@ -31,6 +31,8 @@ struct HsState {
                              * last automatic reload failed, or NULL
                              * (safepoint.c, "blocked modules") */
     int allow_world_writable;
+    int watch_partial;     /* watch(partial=True): the watcher's batches
+                              apply what they can (HS_RELOAD_PARTIAL) */
     int exit_hooks;        /* atexit / at-fork handlers registered */
     int busy;              /* a batch is running */
 };

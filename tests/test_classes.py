@@ -471,7 +471,10 @@ def test_slots_change_rejected_other_methods_applied(sb):
             def get(self):
                 return self.x * 10
     """)
-    report = hotswap.reload(m)
+    with pytest.raises(hotswap.ReloadError) as err:     # all or nothing
+        hotswap.reload(m)
+    assert err.value.code == "HS203" and p.get() == 4
+    report = hotswap.reload(m, partial=True)
     assert report.ok
     assert "HS203" in rejected_codes(report)
     assert p.get() == 40                  # the method edit was applied
@@ -547,7 +550,10 @@ def test_base_change_with_other_layout_rejected(sb):
             def extra(self):
                 return 2
     """)
-    report = hotswap.reload(m)
+    with pytest.raises(hotswap.ReloadError) as err:     # all or nothing
+        hotswap.reload(m)
+    assert err.value.code == "HS201" and c.extra() == 1
+    report = hotswap.reload(m, partial=True)
     (entry,) = [e for e in report.rejected if e.code == "HS201"]
     assert "layout" in entry.reason or "differs" in entry.reason
     assert c.extra() == 2                     # the body was applied
@@ -804,7 +810,10 @@ def test_metaclass_change_rejected(sb):
             def m(self):
                 return 2
     """)
-    report = hotswap.reload(m)
+    with pytest.raises(hotswap.ReloadError) as err:     # all or nothing
+        hotswap.reload(m)
+    assert err.value.code == "HS202" and C().m() == 1
+    report = hotswap.reload(m, partial=True)
     assert "HS202" in rejected_codes(report)
     assert m.C is C and type(C) is type
     assert C().m() == 2
@@ -1286,7 +1295,10 @@ def test_class_keyword_change_rejected(sb):
             def m(self):
                 return 2
     """)
-    report = hotswap.reload(m)
+    with pytest.raises(hotswap.ReloadError) as err:     # all or nothing
+        hotswap.reload(m)
+    assert err.value.code == "HS202" and C().m() == 1
+    report = hotswap.reload(m, partial=True)
     assert "HS202" in rejected_codes(report)
     assert C.flag == 1                 # header not re-applied
     assert C().m() == 2                # body applied
@@ -1308,7 +1320,10 @@ def test_enum_member_value_change_rejected(sb):
             LOW = 10
             HIGH = 2
     """)
-    report = hotswap.reload(m)
+    with pytest.raises(hotswap.ReloadError) as err:     # all or nothing
+        hotswap.reload(m)
+    assert err.value.code == "HS205" and err.value.lineno == 3
+    report = hotswap.reload(m, partial=True)
     assert "HS205" in rejected_codes(report)
     assert m.Level.LOW is low and low == 1
 

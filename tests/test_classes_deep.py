@@ -172,7 +172,10 @@ def test_slots_dataclass_field_change_rejected(sb):
     m = sb.load(src.format(extra="", v=1))
     s = m.S(1)
     sb.update(m, src.format(extra="y: int = 0", v=2))
-    report = hotswap.reload(m)
+    with pytest.raises(hotswap.ReloadError) as err:     # all or nothing
+        hotswap.reload(m)
+    assert err.value.code == "HS204" and s.f() == 1
+    report = hotswap.reload(m, partial=True)
     assert "HS204" in {e.code for e in report.rejected}
     assert s.f() == 2                    # methods applied
 
@@ -360,7 +363,10 @@ def test_enum_member_revalued_or_removed_rejected(sb):
             LOW = 1
             HIGH = 3
     """)
-    report = hotswap.reload(m)
+    with pytest.raises(hotswap.ReloadError) as err:     # all or nothing
+        hotswap.reload(m)
+    assert err.value.code == "HS205"
+    report = hotswap.reload(m, partial=True)
     assert "HS205" in {e.code for e in report.rejected}
     assert Level.HIGH == 2 and Level(2) is Level.HIGH
     sb.update(m, """
@@ -369,7 +375,10 @@ def test_enum_member_revalued_or_removed_rejected(sb):
         class Level(enum.IntEnum):
             LOW = 1
     """)
-    report = hotswap.reload(m)
+    with pytest.raises(hotswap.ReloadError) as err:     # all or nothing
+        hotswap.reload(m)
+    assert err.value.code == "HS205"
+    report = hotswap.reload(m, partial=True)
     assert "HS205" in {e.code for e in report.rejected}
     assert [x.name for x in Level] == ["LOW", "HIGH"]
 
@@ -413,8 +422,9 @@ def test_slots_reordered_is_not_a_layout_change(sb):
     assert not report.rejected, str(report)
     assert p.total() == 12
     sb.update(m, src.format(slots='("x", "y", "z")', expr="0"))
-    report = hotswap.reload(m)
-    assert "HS203" in {e.code for e in report.rejected}
+    with pytest.raises(hotswap.ReloadError) as err:     # all or nothing
+        hotswap.reload(m)
+    assert err.value.code == "HS203" and p.total() == 12
 
 
 def test_typeddict_keys_follow_the_source(sb):
@@ -471,7 +481,10 @@ def test_namedtuple_field_change_rejected(sb):
     m = sb.load(src.format(extra="", v=1))
     p = m.Pt(1)
     sb.update(m, src.format(extra="y: int = 0", v=2))
-    report = hotswap.reload(m)
+    with pytest.raises(hotswap.ReloadError) as err:     # all or nothing
+        hotswap.reload(m)
+    assert err.value.code == "HS204" and p.show() == "1"
+    report = hotswap.reload(m, partial=True)
     assert "HS204" in {e.code for e in report.rejected}
     assert p.show() == "2" and m.Pt._fields == ("x",)
 
@@ -578,7 +591,9 @@ def test_rebuild_layout_opt_in_makes_a_new_class(sb):
     Old = m.P
     p = Old(1)
     sb.update(m, src.format(slots='("x", "y")', v=2))
-    report = hotswap.reload(m)                 # default: diagnosed only
+    with pytest.raises(hotswap.ReloadError):   # default: refused
+        hotswap.reload(m)
+    report = hotswap.reload(m, partial=True)   # partial: diagnosed only
     assert "HS203" in {e.code for e in report.rejected}
     assert m.P is Old and p.tag() == "2<"      # the body was applied
     sb.update(m, src.format(slots='("x", "y", "z")', v=3))

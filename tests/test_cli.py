@@ -303,7 +303,7 @@ def test_report_event_kinds(sb):
             def f(self):
                 return 2
     """)
-    ev = cli.report_event(hotswap.reload(m))
+    ev = cli.report_event(hotswap.reload(m, partial=True))
     assert ev["event"] == "rejected"
     assert ev["modules"] == [m.__name__]
     assert {c["code"] for c in ev["changes"]} >= {"HS203"}

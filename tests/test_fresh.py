@@ -3,11 +3,13 @@
 values re-run at reload see the module's live, decorated functions; the
 undo log covers the alias registry.  Every scenario holds references the
 way programs do, reloads, and compares with a fresh import of v2."""
+import dataclasses
 import functools
 import importlib.util
 
 import hotswap
-from hs_helpers import one
+import pytest
+from hs_helpers import line_of, one
 
 
 def fresh_import(module):
@@ -306,3 +308,169 @@ def test_lines_deleted_above_dataclass(sb):
         fresh.P.__qualname__, m.P.__qualname__)
     assert m.P.total.__code__.co_firstlineno == \
         fresh.P.total.__code__.co_firstlineno
+
+
+def test_failed_dataclass_rerun_is_rolled_back_as_users_error(sb):
+    # point 6: @dataclass runs again on the live class and raises (a field
+    # without a default after one with a default): the user's error, HS504,
+    # and the class is exactly as before -- fields(), the generated methods,
+    # the instances
+    src = """
+        import dataclasses
+
+        @dataclasses.dataclass
+        class P:
+            x: int = 0
+            {extra}
+
+            def total(self):
+                return self.x + {v}
+    """
+    m = sb.load(src.format(extra="", v=1))
+    P = m.P
+    p = P(3)
+    before = (dict(vars(P)), dict(P.__dataclass_fields__),
+              [f.name for f in dataclasses.fields(P)], dict(vars(p)))
+    v2 = src.format(extra="y: int", v=2)
+    sb.update(m, v2)
+    with pytest.raises(hotswap.ReloadError) as err:
+        hotswap.reload(m)
+    e = err.value
+    assert e.code == "HS504", str(e)
+    assert isinstance(e.__cause__, TypeError)
+    assert e.filename == m.__file__ and e.lineno == line_of(v2, "class P")
+    assert (dict(vars(P)), dict(P.__dataclass_fields__),
+            [f.name for f in dataclasses.fields(P)], dict(vars(p))) == before
+    assert [f.name for f in dataclasses.fields(P)] == ["x"]
+    assert p.total() == 4 and P(5).x == 5 and repr(P(1)) == "P(x=1)"
+    # fixed: applies
+    sb.update(m, src.format(extra="y: int = 7", v=2))
+    hotswap.reload(m)
+    assert [f.name for f in dataclasses.fields(P)] == ["x", "y"]
+    assert P(1).y == 7 and p.y == 7 and p.total() == 5
+
+
+# ------------------------------------------- closures made at import --
+FACTORY = """
+    def make(n):
+        {pre}
+        def inner():
+            return {body}
+        return inner
+
+    clo = make({arg})
+"""
+
+
+def factory(body, arg=5, pre="pass"):
+    return FACTORY.format(body=body, arg=arg, pre=pre)
+
+
+def test_closure_made_at_import_is_rebound_when_its_statement_changes(sb):
+    m = sb.load(factory('("v1", n)'))
+    sb.update(m, factory('("v1", n)', arg=6))
+    hotswap.reload(m)
+    assert m.clo() == ("v1", 6) == fresh_import(m).clo()
+    # the factory edited, `clo = make(6)` not: the closure it made runs the
+    # new body with its own cell, as a fresh import's would
+    sb.update(m, factory('("v2", n)', arg=6))
+    hotswap.reload(m)
+    assert m.clo() == ("v2", 6) == fresh_import(m).clo()
+
+
+def test_closures_from_an_edited_factory_follow_every_reload(sb):
+    m = sb.load(factory('("v1", n)'))
+    c1 = m.make(1)
+    for v in (2, 3, 4):
+        sb.update(m, factory(f'("v{v}", n)'))
+        report = hotswap.reload(m)
+        assert not report.rejected, str(report)
+        assert c1() == (f"v{v}", 1) and m.clo() == (f"v{v}", 5)
+
+
+def test_closure_left_on_old_code_is_reported_at_every_later_reload(sb):
+    # v3 adds a free variable: closures made before keep v2's code (HS104).
+    # Every later edit must find them again: reported again while the new
+    # code still needs the variable, updated once it does not
+    m = sb.load(factory('("v1", n)'))
+    c1 = m.make(1)
+    sb.update(m, factory('("v2", n)'))
+    hotswap.reload(m)
+    sb.update(m, factory('("v3", n, k)', pre="k = 10"))
+    report = hotswap.reload(m)
+    assert [e.code for e in report.rejected] == ["HS104"]
+    assert c1() == ("v2", 1) and m.clo() == ("v2", 5)
+    c3 = m.make(3)
+    assert c3() == ("v3", 3, 10)
+    sb.update(m, factory('("v4", n, k)', pre="k = 20"))
+    report = hotswap.reload(m)
+    hs104 = [e for e in report.rejected if e.code == "HS104"]
+    assert len(hs104) == 1, str(report)     # c1 and clo, still on v2
+    assert hs104[0].name == "make.<locals>.inner"
+    assert c1() == ("v2", 1) and c3() == ("v4", 3, 10)
+    # a failed batch leaves the record as it was
+    sb.update(m, factory('("v5", n, k)', pre="k = 30") + "\nBOOM = 1 / 0\n")
+    with pytest.raises(hotswap.ReloadError):
+        hotswap.reload(m)
+    sb.update(m, factory('("v5", n, k)', pre="k = 30"))
+    report = hotswap.reload(m)
+    assert [e.code for e in report.rejected] == ["HS104"], str(report)
+    assert c3() == ("v5", 3, 10)
+    # the free variable goes away: every closure takes the new code
+    sb.update(m, factory('("v6", n)'))
+    report = hotswap.reload(m)
+    assert not report.rejected, str(report)
+    assert c1() == ("v6", 1) and c3() == ("v6", 3) and m.clo() == ("v6", 5)
+    assert m.clo() == fresh_import(m).clo()
+
+
+# ------------------------------------------ lambdas in an edited table --
+def test_table_of_lambdas_is_data_and_its_lambdas_follow_their_place(sb):
+    # decision (point 5): a container an edited statement builds is data,
+    # rebound like any value; the lambdas it made are paired with the new
+    # ones by their place in the statement's source, patched in place and
+    # kept in the new container, so a held lambda runs what the lambda at
+    # its place in the new source runs
+    m = sb.load("""
+        K = 1
+        TABLE = {"a": lambda: ("a1", K), "b": lambda: "b1", "k": 5}
+    """)
+    a, b = m.TABLE["a"], m.TABLE["b"]
+    sb.update(m, """
+        K = 1
+        TABLE = {"a": lambda: ("a1", K), "b": lambda: "b2", "k": 6}
+    """)
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert m.TABLE["k"] == 6                      # the data was rebound
+    assert {k: v() for k, v in m.TABLE.items() if k != "k"} == \
+        {k: v() for k, v in fresh.TABLE.items() if k != "k"}
+    assert m.TABLE["a"] is a and m.TABLE["b"] is b and b() == "b2"
+    # reordered: the module is a fresh import's; held lambdas follow
+    # their place (the first lambda of the statement is now "b"'s)
+    sb.update(m, """
+        K = 1
+        TABLE = {"b": lambda: "b3", "a": lambda: ("a3", K), "c": lambda: 0}
+    """)
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert set(m.TABLE) == set(fresh.TABLE) == {"a", "b", "c"}
+    assert {k: v() for k, v in m.TABLE.items()} == \
+        {k: v() for k, v in fresh.TABLE.items()}
+    assert a() == "b3" and b() == ("a3", 1)
+    assert m.TABLE["b"] is a and m.TABLE["a"] is b
+
+
+def test_list_of_callbacks_made_by_the_statement(sb):
+    m = sb.load("""
+        HOOKS = [lambda x: x + 1, lambda x: x * 2]
+    """)
+    held = list(m.HOOKS)
+    sb.update(m, """
+        HOOKS = [lambda x: x + 10, lambda x: x * 20, lambda x: -x]
+    """)
+    report = hotswap.reload(m)
+    assert report.ok
+    assert [f(1) for f in m.HOOKS] == [11, 20, -1]
+    assert [f(1) for f in held] == [11, 20]
+    assert m.HOOKS[0] is held[0] and m.HOOKS[1] is held[1]

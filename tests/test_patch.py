@@ -214,3 +214,45 @@ def test_patch_class_with_classmethod_staticmethod_property(sb):
     assert acct.balance == 8
     assert empty()._balance == 100
     assert type(empty()) is m.Account
+
+
+def test_patch_reports_hs104_like_reload(sb):
+    # issue 9 point 4: the inner function of the patched factory needs a
+    # free variable that closures made before the patch do not have; they
+    # keep the old code, and patch() says so as reload() does (HS104)
+    src = """
+        def make(n):
+            k = 2
+            def inner(x):
+                return {body}
+            return inner
+    """
+    m = sb.load(src.format(body="x + n"))
+    old = m.make(5)
+    fix = sb.load(src.format(body="x * k + n"), base="hotfix")
+    report = hotswap.patch(m.make, fix.make)
+    assert report.ok
+    (entry,) = [e for e in report.rejected if e.code == "HS104"]
+    assert entry.action == "rejected" and entry.name == "make.<locals>.inner"
+    assert entry.filename == m.__file__
+    assert old(1) == 6 and m.make(5)(1) == 7
+    # the same edit through reload() gives the same entry
+    m2 = sb.load(src.format(body="x + n"), base="again")
+    old2 = m2.make(5)
+    sb.update(m2, src.format(body="x * k + n"))
+    r2 = hotswap.reload(m2)
+    (e2,) = [e for e in r2.rejected if e.code == "HS104"]
+    assert (e2.name, e2.kind, e2.action, e2.reason, e2.lineno) == \
+        (entry.name, entry.kind, entry.action, entry.reason, entry.lineno)
+    assert old2(1) == 6
+
+
+def test_patch_has_no_partial_mode(sb):
+    # patch() copies a class body attribute by attribute and never reports
+    # HS201-HS205, so there is nothing for partial=True to relax
+    m = sb.load("""
+        def f():
+            return 1
+    """)
+    with pytest.raises(TypeError):
+        hotswap.patch(m.f, m.f, partial=True)

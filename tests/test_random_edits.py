@@ -482,6 +482,21 @@ def freevars(spec):
     return frozenset(ns["mk"](0, 0).__code__.co_freevars)
 
 
+def same_inner_code(a, b):
+    """The inner functions of closure specs a and b compile to the same
+    code (other text, same code: the engine sees no change)."""
+    codes = []
+    for spec in (a, b):
+        if spec is None or spec["kind"] != "closure":
+            return False
+        ns = {}
+        exec(_compile(render_slot("mk", spec)), ns)
+        c = ns["mk"](0, 0).__code__
+        codes.append((c.co_code, c.co_consts, c.co_names, c.co_freevars,
+                      c.co_varnames))
+    return codes[0] == codes[1]
+
+
 # ----------------------------------------------------------- held refs ----
 class Held:
     """A reference taken from the module, with the definition it should be
@@ -526,12 +541,21 @@ class Held:
                 self.attached = False
                 return
             if new == self.eff:
+                self.left = False
+                return
+            if getattr(self, "left", False) and (
+                    old == new or same_inner_code(old, new)):
+                # left on old code (HS104 before): found again only when
+                # the factory's inner code changes (issue 10 point 5)
                 return
             if freevars(new) <= freevars(self.eff):
                 self.eff = copy.deepcopy(new)
+                self.left = False
             else:
+                # the closure keeps its code and is reported at every
+                # later reload that changes the factory's inner code
                 predicted_hs104.add(slot_name(self.i))
-                self.attached = False
+                self.left = True
         elif self.kind in ("class", "inst"):
             if not self.attached:
                 return

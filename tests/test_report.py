@@ -4,6 +4,7 @@ import json
 import re
 
 import hotswap
+import pytest
 from hs_helpers import line_of, one
 
 V1 = """
@@ -124,7 +125,13 @@ def test_rejected_edit_has_code_reason_and_location(sb):
             __slots__ = ("x", "y")
     """
     sb.update(m, v2)
-    report = hotswap.reload(m)
+    with pytest.raises(hotswap.ReloadError) as err:     # all or nothing
+        hotswap.reload(m)
+    # the error names the code, the file and the line
+    assert err.value.code == "HS203" and err.value.filename == m.__file__
+    assert err.value.lineno == line_of(v2, "__slots__")
+    assert f"{m.__file__}:{err.value.lineno}" in str(err.value)
+    report = hotswap.reload(m, partial=True)
     assert report.ok
     (entry,) = report.rejected
     assert entry.action == "rejected"

@@ -29,6 +29,14 @@ belongs to the program):
                    ``exclude`` (a warning says so otherwise).
   --poll           stat the files instead of using inotify.
   --debounce S     coalesce bursts of saves for S seconds (default 0.05).
+  --partial        apply what can be applied of a save whose class edits
+                   cannot be applied in place (HS201-HS205: ``__slots__``,
+                   bases of another layout, metaclass, NamedTuple or
+                   slots=True dataclass fields, enum members) and report
+                   the rest as rejected.  Default: such a save is refused
+                   as a whole, like ``hotswap.reload()``: the module keeps
+                   its old code and the error is shown until the file is
+                   fixed.
   -q, --quiet      show only failed reloads and warnings.
   -v, --verbose    also list the names each reload changed.
   --events FILE    write one JSON object per reload to FILE (JSON lines):
@@ -83,8 +91,8 @@ PROG = "python -m hotswap"
 # argument parsing
 
 _RUN_VALUE_OPTIONS = ("--root", "--exclude", "--debounce", "--events")
-_RUN_FLAG_OPTIONS = ("--poll", "-q", "--quiet", "-v", "--verbose", "-h",
-                     "--help")
+_RUN_FLAG_OPTIONS = ("--poll", "--partial", "-q", "--quiet", "-v",
+                     "--verbose", "-h", "--help")
 
 
 def _run_parser():
@@ -105,6 +113,10 @@ def _run_parser():
                    help="poll file stats instead of inotify")
     p.add_argument("--debounce", type=float, default=0.05, metavar="SECONDS",
                    help="coalesce bursts of saves (default 0.05)")
+    p.add_argument("--partial", action="store_true",
+                   help="apply the rest of a save whose class edits cannot "
+                        "be applied in place (HS201-HS205) and report them; "
+                        "default: refuse the whole save")
     g = p.add_mutually_exclusive_group()
     g.add_argument("-q", "--quiet", action="store_true",
                    help="log only failed reloads")
@@ -521,6 +533,8 @@ def _start_watch(roots, opts, out):
                  "the program runs without live reloading", logging.WARNING)
         return None
     kwargs = {"debounce": opts.debounce, "mode": "auto"}
+    if opts.partial:
+        kwargs["partial"] = True
     attempts = []
     if opts.poll:
         attempts = [dict(kwargs, backend="poll"), dict(kwargs, mode="poll")]
