@@ -86,16 +86,21 @@ core_reload(PyObject *module, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_TypeError, "policy must be callable or None");
         return NULL;
     }
+    /* the collector waits until the batch is over (safepoint.c) */
+    int paused = hs_safepoint_gc_pause();
+    PyObject *r = NULL;
     if (PyTuple_GET_SIZE(args) > 0) {
-        return hs_reload(module, args, policy, flags);
+        r = hs_reload(module, args, policy, flags);
     }
-    PyObject *targets = hs_track_modules(st, 1);
-    if (targets == NULL) {
-        return NULL;
+    else {
+        PyObject *targets = hs_track_modules(st, 1);
+        if (targets != NULL) {
+            r = hs_reload(module, targets, policy,
+                          flags | HS_RELOAD_ONLY_CHANGED);
+            Py_DECREF(targets);
+        }
     }
-    PyObject *r = hs_reload(module, targets, policy,
-                            flags | HS_RELOAD_ONLY_CHANGED);
-    Py_DECREF(targets);
+    hs_safepoint_gc_resume(paused);
     return r;
 }
 
@@ -681,15 +686,22 @@ PyDoc_STRVAR(watching_doc,
 static PyObject *
 core_watching(PyObject *module, PyObject *unused)
 {
+    HsState *st = hs_state(module);
+    if (st == NULL) {
+        return NULL;
+    }
     PyObject *d = hs_watch_info();
     if (d == NULL || d == Py_None) {
         return d;
     }
     PyObject *w = PyBool_FromLong(hs_safepoint_waking());
-    if (PyDict_SetItemString(d, "wake", w) < 0) {
+    PyObject *b = hs_safepoint_blocked(st);
+    if (b == NULL || PyDict_SetItemString(d, "wake", w) < 0
+        || PyDict_SetItemString(d, "blocked", b) < 0) {
         Py_CLEAR(d);
     }
     Py_DECREF(w);
+    Py_XDECREF(b);
     return d;
 }
 
@@ -966,6 +978,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->log_sink);
     Py_VISIT(st->wake_handler);
     Py_VISIT(st->adapter_hook);
+    Py_VISIT(st->blocked);
     return 0;
 }
 
@@ -995,6 +1008,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->log_sink);
     Py_CLEAR(st->wake_handler);
     Py_CLEAR(st->adapter_hook);
+    Py_CLEAR(st->blocked);
     return 0;
 }
 

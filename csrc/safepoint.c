@@ -283,12 +283,248 @@ error:
 }
 
 /* ------------------------------------------------------------------ */
+/* blocked modules                                                     */
+
+/* A general note on blocked modules.
+ *
+ * An automatic batch that fails leaves its modules running their old
+ * code while their files hold the new source: "blocked".  The cause may
+ * lie in another file (urls.py saved before the views.py it names: HS504
+ * for want of a name), so fixing that file must also bring in the blocked
+ * edit.  The rule: every later automatic batch takes the blocked modules
+ * along (the reload compares each with its snapshot, so one whose file
+ * went back to what runs is simply unchanged), and they apply together,
+ * all or nothing, in dependency order.  When the combined batch fails in
+ * a module that is only there because it was blocked, that module is left
+ * out and the rest is tried again (at most once per blocked module): an
+ * old failure never holds back a new edit that applies on its own.  The
+ * module stays blocked, and one line says so.  A batch that applies
+ * unblocks all its modules; one that fails in a module saved for it
+ * blocks every module of the batch.  st->blocked holds the names in the
+ * order they were blocked. */
+
+static int
+blocked_add(HsState *st, PyObject *mods)
+{
+    if (st->blocked == NULL && (st->blocked = PyDict_New()) == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(mods); i++) {
+        PyObject *n = PyModule_GetNameObject(PyList_GET_ITEM(mods, i));
+        int r = n ? PyDict_SetItem(st->blocked, n, Py_None) : -1;
+        Py_XDECREF(n);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+blocked_remove(HsState *st, PyObject *mods)
+{
+    for (Py_ssize_t i = 0; st->blocked && i < PyList_GET_SIZE(mods); i++) {
+        PyObject *n = PyModule_GetNameObject(PyList_GET_ITEM(mods, i));
+        if (n == NULL) {
+            return -1;
+        }
+        if (PyDict_DelItem(st->blocked, n) < 0) {
+            if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+                Py_DECREF(n);
+                return -1;
+            }
+            PyErr_Clear();
+        }
+        Py_DECREF(n);
+    }
+    return 0;
+}
+
+/* Append to `mods` the blocked modules it does not hold yet; forget the
+ * blocked names that are no longer in sys.modules. */
+static int
+blocked_join(HsState *st, PyObject *mods)
+{
+    if (st->blocked == NULL || PyDict_GET_SIZE(st->blocked) == 0) {
+        return 0;
+    }
+    PyObject *names = PyDict_Keys(st->blocked);
+    if (names == NULL) {
+        return -1;
+    }
+    PyObject *modules = PyImport_GetModuleDict(); /* borrowed */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
+        PyObject *n = PyList_GET_ITEM(names, i);
+        PyObject *m = PyDict_GetItemWithError(modules, n); /* borrowed */
+        if (m == NULL && PyErr_Occurred()) {
+            goto error;
+        }
+        if (m == NULL || !PyModule_Check(m)) {
+            if (PyDict_DelItem(st->blocked, n) < 0) {
+                goto error;
+            }
+            continue;
+        }
+        int have = 0;
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(mods); j++) {
+            have |= PyList_GET_ITEM(mods, j) == m;
+        }
+        if (!have && PyList_Append(mods, m) < 0) {
+            goto error;
+        }
+    }
+    Py_DECREF(names);
+    return 0;
+error:
+    Py_DECREF(names);
+    return -1;
+}
+
+/* The index in mods[fresh:] of the module the pending ReloadError names,
+ * or -1 (the error is left set either way). */
+static Py_ssize_t
+blocked_failed_index(PyObject *mods, Py_ssize_t fresh)
+{
+    PyObject *name = NULL;
+    Py_ssize_t found = -1;
+    PyObject *exc = PyErr_GetRaisedException();
+    if (exc != NULL) {
+        name = PyObject_GetAttrString(exc, "module");
+    }
+    for (Py_ssize_t i = fresh;
+         name != NULL && found < 0 && i < PyList_GET_SIZE(mods); i++) {
+        PyObject *n = PyModule_GetNameObject(PyList_GET_ITEM(mods, i));
+        found = n && PyObject_RichCompareBool(n, name, Py_EQ) == 1 ? i : -1;
+        Py_XDECREF(n);
+    }
+    Py_XDECREF(name);
+    PyErr_Clear();
+    PyErr_SetRaisedException(exc);
+    return found;
+}
+
+/* Reload `mods` (its first `fresh` modules saved for this batch, the
+ * rest blocked), leaving out blocked modules that fail; see the note
+ * above.  Returns the Report, or NULL with the final error set. */
+static PyObject *
+blocked_reload(HsState *st, PyObject *core, PyObject *mods, Py_ssize_t fresh)
+{
+    PyObject *report = NULL, *still = NULL; /* a left-out module's error */
+    Py_ssize_t tries = PyList_GET_SIZE(mods) - fresh;
+    for (;;) {
+        report = hs_reload(core, mods, NULL,
+                           HS_RELOAD_ONLY_CHANGED
+                               | (st->watch_partial ? HS_RELOAD_PARTIAL : 0));
+        if (report != NULL || tries-- <= 0
+            || !PyErr_ExceptionMatches(st->reload_error)) {
+            break;
+        }
+        Py_ssize_t k = blocked_failed_index(mods, fresh);
+        if (k < 0) {
+            break;
+        }
+        Py_XSETREF(still, PyErr_GetRaisedException());
+        if (PySequence_DelItem(mods, k) < 0) {
+            goto done;
+        }
+    }
+    if (report != NULL) {
+        if (blocked_remove(st, mods) < 0) {
+            Py_CLEAR(report);
+            goto done;
+        }
+        if (still != NULL) {
+            PyObject *m = PyUnicode_FromFormat(
+                "hotswap: %S (retried with this batch: still kept its old "
+                "code)", still);
+            if (m != NULL) {
+                log_line(st, "warning", m, NULL);
+                Py_DECREF(m);
+            }
+            PyErr_Clear();
+        }
+    }
+    else if (PyErr_ExceptionMatches(st->reload_error)) {
+        PyObject *exc = PyErr_GetRaisedException();
+        if (blocked_add(st, mods) < 0) {
+            PyErr_WriteUnraisable(NULL);
+        }
+        PyErr_SetRaisedException(exc);
+    }
+done:
+    Py_XDECREF(still);
+    return report;
+}
+
+PyObject *
+hs_safepoint_blocked(HsState *st)
+{
+    return st->blocked ? PyDict_Keys(st->blocked) : PyList_New(0);
+}
+
+/* ------------------------------------------------------------------ */
 /* applying pending changes                                            */
 
 static int wake_check(HsState *st);
 
+/* A general note on the collector during a reload.
+ *
+ * A collection runs in whatever frame allocates when a threshold is
+ * crossed, and the finalizers it calls (an unclosed file's or socket's
+ * ResourceWarning, a __del__ that warns) attribute their warnings to that
+ * frame.  A reload allocates, and runs Python code of its own: adapters,
+ * the log sink, after-reload hooks (the CLI's are in hotswap/__main__.py),
+ * the stdlib they call.  So a program's garbage, or the old values a
+ * reload just released, would be finalized there and the warnings would
+ * name hotswap's files.  The collector is paused for the whole batch and
+ * its messages, and resumed after: the debt is paid at the program's next
+ * allocation, in the program's frame, as without hotswap. */
+
+int
+hs_safepoint_gc_pause(void)
+{
+    PyObject *exc = PyErr_GetRaisedException();
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *on = gc ? PyObject_CallMethod(gc, "isenabled", NULL) : NULL;
+    int paused = on != NULL && PyObject_IsTrue(on) == 1;
+    PyObject *r = paused ? PyObject_CallMethod(gc, "disable", NULL) : NULL;
+    paused = paused && r != NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(on);
+    Py_XDECREF(gc);
+    PyErr_Clear();
+    PyErr_SetRaisedException(exc);
+    return paused;
+}
+
+void
+hs_safepoint_gc_resume(int paused)
+{
+    if (!paused) {
+        return;
+    }
+    PyObject *exc = PyErr_GetRaisedException();
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *r = gc ? PyObject_CallMethod(gc, "enable", NULL) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(gc);
+    PyErr_Clear();
+    PyErr_SetRaisedException(exc);
+}
+
+static PyObject *safepoint_apply(PyObject *core);
+
 PyObject *
 hs_safepoint_apply(PyObject *core)
+{
+    int paused = hs_safepoint_gc_pause();
+    PyObject *r = safepoint_apply(core);
+    hs_safepoint_gc_resume(paused);
+    return r;
+}
+
+static PyObject *
+safepoint_apply(PyObject *core)
 {
     HsState *st = hs_state(core);
     if (st == NULL) {
@@ -318,6 +554,11 @@ hs_safepoint_apply(PyObject *core)
         Py_DECREF(mods);
         Py_RETURN_NONE;
     }
+    Py_ssize_t fresh = PyList_GET_SIZE(mods);
+    if (blocked_join(st, mods) < 0) {
+        Py_DECREF(mods);
+        return NULL;
+    }
     PyObject *names = PyList_New(0);
     for (Py_ssize_t i = 0; names && i < PyList_GET_SIZE(mods); i++) {
         PyObject *n = PyModule_GetNameObject(PyList_GET_ITEM(mods, i));
@@ -332,10 +573,7 @@ hs_safepoint_apply(PyObject *core)
     }
     hs_safepoint_run_hooks(st, st->before_hooks, names);
     Py_DECREF(names);
-    PyObject *report = hs_reload(core, mods, NULL,
-                                 HS_RELOAD_ONLY_CHANGED
-                                     | (st->watch_partial ? HS_RELOAD_PARTIAL
-                                                          : 0));
+    PyObject *report = blocked_reload(st, core, mods, fresh);
     Py_DECREF(mods);
     if (report == NULL) {
         if (!PyErr_ExceptionMatches(st->reload_error)) {

@@ -27,6 +27,9 @@ struct HsState {
                                or NULL (safepoint.c, "waking") */
     PyObject *adapter_hook; /* strong: hotswap.adapters' dispatcher, or
                              * NULL (reload.c calls it, see adapters.c) */
+    PyObject *blocked;      /* strong dict: name -> None of modules whose
+                             * last automatic reload failed, or NULL
+                             * (safepoint.c, "blocked modules") */
     int allow_world_writable;
     int watch_partial;     /* watch(partial=True): the watcher's batches
                               apply what they can (HS_RELOAD_PARTIAL) */

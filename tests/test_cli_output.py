@@ -142,6 +142,34 @@ def test_warns_when_nothing_under_the_roots_is_tracked(tmp_path):
     assert "--root DIR" in p.stderr
 
 
+def test_start_up_line_for_an_application_imported_late(tmp_path):
+    """Nothing tracked at 1 s (the application is imported at its first
+    request, or after a slow start): the warning, then the line once it
+    is (the 2 s check); -q keeps only the warning."""
+    lib = tmp_path / "lib"
+    write(lib / "helper.py", "X = 1\n")
+    write(tmp_path / "prog.py", "import sys, time\ntime.sleep(1.4)\n"
+          f"sys.path.insert(0, {str(lib)!r})\n"
+          "import helper\ntime.sleep(1.2)\n")
+    args = [sys.executable, "-X", "dev", "-m", "hotswap", "run", "--root",
+            str(lib)]
+    p = subprocess.run(
+        args + ["prog.py"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=60, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stderr
+    lines = [x for x in p.stderr.splitlines() if x.startswith("hotswap")]
+    assert len(lines) == 2, p.stderr
+    assert lines[0].startswith("hotswap: warning: nothing under"), p.stderr
+    assert lines[1] == (f"hotswap: watching {lib.resolve()}: 1 module "
+                        f"tracked (and __main__ = prog.py)"), p.stderr
+    p = subprocess.run(
+        args + ["-q", "prog.py"], cwd=tmp_path, capture_output=True,
+        text=True, timeout=60, stdin=subprocess.DEVNULL)
+    lines = [x for x in p.stderr.splitlines() if x.startswith("hotswap")]
+    assert p.returncode == 0 and len(lines) == 1, p.stderr
+    assert lines[0].startswith("hotswap: warning: nothing under"), p.stderr
+
+
 # -- the program's logging set-up -------------------------------------------
 
 LIVE = """
@@ -239,6 +267,166 @@ def test_timestamps_names_and_failing_since(tmp_path):
                      r"\(2 failed saves\)", err), err
     assert re.search(r"^  updated: helper\.letter$", err, re.M), err
     assert re.search(r"^  added: helper\.extra$", err, re.M), err
+
+
+TZ_PROG = """
+    import os, sys, time
+    import helper
+
+    # as Django does with its TIME_ZONE setting
+    os.environ["TZ"] = "KTM-5:45"
+    time.tzset()
+    open(sys.argv[1], "w").close()
+    end = time.monotonic() + 30
+    while not os.path.exists(sys.argv[2]) and time.monotonic() < end:
+        time.sleep(0.01)
+"""
+
+
+def test_timestamps_ignore_the_programs_time_zone(tmp_path):
+    """Reload lines keep the time zone the CLI started in (UTC here), not
+    the one the program switched to (UTC+05:45)."""
+    app = tmp_path / "app"
+    write(app / "helper.py", "X = 1\n")
+    prog = write(app / "prog.py", TZ_PROG)
+    ready, done = tmp_path / "ready", tmp_path / "done"
+    events = tmp_path / "events.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "dev", "-m", "hotswap", "run", "--events",
+         str(events), str(prog), str(ready), str(done)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, text=True, env=dict(os.environ, TZ="UTC0"))
+    try:
+        wait_for(ready.exists, what="program start")
+        save(app / "helper.py", "X = 2\n")
+        wait_for(lambda: len(read_events(events)) >= 1, what="reload")
+    finally:
+        done.touch()
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    when = read_events(events)[0]["time"]
+    stamp = re.search(r"^(\d\d:\d\d):\d\d\.\d\d\d hotswap: helper reloaded",
+                      err, re.M)
+    assert stamp, err
+    utc = {time.strftime("%H:%M", time.gmtime(when + d)) for d in (-1, 0, 1)}
+    assert stamp.group(1) in utc, (stamp.group(1), utc)
+
+
+# -- warnings during a reload ----------------------------------------------------
+
+WARN_HELPER = """
+    class Holder:
+        pass
+
+
+    def make():
+        h = Holder()
+        h.me = h            # a cycle: freed by the collector
+        h.f = open(__file__)
+        return h
+
+
+    H = make()
+
+
+    def v():
+        return 1
+"""
+
+WARN_PROG = """
+    import gc, json, os, sys, time, warnings
+    import helper
+
+    warnings.simplefilter("always", ResourceWarning)
+    seen, frames = [], set()
+
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        seen.append([category.__name__, filename])
+
+
+    def on_gc(phase, info):
+        if phase == "start":
+            frames.add(sys._getframe(1).f_code.co_filename)
+
+
+    warnings.showwarning = show
+    gc.set_threshold(1, 1, 1)   # a collection at nearly every allocation
+    gc.callbacks.append(on_gc)
+    open(sys.argv[1], "w").close()
+    end = time.monotonic() + 20
+    junk = []
+    while time.monotonic() < end and not seen:
+        junk = [junk]
+    gc.callbacks.remove(on_gc)
+    print(json.dumps({"warnings": seen, "frames": sorted(frames)}))
+"""
+
+
+def test_warnings_during_a_reload_do_not_name_hotswap(tmp_path):
+    """The old value a reload releases (a cycle holding an unclosed file)
+    is finalized by the collector in the program's own frame, so its
+    ResourceWarning names the program, not hotswap's files: no collection
+    starts in a frame of hotswap (the CLI's hooks, adapters, the start-up
+    check), which pause the collector while they run."""
+    app = tmp_path / "app"
+    write(app / "helper.py", WARN_HELPER)
+    prog = write(app / "prog.py", WARN_PROG)
+    ready = tmp_path / "ready"
+    proc = hs_popen([str(prog), str(ready)], tmp_path)
+    try:
+        wait_for(ready.exists, what="program start")
+        time.sleep(1.2)  # past the start-up check
+        save(app / "helper.py", textwrap.dedent(WARN_HELPER).replace(
+            "H = make()", "H = make()  # again").replace("return 1",
+                                                          "return 2"))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, out + err
+    assert "helper reloaded" in err, err
+    result = json.loads(out.strip().splitlines()[-1])
+    package = os.path.dirname(os.path.abspath(hotswap.__file__))
+    assert [f for f in result["frames"] if f.startswith(package)] == [], \
+        result
+    assert result["warnings"] == [["ResourceWarning", str(prog)]], result
+
+
+# -- forked workers --------------------------------------------------------------
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_reloads_on_its_own(tmp_path):
+    """A program that forks after start (a pre-fork server): the child
+    starts a watcher of its own, so parent and child both run the new code
+    after one save, each reloading its own copy."""
+    import shutil
+    app = tmp_path / "app"
+    write(app / "helper.py", "def v():\n    return 1\n")
+    shutil.copy(os.path.join(os.path.dirname(__file__), "scripts",
+                             "fork_child.py"), app / "prog.py")
+    events = tmp_path / "events.jsonl"
+    proc = hs_popen(["--events", str(events), str(app / "prog.py"),
+                     str(app)], tmp_path)
+    try:
+        wait_for(lambda: (app / "ready-child").exists()
+                 and (app / "ready-parent").exists(), what="both waiting")
+        save(app / "helper.py", "def v():\n    return 2\n")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, out + err
+    seen = {line.split()[0]: line.split()[1:] for line in out.splitlines()
+            if line.startswith(("parent", "child"))}
+    assert seen.get("parent", [0, 0])[1] == "2", out + err
+    assert seen.get("child", [0, 0])[1] == "2", out + err
+    evs = read_events(events)
+    assert [e["event"] for e in evs] == ["applied", "applied"], evs
+    assert err.count("helper reloaded") == 2, err
+    assert "Traceback" not in err, err
 
 
 # -- HS301: one line per code location -----------------------------------------

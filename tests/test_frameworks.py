@@ -303,3 +303,69 @@ def test_import_hotswap_loads_no_adapter_code():
                              os.path.dirname(hotswap.__file__))})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+FASTAPI_MODEL_V1 = """
+    from fastapi import FastAPI
+    from pydantic import BaseModel
+
+    app = FastAPI()
+
+
+    class Item(BaseModel):
+        name: str = "a"
+
+
+    class Box(BaseModel):
+        item: Item
+
+
+    @app.get("/item", response_model=Item)
+    def item():
+        return {"name": "x", "qty": 3}
+
+
+    @app.post("/box")
+    def box(b: Box):
+        return b
+"""
+
+
+def test_fastapi_routes_follow_a_rebuilt_model_or_roll_back(sb):
+    """A field added to a pydantic model reaches the routes built from it
+    (response_model, a body model nesting it, the OpenAPI schema), as a
+    fresh import serves them; a batch failing after that leaves every route
+    as it was."""
+    pytest.importorskip("fastapi")
+    testclient = pytest.importorskip("fastapi.testclient")
+    m = sb.load(FASTAPI_MODEL_V1)
+    client = testclient.TestClient(m.app)
+    route = next(r for r in m.app.routes if getattr(r, "path", "") == "/box")
+    handler = route.app
+    assert client.get("/item").json() == {"name": "x"}
+    v2 = FASTAPI_MODEL_V1.replace('name: str = "a"',
+                                  'name: str = "a"\n        qty: int = 0')
+    sb.update(m, v2)
+    boom = adapters.register(Boom())
+    try:
+        with pytest.raises(hotswap.ReloadError):
+            hotswap.reload(m)
+    finally:
+        adapters.unregister(boom)
+    assert route.app is handler
+    assert client.get("/item").json() == {"name": "x"}
+    assert client.post("/box", json={"item": {"qty": 5}}).json() == {
+        "item": {"name": "a"}}
+    report = hotswap.reload(m)
+    assert report.ok, str(report)
+    assert {e.name for e in report.entries if e.kind == "route"} == {
+        "item", "box"}, str(report)
+    ref = sb.load(v2, base="ref")
+    fresh = testclient.TestClient(ref.app)
+    for c in (client, fresh):
+        assert c.get("/item").json() == {"name": "x", "qty": 3}
+        assert c.post("/box", json={"item": {"qty": "5"}}).json() == {
+            "item": {"name": "a", "qty": 5}}
+        assert c.post("/box", json={"item": {"qty": "z"}}).status_code == 422
+    assert client.get("/openapi.json").json()["components"] == \
+        fresh.get("/openapi.json").json()["components"]

@@ -10,7 +10,7 @@ from hs_helpers import run_script
 SCENARIOS = [
     "write", "rename", "burst", "poll_backend", "queued", "failure_then_fix",
     "deleted_then_back", "new_file", "world_writable", "hooks", "unwatch",
-    "exit_while_watching",
+    "exit_while_watching", "blocked_then_provided", "blocked_left_out",
 ]
 
 

@@ -10,9 +10,10 @@ HS_MINORS=(3.9 3.10 3.11 3.12 3.13 3.14 3.15)
 # What every venv gets.  setuptools>=61 reads [project] from pyproject.toml
 # (an older one, as bundled with 3.9's ensurepip, builds "UNKNOWN").
 HS_DEPS=(pip "setuptools>=61" wheel build pytest hypothesis ipython
-         # framework adapters and metaclass-built models (tests/test_frameworks.py);
+         # framework adapters, metaclass-built models and real servers, gunicorn
+         # for forked workers (tests/test_frameworks.py, tests/test_servers.py);
          # pydantic-core and sqlalchemy ship no wheels for 3.15 yet
-         attrs flask django uvicorn httpx
+         attrs flask django uvicorn httpx gunicorn
          "pydantic; python_version < '3.15'" "fastapi; python_version < '3.15'"
          "sqlalchemy; python_version < '3.15'")
 

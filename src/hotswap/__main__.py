@@ -46,12 +46,17 @@ belongs to the program):
 
 Reloads run on the main thread between two bytecodes (the watcher's "auto"
 mode), so the program needs no change; an idle main thread (an asyncio loop
-with no traffic, a sleep) is woken with SIGURG (see ``hotswap.watch``).
+with no traffic, a sleep) is woken with SIGURG (see ``hotswap.watch``).  A
+process the program forks (gunicorn's workers, a multiprocessing pool with
+the "fork" start method) starts a watcher of its own, so each worker
+reloads its own copy of the code.
 
 Output: 1 s after start-up one line says what is watched and how many
 modules under it are tracked (by then a server has imported its
-application), or warns that nothing is.  Each reload is one line, with the
-local time (``12:03:04.512 hotswap: app reloaded: 1 updated (0.9 ms)``);
+application), or warns that nothing is yet; later checks (2, 5, 10, 30 and
+60 s) print the line when an application imported late appears.  Each reload is one line, with the
+local time (``12:03:04.512 hotswap: app reloaded: 1 updated (0.9 ms)``) in
+the time zone the CLI started in, whatever the program does to ``TZ``;
 a failure shows the error and, when the module's edits failed before too,
 since when it kept its old code and which statement fails.  These lines go
 to a duplicate of the stderr descriptor taken at start-up, and events to
@@ -64,6 +69,7 @@ by the C core (``hotswap._core``).
 """
 import argparse
 import builtins
+import gc
 import importlib.machinery
 import importlib.util
 import io
@@ -227,10 +233,30 @@ def report_event(report, error=None):
 _CHANGE_ACTIONS = ("updated", "added", "removed", "moved", "replaced")
 
 
+# The UTC offset of the local time when the CLI started.  Reload lines are
+# stamped with it, not with time.localtime(): a program may change the
+# process's time zone (Django sets os.environ["TZ"] to its TIME_ZONE setting
+# and calls time.tzset()), and the lines must keep the clock of the terminal
+# they are read on.  (A daylight-saving change during the run is not
+# followed: the offset stays the start-up one.)
+_START_OFFSET = None
+
+
+def _capture_clock():
+    global _START_OFFSET
+    if _START_OFFSET is None:
+        _START_OFFSET = time.localtime().tm_gmtoff
+
+
 def _clock(t=None):
-    """``12:03:04.512``: the local time of a reload line."""
+    """``12:03:04.512``: the time of a reload line, in the time zone the
+    CLI started in (see _START_OFFSET)."""
     t = time.time() if t is None else t
-    return time.strftime("%H:%M:%S", time.localtime(t)) + \
+    if _START_OFFSET is None:
+        local = time.localtime(t)
+    else:
+        local = time.gmtime(t + _START_OFFSET)
+    return time.strftime("%H:%M:%S", local) + \
         ".%03d" % (int(t * 1000) % 1000)
 
 
@@ -260,6 +286,7 @@ class _Output:
                  stream=None):
         self.level = level
         self.verbose = verbose
+        _capture_clock()
         self._own = stream is None
         if stream is None:
             try:
@@ -273,6 +300,7 @@ class _Output:
         self.stream = stream
         self.events = (open(events_path, "a", encoding="utf-8", buffering=1)
                        if events_path else None)
+        self.tag = ""          # "[pid]" in a forked child
         self._failure = None   # (ReloadError, its message) just logged
         self.failing = {}      # module -> [since, saves, statement]
 
@@ -281,8 +309,9 @@ class _Output:
         if level < self.level or self.stream is None:
             return
         text = text.rstrip()
-        if not text.startswith("hotswap"):
-            text = "hotswap: " + text
+        if text.startswith("hotswap: "):
+            text = text[len("hotswap: "):]
+        text = f"hotswap{self.tag}: {text}"
         if stamp:
             text = f"{_clock()} {text}"
         try:
@@ -528,11 +557,14 @@ def _start_watch(roots, opts, out):
     raise last
 
 
-# How long after start-up the CLI counts the tracked modules: by then a
-# server has imported the application (uvicorn imports "app:app" after
-# parsing its options, Django its settings and URLconf); a module imported
-# later is tracked all the same, it is only not counted.
-STARTUP_CHECK_DELAY = 1.0
+# When the CLI counts the tracked modules, in seconds after start-up.  By 1 s
+# a server has usually imported its application (uvicorn imports "app:app"
+# after parsing its options, Django its settings and URLconf): the line is
+# printed then, or a warning that nothing is tracked yet.  An application
+# imported later (at its first request, or after a slow start) is tracked
+# all the same; the later checks print the line when it appears.
+STARTUP_CHECKS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+STARTUP_CHECK_DELAY = STARTUP_CHECKS[0]
 
 
 def _tracked_under(roots):
@@ -550,21 +582,130 @@ def _tracked_under(roots):
     return found
 
 
-def _startup_report(roots, out, main_name):
+def _startup_report(roots, out, main_name, warn=True, forked=0):
     """The start-up line: what is watched and how many modules are
-    tracked; a warning when nothing under the roots is."""
+    tracked; a warning (if ``warn``) when nothing under the roots is.
+    True when the line was printed.  ``forked``: how many processes this
+    one forked so far (a pre-fork server's master imports no application:
+    its workers do, and watch on their own)."""
     names = _tracked_under(roots)  # __main__ too, when it lies there
     where = ", ".join(roots)
     if names:
         out.line(f"watching {where}: {len(names)} module"
                  f"{'s' if len(names) != 1 else ''} tracked "
                  f"(and __main__ = {main_name})")
-    else:
+        return True
+    if warn and forked:
+        out.line(f"watching {where}: nothing tracked in this process "
+                 f"(__main__ = {main_name}); the {forked} process"
+                 f"{'es' if forked != 1 else ''} it forked watch and "
+                 f"reload on their own")
+        return True
+    if warn:
         out.line(f"warning: nothing under {where} is tracked "
                  f"{STARTUP_CHECK_DELAY:g} s after start-up (__main__ = "
                  f"{main_name}); edits of other files are not reloaded: "
                  f"pass --root DIR for the code you edit",
                  logging.WARNING)
+    return False
+
+
+class _StartupCheck:
+    """The start-up line, from a daemon thread, at STARTUP_CHECKS: printed
+    once modules under the roots are tracked (a warning at the first check
+    when none is yet).  Stopped around a fork (a thread that exists when a
+    pre-fork server forks its workers would make fork() warn), and resumed
+    in the parent."""
+
+    def __init__(self, roots, out, main_name):
+        import threading
+        self._args = (roots, out, main_name)
+        self._threading = threading
+        self._stop = threading.Event()
+        self._thread = None
+        self._t0 = time.monotonic()
+        self._next = 0        # index in STARTUP_CHECKS
+        self._done = False
+        self.forked = 0       # processes forked so far
+
+    def start(self):
+        if self._done or self._next >= len(STARTUP_CHECKS):
+            return
+        self._stop.clear()
+        self._thread = self._threading.Thread(
+            target=self._run, name="hotswap-startup-check", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while self._next < len(STARTUP_CHECKS):
+            wait = self._t0 + STARTUP_CHECKS[self._next] - time.monotonic()
+            if self._stop.wait(max(wait, 0)):
+                return
+            # The collector is paused while the check runs beside the
+            # program, first thing (nothing gc-tracked is allocated before
+            # it): a collection triggered here would run the program's
+            # finalizers in this thread, and their warnings (an unclosed
+            # file's ResourceWarning) would name this file.  The core does
+            # the same around a reload.  (A program calling gc.disable()
+            # during these few milliseconds finds it enabled again.)
+            paused = gc.isenabled()
+            if paused:
+                gc.disable()
+            try:
+                first = self._next == 0
+                self._next += 1
+                shown = _startup_report(*self._args, first, self.forked)
+            finally:
+                if paused:
+                    gc.enable()
+            if shown:
+                break
+        self._done = True
+
+    def stop(self):
+        self._stop.set()
+        t = self._thread
+        if t is not None and t is not self._threading.current_thread():
+            t.join(5)
+        self._thread = None
+
+
+def _at_fork(state):
+    """os.register_at_fork hooks of the run (state: a dict the run fills
+    and empties): the start-up check's thread is stopped before a fork and
+    resumed in the parent; the child starts a watcher of its own.  A
+    pre-fork server (gunicorn, a multiprocessing pool with "fork") thus
+    reloads in each worker: the watcher thread does not survive fork(),
+    and the parent's inotify descriptor would be shared with the child."""
+    def before():
+        check = state.get("check")
+        if check is not None:
+            check.stop()
+
+    def after_in_parent():
+        check = state.get("check")
+        if check is not None:
+            check.forked += 1
+            check.start()
+
+    def after_in_child():
+        state.pop("check", None)
+        out = state.get("out")
+        if out is not None:
+            # two processes now write reload lines: say whose
+            out.tag = f"[{os.getpid()}]"
+        start = state.get("restart")
+        if start is not None:
+            try:
+                start()
+            except Exception as exc:  # never break the child
+                out = state.get("out")
+                if out is not None:
+                    out.line(f"no watcher in forked process {os.getpid()}: "
+                             f"{type(exc).__name__}: {exc}", logging.WARNING)
+
+    os.register_at_fork(before=before, after_in_parent=after_in_parent,
+                        after_in_child=after_in_child)
 
 
 def _hook(name):
@@ -626,7 +767,8 @@ def _run(opts, module_name, prog_argv, out):
     sys.argv = [argv0, *prog_argv]
     sys.modules["__main__"] = mod
 
-    watch = timer = None
+    watch = check = None
+    forks = {}  # what the at-fork hooks see, emptied when the run ends
     hooks = _hook("after_reload") is not None
     set_sink = getattr(hotswap._core, "set_log_sink", None)
     try:
@@ -641,12 +783,13 @@ def _run(opts, module_name, prog_argv, out):
             _hook("after_reload")(out.after_reload)
         watch = _start_watch(roots, opts, out)
         if watch is not None:
-            import threading
             main_name = module_name or os.path.basename(filename)
-            timer = threading.Timer(STARTUP_CHECK_DELAY, _startup_report,
-                                    (roots, out, main_name))
-            timer.daemon = True
-            timer.start()
+            check = _StartupCheck(roots, out, main_name)
+            forks.update(check=check, out=out,
+                         restart=lambda: _start_watch(roots, opts, out))
+            if hasattr(os, "register_at_fork"):
+                _at_fork(forks)
+            check.start()
         try:
             exec(code, mod.__dict__)
         except SystemExit as exc:
@@ -659,8 +802,9 @@ def _run(opts, module_name, prog_argv, out):
             return 1
         return 0
     finally:
-        if timer is not None:
-            timer.cancel()
+        forks.clear()
+        if check is not None:
+            check.stop()
         if watch is not None:
             unwatch = _hook("unwatch")
             if unwatch is not None:

@@ -220,6 +220,54 @@ elif SCENARIO == "fork":
     if not busy_until(lambda: f() == 15):
         fail("parent's watcher stopped working after fork")
 
+elif SCENARIO in ("blocked_then_provided", "blocked_left_out"):
+    # a module saved naming what another module defines only once that
+    # one is saved too (Django's urls.py before views.py): the first save
+    # fails, and the second brings both in, as one batch
+    WA, WB = os.path.join(ROOT, "wa.py"), os.path.join(ROOT, "wb.py")
+    write(WB, "X = 1\n")
+    write(WA, "import wb\n\ndef g():\n    return wb.X\n")
+    import wa  # noqa: E402
+    g = wa.g
+    reports = []
+    hotswap.after_reload(reports.append)
+    hotswap.watch(ROOT, debounce=0.02)
+    later(0.05, lambda: write(
+        WA, "from wb import NAME\n\ndef g():\n    return NAME\n",
+        atomic=True))
+    if not busy_until(lambda: hotswap.watching()["failures"] == 1):
+        fail("the save naming a missing name did not fail")
+    if g() != 1 or hotswap.watching()["blocked"] != ["wa"]:
+        fail(f"wa not blocked: {hotswap.watching()}")
+    if SCENARIO == "blocked_left_out":
+        # an unrelated save applies on its own; wa stays blocked, and
+        # one line says so
+        later(0.05, lambda: write(MOD, version(16), atomic=True))
+        if not busy_until(lambda: f() == 16):
+            fail("an unrelated edit was held back by the blocked module")
+        if g() != 1 or hotswap.watching()["blocked"] != ["wa"]:
+            fail(f"wa applied or unblocked: {hotswap.watching()}")
+        if "still kept its old code" not in LOG.getvalue():
+            fail("no line says wa is still blocked")
+        if [m.name for m in reports[-1].modules] != ["wmod"]:
+            fail(f"unexpected batch {reports[-1]}")
+    later(0.05, lambda: write(WB, "X = 1\nNAME = 'new'\n", atomic=True))
+    if not busy_until(lambda: g() == "new"):
+        fail("the blocked module was not retried with the one it needed")
+    if hotswap.watching()["blocked"] != []:
+        fail(f"still blocked: {hotswap.watching()}")
+    last = reports[-1]
+    if not last.ok or sorted(m.name for m in last.modules
+                             if m.status != "unchanged") != ["wa", "wb"]:
+        fail(f"not one batch: {last}")
+    import importlib.util  # noqa: E402
+    spec = importlib.util.spec_from_file_location("wa_fresh", WA)
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+    public = lambda m: sorted(n for n in vars(m) if not n.startswith("__"))
+    if fresh.g() != g() or public(fresh) != public(wa):
+        fail(f"not what a fresh import gives: {public(wa)}")
+
 elif SCENARIO == "exit_while_watching":
     hotswap.watch(ROOT, debounce=0.02)
     # leave without unwatch(): atexit must stop the thread cleanly

@@ -78,11 +78,15 @@ class ModuleChange:
 
 class Batch:
     """What an adapter sees of one reload: ``modules`` (ModuleChange, in
-    apply order), ``names`` (their names, a frozenset), and ``note()``."""
+    apply order), ``names`` (their names, a frozenset), ``note()``, and
+    ``rebuilt``: the classes whose derived state an adapter rebuilt in this
+    batch (the pydantic adapter adds its models), so an adapter that runs
+    later can refresh what was built from them (FastAPI routes)."""
 
     def __init__(self, items):
         self.modules = tuple(ModuleChange(*item) for item in items)
         self.names = frozenset(m.name for m in self.modules)
+        self.rebuilt = []
         self._notes = []
 
     def note(self, module, name, kind, action, code=None, reason=None,
@@ -230,6 +234,7 @@ def _dispatch(phase, items):
     batch, prepared = _running
     if phase == "apply":
         del batch._notes[:]
+        del batch.rebuilt[:]
         for adapter, state in prepared:
             try:
                 adapter.apply(batch, state)

@@ -139,6 +139,40 @@ class PydanticAdapter(Adapter):
                     m, lambda c: isinstance(c, meta)
                     and "__pydantic_fields__" in vars(c)):
                 self._rebuild(batch, state, m, name, cls, node)
+        if batch.rebuilt:
+            self._rebuild_dependents(batch, state)
+
+    def _rebuild_dependents(self, batch, state):
+        """Models with a field of a rebuilt model (``item: Item``,
+        ``items: List[Item]``) embed its old schema in their validator and
+        serializer: rebuild them too, nearest first (a model nesting one of
+        those is rebuilt after it), as a fresh import builds them."""
+        base = sys.modules["pydantic"].BaseModel
+        models, todo = [], list(type.__subclasses__(base))
+        seen = set()
+        while todo:
+            c = todo.pop()
+            if id(c) in seen:
+                continue
+            seen.add(id(c))
+            models.append(c)
+            todo.extend(type.__subclasses__(c))
+        done = set(batch.rebuilt)
+        while True:
+            found = [c for c in models if c not in done
+                     and "__pydantic_fields__" in vars(c)
+                     and any(mentions(getattr(f, "annotation", None), done,
+                                      deep=False)
+                             for f in c.__pydantic_fields__.values())]
+            if not found:
+                return
+            for c in found:
+                state["classes"].append((c, dict(vars(c))))
+                c.model_rebuild(force=True, _parent_namespace_depth=0)
+                done.add(c)
+                batch.rebuilt.append(c)
+                batch.note(c.__module__, c.__qualname__, "class", "updated",
+                           None, "model rebuilt: a model it nests changed")
 
     def _rebuild(self, batch, state, m, name, cls, node):
         if node.decorator_list:
@@ -210,6 +244,7 @@ class PydanticAdapter(Adapter):
                            for k, v in getattr(d, f).items()})
         type.__setattr__(cls, "__pydantic_decorators__", d)
         cls.model_rebuild(force=True, _parent_namespace_depth=0)
+        batch.rebuilt.append(cls)
         for inst in instances:
             data = inst.__dict__
             fset = getattr(inst, "__pydantic_fields_set__", None)
@@ -253,6 +288,32 @@ class PydanticAdapter(Adapter):
                 object.__setattr__(inst, "__pydantic_fields_set__", fset)
         for cls, saved in reversed(state["classes"]):
             _restore_class(cls, saved)
+
+
+def mentions(tp, targets, seen=None, deep=True):
+    """True when the annotation ``tp`` is or contains (``List[X]``,
+    ``X | None``, ``Annotated[X, ...]``) one of ``targets``; with ``deep``,
+    also through the fields of the pydantic models it names."""
+    import typing
+
+    if seen is None:
+        seen = set()
+    if tp is None or id(tp) in seen or len(seen) > 10000:
+        return False
+    seen.add(id(tp))
+    if isinstance(tp, type) and tp in targets:
+        return True
+    fields = getattr(tp, "__pydantic_fields__", None) if (
+        deep and isinstance(tp, type)) else None
+    if isinstance(fields, dict):
+        for f in fields.values():
+            if mentions(getattr(f, "annotation", None), targets, seen, deep):
+                return True
+    try:
+        args = typing.get_args(tp)
+    except Exception:
+        args = ()
+    return any(mentions(a, targets, seen, deep) for a in args)
 
 
 def _dc_fields(obj):

@@ -61,6 +61,7 @@ class StarletteAdapter(Adapter):
         return {
             "routers": [(r, list(r.routes)) for r in routers],
             "apps": [(a, a.__dict__.get("openapi_schema")) for a in apps],
+            "refreshed": [],   # (route, its __dict__ before)
         }
 
     def apply(self, batch, state):
@@ -106,11 +107,46 @@ class StarletteAdapter(Adapter):
             if len(kept) != len(router.routes):
                 router.routes[:] = kept
                 _routes_changed(router)
+        if batch.rebuilt:
+            self._refresh_routes(batch, state)
         for app, _ in state["apps"]:
             if app.__dict__.get("openapi_schema") is not None:
                 app.openapi_schema = None
 
+    def _refresh_routes(self, batch, state):
+        """FastAPI routes built before this batch whose response model or
+        parameters (body, query, dependencies) mention a model an adapter
+        rebuilt: their response field, dependant, body field and request
+        handler were made from the old model when the route was created.
+        Run the route's __init__ again, on the same object, with the
+        arguments it keeps as attributes: it builds them as a fresh import
+        does.  Routes the batch's decorators created are already new."""
+        fr = sys.modules.get("fastapi.routing")
+        if fr is None:
+            return
+        targets = set(batch.rebuilt)
+        old_ids = {id(r) for _, before in state["routers"] for r in before}
+        done = set()
+        for router, _ in state["routers"]:
+            for route in list(router.routes):
+                if (not isinstance(route, fr.APIRoute) or id(route) in done
+                        or id(route) not in old_ids
+                        or not _route_mentions(route, targets)):
+                    continue
+                done.add(id(route))
+                state["refreshed"].append((route, dict(route.__dict__)))
+                _reinit_route(route)
+                _routes_changed(router)
+                ep = getattr(route, "endpoint", None)
+                batch.note(getattr(ep, "__module__", "?"), _route_name(route),
+                           "route", "updated", None,
+                           "route %s rebuilt for the new model"
+                           % _route_path(route), _lineno(ep))
+
     def rollback(self, batch, state):
+        for route, saved in reversed(state.get("refreshed", ())):
+            route.__dict__.clear()
+            route.__dict__.update(saved)
         for router, before in state["routers"]:
             if router.routes != before:
                 router.routes[:] = before
@@ -118,6 +154,54 @@ class StarletteAdapter(Adapter):
         for app, schema in state["apps"]:
             if "openapi_schema" in app.__dict__:
                 app.openapi_schema = schema
+
+
+def _route_types(route):
+    """The annotations a FastAPI route was built from: its response model,
+    the models of its extra responses, and every parameter of its dependant
+    tree (body, query, path, header, cookie; dependencies' too)."""
+    yield getattr(route, "response_model", None)
+    for extra in (getattr(route, "responses", None) or {}).values():
+        if isinstance(extra, dict):
+            yield extra.get("model")
+    todo, seen = [getattr(route, "dependant", None)], set()
+    while todo:
+        d = todo.pop()
+        if d is None or id(d) in seen:
+            continue
+        seen.add(id(d))
+        for kind in ("path_params", "query_params", "header_params",
+                     "cookie_params", "body_params"):
+            for f in getattr(d, kind, None) or ():
+                info = getattr(f, "field_info", None)
+                yield getattr(info, "annotation", None)
+                yield getattr(f, "type_", None)
+        todo.extend(getattr(d, "dependencies", None) or ())
+
+
+def _route_mentions(route, targets):
+    from ._models import mentions
+
+    seen = set()
+    return any(mentions(tp, targets, seen) for tp in _route_types(route))
+
+
+def _reinit_route(route):
+    """Run ``type(route).__init__`` again on ``route`` with the arguments it
+    keeps as attributes of the same names (FastAPI's APIRoute stores every
+    argument it was given: path, endpoint, response_model, status_code,
+    tags, responses, ...); an argument it does not keep takes its
+    default."""
+    import inspect
+
+    cls = type(route)
+    kwargs = {}
+    for name, p in inspect.signature(cls.__init__).parameters.items():
+        if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if name in route.__dict__:
+            kwargs[name] = route.__dict__[name]
+    cls.__init__(route, **kwargs)
 
 
 def _routes_changed(router):
