@@ -55,12 +55,16 @@ keymap_init(KeyMap *km, const HsChunkList *list)
     return 0;
 }
 
+/* The first old chunk with key `k` not matched yet.  Several statements
+ * can share a key (`@overload` stubs then the implementation, all `def f`):
+ * the n-th new one matches the n-th old one, in source order (the probe
+ * sequence holds them in insertion order). */
 static Py_ssize_t
-keymap_get(const KeyMap *km, uint64_t k)
+keymap_get_unmatched(const KeyMap *km, uint64_t k, const char *matched)
 {
     Py_ssize_t h = (Py_ssize_t)(k & (uint64_t)km->mask);
     while (km->vals[h] >= 0) {
-        if (km->keys[h] == k) {
+        if (km->keys[h] == k && !matched[km->vals[h]]) {
             return km->vals[h];
         }
         h = (h + 1) & km->mask;
@@ -151,8 +155,8 @@ hs_plan_normal(HsJob *job)
     }
     for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
         HsChunk *c = &job->chunks.items[i];
-        Py_ssize_t j = keymap_get(&km, c->key);
-        if (j < 0 || job->old_matched[j]) {
+        Py_ssize_t j = keymap_get_unmatched(&km, c->key, job->old_matched);
+        if (j < 0) {
             job->state[i] = HS_ST_ADDED;
             continue;
         }
