@@ -345,6 +345,33 @@ held_skip(PyObject *o, PyObject *builtins, PyObject *builtins_key)
     return 0;
 }
 
+/* Whether `co` was compiled inside a function (a closure, made by the
+ * outer function's code): CO_NESTED, and a qualified name through
+ * `<locals>`.  3.12+ sets CO_NESTED also for what an annotation scope holds
+ * (`def f[T]()`, the methods of `class C[T]`), which a statement of the
+ * module makes like any def: their qualified names have no `<locals>`.
+ * Before 3.11 there is no co_qualname, and no annotation scope either.
+ * 1 in a function, 0 not, -1 error. */
+static int
+code_in_function(PyObject *co)
+{
+    if (!(hs_code_flags(co) & CO_NESTED)) {
+        return 0;
+    }
+    PyObject *qual = NULL;
+    if (PyObject_GetOptionalAttrString(co, "co_qualname", &qual) < 0) {
+        return -1;
+    }
+    if (qual == NULL || !PyUnicode_Check(qual)) {
+        Py_XDECREF(qual);
+        return 1;
+    }
+    const char *s = PyUnicode_AsUTF8(qual);
+    int r = s == NULL ? -1 : strstr(s, "<locals>") != NULL;
+    Py_DECREF(qual);
+    return r;
+}
+
 static int
 held_match(PyObject *f, const HsHeldQuery *q)
 {
@@ -352,8 +379,9 @@ held_match(PyObject *f, const HsHeldQuery *q)
         return 0;
     }
     PyObject *co = PyFunction_GET_CODE(f);
-    if (hs_code_flags(co) & CO_NESTED) {
-        return 0;
+    int nested = code_in_function(co);
+    if (nested != 0) {
+        return nested;
     }
     int line = hs_code_firstlineno(co);
     if (q->first > 0 && (line < q->first || line > q->last)) {
