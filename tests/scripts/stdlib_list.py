@@ -81,14 +81,7 @@ KNOWN = {
     "enum": {14: "touch: HS504 from EnumType._get_mixins_ re-running "
                  "`class Enum(metaclass=EnumType)`"},
     "typing": {19: "touch: HS504 'function' object is not subscriptable "
-                   "re-running `class BinaryIO(IO[bytes])`",
-               27: "shift: reveal_type[T], override[F], "
-                   "_IdentityCallable.__call__[T], SupportsAbs[T].__abs__ "
-                   "(PEP 695 type parameters) not moved",
-               "keys": {"typing:reveal_type": 27, "typing:override": 27,
-                        "typing:_IdentityCallable.__call__": 27,
-                        "typing:SupportsAbs.__abs__": 27,
-                        "typing:SupportsRound.__round__": 27}},
+                   "re-running `class BinaryIO(IO[bytes])`"},
     "inspect": {18: "shift: ismemberdescriptor/isgetsetdescriptor (defs "
                     "inside `if hasattr(types, ...)`) not moved"},
     "email": {13: "touch: docstrings rewritten by @_extend_docstrings "

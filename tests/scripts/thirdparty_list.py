@@ -159,13 +159,8 @@ KNOWN = {
                             "method) replaced by a new function",
                         18: "shift: tz._common.enfold and others (defs "
                             "inside if/else or try) not moved"},
-    "click": {3: "revert: globals.get_current_context (the implementation "
-                 "after two @t.overload stubs) moved three times",
-              18: "shift: _compat functions defined inside if/else not "
-                  "moved",
-              21: "touch: decorators.command/group and "
-                  "globals.get_current_context (implementation after "
-                  "@t.overload stubs) keep the old code"},
+    "click": {18: "shift: _compat functions defined inside if/else not "
+                  "moved"},
     "marshmallow": {16: "touch: BaseSchema.__apply_nested_option "
                         "(name-mangled method) replaced by a new function"},
     "pyparsing": {16: "touch: name-mangled members replaced",
