@@ -507,6 +507,42 @@ patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
     return patch_result_report(cx, name, best, line);
 }
 
+/* Two __type_params__ tuples declaring the same parameters: as many, each
+ * of the same kind (TypeVar, ParamSpec, TypeVarTuple) and name.  1 alike,
+ * 0 not, -1 error. */
+static int
+type_params_alike(PyObject *a, PyObject *b)
+{
+    if (a == NULL || b == NULL || !PyTuple_Check(a) || !PyTuple_Check(b)
+        || PyTuple_GET_SIZE(a) != PyTuple_GET_SIZE(b)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(a); i++) {
+        PyObject *x = PyTuple_GET_ITEM(a, i), *y = PyTuple_GET_ITEM(b, i);
+        if (Py_TYPE(x) != Py_TYPE(y)) {
+            return 0;
+        }
+        PyObject *nx = PyObject_GetAttrString(x, "__name__");
+        PyObject *ny = nx ? PyObject_GetAttrString(y, "__name__") : NULL;
+        int eq = ny ? PyObject_RichCompareBool(nx, ny, Py_EQ) : -1;
+        Py_XDECREF(nx);
+        Py_XDECREF(ny);
+        if (eq <= 0) {
+            return eq;
+        }
+    }
+    return 1;
+}
+
+/* enum's own test for what is not a member: a descriptor (enum.property
+ * over `def name`, a DynamicClassAttribute). */
+static int
+is_descriptor(PyObject *value)
+{
+    PyTypeObject *t = Py_TYPE(value);
+    return t->tp_descr_get != NULL || t->tp_descr_set != NULL;
+}
+
 static int
 is_skipped_name(PyObject *name)
 {
@@ -982,7 +1018,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         if (members != NULL) {
             const char *s = PyUnicode_AsUTF8(name);
             if (s != NULL && s[0] != '_' && !PyFunction_Check(value)
-                && member_kind(value) == K_OTHER && !PyType_Check(value)) {
+                && member_kind(value) == K_OTHER && !PyType_Check(value)
+                && !is_descriptor(value)) {
                 continue; /* a would-be new member: HS205 said so */
             }
         }
@@ -1201,6 +1238,23 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         if (PyType_Check(value)) {
             /* a nested class of the same name created anew (its own
              * statement was not routed to the old one) */
+        }
+        if (PyUnicode_CompareWithASCIIString(name, "__type_params__") == 0) {
+            /* 3.12+ `class C[T]`: the re-run header made new TypeVars.
+             * The live ones stay while the header declares the same
+             * parameters: the class's __parameters__, its generic aliases
+             * and its instances' annotations refer to them. */
+            PyObject *cur = NULL;
+            if (hs_cls_own_member(klass, name, &cur) < 0) {
+                goto done;
+            }
+            int same = type_params_alike(cur, value);
+            Py_XDECREF(cur);
+            if (same < 0
+                || (!same && hs_txn_setattr(txn, klass, name, value) < 0)) {
+                goto done;
+            }
+            continue;
         }
         if (is_ann || PyUnicode_CompareWithASCIIString(name, "__doc__") == 0
             || PyUnicode_CompareWithASCIIString(name, "__firstlineno__") == 0

@@ -55,12 +55,10 @@ keymap_init(KeyMap *km, const HsChunkList *list)
     return 0;
 }
 
-/* The first old chunk with key `k` not matched yet.  Several statements
- * can share a key (`@overload` stubs then the implementation, all `def f`):
- * the n-th new one matches the n-th old one, in source order (the probe
- * sequence holds them in insertion order). */
+/* The first chunk with key k not matched yet (equal keys are probed in
+ * the order they were inserted: the order of the source). */
 static Py_ssize_t
-keymap_get_unmatched(const KeyMap *km, uint64_t k, const char *matched)
+keymap_get(const KeyMap *km, uint64_t k, const char *matched)
 {
     Py_ssize_t h = (Py_ssize_t)(k & (uint64_t)km->mask);
     while (km->vals[h] >= 0) {
@@ -155,8 +153,8 @@ hs_plan_normal(HsJob *job)
     }
     for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
         HsChunk *c = &job->chunks.items[i];
-        Py_ssize_t j = keymap_get_unmatched(&km, c->key, job->old_matched);
-        if (j < 0) {
+        Py_ssize_t j = keymap_get(&km, c->key, job->old_matched);
+        if (j < 0 || job->old_matched[j]) {
             job->state[i] = HS_ST_ADDED;
             continue;
         }

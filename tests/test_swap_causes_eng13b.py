@@ -154,6 +154,7 @@ def test_generic_functions_and_methods_moved_and_updated(sb):
     m = sb.load(src())
     held = [m.reveal, m.Box.get, m.Box.put]
     box = m.Box()
+    params = m.Box.__type_params__
     for v2 in (src(pad="# pad\n    # pad\n\n    "),
                src(pad="# pad\n    ", stub="x = 0\n        ", value=2),
                src()):
@@ -169,3 +170,151 @@ def test_generic_functions_and_methods_moved_and_updated(sb):
                 == [t.__name__ for t in new.__type_params__]
         assert box.get() == fresh.Box().get()
         assert m.reveal is held[0] and m.Box.get is held[1]
+        # the same header declares the same TypeVars: the live ones stay
+        assert m.Box.__type_params__ is params
+        assert [t.__name__ for t in params] \
+            == [t.__name__ for t in fresh.Box.__type_params__]
+
+
+# ------------- 19: a decorated def used by a re-run class statement --
+SPECIAL = """
+    class Special:
+        def __init__(self, fn):
+            self._fn = fn
+        def __getitem__(self, item):
+            return self._fn(self, item)
+
+    @Special
+    def Union(self, params):
+        {stub}return ("union", params)
+
+    class Base:
+        pass
+
+    class Uses(Base):
+        def write(self, s: Union[bytes, bytearray]) -> int:
+            {mstub}return {value}
+"""
+
+
+def test_class_rerun_sees_the_live_decorated_object(sb):
+    """The class statement re-run for an edited method evaluates an
+    annotation subscripting a decorator object (`typing.Union`, made by
+    `@_SpecialForm def Union`) whose def was edited too: it sees the live
+    decorated object, not the bare function staged without its decorators
+    (typing's `class BinaryIO(IO[bytes])` failed with HS504)."""
+    m = sb.load(SPECIAL.format(stub="", mstub="", value=1))
+    union, uses = m.Union, m.Uses
+    obj = uses()
+    v2 = SPECIAL.format(stub="x = 0\n        ",
+                        mstub="x = 0\n            ", value=2)
+    sb.update(m, v2)
+    assert hotswap.reload(m).ok
+    fresh = fresh_import(m)
+    assert m.Union is union and m.Uses is uses
+    assert union[int] == fresh.Union[int] == ("union", int)
+    assert obj.write(b"") == fresh.Uses().write(b"") == 2
+    assert uses.write.__annotations__["s"] == ("union", (bytes, bytearray))
+    assert union._fn.__code__.co_firstlineno \
+        == fresh.Union._fn.__code__.co_firstlineno
+
+
+# ---------- 14: a metaclass that tells the first class by its bases --
+ROOT_META = """
+    Root = None
+
+    class Meta(type):
+        @classmethod
+        def __prepare__(mcls, name, bases, **kwds):
+            if not bases:
+                # the root class itself (enum's `class Enum(metaclass=
+                # EnumType)`, which sees `Enum = None` the first time)
+                return {{"_root_seen": Root}}
+            if not isinstance(bases[-1], Meta):
+                raise TypeError("new classes derive from Root")
+            return {{}}
+
+    class Root(metaclass=Meta):
+        def f(self):
+            {stub}return {value}
+
+    class Child(Root):
+        def g(self):
+            {stub}return {value} * 10
+"""
+
+
+def test_root_class_of_a_metaclass_rerun_with_empty_bases(sb):
+    m = sb.load(ROOT_META.format(stub="", value=1))
+    root, child = m.Root, m.Child
+    r, c = root(), child()
+    v2 = ROOT_META.format(stub="x = 0\n            ", value=2)
+    sb.update(m, v2)
+    assert hotswap.reload(m).ok
+    fresh = fresh_import(m)
+    assert m.Root is root and m.Child is child
+    assert r.f() == fresh.Root().f() == 2
+    assert c.g() == fresh.Child().g() == 20
+    assert root.__bases__ == fresh.Root.__bases__ == (object,)
+
+
+# ----- staged statements see what the module binds (14's enum, after it) --
+LATER_BINDER = """
+    class _null:
+        def __repr__(self):
+            {stub}return "null{value}"
+    _null = _null()
+
+    class Auto:
+        def __init__(self, value=_null):
+            {stub}self.value = value
+"""
+
+
+def test_class_rebound_by_a_later_statement_seen_by_staged_defaults(sb):
+    """`class _null` then `_null = _null()` (enum's `_auto_null`): a
+    re-run class statement binds the class while staging, but a default
+    evaluated by a later staged def must be the instance the module
+    binds, as in a fresh import."""
+    m = sb.load(LATER_BINDER.format(stub="", value=1))
+    null, auto = m._null, m.Auto
+    v2 = LATER_BINDER.format(stub="x = 0\n            ", value=2)
+    sb.update(m, v2)
+    assert hotswap.reload(m).ok
+    fresh = fresh_import(m)
+    assert m._null is null and m.Auto is auto
+    assert auto.__init__.__defaults__[0] is null
+    assert type(fresh.Auto.__init__.__defaults__[0]) is type(fresh._null)
+    assert repr(auto().value) == repr(fresh.Auto().value) == "null2"
+
+
+ENUM_DESCRIPTOR = """
+    import enum
+    import types
+
+    class Color(enum.Enum):
+        RED = 1
+        GREEN = 2
+
+        @types.DynamicClassAttribute
+        def label(self):
+            {stub}return "{value}" + self.name
+"""
+
+
+def test_enum_descriptor_over_a_def_updated(sb):
+    """A descriptor made from a def in an enum body (enum.property over
+    `def name`/`def value` in enum itself, DynamicClassAttribute) is not
+    a would-be member: its function takes the edit."""
+    m = sb.load(ENUM_DESCRIPTOR.format(stub="", value="a"))
+    color, red = m.Color, m.Color.RED
+    prop = vars(color)["label"]
+    v2 = ENUM_DESCRIPTOR.format(stub="x = 0\n            ", value="b")
+    sb.update(m, v2)
+    assert hotswap.reload(m).ok
+    fresh = fresh_import(m)
+    assert m.Color is color and m.Color.RED is red
+    assert vars(color)["label"] is prop
+    assert red.label == fresh.Color.RED.label == "bRED"
+    assert prop.fget.__code__.co_firstlineno \
+        == vars(fresh.Color)["label"].fget.__code__.co_firstlineno

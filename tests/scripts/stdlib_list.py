@@ -78,10 +78,6 @@ KNOWN = {
                     "method) replaced by a new function"},
     "collections": {16: "touch: UserList.__cast (name-mangled method) "
                         "replaced by a new function"},
-    "enum": {14: "touch: HS504 from EnumType._get_mixins_ re-running "
-                 "`class Enum(metaclass=EnumType)`"},
-    "typing": {19: "touch: HS504 'function' object is not subscriptable "
-                   "re-running `class BinaryIO(IO[bytes])`"},
     "inspect": {18: "shift: ismemberdescriptor/isgetsetdescriptor (defs "
                     "inside `if hasattr(types, ...)`) not moved"},
     "email": {13: "touch: docstrings rewritten by @_extend_docstrings "
@@ -100,10 +96,7 @@ _NESTED_24 = ("the __firstlineno__ constant of a class body nested in a "
               "moved function keeps the old line (24)")
 KNOWN_BY_VERSION = {
     # main's engine, 3.9.18 (3.10/3.11: typing as on 3.9, PEP 695 is 3.12+)
-    (3, 9): {"base64": {},         # no late __doc__ in 3.9's base64
-             "typing": {19: KNOWN["typing"][19]}},
-    (3, 10): {"typing": {19: KNOWN["typing"][19]}},
-    (3, 11): {"typing": {19: KNOWN["typing"][19]}},
+    (3, 9): {"base64": {}},        # no late __doc__ in 3.9's base64
     (3, 13): {                     # main's engine, 3.13.0
         "csv": {24: "Sniffer.sniff's nested `class dialect`: " + _NESTED_24},
         "inspect": {18: KNOWN["inspect"][18],
@@ -111,8 +104,7 @@ KNOWN_BY_VERSION = {
                         + _NESTED_24},
         "tomllib": {24: "_parser.Output (a NamedTuple class): "
                         "__firstlineno__ not moved"},
-        "typing": {**KNOWN["typing"],
-                   24: "NewType.__mro_entries__'s nested class: "
+        "typing": {24: "NewType.__mro_entries__'s nested class: "
                        + _NESTED_24},
     },
 }

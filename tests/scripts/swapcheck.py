@@ -102,6 +102,10 @@ CAUSES = {
     27: "main: functions with PEP 695 type parameters (`def "
         "reveal_type[T](obj: T, /)`) and the methods of such classes "
         "(`class SupportsAbs[T](Protocol)`), 3.12+: not moved on a shift",
+    28: "an unedited data statement inside a top-level compound statement "
+        "(`if PY3:` ... `byte2int = operator.itemgetter(0)`) bound again "
+        "when the compound statement is run again for an edited def in it "
+        "(the compound statement is the unit that runs)",
     24: "3.13+: a class's __firstlineno__ (what inspect.getsource reads) "
         "becomes 1 when the class is updated, and the __firstlineno__ "
         "constant of a class body nested in a moved function keeps the old "

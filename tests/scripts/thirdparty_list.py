@@ -134,9 +134,16 @@ KNOWN = {
     # measured with the engine of main at 7209a84 (after the funcs13 merge)
     # on 3.12.1; docs/reliability.md has the tables, and those of the
     # branch point before it
-    "six": {15: "shift, touch: HS504 NameError re-running one of the "
-                "identical `del attr` statements that follow the `for attr "
-                "in _urllib_*_moved_attributes:` loops: nothing applied"},
+    "six": {13: "touch: functions whose __doc__ is assigned after their "
+                "def lose it",
+            16: "touch: name-mangled members replaced",
+            18: "shift: defs inside `if PY3:` not moved",
+            28: "touch: byte2int, int2byte, viewkeys/viewvalues/viewitems, "
+                "bound inside `if PY3:` next to edited defs, bound again "
+                "(new objects) when the `if` runs again",
+            "keys": {"six:byte2int": 28, "six:int2byte": 28,
+                     "six:viewitems": 28, "six:viewkeys": 28,
+                     "six:viewvalues": 28}},
     "toolz": {13: "touch: has_keywords, ... lose the __doc__ assigned "
                   "after their def",
               17: "tlz/__init__ sets tlz.__file__ to toolz/__init__.py: "
