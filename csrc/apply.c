@@ -719,6 +719,9 @@ shift_moved(Apply *ap)
             if (r == 1) {
                 r = hs_class_shift(job, ap->txn, v, o, delta, ap->nested);
             }
+            else if (r == 0 && PyType_Check(v)) {
+                r = hs_class_shift_firstlineno(ap->txn, v, o, delta);
+            }
         }
         else if (r == 1 && c->kind == HS_CHUNK_DEF) {
             /* the functions this def made: in the statement's old lines,

@@ -1065,6 +1065,14 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
              * import does the same */
             continue;
         }
+        if (!found
+            && PyUnicode_CompareWithASCIIString(name, "__firstlineno__")
+                   == 0) {
+            /* 3.13+: setting __module__ drops it (`C.__module__ = "pkg"`,
+             * tomllib's TOMLDecodeError): a fresh import's class has none
+             * either */
+            continue;
+        }
         if (!found) {
             MemberKind k = member_kind(value);
             if (set_member(&cx, name, value) < 0
@@ -1497,20 +1505,8 @@ hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, const HsChunk *old,
             goto done;
         }
     }
-    {
-        PyObject *key = PyUnicode_FromString("__firstlineno__");
-        PyObject *v = NULL;
-        int r = key ? hs_cls_own_member(klass, key, &v) : -1;
-        if (r == 1 && PyLong_Check(v)) {
-            PyObject *nv = PyLong_FromLong(PyLong_AsLong(v) + delta);
-            r = nv ? hs_txn_setattr(txn, klass, key, nv) : -1;
-            Py_XDECREF(nv);
-        }
-        Py_XDECREF(v);
-        Py_XDECREF(key);
-        if (r < 0) {
-            goto done;
-        }
+    if (hs_class_shift_firstlineno(txn, klass, old, delta) < 0) {
+        goto done;
     }
     result = 0;
 done:
@@ -1518,4 +1514,25 @@ done:
     Py_XDECREF(items);
     Py_XDECREF(qual);
     return result;
+}
+
+int
+hs_class_shift_firstlineno(HsTxn *txn, PyObject *klass, const HsChunk *old,
+                           int delta)
+{
+    PyObject *key = PyUnicode_FromString("__firstlineno__");
+    PyObject *v = NULL;
+    int r = key ? hs_cls_own_member(klass, key, &v) : -1;
+    if (r == 1 && PyLong_Check(v)) {
+        long line = PyLong_AsLong(v);
+        r = 0;
+        if (line >= old->line && line <= old->last_line) {
+            PyObject *nv = PyLong_FromLong(line + delta);
+            r = nv ? hs_txn_setattr(txn, klass, key, nv) : -1;
+            Py_XDECREF(nv);
+        }
+    }
+    Py_XDECREF(v);
+    Py_XDECREF(key);
+    return r < 0 ? -1 : 0;
 }

@@ -156,7 +156,7 @@ opcode_number(PyObject *opmap, const char *name)
  * 3.14+).  0 / -1. */
 static int
 shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
-                        PyObject **co_code)
+                        PyObject **co_code, int *inexact)
 {
     *co_code = NULL;
 #if HS_HAVE_CLASS_FIRSTLINENO
@@ -167,7 +167,7 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
     PyObject *raw = names ? PyObject_GetAttrString(code, "co_code") : NULL;
     PyObject *mod = raw ? PyImport_ImportModule("opcode") : NULL;
     PyObject *opmap = mod ? PyObject_GetAttrString(mod, "opmap") : NULL;
-    int r = -1;
+    int r = -1, stuck = 0;
     if (opmap == NULL || !PyDict_Check(opmap) || !PyBytes_Check(raw)
         || !PyTuple_Check(names)) {
         goto done;
@@ -204,6 +204,7 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
         goto done;
     }
     int old = hs_code_firstlineno(code), want = old + delta;
+    stuck = 1; /* until the line is moved */
     if (b[at] == small_int) {
         if (b[at + 1] != old || want < 0 || want > 255) {
             goto done;
@@ -214,6 +215,7 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
             goto done;
         }
         PyBytes_AS_STRING(*co_code)[at + 1] = (char)want;
+        stuck = 0;
         goto done;
     }
     if (small_int >= 0 && want <= 255) {
@@ -242,7 +244,11 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
     /* consts is the caller's new tuple, not shared yet */
     PyTuple_SET_ITEM(consts, k, v);
     Py_DECREF(cur);
+    stuck = 0;
 done:
+    if (stuck) {
+        *inexact = 1;
+    }
     Py_XDECREF(names);
     Py_XDECREF(raw);
     Py_XDECREF(mod);
@@ -252,12 +258,20 @@ done:
     (void)code;
     (void)consts;
     (void)delta;
+    (void)inexact;
     return 0;
 #endif
 }
 
 PyObject *
 hs_code_shift(PyObject *code, int delta)
+{
+    int inexact = 0;
+    return hs_code_shift_ex(code, delta, &inexact);
+}
+
+PyObject *
+hs_code_shift_ex(PyObject *code, int delta, int *inexact)
 {
     PyObject *consts = NULL, *shifted = NULL, *kwargs = NULL, *meth = NULL;
     PyObject *args = NULL, *result = NULL;
@@ -272,7 +286,7 @@ hs_code_shift(PyObject *code, int delta)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *c = PyTuple_GET_ITEM(consts, i);
-        PyObject *s = PyCode_Check(c) ? hs_code_shift(c, delta)
+        PyObject *s = PyCode_Check(c) ? hs_code_shift_ex(c, delta, inexact)
                                       : Py_NewRef(c);
         if (s == NULL) {
             goto done;
@@ -280,7 +294,8 @@ hs_code_shift(PyObject *code, int delta)
         PyTuple_SET_ITEM(shifted, i, s);
     }
     PyObject *co_code = NULL;
-    if (shift_class_firstlineno(code, shifted, delta, &co_code) < 0) {
+    if (shift_class_firstlineno(code, shifted, delta, &co_code, inexact)
+        < 0) {
         goto done;
     }
     kwargs = Py_BuildValue("{s:i,s:O}", "co_firstlineno",

@@ -57,12 +57,32 @@ hs_stage_compile_range(HsJob *job, const char *text, Py_ssize_t start,
                                | PyCF_SOURCE_IS_UTF8);
     PyObject *code = Py_CompileStringObject(p, job->filename, Py_file_input,
                                             &flags, -1);
-    Py_DECREF(buf);
     if (code == NULL || line <= 1) {
+        Py_DECREF(buf);
         return code;
     }
-    PyObject *shifted = hs_code_shift(code, line - 1);
+    int inexact = 0;
+    PyObject *shifted = hs_code_shift_ex(code, line - 1, &inexact);
     Py_DECREF(code);
+    if (shifted != NULL && inexact) {
+        /* 3.13+: a class body's __firstlineno__ that moving cannot give
+         * exactly (3.14's small-int form across line 256): compile the
+         * text at its real lines, after as many empty ones */
+        PyObject *padded = PyBytes_FromStringAndSize(NULL, line - 1 + len);
+        if (padded == NULL) {
+            Py_CLEAR(shifted);
+        }
+        else {
+            char *q = PyBytes_AS_STRING(padded);
+            memset(q, '\n', (size_t)(line - 1));
+            memcpy(q + line - 1, p, len);
+            Py_SETREF(shifted, Py_CompileStringObject(q, job->filename,
+                                                      Py_file_input, &flags,
+                                                      -1));
+            Py_DECREF(padded);
+        }
+    }
+    Py_DECREF(buf);
     return shifted;
 }
 

@@ -318,3 +318,59 @@ def test_enum_descriptor_over_a_def_updated(sb):
     assert red.label == fresh.Color.RED.label == "bRED"
     assert prop.fget.__code__.co_firstlineno \
         == vars(fresh.Color)["label"].fget.__code__.co_firstlineno
+
+
+# -------- 24: a class body's __firstlineno__ constant (3.13+) moves --
+NESTED_CLASS = """
+    {pad}import typing
+
+    def sniff():
+        class dialect:
+            delimiter = ","
+        return dialect
+
+    class Output(typing.NamedTuple):
+        data: int
+        flags: int
+"""
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13),
+                    reason="__firstlineno__ is 3.13+")
+@pytest.mark.parametrize("pad", [3, 300])
+def test_nested_class_firstlineno_moves(sb, pad):
+    """A class made by a moved function (csv's Sniffer.sniff) stores the
+    new first line, as a fresh import's does; below and above line 256
+    (3.14's LOAD_SMALL_INT)."""
+    m = sb.load(NESTED_CLASS.format(pad="# pad\n    " * pad))
+    sniff = m.sniff
+    v2 = NESTED_CLASS.format(pad="# pad\n    " * (pad + 7))
+    sb.update(m, v2)
+    assert hotswap.reload(m).ok
+    fresh = fresh_import(m)
+    assert m.sniff is sniff
+    assert sniff().__firstlineno__ == fresh.sniff().__firstlineno__ \
+        == line_of(v2, "class dialect")
+    assert m.Output.__firstlineno__ == fresh.Output.__firstlineno__
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13),
+                    reason="__firstlineno__ is 3.13+")
+def test_class_with_rewritten_module_gets_no_firstlineno(sb):
+    """`C.__module__ = ...` drops the class's __firstlineno__ (3.13+,
+    tomllib's TOMLDecodeError): an edited method does not bring it back."""
+    src = """
+        class Error(ValueError):
+            def __init__(self, msg):
+                {stub}super().__init__(msg * {value})
+
+        Error.__module__ = "elsewhere"
+    """
+    m = sb.load(src.format(stub="", value=1))
+    err = m.Error
+    sb.update(m, src.format(stub="x = 0\n                ", value=2))
+    assert hotswap.reload(m).ok
+    fresh = fresh_import(m)
+    assert m.Error is err and str(err("a")) == str(fresh.Error("a")) == "aa"
+    assert "__firstlineno__" not in vars(fresh.Error)
+    assert "__firstlineno__" not in vars(err)

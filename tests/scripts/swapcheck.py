@@ -633,7 +633,10 @@ def _immutable_equal(a, b):
 # when a class is updated (their content is the same).
 REBUILT = {"__abstractmethods__", "__slotnames__", "_abc_impl", "__doc__",
            "__weakref__", "__dict__", "__annotations__",
-           "__static_attributes__", "__firstlineno__"}
+           "__static_attributes__", "__firstlineno__",
+           # 3.14: computed from __annotate__ on first use, dropped when
+           # __annotate__ is set
+           "__annotations_cache__"}
 
 
 def compare(fresh, live, held=None, before=None, after=None):
