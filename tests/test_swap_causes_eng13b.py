@@ -374,3 +374,49 @@ def test_class_with_rewritten_module_gets_no_firstlineno(sb):
     assert m.Error is err and str(err("a")) == str(fresh.Error("a")) == "aa"
     assert "__firstlineno__" not in vars(fresh.Error)
     assert "__firstlineno__" not in vars(err)
+
+
+# ---------------- 17: a module that rewrites its __file__ at import --
+MIRROR_INIT = '''
+    {pad}"""mirror: the names of $orig under another package name."""
+
+    from . import _build
+'''
+
+MIRROR_BUILD = """
+    import sys
+    import $orig as orig
+    mod = sys.modules[__name__.rpartition(".")[0]]
+    mod.__dict__.update({k: v for k, v in vars(orig).items()
+                         if not k.startswith("__")})
+    mod.__file__ = orig.__file__      # "show it during introspection"
+"""
+
+ORIG = """
+    {pad}def f():
+        return 1
+"""
+
+
+def test_module_with_rewritten_file_reloaded_from_its_own_source(sb):
+    """toolz's `tlz` sets its __file__ to toolz's __init__.py at import:
+    reloading it reads the file its loader ran (spec.origin) and compares
+    it with that file's snapshot; its own names stay, the mirrored ones are
+    the original module's."""
+    orig = sb.load(ORIG.format(pad=""), "orig")
+    names = {"orig": orig.__name__}
+    mirror_name = sb.name("mirror")
+    sb.write(mirror_name + "._build", MIRROR_BUILD, **names)
+    mirror = sb.load(MIRROR_INIT.format(pad=""), "mirror", package=True,
+                     **names)
+    f = orig.f
+    assert mirror.__file__ == orig.__file__ and mirror.f is f
+    sb.update(orig, ORIG.format(pad="# pad\n    # pad\n    "))
+    sb.write(mirror_name, MIRROR_INIT.format(pad="# pad\n    # pad\n    "),
+             package=True, **names)
+    assert hotswap.reload(orig, mirror).ok
+    assert mirror.__doc__.startswith("mirror:")
+    assert mirror._build is sys.modules[mirror_name + "._build"]
+    assert mirror.f is f and orig.f is f
+    assert f.__code__.co_firstlineno == 3 \
+        == fresh_import(orig).f.__code__.co_firstlineno
