@@ -145,11 +145,7 @@ KNOWN = {
                      "six:viewitems": 28, "six:viewkeys": 28,
                      "six:viewvalues": 28}},
     "toolz": {13: "touch: has_keywords, ... lose the __doc__ assigned "
-                  "after their def",
-              17: "tlz/__init__ sets tlz.__file__ to toolz/__init__.py: "
-                  "the reload reads toolz's source as tlz's and deletes "
-                  "tlz.__doc__ and tlz._build_tlz; test_tlz fails",
-              "tests": 17, "keys": {"tlz:*": 17}},
+                  "after their def"},
     "cachetools": {16: "touch: Cache.__marker = object() and __size = "
                        "_DefaultSize() assigned again (new objects), "
                        "LRUCache.__update & co (name-mangled methods) "
