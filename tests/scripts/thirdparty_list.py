@@ -150,9 +150,11 @@ KNOWN = {
                        "_DefaultSize() assigned again (new objects), "
                        "LRUCache.__update & co (name-mangled methods) "
                        "replaced by new functions"},
-    "attrs": {5: "touch: _CountingAttr.cls_counter = 0 (class data of a "
-                 "slotted class, a running counter) applied again; the "
-                 "`type = attrib()` descriptors are kept now",
+    "attrs": {5: "touch: _CountingAttr.cls_counter (a running counter) "
+                 "differs: kept, but incremented by the attrib() calls of "
+                 "the edited class bodies the reload runs again (eng13b: "
+                 "not a re-assignment); the `type = attrib()` descriptors "
+                 "are kept",
               "keys": {"attr._make:_CountingAttr.cls_counter": 5},
               18: "shift: _compat._get_annotations (def inside if/else) "
                   "not moved"},
