@@ -1073,6 +1073,28 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
              * either */
             continue;
         }
+        if (!found && mi >= 0 && nm.items[mi].kind == HS_CHUNK_DEF
+            && mmatch[mi] >= 0 && om.items[mmatch[mi]].kind == HS_CHUNK_DEF
+            && !deco_changed) {
+            /* a def the program took out of the class after the class
+             * statement, once another member held its function (boltons'
+             * `iqr = _StatsProperty('iqr', _calc_iqr)`, then
+             * `delattr(Stats, '_calc_iqr')`): the function is patched
+             * where it lives, and the name stays out of the class, as the
+             * program's later statement leaves it in a fresh import */
+            int pr = patch_def_held(&cx, name, Py_None, value,
+                                    &om.items[mmatch[mi]], &nm.items[mi]);
+            if (pr < 0) {
+                goto done;
+            }
+            if (pr != PATCH_NOT_A_FUNCTION && pr != HS_PATCH_KIND
+                && pr != HS_PATCH_FREEVARS) {
+                if (patch_result_report(&cx, name, pr, line) < 0) {
+                    goto done;
+                }
+                continue;
+            }
+        }
         if (!found) {
             MemberKind k = member_kind(value);
             if (set_member(&cx, name, value) < 0

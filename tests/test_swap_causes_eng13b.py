@@ -420,3 +420,43 @@ def test_module_with_rewritten_file_reloaded_from_its_own_source(sb):
     assert mirror.f is f and orig.f is f
     assert f.__code__.co_firstlineno == 3 \
         == fresh_import(orig).f.__code__.co_firstlineno
+
+
+# ------- 4: a def taken out of its class, its function held by another --
+STATS = """
+    class _StatsProperty:
+        def __init__(self, name, func):
+            self.name = name
+            self.func = func
+
+        def __get__(self, obj, objtype=None):
+            if obj is None:
+                return self
+            return self.func(obj)
+
+    class Stats:
+        def _calc_iqr(self):
+            {stub}return {value}
+        iqr = _StatsProperty("iqr", _calc_iqr)
+
+    delattr(Stats, "_calc_iqr")
+"""
+
+
+def test_def_taken_out_of_its_class_patched_where_it_lives(sb):
+    """boltons' Stats: `iqr = _StatsProperty('iqr', _calc_iqr)`, then
+    `delattr(Stats, '_calc_iqr')` after the class: the edited def patches
+    the function the property holds, and stays out of the class."""
+    m = sb.load(STATS.format(stub="", value=1))
+    prop = vars(m.Stats)["iqr"]
+    func = prop.func
+    v2 = STATS.format(stub="x = 0\n            ", value=2)
+    sb.update(m, v2)
+    assert hotswap.reload(m).ok
+    fresh = fresh_import(m)
+    assert vars(m.Stats)["iqr"] is prop and prop.func is func
+    assert m.Stats().iqr == fresh.Stats().iqr == 2
+    assert "_calc_iqr" not in vars(m.Stats)
+    assert "_calc_iqr" not in vars(fresh.Stats)
+    assert func.__code__.co_firstlineno \
+        == vars(fresh.Stats)["iqr"].func.__code__.co_firstlineno

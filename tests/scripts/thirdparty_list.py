@@ -177,8 +177,6 @@ KNOWN = {
                   "tests": 25},
     "boltons": {3: "revert: dictutils.FrozenDict aliases moved several "
                    "times",
-                4: "touch: cachedproperty objects (URL.query_params, "
-                   "Stats.iqr, ...) replaced, held ones keep the old body",
                 13: "touch: fileutils.replace and others lose the __doc__ "
                     "assigned after their def",
                 18: "shift: defs inside if/else (fileutils._atomic_rename) "
