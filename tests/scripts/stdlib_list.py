@@ -92,21 +92,11 @@ KNOWN = {
 
 # Interpreter differences (measured with the same engine; the CI subset on
 # all seven, the full set where docs/reliability.md says so).
-_NESTED_24 = ("the __firstlineno__ constant of a class body nested in a "
-              "moved function keeps the old line (24)")
 KNOWN_BY_VERSION = {
-    # main's engine, 3.9.18 (3.10/3.11: typing as on 3.9, PEP 695 is 3.12+)
+    # main's engine, 3.9.18
     (3, 9): {"base64": {}},        # no late __doc__ in 3.9's base64
-    (3, 13): {                     # main's engine, 3.13.0
-        "csv": {24: "Sniffer.sniff's nested `class dialect`: " + _NESTED_24},
-        "inspect": {18: KNOWN["inspect"][18],
-                    24: "_signature_fromstr's nested RewriteSymbolics: "
-                        + _NESTED_24},
-        "tomllib": {24: "_parser.Output (a NamedTuple class): "
-                        "__firstlineno__ not moved"},
-        "typing": {24: "NewType.__mro_entries__'s nested class: "
-                       + _NESTED_24},
-    },
+    # 3.13.0 (eng13b's engine): as KNOWN (24 gone from csv, inspect,
+    # tomllib, typing)
 }
 
 
