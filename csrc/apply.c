@@ -962,6 +962,132 @@ functions_by_line(HsJob *job)
     return index;
 }
 
+/* The names of several def statements (`@overload` stubs, then the
+ * implementation): new set, or NULL with an exception set. */
+static PyObject *
+duplicate_def_names(HsJob *job)
+{
+    const char *text = PyBytes_AS_STRING(job->text);
+    PyObject *seen = PySet_New(NULL), *dups = PySet_New(NULL);
+    for (Py_ssize_t i = 0; dups != NULL && i < job->chunks.len; i++) {
+        HsChunk *c = &job->chunks.items[i];
+        if (c->kind != HS_CHUNK_DEF || c->name_len == 0) {
+            continue;
+        }
+        PyObject *name = hs_plan_chunk_name(text, c);
+        int known = name && seen ? PySet_Contains(seen, name) : -1;
+        int r = known < 0 ? -1
+                : known   ? PySet_Add(dups, name)
+                          : PySet_Add(seen, name);
+        Py_XDECREF(name);
+        if (r < 0) {
+            Py_CLEAR(dups);
+        }
+    }
+    Py_XDECREF(seen);
+    return dups;
+}
+
+/* The functions a def of a name several defs bind made, that its binding
+ * does not lead to (an `@overload` stub, kept only by typing's registry):
+ * found by name and old first line, moved by `delta`. */
+static int
+shift_duplicate_def(Apply *ap, PyObject **by_line, PyObject *name,
+                    const HsChunk *o, int delta)
+{
+    if (*by_line == NULL && (*by_line = functions_by_line(ap->job)) == NULL) {
+        return -1;
+    }
+    PyObject *key = Py_BuildValue("(Oi)", name, o->line);
+    PyObject *olds = key ? PyDict_GetItemWithError(*by_line, key) : NULL;
+    Py_XDECREF(key);
+    if (olds == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(olds); k++) {
+        PyObject *f = PyList_GET_ITEM(olds, k);
+        if (hs_txn_function_saved(ap->txn, f)) {
+            continue; /* moved or patched already: its lines are new */
+        }
+        PyObject *code = hs_code_shift(PyFunction_GET_CODE(f), delta);
+        int r = code ? hs_func_move(ap->txn, f, code, ap->nested) : -1;
+        Py_XDECREF(code);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Definitions whose statement only moved: new line numbers. */
+static int
+shift_moved(Apply *ap)
+{
+    HsJob *job = ap->job;
+    if (job->mode != HS_MODE_NORMAL) {
+        return 0;
+    }
+    PyObject *dups = NULL, *by_line = NULL;
+    int result = -1;
+    const char *text = PyBytes_AS_STRING(job->text);
+    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+        HsChunk *c = &job->chunks.items[i];
+        if (job->state[i] != HS_ST_MOVED
+            || (c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS)) {
+            continue;
+        }
+        HsChunk *o = &job->old_chunks->items[job->match[i]];
+        int delta = c->line - o->line;
+        PyObject *name = hs_plan_chunk_name(text, c);
+        if (name == NULL) {
+            goto done;
+        }
+        PyObject *v = NULL;
+        int r = PyDict_GetItemRef(job->dict, name, &v);
+        if (r == 1 && c->kind == HS_CHUNK_CLASS) {
+            r = hs_plan_is_own_class(job, v, name);
+            if (r == 1) {
+                r = hs_class_shift(job, ap->txn, v, o, delta, ap->nested);
+            }
+            else if (r == 0 && PyType_Check(v)) {
+                r = hs_class_shift_firstlineno(ap->txn, v, o, delta);
+            }
+        }
+        else if (r == 1 && c->kind == HS_CHUNK_DEF) {
+            /* the functions this def made: in the statement's old lines,
+             * wherever the decorators keep them (a wrapper defined
+             * elsewhere moves with its own statement) */
+            HsHeldQuery q = {job->dict, NULL, job->filename, o->line,
+                             o->last_line, 0};
+            r = hs_func_shift_held(ap->txn, v, &q, delta, ap->nested);
+        }
+        Py_XDECREF(v);
+        if (r >= 0 && c->kind == HS_CHUNK_DEF && dups == NULL) {
+            dups = duplicate_def_names(job);
+            r = dups ? 0 : -1;
+        }
+        if (r >= 0 && c->kind == HS_CHUNK_DEF) {
+            r = PySet_Contains(dups, name);
+            if (r == 1) {
+                r = shift_duplicate_def(ap, &by_line, name, o, delta);
+            }
+        }
+        if (r >= 0 && hs_report_add(job, name, chunk_kind_name(c->kind),
+                                    "moved", NULL, c->head_line, NULL) < 0) {
+            r = -1;
+        }
+        Py_DECREF(name);
+        if (r < 0) {
+            goto done;
+        }
+    }
+    result = 0;
+done:
+    Py_XDECREF(dups);
+    Py_XDECREF(by_line);
+    return result;
+}
+
 static int
 patch_duplicate_defs(Apply *ap, PyObject *handled)
 {
@@ -994,6 +1120,21 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
         }
     }
     Py_DECREF(seen);
+    /* what the staged defs just made: never an old function, even where a
+     * new def's first line is an old one's (a stub moved onto the line
+     * the implementation had) */
+    PyObject *made = PySet_New(NULL);
+    for (Py_ssize_t a = 0; made != NULL && a < n; a++) {
+        PyObject *v = PyTuple_GET_ITEM(PyList_GET_ITEM(job->def_results, a),
+                                       1);
+        if (PyFunction_Check(v) && PySet_Add(made, v) < 0) {
+            Py_CLEAR(made);
+        }
+    }
+    if (made == NULL) {
+        Py_DECREF(dups);
+        return -1;
+    }
     PyObject *by_line = NULL;
     for (Py_ssize_t a = 0; a < n && PySet_GET_SIZE(dups) > 0; a++) {
         PyObject *ra = PyList_GET_ITEM(job->def_results, a);
@@ -1002,6 +1143,7 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
         PyObject *name = hs_plan_chunk_name(text, ca);
         if (name == NULL) {
             Py_DECREF(dups);
+            Py_DECREF(made);
             return -1;
         }
         int dup = PySet_Contains(dups, name);
@@ -1009,6 +1151,7 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
             Py_DECREF(name);
             if (dup < 0) {
                 Py_DECREF(dups);
+                Py_DECREF(made);
                 Py_XDECREF(by_line);
                 return -1;
             }
@@ -1018,6 +1161,7 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
         if (by_line == NULL && (by_line = functions_by_line(job)) == NULL) {
             Py_DECREF(name);
             Py_DECREF(dups);
+            Py_DECREF(made);
             return -1;
         }
         PyObject *fn = hs_func_find_def(PyTuple_GET_ITEM(ra, 1), job->dict,
@@ -1028,7 +1172,12 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
         for (Py_ssize_t k = 0; olds != NULL && k < PyList_GET_SIZE(olds);
              k++) {
             PyObject *f = PyList_GET_ITEM(olds, k);
-            if (f != fn && PyFunction_GET_CODE(f) != PyFunction_GET_CODE(fn)) {
+            int fresh = PySet_Contains(made, f);
+            if (fresh < 0) {
+                break;
+            }
+            if (!fresh && f != fn
+                && PyFunction_GET_CODE(f) != PyFunction_GET_CODE(fn)) {
                 fo = Py_NewRef(f);
                 break;
             }
@@ -1062,11 +1211,13 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
         Py_DECREF(name);
         if (r < 0) {
             Py_DECREF(dups);
+            Py_DECREF(made);
             Py_XDECREF(by_line);
             return -1;
         }
     }
     Py_DECREF(dups);
+    Py_DECREF(made);
     Py_XDECREF(by_line);
     return 0;
 }

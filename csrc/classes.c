@@ -683,6 +683,42 @@ patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
     return patch_result_report(cx, name, best, line);
 }
 
+/* Two __type_params__ tuples declaring the same parameters: as many, each
+ * of the same kind (TypeVar, ParamSpec, TypeVarTuple) and name.  1 alike,
+ * 0 not, -1 error. */
+static int
+type_params_alike(PyObject *a, PyObject *b)
+{
+    if (a == NULL || b == NULL || !PyTuple_Check(a) || !PyTuple_Check(b)
+        || PyTuple_GET_SIZE(a) != PyTuple_GET_SIZE(b)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(a); i++) {
+        PyObject *x = PyTuple_GET_ITEM(a, i), *y = PyTuple_GET_ITEM(b, i);
+        if (Py_TYPE(x) != Py_TYPE(y)) {
+            return 0;
+        }
+        PyObject *nx = PyObject_GetAttrString(x, "__name__");
+        PyObject *ny = nx ? PyObject_GetAttrString(y, "__name__") : NULL;
+        int eq = ny ? PyObject_RichCompareBool(nx, ny, Py_EQ) : -1;
+        Py_XDECREF(nx);
+        Py_XDECREF(ny);
+        if (eq <= 0) {
+            return eq;
+        }
+    }
+    return 1;
+}
+
+/* enum's own test for what is not a member: a descriptor (enum.property
+ * over `def name`, a DynamicClassAttribute). */
+static int
+is_descriptor(PyObject *value)
+{
+    PyTypeObject *t = Py_TYPE(value);
+    return t->tp_descr_get != NULL || t->tp_descr_set != NULL;
+}
+
 static int
 is_skipped_name(PyObject *name)
 {
@@ -1156,7 +1192,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         if (members != NULL) {
             const char *s = PyUnicode_AsUTF8(name);
             if (s != NULL && s[0] != '_' && !PyFunction_Check(value)
-                && member_kind(value) == K_OTHER && !PyType_Check(value)) {
+                && member_kind(value) == K_OTHER && !PyType_Check(value)
+                && !is_descriptor(value)) {
                 continue; /* a would-be new member: HS205 said so */
             }
         }
@@ -1223,6 +1260,36 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
              * field with a default_factory, attrs' attr.ib()): a fresh
              * import does the same */
             continue;
+        }
+        if (!found
+            && PyUnicode_CompareWithASCIIString(name, "__firstlineno__")
+                   == 0) {
+            /* 3.13+: setting __module__ drops it (`C.__module__ = "pkg"`,
+             * tomllib's TOMLDecodeError): a fresh import's class has none
+             * either */
+            continue;
+        }
+        if (!found && mi >= 0 && nm.items[mi].kind == HS_CHUNK_DEF
+            && mmatch[mi] >= 0 && om.items[mmatch[mi]].kind == HS_CHUNK_DEF
+            && !deco_changed) {
+            /* a def the program took out of the class after the class
+             * statement, once another member held its function (boltons'
+             * `iqr = _StatsProperty('iqr', _calc_iqr)`, then
+             * `delattr(Stats, '_calc_iqr')`): the function is patched
+             * where it lives, and the name stays out of the class, as the
+             * program's later statement leaves it in a fresh import */
+            int pr = patch_def_held(&cx, name, Py_None, value,
+                                    &om.items[mmatch[mi]], &nm.items[mi]);
+            if (pr < 0) {
+                goto done;
+            }
+            if (pr != PATCH_NOT_A_FUNCTION && pr != HS_PATCH_KIND
+                && pr != HS_PATCH_FREEVARS) {
+                if (patch_result_report(&cx, name, pr, line) < 0) {
+                    goto done;
+                }
+                continue;
+            }
         }
         if (!found) {
             MemberKind k = member_kind(value);
@@ -1419,6 +1486,23 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         if (PyType_Check(value)) {
             /* a nested class of the same name created anew (its own
              * statement was not routed to the old one) */
+        }
+        if (PyUnicode_CompareWithASCIIString(name, "__type_params__") == 0) {
+            /* 3.12+ `class C[T]`: the re-run header made new TypeVars.
+             * The live ones stay while the header declares the same
+             * parameters: the class's __parameters__, its generic aliases
+             * and its instances' annotations refer to them. */
+            PyObject *cur = NULL;
+            if (hs_cls_own_member(klass, name, &cur) < 0) {
+                goto done;
+            }
+            int same = type_params_alike(cur, value);
+            Py_XDECREF(cur);
+            if (same < 0
+                || (!same && hs_txn_setattr(txn, klass, name, value) < 0)) {
+                goto done;
+            }
+            continue;
         }
         if (is_ann || PyUnicode_CompareWithASCIIString(name, "__doc__") == 0
             || PyUnicode_CompareWithASCIIString(name, "__firstlineno__") == 0
@@ -1665,20 +1749,8 @@ hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, const HsChunk *old,
             goto done;
         }
     }
-    {
-        PyObject *key = PyUnicode_FromString("__firstlineno__");
-        PyObject *v = NULL;
-        int r = key ? hs_cls_own_member(klass, key, &v) : -1;
-        if (r == 1 && PyLong_Check(v)) {
-            PyObject *nv = PyLong_FromLong(PyLong_AsLong(v) + delta);
-            r = nv ? hs_txn_setattr(txn, klass, key, nv) : -1;
-            Py_XDECREF(nv);
-        }
-        Py_XDECREF(v);
-        Py_XDECREF(key);
-        if (r < 0) {
-            goto done;
-        }
+    if (hs_class_shift_firstlineno(txn, klass, old, delta) < 0) {
+        goto done;
     }
     result = 0;
 done:
@@ -1686,4 +1758,25 @@ done:
     Py_XDECREF(items);
     Py_XDECREF(qual);
     return result;
+}
+
+int
+hs_class_shift_firstlineno(HsTxn *txn, PyObject *klass, const HsChunk *old,
+                           int delta)
+{
+    PyObject *key = PyUnicode_FromString("__firstlineno__");
+    PyObject *v = NULL;
+    int r = key ? hs_cls_own_member(klass, key, &v) : -1;
+    if (r == 1 && PyLong_Check(v)) {
+        long line = PyLong_AsLong(v);
+        r = 0;
+        if (line >= old->line && line <= old->last_line) {
+            PyObject *nv = PyLong_FromLong(line + delta);
+            r = nv ? hs_txn_setattr(txn, klass, key, nv) : -1;
+            Py_XDECREF(nv);
+        }
+    }
+    Py_XDECREF(v);
+    Py_XDECREF(key);
+    return r < 0 ? -1 : 0;
 }

@@ -44,6 +44,12 @@ int hs_class_apply(HsJob *job, HsTxn *txn, PyObject *nested);
 int hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass,
                    const HsChunk *old, int delta, PyObject *nested);
 
+/* 3.13+: the __firstlineno__ of a class whose statement only moved, when
+ * it lies in the statement's old lines (a class the statement made but
+ * whose members another module compiled: a NamedTuple).  0 / -1. */
+int hs_class_shift_firstlineno(HsTxn *txn, PyObject *klass,
+                               const HsChunk *old, int delta);
+
 /* The line that text[offset] is on, counting from text[from] at line
  * from_line. */
 int hs_line_at(const char *text, Py_ssize_t from, int from_line,

@@ -134,8 +134,144 @@ hs_code_equal(PyObject *a, PyObject *b, int with_lines)
     return r;
 }
 
+#if HS_HAVE_CLASS_FIRSTLINENO
+/* opcode.opmap[name], or -1 when the interpreter has no such opcode. */
+static int
+opcode_number(PyObject *opmap, const char *name)
+{
+    PyObject *v = PyDict_GetItemString(opmap, name);
+    return v != NULL && PyLong_Check(v) ? (int)PyLong_AsLong(v) : -1;
+}
+#endif
+
+/* 3.13+: a class body stores its first line as __firstlineno__ (what
+ * inspect.getsource reads) from a constant, `LOAD_CONST k` (3.14+:
+ * `LOAD_SMALL_INT line` below 256) right before `STORE_NAME
+ * __firstlineno__`.  Moving the code must move that line too, as a fresh
+ * compile at the new lines would have it.  `consts` (a new tuple, owned by
+ * the caller) gets the new constant in place; `*co_code` a new bytecode
+ * string when the instruction's argument changes.  Left alone, in rare
+ * cases that would need the constants renumbered (the constant shared
+ * with another instruction, an EXTENDED_ARG, a line crossing 256 on
+ * 3.14+).  0 / -1. */
+static int
+shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
+                        PyObject **co_code, int *inexact)
+{
+    *co_code = NULL;
+#if HS_HAVE_CLASS_FIRSTLINENO
+    if (delta == 0 || (hs_code_flags(code) & CO_OPTIMIZED)) {
+        return 0;
+    }
+    PyObject *names = PyObject_GetAttrString(code, "co_names");
+    PyObject *raw = names ? PyObject_GetAttrString(code, "co_code") : NULL;
+    PyObject *mod = raw ? PyImport_ImportModule("opcode") : NULL;
+    PyObject *opmap = mod ? PyObject_GetAttrString(mod, "opmap") : NULL;
+    int r = -1, stuck = 0;
+    if (opmap == NULL || !PyDict_Check(opmap) || !PyBytes_Check(raw)
+        || !PyTuple_Check(names)) {
+        goto done;
+    }
+    r = 0;
+    Py_ssize_t ni = -1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        PyObject *n = PyTuple_GET_ITEM(names, i);
+        if (PyUnicode_Check(n)
+            && PyUnicode_CompareWithASCIIString(n, "__firstlineno__") == 0) {
+            ni = i;
+        }
+    }
+    if (ni < 0 || ni > 255) {
+        goto done;
+    }
+    int load_const = opcode_number(opmap, "LOAD_CONST");
+    int small_int = opcode_number(opmap, "LOAD_SMALL_INT");
+    int store_name = opcode_number(opmap, "STORE_NAME");
+    int return_const = opcode_number(opmap, "RETURN_CONST");
+    int ext = opcode_number(opmap, "EXTENDED_ARG");
+    const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(raw);
+    Py_ssize_t n = PyBytes_GET_SIZE(raw), at = -1;
+    for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
+        if (b[i] == ext) {
+            goto done; /* arguments above 255: leave it */
+        }
+        if (at < 0 && i >= 2 && b[i] == store_name && b[i + 1] == ni
+            && (b[i - 2] == load_const || b[i - 2] == small_int)) {
+            at = i - 2;
+        }
+    }
+    if (at < 0) {
+        goto done;
+    }
+    int old = hs_code_firstlineno(code), want = old + delta;
+    stuck = 1; /* until the line is moved */
+    if (b[at] == small_int) {
+        if (b[at + 1] != old || want < 0 || want > 255) {
+            goto done;
+        }
+        *co_code = PyBytes_FromStringAndSize((const char *)b, n);
+        if (*co_code == NULL) {
+            r = -1;
+            goto done;
+        }
+        PyBytes_AS_STRING(*co_code)[at + 1] = (char)want;
+        stuck = 0;
+        goto done;
+    }
+    if (small_int >= 0 && want <= 255) {
+        goto done; /* a fresh compile would use LOAD_SMALL_INT */
+    }
+    Py_ssize_t k = b[at + 1];
+    if (k >= PyTuple_GET_SIZE(consts)) {
+        goto done;
+    }
+    PyObject *cur = PyTuple_GET_ITEM(consts, k);
+    if (!PyLong_CheckExact(cur) || PyLong_AsLong(cur) != old) {
+        PyErr_Clear();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
+        if (i != at && b[i + 1] == k
+            && (b[i] == load_const || b[i] == return_const)) {
+            goto done; /* shared with another instruction */
+        }
+    }
+    PyObject *v = PyLong_FromLong(want);
+    if (v == NULL) {
+        r = -1;
+        goto done;
+    }
+    /* consts is the caller's new tuple, not shared yet */
+    PyTuple_SET_ITEM(consts, k, v);
+    Py_DECREF(cur);
+    stuck = 0;
+done:
+    if (stuck) {
+        *inexact = 1;
+    }
+    Py_XDECREF(names);
+    Py_XDECREF(raw);
+    Py_XDECREF(mod);
+    Py_XDECREF(opmap);
+    return r;
+#else
+    (void)code;
+    (void)consts;
+    (void)delta;
+    (void)inexact;
+    return 0;
+#endif
+}
+
 PyObject *
 hs_code_shift(PyObject *code, int delta)
+{
+    int inexact = 0;
+    return hs_code_shift_ex(code, delta, &inexact);
+}
+
+PyObject *
+hs_code_shift_ex(PyObject *code, int delta, int *inexact)
 {
     PyObject *consts = NULL, *shifted = NULL, *kwargs = NULL, *meth = NULL;
     PyObject *args = NULL, *result = NULL;
@@ -150,16 +286,26 @@ hs_code_shift(PyObject *code, int delta)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *c = PyTuple_GET_ITEM(consts, i);
-        PyObject *s = PyCode_Check(c) ? hs_code_shift(c, delta)
+        PyObject *s = PyCode_Check(c) ? hs_code_shift_ex(c, delta, inexact)
                                       : Py_NewRef(c);
         if (s == NULL) {
             goto done;
         }
         PyTuple_SET_ITEM(shifted, i, s);
     }
+    PyObject *co_code = NULL;
+    if (shift_class_firstlineno(code, shifted, delta, &co_code, inexact)
+        < 0) {
+        goto done;
+    }
     kwargs = Py_BuildValue("{s:i,s:O}", "co_firstlineno",
                            hs_code_firstlineno(code) + delta, "co_consts",
                            shifted);
+    if (kwargs != NULL && co_code != NULL
+        && PyDict_SetItemString(kwargs, "co_code", co_code) < 0) {
+        Py_CLEAR(kwargs);
+    }
+    Py_XDECREF(co_code);
     meth = PyObject_GetAttrString(code, "replace");
     args = PyTuple_New(0);
     if (kwargs == NULL || meth == NULL || args == NULL) {
@@ -345,6 +491,33 @@ held_skip(PyObject *o, PyObject *builtins, PyObject *builtins_key)
     return 0;
 }
 
+/* Whether `co` was compiled inside a function (a closure, made by the
+ * outer function's code): CO_NESTED, and a qualified name through
+ * `<locals>`.  3.12+ sets CO_NESTED also for what an annotation scope holds
+ * (`def f[T]()`, the methods of `class C[T]`), which a statement of the
+ * module makes like any def: their qualified names have no `<locals>`.
+ * Before 3.11 there is no co_qualname, and no annotation scope either.
+ * 1 in a function, 0 not, -1 error. */
+static int
+code_in_function(PyObject *co)
+{
+    if (!(hs_code_flags(co) & CO_NESTED)) {
+        return 0;
+    }
+    PyObject *qual = NULL;
+    if (PyObject_GetOptionalAttrString(co, "co_qualname", &qual) < 0) {
+        return -1;
+    }
+    if (qual == NULL || !PyUnicode_Check(qual)) {
+        Py_XDECREF(qual);
+        return 1;
+    }
+    const char *s = PyUnicode_AsUTF8(qual);
+    int r = s == NULL ? -1 : strstr(s, "<locals>") != NULL;
+    Py_DECREF(qual);
+    return r;
+}
+
 static int
 held_match(PyObject *f, const HsHeldQuery *q)
 {
@@ -352,8 +525,9 @@ held_match(PyObject *f, const HsHeldQuery *q)
         return 0;
     }
     PyObject *co = PyFunction_GET_CODE(f);
-    if (hs_code_flags(co) & CO_NESTED) {
-        return 0;
+    int nested = code_in_function(co);
+    if (nested != 0) {
+        return nested < 0 ? -1 : 0;
     }
     int line = hs_code_firstlineno(co);
     if (q->first > 0 && (line < q->first || line > q->last)) {

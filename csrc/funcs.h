@@ -33,6 +33,11 @@ int hs_code_equal(PyObject *a, PyObject *b, int with_lines);
  * numbers are shifted by `delta`.  New reference. */
 PyObject *hs_code_shift(PyObject *code, int delta);
 
+/* hs_code_shift, telling whether a class body's __firstlineno__ constant
+ * (3.13+) could not be moved in place (*inexact = 1: compile the code at
+ * its real lines instead). */
+PyObject *hs_code_shift_ex(PyObject *code, int delta, int *inexact);
+
 /* Follow wrappers (functools.wraps' __wrapped__, closure cells,
  * classmethod/staticmethod __func__, property fget, partial.func) from
  * `obj` to the function named `name` whose globals are `globals`.

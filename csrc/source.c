@@ -655,6 +655,42 @@ is_frozen(PyObject *module)
     return r;
 }
 
+/* The source file the module's loader ran, when its spec says so and
+ * __file__ names another one: a module may rewrite its __file__ at import
+ * (toolz's `tlz` takes toolz's, "to show it during introspection"), but
+ * its code, and the snapshot taken at import, come from spec.origin.  New
+ * reference, or NULL (with an exception on error) to go by __file__. */
+static PyObject *
+spec_source_origin(PyObject *module)
+{
+    PyObject *spec = NULL, *origin = NULL, *loc = NULL, *file = NULL;
+    PyObject *result = NULL;
+    if (PyObject_GetOptionalAttrString(module, "__spec__", &spec) < 0
+        || spec == NULL || spec == Py_None
+        || PyObject_GetOptionalAttrString(spec, "has_location", &loc) < 0
+        || loc != Py_True
+        || PyObject_GetOptionalAttrString(spec, "origin", &origin) < 0
+        || origin == NULL || !PyUnicode_Check(origin)
+        || (!has_suffix(origin, ".py") && !has_suffix(origin, ".pyw"))
+        || PyObject_GetOptionalAttrString(module, "__file__", &file) < 0
+        || file == NULL || !PyUnicode_Check(file)) {
+        goto done;
+    }
+    int same = PyUnicode_Compare(origin, file);
+    if (same == -1 && PyErr_Occurred()) {
+        goto done;
+    }
+    if (same != 0) {
+        result = Py_NewRef(origin);
+    }
+done:
+    Py_XDECREF(spec);
+    Py_XDECREF(origin);
+    Py_XDECREF(loc);
+    Py_XDECREF(file);
+    return result;
+}
+
 PyObject *
 hs_source_filename(PyObject *module)
 {
@@ -685,6 +721,13 @@ hs_source_filename(PyObject *module)
                      "a compiled file cannot be reloaded in place)",
                      name, file);
         goto error;
+    }
+    PyObject *origin = spec_source_origin(module);
+    if (origin == NULL && PyErr_Occurred()) {
+        goto error;
+    }
+    if (origin != NULL) {
+        Py_SETREF(file, origin);
     }
     Py_DECREF(name);
     return file;

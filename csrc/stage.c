@@ -57,12 +57,32 @@ hs_stage_compile_range(HsJob *job, const char *text, Py_ssize_t start,
                                | PyCF_SOURCE_IS_UTF8);
     PyObject *code = Py_CompileStringObject(p, job->filename, Py_file_input,
                                             &flags, -1);
-    Py_DECREF(buf);
     if (code == NULL || line <= 1) {
+        Py_DECREF(buf);
         return code;
     }
-    PyObject *shifted = hs_code_shift(code, line - 1);
+    int inexact = 0;
+    PyObject *shifted = hs_code_shift_ex(code, line - 1, &inexact);
     Py_DECREF(code);
+    if (shifted != NULL && inexact) {
+        /* 3.13+: a class body's __firstlineno__ that moving cannot give
+         * exactly (3.14's small-int form across line 256): compile the
+         * text at its real lines, after as many empty ones */
+        PyObject *padded = PyBytes_FromStringAndSize(NULL, line - 1 + len);
+        if (padded == NULL) {
+            Py_CLEAR(shifted);
+        }
+        else {
+            char *q = PyBytes_AS_STRING(padded);
+            memset(q, '\n', (size_t)(line - 1));
+            memcpy(q + line - 1, p, len);
+            Py_SETREF(shifted, Py_CompileStringObject(q, job->filename,
+                                                      Py_file_input, &flags,
+                                                      -1));
+            Py_DECREF(padded);
+        }
+    }
+    Py_DECREF(buf);
     return shifted;
 }
 
@@ -795,6 +815,7 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     Stage *st = current_stage;
     PyObject *func, *name;
     PyObject *old = NULL, *bases = NULL, *resolved = NULL, *meta_kw = NULL;
+    PyObject *given = NULL; /* resolved, or (object,) for "class C:" */
     PyObject *kw = NULL, *prepare = NULL, *ns = NULL, *cell = NULL;
     PyObject *prepared = NULL, *result = NULL;
     if (st == NULL || PyTuple_GET_SIZE(args) < 2
@@ -840,15 +861,17 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     if (old_bases == NULL) {
         goto done;
     }
-    if (PyTuple_GET_SIZE(resolved) == 0) {
-        /* "class C:" means (object,) */
-        Py_SETREF(resolved, PyTuple_Pack(1, (PyObject *)&PyBaseObject_Type));
-        if (resolved == NULL) {
-            Py_DECREF(old_bases);
-            goto done;
-        }
+    /* "class C:" means (object,); its metaclass's __prepare__ still gets
+     * the empty bases, as at the first run (enum's EnumType tells `class
+     * Enum(metaclass=EnumType)` from a subclass that way) */
+    given = PyTuple_GET_SIZE(resolved) == 0
+                ? PyTuple_Pack(1, (PyObject *)&PyBaseObject_Type)
+                : Py_NewRef(resolved);
+    if (given == NULL) {
+        Py_DECREF(old_bases);
+        goto done;
     }
-    if (PyObject_RichCompareBool(resolved, old_bases, Py_EQ) != 1) {
+    if (PyObject_RichCompareBool(given, old_bases, Py_EQ) != 1) {
         PyErr_Clear();
         header_ok = 0;
     }
@@ -983,7 +1006,7 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
         Py_XDECREF(ob);
     }
     int rec = hs_class_record(st->job, old, ns, &fr->ranges, header_ok,
-                              header_ok == 0 ? resolved : NULL, shadow,
+                              header_ok == 0 ? given : NULL, shadow,
                               prepared);
     Py_XDECREF(shadow);
     if (rec < 0) {
@@ -994,6 +1017,7 @@ done:
     Py_XDECREF(old);
     Py_XDECREF(bases);
     Py_XDECREF(resolved);
+    Py_XDECREF(given);
     Py_XDECREF(meta_kw);
     Py_XDECREF(kw);
     Py_XDECREF(prepare);
@@ -1057,11 +1081,189 @@ record_def_result(HsJob *job, Py_ssize_t i)
     return r;
 }
 
+/* What a later staged statement sees under a name a staged def or class
+ * bound.  The staged def of a function whose decorators did not change
+ * binds the bare function (the decorators are not run again), and a class
+ * statement binds the live class; but the module keeps binding what it
+ * binds now: the decorated object, or what a later unchanged statement
+ * made of the name (`_auto_null = _auto_null()` after `class _auto_null`
+ * in enum).  A fresh import's later statements see that object: a class
+ * body subscripting `@_SpecialForm def Union` (typing's BinaryIO), a
+ * default `value=_auto_null`.  So once the statement that makes the live
+ * binding has run (the def itself when its decorators make it, else the
+ * later unchanged one), the live binding takes the scratch name, and the
+ * staged value is put back when staging ends (APPLY patches the live
+ * objects from it), unless a later statement bound the name again.
+ *
+ * A record per such name: (name, staged value, live value, index of the
+ * chunk after which the live value holds, exposed?). */
+typedef struct {
+    PyObject *list; /* strong: list of [name, staged, live, k, exposed] */
+} Exposure;
+
+/* The kept chunk after ci that binds `name` again, or -1.  -2 error. */
+static Py_ssize_t
+stage_later_binder(HsJob *job, Py_ssize_t ci, PyObject *name)
+{
+    for (Py_ssize_t k = ci + 1; k < job->chunks.len; k++) {
+        if (PyList_GET_ITEM(job->codes, k) != Py_None) {
+            continue; /* staged: it binds what it binds when it runs */
+        }
+        int r = hs_plan_kept_chunk_binds(job, k, name);
+        if (r != 0) {
+            return r < 0 ? -2 : k;
+        }
+    }
+    return -1;
+}
+
+/* Does `live` look like what the statement itself makes (a function of
+ * this module named `name`, a class named `name`)?  Then no later
+ * statement made something else of it.  Cheap, no search. */
+static int
+looks_made_by_statement(HsJob *job, PyObject *live, PyObject *name)
+{
+    PyObject *n = NULL;
+    if (PyFunction_Check(live)) {
+        if (PyFunction_GET_GLOBALS(live) != job->dict) {
+            return 0;
+        }
+        n = PyObject_GetAttrString(PyFunction_GET_CODE(live), "co_name");
+    }
+    else if (PyType_Check(live)) {
+        n = PyObject_GetAttrString(live, "__name__");
+    }
+    else {
+        return 0;
+    }
+    int r = n != NULL && PyUnicode_Check(n)
+            && PyUnicode_Compare(n, name) == 0;
+    Py_XDECREF(n);
+    PyErr_Clear();
+    return r;
+}
+
+static int
+stage_expose_one(HsJob *job, PyObject *rec)
+{
+    PyObject *name = PyList_GET_ITEM(rec, 0);
+    PyObject *now = PyDict_GetItemWithError(job->scratch, name);
+    if (now == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    if (PyList_SetItem(rec, 4, Py_NewRef(Py_True)) < 0) {
+        return -1;
+    }
+    if (now != PyList_GET_ITEM(rec, 1)) {
+        return 0; /* bound again by a staged statement since */
+    }
+    return PyDict_SetItem(job->scratch, name, PyList_GET_ITEM(rec, 2));
+}
+
+/* Chunk ci just ran: note the name it bound, exposed now or later. */
+static int
+stage_note_binding(HsJob *job, Exposure *ex, Py_ssize_t ci)
+{
+    HsChunk *c = &job->chunks.items[ci];
+    if ((c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS)
+        || c->name_len == 0 || job->match[ci] < 0) {
+        return 0;
+    }
+    const char *text = PyBytes_AS_STRING(job->text);
+    PyObject *name = PyUnicode_DecodeUTF8(text + c->name, c->name_len,
+                                          "strict");
+    PyObject *live = NULL, *staged = NULL, *rec = NULL, *at = NULL;
+    int r = -1;
+    if (name == NULL || PyDict_GetItemRef(job->dict, name, &live) < 0
+        || PyDict_GetItemRef(job->scratch, name, &staged) < 0) {
+        goto done;
+    }
+    r = 0;
+    if (live == NULL || staged == NULL || live == staged
+        || looks_made_by_statement(job, live, name)) {
+        goto done;
+    }
+    r = -1;
+    Py_ssize_t k = stage_later_binder(job, ci, name);
+    if (k == -2) {
+        goto done;
+    }
+    if (k < 0) {
+        /* none: the def's own decorators made the live binding, if they
+         * were left out; else the program rebound the name itself */
+        int decorated = c->kind == HS_CHUNK_DEF && job->stripped[ci] == 1
+                        && c->head > c->start;
+        if (!decorated) {
+            r = 0;
+            goto done;
+        }
+        k = ci;
+    }
+    at = PyLong_FromSsize_t(k);
+    rec = at ? PyList_New(5) : NULL;
+    if (rec == NULL) {
+        goto done;
+    }
+    PyList_SET_ITEM(rec, 0, Py_NewRef(name));
+    PyList_SET_ITEM(rec, 1, Py_NewRef(staged));
+    PyList_SET_ITEM(rec, 2, Py_NewRef(live));
+    PyList_SET_ITEM(rec, 3, Py_NewRef(at));
+    PyList_SET_ITEM(rec, 4, Py_NewRef(Py_False));
+    if (PyList_Append(ex->list, rec) < 0) {
+        goto done;
+    }
+    r = k == ci ? stage_expose_one(job, rec) : 0;
+done:
+    Py_XDECREF(name);
+    Py_XDECREF(live);
+    Py_XDECREF(staged);
+    Py_XDECREF(rec);
+    Py_XDECREF(at);
+    return r;
+}
+
+/* Chunk j is about to run: the live bindings made by kept statements
+ * before it take their names. */
+static int
+stage_expose_due(HsJob *job, Exposure *ex, Py_ssize_t j)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(ex->list); i++) {
+        PyObject *rec = PyList_GET_ITEM(ex->list, i);
+        if (PyList_GET_ITEM(rec, 4) == Py_False
+            && PyLong_AsSsize_t(PyList_GET_ITEM(rec, 3)) < j
+            && stage_expose_one(job, rec) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Staging ended: the staged values back where the live ones stand in. */
+static int
+stage_restore_staged(HsJob *job, Exposure *ex)
+{
+    for (Py_ssize_t i = PyList_GET_SIZE(ex->list) - 1; i >= 0; i--) {
+        PyObject *rec = PyList_GET_ITEM(ex->list, i);
+        PyObject *name = PyList_GET_ITEM(rec, 0);
+        PyObject *now = PyDict_GetItemWithError(job->scratch, name);
+        if (now == NULL && PyErr_Occurred()) {
+            return -1;
+        }
+        if (now == PyList_GET_ITEM(rec, 2)
+            && PyDict_SetItem(job->scratch, name,
+                              PyList_GET_ITEM(rec, 1)) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 hs_stage_run(HsJob *job)
 {
     PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
     PyObject *hook = NULL;
+    Exposure ex = {NULL};
     int result = -1;
     if (current_stage != NULL) {
         PyErr_SetString(PyExc_RuntimeError,
@@ -1100,19 +1302,29 @@ hs_stage_run(HsJob *job)
         }
     }
     else {
+        ex.list = PyList_New(0);
+        if (ex.list == NULL) {
+            goto done;
+        }
         for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
             PyObject *code = PyList_GET_ITEM(job->codes, i);
             if (code == Py_None) {
                 continue;
             }
-            if (run_code(&st, code, i) < 0
-                || record_def_result(job, i) < 0) {
+            if (stage_expose_due(job, &ex, i) < 0
+                || run_code(&st, code, i) < 0
+                || record_def_result(job, i) < 0
+                || stage_note_binding(job, &ex, i) < 0) {
                 goto done;
             }
+        }
+        if (stage_restore_staged(job, &ex) < 0) {
+            goto done;
         }
     }
     result = 0;
 done:
+    Py_XDECREF(ex.list);
     current_stage = NULL;
     {
         PyObject *exc = PyErr_GetRaisedException();

@@ -71,38 +71,11 @@ CI = ["textwrap", "graphlib", "fnmatch", "optparse", "fractions", "difflib"]
 # eng13a fixed 13 (base64, email), 16 (difflib, collections), 18
 # (inspect), 26 (fractions), 16 and 23 (_pydatetime): they pass on 3.12.1.
 KNOWN = {
-    "enum": {14: "touch: HS504 from EnumType._get_mixins_ re-running "
-                 "`class Enum(metaclass=EnumType)`"},
-    "typing": {19: "touch: HS504 'function' object is not subscriptable "
-                   "re-running `class BinaryIO(IO[bytes])`",
-               27: "shift: reveal_type[T], override[F], "
-                   "_IdentityCallable.__call__[T], SupportsAbs[T].__abs__ "
-                   "(PEP 695 type parameters) not moved",
-               "keys": {"typing:reveal_type": 27, "typing:override": 27,
-                        "typing:_IdentityCallable.__call__": 27,
-                        "typing:SupportsAbs.__abs__": 27,
-                        "typing:SupportsRound.__round__": 27}},
 }
 
 # Interpreter differences (measured with the same engine; the CI subset on
 # all seven, the full set where docs/reliability.md says so).
-_NESTED_24 = ("the __firstlineno__ constant of a class body nested in a "
-              "moved function keeps the old line (24)")
 KNOWN_BY_VERSION = {
-    # main's engine, 3.9.18 (3.10/3.11: typing as on 3.9, PEP 695 is 3.12+)
-    (3, 9): {"typing": {19: KNOWN["typing"][19]}},
-    (3, 10): {"typing": {19: KNOWN["typing"][19]}},
-    (3, 11): {"typing": {19: KNOWN["typing"][19]}},
-    (3, 13): {                     # main's engine, 3.13.0
-        "csv": {24: "Sniffer.sniff's nested `class dialect`: " + _NESTED_24},
-        "inspect": {24: "_signature_fromstr's nested RewriteSymbolics: "
-                        + _NESTED_24},
-        "tomllib": {24: "_parser.Output (a NamedTuple class): "
-                        "__firstlineno__ not moved"},
-        "typing": {**KNOWN["typing"],
-                   24: "NewType.__mro_entries__'s nested class: "
-                       + _NESTED_24},
-    },
 }
 
 

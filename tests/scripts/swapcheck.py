@@ -102,10 +102,10 @@ CAUSES = {
     27: "main: functions with PEP 695 type parameters (`def "
         "reveal_type[T](obj: T, /)`) and the methods of such classes "
         "(`class SupportsAbs[T](Protocol)`), 3.12+: not moved on a shift",
-    28: "a compound statement (`if PY3:` ... `else:`) holding an edited def "
-        "runs again as a whole: the unedited data statements inside it "
-        "rebind their names to new objects (six's byte2int = "
-        "operator.itemgetter(0), viewkeys = operator.methodcaller(...))",
+    28: "an unedited data statement inside a top-level compound statement "
+        "(`if PY3:` ... `byte2int = operator.itemgetter(0)`) bound again "
+        "when the compound statement is run again for an edited def in it "
+        "(the compound statement is the unit that runs)",
     24: "3.13+: a class's __firstlineno__ (what inspect.getsource reads) "
         "becomes 1 when the class is updated, and the __firstlineno__ "
         "constant of a class body nested in a moved function keeps the old "
@@ -633,7 +633,10 @@ def _immutable_equal(a, b):
 # when a class is updated (their content is the same).
 REBUILT = {"__abstractmethods__", "__slotnames__", "_abc_impl", "__doc__",
            "__weakref__", "__dict__", "__annotations__",
-           "__static_attributes__", "__firstlineno__"}
+           "__static_attributes__", "__firstlineno__",
+           # 3.14: computed from __annotate__ on first use, dropped when
+           # __annotate__ is set
+           "__annotations_cache__"}
 
 
 def compare(fresh, live, held=None, before=None, after=None):

@@ -131,30 +131,19 @@ REDUCED = ["six", "toolz", "cachetools"]
 # divergences swapcheck.classify cannot place.  KNOWN_BY_VERSION[(3, X)]
 # replaces the entries of the packages it names on that interpreter.
 KNOWN = {
-    # measured with the engine of main at 7209a84 (after the funcs13 merge)
-    # on 3.12.1; docs/reliability.md has the tables, and those of the
-    # branch point before it
-    # 15 fixed in eng13a: six applies now, and shows 28
-    "six": {28: "touch, revert: `if PY3:` blocks holding edited defs run "
-                "again: byte2int, int2byte, viewkeys/values/items are new "
-                "(equal) objects",
+    # after eng13a + eng13b (13, 15-18, 21-24, 26, 27 fixed): six applies
+    # and shows 28
+    "six": {28: "touch: byte2int, int2byte, viewkeys/viewvalues/viewitems, "
+                "bound inside `if PY3:` next to edited defs, bound again "
+                "(new objects) when the `if` runs again",
             "keys": {"six:byte2int": 28, "six:int2byte": 28,
-                     "six:view*": 28}},
-    "toolz": {17: "tlz/__init__ sets tlz.__file__ to toolz/__init__.py: "
-                  "the reload reads toolz's source as tlz's and deletes "
-                  "tlz.__doc__ and tlz._build_tlz; test_tlz fails",
-              "tests": 17, "keys": {"tlz:*": 17}},
-    "attrs": {5: "touch: _CountingAttr.cls_counter = 0 (class data of a "
-                 "slotted class, a running counter) applied again; the "
-                 "`type = attrib()` descriptors are kept now",
+                     "six:viewitems": 28, "six:viewkeys": 28,
+                     "six:viewvalues": 28}},
+    "attrs": {5: "touch: _CountingAttr.cls_counter (a running counter) "
+                 "differs: kept, but incremented by the attrib() calls of "
+                 "the edited class bodies the reload runs again (not a "
+                 "re-assignment); the `type = attrib()` descriptors are kept",
               "keys": {"attr._make:_CountingAttr.cls_counter": 5}},
-    "click": {3: "revert: globals.get_current_context (the implementation "
-                 "after two @t.overload stubs) moved three times",
-              21: "touch: decorators.command/group and "
-                  "globals.get_current_context (implementation after "
-                  "@t.overload stubs) keep the old code"},
-    # marshmallow and pyparsing: not measured in eng13a (no sdist in the
-    # cache); 16 and 22 are probably fixed there too
     "marshmallow": {16: "touch: BaseSchema.__apply_nested_option "
                         "(name-mangled method) replaced by a new function"},
     "pyparsing": {16: "touch: name-mangled members replaced",
@@ -177,18 +166,9 @@ KNOWN = {
                        "wrapt.*:*.__weakref__.f*": 2}},
 }
 
-# eng13a: more-itertools' sumprod lambdas (22, before 3.12) and pairwise
-# (18) move now (measured on 3.12 only).  3.13+: six applies now, and its
-# with_metaclass (a class body nested in a function) shows 24.
-_SIX_24 = {**KNOWN["six"],
-           24: "with_metaclass: the __firstlineno__ constant of its nested "
-               "`class metaclass` body keeps the old line",
-           "keys": {**KNOWN["six"]["keys"], "six:with_metaclass": 24}}
-KNOWN_BY_VERSION = {
-    (3, 13): {"six": _SIX_24},
-    (3, 14): {"six": _SIX_24},
-    (3, 15): {"six": _SIX_24},
-}
+# Interpreter differences: none measured after eng13a + eng13b (six's
+# with_metaclass on 3.13+, cause 24, was fixed by eng13b).
+KNOWN_BY_VERSION = {}
 
 
 def known(package, version=None):
