@@ -859,67 +859,6 @@ done:
     return r;
 }
 
-/* Definitions whose statement only moved: new line numbers. */
-static int
-shift_moved(Apply *ap)
-{
-    HsJob *job = ap->job;
-    if (job->mode != HS_MODE_NORMAL) {
-        return 0;
-    }
-    const char *text = PyBytes_AS_STRING(job->text);
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        HsChunk *c = &job->chunks.items[i];
-        if (job->state[i] != HS_ST_MOVED) {
-            continue;
-        }
-        if (c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS) {
-            if (shift_moved_statement(
-                    ap, c, &job->old_chunks->items[job->match[i]]) < 0) {
-                return -1;
-            }
-            continue;
-        }
-        HsChunk *o = &job->old_chunks->items[job->match[i]];
-        int delta = c->line - o->line;
-        PyObject *name = hs_plan_chunk_name(text, c);
-        if (name == NULL) {
-            return -1;
-        }
-        PyObject *v = NULL;
-        int r = PyDict_GetItemRef(job->dict, name, &v);
-        if (r == 0 && c->kind == HS_CHUNK_CLASS) {
-            /* `_X = X; del X`: the class lives on under another name */
-            v = hs_stage_class_aliased(job, name);
-            r = v != NULL ? 1 : (PyErr_Occurred() ? -1 : 0);
-        }
-        if (r == 1 && c->kind == HS_CHUNK_CLASS) {
-            r = hs_plan_is_own_class(job, v, name);
-            if (r == 1) {
-                r = hs_class_shift(job, ap->txn, v, o, delta, ap->nested);
-            }
-        }
-        else if (r == 1 && c->kind == HS_CHUNK_DEF) {
-            /* the functions this def made: in the statement's old lines,
-             * wherever the decorators keep them (a wrapper defined
-             * elsewhere moves with its own statement) */
-            HsHeldQuery q = {job->dict, NULL, job->filename, o->line,
-                             o->last_line, 0};
-            r = hs_func_shift_held(ap->txn, v, &q, delta, ap->nested);
-        }
-        Py_XDECREF(v);
-        if (r >= 0 && hs_report_add(job, name, chunk_kind_name(c->kind),
-                                    "moved", NULL, c->head_line, NULL) < 0) {
-            r = -1;
-        }
-        Py_DECREF(name);
-        if (r < 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 /* The live functions of this module, by (name, first line of their code,
  * decorators included as co_firstlineno counts them), each key to a list:
  * the functions the staged defs just made have the keys of the old ones
@@ -1032,8 +971,14 @@ shift_moved(Apply *ap)
     const char *text = PyBytes_AS_STRING(job->text);
     for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
         HsChunk *c = &job->chunks.items[i];
-        if (job->state[i] != HS_ST_MOVED
-            || (c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS)) {
+        if (job->state[i] != HS_ST_MOVED) {
+            continue;
+        }
+        if (c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS) {
+            if (shift_moved_statement(
+                    ap, c, &job->old_chunks->items[job->match[i]]) < 0) {
+                goto done;
+            }
             continue;
         }
         HsChunk *o = &job->old_chunks->items[job->match[i]];
@@ -1044,6 +989,11 @@ shift_moved(Apply *ap)
         }
         PyObject *v = NULL;
         int r = PyDict_GetItemRef(job->dict, name, &v);
+        if (r == 0 && c->kind == HS_CHUNK_CLASS) {
+            /* `_X = X; del X`: the class lives on under another name */
+            v = hs_stage_class_aliased(job, name);
+            r = v != NULL ? 1 : (PyErr_Occurred() ? -1 : 0);
+        }
         if (r == 1 && c->kind == HS_CHUNK_CLASS) {
             r = hs_plan_is_own_class(job, v, name);
             if (r == 1) {
