@@ -144,20 +144,10 @@ KNOWN = {
                  "the edited class bodies the reload runs again (not a "
                  "re-assignment); the `type = attrib()` descriptors are kept",
               "keys": {"attr._make:_CountingAttr.cls_counter": 5}},
-    "marshmallow": {16: "touch: BaseSchema.__apply_nested_option "
-                        "(name-mangled method) replaced by a new function"},
-    "pyparsing": {16: "touch: name-mangled members replaced",
-                  22: "shift: lambdas in unedited data statements keep "
-                      "their lines",
-                  25: "shift: 51 tests fail: _trim_arity_call_line, a line "
+    "pyparsing": {25: "shift: 51 tests fail: _trim_arity_call_line, a line "
                       "number of core.py cached at first use, is stale "
                       "after the move (fine again after the revert)",
                   "tests": 25},
-    "boltons": {3: "revert: the functions of the cachedproperty objects "
-                   "replaced in the touch round (Stats.iqr.func, ...) "
-                   "moved twice",
-                4: "touch: cachedproperty objects (URL.query_params, "
-                   "Stats.iqr, ...) replaced, held ones keep the old body"},
     "wrapt": {2: "the proxy classes carry __module__/__dict__/__weakref__ "
                  "*properties* (_ObjectProxyMetaType copies them in): "
                  "their accessors keep the old code",
