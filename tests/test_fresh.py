@@ -461,6 +461,36 @@ def test_table_of_lambdas_is_data_and_its_lambdas_follow_their_place(sb):
     assert m.TABLE["b"] is a and m.TABLE["a"] is b
 
 
+def test_table_held_from_before_keeps_its_values_and_its_lambdas_follow(sb):
+    # the random generator's `table` family: the old dict a program took is
+    # no longer the module's; it keeps the functions it named (which run
+    # their edited bodies), and its lambda is the one at the same place in
+    # the new statement, so it runs the new lambda's code
+    m = sb.load("""
+        def ta(x):
+            return ("ta", x + 1)
+        def tb(x):
+            return ("tb", x * 2)
+        HANDLERS = {"a": ta, "b": lambda x: ("lam", x + 100)}
+    """)
+    old = m.HANDLERS
+    sb.update(m, """
+        def ta(x):
+            return ("ta", x + 7)
+        def tb(x):
+            return ("tb", x * 2)
+        HANDLERS = {"a": tb, "b": lambda x: ("lam", x + 105)}
+    """)
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert m.HANDLERS is not old
+    assert m.HANDLERS["a"] is m.tb
+    assert {k: v(1) for k, v in m.HANDLERS.items()} == \
+        {k: v(1) for k, v in fresh.HANDLERS.items()}
+    assert old["a"] is m.ta and old["a"](1) == fresh.ta(1) == ("ta", 8)
+    assert old["b"] is m.HANDLERS["b"] and old["b"](1) == ("lam", 106)
+
+
 def test_list_of_callbacks_made_by_the_statement(sb):
     m = sb.load("""
         HOOKS = [lambda x: x + 1, lambda x: x * 2]

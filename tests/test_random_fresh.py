@@ -31,15 +31,6 @@ SEED = 2026
 # Families that diverge on the engine today, with the cause located in the
 # C engine.  Each reason says what a fresh import does instead.
 DIVERGING = {
-    "table": (
-        "an edited data statement whose value holds a lambda it made "
-        "(HANDLERS = {'a': tb, 'b': lambda ...}) is handled as that lambda: "
-        "reconcile() (apply.c:195) calls hs_func_find_made, which finds the "
-        "old lambda inside the old dict; it is patched, then "
-        "hs_live_note(job, new, old) (apply.c:277) makes hs_live_rebind "
-        "(live.c) put the OLD dict back: the re-pointed entry ('a': ta -> "
-        "tb) and every other edit of the container are lost, and the report "
-        "has no entry for HANDLERS"),
     "closure": (
         "a closure that got HS104 (the new inner code needs a free variable "
         "it lacks) is never found again: hs_func_patch_live (funcs.c) finds "
