@@ -488,12 +488,52 @@ error:
     goto done;
 }
 
+static int follow_aliases(HsTxn *txn, PyObject *old_code, PyObject *new_code,
+                          PyObject *new_func);
+
+/* hs_func_patch leaves a function's code alone when it equals the new one
+ * (HS_PATCH_NOOP: on 3.13+ a swap costs the call specialisation).  The
+ * alias registry follows code *identity* (a later edit patches the
+ * functions whose code is the one replaced), so a function that must keep
+ * following `fn` (held under the old decorators after HS102) takes `nc`,
+ * fn's very code object, when its own is equal but another object; and
+ * whatever followed its old code follows along.  So the chain stays whole
+ * however many decorator edits with an unchanged body come in a row.
+ * Return 0, or -1 with an exception set. */
+static int
+adopt_equal_code(HsTxn *txn, PyObject *f, PyObject *nc, PyObject *fn)
+{
+    PyObject *oc = PyFunction_GET_CODE(f); /* borrowed */
+    if (oc == nc) {
+        return 0;
+    }
+    int same = hs_code_equal(oc, nc, 1);
+    if (same <= 0) {
+        return same;
+    }
+    Py_INCREF(oc);
+    int r = -1;
+    if (hs_txn_save_function(txn, f) == 0
+        && PyObject_SetAttrString(f, "__code__", nc) == 0
+        && follow_aliases(txn, oc, nc, fn) == 0) {
+        r = 0;
+    }
+    Py_DECREF(oc);
+    return r;
+}
+
 int
 hs_func_follow_replacement(HsTxn *txn, PyObject *old, PyObject *fo,
                            PyObject *fn)
 {
-    if (fo != fn && PyFunction_GET_CODE(fo) == PyFunction_GET_CODE(fn)
-        && hs_func_alias(txn, fo, PyFunction_GET_CODE(fn), old) < 0) {
+    if (fo == fn) {
+        return hs_func_clear_cache(old);
+    }
+    PyObject *nc = PyFunction_GET_CODE(fn); /* borrowed */
+    if (adopt_equal_code(txn, fo, nc, fn) < 0) {
+        return -1;
+    }
+    if (hs_func_alias(txn, fo, nc, old) < 0) {
         return -1;
     }
     return hs_func_clear_cache(old);
@@ -965,6 +1005,9 @@ follow_aliases(HsTxn *txn, PyObject *old_code, PyObject *new_code,
             break;
         }
         int p = hs_func_patch(txn, f, new_code, new_func, NULL);
+        if (p == HS_PATCH_NOOP) {
+            p = adopt_equal_code(txn, f, new_code, new_func);
+        }
         if (p >= 0 && p != HS_PATCH_KIND && p != HS_PATCH_FREEVARS) {
             p = hs_func_alias(txn, f, new_code, w);
             if (p == 0 && w != NULL) {

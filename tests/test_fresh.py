@@ -504,3 +504,48 @@ def test_list_of_callbacks_made_by_the_statement(sb):
     assert [f(1) for f in m.HOOKS] == [11, 20, -1]
     assert [f(1) for f in held] == [11, 20]
     assert m.HOOKS[0] is held[0] and m.HOOKS[1] is held[1]
+
+
+# ------------------------------------------ decorator edits in a row --
+TIMES = """
+    import functools
+    def times(k):
+        def deco(fn):
+            @functools.wraps(fn)
+            def wrapper(*args):
+                return ("times", k, fn(*args) * k + {w})
+            return wrapper
+        return deco
+    @times({k})
+    def tf(x):
+        return x + {a}
+"""
+
+
+def test_held_wrapper_follows_body_edits_after_decorator_edits_in_a_row(sb):
+    # HS102 with the body unchanged, twice in a row: the function held
+    # under the oldest decoration still runs every later body edit and the
+    # factory's wrapper edits, under its own decoration
+    m = sb.load(TIMES.format(w=0, k=2, a=1))
+    held = m.tf
+    for k in (3, 4):
+        sb.update(m, TIMES.format(w=0, k=k, a=1))
+        report = hotswap.reload(m)
+        assert [e.code for e in report.entries if e.code] == ["HS102"]
+    assert held(0) == ("times", 2, 2)
+    sb.update(m, TIMES.format(w=0, k=4, a=5))
+    hotswap.reload(m)
+    assert m.tf(0) == fresh_import(m).tf(0) == ("times", 4, 20)
+    assert held(0) == ("times", 2, 10)
+    sb.update(m, TIMES.format(w=7, k=4, a=6))
+    hotswap.reload(m)
+    assert m.tf(0) == fresh_import(m).tf(0) == ("times", 4, 31)
+    assert held(0) == ("times", 2, 19)
+    # a failed batch leaves the chain as it was
+    sb.update(m, TIMES.format(w=7, k=5, a=8) + "\nBOOM = 1 / 0\n")
+    with pytest.raises(hotswap.ReloadError):
+        hotswap.reload(m)
+    assert held(0) == ("times", 2, 19)
+    sb.update(m, TIMES.format(w=7, k=4, a=9))
+    hotswap.reload(m)
+    assert held(0) == ("times", 2, 25)

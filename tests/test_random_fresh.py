@@ -39,14 +39,6 @@ DIVERGING = {
         "only; the rejected closure keeps an older code object nobody maps, "
         "so it stays on that code when a later edit no longer needs the "
         "variable, and later edits that still need it get no HS104"),
-    "deco_factory": (
-        "after HS102 (decorator expression changed: @times(2) -> "
-        "@times(3)) with the body unchanged, hs_func_patch returns "
-        "HS_PATCH_NOOP without setting __code__ (funcs.c:993/1040), so "
-        "hs_func_follow_replacement (funcs.c:495) sees "
-        "PyFunction_GET_CODE(fo) != PyFunction_GET_CODE(fn) (equal, not "
-        "identical) and registers no alias: the wrapper held from before "
-        "never runs later body edits"),
     "attr_deco": (
         "the decorator factory's own definition changed (tag now sets "
         "fn.tag = v + '!') while the decorator expression did not: "
