@@ -424,6 +424,49 @@ def test_closure_left_on_old_code_is_reported_at_every_later_reload(sb):
     assert m.clo() == fresh_import(m).clo()
 
 
+def test_closures_follow_after_a_factory_edit_that_left_the_inner_code(sb):
+    # `k = 11` edits make() but not inner(): the factory's new inner code
+    # is an equal but distinct object; the closures made before must take
+    # it, or the next edit of inner() (which replaces that object) misses
+    # them
+    m = sb.load(factory('("v1", n)', pre="k = 10"))
+    c1 = m.make(1)
+    sb.update(m, factory('("v1", n)', pre="k = 11"))
+    hotswap.reload(m)
+    sb.update(m, factory('("v2", n)', pre="k = 11"))
+    report = hotswap.reload(m)
+    assert not report.rejected, str(report)
+    assert c1() == ("v2", 1) and m.clo() == ("v2", 5)
+    assert m.clo() == fresh_import(m).clo()
+
+
+def test_closure_gets_back_a_cell_an_edit_stopped_using(sb):
+    # a closure made while inner() used k owns a k cell; an edit that stops
+    # using k swaps in a shorter closure, and a later edit that uses k again
+    # finds the closure's own cell, as a fresh make() has one: no HS104
+    m = sb.load(factory('("v1", n, k)', pre="k = n * 10"))
+    c1 = m.make(1)
+    sb.update(m, factory('("v2", n)', pre="k = n * 10"))
+    hotswap.reload(m)
+    assert c1() == ("v2", 1)
+    sb.update(m, factory('("v3", n, k)', pre="k = n * 10"))
+    report = hotswap.reload(m)
+    assert not report.rejected, str(report)
+    assert c1() == ("v3", 1, 10) and m.clo() == ("v3", 5, 50)
+    assert m.clo() == fresh_import(m).clo()
+    # a failed batch puts the record back: the cell is still found after it
+    sb.update(m, factory('("v4", n)', pre="k = n * 10"))
+    hotswap.reload(m)
+    sb.update(m, factory('("v5", n, k)', pre="k = n * 10") + "\nBOOM = 1/0\n")
+    with pytest.raises(hotswap.ReloadError):
+        hotswap.reload(m)
+    assert c1() == ("v4", 1)
+    sb.update(m, factory('("v5", n, k)', pre="k = n * 10"))
+    report = hotswap.reload(m)
+    assert not report.rejected, str(report)
+    assert c1() == ("v5", 1, 10)
+
+
 # ------------------------------------------ lambdas in an edited table --
 def test_table_of_lambdas_is_data_and_its_lambdas_follow_their_place(sb):
     # decision (point 5): a container an edited statement builds is data,

@@ -31,14 +31,6 @@ SEED = 2026
 # Families that diverge on the engine today, with the cause located in the
 # C engine.  Each reason says what a fresh import does instead.
 DIVERGING = {
-    "closure": (
-        "a closure that got HS104 (the new inner code needs a free variable "
-        "it lacks) is never found again: hs_func_patch_live (funcs.c) finds "
-        "closures by the codes in the `nested` pairs that "
-        "hs_code_pair_nested builds from the live factory's current code "
-        "only; the rejected closure keeps an older code object nobody maps, "
-        "so it stays on that code when a later edit no longer needs the "
-        "variable, and later edits that still need it get no HS104"),
     "attr_deco": (
         "the decorator factory's own definition changed (tag now sets "
         "fn.tag = v + '!') while the decorator expression did not: "
