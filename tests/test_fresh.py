@@ -592,3 +592,52 @@ def test_held_wrapper_follows_body_edits_after_decorator_edits_in_a_row(sb):
     sb.update(m, TIMES.format(w=7, k=4, a=9))
     hotswap.reload(m)
     assert held(0) == ("times", 2, 25)
+
+
+# ------------------------------------------ decorator definitions edited --
+TAG = """
+    def tag(v):
+        def deco(fn):
+            {body}
+        return deco
+    @tag("v1")
+    def tg(x):
+        return ("tg", x)
+"""
+
+
+def test_decorator_definition_edited_redecorates_the_kept_function(sb):
+    # decision (issue 10 point 3): a def whose decorator expression names a
+    # def or class of this module whose statement changed in the batch is
+    # decorated again; a decorator that returns its argument keeps the
+    # identity and the attributes it sets follow
+    m = sb.load(TAG.format(body="fn.tag = v\n            return fn"))
+    held = m.tg
+    sb.update(m, TAG.format(body="fn.tag = v + '!'\n            return fn"))
+    report = hotswap.reload(m)
+    assert not [e for e in report.entries if e.code], str(report)
+    fresh = fresh_import(m)
+    assert m.tg is held
+    assert held.tag == fresh.tg.tag == "v1!"
+    assert held(1) == fresh.tg(1)
+
+
+def test_decorator_definition_edited_to_return_a_wrapper_is_hs102(sb):
+    m = sb.load(TAG.format(body="fn.tag = v\n            return fn"))
+    held = m.tg
+    sb.update(m, TAG.format(
+        body="return lambda *a: ('wrapped', v, fn(*a))"))
+    report = hotswap.reload(m)
+    assert [e.code for e in report.entries if e.code] == ["HS102"]
+    assert m.tg(1) == fresh_import(m).tg(1) == ("wrapped", "v1", ("tg", 1))
+    assert held(1) == ("tg", 1)
+
+
+def test_decorator_definition_that_raises_fails_the_batch(sb):
+    m = sb.load(TAG.format(body="fn.tag = v\n            return fn"))
+    held = m.tg
+    sb.update(m, TAG.format(body="raise ValueError(v)"))
+    with pytest.raises(hotswap.ReloadError):
+        hotswap.reload(m)
+    assert m.tg is held and held.tag == "v1" and held(1) == ("tg", 1)
+    assert m.tag("x")(lambda: 0).tag == "x"     # the old tag is back

@@ -31,14 +31,6 @@ SEED = 2026
 # Families that diverge on the engine today, with the cause located in the
 # C engine.  Each reason says what a fresh import does instead.
 DIVERGING = {
-    "attr_deco": (
-        "the decorator factory's own definition changed (tag now sets "
-        "fn.tag = v + '!') while the decorator expression did not: "
-        "hs_plan_normal (plan.c:170-174) compares only the def's decorator "
-        "text (same_deco -> stripped), so the decoration is not re-run and "
-        "m.tg.tag keeps the old value with no report code; also, as for "
-        "deco_factory, after HS102 with an unchanged body the held old "
-        "function stops following edits (hs_func_follow_replacement)"),
 }
 
 
