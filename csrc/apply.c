@@ -288,6 +288,54 @@ done:
 }
 
 /* One module-level name the staged code bound (new may be NULL: deleted). */
+
+/* 1 when the decorator lines of new chunk `ci` are the bytes of its old
+ * chunk's: the def is decorated again only because a decorator's own
+ * definition changed (plan_redecorate, plan.c). */
+static int
+apply_same_deco_text(HsJob *job, Py_ssize_t ci)
+{
+    const HsChunk *c = &job->chunks.items[ci];
+    const HsChunk *o = &job->old_chunks->items[job->match[ci]];
+    Py_ssize_t n = c->head - c->start;
+    return job->old_text != NULL && n == o->head - o->start
+           && memcmp(PyBytes_AS_STRING(job->text) + c->start,
+                     job->old_text + o->start, (size_t)n) == 0;
+}
+
+/* Copy the attributes the new decoration set on `fn` (its __dict__) onto
+ * the kept function `fo`, under the undo log.  Attributes `fo` has and
+ * `fn` lacks stay (the program may have set them).  0 / -1. */
+static int
+apply_copy_func_attrs(HsTxn *txn, PyObject *fo, PyObject *fn)
+{
+    PyObject *nd = PyObject_GetAttrString(fn, "__dict__");
+    PyObject *od = nd ? PyObject_GetAttrString(fo, "__dict__") : NULL;
+    int r = -1;
+    if (od == NULL) {
+        goto done;
+    }
+    if (!PyDict_Check(nd) || !PyDict_Check(od)) {
+        r = 0;
+        goto done;
+    }
+    PyObject *items = PyDict_Items(nd);
+    if (items == NULL) {
+        goto done;
+    }
+    r = 0;
+    for (Py_ssize_t i = 0; r == 0 && i < PyList_GET_SIZE(items); i++) {
+        PyObject *kv = PyList_GET_ITEM(items, i);
+        r = hs_txn_dict_set(txn, od, PyTuple_GET_ITEM(kv, 0),
+                            PyTuple_GET_ITEM(kv, 1));
+    }
+    Py_DECREF(items);
+done:
+    Py_XDECREF(nd);
+    Py_XDECREF(od);
+    return r;
+}
+
 static int
 reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
 {
@@ -399,6 +447,23 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
         }
         int deco_changed = c != NULL && c->kind == HS_CHUNK_DEF
                            && !job->stripped[ci] && job->match[ci] >= 0;
+        if (deco_changed && new == fn && old == fo
+            && r != HS_PATCH_KIND && r != HS_PATCH_FREEVARS
+            && apply_same_deco_text(job, ci)) {
+            /* the decoration ran again and, as before, returned the
+             * function itself (@tag(...) setting fn.tag): the old object
+             * stays, patched, with the attributes the new decoration set
+             * (issue 10 point 3) */
+            if (apply_copy_func_attrs(ap->txn, fo, fn) < 0) {
+                Py_DECREF(fo);
+                Py_DECREF(fn);
+                return -1;
+            }
+            deco_changed = 0;
+            if (r == HS_PATCH_NOOP) {
+                r = HS_PATCH_UPDATED;
+            }
+        }
         if (deco_changed && r != HS_PATCH_KIND && r != HS_PATCH_FREEVARS) {
             /* the old decorators keep the old function: it follows the new
              * one's code from now on, and its caches are stale */

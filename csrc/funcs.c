@@ -662,12 +662,52 @@ error:
     goto done;
 }
 
+static int follow_aliases(HsTxn *txn, PyObject *old_code, PyObject *new_code,
+                          PyObject *new_func);
+
+/* hs_func_patch leaves a function's code alone when it equals the new one
+ * (HS_PATCH_NOOP: on 3.13+ a swap costs the call specialisation).  The
+ * alias registry follows code *identity* (a later edit patches the
+ * functions whose code is the one replaced), so a function that must keep
+ * following `fn` (held under the old decorators after HS102) takes `nc`,
+ * fn's very code object, when its own is equal but another object; and
+ * whatever followed its old code follows along.  So the chain stays whole
+ * however many decorator edits with an unchanged body come in a row.
+ * Return 0, or -1 with an exception set. */
+static int
+adopt_equal_code(HsTxn *txn, PyObject *f, PyObject *nc, PyObject *fn)
+{
+    PyObject *oc = PyFunction_GET_CODE(f); /* borrowed */
+    if (oc == nc) {
+        return 0;
+    }
+    int same = hs_code_equal(oc, nc, 1);
+    if (same <= 0) {
+        return same;
+    }
+    Py_INCREF(oc);
+    int r = -1;
+    if (hs_txn_save_function(txn, f) == 0
+        && PyObject_SetAttrString(f, "__code__", nc) == 0
+        && follow_aliases(txn, oc, nc, fn) == 0) {
+        r = 0;
+    }
+    Py_DECREF(oc);
+    return r;
+}
+
 int
 hs_func_follow_replacement(HsTxn *txn, PyObject *old, PyObject *fo,
                            PyObject *fn)
 {
-    if (fo != fn && PyFunction_GET_CODE(fo) == PyFunction_GET_CODE(fn)
-        && hs_func_alias(txn, fo, PyFunction_GET_CODE(fn), old) < 0) {
+    if (fo == fn) {
+        return hs_func_clear_cache(old);
+    }
+    PyObject *nc = PyFunction_GET_CODE(fn); /* borrowed */
+    if (adopt_equal_code(txn, fo, nc, fn) < 0) {
+        return -1;
+    }
+    if (hs_func_alias(txn, fo, nc, old) < 0) {
         return -1;
     }
     return hs_func_clear_cache(old);
@@ -799,8 +839,153 @@ index_of(PyObject *names, PyObject *name)
     return -1;
 }
 
+/* Cells a closure lost when it took code that no longer used them: a dict
+ * id(function) -> (weakref to the function, {free-variable name: cell}).
+ * A closure made by `make()` while its inner function used `extra` owns
+ * an `extra` cell; an edit that stops using it swaps in a shorter closure,
+ * and a later edit that uses it again must find the closure's own cell
+ * (as the closure a fresh `make()` returns has one), not report HS104.
+ * Process-wide like the closures; every write goes through the batch's
+ * undo log; an entry whose function died is ignored (its id may be
+ * reused: the weak reference tells) and pruned at the next write. */
+static PyObject *spare_cells = NULL;
+
+/* The cell `name` that `func` lost earlier, borrowed, or NULL. */
+static PyObject *
+spare_cell(PyObject *func, PyObject *name)
+{
+    if (spare_cells == NULL) {
+        return NULL;
+    }
+    PyObject *key = PyLong_FromVoidPtr(func);
+    if (key == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *entry = PyDict_GetItemWithError(spare_cells, key);
+    Py_DECREF(key);
+    if (entry == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *f = NULL;
+    if (PyWeakref_GetRef(PyTuple_GET_ITEM(entry, 0), &f) <= 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    Py_DECREF(f); /* only compared */
+    if (f != func) {
+        return NULL;
+    }
+    PyObject *cell = PyDict_GetItemWithError(PyTuple_GET_ITEM(entry, 1),
+                                             name);
+    if (cell == NULL) {
+        PyErr_Clear();
+    }
+    return cell;
+}
+
+/* Remember the cells of `func`'s closure that `new_code` does not use.
+ * 0 / -1. */
+static int
+keep_spare_cells(HsTxn *txn, PyObject *func, PyObject *new_code)
+{
+    PyObject *cells = PyFunction_GET_CLOSURE(func); /* borrowed */
+    PyObject *old_names = NULL, *new_names = NULL, *spare = NULL;
+    PyObject *key = NULL, *ref = NULL, *entry = NULL, *items = NULL;
+    int r = -1;
+    if (cells == NULL || PyTuple_GET_SIZE(cells) == 0) {
+        return 0;
+    }
+    old_names = freevars_of(PyFunction_GET_CODE(func));
+    new_names = old_names ? freevars_of(new_code) : NULL;
+    if (new_names == NULL) {
+        goto done;
+    }
+    spare = PyDict_New();
+    if (spare == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(old_names)
+                           && i < PyTuple_GET_SIZE(cells); i++) {
+        PyObject *name = PyTuple_GET_ITEM(old_names, i);
+        if (index_of(new_names, name) < 0
+            && PyDict_SetItem(spare, name, PyTuple_GET_ITEM(cells, i)) < 0) {
+            goto done;
+        }
+    }
+    if (PyDict_GET_SIZE(spare) == 0) {
+        r = 0;
+        goto done;
+    }
+    if (spare_cells == NULL && (spare_cells = PyDict_New()) == NULL) {
+        goto done;
+    }
+    /* prune the entries of dead functions */
+    items = PyDict_Items(spare_cells);
+    if (items == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *it = PyList_GET_ITEM(items, i);
+        PyObject *f = NULL;
+        int alive = PyWeakref_GetRef(
+            PyTuple_GET_ITEM(PyTuple_GET_ITEM(it, 1), 0), &f);
+        if (alive < 0) {
+            goto done;
+        }
+        Py_XDECREF(f);
+        if (!alive && hs_txn_dict_set(txn, spare_cells,
+                                      PyTuple_GET_ITEM(it, 0), NULL) < 0) {
+            goto done;
+        }
+    }
+    key = PyLong_FromVoidPtr(func);
+    if (key == NULL) {
+        goto done;
+    }
+    /* cells lost before and not used now stay spare */
+    PyObject *cur = PyDict_GetItemWithError(spare_cells, key); /* borrowed */
+    if (cur == NULL && PyErr_Occurred()) {
+        goto done;
+    }
+    if (cur != NULL) {
+        PyObject *f = NULL;
+        int alive = PyWeakref_GetRef(PyTuple_GET_ITEM(cur, 0), &f);
+        if (alive < 0) {
+            goto done;
+        }
+        Py_XDECREF(f);
+        if (alive && f == func) {
+            PyObject *k, *v;
+            Py_ssize_t pos = 0;
+            while (PyDict_Next(PyTuple_GET_ITEM(cur, 1), &pos, &k, &v)) {
+                if (index_of(new_names, k) < 0
+                    && PyDict_SetDefault(spare, k, v) == NULL) {
+                    goto done;
+                }
+            }
+        }
+    }
+    ref = PyWeakref_NewRef(func, NULL);
+    entry = ref ? PyTuple_Pack(2, ref, spare) : NULL;
+    if (entry == NULL) {
+        goto done;
+    }
+    r = hs_txn_dict_set(txn, spare_cells, key, entry);
+done:
+    Py_XDECREF(old_names);
+    Py_XDECREF(new_names);
+    Py_XDECREF(spare);
+    Py_XDECREF(key);
+    Py_XDECREF(ref);
+    Py_XDECREF(entry);
+    Py_XDECREF(items);
+    return r;
+}
+
 /* The closure `old` needs to run new_code: its own cells by name, then
- * new_func's.  *missing is set when a name is found in neither.  New
+ * the cells it lost earlier (spare_cells), then new_func's.  *missing is set when a name is found in neither.  New
  * reference (Py_None for no free variables) or NULL on error. */
 static PyObject *
 closure_for(PyObject *old, PyObject *new_code, PyObject *new_func,
@@ -837,6 +1022,9 @@ closure_for(PyObject *old, PyObject *new_code, PyObject *new_func,
         Py_ssize_t j = index_of(old_names, name);
         if (j >= 0 && old_cells != NULL) {
             cell = PyTuple_GET_ITEM(old_cells, j);
+        }
+        else if ((cell = spare_cell(old, name)) != NULL) {
+            /* its own cell, from before an edit stopped using it */
         }
         else if (fn_names != NULL && new_cells != NULL) {
             j = index_of(fn_names, name);
@@ -1181,6 +1369,9 @@ follow_aliases(HsTxn *txn, PyObject *old_code, PyObject *new_code,
             break;
         }
         int p = hs_func_patch(txn, f, new_code, new_func, NULL);
+        if (p == HS_PATCH_NOOP) {
+            p = adopt_equal_code(txn, f, new_code, new_func);
+        }
         if (p >= 0 && p != HS_PATCH_KIND && p != HS_PATCH_FREEVARS) {
             p = hs_func_alias(txn, f, new_code, w);
             if (p == 0 && w != NULL) {
@@ -1234,6 +1425,10 @@ hs_func_patch(HsTxn *txn, PyObject *old, PyObject *new_code,
             return -1;
         }
         saved = 1;
+        if (keep_spare_cells(txn, old, new_code) < 0) {
+            Py_DECREF(closure);
+            return -1;
+        }
         int r;
         if (same_closure(old, closure)) {
             r = PyObject_SetAttrString(old, "__code__", new_code);
@@ -1411,10 +1606,14 @@ hs_code_pair_nested(PyObject *old_code, PyObject *new_code, PyObject *nested)
                 continue;
             }
             used[j] = 1;
+            /* paired even when equal: the factory takes new code whose
+             * inner code is another (equal) object, and the closures made
+             * before must take that very object (hs_func_patch_live), or
+             * the next edit, which pairs the new object, misses them */
             int same = hs_code_equal(a, b, 1);
-            if (same < 0 || (!same && has_live_instances(a)
+            if (same < 0 || (has_live_instances(a)
                              && add_pair(nested, a, b) < 0)
-                || (!same && hs_code_pair_nested(a, b, nested) < 0)) {
+                || hs_code_pair_nested(a, b, nested) < 0) {
                 Py_DECREF(an);
                 PyMem_Free(used);
                 goto done;
@@ -1620,6 +1819,11 @@ hs_func_patch_live(HsTxn *txn, PyObject *nested, PyObject *rejected)
         }
         int r = hs_func_patch(txn, f, PyTuple_GET_ITEM(pair, 1), NULL,
                               NULL);
+        if (r == HS_PATCH_NOOP
+            && adopt_equal_code(txn, f, PyTuple_GET_ITEM(pair, 1), NULL)
+                   < 0) {
+            goto error;
+        }
         if (r < 0) {
             goto error;
         }

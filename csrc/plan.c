@@ -140,6 +140,82 @@ hs_plan_nosnap(HsJob *job)
     return 0;
 }
 
+/* 1 when a decorator line of `c` (text[start, head)) starts with the name
+ * of a plain def of this module (no decorators of its own) whose statement
+ * changed in this batch, called or not: `@tag("v1")`, `@deco`.  Only the
+ * name right after the `@` counts: `@app.route(...)` or
+ * `@process.register(int)` name an object's method, which the data rules
+ * and the framework adapters handle; a name inside the arguments does not
+ * make the decoration depend on it. */
+static int
+plan_deco_names_changed(HsJob *job, const char *t, const HsChunk *c)
+{
+    for (Py_ssize_t p = c->start; p < c->head; p++) {
+        if (t[p] != '@' || (p > c->start && t[p - 1] != '\n'
+                            && t[p - 1] != ' ' && t[p - 1] != '\t')) {
+            continue;
+        }
+        Py_ssize_t a = p + 1;
+        while (a < c->head && (t[a] == ' ' || t[a] == '\t')) {
+            a++;
+        }
+        Py_ssize_t q = a;
+        while (q < c->head
+               && (t[q] == '_' || (t[q] >= 'a' && t[q] <= 'z')
+                   || (t[q] >= 'A' && t[q] <= 'Z')
+                   || (q > a && t[q] >= '0' && t[q] <= '9'))) {
+            q++;
+        }
+        Py_ssize_t e = q;
+        while (e < c->head && (t[e] == ' ' || t[e] == '\t')) {
+            e++;
+        }
+        if (q == a || (e < c->head && t[e] != '(' && t[e] != '\n'
+                       && t[e] != '\r' && t[e] != '#')) {
+            continue;
+        }
+        for (Py_ssize_t k = 0; k < job->chunks.len; k++) {
+            const HsChunk *d = &job->chunks.items[k];
+            if (d->kind == HS_CHUNK_DEF && d->head == d->start
+                && job->state[k] == HS_ST_CHANGED && d != c
+                && d->name_len == q - a
+                && memcmp(t + d->name, t + a, (size_t)(q - a)) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Issue 10 point 3: a def whose decorator expression names a function or
+ * class of this module whose definition changed in this batch is decorated
+ * again (its decorators are not stripped), even when neither its own text
+ * nor its decorator lines changed: the decoration follows the decorator's
+ * source.  Run to a fixed point (a re-decorated def may itself be a
+ * decorator). */
+static void
+plan_redecorate(HsJob *job, const char *t)
+{
+    int again = 1;
+    while (again) {
+        again = 0;
+        for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+            HsChunk *c = &job->chunks.items[i];
+            if (c->kind != HS_CHUNK_DEF || c->head <= c->start
+                || job->match[i] < 0
+                || (job->state[i] == HS_ST_CHANGED && !job->stripped[i])
+                || job->state[i] == HS_ST_ADDED) {
+                continue;
+            }
+            if (plan_deco_names_changed(job, t, c)) {
+                job->state[i] = HS_ST_CHANGED;
+                job->stripped[i] = 0;
+                again = 1;
+            }
+        }
+    }
+}
+
 int
 hs_plan_normal(HsJob *job)
 {
@@ -182,6 +258,7 @@ hs_plan_normal(HsJob *job)
         }
     }
     keymap_free(&km);
+    plan_redecorate(job, nt);
     /* a __future__ import that changed changes how every chunk compiles */
     for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
         if (job->chunks.items[i].kind == HS_CHUNK_FUTURE

@@ -424,6 +424,49 @@ def test_closure_left_on_old_code_is_reported_at_every_later_reload(sb):
     assert m.clo() == fresh_import(m).clo()
 
 
+def test_closures_follow_after_a_factory_edit_that_left_the_inner_code(sb):
+    # `k = 11` edits make() but not inner(): the factory's new inner code
+    # is an equal but distinct object; the closures made before must take
+    # it, or the next edit of inner() (which replaces that object) misses
+    # them
+    m = sb.load(factory('("v1", n)', pre="k = 10"))
+    c1 = m.make(1)
+    sb.update(m, factory('("v1", n)', pre="k = 11"))
+    hotswap.reload(m)
+    sb.update(m, factory('("v2", n)', pre="k = 11"))
+    report = hotswap.reload(m)
+    assert not report.rejected, str(report)
+    assert c1() == ("v2", 1) and m.clo() == ("v2", 5)
+    assert m.clo() == fresh_import(m).clo()
+
+
+def test_closure_gets_back_a_cell_an_edit_stopped_using(sb):
+    # a closure made while inner() used k owns a k cell; an edit that stops
+    # using k swaps in a shorter closure, and a later edit that uses k again
+    # finds the closure's own cell, as a fresh make() has one: no HS104
+    m = sb.load(factory('("v1", n, k)', pre="k = n * 10"))
+    c1 = m.make(1)
+    sb.update(m, factory('("v2", n)', pre="k = n * 10"))
+    hotswap.reload(m)
+    assert c1() == ("v2", 1)
+    sb.update(m, factory('("v3", n, k)', pre="k = n * 10"))
+    report = hotswap.reload(m)
+    assert not report.rejected, str(report)
+    assert c1() == ("v3", 1, 10) and m.clo() == ("v3", 5, 50)
+    assert m.clo() == fresh_import(m).clo()
+    # a failed batch puts the record back: the cell is still found after it
+    sb.update(m, factory('("v4", n)', pre="k = n * 10"))
+    hotswap.reload(m)
+    sb.update(m, factory('("v5", n, k)', pre="k = n * 10") + "\nBOOM = 1/0\n")
+    with pytest.raises(hotswap.ReloadError):
+        hotswap.reload(m)
+    assert c1() == ("v4", 1)
+    sb.update(m, factory('("v5", n, k)', pre="k = n * 10"))
+    report = hotswap.reload(m)
+    assert not report.rejected, str(report)
+    assert c1() == ("v5", 1, 10)
+
+
 # ------------------------------------------ lambdas in an edited table --
 def test_table_of_lambdas_is_data_and_its_lambdas_follow_their_place(sb):
     # decision (point 5): a container an edited statement builds is data,
@@ -461,6 +504,36 @@ def test_table_of_lambdas_is_data_and_its_lambdas_follow_their_place(sb):
     assert m.TABLE["b"] is a and m.TABLE["a"] is b
 
 
+def test_table_held_from_before_keeps_its_values_and_its_lambdas_follow(sb):
+    # the random generator's `table` family: the old dict a program took is
+    # no longer the module's; it keeps the functions it named (which run
+    # their edited bodies), and its lambda is the one at the same place in
+    # the new statement, so it runs the new lambda's code
+    m = sb.load("""
+        def ta(x):
+            return ("ta", x + 1)
+        def tb(x):
+            return ("tb", x * 2)
+        HANDLERS = {"a": ta, "b": lambda x: ("lam", x + 100)}
+    """)
+    old = m.HANDLERS
+    sb.update(m, """
+        def ta(x):
+            return ("ta", x + 7)
+        def tb(x):
+            return ("tb", x * 2)
+        HANDLERS = {"a": tb, "b": lambda x: ("lam", x + 105)}
+    """)
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert m.HANDLERS is not old
+    assert m.HANDLERS["a"] is m.tb
+    assert {k: v(1) for k, v in m.HANDLERS.items()} == \
+        {k: v(1) for k, v in fresh.HANDLERS.items()}
+    assert old["a"] is m.ta and old["a"](1) == fresh.ta(1) == ("ta", 8)
+    assert old["b"] is m.HANDLERS["b"] and old["b"](1) == ("lam", 106)
+
+
 def test_list_of_callbacks_made_by_the_statement(sb):
     m = sb.load("""
         HOOKS = [lambda x: x + 1, lambda x: x * 2]
@@ -474,3 +547,97 @@ def test_list_of_callbacks_made_by_the_statement(sb):
     assert [f(1) for f in m.HOOKS] == [11, 20, -1]
     assert [f(1) for f in held] == [11, 20]
     assert m.HOOKS[0] is held[0] and m.HOOKS[1] is held[1]
+
+
+# ------------------------------------------ decorator edits in a row --
+TIMES = """
+    import functools
+    def times(k):
+        def deco(fn):
+            @functools.wraps(fn)
+            def wrapper(*args):
+                return ("times", k, fn(*args) * k + {w})
+            return wrapper
+        return deco
+    @times({k})
+    def tf(x):
+        return x + {a}
+"""
+
+
+def test_held_wrapper_follows_body_edits_after_decorator_edits_in_a_row(sb):
+    # HS102 with the body unchanged, twice in a row: the function held
+    # under the oldest decoration still runs every later body edit and the
+    # factory's wrapper edits, under its own decoration
+    m = sb.load(TIMES.format(w=0, k=2, a=1))
+    held = m.tf
+    for k in (3, 4):
+        sb.update(m, TIMES.format(w=0, k=k, a=1))
+        report = hotswap.reload(m)
+        assert [e.code for e in report.entries if e.code] == ["HS102"]
+    assert held(0) == ("times", 2, 2)
+    sb.update(m, TIMES.format(w=0, k=4, a=5))
+    hotswap.reload(m)
+    assert m.tf(0) == fresh_import(m).tf(0) == ("times", 4, 20)
+    assert held(0) == ("times", 2, 10)
+    sb.update(m, TIMES.format(w=7, k=4, a=6))
+    hotswap.reload(m)
+    assert m.tf(0) == fresh_import(m).tf(0) == ("times", 4, 31)
+    assert held(0) == ("times", 2, 19)
+    # a failed batch leaves the chain as it was
+    sb.update(m, TIMES.format(w=7, k=5, a=8) + "\nBOOM = 1 / 0\n")
+    with pytest.raises(hotswap.ReloadError):
+        hotswap.reload(m)
+    assert held(0) == ("times", 2, 19)
+    sb.update(m, TIMES.format(w=7, k=4, a=9))
+    hotswap.reload(m)
+    assert held(0) == ("times", 2, 25)
+
+
+# ------------------------------------------ decorator definitions edited --
+TAG = """
+    def tag(v):
+        def deco(fn):
+            {body}
+        return deco
+    @tag("v1")
+    def tg(x):
+        return ("tg", x)
+"""
+
+
+def test_decorator_definition_edited_redecorates_the_kept_function(sb):
+    # decision (issue 10 point 3): a def whose decorator expression names a
+    # def or class of this module whose statement changed in the batch is
+    # decorated again; a decorator that returns its argument keeps the
+    # identity and the attributes it sets follow
+    m = sb.load(TAG.format(body="fn.tag = v\n            return fn"))
+    held = m.tg
+    sb.update(m, TAG.format(body="fn.tag = v + '!'\n            return fn"))
+    report = hotswap.reload(m)
+    assert not [e for e in report.entries if e.code], str(report)
+    fresh = fresh_import(m)
+    assert m.tg is held
+    assert held.tag == fresh.tg.tag == "v1!"
+    assert held(1) == fresh.tg(1)
+
+
+def test_decorator_definition_edited_to_return_a_wrapper_is_hs102(sb):
+    m = sb.load(TAG.format(body="fn.tag = v\n            return fn"))
+    held = m.tg
+    sb.update(m, TAG.format(
+        body="return lambda *a: ('wrapped', v, fn(*a))"))
+    report = hotswap.reload(m)
+    assert [e.code for e in report.entries if e.code] == ["HS102"]
+    assert m.tg(1) == fresh_import(m).tg(1) == ("wrapped", "v1", ("tg", 1))
+    assert held(1) == ("tg", 1)
+
+
+def test_decorator_definition_that_raises_fails_the_batch(sb):
+    m = sb.load(TAG.format(body="fn.tag = v\n            return fn"))
+    held = m.tg
+    sb.update(m, TAG.format(body="raise ValueError(v)"))
+    with pytest.raises(hotswap.ReloadError):
+        hotswap.reload(m)
+    assert m.tg is held and held.tag == "v1" and held(1) == ("tg", 1)
+    assert m.tag("x")(lambda: 0).tag == "x"     # the old tag is back

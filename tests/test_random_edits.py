@@ -23,7 +23,7 @@ definitions executed freshly:
   while it stays "attached"; it keeps its last behaviour once its name is
   deleted or changes kind (HS101/HS103); a decorated reference whose
   decorators changed runs the new body under its old decorator (HS102); a
-  closure whose new code needs a free variable it lacks keeps its code
+  closure whose new code needs a free variable it was not made with keeps its code
   (HS104).  The expected behaviour of a held reference is that effective
   definition executed in a copy of the fresh namespace.
 
@@ -548,7 +548,9 @@ class Held:
                 # left on old code (HS104 before): found again only when
                 # the factory's inner code changes (issue 10 point 5)
                 return
-            if freevars(new) <= freevars(self.eff):
+            # the cells the closure owns: those it was made with (an edit
+            # that stops using one keeps it; a later edit gets it back)
+            if freevars(new) <= self.owned:
                 self.eff = copy.deepcopy(new)
                 self.left = False
             else:
@@ -614,7 +616,8 @@ def take_refs(r, mod, i, spec, source=None):
     if kind in ("func", "gen"):
         return [Held(kind, i, obj, spec)]
     if kind == "closure":
-        return [Held("closure", i, obj(*CLOSURE_ARGS), spec)]
+        return [Held("closure", i, obj(*CLOSURE_ARGS), spec,
+                     owned=freevars(spec))]
     if kind == "class":
         refs = [Held("class", i, obj, spec)]
         try:

@@ -31,39 +31,6 @@ SEED = 2026
 # Families that diverge on the engine today, with the cause located in the
 # C engine.  Each reason says what a fresh import does instead.
 DIVERGING = {
-    "table": (
-        "an edited data statement whose value holds a lambda it made "
-        "(HANDLERS = {'a': tb, 'b': lambda ...}) is handled as that lambda: "
-        "reconcile() (apply.c:195) calls hs_func_find_made, which finds the "
-        "old lambda inside the old dict; it is patched, then "
-        "hs_live_note(job, new, old) (apply.c:277) makes hs_live_rebind "
-        "(live.c) put the OLD dict back: the re-pointed entry ('a': ta -> "
-        "tb) and every other edit of the container are lost, and the report "
-        "has no entry for HANDLERS"),
-    "closure": (
-        "a closure that got HS104 (the new inner code needs a free variable "
-        "it lacks) is never found again: hs_func_patch_live (funcs.c) finds "
-        "closures by the codes in the `nested` pairs that "
-        "hs_code_pair_nested builds from the live factory's current code "
-        "only; the rejected closure keeps an older code object nobody maps, "
-        "so it stays on that code when a later edit no longer needs the "
-        "variable, and later edits that still need it get no HS104"),
-    "deco_factory": (
-        "after HS102 (decorator expression changed: @times(2) -> "
-        "@times(3)) with the body unchanged, hs_func_patch returns "
-        "HS_PATCH_NOOP without setting __code__ (funcs.c:993/1040), so "
-        "hs_func_follow_replacement (funcs.c:495) sees "
-        "PyFunction_GET_CODE(fo) != PyFunction_GET_CODE(fn) (equal, not "
-        "identical) and registers no alias: the wrapper held from before "
-        "never runs later body edits"),
-    "attr_deco": (
-        "the decorator factory's own definition changed (tag now sets "
-        "fn.tag = v + '!') while the decorator expression did not: "
-        "hs_plan_normal (plan.c:170-174) compares only the def's decorator "
-        "text (same_deco -> stripped), so the decoration is not re-run and "
-        "m.tg.tag keeps the old value with no report code; also, as for "
-        "deco_factory, after HS102 with an unchanged body the held old "
-        "function stops following edits (hs_func_follow_replacement)"),
 }
 
 
