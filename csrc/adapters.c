@@ -41,9 +41,8 @@ hs_adapters_batch(HsState *st, HsJob *jobs, const Py_ssize_t *order,
         }
         PyObject *text = PyUnicode_FromStringAndSize(
             PyBytes_AS_STRING(job->text), PyBytes_GET_SIZE(job->text));
-        PyObject *item = text ? PyTuple_Pack(3, job->module, text,
-                                             job->entries)
-                              : NULL;
+        PyObject *item =
+            text ? PyTuple_Pack(3, job->module, text, job->entries) : NULL;
         Py_XDECREF(text);
         if (item == NULL || PyList_Append(list, item) < 0) {
             Py_XDECREF(item);
@@ -65,9 +64,10 @@ static Py_ssize_t
 job_named(HsJob *jobs, Py_ssize_t count, PyObject *name)
 {
     for (Py_ssize_t i = 0; name != NULL && PyUnicode_Check(name) && i < count;
-         i++) {
-        if (jobs[i].name != NULL
-            && PyUnicode_Compare(jobs[i].name, name) == 0) {
+         i++)
+    {
+        if (jobs[i].name != NULL && PyUnicode_Compare(jobs[i].name, name) == 0)
+        {
             return i;
         }
     }
@@ -113,7 +113,8 @@ add_entries(PyObject *result, HsJob *jobs, Py_ssize_t count)
         int lineno = 0;
         if (!PyTuple_Check(e)
             || !PyArg_ParseTuple(e, "UUssz|Oi", &mod, &name, &kind, &action,
-                                 &code, &reason, &lineno)) {
+                                 &code, &reason, &lineno))
+        {
             if (!PyErr_Occurred()) {
                 PyErr_SetString(PyExc_TypeError,
                                 "an adapter entry is a tuple (module, name, "
@@ -126,20 +127,18 @@ add_entries(PyObject *result, HsJob *jobs, Py_ssize_t count)
         if (j < 0) {
             continue; /* not a module of this batch */
         }
-        r = reason != Py_None
-                ? hs_report_add(&jobs[j], name, kind, action, code, lineno,
-                                "%S", reason)
-                : hs_report_add(&jobs[j], name, kind, action, code, lineno,
-                                NULL);
+        r = reason != Py_None ? hs_report_add(&jobs[j], name, kind, action,
+                                              code, lineno, "%S", reason)
+                              : hs_report_add(&jobs[j], name, kind, action,
+                                              code, lineno, NULL);
     }
     Py_DECREF(seq);
     return r;
 }
 
 int
-hs_adapters_call(HsState *st, const char *phase, PyObject *batch,
-                 HsJob *jobs, Py_ssize_t count, Py_ssize_t *failed,
-                 const char **code)
+hs_adapters_call(HsState *st, const char *phase, PyObject *batch, HsJob *jobs,
+                 Py_ssize_t count, Py_ssize_t *failed, const char **code)
 {
     if (st->adapter_hook == NULL || batch == Py_None) {
         return 0;
@@ -148,13 +147,14 @@ hs_adapters_call(HsState *st, const char *phase, PyObject *batch,
     PyObject *res = PyObject_CallFunction(hook, "sO", phase, batch);
     Py_DECREF(hook);
     if (res != NULL && strcmp(phase, "apply") == 0
-        && add_entries(res, jobs, count) < 0) {
+        && add_entries(res, jobs, count) < 0)
+    {
         Py_CLEAR(res);
     }
     if (res == NULL) {
         PyObject *exc = PyErr_GetRaisedException();
-        PyObject *mod = exc ? PyObject_GetAttrString(exc, "hotswap_module")
-                            : NULL;
+        PyObject *mod =
+            exc ? PyObject_GetAttrString(exc, "hotswap_module") : NULL;
         PyErr_Clear();
         *failed = job_named(jobs, count, mod);
         for (Py_ssize_t i = 0; *failed < 0 && i < count; i++) {

@@ -99,8 +99,8 @@ ask_policy(HsJob *job, PyObject *name, PyObject *old, PyObject *new)
     if (policy == NULL || policy == Py_None || !PyCallable_Check(policy)) {
         return 1;
     }
-    PyObject *r = PyObject_CallFunctionObjArgs(policy, job->name, name, old,
-                                               new, NULL);
+    PyObject *r =
+        PyObject_CallFunctionObjArgs(policy, job->name, name, old, new, NULL);
     if (r == NULL) {
         return -1;
     }
@@ -177,14 +177,14 @@ place_of(PyObject *f, PyObject *codes, char *used)
  * its place runs now.  One that cannot take the new code (HS101/HS104)
  * keeps its own, and the new container holds the new function.  0 / -1. */
 static int
-pair_made_in_container(Apply *ap, PyObject *name, PyObject *old,
-                       PyObject *new, HsChunk *c, HsChunk *o)
+pair_made_in_container(Apply *ap, PyObject *name, PyObject *old, PyObject *new,
+                       HsChunk *c, HsChunk *o)
 {
     HsJob *job = ap->job;
-    HsHeldQuery qo = {job->dict, NULL, job->filename, o->line, o->last_line,
-                      0};
-    HsHeldQuery qn = {job->dict, NULL, job->filename, c->line, c->last_line,
-                      0};
+    HsHeldQuery qo = {job->dict, NULL,         job->filename,
+                      o->line,   o->last_line, 0};
+    HsHeldQuery qn = {job->dict, NULL,         job->filename,
+                      c->line,   c->last_line, 0};
     PyObject *fos = NULL, *fns = NULL, *ocodes = NULL, *ncodes = NULL;
     PyObject *ocode = NULL;
     char *oused = NULL, *nused = NULL;
@@ -214,9 +214,9 @@ pair_made_in_container(Apply *ap, PyObject *name, PyObject *old,
     }
     ocodes = PyList_New(0);
     ncodes = PyList_New(0);
-    if (ocodes == NULL || ncodes == NULL
-        || nested_in_order(ocode, ocodes) < 0
-        || nested_in_order(ncode, ncodes) < 0) {
+    if (ocodes == NULL || ncodes == NULL || nested_in_order(ocode, ocodes) < 0
+        || nested_in_order(ncode, ncodes) < 0)
+    {
         goto done;
     }
     oused = PyMem_Calloc(PyList_GET_SIZE(ocodes) + 1, 1);
@@ -260,7 +260,8 @@ pair_made_in_container(Apply *ap, PyObject *name, PyObject *old,
                                   "a function made by the statement binding "
                                   "%U cannot take the new code in place; "
                                   "references taken before the reload keep "
-                                  "the old one", name)
+                                  "the old one",
+                                  name)
                   : -1;
             Py_XDECREF(q);
             if (r < 0) {
@@ -270,7 +271,8 @@ pair_made_in_container(Apply *ap, PyObject *name, PyObject *old,
         }
         if (hs_live_note(job, fn, fo) < 0
             || ((r == HS_PATCH_UPDATED || r == HS_PATCH_MOVED)
-                && hs_func_clear_cache(fo) < 0)) {
+                && hs_func_clear_cache(fo) < 0))
+        {
             goto done;
         }
     }
@@ -300,7 +302,8 @@ apply_same_deco_text(HsJob *job, Py_ssize_t ci)
     Py_ssize_t n = c->head - c->start;
     return job->old_text != NULL && n == o->head - o->start
            && memcmp(PyBytes_AS_STRING(job->text) + c->start,
-                     job->old_text + o->start, (size_t)n) == 0;
+                     job->old_text + o->start, (size_t)n)
+                  == 0;
 }
 
 /* Copy the attributes the new decoration set on `fn` (its __dict__) onto
@@ -369,8 +372,9 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
         if (set_name(ap, name, new) < 0) {
             return -1;
         }
-        if (c != NULL && (c->kind == HS_CHUNK_IMPORT
-                          || c->kind == HS_CHUNK_FUTURE)) {
+        if (c != NULL
+            && (c->kind == HS_CHUNK_IMPORT || c->kind == HS_CHUNK_FUTURE))
+        {
             kind = "import";
         }
         else if (PyModule_Check(new)) {
@@ -398,12 +402,14 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
         /* data: its lambdas paired by place, then the data rules */
         if (pair_made_in_container(ap, name, old, new, c,
                                    &job->old_chunks->items[job->match[ci]])
-            < 0) {
+            < 0)
+        {
             return -1;
         }
     }
     else if (!PyType_Check(old) && !PyModule_Check(old) && !PyType_Check(new)
-        && !PyModule_Check(new)) {
+             && !PyModule_Check(new))
+    {
         if (c != NULL && c->kind == HS_CHUNK_DEF) {
             int old_line = job->match[ci] >= 0
                                ? job->old_chunks->items[job->match[ci]].line
@@ -425,12 +431,12 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
             return -1;
         }
         if (fo != NULL) {
-            fn = c != NULL && c->kind == HS_CHUNK_DEF
-                     ? hs_func_find_def(new, job->dict, job->filename, name,
-                                        c->line)
-                     : hs_func_find_made(new, job->dict, job->filename, name,
-                                         c ? c->line : 0,
-                                         c ? c->last_line : 0);
+            fn =
+                c != NULL && c->kind == HS_CHUNK_DEF
+                    ? hs_func_find_def(new, job->dict, job->filename, name,
+                                       c->line)
+                    : hs_func_find_made(new, job->dict, job->filename, name,
+                                        c ? c->line : 0, c ? c->last_line : 0);
             if (fn == NULL && PyErr_Occurred()) {
                 Py_DECREF(fo);
                 return -1;
@@ -447,9 +453,10 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
         }
         int deco_changed = c != NULL && c->kind == HS_CHUNK_DEF
                            && !job->stripped[ci] && job->match[ci] >= 0;
-        if (deco_changed && new == fn && old == fo
-            && r != HS_PATCH_KIND && r != HS_PATCH_FREEVARS
-            && apply_same_deco_text(job, ci)) {
+        if (deco_changed && new == fn
+            && old == fo &&r != HS_PATCH_KIND &&r
+                   != HS_PATCH_FREEVARS &&apply_same_deco_text(job, ci))
+        {
             /* the decoration ran again and, as before, returned the
              * function itself (@tag(...) setting fn.tag): the old object
              * stays, patched, with the attributes the new decoration set
@@ -517,7 +524,8 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
             || hs_live_note(job, fn, fo) < 0
             /* last: with its decorators left out, the staged def bound
              * the bare function, and the module binds the decorated one */
-            || hs_live_note(job, new, old) < 0) {
+            || hs_live_note(job, new, old) < 0)
+        {
             Py_DECREF(fo);
             Py_DECREF(fn);
             return -1;
@@ -525,7 +533,8 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
         Py_DECREF(fo);
         Py_DECREF(fn);
         if ((r == HS_PATCH_UPDATED || r == HS_PATCH_MOVED)
-            && hs_func_clear_cache(old) < 0) {
+            && hs_func_clear_cache(old) < 0)
+        {
             return -1;
         }
         if (r == HS_PATCH_NOOP) {
@@ -609,7 +618,8 @@ patch_rebound_def(Apply *ap, PyObject *name, Py_ssize_t ci, PyObject *old,
 {
     HsJob *job = ap->job;
     if (ci < 0 || old == NULL || new == NULL
-        || job->chunks.items[ci].kind != HS_CHUNK_DEF || job->match[ci] < 0) {
+        || job->chunks.items[ci].kind != HS_CHUNK_DEF || job->match[ci] < 0)
+    {
         return 0;
     }
     HsChunk *c = &job->chunks.items[ci];
@@ -620,9 +630,9 @@ patch_rebound_def(Apply *ap, PyObject *name, Py_ssize_t ci, PyObject *old,
         return -1;
     }
     PyObject *fo = PyList_GET_SIZE(found) ? PyList_GET_ITEM(found, 0) : NULL;
-    PyObject *fn = fo ? hs_func_find_def(new, job->dict, job->filename, name,
-                                         c->line)
-                      : NULL;
+    PyObject *fn =
+        fo ? hs_func_find_def(new, job->dict, job->filename, name, c->line)
+           : NULL;
     int r = PyErr_Occurred() ? -1 : 0;
     if (r == 0 && fn != NULL && fn != fo) {
         int p = hs_func_patch(ap->txn, fo, PyFunction_GET_CODE(fn), fn,
@@ -680,7 +690,8 @@ staged_names(HsJob *job, int *star, PyObject *chunk_of)
         PyObject *it = idx ? PyObject_GetIter(mine) : NULL, *n;
         while (it != NULL && (n = PyIter_Next(it)) != NULL) {
             if (PySet_Add(names, n) < 0
-                || PyDict_SetItem(chunk_of, n, idx) < 0) {
+                || PyDict_SetItem(chunk_of, n, idx) < 0)
+            {
                 r = -1;
             }
             Py_DECREF(n);
@@ -744,9 +755,8 @@ remove_deleted(Apply *ap, PyObject *staged)
             Py_DECREF(n);
         }
         else {
-            PyObject *code = hs_stage_compile_range(job, job->old_text,
-                                                    o->start, o->end, o->line,
-                                                    o->start);
+            PyObject *code = hs_stage_compile_range(
+                job, job->old_text, o->start, o->end, o->line, o->start);
             if (code == NULL) {
                 /* the old text compiled once; if it does not alone, its
                  * names are unknown: delete nothing */
@@ -760,7 +770,8 @@ remove_deleted(Apply *ap, PyObject *staged)
                  * its module exports that still hold its objects */
                 from_star = PyDict_New();
                 if (from_star == NULL
-                    || hs_plan_star_bindings(job, code, from_star) < 0) {
+                    || hs_plan_star_bindings(job, code, from_star) < 0)
+                {
                     star = -1;
                 }
                 Py_ssize_t pos = 0;
@@ -788,7 +799,8 @@ remove_deleted(Apply *ap, PyObject *staged)
                 PyObject *src = PyDict_GetItemWithError(from_star, name);
                 PyObject *cur = NULL;
                 if (src != NULL
-                    && PyDict_GetItemRef(job->dict, name, &cur) >= 0) {
+                    && PyDict_GetItemRef(job->dict, name, &cur) >= 0)
+                {
                     skip = cur != src;
                 }
                 else if (PyErr_Occurred()) {
@@ -881,22 +893,23 @@ shift_moved_statement(Apply *ap, const HsChunk *c, const HsChunk *o)
     if (!hs_plan_contains_bytes(text, len, "lambda", 6)
         && (c->kind == HS_CHUNK_ASSIGN
             || (!hs_plan_contains_bytes(text, len, "def", 3)
-                && !hs_plan_contains_bytes(text, len, "class", 5)))) {
+                && !hs_plan_contains_bytes(text, len, "class", 5))))
+    {
         return 0;
     }
-    PyObject *code = hs_stage_compile_range(job, PyBytes_AS_STRING(job->text),
-                                            c->start, c->end, c->line,
-                                            c->start);
+    PyObject *code =
+        hs_stage_compile_range(job, PyBytes_AS_STRING(job->text), c->start,
+                               c->end, c->line, c->start);
     PyObject *names = code ? PySet_New(NULL) : NULL;
     PyObject *it = NULL, *name;
     int r = -1;
     if (names == NULL || hs_stage_stored_names(code, names) < 0
-        || (it = PyObject_GetIter(names)) == NULL) {
+        || (it = PyObject_GetIter(names)) == NULL)
+    {
         goto done;
     }
     int delta = c->line - o->line;
-    HsHeldQuery q = {job->dict, NULL, job->filename, o->line, o->last_line,
-                     0};
+    HsHeldQuery q = {job->dict, NULL, job->filename, o->line, o->last_line, 0};
     r = 0;
     while (r == 0 && (name = PyIter_Next(it)) != NULL) {
         PyObject *v = NULL;
@@ -942,12 +955,12 @@ functions_by_line(HsJob *job)
         if (!PyFunction_Check(o) || PyFunction_GET_GLOBALS(o) != job->dict) {
             continue;
         }
-        PyObject *n = PyObject_GetAttrString(PyFunction_GET_CODE(o),
-                                             "co_name");
-        PyObject *key = n ? Py_BuildValue(
-                                "(Oi)", n,
-                                hs_code_firstlineno(PyFunction_GET_CODE(o)))
-                          : NULL;
+        PyObject *n =
+            PyObject_GetAttrString(PyFunction_GET_CODE(o), "co_name");
+        PyObject *key =
+            n ? Py_BuildValue("(Oi)", n,
+                              hs_code_firstlineno(PyFunction_GET_CODE(o)))
+              : NULL;
         PyObject *list = key ? PyDict_GetItemWithError(index, key) : NULL;
         if (list == NULL && key != NULL && !PyErr_Occurred()) {
             list = PyList_New(0);
@@ -1040,8 +1053,10 @@ shift_moved(Apply *ap)
             continue;
         }
         if (c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS) {
-            if (shift_moved_statement(
-                    ap, c, &job->old_chunks->items[job->match[i]]) < 0) {
+            if (shift_moved_statement(ap, c,
+                                      &job->old_chunks->items[job->match[i]])
+                < 0)
+            {
                 goto done;
             }
             continue;
@@ -1072,8 +1087,8 @@ shift_moved(Apply *ap)
             /* the functions this def made: in the statement's old lines,
              * wherever the decorators keep them (a wrapper defined
              * elsewhere moves with its own statement) */
-            HsHeldQuery q = {job->dict, NULL, job->filename, o->line,
-                             o->last_line, 0};
+            HsHeldQuery q = {job->dict, NULL,         job->filename,
+                             o->line,   o->last_line, 0};
             r = hs_func_shift_held(ap->txn, v, &q, delta, ap->nested);
         }
         Py_XDECREF(v);
@@ -1087,8 +1102,11 @@ shift_moved(Apply *ap)
                 r = shift_duplicate_def(ap, &by_line, name, o, delta);
             }
         }
-        if (r >= 0 && hs_report_add(job, name, chunk_kind_name(c->kind),
-                                    "moved", NULL, c->head_line, NULL) < 0) {
+        if (r >= 0
+            && hs_report_add(job, name, chunk_kind_name(c->kind), "moved",
+                             NULL, c->head_line, NULL)
+                   < 0)
+        {
             r = -1;
         }
         Py_DECREF(name);
@@ -1120,8 +1138,8 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
     }
     for (Py_ssize_t a = 0; a < n; a++) {
         PyObject *ra = PyList_GET_ITEM(job->def_results, a);
-        HsChunk *ca = &job->chunks.items[PyLong_AsSsize_t(
-            PyTuple_GET_ITEM(ra, 0))];
+        HsChunk *ca =
+            &job->chunks.items[PyLong_AsSsize_t(PyTuple_GET_ITEM(ra, 0))];
         PyObject *name = hs_plan_chunk_name(text, ca);
         int known = name ? PySet_Contains(seen, name) : -1;
         int r = known < 0 ? -1
@@ -1140,8 +1158,8 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
      * the implementation had) */
     PyObject *made = PySet_New(NULL);
     for (Py_ssize_t a = 0; made != NULL && a < n; a++) {
-        PyObject *v = PyTuple_GET_ITEM(PyList_GET_ITEM(job->def_results, a),
-                                       1);
+        PyObject *v =
+            PyTuple_GET_ITEM(PyList_GET_ITEM(job->def_results, a), 1);
         if (PyFunction_Check(v) && PySet_Add(made, v) < 0) {
             Py_CLEAR(made);
         }
@@ -1184,15 +1202,16 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
         PyObject *key = fn ? Py_BuildValue("(Oi)", name, o->line) : NULL;
         PyObject *olds = key ? PyDict_GetItemWithError(by_line, key) : NULL;
         PyObject *fo = NULL;
-        for (Py_ssize_t k = 0; olds != NULL && k < PyList_GET_SIZE(olds);
-             k++) {
+        for (Py_ssize_t k = 0; olds != NULL && k < PyList_GET_SIZE(olds); k++)
+        {
             PyObject *f = PyList_GET_ITEM(olds, k);
             int fresh = PySet_Contains(made, f);
             if (fresh < 0) {
                 break;
             }
             if (!fresh && f != fn
-                && PyFunction_GET_CODE(f) != PyFunction_GET_CODE(fn)) {
+                && PyFunction_GET_CODE(f) != PyFunction_GET_CODE(fn))
+            {
                 fo = Py_NewRef(f);
                 break;
             }
@@ -1255,17 +1274,18 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
         goto done;
     }
     for (Py_ssize_t i = 0; job->mode != HS_MODE_FULL && i < job->chunks.len;
-         i++) {
+         i++)
+    {
         HsChunk *c = &job->chunks.items[i];
         if (job->stripped[i] != 2) {
             continue;
         }
         PyObject *n = hs_plan_chunk_name(text, c);
-        int r = n ? hs_report_add(job, n, "class", "rejected", "HS206",
-                                  c->line,
-                                  "class decorators changed; the body was "
-                                  "applied, the decorators were not re-run")
-                  : -1;
+        int r =
+            n ? hs_report_add(job, n, "class", "rejected", "HS206", c->line,
+                              "class decorators changed; the body was "
+                              "applied, the decorators were not re-run")
+              : -1;
         Py_XDECREF(n);
         if (r < 0) {
             goto done;
@@ -1307,11 +1327,13 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
             PyObject *idx = PyDict_GetItemWithError(ap.chunk_of, name);
             Py_ssize_t ci = idx ? PyLong_AsSsize_t(idx) : -1;
             if (!later.last_named && PySet_GET_SIZE(staged) > 32
-                && hs_later_map_build(job, &later) < 0) {
+                && hs_later_map_build(job, &later) < 0)
+            {
                 goto done;
             }
-            r = PyErr_Occurred() ? -1
-                                 : hs_plan_bound_again_later(job, name, ci, &later);
+            r = PyErr_Occurred()
+                    ? -1
+                    : hs_plan_bound_again_later(job, name, ci, &later);
             if (r == 0) {
                 r = reconcile(&ap, name, old, new);
             }
@@ -1347,21 +1369,26 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
         }
     }
     if (shift_moved(&ap) < 0 || remove_deleted(&ap, staged) < 0
-        || hs_live_rebind(job, txn) < 0) {
+        || hs_live_rebind(job, txn) < 0)
+    {
         goto done;
     }
     if (job->mode == HS_MODE_NOSNAP
-        && hs_report_add_str(job, "<module>", "statement", "kept", "HS002",
-                             0, "no snapshot of the source that was "
+        && hs_report_add_str(job, "<module>", "statement", "kept", "HS002", 0,
+                             "no snapshot of the source that was "
                              "imported: functions and classes were compared "
                              "with the live code, other statements were not "
-                             "run again") < 0) {
+                             "run again")
+               < 0)
+    {
         goto done;
     }
     if (job->mode == HS_MODE_FULL
-        && hs_report_add_str(job, "<module>", "statement", "kept", "HS001",
-                             0, "the file could not be split into "
-                             "statements; it was run as a whole") < 0) {
+        && hs_report_add_str(job, "<module>", "statement", "kept", "HS001", 0,
+                             "the file could not be split into "
+                             "statements; it was run as a whole")
+               < 0)
+    {
         goto done;
     }
     result = 0;

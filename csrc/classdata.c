@@ -18,7 +18,8 @@ is_abstract(PyObject *v)
     PyObject *flag = NULL;
     if (v == NULL
         || PyObject_GetOptionalAttrString(v, "__isabstractmethod__", &flag)
-               < 0) {
+               < 0)
+    {
         PyErr_Clear();
         return 0;
     }
@@ -32,8 +33,8 @@ int
 hs_cls_abc_caches_clear(PyObject *klass)
 {
     PyObject *meta = (PyObject *)Py_TYPE(klass), *clear = NULL;
-    if (PyObject_GetOptionalAttrString(meta, "_abc_caches_clear", &clear)
-        < 0) {
+    if (PyObject_GetOptionalAttrString(meta, "_abc_caches_clear", &clear) < 0)
+    {
         return -1;
     }
     if (clear == NULL) {
@@ -60,21 +61,24 @@ hs_cls_recompute_abstract(HsTxn *txn, PyObject *klass)
     int result = -1;
     if (names == NULL || (d = hs_cls_own_dict(klass)) == NULL
         || (items = PyMapping_Items(d)) == NULL
-        || (bases = PyObject_GetAttrString(klass, "__bases__")) == NULL) {
+        || (bases = PyObject_GetAttrString(klass, "__bases__")) == NULL)
+    {
         goto done;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *pair = PyList_GET_ITEM(items, i);
         if (is_abstract(PyTuple_GET_ITEM(pair, 1))
-            && PySet_Add(names, PyTuple_GET_ITEM(pair, 0)) < 0) {
+            && PySet_Add(names, PyTuple_GET_ITEM(pair, 0)) < 0)
+        {
             goto done;
         }
     }
     for (Py_ssize_t b = 0; b < PyTuple_GET_SIZE(bases); b++) {
         PyObject *inherited = NULL;
         if (PyObject_GetOptionalAttrString(PyTuple_GET_ITEM(bases, b),
-                                           "__abstractmethods__",
-                                           &inherited) < 0) {
+                                           "__abstractmethods__", &inherited)
+            < 0)
+        {
             goto done;
         }
         PyObject *it = inherited ? PyObject_GetIter(inherited) : NULL, *n;
@@ -125,8 +129,9 @@ int
 hs_cls_dataclass_param(PyObject *klass, const char *name)
 {
     PyObject *params = NULL, *v = NULL;
-    if (PyObject_GetOptionalAttrString(klass, "__dataclass_params__",
-                                       &params) < 0) {
+    if (PyObject_GetOptionalAttrString(klass, "__dataclass_params__", &params)
+        < 0)
+    {
         return -1;
     }
     int r = 0;
@@ -169,11 +174,9 @@ field_start_value(PyObject *field)
 {
     PyObject *dc = PyImport_ImportModule("dataclasses");
     PyObject *missing = dc ? PyObject_GetAttrString(dc, "MISSING") : NULL;
-    PyObject *dflt = missing ? PyObject_GetAttrString(field, "default")
-                             : NULL;
-    PyObject *factory = dflt ? PyObject_GetAttrString(field,
-                                                      "default_factory")
-                             : NULL;
+    PyObject *dflt = missing ? PyObject_GetAttrString(field, "default") : NULL;
+    PyObject *factory =
+        dflt ? PyObject_GetAttrString(field, "default_factory") : NULL;
     PyObject *v = NULL;
     if (factory != NULL) {
         if (dflt != missing) {
@@ -200,7 +203,7 @@ static Py_ssize_t migrated_count;
 
 int
 hs_cls_migrate_instances(Ctx *cx, PyObject *old_names, PyObject *new_names,
-                  PyObject *fields)
+                         PyObject *fields)
 {
     PyObject *added = names_minus(new_names, old_names);
     PyObject *removed = added ? names_minus(old_names, new_names) : NULL;
@@ -210,8 +213,9 @@ hs_cls_migrate_instances(Ctx *cx, PyObject *old_names, PyObject *new_names,
     if (removed == NULL) {
         goto done;
     }
-    if (PyObject_GetOptionalAttrString(cx->klass, "__hotswap_migrate__",
-                                       &hook) < 0) {
+    if (PyObject_GetOptionalAttrString(cx->klass, "__hotswap_migrate__", &hook)
+        < 0)
+    {
         goto done;
     }
     if (PyList_GET_SIZE(added) == 0 && PyList_GET_SIZE(removed) == 0) {
@@ -226,8 +230,9 @@ hs_cls_migrate_instances(Ctx *cx, PyObject *old_names, PyObject *new_names,
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs); i++) {
         PyObject *o = PyList_GET_ITEM(objs, i);
-        if (PyType_Check(o) || !PyObject_TypeCheck(o,
-                                                   (PyTypeObject *)cx->klass)) {
+        if (PyType_Check(o)
+            || !PyObject_TypeCheck(o, (PyTypeObject *)cx->klass))
+        {
             continue;
         }
         PyObject *dict = PyObject_GenericGetDict(o, NULL);
@@ -249,9 +254,9 @@ hs_cls_migrate_instances(Ctx *cx, PyObject *old_names, PyObject *new_names,
             }
             Py_XDECREF(v);
         }
-        for (Py_ssize_t k = 0; r == 0 && fields != NULL
-                               && k < PyList_GET_SIZE(added);
-             k++) {
+        for (Py_ssize_t k = 0;
+             r == 0 && fields != NULL && k < PyList_GET_SIZE(added); k++)
+        {
             PyObject *n = PyList_GET_ITEM(added, k);
             PyObject *f = PyDict_GetItemWithError(fields, n);
             int has = PyDict_Contains(dict, n);
@@ -269,8 +274,8 @@ hs_cls_migrate_instances(Ctx *cx, PyObject *old_names, PyObject *new_names,
             }
         }
         if (r == 0 && hook != NULL) {
-            PyObject *res = PyObject_CallFunctionObjArgs(hook, o, added_t,
-                                                         gone, NULL);
+            PyObject *res =
+                PyObject_CallFunctionObjArgs(hook, o, added_t, gone, NULL);
             r = res ? 0 : -1;
             Py_XDECREF(res);
         }
@@ -332,8 +337,7 @@ dataclass_flag_from_class(PyObject *klass, const char *flag,
 /* Record in the undo log what a decorator wrote into the class dict `d`
  * (its copy `before` was taken before the call).  0 / -1. */
 static int
-record_class_writes(HsTxn *txn, PyObject *klass, PyObject *d,
-                    PyObject *before)
+record_class_writes(HsTxn *txn, PyObject *klass, PyObject *d, PyObject *before)
 {
     PyObject *after = PyDict_Copy(d);
     if (after == NULL) {
@@ -354,8 +358,8 @@ record_class_writes(HsTxn *txn, PyObject *klass, PyObject *d,
     pos = 0;
     while (PyDict_Next(before, &pos, &key, &val)) {
         int in = PyDict_Contains(after, key);
-        if (in < 0 || (!in && hs_txn_record_setattr(txn, klass, key,
-                                                    val) < 0)) {
+        if (in < 0 || (!in && hs_txn_record_setattr(txn, klass, key, val) < 0))
+        {
             goto done;
         }
     }
@@ -372,13 +376,15 @@ int
 hs_cls_regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields)
 {
     static const char *const generated[] = {
-        "__init__", "__repr__", "__eq__", "__lt__", "__le__", "__gt__",
-        "__ge__", "__hash__", "__setattr__", "__delattr__", "__match_args__",
-        "__getstate__", "__setstate__", "__replace__", NULL,
+        "__init__",     "__repr__",       "__eq__",
+        "__lt__",       "__le__",         "__gt__",
+        "__ge__",       "__hash__",       "__setattr__",
+        "__delattr__",  "__match_args__", "__getstate__",
+        "__setstate__", "__replace__",    NULL,
     };
     static const char *const params[] = {
-        "init", "repr", "eq", "order", "unsafe_hash", "frozen",
-        "match_args", "kw_only", "weakref_slot", NULL,
+        "init",   "repr",       "eq",      "order",        "unsafe_hash",
+        "frozen", "match_args", "kw_only", "weakref_slot", NULL,
     };
     PyObject *klass = cx->klass;
     PyObject *dc = NULL, *p = NULL, *kw = NULL, *deco = NULL, *res = NULL;
@@ -458,7 +464,8 @@ hs_cls_regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields)
         }
         PyObject *ln = exc ? PyLong_FromLong(cx->line) : NULL;
         if (ln == NULL
-            || PyObject_SetAttrString(exc, "hotswap_lineno", ln) < 0) {
+            || PyObject_SetAttrString(exc, "hotswap_lineno", ln) < 0)
+        {
             PyErr_Clear(); /* then the error names the file only */
         }
         Py_XDECREF(ln);
@@ -471,15 +478,15 @@ hs_cls_regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields)
         goto done;
     }
     if (res != klass) {
-        PyErr_SetString(PyExc_TypeError,
-                        "dataclass() returned another class");
+        PyErr_SetString(PyExc_TypeError, "dataclass() returned another class");
         goto done;
     }
     fields = PyObject_GetAttrString(klass, "__dataclass_fields__");
     new_names = fields ? PyDict_Keys(fields) : NULL;
     old_names = new_names ? PyDict_Keys(old_fields) : NULL;
     if (old_names == NULL
-        || hs_cls_migrate_instances(cx, old_names, new_names, fields) < 0) {
+        || hs_cls_migrate_instances(cx, old_names, new_names, fields) < 0)
+    {
         goto done;
     }
     PyObject *plus = names_minus(new_names, old_names);
@@ -604,7 +611,8 @@ hs_cls_enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members)
         }
     }
     if (problem != NULL) {
-        result = hs_cls_report(cx, NULL, "class", "rejected", "HS205", 0, problem);
+        result =
+            hs_cls_report(cx, NULL, "class", "rejected", "HS205", 0, problem);
         goto done;
     }
     if (PyList_GET_SIZE(added) == 0) {
@@ -616,9 +624,8 @@ hs_cls_enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members)
     PyObject *old_names = PyObject_GetAttrString(klass, "_member_names_");
     names = old_names ? PySequence_List(old_names) : NULL;
     Py_XDECREF(old_names);
-    PyObject *old_v2m = names ? PyObject_GetAttrString(klass,
-                                                       "_value2member_map_")
-                              : NULL;
+    PyObject *old_v2m =
+        names ? PyObject_GetAttrString(klass, "_value2member_map_") : NULL;
     v2m = old_v2m ? PyDict_Copy(old_v2m) : NULL;
     Py_XDECREF(old_v2m);
     if (map == NULL || v2m == NULL) {
@@ -645,8 +652,10 @@ hs_cls_enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members)
                 goto done;
             }
             PyObject *val = PyObject_GetAttrString(m, "_value_");
-            if (val == NULL || (PyDict_SetItem(v2m, val, m) < 0
-                                && !PyErr_ExceptionMatches(PyExc_TypeError))) {
+            if (val == NULL
+                || (PyDict_SetItem(v2m, val, m) < 0
+                    && !PyErr_ExceptionMatches(PyExc_TypeError)))
+            {
                 Py_XDECREF(val);
                 goto done;
             }
@@ -671,7 +680,8 @@ hs_cls_enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members)
         }
         /* the class attribute, past EnumType.__setattr__'s member check */
         if (hs_txn_record_setattr(cx->txn, klass, n, NULL) < 0
-            || PyType_Type.tp_setattro(klass, n, m) < 0) {
+            || PyType_Type.tp_setattro(klass, n, m) < 0)
+        {
             goto done;
         }
         if (hs_cls_report(cx, n, "data", "added", NULL, 0, NULL) < 0) {
@@ -730,7 +740,8 @@ hs_cls_namedtuple_fields_changed(PyObject *klass, PyObject *shadow)
         return 0;
     }
     if (PyObject_GetOptionalAttrString(klass, "_fields", &of) < 0
-        || PyObject_GetOptionalAttrString(shadow, "_fields", &nf) < 0) {
+        || PyObject_GetOptionalAttrString(shadow, "_fields", &nf) < 0)
+    {
         Py_XDECREF(of);
         return -1;
     }
@@ -746,10 +757,16 @@ int
 hs_cls_sync_typing_data(Ctx *cx, PyObject *shadow)
 {
     static const char *const derived[] = {
-        "__required_keys__", "__optional_keys__", "__total__",
-        "__readonly_keys__", "__mutable_keys__", "__protocol_attrs__",
-        "__non_callable_proto_members__", "_is_runtime_protocol",
-        "_field_defaults", NULL,
+        "__required_keys__",
+        "__optional_keys__",
+        "__total__",
+        "__readonly_keys__",
+        "__mutable_keys__",
+        "__protocol_attrs__",
+        "__non_callable_proto_members__",
+        "_is_runtime_protocol",
+        "_field_defaults",
+        NULL,
     };
     for (int i = 0; derived[i] != NULL; i++) {
         PyObject *nv = NULL, *ov = NULL;
@@ -809,10 +826,11 @@ hs_cls_init_subclass_changed(Ctx *cx, PyObject *code_before)
     if (name == NULL) {
         return -1;
     }
-    r = hs_cls_report(cx, name, "method", "kept", "HS207", 0,
-               "__init_subclass__ changed: the existing subclasses were set "
-               "up by the old one, which is not run again; new subclasses "
-               "get the new one");
+    r = hs_cls_report(
+        cx, name, "method", "kept", "HS207", 0,
+        "__init_subclass__ changed: the existing subclasses were set "
+        "up by the old one, which is not run again; new subclasses "
+        "get the new one");
     Py_DECREF(name);
     return r;
 }
@@ -834,7 +852,9 @@ with_class_cell(PyObject *f, PyObject *cell)
     Py_ssize_t at = -1;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
         if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(names, i),
-                                             "__class__") == 0) {
+                                             "__class__")
+            == 0)
+        {
             at = i;
         }
     }
@@ -847,14 +867,14 @@ with_class_cell(PyObject *f, PyObject *cell)
         return NULL;
     }
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(closure); i++) {
-        PyTuple_SET_ITEM(nc, i, Py_NewRef(i == at ? cell
-                                                  : PyTuple_GET_ITEM(closure,
-                                                                     i)));
+        PyTuple_SET_ITEM(
+            nc, i, Py_NewRef(i == at ? cell : PyTuple_GET_ITEM(closure, i)));
     }
     PyObject *qual = PyObject_GetAttrString(f, "__qualname__");
-    PyObject *g = qual ? PyFunction_NewWithQualName(
-                             code, PyFunction_GET_GLOBALS(f), qual)
-                       : NULL;
+    PyObject *g =
+        qual
+            ? PyFunction_NewWithQualName(code, PyFunction_GET_GLOBALS(f), qual)
+            : NULL;
     Py_XDECREF(qual);
     int r = g ? PyFunction_SetClosure(g, nc) : -1;
     Py_DECREF(nc);
@@ -892,10 +912,11 @@ hs_cls_rebuild_class(Ctx *cx, PyObject *ns)
         goto done;
     }
     if (cur != klass || PyUnicode_Compare(name, cx->qualname) != 0) {
-        result = hs_cls_report(cx, NULL, "class", "rejected", "HS203", 0,
-                        "__slots__ changed in a nested or rebound class: "
-                        "not rebuilt (rebuild_layout applies to module-level "
-                        "classes)");
+        result = hs_cls_report(
+            cx, NULL, "class", "rejected", "HS203", 0,
+            "__slots__ changed in a nested or rebound class: "
+            "not rebuilt (rebuild_layout applies to module-level "
+            "classes)");
         goto done;
     }
     bases = PyObject_GetAttrString(klass, "__bases__");
@@ -938,7 +959,8 @@ hs_cls_rebuild_class(Ctx *cx, PyObject *ns)
         || PyObject_SetAttrString(newcls, "__qualname__", cx->qualname) < 0
         || hs_txn_dict_set(cx->txn, job->dict, name, newcls) < 0
         /* the staged namespace agrees, so binding the names leaves it */
-        || PyDict_SetItem(job->scratch, name, newcls) < 0) {
+        || PyDict_SetItem(job->scratch, name, newcls) < 0)
+    {
         goto done;
     }
     /* the live instances: moved when the layouts allow it */
@@ -969,14 +991,14 @@ hs_cls_rebuild_class(Ctx *cx, PyObject *ns)
         }
     }
     Py_DECREF(class_key);
-    result = hs_report_add(job, cx->qualname, "class", "replaced", "HS203",
-                    cx->line,
-                    "__slots__ changed: the name now refers to a new class "
-                    "with the new layout (rebuild_layout=True); %zd live "
-                    "instances moved to it, %zd keep the old class (its "
-                    "methods were updated; CPython refuses __class__ "
-                    "assignment between different layouts)",
-                    moved, kept);
+    result = hs_report_add(
+        job, cx->qualname, "class", "replaced", "HS203", cx->line,
+        "__slots__ changed: the name now refers to a new class "
+        "with the new layout (rebuild_layout=True); %zd live "
+        "instances moved to it, %zd keep the old class (its "
+        "methods were updated; CPython refuses __class__ "
+        "assignment between different layouts)",
+        moved, kept);
 done:
     Py_XDECREF(name);
     Py_XDECREF(bases);
@@ -1075,7 +1097,8 @@ hs_cls_sync_annotations(Ctx *cx, PyObject *ns)
     int result = -1;
     key = PyUnicode_FromString("__annotations_cache__");
     int r = key ? hs_cls_own_member(cx->klass, key, &v) : -1;
-    if (r < 0 || (r == 1 && hs_txn_setattr(cx->txn, cx->klass, key, NULL) < 0)) {
+    if (r < 0 || (r == 1 && hs_txn_setattr(cx->txn, cx->klass, key, NULL) < 0))
+    {
         goto done;
     }
     Py_CLEAR(v);
@@ -1089,7 +1112,8 @@ hs_cls_sync_annotations(Ctx *cx, PyObject *ns)
             goto done;
         }
         if (r == 1 && PyFunction_Check(v)
-            && hs_txn_setattr(cx->txn, cx->klass, key, Py_None) < 0) {
+            && hs_txn_setattr(cx->txn, cx->klass, key, Py_None) < 0)
+        {
             goto done;
         }
     }

@@ -21,8 +21,7 @@
 #include <string.h>
 
 int
-hs_line_at(const char *text, Py_ssize_t from, int from_line,
-           Py_ssize_t offset)
+hs_line_at(const char *text, Py_ssize_t from, int from_line, Py_ssize_t offset)
 {
     int line = from_line;
     for (Py_ssize_t i = from; i < offset; i++) {
@@ -46,8 +45,8 @@ ranges_unknown(HsClassRanges *r)
  * after the header's ':'; a body on the same line has no members we can
  * tell apart (list->unsure). */
 static int
-scan_members(const char *text, Py_ssize_t body, Py_ssize_t end,
-             int body_line, HsChunkList *list)
+scan_members(const char *text, Py_ssize_t body, Py_ssize_t end, int body_line,
+             HsChunkList *list)
 {
     Py_ssize_t p = body;
     while (p < end && (text[p] == ' ' || text[p] == '\t')) {
@@ -119,13 +118,14 @@ member_source_name(PyObject *prefix, PyObject *key)
 {
     Py_ssize_t n, pn;
     const char *s = PyUnicode_AsUTF8AndSize(key, &n);
-    const char *p = prefix != Py_None
-                        ? PyUnicode_AsUTF8AndSize(prefix, &pn) : NULL;
+    const char *p =
+        prefix != Py_None ? PyUnicode_AsUTF8AndSize(prefix, &pn) : NULL;
     if (s == NULL || (prefix != Py_None && p == NULL)) {
         return NULL;
     }
     if (p != NULL && n > pn && memcmp(s, p, pn) == 0
-        && is_private_name(s + pn, n - pn)) {
+        && is_private_name(s + pn, n - pn))
+    {
         return PyUnicode_FromStringAndSize(s + pn, n - pn);
     }
     return Py_NewRef(key);
@@ -186,10 +186,12 @@ chunk_assigns_name(const char *text, const HsChunk *c, const char *s,
             }
             last_eq = p;
         }
-        else if (is_ident_char(ch) && (p == c->start
-                                       || !is_ident_char(text[p - 1]))) {
+        else if (is_ident_char(ch)
+                 && (p == c->start || !is_ident_char(text[p - 1])))
+        {
             if (c->end - p > 6 && memcmp(text + p, "lambda", 6) == 0
-                && !is_ident_char(text[p + 6])) {
+                && !is_ident_char(text[p + 6]))
+            {
                 break;
             }
         }
@@ -198,7 +200,8 @@ chunk_assigns_name(const char *text, const HsChunk *c, const char *s,
         if (is_ident_char(text[p])
             && (p == c->start || !is_ident_char(text[p - 1]))
             && p + n <= last_eq && memcmp(text + p, s, n) == 0
-            && !is_ident_char(text[p + n])) {
+            && !is_ident_char(text[p + n]))
+        {
             return 1;
         }
     }
@@ -212,7 +215,8 @@ find_member(const char *text, const HsChunkList *list, HsChunkKind kind,
     for (Py_ssize_t i = 0; i < list->len; i++) {
         const HsChunk *c = &list->items[i];
         if ((kind == HS_CHUNK_STMT || c->kind == kind)
-            && name_eq(text, c, name)) {
+            && name_eq(text, c, name))
+        {
             return c;
         }
     }
@@ -238,8 +242,7 @@ hs_class_ranges(HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
         out->new_body = c->body;
         out->new_end = c->end;
         out->new_line = c->head_line;
-        out->new_body_line = hs_line_at(text, c->head, c->head_line,
-                                        c->body);
+        out->new_body_line = hs_line_at(text, c->head, c->head_line, c->body);
         Py_ssize_t j = job->match ? job->match[chunk] : -1;
         if (j >= 0 && job->old_chunks != NULL) {
             const HsChunk *o = &job->old_chunks->items[j];
@@ -247,8 +250,8 @@ hs_class_ranges(HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
             out->old_head = o->head;
             out->old_body = o->body;
             out->old_end = o->end;
-            out->old_body_line = hs_line_at(job->old_text, o->head,
-                                            o->head_line, o->body);
+            out->old_body_line =
+                hs_line_at(job->old_text, o->head, o->head_line, o->body);
         }
         return 0;
     }
@@ -257,7 +260,9 @@ hs_class_ranges(HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
     int result = -1;
     if (parent->new_body >= 0) {
         if (scan_members(text, parent->new_body, parent->new_end,
-                         parent->new_body_line, &nm) < 0) {
+                         parent->new_body_line, &nm)
+            < 0)
+        {
             goto done;
         }
         const HsChunk *c = find_member(text, &nm, HS_CHUNK_CLASS, name);
@@ -267,24 +272,26 @@ hs_class_ranges(HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
             out->new_body = c->body;
             out->new_end = c->end;
             out->new_line = c->head_line;
-            out->new_body_line = hs_line_at(text, c->head, c->head_line,
-                                            c->body);
+            out->new_body_line =
+                hs_line_at(text, c->head, c->head_line, c->body);
         }
     }
     if (parent->old_body >= 0 && out->new_body >= 0) {
         if (scan_members(job->old_text, parent->old_body, parent->old_end,
-                         parent->old_body_line, &om) < 0) {
+                         parent->old_body_line, &om)
+            < 0)
+        {
             goto done;
         }
-        const HsChunk *c = find_member(job->old_text, &om, HS_CHUNK_CLASS,
-                                       name);
+        const HsChunk *c =
+            find_member(job->old_text, &om, HS_CHUNK_CLASS, name);
         if (c != NULL) {
             out->old_start = c->start;
             out->old_head = c->head;
             out->old_body = c->body;
             out->old_end = c->end;
-            out->old_body_line = hs_line_at(job->old_text, c->head,
-                                            c->head_line, c->body);
+            out->old_body_line =
+                hs_line_at(job->old_text, c->head, c->head_line, c->body);
         }
     }
     result = 0;
@@ -304,8 +311,7 @@ hs_class_header_changed(HsJob *job, const HsClassRanges *rg)
     Py_ssize_t on = rg->old_body - rg->old_head;
     Py_ssize_t nn = rg->new_body - rg->new_head;
     return on != nn
-           || memcmp(job->old_text + rg->old_head, nt + rg->new_head, on)
-                  != 0;
+           || memcmp(job->old_text + rg->old_head, nt + rg->new_head, on) != 0;
 }
 
 int
@@ -327,15 +333,14 @@ hs_class_record(HsJob *job, PyObject *klass, PyObject *ns,
                 const HsClassRanges *ranges, int header_ok, PyObject *bases,
                 PyObject *shadow, PyObject *prepared)
 {
-    PyObject *r = PyBytes_FromStringAndSize((const char *)ranges,
-                                            sizeof(*ranges));
+    PyObject *r =
+        PyBytes_FromStringAndSize((const char *)ranges, sizeof(*ranges));
     if (r == NULL) {
         return -1;
     }
-    PyObject *rec = Py_BuildValue("(OONiOOO)", klass, ns, r, header_ok,
-                                  bases ? bases : Py_None,
-                                  shadow ? shadow : Py_None,
-                                  prepared ? prepared : Py_None);
+    PyObject *rec = Py_BuildValue(
+        "(OONiOOO)", klass, ns, r, header_ok, bases ? bases : Py_None,
+        shadow ? shadow : Py_None, prepared ? prepared : Py_None);
     if (rec == NULL) {
         return -1;
     }
@@ -386,10 +391,9 @@ member_qualname(Ctx *cx, PyObject *name)
 
 int
 hs_cls_report(Ctx *cx, PyObject *name, const char *kind, const char *action,
-       const char *code, int line, const char *reason)
+              const char *code, int line, const char *reason)
 {
-    PyObject *q = name ? member_qualname(cx, name)
-                       : Py_NewRef(cx->qualname);
+    PyObject *q = name ? member_qualname(cx, name) : Py_NewRef(cx->qualname);
     if (q == NULL) {
         return -1;
     }
@@ -404,14 +408,16 @@ call_set_name(PyObject *klass, PyObject *name, PyObject *value)
 {
     PyObject *set_name = NULL;
     if (PyObject_GetOptionalAttrString((PyObject *)Py_TYPE(value),
-                                       "__set_name__", &set_name) < 0) {
+                                       "__set_name__", &set_name)
+        < 0)
+    {
         return -1;
     }
     if (set_name == NULL) {
         return 0;
     }
-    PyObject *r = PyObject_CallFunctionObjArgs(set_name, value, klass, name,
-                                               NULL);
+    PyObject *r =
+        PyObject_CallFunctionObjArgs(set_name, value, klass, name, NULL);
     Py_DECREF(set_name);
     if (r == NULL) {
         return -1;
@@ -434,9 +440,11 @@ patch_result_report(Ctx *cx, PyObject *name, int r, int line)
 {
     switch (r) {
         case HS_PATCH_UPDATED:
-            return hs_cls_report(cx, name, "method", "updated", NULL, line, NULL);
+            return hs_cls_report(cx, name, "method", "updated", NULL, line,
+                                 NULL);
         case HS_PATCH_MOVED:
-            return hs_cls_report(cx, name, "method", "moved", NULL, line, NULL);
+            return hs_cls_report(cx, name, "method", "moved", NULL, line,
+                                 NULL);
         default:
             return 0;
     }
@@ -454,8 +462,7 @@ member_function(Ctx *cx, PyObject *name, PyObject *obj, const HsChunk *c)
 {
     HsJob *job = cx->job;
     if (c != NULL && c->kind == HS_CHUNK_DEF) {
-        return hs_func_find_def(obj, job->dict, job->filename, name,
-                                c->line);
+        return hs_func_find_def(obj, job->dict, job->filename, name, c->line);
     }
     /* a binding is not a definition: `handler = on_a` -> `on_b` rebinds
      * the member and leaves on_a's code alone */
@@ -484,8 +491,8 @@ patch_wrapped(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
         Py_DECREF(fo);
         return PyErr_Occurred() ? -1 : PATCH_NOT_A_FUNCTION;
     }
-    int r = hs_func_patch(cx->txn, fo, PyFunction_GET_CODE(fn), fn,
-                          cx->nested);
+    int r =
+        hs_func_patch(cx->txn, fo, PyFunction_GET_CODE(fn), fn, cx->nested);
     if (r == HS_PATCH_UPDATED || r == HS_PATCH_MOVED) {
         if (hs_func_clear_cache(old) < 0) {
             r = -1;
@@ -518,13 +525,13 @@ is_made_object(PyObject *v)
  * same function (same qualified name) as the new value; one the program
  * rebound is left alone.  0 / -1. */
 static int
-patch_alias(Ctx *cx, PyObject *name, PyObject *old, PyObject *value,
-            int line)
+patch_alias(Ctx *cx, PyObject *name, PyObject *old, PyObject *value, int line)
 {
     if (old == value || !PyFunction_Check(old) || !PyFunction_Check(value)
         || PyFunction_GET_GLOBALS(old) != cx->job->dict
         || PyFunction_GET_GLOBALS(value) != cx->job->dict
-        || hs_txn_function_saved(cx->txn, old)) {
+        || hs_txn_function_saved(cx->txn, old))
+    {
         return 0;
     }
     PyObject *a = PyObject_GetAttrString(old, "__qualname__");
@@ -604,10 +611,11 @@ patch_def_held(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
         goto done;
     }
     fn = Py_NewRef(PyList_GET_ITEM(found, 0));
-    result = hs_func_patch(cx->txn, fo, PyFunction_GET_CODE(fn), fn,
-                           cx->nested);
+    result =
+        hs_func_patch(cx->txn, fo, PyFunction_GET_CODE(fn), fn, cx->nested);
     if ((result == HS_PATCH_UPDATED || result == HS_PATCH_MOVED)
-        && hs_func_clear_cache(old) < 0) {
+        && hs_func_clear_cache(old) < 0)
+    {
         result = -1;
     }
 done:
@@ -623,9 +631,8 @@ static int
 same_code_name(PyObject *a, PyObject *b)
 {
     PyObject *x = PyObject_GetAttrString(PyFunction_GET_CODE(a), "co_name");
-    PyObject *y = x ? PyObject_GetAttrString(PyFunction_GET_CODE(b),
-                                             "co_name")
-                    : NULL;
+    PyObject *y =
+        x ? PyObject_GetAttrString(PyFunction_GET_CODE(b), "co_name") : NULL;
     int r = y ? PyObject_RichCompareBool(x, y, Py_EQ) : -1;
     Py_XDECREF(x);
     Py_XDECREF(y);
@@ -633,8 +640,8 @@ same_code_name(PyObject *a, PyObject *b)
 }
 
 static int
-patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
-               int line, int is_def)
+patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new, int line,
+               int is_def)
 {
     static const char *const acc[] = {"fget", "fset", "fdel", NULL};
     int best = HS_PATCH_NOOP;
@@ -654,8 +661,8 @@ patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
              * function: a new property, get_a keeps its code */
             int same = is_def ? 1 : same_code_name(a, b);
             r = same < 0 ? -1
-                : same   ? hs_func_patch(cx->txn, a, PyFunction_GET_CODE(b),
-                                         b, cx->nested)
+                : same   ? hs_func_patch(cx->txn, a, PyFunction_GET_CODE(b), b,
+                                         cx->nested)
                          : HS_PATCH_KIND;
         }
         else if (a != Py_None) {
@@ -672,10 +679,12 @@ patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
             if (set_member(cx, name, new) < 0) {
                 return -1;
             }
-            return hs_cls_report(cx, name, "method", "updated", NULL, line, NULL);
+            return hs_cls_report(cx, name, "method", "updated", NULL, line,
+                                 NULL);
         }
-        if (r == HS_PATCH_UPDATED || (r == HS_PATCH_MOVED
-                                      && best == HS_PATCH_NOOP)) {
+        if (r == HS_PATCH_UPDATED
+            || (r == HS_PATCH_MOVED && best == HS_PATCH_NOOP))
+        {
             best = r;
         }
     }
@@ -690,7 +699,8 @@ static int
 type_params_alike(PyObject *a, PyObject *b)
 {
     if (a == NULL || b == NULL || !PyTuple_Check(a) || !PyTuple_Check(b)
-        || PyTuple_GET_SIZE(a) != PyTuple_GET_SIZE(b)) {
+        || PyTuple_GET_SIZE(a) != PyTuple_GET_SIZE(b))
+    {
         return 0;
     }
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(a); i++) {
@@ -723,10 +733,10 @@ static int
 is_skipped_name(PyObject *name)
 {
     static const char *const skip[] = {
-        "__module__", "__qualname__", "__dict__", "__weakref__",
-        "__classcell__", "_abc_impl", "__slots__", "__orig_bases__",
-        "__parameters__", "__classdictcell__", "__annotations_cache__",
-        NULL,
+        "__module__",        "__qualname__",          "__dict__",
+        "__weakref__",       "__classcell__",         "_abc_impl",
+        "__slots__",         "__orig_bases__",        "__parameters__",
+        "__classdictcell__", "__annotations_cache__", NULL,
     };
     const char *s = PyUnicode_AsUTF8(name);
     if (s == NULL) {
@@ -814,7 +824,8 @@ implicit_wrappers(PyObject *items)
         PyObject *w = NULL;
         if (PyUnicode_CompareWithASCIIString(name, "__init_subclass__") == 0
             || PyUnicode_CompareWithASCIIString(name, "__class_getitem__")
-                   == 0) {
+                   == 0)
+        {
             w = PyClassMethod_New(value);
         }
         else if (PyUnicode_CompareWithASCIIString(name, "__new__") == 0) {
@@ -860,8 +871,8 @@ set_bases(Ctx *cx, PyObject *bases)
     if (key == NULL) {
         return -1;
     }
-    int r = bases == Py_None ? -1 : hs_txn_setattr(cx->txn, cx->klass, key,
-                                                   bases);
+    int r =
+        bases == Py_None ? -1 : hs_txn_setattr(cx->txn, cx->klass, key, bases);
     Py_DECREF(key);
     if (r == 0) {
         return hs_cls_report(cx, NULL, "class", "updated", NULL, 0, NULL);
@@ -907,21 +918,28 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         goto done;
     }
     if ((header_ok < 0 || (header_ok == 2 && shadow == Py_None))
-        && hs_cls_report(&cx, NULL, "class", "rejected", "HS202", 0,
-                  "the metaclass or the class keywords changed; the body "
-                  "was applied, the header was not") < 0) {
+        && hs_cls_report(
+               &cx, NULL, "class", "rejected", "HS202", 0,
+               "the metaclass or the class keywords changed; the body "
+               "was applied, the header was not")
+               < 0)
+    {
         goto done;
     }
 
     /* member plans: which member statements were edited */
     if (rg->new_body >= 0
         && scan_members(ntext, rg->new_body, rg->new_end, rg->new_body_line,
-                        &nm) < 0) {
+                        &nm)
+               < 0)
+    {
         goto done;
     }
     if (rg->new_body >= 0 && rg->old_body >= 0 && otext != NULL) {
-        if (scan_members(otext, rg->old_body, rg->old_end,
-                         rg->old_body_line, &om) < 0) {
+        if (scan_members(otext, rg->old_body, rg->old_end, rg->old_body_line,
+                         &om)
+            < 0)
+        {
             goto done;
         }
         plans = !nm.unsure && !om.unsure;
@@ -948,10 +966,11 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                 int same = o->hash == c->hash
                            && o->end - o->start == c->end - c->start
                            && memcmp(otext + o->start, ntext + c->start,
-                                     c->end - c->start) == 0;
+                                     c->end - c->start)
+                                  == 0;
                 mstate[i] = !same ? HS_ST_CHANGED
-                            : (o->line == c->line ? HS_ST_UNCHANGED
-                                                  : HS_ST_MOVED);
+                                  : (o->line == c->line ? HS_ST_UNCHANGED
+                                                        : HS_ST_MOVED);
                 break;
             }
         }
@@ -999,10 +1018,9 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                 Py_XDECREF(old_slots);
                 goto done;
             }
-            differ = plans ? find_member(otext, &om, HS_CHUNK_STMT, sk)
-                                 != NULL
-                           : !PyObject_HasAttrString(klass,
-                                                     "__dataclass_fields__");
+            differ =
+                plans ? find_member(otext, &om, HS_CHUNK_STMT, sk) != NULL
+                      : !PyObject_HasAttrString(klass, "__dataclass_fields__");
             Py_DECREF(sk);
         }
         Py_XDECREF(ns_slots);
@@ -1010,7 +1028,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         int line = 0;
         for (Py_ssize_t i = 0; i < nm.len; i++) {
             if (nm.items[i].name_len == 9
-                && memcmp(ntext + nm.items[i].name, "__slots__", 9) == 0) {
+                && memcmp(ntext + nm.items[i].name, "__slots__", 9) == 0)
+            {
                 line = nm.items[i].head_line;
             }
         }
@@ -1018,10 +1037,13 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             rebuild = 1; /* opt-in: a new class object, at the end */
         }
         else if (differ
-                 && hs_cls_report(&cx, NULL, "class", "rejected", "HS203", line,
-                           "__slots__ changed: the instance layout of a "
-                           "live class cannot change (reload(...,"
-                           " rebuild_layout=True) makes a new class)") < 0) {
+                 && hs_cls_report(
+                        &cx, NULL, "class", "rejected", "HS203", line,
+                        "__slots__ changed: the instance layout of a "
+                        "live class cannot change (reload(...,"
+                        " rebuild_layout=True) makes a new class)")
+                        < 0)
+        {
             goto done;
         }
     }
@@ -1045,7 +1067,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     if ((!HS_HAVE_ANNOTATE || dataclass || shadow != Py_None
          || PyObject_HasAttrString(klass, "__hotswap_migrate__"))
         && (hs_cls_annotations(ns, NULL, &annotations) < 0
-            || hs_cls_annotations(NULL, klass, &old_ann) < 0)) {
+            || hs_cls_annotations(NULL, klass, &old_ann) < 0))
+    {
         goto done;
     }
     if (dataclass) {
@@ -1055,15 +1078,15 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             for (Py_ssize_t i = 0; i < nm.len && !fields_changed; i++) {
                 if (nm.items[i].kind == HS_CHUNK_ASSIGN
                     && mstate[i] != HS_ST_UNCHANGED
-                    && mstate[i] != HS_ST_MOVED) {
+                    && mstate[i] != HS_ST_MOVED)
+                {
                     PyObject *n = PyUnicode_FromStringAndSize(
                         ntext + nm.items[i].name, nm.items[i].name_len);
                     if (n == NULL) {
                         goto done;
                     }
-                    int in = annotations ? PySequence_Contains(annotations,
-                                                               n)
-                                         : 0;
+                    int in =
+                        annotations ? PySequence_Contains(annotations, n) : 0;
                     Py_DECREF(n);
                     if (in < 0) {
                         PyErr_Clear();
@@ -1072,8 +1095,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                 }
             }
             for (Py_ssize_t j = 0; j < om.len && !fields_changed; j++) {
-                fields_changed = !old_used[j]
-                                 && om.items[j].kind == HS_CHUNK_ASSIGN;
+                fields_changed =
+                    !old_used[j] && om.items[j].kind == HS_CHUNK_ASSIGN;
             }
         }
         if (fields_changed) {
@@ -1094,16 +1117,19 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             }
             if (!slots) {
                 regen = 1; /* the decorator runs again on this class */
-                old_fields = PyObject_GetAttrString(klass,
-                                                    "__dataclass_fields__");
+                old_fields =
+                    PyObject_GetAttrString(klass, "__dataclass_fields__");
                 if (old_fields == NULL) {
                     goto done;
                 }
             }
-            else if (hs_cls_report(&cx, NULL, "class", "rejected", "HS204", 0,
-                            "fields of a slots=True dataclass changed: its "
-                            "instance layout cannot change; methods were "
-                            "applied, fields were not") < 0) {
+            else if (hs_cls_report(
+                         &cx, NULL, "class", "rejected", "HS204", 0,
+                         "fields of a slots=True dataclass changed: its "
+                         "instance layout cannot change; methods were "
+                         "applied, fields were not")
+                     < 0)
+            {
                 goto done;
             }
         }
@@ -1111,10 +1137,13 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     int nt_changed = hs_cls_namedtuple_fields_changed(klass, shadow);
     if (nt_changed < 0
         || (nt_changed
-            && hs_cls_report(&cx, NULL, "class", "rejected", "HS204", 0,
-                      "NamedTuple fields changed: existing instances are "
-                      "tuples of the old shape; methods were applied, "
-                      "fields were not") < 0)) {
+            && hs_cls_report(
+                   &cx, NULL, "class", "rejected", "HS204", 0,
+                   "NamedTuple fields changed: existing instances are "
+                   "tuples of the old shape; methods were applied, "
+                   "fields were not")
+                   < 0))
+    {
         goto done;
     }
     members = enum_members(klass);
@@ -1126,11 +1155,12 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         for (Py_ssize_t i = 0; i < nm.len && !changed; i++) {
             HsChunk *c = &nm.items[i];
             if (c->kind != HS_CHUNK_ASSIGN || mstate[i] == HS_ST_UNCHANGED
-                || mstate[i] == HS_ST_MOVED) {
+                || mstate[i] == HS_ST_MOVED)
+            {
                 continue;
             }
-            PyObject *n = PyUnicode_FromStringAndSize(ntext + c->name,
-                                                      c->name_len);
+            PyObject *n =
+                PyUnicode_FromStringAndSize(ntext + c->name, c->name_len);
             if (n == NULL) {
                 goto done;
             }
@@ -1183,7 +1213,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             continue; /* enum members keep their identity */
         }
         if (prepared != Py_None && !PyErr_Occurred()
-            && PyDict_GetItemWithError(prepared, name) == value) {
+            && PyDict_GetItemWithError(prepared, name) == value)
+        {
             continue; /* put there by __prepare__, not by the body */
         }
         if (PyErr_Occurred()) {
@@ -1193,18 +1224,20 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             const char *s = PyUnicode_AsUTF8(name);
             if (s != NULL && s[0] != '_' && !PyFunction_Check(value)
                 && member_kind(value) == K_OTHER && !PyType_Check(value)
-                && !is_descriptor(value)) {
+                && !is_descriptor(value))
+            {
                 continue; /* a would-be new member: HS205 said so */
             }
         }
-        int is_ann = PyUnicode_CompareWithASCIIString(name,
-                                                      "__annotations__")
-                     == 0;
-        if (is_ann && ((dataclass && fields_changed && !regen) || nt_changed)) {
+        int is_ann =
+            PyUnicode_CompareWithASCIIString(name, "__annotations__") == 0;
+        if (is_ann && ((dataclass && fields_changed && !regen) || nt_changed))
+        {
             continue;
         }
         if (((dataclass && fields_changed && !regen) || nt_changed)
-            && annotations != NULL) {
+            && annotations != NULL)
+        {
             int in = PySequence_Contains(annotations, name);
             if (in < 0) {
                 PyErr_Clear();
@@ -1223,7 +1256,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         if (plans) {
             for (Py_ssize_t j = 0; j < nm.len; j++) {
                 if (nm.items[j].name_len > 0
-                    && name_eq(ntext, &nm.items[j], sname)) {
+                    && name_eq(ntext, &nm.items[j], sname))
+                {
                     st = mstate[j];
                     line = nm.items[j].head_line;
                     mi = j;
@@ -1232,12 +1266,13 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             /* another target of an assignment (`a = b = f`, `x, y = ...`):
              * that statement's state */
             Py_ssize_t sn;
-            const char *ss = mi < 0 ? PyUnicode_AsUTF8AndSize(sname, &sn)
-                                    : NULL;
+            const char *ss =
+                mi < 0 ? PyUnicode_AsUTF8AndSize(sname, &sn) : NULL;
             for (Py_ssize_t j = 0; ss != NULL && j < nm.len; j++) {
                 HsChunk *c = &nm.items[j];
                 if ((c->kind == HS_CHUNK_STMT || c->kind == HS_CHUNK_ASSIGN)
-                    && chunk_assigns_name(ntext, c, ss, sn)) {
+                    && chunk_assigns_name(ntext, c, ss, sn))
+                {
                     st = mstate[j];
                     line = c->head_line;
                     mi = j;
@@ -1247,8 +1282,9 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                 goto done;
             }
         }
-        int deco_changed = plans && member_decorators_changed(
-                                        ntext, otext, &nm, &om, mmatch, mi);
+        int deco_changed =
+            plans
+            && member_decorators_changed(ntext, otext, &nm, &om, mmatch, mi);
         PyObject *old = NULL;
         int found = hs_cls_own_member(klass, name, &old);
         if (found < 0) {
@@ -1262,8 +1298,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             continue;
         }
         if (!found
-            && PyUnicode_CompareWithASCIIString(name, "__firstlineno__")
-                   == 0) {
+            && PyUnicode_CompareWithASCIIString(name, "__firstlineno__") == 0)
+        {
             /* 3.13+: setting __module__ drops it (`C.__module__ = "pkg"`,
              * tomllib's TOMLDecodeError): a fresh import's class has none
              * either */
@@ -1271,7 +1307,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         }
         if (!found && mi >= 0 && nm.items[mi].kind == HS_CHUNK_DEF
             && mmatch[mi] >= 0 && om.items[mmatch[mi]].kind == HS_CHUNK_DEF
-            && !deco_changed) {
+            && !deco_changed)
+        {
             /* a def the program took out of the class after the class
              * statement, once another member held its function (boltons'
              * `iqr = _StatsProperty('iqr', _calc_iqr)`, then
@@ -1284,7 +1321,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                 goto done;
             }
             if (pr != PATCH_NOT_A_FUNCTION && pr != HS_PATCH_KIND
-                && pr != HS_PATCH_FREEVARS) {
+                && pr != HS_PATCH_FREEVARS)
+            {
                 if (patch_result_report(&cx, name, pr, line) < 0) {
                     goto done;
                 }
@@ -1295,7 +1333,9 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             MemberKind k = member_kind(value);
             if (set_member(&cx, name, value) < 0
                 || hs_cls_report(&cx, name, k == K_OTHER ? "data" : "method",
-                          "added", NULL, line, NULL) < 0) {
+                                 "added", NULL, line, NULL)
+                       < 0)
+            {
                 goto done;
             }
             continue;
@@ -1305,18 +1345,20 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             continue;
         }
         if (Py_IS_TYPE(old, &PyMemberDescr_Type)
-            && !Py_IS_TYPE(value, &PyMemberDescr_Type)) {
+            && !Py_IS_TYPE(value, &PyMemberDescr_Type))
+        {
             /* a slot the class machinery made from a class-body member
              * (slots=True dataclass field, attrs attribute): instances
              * store their values through it; the body's value is a
              * default the machinery keeps elsewhere */
             Py_DECREF(old);
             if (edited && plans
-                && hs_cls_report(&cx, name, "data", "rejected", "HS204",
-                                 line,
+                && hs_cls_report(&cx, name, "data", "rejected", "HS204", line,
                                  "this member is a slot of the class: its "
                                  "default cannot change in place; the slot "
-                                 "was kept") < 0) {
+                                 "was kept")
+                       < 0)
+            {
                 goto done;
             }
             continue;
@@ -1333,7 +1375,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                 a = patch_alias(&cx, name, old, value, line);
             }
             if (a == 0 && data_stmt && old != value
-                && member_kind(old) == K_OTHER && is_made_object(value)) {
+                && member_kind(old) == K_OTHER && is_made_object(value))
+            {
                 /* the object the unedited statement made again
                  * (`__marker = object()`): what the body computed from it
                  * (`def pop(self, default=__marker)`) gets the live one */
@@ -1343,10 +1386,11 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                 /* `f = staticmethod(lambda ...)`: the lambdas it made
                  * move with it */
                 const HsChunk *c = &nm.items[mi], *o = &om.items[mmatch[mi]];
-                if (hs_plan_contains_bytes(ntext + c->start,
-                                           c->end - c->start, "lambda", 6)) {
-                    HsHeldQuery q = {job->dict, NULL, job->filename, o->line,
-                                     o->last_line, 0};
+                if (hs_plan_contains_bytes(ntext + c->start, c->end - c->start,
+                                           "lambda", 6))
+                {
+                    HsHeldQuery q = {job->dict, NULL,         job->filename,
+                                     o->line,   o->last_line, 0};
                     a = hs_func_shift_held(txn, old, &q, c->line - o->line,
                                            nested);
                 }
@@ -1360,11 +1404,13 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         MemberKind ko = member_kind(old), kn = member_kind(value);
         /* the member's def statements, old and new, when it is a def */
         const HsChunk *ndef = mi >= 0 && nm.items[mi].kind == HS_CHUNK_DEF
-                                  ? &nm.items[mi] : NULL;
-        const HsChunk *odef = ndef != NULL && mmatch[mi] >= 0
-                                      && om.items[mmatch[mi]].kind
-                                             == HS_CHUNK_DEF
-                                  ? &om.items[mmatch[mi]] : NULL;
+                                  ? &nm.items[mi]
+                                  : NULL;
+        const HsChunk *odef =
+            ndef != NULL && mmatch[mi] >= 0
+                    && om.items[mmatch[mi]].kind == HS_CHUNK_DEF
+                ? &om.items[mmatch[mi]]
+                : NULL;
         int r;
         if (odef != NULL && !deco_changed && (ko != kn || ko == K_OTHER)) {
             r = patch_def_held(&cx, sname, old, value, odef, ndef);
@@ -1373,7 +1419,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                 goto done;
             }
             if (r != PATCH_NOT_A_FUNCTION && r != HS_PATCH_KIND
-                && r != HS_PATCH_FREEVARS) {
+                && r != HS_PATCH_FREEVARS)
+            {
                 int a = hs_live_note(job, value, old);
                 Py_DECREF(old);
                 if (a < 0) {
@@ -1397,8 +1444,7 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             PyObject *fpair[2] = {NULL, NULL};
             /* a member bound by an assignment: its statements' lines tell
              * the functions it made from those it names */
-            const HsChunk *nst = ndef != NULL || mi < 0 ? ndef
-                                                        : &nm.items[mi];
+            const HsChunk *nst = ndef != NULL || mi < 0 ? ndef : &nm.items[mi];
             const HsChunk *ost = ndef != NULL || mi < 0 || mmatch[mi] < 0
                                      ? odef
                                      : &om.items[mmatch[mi]];
@@ -1409,12 +1455,14 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             }
             int a = 0;
             if (deco_changed && fpair[0] != NULL && r != HS_PATCH_KIND
-                && r != HS_PATCH_FREEVARS) {
+                && r != HS_PATCH_FREEVARS)
+            {
                 a = hs_func_follow_replacement(cx.txn, old, fpair[0],
                                                fpair[1]);
             }
             else if (fpair[0] != NULL && r != HS_PATCH_KIND
-                     && r != HS_PATCH_FREEVARS) {
+                     && r != HS_PATCH_FREEVARS)
+            {
                 /* patched in place: the member stays; what the body
                  * computed from the staged one gets the live one */
                 a = hs_live_note(job, fpair[1], fpair[0]);
@@ -1431,8 +1479,10 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             if (r == PATCH_NOT_A_FUNCTION) {
                 Py_DECREF(old);
                 if (set_member(&cx, name, value) < 0
-                    || hs_cls_report(&cx, name, "data", "updated", NULL, line, NULL)
-                           < 0) {
+                    || hs_cls_report(&cx, name, "data", "updated", NULL, line,
+                                     NULL)
+                           < 0)
+                {
                     goto done;
                 }
                 continue;
@@ -1440,10 +1490,13 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
                 Py_DECREF(old);
                 if (set_member(&cx, name, value) < 0
-                    || hs_cls_report(&cx, name, "method", "replaced", "HS101", line,
-                              "became or stopped being a generator or "
-                              "coroutine; references taken before the "
-                              "reload keep the old function") < 0) {
+                    || hs_cls_report(&cx, name, "method", "replaced", "HS101",
+                                     line,
+                                     "became or stopped being a generator or "
+                                     "coroutine; references taken before the "
+                                     "reload keep the old function")
+                           < 0)
+                {
                     goto done;
                 }
                 continue;
@@ -1451,11 +1504,14 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             if (deco_changed) {
                 Py_DECREF(old);
                 if (set_member(&cx, name, value) < 0
-                    || hs_cls_report(&cx, name, "method", "replaced", "HS102", line,
-                              "decorators changed: the class attribute is "
-                              "the newly decorated object; references taken "
-                              "before the reload run the new body under the "
-                              "old decorators") < 0) {
+                    || hs_cls_report(
+                           &cx, name, "method", "replaced", "HS102", line,
+                           "decorators changed: the class attribute is "
+                           "the newly decorated object; references taken "
+                           "before the reload run the new body under the "
+                           "old decorators")
+                           < 0)
+                {
                     goto done;
                 }
                 continue;
@@ -1469,18 +1525,19 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         if (ko != kn && (ko != K_OTHER || kn != K_OTHER)) {
             Py_DECREF(old);
             if (set_member(&cx, name, value) < 0
-                || hs_cls_report(&cx, name, "method", "replaced", "HS103", line,
-                          "the kind of this member changed; references "
-                          "taken before the reload keep the old object")
-                       < 0) {
+                || hs_cls_report(&cx, name, "method", "replaced", "HS103",
+                                 line,
+                                 "the kind of this member changed; references "
+                                 "taken before the reload keep the old object")
+                       < 0)
+            {
                 goto done;
             }
             continue;
         }
         /* data */
         Py_DECREF(old);
-        if (st == HS_ST_MOVED
-            || (!plans && job->mode == HS_MODE_NOSNAP)) {
+        if (st == HS_ST_MOVED || (!plans && job->mode == HS_MODE_NOSNAP)) {
             continue;
         }
         if (PyType_Check(value)) {
@@ -1499,16 +1556,17 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             int same = type_params_alike(cur, value);
             Py_XDECREF(cur);
             if (same < 0
-                || (!same && hs_txn_setattr(txn, klass, name, value) < 0)) {
+                || (!same && hs_txn_setattr(txn, klass, name, value) < 0))
+            {
                 goto done;
             }
             continue;
         }
         if (is_ann || PyUnicode_CompareWithASCIIString(name, "__doc__") == 0
             || PyUnicode_CompareWithASCIIString(name, "__firstlineno__") == 0
-            || PyUnicode_CompareWithASCIIString(name,
-                                                "__static_attributes__")
-                   == 0) {
+            || PyUnicode_CompareWithASCIIString(name, "__static_attributes__")
+                   == 0)
+        {
             /* bookkeeping the compiler writes (3.13: inspect uses
              * __firstlineno__): kept exact, not reported */
             PyObject *cur = NULL;
@@ -1526,7 +1584,9 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             continue;
         }
         if (set_member(&cx, name, value) < 0
-            || hs_cls_report(&cx, name, "data", "updated", NULL, line, NULL) < 0) {
+            || hs_cls_report(&cx, name, "data", "updated", NULL, line, NULL)
+                   < 0)
+        {
             goto done;
         }
     }
@@ -1542,8 +1602,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             if (old_used[j] || o->name_len == 0) {
                 continue;
             }
-            PyObject *src = PyUnicode_FromStringAndSize(otext + o->name,
-                                                        o->name_len);
+            PyObject *src =
+                PyUnicode_FromStringAndSize(otext + o->name, o->name_len);
             PyObject *name = src ? member_mangled_name(prefix, src) : NULL;
             Py_XDECREF(src);
             if (name == NULL) {
@@ -1553,14 +1613,16 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             PyObject *cur = NULL;
             int found = in_ns ? 0 : hs_cls_own_member(klass, name, &cur);
             int r = 0;
-            if (found == 1 && !(members != NULL
-                                && PyDict_GetItemWithError(members, name))) {
+            if (found == 1
+                && !(members != NULL
+                     && PyDict_GetItemWithError(members, name)))
+            {
                 r = hs_txn_setattr(txn, klass, name, NULL);
                 if (r == 0) {
                     r = hs_cls_report(&cx, name,
-                               member_kind(cur) == K_OTHER ? "data"
-                                                           : "method",
-                               "removed", NULL, o->head_line, NULL);
+                                      member_kind(cur) == K_OTHER ? "data"
+                                                                  : "method",
+                                      "removed", NULL, o->head_line, NULL);
                 }
             }
             Py_XDECREF(cur);
@@ -1582,8 +1644,7 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         if (r >= 0 && has_eq && !has_hash && cur != Py_None) {
             r = hs_txn_setattr(txn, klass, key, Py_None);
         }
-        else if (r == 1 && !has_eq && !has_hash && cur == Py_None
-                 && plans) {
+        else if (r == 1 && !has_eq && !has_hash && cur == Py_None && plans) {
             /* __eq__ removed: the implicit __hash__ = None goes too */
             PyObject *eq = PyUnicode_FromString("__eq__");
             int had_eq = eq != NULL
@@ -1618,7 +1679,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         goto done;
     }
     if (shadow != Py_None && !nt_changed
-        && hs_cls_sync_typing_data(&cx, shadow) < 0) {
+        && hs_cls_sync_typing_data(&cx, shadow) < 0)
+    {
         goto done;
     }
     if (rebuild && hs_cls_rebuild_class(&cx, ns) < 0) {
@@ -1628,14 +1690,16 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
     if (enum_edited && hs_cls_enum_sync_members(&cx, ns, members) < 0) {
         goto done;
     }
-    if (!dataclass && annotations != NULL && !hs_cls_values_equal(annotations,
-                                                           old_ann)
+    if (!dataclass && annotations != NULL
+        && !hs_cls_values_equal(annotations, old_ann)
         && PyObject_HasAttrString(klass, "__hotswap_migrate__")
-        && hs_cls_migrate_instances(&cx, old_ann, annotations, NULL) < 0) {
+        && hs_cls_migrate_instances(&cx, old_ann, annotations, NULL) < 0)
+    {
         goto done;
     }
     if (PyObject_HasAttrString(klass, "__abstractmethods__")
-        && hs_cls_recompute_abstract(txn, klass) < 0) {
+        && hs_cls_recompute_abstract(txn, klass) < 0)
+    {
         goto done;
     }
     if (hs_cls_init_subclass_changed(&cx, init_sub_before) < 0) {
@@ -1677,8 +1741,7 @@ hs_class_apply(HsJob *job, HsTxn *txn, PyObject *nested)
     }
     /* innermost classes were recorded first; apply outer ones first so a
      * replaced nested class is set before its parent is looked at */
-    for (Py_ssize_t i = PyList_GET_SIZE(job->class_updates) - 1; i >= 0;
-         i--) {
+    for (Py_ssize_t i = PyList_GET_SIZE(job->class_updates) - 1; i >= 0; i--) {
         PyObject *rec = PyList_GET_ITEM(job->class_updates, i);
         HsClassRanges rg;
         memcpy(&rg, PyBytes_AS_STRING(PyTuple_GET_ITEM(rec, 2)), sizeof(rg));
@@ -1686,7 +1749,9 @@ hs_class_apply(HsJob *job, HsTxn *txn, PyObject *nested)
         if (apply_one(job, txn, PyTuple_GET_ITEM(rec, 0),
                       PyTuple_GET_ITEM(rec, 1), &rg, header_ok,
                       PyTuple_GET_ITEM(rec, 4), PyTuple_GET_ITEM(rec, 5),
-                      PyTuple_GET_ITEM(rec, 6), nested) < 0) {
+                      PyTuple_GET_ITEM(rec, 6), nested)
+            < 0)
+        {
             return -1;
         }
     }
@@ -1713,8 +1778,8 @@ hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, const HsChunk *old,
     /* the functions the class statement made are those in its old lines,
      * wherever the members keep them (descriptors, decorator objects,
      * wrappers); one reached under several names moves once */
-    HsHeldQuery q = {job->dict, NULL, job->filename, old->line,
-                     old->last_line, 0};
+    HsHeldQuery q = {job->dict, NULL,           job->filename,
+                     old->line, old->last_line, 0};
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
         PyObject *v = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
@@ -1740,7 +1805,8 @@ hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, const HsChunk *old,
                 goto done;
             }
             if (nested_cls
-                && hs_class_shift(job, txn, v, old, delta, nested) < 0) {
+                && hs_class_shift(job, txn, v, old, delta, nested) < 0)
+            {
                 goto done;
             }
             continue;

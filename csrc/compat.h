@@ -10,9 +10,9 @@
 #include <Python.h>
 
 #if PY_VERSION_HEX >= 0x030D0000
-#  include "opcode_ids.h"
+#include "opcode_ids.h"
 #else
-#  include "opcode.h"
+#include "opcode.h"
 #endif
 
 /* Py_NewRef / Py_XNewRef: added in 3.10. */
@@ -29,8 +29,8 @@ hs_compat_xnewref(PyObject *o)
     Py_XINCREF(o);
     return o;
 }
-#  define Py_NewRef(o) hs_compat_newref((PyObject *)(o))
-#  define Py_XNewRef(o) hs_compat_xnewref((PyObject *)(o))
+#define Py_NewRef(o) hs_compat_newref((PyObject *)(o))
+#define Py_XNewRef(o) hs_compat_xnewref((PyObject *)(o))
 #endif
 
 /* PyObject_GC_IsTracked is 3.9+, fine.  PyModule_AddObjectRef: 3.10. */
@@ -132,18 +132,18 @@ hs_code_get_code(PyCodeObject *co)
 #define HS_OP_LOAD_GLOBAL LOAD_GLOBAL
 /* 3.11 put a "push NULL" flag in the low bit of LOAD_GLOBAL's argument. */
 #if PY_VERSION_HEX >= 0x030B0000
-#  define HS_LOAD_GLOBAL_INDEX(arg) ((arg) >> 1)
+#define HS_LOAD_GLOBAL_INDEX(arg) ((arg) >> 1)
 #else
-#  define HS_LOAD_GLOBAL_INDEX(arg) (arg)
+#define HS_LOAD_GLOBAL_INDEX(arg) (arg)
 #endif
 #define HS_OP_STORE_NAME STORE_NAME
 #define HS_OP_DELETE_NAME DELETE_NAME
 #define HS_OP_EXTENDED_ARG EXTENDED_ARG
 #if PY_VERSION_HEX >= 0x030C0000
-#  define HS_OP_CALL_INTRINSIC_1 CALL_INTRINSIC_1
-#  define HS_INTRINSIC_IMPORT_STAR 2
+#define HS_OP_CALL_INTRINSIC_1 CALL_INTRINSIC_1
+#define HS_INTRINSIC_IMPORT_STAR 2
 #else
-#  define HS_OP_IMPORT_STAR IMPORT_STAR
+#define HS_OP_IMPORT_STAR IMPORT_STAR
 #endif
 
 /* Is (op, arg) the instruction that does `from m import *`? */
@@ -165,22 +165,22 @@ hs_op_is_import_star(int op, unsigned long arg)
 #define HS_OP_LOAD_CONST LOAD_CONST
 #define HS_OP_IMPORT_NAME IMPORT_NAME
 #if PY_VERSION_HEX >= 0x030E0000
-#  define HS_HAVE_LOAD_SMALL_INT 1
-#  define HS_OP_LOAD_SMALL_INT LOAD_SMALL_INT
+#define HS_HAVE_LOAD_SMALL_INT 1
+#define HS_OP_LOAD_SMALL_INT LOAD_SMALL_INT
 #else
-#  define HS_HAVE_LOAD_SMALL_INT 0
+#define HS_HAVE_LOAD_SMALL_INT 0
 #endif
 #if PY_VERSION_HEX >= 0x030F0000
-#  define HS_IMPORT_NAME_INDEX(arg) ((arg) >> 2)
+#define HS_IMPORT_NAME_INDEX(arg) ((arg) >> 2)
 #else
-#  define HS_IMPORT_NAME_INDEX(arg) (arg)
+#define HS_IMPORT_NAME_INDEX(arg) (arg)
 #endif
 
 /* Py_TPFLAGS_IMMUTABLETYPE: 3.10 (static types had it implicitly). */
 #ifdef Py_TPFLAGS_IMMUTABLETYPE
-#  define HS_TPFLAGS_IMMUTABLETYPE Py_TPFLAGS_IMMUTABLETYPE
+#define HS_TPFLAGS_IMMUTABLETYPE Py_TPFLAGS_IMMUTABLETYPE
 #else
-#  define HS_TPFLAGS_IMMUTABLETYPE 0
+#define HS_TPFLAGS_IMMUTABLETYPE 0
 #endif
 
 /* A function pointer in a PyType_Slot / PyModuleDef_Slot table: ISO C
@@ -189,43 +189,43 @@ hs_op_is_import_star(int op, unsigned long arg)
 #define HS_SLOT(fn) ((void *)(uintptr_t)(fn))
 
 /* Generator-like code flags: a swap between kinds is refused (3.13 warns). */
-#define HS_CO_GENLIKE (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR \
-                       | CO_ITERABLE_COROUTINE)
+#define HS_CO_GENLIKE                                                         \
+    (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE)
 
 /* co_qualname: 3.11. */
 #if PY_VERSION_HEX >= 0x030B0000
-#  define HS_HAVE_CO_QUALNAME 1
+#define HS_HAVE_CO_QUALNAME 1
 #else
-#  define HS_HAVE_CO_QUALNAME 0
+#define HS_HAVE_CO_QUALNAME 0
 #endif
 
 /* __type_params__ on functions and classes: 3.12 (PEP 695). */
 #if PY_VERSION_HEX >= 0x030C0000
-#  define HS_HAVE_TYPE_PARAMS 1
+#define HS_HAVE_TYPE_PARAMS 1
 #else
-#  define HS_HAVE_TYPE_PARAMS 0
+#define HS_HAVE_TYPE_PARAMS 0
 #endif
 
 /* dataclass(match_args=, kw_only=): 3.10. */
 #if PY_VERSION_HEX >= 0x030A0000
-#  define HS_HAVE_DATACLASS_KW_ONLY 1
+#define HS_HAVE_DATACLASS_KW_ONLY 1
 #else
-#  define HS_HAVE_DATACLASS_KW_ONLY 0
+#define HS_HAVE_DATACLASS_KW_ONLY 0
 #endif
 
 /* A class body stores __firstlineno__ (3.13, for inspect.getsource): the
  * line of the class statement, decorators included, as a constant. */
 #if PY_VERSION_HEX >= 0x030D0000
-#  define HS_HAVE_CLASS_FIRSTLINENO 1
+#define HS_HAVE_CLASS_FIRSTLINENO 1
 #else
-#  define HS_HAVE_CLASS_FIRSTLINENO 0
+#define HS_HAVE_CLASS_FIRSTLINENO 0
 #endif
 
 /* PyUnstable_GC_VisitObjects: 3.12. */
 #if PY_VERSION_HEX >= 0x030C0000
-#  define HS_HAVE_GC_VISIT 1
+#define HS_HAVE_GC_VISIT 1
 #else
-#  define HS_HAVE_GC_VISIT 0
+#define HS_HAVE_GC_VISIT 0
 #endif
 
 /* Deferred annotations: 3.14 (PEP 649/749).  Functions and classes carry
@@ -233,9 +233,9 @@ hs_op_is_import_star(int op, unsigned long arg)
  * may raise NameError for a forward reference), which a reloader must not
  * do where a fresh import would not. */
 #if PY_VERSION_HEX >= 0x030E0000
-#  define HS_HAVE_ANNOTATE 1
+#define HS_HAVE_ANNOTATE 1
 #else
-#  define HS_HAVE_ANNOTATE 0
+#define HS_HAVE_ANNOTATE 0
 #endif
 
 /* A function version that a setter reset is never re-assigned by the
@@ -243,13 +243,13 @@ hs_op_is_import_star(int op, unsigned long arg)
  * "unset"; valid versions start at 2).  _PyFunction_SetVersion is exported
  * (PyAPI_FUNC, behind Py_BUILD_CORE) on all of them. */
 #if PY_VERSION_HEX >= 0x030E0000
-#  define HS_REVERSION_FUNCTIONS 1
-#  define HS_FUNC_VERSION_FIRST_VALID 2
+#define HS_REVERSION_FUNCTIONS 1
+#define HS_FUNC_VERSION_FIRST_VALID 2
 #elif PY_VERSION_HEX >= 0x030D0000
-#  define HS_REVERSION_FUNCTIONS 1
-#  define HS_FUNC_VERSION_FIRST_VALID 1
+#define HS_REVERSION_FUNCTIONS 1
+#define HS_FUNC_VERSION_FIRST_VALID 1
 #else
-#  define HS_REVERSION_FUNCTIONS 0
+#define HS_REVERSION_FUNCTIONS 0
 #endif
 
 /* PyErr_GetRaisedException / PyErr_SetRaisedException: 3.12, which
@@ -279,8 +279,7 @@ PyErr_SetRaisedException(PyObject *exc)
         PyErr_Clear();
         return;
     }
-    PyErr_Restore(Py_NewRef(Py_TYPE(exc)), exc,
-                  PyException_GetTraceback(exc));
+    PyErr_Restore(Py_NewRef(Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
 }
 #endif
 
@@ -289,42 +288,41 @@ PyErr_SetRaisedException(PyObject *exc)
  * state (one watcher thread, the pending-call hand-over, builtins hooks),
  * so it supports the main interpreter only, and needs the GIL. */
 #if PY_VERSION_HEX >= 0x030C0000
-#  define HS_SLOT_ONE_INTERPRETER \
-      {Py_mod_multiple_interpreters, \
-       Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#define HS_SLOT_ONE_INTERPRETER                                               \
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
 #else
-#  define HS_SLOT_ONE_INTERPRETER
+#define HS_SLOT_ONE_INTERPRETER
 #endif
 #if PY_VERSION_HEX >= 0x030D0000
-#  define HS_SLOT_GIL_USED {Py_mod_gil, Py_MOD_GIL_USED},
+#define HS_SLOT_GIL_USED {Py_mod_gil, Py_MOD_GIL_USED},
 #else
-#  define HS_SLOT_GIL_USED
+#define HS_SLOT_GIL_USED
 #endif
 
 /* Code objects compare their line tables (and, through their constants,
  * those of nested code objects) with ==: 3.11.  Before, the line table is
  * compared by hand: co_linetable from 3.10, co_lnotab on 3.9. */
 #if PY_VERSION_HEX >= 0x030B0000
-#  define HS_CODE_EQ_HAS_LINES 1
+#define HS_CODE_EQ_HAS_LINES 1
 #else
-#  define HS_CODE_EQ_HAS_LINES 0
+#define HS_CODE_EQ_HAS_LINES 0
 #endif
 #if PY_VERSION_HEX >= 0x030A0000
-#  define HS_CODE_LINETABLE_ATTR "co_linetable"
+#define HS_CODE_LINETABLE_ATTR "co_linetable"
 #else
-#  define HS_CODE_LINETABLE_ATTR "co_lnotab"
+#define HS_CODE_LINETABLE_ATTR "co_lnotab"
 #endif
 
 /* Py_AddPendingCall may be called without the GIL (and without a thread
  * state) only from 3.13; before, the caller takes the GIL first. */
 #if PY_VERSION_HEX < 0x030D0000
-#  define HS_PENDING_CALL_NEEDS_GIL 1
+#define HS_PENDING_CALL_NEEDS_GIL 1
 #else
-#  define HS_PENDING_CALL_NEEDS_GIL 0
+#define HS_PENDING_CALL_NEEDS_GIL 0
 #endif
 
 /* PyCompilerFlags gained cf_feature_version in 3.8: initialise both. */
-#define HS_COMPILER_FLAGS_INIT(flags_value) \
+#define HS_COMPILER_FLAGS_INIT(flags_value)                                   \
     {.cf_flags = (flags_value), .cf_feature_version = PY_MINOR_VERSION}
 
 #endif /* HS_COMPAT_H */

@@ -46,9 +46,8 @@ thread_names(void)
 {
     PyObject *names = PyDict_New();
     PyObject *threading = PyImport_ImportModule("threading");
-    PyObject *threads = threading
-                            ? PyObject_CallMethod(threading, "enumerate", NULL)
-                            : NULL;
+    PyObject *threads =
+        threading ? PyObject_CallMethod(threading, "enumerate", NULL) : NULL;
     Py_XDECREF(threading);
     if (names == NULL || threads == NULL) {
         Py_XDECREF(names);
@@ -74,8 +73,8 @@ static int
 scan_threads(PyObject *codes, PyObject *out)
 {
     PyObject *sys = PyImport_ImportModule("sys");
-    PyObject *frames = sys ? PyObject_CallMethod(sys, "_current_frames", NULL)
-                           : NULL;
+    PyObject *frames =
+        sys ? PyObject_CallMethod(sys, "_current_frames", NULL) : NULL;
     PyObject *names = frames ? thread_names() : NULL;
     Py_XDECREF(sys);
     if (names == NULL) {
@@ -98,8 +97,7 @@ scan_threads(PyObject *codes, PyObject *out)
                                  "thread %R is still running the old code "
                                  "(at line %S); it keeps it until that call "
                                  "returns",
-                                 name ? name : ident,
-                                 line ? line : Py_None));
+                                 name ? name : ident, line ? line : Py_None));
                 Py_XDECREF(line);
             }
             else if (hit < 0) {
@@ -137,11 +135,13 @@ static int
 scan_generators(PyObject *codes, PyObject *out)
 {
     static const char *const attrs[][2] = {
-        {"gi_code", "gi_frame"}, {"cr_code", "cr_frame"},
+        {"gi_code", "gi_frame"},
+        {"cr_code", "cr_frame"},
         {"ag_code", "ag_frame"},
     };
     static const char *const kinds[][2] = {
-        {"generator", "generators"}, {"coroutine", "coroutines"},
+        {"generator", "generators"},
+        {"coroutine", "coroutines"},
         {"async generator", "async generators"},
     };
     PyObject *gc = PyImport_ImportModule("gc");
@@ -156,14 +156,15 @@ scan_generators(PyObject *codes, PyObject *out)
     result = 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs) && result == 0; i++) {
         PyObject *o = PyList_GET_ITEM(objs, i);
-        int k = PyGen_Check(o) ? 0 : PyCoro_CheckExact(o) ? 1
-                : PyAsyncGen_CheckExact(o) ? 2 : -1;
+        int k = PyGen_Check(o)             ? 0
+                : PyCoro_CheckExact(o)     ? 1
+                : PyAsyncGen_CheckExact(o) ? 2
+                                           : -1;
         if (k < 0) {
             continue;
         }
         PyObject *code = PyObject_GetAttrString(o, attrs[k][0]);
-        PyObject *frame = code ? PyObject_GetAttrString(o, attrs[k][1])
-                               : NULL;
+        PyObject *frame = code ? PyObject_GetAttrString(o, attrs[k][1]) : NULL;
         if (frame == NULL) {
             Py_XDECREF(code);
             result = -1;
@@ -171,15 +172,15 @@ scan_generators(PyObject *codes, PyObject *out)
         }
         if (frame != Py_None && lookup(codes, code) == 1) {
             PyObject *line = PyObject_GetAttrString(frame, "f_lineno");
-            PyObject *key = line ? Py_BuildValue("(OiO)", code, k, line)
-                                 : NULL;
+            PyObject *key =
+                line ? Py_BuildValue("(OiO)", code, k, line) : NULL;
             PyObject *n = key ? PyDict_GetItemWithError(counts, key) : NULL;
             long c = n ? PyLong_AsLong(n) : 0;
-            PyObject *nn = key && !PyErr_Occurred()
-                               ? PyLong_FromLong(c + 1)
-                               : NULL;
+            PyObject *nn =
+                key && !PyErr_Occurred() ? PyLong_FromLong(c + 1) : NULL;
             if (nn == NULL || PyDict_SetItem(counts, key, nn) < 0
-                || (c == 0 && PyList_Append(order, key) < 0)) {
+                || (c == 0 && PyList_Append(order, key) < 0))
+            {
                 result = -1;
             }
             Py_XDECREF(nn);

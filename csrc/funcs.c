@@ -81,11 +81,18 @@ int
 hs_code_equal(PyObject *a, PyObject *b, int with_lines)
 {
     static const char *const fields[] = {
-        "co_name", "co_argcount", "co_posonlyargcount", "co_kwonlyargcount",
-        "co_names", "co_varnames", "co_freevars", "co_cellvars",
+        "co_name",
+        "co_argcount",
+        "co_posonlyargcount",
+        "co_kwonlyargcount",
+        "co_names",
+        "co_varnames",
+        "co_freevars",
+        "co_cellvars",
         "co_stacksize",
 #if HS_HAVE_CO_QUALNAME
-        "co_qualname", "co_exceptiontable",
+        "co_qualname",
+        "co_exceptiontable",
 #endif
         NULL,
     };
@@ -169,7 +176,8 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
     PyObject *opmap = mod ? PyObject_GetAttrString(mod, "opmap") : NULL;
     int r = -1, stuck = 0;
     if (opmap == NULL || !PyDict_Check(opmap) || !PyBytes_Check(raw)
-        || !PyTuple_Check(names)) {
+        || !PyTuple_Check(names))
+    {
         goto done;
     }
     r = 0;
@@ -177,7 +185,8 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
         PyObject *n = PyTuple_GET_ITEM(names, i);
         if (PyUnicode_Check(n)
-            && PyUnicode_CompareWithASCIIString(n, "__firstlineno__") == 0) {
+            && PyUnicode_CompareWithASCIIString(n, "__firstlineno__") == 0)
+        {
             ni = i;
         }
     }
@@ -196,7 +205,8 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
             goto done; /* arguments above 255: leave it */
         }
         if (at < 0 && i >= 2 && b[i] == store_name && b[i + 1] == ni
-            && (b[i - 2] == load_const || b[i - 2] == small_int)) {
+            && (b[i - 2] == load_const || b[i - 2] == small_int))
+        {
             at = i - 2;
         }
     }
@@ -232,7 +242,8 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
     }
     for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
         if (i != at && b[i + 1] == k
-            && (b[i] == load_const || b[i] == return_const)) {
+            && (b[i] == load_const || b[i] == return_const))
+        {
             goto done; /* shared with another instruction */
         }
     }
@@ -294,15 +305,15 @@ hs_code_shift_ex(PyObject *code, int delta, int *inexact)
         PyTuple_SET_ITEM(shifted, i, s);
     }
     PyObject *co_code = NULL;
-    if (shift_class_firstlineno(code, shifted, delta, &co_code, inexact)
-        < 0) {
+    if (shift_class_firstlineno(code, shifted, delta, &co_code, inexact) < 0) {
         goto done;
     }
-    kwargs = Py_BuildValue("{s:i,s:O}", "co_firstlineno",
-                           hs_code_firstlineno(code) + delta, "co_consts",
-                           shifted);
+    kwargs =
+        Py_BuildValue("{s:i,s:O}", "co_firstlineno",
+                      hs_code_firstlineno(code) + delta, "co_consts", shifted);
     if (kwargs != NULL && co_code != NULL
-        && PyDict_SetItemString(kwargs, "co_code", co_code) < 0) {
+        && PyDict_SetItemString(kwargs, "co_code", co_code) < 0)
+    {
         Py_CLEAR(kwargs);
     }
     Py_XDECREF(co_code);
@@ -468,7 +479,8 @@ static int
 held_skip(PyObject *o, PyObject *builtins, PyObject *builtins_key)
 {
     if (PyType_Check(o) || PyModule_Check(o) || PyCode_Check(o)
-        || o == builtins) {
+        || o == builtins)
+    {
         return 1;
     }
     if (PyDict_Check(o)) {
@@ -576,7 +588,7 @@ held_seen(const HeldNode *nodes, Py_ssize_t n, PyObject *o)
 PyObject *
 hs_func_held(PyObject *obj, const HsHeldQuery *q)
 {
-    static PyObject *builtins_key = NULL; /* interned, kept for good */
+    static PyObject *builtins_key = NULL;      /* interned, kept for good */
     PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
     PyObject *found = NULL;
     HeldNode *nodes = NULL;
@@ -584,8 +596,8 @@ hs_func_held(PyObject *obj, const HsHeldQuery *q)
     PtrVec pv = {NULL, 0, 0, q->globals};
 
     if (builtins_key == NULL
-        && (builtins_key = PyUnicode_InternFromString("__builtins__"))
-               == NULL) {
+        && (builtins_key = PyUnicode_InternFromString("__builtins__")) == NULL)
+    {
         return NULL;
     }
     found = PyList_New(0);
@@ -624,14 +636,15 @@ hs_func_held(PyObject *obj, const HsHeldQuery *q)
         for (Py_ssize_t k = 0; k < pv.n; k++) {
             PyObject *r = pv.v[k];
             int skip = err || n >= HELD_MAX_QUEUE
-                           ? 1 : held_skip(r, builtins, builtins_key);
+                           ? 1
+                           : held_skip(r, builtins, builtins_key);
             if (skip < 0) {
                 err = 1;
             }
             else if (!skip && !held_seen(nodes, n, r)) {
                 if (n == cap) {
-                    HeldNode *nn = PyMem_Realloc(nodes,
-                                                 2 * cap * sizeof(HeldNode));
+                    HeldNode *nn =
+                        PyMem_Realloc(nodes, 2 * cap * sizeof(HeldNode));
                     if (nn == NULL) {
                         PyErr_NoMemory();
                         err = 1;
@@ -689,7 +702,8 @@ adopt_equal_code(HsTxn *txn, PyObject *f, PyObject *nc, PyObject *fn)
     int r = -1;
     if (hs_txn_save_function(txn, f) == 0
         && PyObject_SetAttrString(f, "__code__", nc) == 0
-        && follow_aliases(txn, oc, nc, fn) == 0) {
+        && follow_aliases(txn, oc, nc, fn) == 0)
+    {
         r = 0;
     }
     Py_DECREF(oc);
@@ -732,7 +746,8 @@ hs_func_clear_cache(PyObject *obj)
         if (PyObject_GetOptionalAttrString(cur, "__func__", &next) < 0
             || (next == NULL
                 && PyObject_GetOptionalAttrString(cur, "__wrapped__", &next)
-                       < 0)) {
+                       < 0))
+        {
             PyErr_Clear();
             next = NULL;
         }
@@ -877,8 +892,7 @@ spare_cell(PyObject *func, PyObject *name)
     if (f != func) {
         return NULL;
     }
-    PyObject *cell = PyDict_GetItemWithError(PyTuple_GET_ITEM(entry, 1),
-                                             name);
+    PyObject *cell = PyDict_GetItemWithError(PyTuple_GET_ITEM(entry, 1), name);
     if (cell == NULL) {
         PyErr_Clear();
     }
@@ -906,11 +920,13 @@ keep_spare_cells(HsTxn *txn, PyObject *func, PyObject *new_code)
     if (spare == NULL) {
         goto done;
     }
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(old_names)
-                           && i < PyTuple_GET_SIZE(cells); i++) {
+    for (Py_ssize_t i = 0;
+         i < PyTuple_GET_SIZE(old_names) && i < PyTuple_GET_SIZE(cells); i++)
+    {
         PyObject *name = PyTuple_GET_ITEM(old_names, i);
         if (index_of(new_names, name) < 0
-            && PyDict_SetItem(spare, name, PyTuple_GET_ITEM(cells, i)) < 0) {
+            && PyDict_SetItem(spare, name, PyTuple_GET_ITEM(cells, i)) < 0)
+        {
             goto done;
         }
     }
@@ -929,14 +945,16 @@ keep_spare_cells(HsTxn *txn, PyObject *func, PyObject *new_code)
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *it = PyList_GET_ITEM(items, i);
         PyObject *f = NULL;
-        int alive = PyWeakref_GetRef(
-            PyTuple_GET_ITEM(PyTuple_GET_ITEM(it, 1), 0), &f);
+        int alive =
+            PyWeakref_GetRef(PyTuple_GET_ITEM(PyTuple_GET_ITEM(it, 1), 0), &f);
         if (alive < 0) {
             goto done;
         }
         Py_XDECREF(f);
-        if (!alive && hs_txn_dict_set(txn, spare_cells,
-                                      PyTuple_GET_ITEM(it, 0), NULL) < 0) {
+        if (!alive
+            && hs_txn_dict_set(txn, spare_cells, PyTuple_GET_ITEM(it, 0), NULL)
+                   < 0)
+        {
             goto done;
         }
     }
@@ -961,7 +979,8 @@ keep_spare_cells(HsTxn *txn, PyObject *func, PyObject *new_code)
             Py_ssize_t pos = 0;
             while (PyDict_Next(PyTuple_GET_ITEM(cur, 1), &pos, &k, &v)) {
                 if (index_of(new_names, k) < 0
-                    && PyDict_SetDefault(spare, k, v) == NULL) {
+                    && PyDict_SetDefault(spare, k, v) == NULL)
+                {
                     goto done;
                 }
             }
@@ -985,8 +1004,9 @@ done:
 }
 
 /* The closure `old` needs to run new_code: its own cells by name, then
- * the cells it lost earlier (spare_cells), then new_func's.  *missing is set when a name is found in neither.  New
- * reference (Py_None for no free variables) or NULL on error. */
+ * the cells it lost earlier (spare_cells), then new_func's.  *missing is set
+ * when a name is found in neither.  New reference (Py_None for no free
+ * variables) or NULL on error. */
 static PyObject *
 closure_for(PyObject *old, PyObject *new_code, PyObject *new_func,
             int *missing)
@@ -1071,7 +1091,8 @@ attr_differs(PyObject *a, PyObject *b, const char *name, PyObject **bval)
     PyObject *x = NULL;
     *bval = NULL;
     if (PyObject_GetOptionalAttrString(a, name, &x) < 0
-        || PyObject_GetOptionalAttrString(b, name, bval) < 0) {
+        || PyObject_GetOptionalAttrString(b, name, bval) < 0)
+    {
         Py_XDECREF(x);
         return -1;
     }
@@ -1117,14 +1138,15 @@ patch_annotate(HsTxn *txn, PyObject *of, PyObject *nf, int *changed,
     PyObject *oa = NULL, *na = NULL;
     int result = -1, differs = 0, moved = 0;
     if (PyObject_GetOptionalAttrString(of, "__annotate__", &oa) < 0
-        || PyObject_GetOptionalAttrString(nf, "__annotate__", &na) < 0) {
+        || PyObject_GetOptionalAttrString(nf, "__annotate__", &na) < 0)
+    {
         goto done;
     }
     int o_fn = oa != NULL && PyFunction_Check(oa);
     int n_fn = na != NULL && PyFunction_Check(na);
     if (o_fn && n_fn) {
-        int same = hs_code_equal(PyFunction_GET_CODE(oa),
-                                 PyFunction_GET_CODE(na), 1);
+        int same =
+            hs_code_equal(PyFunction_GET_CODE(oa), PyFunction_GET_CODE(na), 1);
         if (same < 0) {
             goto done;
         }
@@ -1192,8 +1214,8 @@ own_doc_unchanged(PyObject *old_code, PyObject *globals, PyObject *doc)
 {
     PyObject *tmp = PyFunction_New(old_code, globals);
     PyObject *od = NULL;
-    if (tmp == NULL
-        || PyObject_GetOptionalAttrString(tmp, "__doc__", &od) < 0) {
+    if (tmp == NULL || PyObject_GetOptionalAttrString(tmp, "__doc__", &od) < 0)
+    {
         Py_XDECREF(tmp);
         return -1;
     }
@@ -1219,7 +1241,8 @@ patch_metadata(HsTxn *txn, PyObject *of, PyObject *old_code, PyObject *nf,
                int *changed, int *saved)
 {
     static const char *const names[] = {
-        "__defaults__", "__kwdefaults__",
+        "__defaults__",
+        "__kwdefaults__",
 #if !HS_HAVE_ANNOTATE
         "__annotations__",
 #endif
@@ -1358,12 +1381,14 @@ follow_aliases(HsTxn *txn, PyObject *old_code, PyObject *new_code,
             break;
         }
         if (!alive || !PyFunction_Check(f)
-            || PyFunction_GET_CODE(f) != old_code) {
+            || PyFunction_GET_CODE(f) != old_code)
+        {
             Py_XDECREF(f);
             continue;
         }
         if (PyTuple_GET_ITEM(item, 1) != Py_None
-            && PyWeakref_GetRef(PyTuple_GET_ITEM(item, 1), &w) < 0) {
+            && PyWeakref_GetRef(PyTuple_GET_ITEM(item, 1), &w) < 0)
+        {
             Py_DECREF(f);
             r = -1;
             break;
@@ -1393,8 +1418,7 @@ hs_func_patch(HsTxn *txn, PyObject *old, PyObject *new_code,
               PyObject *new_func, PyObject *nested)
 {
     PyObject *old_code = PyFunction_GET_CODE(old);
-    if ((hs_code_flags(old_code) ^ hs_code_flags(new_code))
-        & HS_CO_GENLIKE) {
+    if ((hs_code_flags(old_code) ^ hs_code_flags(new_code)) & HS_CO_GENLIKE) {
         return HS_PATCH_KIND;
     }
     int same = hs_code_equal(old_code, new_code, 1);
@@ -1416,7 +1440,8 @@ hs_func_patch(HsTxn *txn, PyObject *old, PyObject *new_code,
             return missing ? HS_PATCH_FREEVARS : -1;
         }
         if (nested != NULL
-            && hs_code_pair_nested(old_code, new_code, nested) < 0) {
+            && hs_code_pair_nested(old_code, new_code, nested) < 0)
+        {
             Py_DECREF(closure);
             return -1;
         }
@@ -1443,8 +1468,9 @@ hs_func_patch(HsTxn *txn, PyObject *old, PyObject *new_code,
         changed = 1;
     }
     int meta = 0;
-    if (new_func != NULL && patch_metadata(txn, old, old_code, new_func, &meta,
-                                           &saved) < 0) {
+    if (new_func != NULL
+        && patch_metadata(txn, old, old_code, new_func, &meta, &saved) < 0)
+    {
         return -1;
     }
     if (!changed && !meta) {
@@ -1496,7 +1522,8 @@ hs_func_move(HsTxn *txn, PyObject *func, PyObject *shifted, PyObject *nested)
         return -1;
     }
     if (hs_txn_save_function(txn, func) < 0
-        || PyObject_SetAttrString(func, "__code__", shifted) < 0) {
+        || PyObject_SetAttrString(func, "__code__", shifted) < 0)
+    {
         return -1;
     }
     hs_function_reversion(func);
@@ -1504,8 +1531,8 @@ hs_func_move(HsTxn *txn, PyObject *func, PyObject *shifted, PyObject *nested)
 }
 
 int
-hs_func_shift_held(HsTxn *txn, PyObject *obj, const HsHeldQuery *q,
-                   int delta, PyObject *nested)
+hs_func_shift_held(HsTxn *txn, PyObject *obj, const HsHeldQuery *q, int delta,
+                   PyObject *nested)
 {
     PyObject *funcs = hs_func_held(obj, q);
     if (funcs == NULL) {
@@ -1539,10 +1566,10 @@ has_live_instances(PyObject *code)
         return 1;
     }
     const char *s = PyUnicode_AsUTF8(name);
-    int r = s == NULL || !(strcmp(s, "<listcomp>") == 0
-                           || strcmp(s, "<setcomp>") == 0
-                           || strcmp(s, "<dictcomp>") == 0
-                           || strcmp(s, "<genexpr>") == 0);
+    int r =
+        s == NULL
+        || !(strcmp(s, "<listcomp>") == 0 || strcmp(s, "<setcomp>") == 0
+             || strcmp(s, "<dictcomp>") == 0 || strcmp(s, "<genexpr>") == 0);
     PyErr_Clear();
     Py_DECREF(name);
     return r;
@@ -1611,9 +1638,10 @@ hs_code_pair_nested(PyObject *old_code, PyObject *new_code, PyObject *nested)
              * before must take that very object (hs_func_patch_live), or
              * the next edit, which pairs the new object, misses them */
             int same = hs_code_equal(a, b, 1);
-            if (same < 0 || (has_live_instances(a)
-                             && add_pair(nested, a, b) < 0)
-                || hs_code_pair_nested(a, b, nested) < 0) {
+            if (same < 0
+                || (has_live_instances(a) && add_pair(nested, a, b) < 0)
+                || hs_code_pair_nested(a, b, nested) < 0)
+            {
                 Py_DECREF(an);
                 PyMem_Free(used);
                 goto done;
@@ -1695,8 +1723,8 @@ pair_left_behind(HsTxn *txn, PyObject *nested, PyObject *renewed)
         PyObject *entry = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
         PyObject *x = PyTuple_GET_ITEM(entry, 0);
         int err = 0;
-        PyObject *pair = successor_pair(nested, PyTuple_GET_ITEM(entry, 1),
-                                        &err);
+        PyObject *pair =
+            successor_pair(nested, PyTuple_GET_ITEM(entry, 1), &err);
         if (err < 0) {
             goto done;
         }
@@ -1718,9 +1746,11 @@ pair_left_behind(HsTxn *txn, PyObject *nested, PyObject *renewed)
             continue;
         }
         int in = PyDict_Contains(nested, key);
-        if (in < 0 || (in == 0
-                       && (add_pair(nested, x, z) < 0
-                           || PyList_Append(renewed, key) < 0))) {
+        if (in < 0
+            || (in == 0
+                && (add_pair(nested, x, z) < 0
+                    || PyList_Append(renewed, key) < 0)))
+        {
             goto done;
         }
     }
@@ -1761,7 +1791,9 @@ hs_func_patch_live(HsTxn *txn, PyObject *nested, PyObject *rejected)
      * with their new successor */
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(renewed); i++) {
         if (hs_txn_dict_set(txn, left_behind, PyList_GET_ITEM(renewed, i),
-                            NULL) < 0) {
+                            NULL)
+            < 0)
+        {
             Py_DECREF(renewed);
             return -1;
         }
@@ -1817,11 +1849,10 @@ hs_func_patch_live(HsTxn *txn, PyObject *nested, PyObject *rejected)
         if (PyFunction_GET_CODE(f) != old_code) {
             continue;
         }
-        int r = hs_func_patch(txn, f, PyTuple_GET_ITEM(pair, 1), NULL,
-                              NULL);
+        int r = hs_func_patch(txn, f, PyTuple_GET_ITEM(pair, 1), NULL, NULL);
         if (r == HS_PATCH_NOOP
-            && adopt_equal_code(txn, f, PyTuple_GET_ITEM(pair, 1), NULL)
-                   < 0) {
+            && adopt_equal_code(txn, f, PyTuple_GET_ITEM(pair, 1), NULL) < 0)
+        {
             goto error;
         }
         if (r < 0) {
@@ -1835,8 +1866,8 @@ hs_func_patch_live(HsTxn *txn, PyObject *nested, PyObject *rejected)
                         == old_code;
             }
             if (!seen && r == HS_PATCH_FREEVARS
-                && leave_behind(txn, old_code, PyTuple_GET_ITEM(pair, 1))
-                       < 0) {
+                && leave_behind(txn, old_code, PyTuple_GET_ITEM(pair, 1)) < 0)
+            {
                 goto error;
             }
             if (!seen) {

@@ -6,11 +6,11 @@
 #include "txn.h"
 
 typedef enum {
-    HS_PATCH_NOOP = 0,     /* nothing differed; nothing written */
-    HS_PATCH_UPDATED,      /* new code and/or metadata swapped in */
-    HS_PATCH_MOVED,        /* same code, new line numbers */
-    HS_PATCH_KIND,         /* generator/coroutine kind differs: replace */
-    HS_PATCH_FREEVARS,     /* new code needs a free variable old lacks */
+    HS_PATCH_NOOP = 0, /* nothing differed; nothing written */
+    HS_PATCH_UPDATED,  /* new code and/or metadata swapped in */
+    HS_PATCH_MOVED,    /* same code, new line numbers */
+    HS_PATCH_KIND,     /* generator/coroutine kind differs: replace */
+    HS_PATCH_FREEVARS, /* new code needs a free variable old lacks */
 } HsPatchResult;
 
 /* Which functions hs_func_held() collects: those a `def` of this module
@@ -101,8 +101,8 @@ int hs_code_pair_nested(PyObject *old_code, PyObject *new_code,
 /* Swap the new code into every live function (found by one walk of the
  * GC-tracked objects) whose code is an old code of `nested`.  `rejected`
  * (a list) receives (old code, qualname) for the old code objects whose
- * live closures could not take the new code (HS104).  Returns the number of functions patched, or
- * -1 with an exception set. */
+ * live closures could not take the new code (HS104).  Returns the number of
+ * functions patched, or -1 with an exception set. */
 Py_ssize_t hs_func_patch_live(HsTxn *txn, PyObject *nested,
                               PyObject *rejected);
 

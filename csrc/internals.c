@@ -58,8 +58,8 @@ hs_object_traverse(PyObject *obj, visitproc visit, void *arg)
 #if HS_REVERSION_FUNCTIONS
 /* Declared in Include/internal/pycore_function.h (3.13+) as PyAPI_FUNC, so
  * exported, but behind Py_BUILD_CORE. */
-PyAPI_FUNC(void) _PyFunction_SetVersion(PyFunctionObject *func,
-                                        uint32_t version);
+PyAPI_FUNC(void)
+    _PyFunction_SetVersion(PyFunctionObject *func, uint32_t version);
 #endif
 
 void
@@ -81,7 +81,8 @@ hs_function_reversion(PyObject *func)
     PyFunctionObject *f = (PyFunctionObject *)func;
     PyCodeObject *co = (PyCodeObject *)f->func_code;
     if (f->func_version < HS_FUNC_VERSION_FIRST_VALID
-        && co->co_version >= HS_FUNC_VERSION_FIRST_VALID) {
+        && co->co_version >= HS_FUNC_VERSION_FIRST_VALID)
+    {
         _PyFunction_SetVersion(f, co->co_version);
     }
 #else

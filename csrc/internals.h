@@ -11,7 +11,6 @@
 void hs_function_rebase_globals(PyObject *func, PyObject *globals);
 
 
-
 /* After `func` was given a new code object: let the specialising
  * interpreter use it again.  3.13+ (a reset function version is never
  * re-assigned there, so a patched function would run unspecialised for

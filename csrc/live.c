@@ -82,7 +82,8 @@ static int
 live_enter(Live *lv, PyObject *o)
 {
     if (lv->job->young == NULL || !PyObject_IS_GC(o) || PyType_Check(o)
-        || PyModule_Check(o) || o == lv->job->scratch) {
+        || PyModule_Check(o) || o == lv->job->scratch)
+    {
         return 0;
     }
     PyObject *key = PyLong_FromVoidPtr(o);
@@ -113,8 +114,8 @@ live_function_defaults(Live *lv, PyObject *f, int depth, int young)
         if (v == NULL) {
             return -1;
         }
-        PyObject *w = v == Py_None ? Py_NewRef(v)
-                                   : live_subst(lv, v, depth + 1);
+        PyObject *w =
+            v == Py_None ? Py_NewRef(v) : live_subst(lv, v, depth + 1);
         int r = w ? 0 : -1;
         if (w != NULL && w != v) {
             if (!young && !hs_txn_function_saved(lv->txn, f)) {
@@ -244,8 +245,9 @@ live_subst(Live *lv, PyObject *o, int depth)
     else if (PyFunction_Check(o)) {
         r = live_function_defaults(lv, o, depth, 1);
         PyObject *cl = r == 0 ? PyFunction_GET_CLOSURE(o) : NULL;
-        for (Py_ssize_t i = 0; cl != NULL && r == 0
-                               && i < PyTuple_GET_SIZE(cl); i++) {
+        for (Py_ssize_t i = 0;
+             cl != NULL && r == 0 && i < PyTuple_GET_SIZE(cl); i++)
+        {
             PyObject *c = live_subst(lv, PyTuple_GET_ITEM(cl, i), depth + 1);
             r = c ? 0 : -1;
             Py_XDECREF(c);
@@ -260,13 +262,12 @@ live_subst(Live *lv, PyObject *o, int depth)
         }
         int is_partial = 0;
         if (func != NULL) {
-            PyObject *mod = PyObject_GetAttrString((PyObject *)Py_TYPE(o),
-                                                   "__module__");
-            is_partial = mod && PyUnicode_Check(mod)
-                         && PyUnicode_CompareWithASCIIString(mod,
-                                                             "functools")
-                                == 0
-                         && PyObject_HasAttrString(o, "keywords");
+            PyObject *mod =
+                PyObject_GetAttrString((PyObject *)Py_TYPE(o), "__module__");
+            is_partial =
+                mod && PyUnicode_Check(mod)
+                && PyUnicode_CompareWithASCIIString(mod, "functools") == 0
+                && PyObject_HasAttrString(o, "keywords");
             Py_XDECREF(mod);
             PyErr_Clear();
             Py_CLEAR(func);
@@ -284,8 +285,8 @@ live_subst(Live *lv, PyObject *o, int depth)
             }
             else if (func != f || args != a || kw != k) {
                 PyObject *state = Py_BuildValue("(OOOO)", func, args, kw, d);
-                PyObject *res = state ? PyObject_CallMethod(
-                                            o, "__setstate__", "(O)", state)
+                PyObject *res = state ? PyObject_CallMethod(o, "__setstate__",
+                                                            "(O)", state)
                                       : NULL;
                 r = res ? 0 : -1;
                 Py_XDECREF(res);
@@ -328,7 +329,8 @@ int
 hs_live_rebind(HsJob *job, HsTxn *txn)
 {
     if (job->live_of == NULL || PyDict_GET_SIZE(job->live_of) == 0
-        || job->scratch == NULL) {
+        || job->scratch == NULL)
+    {
         return 0;
     }
     Live lv = {job, txn, PySet_New(NULL)};
@@ -342,7 +344,7 @@ hs_live_rebind(HsJob *job, HsTxn *txn)
             continue;
         }
         PyObject *w = live_subst(&lv, cur, 0);
-        r = w == NULL ? -1
+        r = w == NULL  ? -1
             : w != cur ? hs_txn_dict_set(txn, job->dict, name, w)
                        : live_module_function(&lv, cur);
         Py_XDECREF(w);
@@ -351,9 +353,10 @@ hs_live_rebind(HsJob *job, HsTxn *txn)
     /* the members of the classes this job updated */
     for (Py_ssize_t i = 0; r == 0 && job->class_updates != NULL
                            && i < PyList_GET_SIZE(job->class_updates);
-         i++) {
-        PyObject *klass = PyTuple_GET_ITEM(
-            PyList_GET_ITEM(job->class_updates, i), 0);
+         i++)
+    {
+        PyObject *klass =
+            PyTuple_GET_ITEM(PyList_GET_ITEM(job->class_updates, i), 0);
         PyObject *d = PyObject_GetAttrString(klass, "__dict__");
         PyObject *items = d ? PyMapping_Items(d) : NULL;
         Py_XDECREF(d);
@@ -363,9 +366,9 @@ hs_live_rebind(HsJob *job, HsTxn *txn)
             PyObject *v = PyTuple_GET_ITEM(kv, 1);
             PyObject *w = live_subst(&lv, v, 0);
             r = w == NULL ? -1
-                : w != v ? hs_txn_setattr(txn, klass,
-                                          PyTuple_GET_ITEM(kv, 0), w)
-                         : live_module_function(&lv, v);
+                : w != v
+                    ? hs_txn_setattr(txn, klass, PyTuple_GET_ITEM(kv, 0), w)
+                    : live_module_function(&lv, v);
             Py_XDECREF(w);
         }
         Py_XDECREF(items);

@@ -28,16 +28,17 @@ hs_state(PyObject *module)
 /* ------------------------------------------------------------------ */
 /* reload / patch                                                      */
 
-PyDoc_STRVAR(reload_doc,
-"reload($module, /, *modules, policy=None, rebuild_layout=False,\n"
-"       partial=False)\n--\n\n"
-"Reload modules in place as one all-or-nothing batch; return a Report.\n"
-"\n"
-"With no module: every tracked module whose source changed.  Raises\n"
-"ReloadError, with nothing changed, when the batch cannot be applied --\n"
-"including a class edit that cannot be applied in place (HS201-HS205).\n"
-"partial=True applies the rest of such a batch and reports those edits\n"
-"as rejected instead.");
+PyDoc_STRVAR(
+    reload_doc,
+    "reload($module, /, *modules, policy=None, rebuild_layout=False,\n"
+    "       partial=False)\n--\n\n"
+    "Reload modules in place as one all-or-nothing batch; return a Report.\n"
+    "\n"
+    "With no module: every tracked module whose source changed.  Raises\n"
+    "ReloadError, with nothing changed, when the batch cannot be applied --\n"
+    "including a class edit that cannot be applied in place (HS201-HS205).\n"
+    "partial=True applies the rest of such a batch and reports those edits\n"
+    "as rejected instead.");
 
 static PyObject *
 core_reload(PyObject *module, PyObject *args, PyObject *kwargs)
@@ -56,8 +57,7 @@ core_reload(PyObject *module, PyObject *args, PyObject *kwargs)
                 policy = value;
                 continue;
             }
-            if (PyUnicode_CompareWithASCIIString(key, "rebuild_layout")
-                == 0) {
+            if (PyUnicode_CompareWithASCIIString(key, "rebuild_layout") == 0) {
                 int v = PyObject_IsTrue(value);
                 if (v < 0) {
                     return NULL;
@@ -105,15 +105,15 @@ core_reload(PyObject *module, PyObject *args, PyObject *kwargs)
 }
 
 PyDoc_STRVAR(patch_doc,
-"patch($module, target, replacement, /)\n--\n\n"
-"Patch a live function or class in place from a replacement.");
+             "patch($module, target, replacement, /)\n--\n\n"
+             "Patch a live function or class in place from a replacement.");
 
 static PyObject *
 core_patch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2) {
-        PyErr_Format(PyExc_TypeError,
-                     "patch() takes 2 arguments (%zd given)", nargs);
+        PyErr_Format(PyExc_TypeError, "patch() takes 2 arguments (%zd given)",
+                     nargs);
         return NULL;
     }
     return hs_patch(module, args[0], args[1]);
@@ -154,7 +154,8 @@ as_directory(PyObject *target)
     }
     if (!is_dir && PyUnicode_Check(target)
         && PyUnicode_FindChar(target, '/', 0, PyUnicode_GET_LENGTH(target), 1)
-               < 0) {
+               < 0)
+    {
         Py_DECREF(os_path);
         goto done; /* a module name */
     }
@@ -176,8 +177,8 @@ static int
 list_remove_equal(PyObject *list, PyObject *item)
 {
     for (Py_ssize_t i = PyList_GET_SIZE(list) - 1; i >= 0; i--) {
-        int r = PyObject_RichCompareBool(PyList_GET_ITEM(list, i), item,
-                                         Py_EQ);
+        int r =
+            PyObject_RichCompareBool(PyList_GET_ITEM(list, i), item, Py_EQ);
         if (r < 0) {
             return -1;
         }
@@ -198,9 +199,10 @@ list_add_unique(PyObject *list, PyObject *item)
     return PyList_Append(list, item);
 }
 
-PyDoc_STRVAR(track_doc,
-"track($module, /, *targets)\n--\n\n"
-"Track directories or dotted package names for reload() and the watcher.");
+PyDoc_STRVAR(
+    track_doc,
+    "track($module, /, *targets)\n--\n\n"
+    "Track directories or dotted package names for reload() and the watcher.");
 
 static PyObject *
 core_track(PyObject *module, PyObject *args)
@@ -232,9 +234,8 @@ core_track(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(untrack_doc,
-"untrack($module, /, *targets)\n--\n\n"
-"Stop tracking directories or package names.");
+PyDoc_STRVAR(untrack_doc, "untrack($module, /, *targets)\n--\n\n"
+                          "Stop tracking directories or package names.");
 
 static PyObject *
 core_untrack(PyObject *module, PyObject *args)
@@ -263,8 +264,8 @@ core_untrack(PyObject *module, PyObject *args)
 }
 
 PyDoc_STRVAR(tracked_doc,
-"tracked($module, /)\n--\n\n"
-"Sorted names of the loaded modules that are tracked.");
+             "tracked($module, /)\n--\n\n"
+             "Sorted names of the loaded modules that are tracked.");
 
 static PyObject *
 core_tracked(PyObject *module, PyObject *unused)
@@ -280,8 +281,8 @@ core_tracked(PyObject *module, PyObject *unused)
     PyObject *names = PyList_New(0);
     for (Py_ssize_t i = 0; names && i < PyList_GET_SIZE(mods); i++) {
         PyObject *m = PyList_GET_ITEM(mods, i);
-        PyObject *n = PyModule_Check(m) ? PyModule_GetNameObject(m)
-                                        : Py_NewRef(m);
+        PyObject *n =
+            PyModule_Check(m) ? PyModule_GetNameObject(m) : Py_NewRef(m);
         if (n == NULL || PyList_Append(names, n) < 0) {
             Py_XDECREF(n);
             Py_CLEAR(names);
@@ -296,9 +297,10 @@ core_tracked(PyObject *module, PyObject *unused)
     return names;
 }
 
-PyDoc_STRVAR(snapshot_doc,
-"snapshot($module, module, /)\n--\n\n"
-"(Re)take the source snapshot of a module from its current file.");
+PyDoc_STRVAR(
+    snapshot_doc,
+    "snapshot($module, module, /)\n--\n\n"
+    "(Re)take the source snapshot of a module from its current file.");
 
 static PyObject *
 core_snapshot(PyObject *module, PyObject *target)
@@ -308,8 +310,8 @@ core_snapshot(PyObject *module, PyObject *target)
         return NULL;
     }
     if (PyUnicode_Check(target)) {
-        PyObject *m = PyDict_GetItemWithError(PyImport_GetModuleDict(),
-                                              target);
+        PyObject *m =
+            PyDict_GetItemWithError(PyImport_GetModuleDict(), target);
         if (m == NULL) {
             if (!PyErr_Occurred()) {
                 PyErr_Format(PyExc_ImportError, "module %R is not imported",
@@ -371,14 +373,17 @@ routed_reload(PyObject *module, PyObject *target)
 }
 
 static PyMethodDef routed_def = {
-    "reload", (PyCFunction)routed_reload, METH_O,
+    "reload",
+    (PyCFunction)routed_reload,
+    METH_O,
     "reload(module)\n--\n\n"
     "importlib.reload, routed through hotswap for tracked modules.",
 };
 
-PyDoc_STRVAR(route_doc,
-"route_importlib($module, enable, /)\n--\n\n"
-"Route importlib.reload() of tracked modules through hotswap.reload().");
+PyDoc_STRVAR(
+    route_doc,
+    "route_importlib($module, enable, /)\n--\n\n"
+    "Route importlib.reload() of tracked modules through hotswap.reload().");
 
 static PyObject *
 core_route_importlib(PyObject *module, PyObject *arg)
@@ -395,8 +400,8 @@ core_route_importlib(PyObject *module, PyObject *arg)
     int r = 0;
     if (enable && st->orig_reload == NULL) {
         st->orig_reload = PyObject_GetAttrString(importlib, "reload");
-        PyObject *f = st->orig_reload ? PyCFunction_New(&routed_def, module)
-                                      : NULL;
+        PyObject *f =
+            st->orig_reload ? PyCFunction_New(&routed_def, module) : NULL;
         r = f ? PyObject_SetAttrString(importlib, "reload", f) : -1;
         Py_XDECREF(f);
         if (r < 0) {
@@ -425,8 +430,8 @@ core_route_importlib(PyObject *module, PyObject *arg)
 static PyObject *
 watch_roots(HsState *st)
 {
-    PyObject *roots = PyList_GetSlice(st->roots, 0,
-                                      PyList_GET_SIZE(st->roots));
+    PyObject *roots =
+        PyList_GetSlice(st->roots, 0, PyList_GET_SIZE(st->roots));
     PyObject *files = roots ? hs_safepoint_tracked_files(st) : NULL;
     PyObject *os_path = files ? PyImport_ImportModule("os.path") : NULL;
     if (os_path == NULL) {
@@ -437,19 +442,20 @@ watch_roots(HsState *st)
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(files); i++) {
         PyObject *real = PyObject_CallMethod(os_path, "realpath", "O",
                                              PyList_GET_ITEM(files, i));
-        PyObject *dir = real ? PyObject_CallMethod(os_path, "dirname", "O",
-                                                   real)
-                             : NULL;
+        PyObject *dir =
+            real ? PyObject_CallMethod(os_path, "dirname", "O", real) : NULL;
         Py_XDECREF(real);
         int covered = 0;
         for (Py_ssize_t j = 0; dir && !covered && j < PyList_GET_SIZE(roots);
-             j++) {
+             j++)
+        {
             PyObject *root = PyList_GET_ITEM(roots, j);
             PyObject *prefix = PyUnicode_FromFormat("%U/", root);
-            covered = PyUnicode_Compare(dir, root) == 0
-                      || (prefix && PyUnicode_Tailmatch(dir, prefix, 0,
-                                                        PY_SSIZE_T_MAX, -1)
-                                        == 1);
+            covered =
+                PyUnicode_Compare(dir, root) == 0
+                || (prefix
+                    && PyUnicode_Tailmatch(dir, prefix, 0, PY_SSIZE_T_MAX, -1)
+                           == 1);
             Py_XDECREF(prefix);
         }
         if (dir == NULL || (!covered && PyList_Append(roots, dir) < 0)) {
@@ -474,11 +480,10 @@ register_exit_hooks(HsState *st, PyObject *module)
         return 0;
     }
     PyObject *atexit = PyImport_ImportModule("atexit");
-    PyObject *unwatch = atexit ? PyObject_GetAttrString(module, "unwatch")
-                               : NULL;
-    PyObject *r = unwatch ? PyObject_CallMethod(atexit, "register", "O",
-                                                unwatch)
-                          : NULL;
+    PyObject *unwatch =
+        atexit ? PyObject_GetAttrString(module, "unwatch") : NULL;
+    PyObject *r =
+        unwatch ? PyObject_CallMethod(atexit, "register", "O", unwatch) : NULL;
     Py_XDECREF(r);
     Py_XDECREF(atexit);
     Py_XDECREF(unwatch);
@@ -486,23 +491,19 @@ register_exit_hooks(HsState *st, PyObject *module)
         return -1;
     }
     PyObject *os = PyImport_ImportModule("os");
-    PyObject *forget = os ? PyObject_GetAttrString(module,
-                                                   "_forget_after_fork")
-                          : NULL;
-    PyObject *pause = forget ? PyObject_GetAttrString(module,
-                                                      "_pause_for_fork")
-                             : NULL;
-    PyObject *resume = pause ? PyObject_GetAttrString(module,
-                                                      "_resume_after_fork")
-                             : NULL;
+    PyObject *forget =
+        os ? PyObject_GetAttrString(module, "_forget_after_fork") : NULL;
+    PyObject *pause =
+        forget ? PyObject_GetAttrString(module, "_pause_for_fork") : NULL;
+    PyObject *resume =
+        pause ? PyObject_GetAttrString(module, "_resume_after_fork") : NULL;
     PyObject *kw = resume ? Py_BuildValue("{s:O,s:O,s:O}", "before", pause,
                                           "after_in_parent", resume,
                                           "after_in_child", forget)
                           : NULL;
     Py_XDECREF(pause);
     Py_XDECREF(resume);
-    PyObject *reg = kw ? PyObject_GetAttrString(os, "register_at_fork")
-                       : NULL;
+    PyObject *reg = kw ? PyObject_GetAttrString(os, "register_at_fork") : NULL;
     PyObject *args = reg ? PyTuple_New(0) : NULL;
     r = args ? PyObject_Call(reg, args, kw) : NULL;
     Py_XDECREF(r);
@@ -518,31 +519,33 @@ register_exit_hooks(HsState *st, PyObject *module)
     return 0;
 }
 
-PyDoc_STRVAR(watch_doc,
-"watch($module, /, *roots, debounce=0.05, mode='auto', backend='auto',\n"
-"      poll_interval=0.5, exclude=(), allow_world_writable=False,\n"
-"      wake=True, partial=False)\n--\n\n"
-"Track roots and start (or reconfigure) the watcher thread.\n"
-"\n"
-"Each batch is all or nothing, like reload(): a module whose edit cannot\n"
-"be applied keeps its old code and the error is logged until the file is\n"
-"fixed.  partial=True: like reload(..., partial=True).\n"
-"\n"
-"mode 'auto' reloads on the main thread at the next bytecode boundary;\n"
-"'queued' waits for hotswap.poll().  backend 'auto' uses inotify when\n"
-"available, else polling; 'poll' forces polling.\n"
-"\n"
-"wake (mode 'auto', watch() called on the main thread, SIGURG without a\n"
-"handler): after scheduling a reload, send SIGURG to the main thread so\n"
-"one blocked in select/epoll/sleep runs it at once; a no-op Python\n"
-"handler is installed for SIGURG while watching.");
+PyDoc_STRVAR(
+    watch_doc,
+    "watch($module, /, *roots, debounce=0.05, mode='auto', backend='auto',\n"
+    "      poll_interval=0.5, exclude=(), allow_world_writable=False,\n"
+    "      wake=True, partial=False)\n--\n\n"
+    "Track roots and start (or reconfigure) the watcher thread.\n"
+    "\n"
+    "Each batch is all or nothing, like reload(): a module whose edit cannot\n"
+    "be applied keeps its old code and the error is logged until the file is\n"
+    "fixed.  partial=True: like reload(..., partial=True).\n"
+    "\n"
+    "mode 'auto' reloads on the main thread at the next bytecode boundary;\n"
+    "'queued' waits for hotswap.poll().  backend 'auto' uses inotify when\n"
+    "available, else polling; 'poll' forces polling.\n"
+    "\n"
+    "wake (mode 'auto', watch() called on the main thread, SIGURG without a\n"
+    "handler): after scheduling a reload, send SIGURG to the main thread so\n"
+    "one blocked in select/epoll/sleep runs it at once; a no-op Python\n"
+    "handler is installed for SIGURG while watching.");
 
 static PyObject *
 core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"debounce", "mode", "backend", "poll_interval",
-                             "exclude", "allow_world_writable", "wake",
-                             "partial", NULL};
+    static char *kwlist[] = {
+        "debounce",      "mode",    "backend",
+        "poll_interval", "exclude", "allow_world_writable",
+        "wake",          "partial", NULL};
     HsState *st = hs_state(module);
     double debounce = 0.05, poll_interval = 0.5;
     const char *mode = "auto", *backend = "auto";
@@ -555,10 +558,9 @@ core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
     if (empty == NULL) {
         return NULL;
     }
-    int ok = PyArg_ParseTupleAndKeywords(empty, kwargs, "|$dssdOppp:watch",
-                                         kwlist, &debounce, &mode, &backend,
-                                         &poll_interval, &exclude, &allow_ww,
-                                         &wake, &partial);
+    int ok = PyArg_ParseTupleAndKeywords(
+        empty, kwargs, "|$dssdOppp:watch", kwlist, &debounce, &mode, &backend,
+        &poll_interval, &exclude, &allow_ww, &wake, &partial);
     Py_DECREF(empty);
     if (!ok) {
         return NULL;
@@ -584,7 +586,7 @@ core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
     }
     if (debounce < 0 || poll_interval <= 0) {
         PyErr_SetString(PyExc_ValueError, "watch(): debounce must be >= 0 "
-                        "and poll_interval > 0");
+                                          "and poll_interval > 0");
         return NULL;
     }
     PyObject *ex = exclude && exclude != Py_None ? PySequence_List(exclude)
@@ -596,7 +598,7 @@ core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
         if (!PyUnicode_Check(PyList_GET_ITEM(ex, i))) {
             Py_DECREF(ex);
             PyErr_SetString(PyExc_TypeError, "watch(): exclude takes str "
-                            "patterns");
+                                             "patterns");
             return NULL;
         }
     }
@@ -615,7 +617,8 @@ core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
     int r = -1;
     if (files != NULL
         && (st->log_sink != NULL || hs_safepoint_ensure_log_handler() == 0)
-        && register_exit_hooks(st, module) == 0) {
+        && register_exit_hooks(st, module) == 0)
+    {
         r = hs_watch_start(&cfg, roots, files, ex, hs_safepoint_notify_nogil,
                            module);
     }
@@ -629,9 +632,8 @@ core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
     Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(unwatch_doc,
-"unwatch($module, /)\n--\n\n"
-"Stop the watcher thread (a no-op when none runs).");
+PyDoc_STRVAR(unwatch_doc, "unwatch($module, /)\n--\n\n"
+                          "Stop the watcher thread (a no-op when none runs).");
 
 static PyObject *
 core_unwatch(PyObject *module, PyObject *unused)
@@ -668,10 +670,11 @@ core_resume_after_fork(PyObject *module, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(poll_doc,
-"poll($module, /)\n--\n\n"
-"Apply pending changes now; return the Report, or None if none were\n"
-"pending.  A failed reload is logged and its report returned.");
+PyDoc_STRVAR(
+    poll_doc,
+    "poll($module, /)\n--\n\n"
+    "Apply pending changes now; return the Report, or None if none were\n"
+    "pending.  A failed reload is logged and its report returned.");
 
 static PyObject *
 core_poll(PyObject *module, PyObject *unused)
@@ -679,9 +682,10 @@ core_poll(PyObject *module, PyObject *unused)
     return hs_safepoint_apply(module);
 }
 
-PyDoc_STRVAR(watching_doc,
-"watching($module, /)\n--\n\n"
-"The watcher's settings and counters, or None when it is not running.");
+PyDoc_STRVAR(
+    watching_doc,
+    "watching($module, /)\n--\n\n"
+    "The watcher's settings and counters, or None when it is not running.");
 
 static PyObject *
 core_watching(PyObject *module, PyObject *unused)
@@ -697,7 +701,8 @@ core_watching(PyObject *module, PyObject *unused)
     PyObject *w = PyBool_FromLong(hs_safepoint_waking());
     PyObject *b = hs_safepoint_blocked(st);
     if (b == NULL || PyDict_SetItemString(d, "wake", w) < 0
-        || PyDict_SetItemString(d, "blocked", b) < 0) {
+        || PyDict_SetItemString(d, "blocked", b) < 0)
+    {
         Py_CLEAR(d);
     }
     Py_DECREF(w);
@@ -706,8 +711,8 @@ core_watching(PyObject *module, PyObject *unused)
 }
 
 PyDoc_STRVAR(last_report_doc,
-"last_report($module, /)\n--\n\n"
-"The Report of the last automatic or poll() reload, or None.");
+             "last_report($module, /)\n--\n\n"
+             "The Report of the last automatic or poll() reload, or None.");
 
 static PyObject *
 core_last_report(PyObject *module, PyObject *unused)
@@ -732,10 +737,11 @@ add_hook(PyObject *list, PyObject *fn)
     return Py_NewRef(fn);
 }
 
-PyDoc_STRVAR(before_doc,
-"before_reload($module, fn, /)\n--\n\n"
-"Register fn(module_names) to run before each automatic or poll()\n"
-"reload; returns fn (usable as a decorator).");
+PyDoc_STRVAR(
+    before_doc,
+    "before_reload($module, fn, /)\n--\n\n"
+    "Register fn(module_names) to run before each automatic or poll()\n"
+    "reload; returns fn (usable as a decorator).");
 
 static PyObject *
 core_before_reload(PyObject *module, PyObject *fn)
@@ -744,10 +750,11 @@ core_before_reload(PyObject *module, PyObject *fn)
     return st ? add_hook(st->before_hooks, fn) : NULL;
 }
 
-PyDoc_STRVAR(after_doc,
-"after_reload($module, fn, /)\n--\n\n"
-"Register fn(report) to run after each automatic or poll() reload;\n"
-"returns fn (usable as a decorator).");
+PyDoc_STRVAR(
+    after_doc,
+    "after_reload($module, fn, /)\n--\n\n"
+    "Register fn(report) to run after each automatic or poll() reload;\n"
+    "returns fn (usable as a decorator).");
 
 static PyObject *
 core_after_reload(PyObject *module, PyObject *fn)
@@ -756,13 +763,16 @@ core_after_reload(PyObject *module, PyObject *fn)
     return st ? add_hook(st->after_hooks, fn) : NULL;
 }
 
-PyDoc_STRVAR(set_log_sink_doc,
-"set_log_sink($module, sink, /)\n--\n\n"
-"Send the watcher's messages to sink(levelno, message, detail) instead of\n"
-"the 'hotswap' logger; None goes back to the logger.  detail is the Report\n"
-"of a reload line, the ReloadError of a failure line, else None.  For a\n"
-"program that owns its output (the CLI): the logging tree then cannot\n"
-"lose the messages.");
+PyDoc_STRVAR(
+    set_log_sink_doc,
+    "set_log_sink($module, sink, /)\n--\n\n"
+    "Send the watcher's messages to sink(levelno, message, detail) instead "
+    "of\n"
+    "the 'hotswap' logger; None goes back to the logger.  detail is the "
+    "Report\n"
+    "of a reload line, the ReloadError of a failure line, else None.  For a\n"
+    "program that owns its output (the CLI): the logging tree then cannot\n"
+    "lose the messages.");
 
 /* Store a callable (or None: NULL) in a module-state slot.  `what` names
  * the argument in the TypeError. */
@@ -785,10 +795,11 @@ core_set_log_sink(PyObject *module, PyObject *sink)
               : NULL;
 }
 
-PyDoc_STRVAR(set_adapter_hook_doc,
-"_set_adapter_hook($module, fn, /)\n--\n\n"
-"Install fn(phase, batch) as the adapter dispatcher (None removes it).\n"
-"hotswap.adapters installs it; see docs/api.md, Framework adapters.");
+PyDoc_STRVAR(
+    set_adapter_hook_doc,
+    "_set_adapter_hook($module, fn, /)\n--\n\n"
+    "Install fn(phase, batch) as the adapter dispatcher (None removes it).\n"
+    "hotswap.adapters installs it; see docs/api.md, Framework adapters.");
 
 static PyObject *
 core_set_adapter_hook(PyObject *module, PyObject *fn)
@@ -798,16 +809,18 @@ core_set_adapter_hook(PyObject *module, PyObject *fn)
               : NULL;
 }
 
-PyDoc_STRVAR(remove_hook_doc,
-"remove_hook($module, fn, /)\n--\n\n"
-"Unregister a hook added with before_reload() or after_reload().");
+PyDoc_STRVAR(
+    remove_hook_doc,
+    "remove_hook($module, fn, /)\n--\n\n"
+    "Unregister a hook added with before_reload() or after_reload().");
 
 static PyObject *
 core_remove_hook(PyObject *module, PyObject *fn)
 {
     HsState *st = hs_state(module);
     if (st == NULL || list_remove_equal(st->before_hooks, fn) < 0
-        || list_remove_equal(st->after_hooks, fn) < 0) {
+        || list_remove_equal(st->after_hooks, fn) < 0)
+    {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -825,8 +838,7 @@ static PyMethodDef core_methods[] = {
     {"untrack", (PyCFunction)core_untrack, METH_VARARGS, untrack_doc},
     {"tracked", (PyCFunction)core_tracked, METH_NOARGS, tracked_doc},
     {"snapshot", (PyCFunction)core_snapshot, METH_O, snapshot_doc},
-    {"route_importlib", (PyCFunction)core_route_importlib, METH_O,
-     route_doc},
+    {"route_importlib", (PyCFunction)core_route_importlib, METH_O, route_doc},
     {"watch", (PyCFunction)(void (*)(void))core_watch,
      METH_VARARGS | METH_KEYWORDS, watch_doc},
     {"unwatch", (PyCFunction)core_unwatch, METH_NOARGS, unwatch_doc},
@@ -837,8 +849,7 @@ static PyMethodDef core_methods[] = {
     {"before_reload", (PyCFunction)core_before_reload, METH_O, before_doc},
     {"after_reload", (PyCFunction)core_after_reload, METH_O, after_doc},
     {"remove_hook", (PyCFunction)core_remove_hook, METH_O, remove_hook_doc},
-    {"set_log_sink", (PyCFunction)core_set_log_sink, METH_O,
-     set_log_sink_doc},
+    {"set_log_sink", (PyCFunction)core_set_log_sink, METH_O, set_log_sink_doc},
     {"_set_adapter_hook", (PyCFunction)core_set_adapter_hook, METH_O,
      set_adapter_hook_doc},
     {"_forget_after_fork", (PyCFunction)core_forget_after_fork, METH_NOARGS,
@@ -881,11 +892,12 @@ excluded_dirs(void)
     return result;
 }
 
-PyDoc_STRVAR(reload_error_doc,
-"A batch could not be applied; every module is exactly as before.\n"
-"\n"
-"Attributes: report, module, filename, lineno, code; __cause__ is the\n"
-"underlying exception.");
+PyDoc_STRVAR(
+    reload_error_doc,
+    "A batch could not be applied; every module is exactly as before.\n"
+    "\n"
+    "Attributes: report, module, filename, lineno, code; __cause__ is the\n"
+    "underlying exception.");
 
 static int
 core_exec(PyObject *module)
@@ -904,16 +916,17 @@ core_exec(PyObject *module)
     if (st == NULL) {
         return -1;
     }
-    if (hs_report_init_types(module, &st->change_type,
-                             &st->module_result_type, &st->report_type) < 0
-        || hs_track_init_types(module, &st->snapshot_type,
-                               &st->finder_type) < 0) {
+    if (hs_report_init_types(module, &st->change_type, &st->module_result_type,
+                             &st->report_type)
+            < 0
+        || hs_track_init_types(module, &st->snapshot_type, &st->finder_type)
+               < 0)
+    {
         return -1;
     }
-    PyObject *attrs = Py_BuildValue("{s:O,s:O,s:O,s:O,s:O}", "report",
-                                    Py_None, "module", Py_None, "filename",
-                                    Py_None, "lineno", Py_None, "code",
-                                    Py_None);
+    PyObject *attrs = Py_BuildValue("{s:O,s:O,s:O,s:O,s:O}", "report", Py_None,
+                                    "module", Py_None, "filename", Py_None,
+                                    "lineno", Py_None, "code", Py_None);
     if (attrs == NULL) {
         return -1;
     }
@@ -933,20 +946,24 @@ core_exec(PyObject *module)
     if (st->before_hooks == NULL || st->after_hooks == NULL) {
         return -1;
     }
-    if (st->reload_error == NULL || st->snapshots == NULL
-        || st->roots == NULL || st->names == NULL || st->excluded == NULL) {
+    if (st->reload_error == NULL || st->snapshots == NULL || st->roots == NULL
+        || st->names == NULL || st->excluded == NULL)
+    {
         return -1;
     }
     if (PyModule_AddObjectRef(module, "ReloadError", st->reload_error) < 0
-        || PyModule_AddObjectRef(module, "Report",
-                                 (PyObject *)st->report_type) < 0
-        || PyModule_AddObjectRef(module, "Change",
-                                 (PyObject *)st->change_type) < 0
+        || PyModule_AddObjectRef(module, "Report", (PyObject *)st->report_type)
+               < 0
+        || PyModule_AddObjectRef(module, "Change", (PyObject *)st->change_type)
+               < 0
         || PyModule_AddObjectRef(module, "ModuleResult",
-                                 (PyObject *)st->module_result_type) < 0
+                                 (PyObject *)st->module_result_type)
+               < 0
         || PyModule_AddObjectRef(module, "Snapshot",
-                                 (PyObject *)st->snapshot_type) < 0
-        || PyModule_AddObjectRef(module, "snapshots", st->snapshots) < 0) {
+                                 (PyObject *)st->snapshot_type)
+               < 0
+        || PyModule_AddObjectRef(module, "snapshots", st->snapshots) < 0)
+    {
         return -1;
     }
     return hs_track_install_finder(st, module);
@@ -1020,9 +1037,7 @@ core_free(void *module)
 
 static struct PyModuleDef_Slot core_slots[] = {
     {Py_mod_exec, HS_SLOT(core_exec)},
-    HS_SLOT_ONE_INTERPRETER
-    HS_SLOT_GIL_USED
-    {0, NULL},
+    HS_SLOT_ONE_INTERPRETER HS_SLOT_GIL_USED{0, NULL},
 };
 
 PyDoc_STRVAR(core_doc, "The C core of hotswap (see the hotswap package).");

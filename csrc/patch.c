@@ -23,7 +23,8 @@ inner_function(PyObject *v)
         return Py_NewRef(v);
     }
     if (PyObject_TypeCheck(v, &PyClassMethod_Type)
-        || PyObject_TypeCheck(v, &PyStaticMethod_Type)) {
+        || PyObject_TypeCheck(v, &PyStaticMethod_Type))
+    {
         PyObject *f = PyObject_GetAttrString(v, "__func__");
         if (f != NULL && PyFunction_Check(f)) {
             return f;
@@ -42,23 +43,25 @@ rehome_function(PyObject *f, PyObject *globals)
     if (qual == NULL) {
         return NULL;
     }
-    PyObject *g = PyFunction_NewWithQualName(PyFunction_GET_CODE(f), globals,
-                                             qual);
+    PyObject *g =
+        PyFunction_NewWithQualName(PyFunction_GET_CODE(f), globals, qual);
     Py_DECREF(qual);
     if (g == NULL) {
         return NULL;
     }
     /* 3.14+: __annotate__, not __annotations__ (which would evaluate
      * them); eager annotations are copied below */
-    static const char *const attrs[] = {"__defaults__", "__kwdefaults__",
+    static const char *const attrs[] = {
+        "__defaults__", "__kwdefaults__",
 #if HS_HAVE_ANNOTATE
-                                        "__annotate__",
+        "__annotate__",
 #else
-                                        "__annotations__",
+        "__annotations__",
 #endif
-                                        "__doc__", "__dict__", NULL};
+        "__doc__",      "__dict__",       NULL};
     if (PyFunction_GET_CLOSURE(f) != NULL
-        && PyFunction_SetClosure(g, PyFunction_GET_CLOSURE(f)) < 0) {
+        && PyFunction_SetClosure(g, PyFunction_GET_CLOSURE(f)) < 0)
+    {
         Py_DECREF(g);
         return NULL;
     }
@@ -103,9 +106,17 @@ patch_class(HsJob *job, HsTxn *txn, PyObject *target, PyObject *repl,
         goto done;
     }
     static const char *const skip[] = {
-        "__module__", "__qualname__", "__dict__", "__weakref__", "__slots__",
-        "_abc_impl", "__orig_bases__", "__parameters__", "__firstlineno__",
-        "__static_attributes__", NULL,
+        "__module__",
+        "__qualname__",
+        "__dict__",
+        "__weakref__",
+        "__slots__",
+        "_abc_impl",
+        "__orig_bases__",
+        "__parameters__",
+        "__firstlineno__",
+        "__static_attributes__",
+        NULL,
     };
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
@@ -124,14 +135,15 @@ patch_class(HsJob *job, HsTxn *txn, PyObject *target, PyObject *repl,
         PyObject *fn = inner_function(v);
         if (fn != NULL) {
             /* super() in the replacement's methods means the target */
-            PyObject *fv = PyObject_GetAttrString(PyFunction_GET_CODE(fn),
-                                                  "co_freevars");
+            PyObject *fv =
+                PyObject_GetAttrString(PyFunction_GET_CODE(fn), "co_freevars");
             PyObject *cl = PyFunction_GET_CLOSURE(fn);
-            for (Py_ssize_t k = 0; fv && cl && k < PyTuple_GET_SIZE(fv);
-                 k++) {
-                if (PyUnicode_CompareWithASCIIString(
-                        PyTuple_GET_ITEM(fv, k), "__class__") == 0
-                    && PyCell_GET(PyTuple_GET_ITEM(cl, k)) == repl) {
+            for (Py_ssize_t k = 0; fv && cl && k < PyTuple_GET_SIZE(fv); k++) {
+                if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(fv, k),
+                                                     "__class__")
+                        == 0
+                    && PyCell_GET(PyTuple_GET_ITEM(cl, k)) == repl)
+                {
                     PyCell_Set(PyTuple_GET_ITEM(cl, k), target);
                 }
             }
@@ -154,20 +166,19 @@ patch_class(HsJob *job, HsTxn *txn, PyObject *target, PyObject *repl,
         if (qn == NULL) {
             r = -1;
         }
-        else if (fo != NULL && fn != NULL
-                 && Py_TYPE(old) == Py_TYPE(v)) {
+        else if (fo != NULL && fn != NULL && Py_TYPE(old) == Py_TYPE(v)) {
             r = hs_func_patch(txn, fo, PyFunction_GET_CODE(fn), fn, nested);
             if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
                 r = hs_txn_setattr(txn, target, name, v);
                 if (r == 0) {
                     r = hs_report_add(job, qn, "method", "replaced", "HS101",
-                                      0, "generator or coroutine kind "
+                                      0,
+                                      "generator or coroutine kind "
                                       "changed");
                 }
             }
             else if (r > 0) {
-                r = hs_report_add(job, qn, "method", "updated", NULL, 0,
-                                  NULL);
+                r = hs_report_add(job, qn, "method", "updated", NULL, 0, NULL);
             }
         }
         else {
@@ -257,7 +268,8 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
     job.change_type = st->change_type;
     job.entries = PyList_New(0);
     if (nested == NULL || rejected == NULL || modules == NULL
-        || job.entries == NULL) {
+        || job.entries == NULL)
+    {
         goto out;
     }
     job.name = PyObject_GetAttrString(target, "__module__");
@@ -266,8 +278,8 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
     }
     if (is_func) {
         job.dict = Py_NewRef(PyFunction_GET_GLOBALS(target));
-        job.filename = PyObject_GetAttrString(PyFunction_GET_CODE(target),
-                                              "co_filename");
+        job.filename =
+            PyObject_GetAttrString(PyFunction_GET_CODE(target), "co_filename");
         if (job.filename == NULL) {
             goto out;
         }
@@ -290,8 +302,7 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
         if (r >= 0) {
             PyObject *q = PyObject_GetAttrString(target, "__qualname__");
             r = q ? hs_report_add(&job, q, "function",
-                                  r == HS_PATCH_NOOP ? "unchanged"
-                                                     : "updated",
+                                  r == HS_PATCH_NOOP ? "unchanged" : "updated",
                                   NULL, 0, NULL)
                   : -1;
             Py_XDECREF(q);
@@ -307,7 +318,8 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
             if (!PyErr_Occurred()) {
                 PyErr_Format(PyExc_TypeError,
                              "hotswap.patch(): the module of %R (%R) is not "
-                             "imported", target, job.name);
+                             "imported",
+                             target, job.name);
             }
             goto out;
         }
@@ -326,20 +338,21 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
      * the same pass and the same HS104 report as a reload */
     job.changed = 1;
     if (hs_func_patch_live(&txn, nested, rejected) < 0
-        || hs_report_codes(&job, 1, rejected, "rejected", "HS104", 1) < 0) {
+        || hs_report_codes(&job, 1, rejected, "rejected", "HS104", 1) < 0)
+    {
         goto fail;
     }
     hs_txn_clear(&txn);
-    PyObject *mr = hs_module_result_new(st->module_result_type, job.name,
-                                        job.filename, "reloaded",
-                                        hs_now() - t0);
+    PyObject *mr =
+        hs_module_result_new(st->module_result_type, job.name, job.filename,
+                             "reloaded", hs_now() - t0);
     if (mr == NULL || PyList_Append(modules, mr) < 0) {
         Py_XDECREF(mr);
         goto out;
     }
     Py_DECREF(mr);
-    report = hs_report_new(st->report_type, job.entries, modules, 1,
-                           hs_now() - t0);
+    report =
+        hs_report_new(st->report_type, job.entries, modules, 1, hs_now() - t0);
     goto out;
 fail:
     hs_txn_rollback(&txn);

@@ -88,8 +88,8 @@ int
 hs_plan_alloc(HsJob *job)
 {
     Py_ssize_t n = job->chunks.len ? job->chunks.len : 1;
-    Py_ssize_t m = job->old_chunks && job->old_chunks->len
-                       ? job->old_chunks->len : 1;
+    Py_ssize_t m =
+        job->old_chunks && job->old_chunks->len ? job->old_chunks->len : 1;
     job->state = PyMem_Calloc(n, 1);
     job->match = PyMem_Malloc(n * sizeof(Py_ssize_t));
     job->stripped = PyMem_Calloc(n, 1);
@@ -151,8 +151,10 @@ static int
 plan_deco_names_changed(HsJob *job, const char *t, const HsChunk *c)
 {
     for (Py_ssize_t p = c->start; p < c->head; p++) {
-        if (t[p] != '@' || (p > c->start && t[p - 1] != '\n'
-                            && t[p - 1] != ' ' && t[p - 1] != '\t')) {
+        if (t[p] != '@'
+            || (p > c->start && t[p - 1] != '\n' && t[p - 1] != ' '
+                && t[p - 1] != '\t'))
+        {
             continue;
         }
         Py_ssize_t a = p + 1;
@@ -163,15 +165,18 @@ plan_deco_names_changed(HsJob *job, const char *t, const HsChunk *c)
         while (q < c->head
                && (t[q] == '_' || (t[q] >= 'a' && t[q] <= 'z')
                    || (t[q] >= 'A' && t[q] <= 'Z')
-                   || (q > a && t[q] >= '0' && t[q] <= '9'))) {
+                   || (q > a && t[q] >= '0' && t[q] <= '9')))
+        {
             q++;
         }
         Py_ssize_t e = q;
         while (e < c->head && (t[e] == ' ' || t[e] == '\t')) {
             e++;
         }
-        if (q == a || (e < c->head && t[e] != '(' && t[e] != '\n'
-                       && t[e] != '\r' && t[e] != '#')) {
+        if (q == a
+            || (e < c->head && t[e] != '(' && t[e] != '\n' && t[e] != '\r'
+                && t[e] != '#'))
+        {
             continue;
         }
         for (Py_ssize_t k = 0; k < job->chunks.len; k++) {
@@ -179,7 +184,8 @@ plan_deco_names_changed(HsJob *job, const char *t, const HsChunk *c)
             if (d->kind == HS_CHUNK_DEF && d->head == d->start
                 && job->state[k] == HS_ST_CHANGED && d != c
                 && d->name_len == q - a
-                && memcmp(t + d->name, t + a, (size_t)(q - a)) == 0) {
+                && memcmp(t + d->name, t + a, (size_t)(q - a)) == 0)
+            {
                 return 1;
             }
         }
@@ -204,7 +210,8 @@ plan_redecorate(HsJob *job, const char *t)
             if (c->kind != HS_CHUNK_DEF || c->head <= c->start
                 || job->match[i] < 0
                 || (job->state[i] == HS_ST_CHANGED && !job->stripped[i])
-                || job->state[i] == HS_ST_ADDED) {
+                || job->state[i] == HS_ST_ADDED)
+            {
                 continue;
             }
             if (plan_deco_names_changed(job, t, c)) {
@@ -238,14 +245,14 @@ hs_plan_normal(HsJob *job)
         job->old_matched[j] = 1;
         job->match[i] = j;
         if (o->hash == c->hash
-            && same_bytes(ot, o->start, o->end, nt, c->start, c->end)) {
-            job->state[i] = o->line == c->line ? HS_ST_UNCHANGED
-                                               : HS_ST_MOVED;
+            && same_bytes(ot, o->start, o->end, nt, c->start, c->end))
+        {
+            job->state[i] = o->line == c->line ? HS_ST_UNCHANGED : HS_ST_MOVED;
             continue;
         }
         job->state[i] = HS_ST_CHANGED;
-        int same_deco = same_bytes(ot, o->start, o->head, nt, c->start,
-                                   c->head);
+        int same_deco =
+            same_bytes(ot, o->start, o->head, nt, c->start, c->head);
         if (c->kind == HS_CHUNK_DEF && o->kind == c->kind && same_deco) {
             /* decorators unchanged: they stay as they are on the live
              * object and are not run again */
@@ -263,7 +270,8 @@ hs_plan_normal(HsJob *job)
     for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
         if (job->chunks.items[i].kind == HS_CHUNK_FUTURE
             && job->state[i] != HS_ST_UNCHANGED
-            && job->state[i] != HS_ST_MOVED) {
+            && job->state[i] != HS_ST_MOVED)
+        {
             job->mode = HS_MODE_FULL;
         }
     }
@@ -299,7 +307,8 @@ module_package(HsJob *job)
     }
     pkg = NULL;
     if (spec != NULL && spec != Py_None
-        && PyObject_GetOptionalAttrString(spec, "parent", &pkg) < 0) {
+        && PyObject_GetOptionalAttrString(spec, "parent", &pkg) < 0)
+    {
         return NULL;
     }
     if (pkg != NULL && PyUnicode_Check(pkg)) {
@@ -340,8 +349,8 @@ star_source(HsJob *job, PyObject *modname, long level)
         if (bits == NULL) {
             return NULL;
         }
-        PyObject *base = PyList_GET_SIZE(bits) >= level
-                             ? PyList_GET_ITEM(bits, 0) : NULL;
+        PyObject *base =
+            PyList_GET_SIZE(bits) >= level ? PyList_GET_ITEM(bits, 0) : NULL;
         if (base != NULL && PyUnicode_GET_LENGTH(base) > 0) {
             full = PyUnicode_GET_LENGTH(modname) > 0
                        ? PyUnicode_FromFormat("%U.%U", base, modname)
@@ -367,7 +376,8 @@ star_exports(PyObject *mod, PyObject *names)
         return -1;
     }
     int public_only = all == NULL;
-    if (all == NULL && (all = PyObject_GetAttrString(mod, "__dict__")) == NULL) {
+    if (all == NULL && (all = PyObject_GetAttrString(mod, "__dict__")) == NULL)
+    {
         return -1;
     }
     it = PyObject_GetIter(all);
@@ -379,7 +389,8 @@ star_exports(PyObject *mod, PyObject *names)
         int r = 0;
         if (PyUnicode_Check(item)
             && !(public_only && PyUnicode_GET_LENGTH(item) > 0
-                 && PyUnicode_READ_CHAR(item, 0) == '_')) {
+                 && PyUnicode_READ_CHAR(item, 0) == '_'))
+        {
             r = PySet_Add(names, item);
         }
         Py_DECREF(item);
@@ -411,7 +422,8 @@ hs_plan_star_bindings(HsJob *job, PyObject *code, PyObject *into)
         while (it != NULL && (name = PyIter_Next(it)) != NULL) {
             PyObject *v = NULL;
             if (PyObject_GetOptionalAttr(mod, name, &v) < 0
-                || (v != NULL && PyDict_SetItem(into, name, v) < 0)) {
+                || (v != NULL && PyDict_SetItem(into, name, v) < 0))
+            {
                 r = -1;
             }
             Py_XDECREF(v);
@@ -434,8 +446,8 @@ hs_plan_star_bindings(HsJob *job, PyObject *code, PyObject *into)
 static PyObject *
 binds_of_range(HsJob *job, const char *text, const HsChunk *c)
 {
-    PyObject *code = hs_stage_compile_range(job, text, c->start, c->end,
-                                            c->line, c->start);
+    PyObject *code =
+        hs_stage_compile_range(job, text, c->start, c->end, c->line, c->start);
     PyObject *names = NULL, *stars = NULL;
     if (code == NULL) {
         return NULL;
@@ -447,9 +459,9 @@ binds_of_range(HsJob *job, const char *text, const HsChunk *c)
         star = stars ? hs_stage_star_imports(code, stars) : -1;
         for (Py_ssize_t i = 0; star == 0 && i < PyList_GET_SIZE(stars); i++) {
             PyObject *src = PyList_GET_ITEM(stars, i);
-            PyObject *mod = star_source(
-                job, PyTuple_GET_ITEM(src, 0),
-                PyLong_AsLong(PyTuple_GET_ITEM(src, 1)));
+            PyObject *mod =
+                star_source(job, PyTuple_GET_ITEM(src, 0),
+                            PyLong_AsLong(PyTuple_GET_ITEM(src, 1)));
             if (mod == NULL && PyErr_Occurred()) {
                 star = -1;
             }
@@ -476,16 +488,16 @@ chunk_binds(HsJob *job, Py_ssize_t k)
     if (key == NULL) {
         return NULL;
     }
-    if (job->chunk_binds == NULL
-        && (job->chunk_binds = PyDict_New()) == NULL) {
+    if (job->chunk_binds == NULL && (job->chunk_binds = PyDict_New()) == NULL)
+    {
         Py_DECREF(key);
         return NULL;
     }
     if (PyDict_GetItemRef(job->chunk_binds, key, &names) == 0) {
         names = binds_of_range(job, PyBytes_AS_STRING(job->text),
                                &job->chunks.items[k]);
-        if (names != NULL
-            && PyDict_SetItem(job->chunk_binds, key, names) < 0) {
+        if (names != NULL && PyDict_SetItem(job->chunk_binds, key, names) < 0)
+        {
             Py_CLEAR(names);
         }
     }
@@ -506,18 +518,19 @@ range_binds(HsJob *job, const char *text, const HsChunk *c, Py_ssize_t k,
         return 1;
     }
     if (c->kind == HS_CHUNK_DEF || c->kind == HS_CHUNK_CLASS
-        || c->kind == HS_CHUNK_ASSIGN) {
+        || c->kind == HS_CHUNK_ASSIGN)
+    {
         return 0;
     }
     /* a name stored by a statement is in its text, unless a star import
      * binds it */
     if (!hs_plan_contains_bytes(text + c->start, c->end - c->start, s, n)
-        && !hs_plan_contains_bytes(text + c->start, c->end - c->start, "*",
-                                   1)) {
+        && !hs_plan_contains_bytes(text + c->start, c->end - c->start, "*", 1))
+    {
         return 0;
     }
-    PyObject *names = k >= 0 ? chunk_binds(job, k)
-                             : binds_of_range(job, text, c);
+    PyObject *names =
+        k >= 0 ? chunk_binds(job, k) : binds_of_range(job, text, c);
     if (names == NULL) {
         return -1;
     }
@@ -550,12 +563,12 @@ chunk_deletes(HsJob *job, Py_ssize_t k, PyObject *name, const char *s,
     HsChunk *c = &job->chunks.items[k];
     if (c->kind == HS_CHUNK_DEF || c->kind == HS_CHUNK_CLASS
         || c->kind == HS_CHUNK_ASSIGN
-        || !hs_plan_contains_bytes(text + c->start, c->end - c->start, s,
-                                   n)) {
+        || !hs_plan_contains_bytes(text + c->start, c->end - c->start, s, n))
+    {
         return 0;
     }
-    PyObject *code = hs_stage_compile_range(job, text, c->start, c->end,
-                                            c->line, c->start);
+    PyObject *code =
+        hs_stage_compile_range(job, text, c->start, c->end, c->line, c->start);
     if (code == NULL) {
         return -1;
     }
@@ -574,8 +587,8 @@ mark_rerun(HsJob *job, Py_ssize_t k, PyObject *bound)
 {
     const char *text = PyBytes_AS_STRING(job->text);
     HsChunk *c = &job->chunks.items[k];
-    PyObject *code = hs_stage_compile_range(job, text, c->start, c->end,
-                                            c->line, c->start);
+    PyObject *code =
+        hs_stage_compile_range(job, text, c->start, c->end, c->line, c->start);
     if (code == NULL) {
         return -1;
     }
@@ -619,8 +632,7 @@ is_del_of(HsJob *job, Py_ssize_t d, const char *s, Py_ssize_t n)
     return chunk_is_kept(job, d) && c->kind == HS_CHUNK_STMT
            && c->end - c->start > 4 && memcmp(text + c->start, "del", 3) == 0
            && (text[c->start + 3] == ' ' || text[c->start + 3] == '\t')
-           && hs_plan_contains_bytes(text + c->start, c->end - c->start, s,
-                                     n);
+           && hs_plan_contains_bytes(text + c->start, c->end - c->start, s, n);
 }
 
 /* Chunk k (run again or staged) binds `name`: the first kept statement
@@ -708,8 +720,8 @@ hs_plan_reruns(HsJob *job)
                 known = PyDict_Contains(builtins, name);
             }
             Py_ssize_t n;
-            const char *s = known == 0 ? PyUnicode_AsUTF8AndSize(name, &n)
-                                       : NULL;
+            const char *s =
+                known == 0 ? PyUnicode_AsUTF8AndSize(name, &n) : NULL;
             for (Py_ssize_t k = i - 1; s != NULL && k >= 0; k--) {
                 if (!chunk_is_kept(job, k)) {
                     continue;
@@ -755,7 +767,8 @@ hs_plan_reruns(HsJob *job)
         Py_XSETREF(loaded, PySet_New(NULL));
         if (loaded == NULL || hs_stage_stored_names(code, loaded) < 0
             || deletes_of_stored(job, i, loaded) < 0
-            || hs_stage_stored_names(code, bound) < 0) {
+            || hs_stage_stored_names(code, bound) < 0)
+        {
             goto done;
         }
     }
@@ -864,7 +877,8 @@ class_functions_tell(HsJob *job, PyObject *v)
     PyObject *items = NULL;
     int verdict = 0;
     if (d == NULL || (items = PyMapping_Values(d)) == NULL
-        || (qual = PyObject_GetAttrString(v, "__qualname__")) == NULL) {
+        || (qual = PyObject_GetAttrString(v, "__qualname__")) == NULL)
+    {
         verdict = -2;
         goto done;
     }
@@ -878,7 +892,8 @@ class_functions_tell(HsJob *job, PyObject *v)
             fs[0] = Py_NewRef(m);
         }
         else if (PyObject_TypeCheck(m, &PyClassMethod_Type)
-                 || PyObject_TypeCheck(m, &PyStaticMethod_Type)) {
+                 || PyObject_TypeCheck(m, &PyStaticMethod_Type))
+        {
             fs[0] = PyObject_GetAttrString(m, "__func__");
         }
         else if (PyObject_TypeCheck(m, &PyProperty_Type)) {
@@ -901,18 +916,20 @@ class_functions_tell(HsJob *job, PyObject *v)
              * real file that is not this module's: code generated from a
              * string (dataclass, namedtuple, attrs methods) does not tell */
             PyObject *fq = PyObject_GetAttrString(f, "__qualname__");
-            PyObject *file = PyObject_GetAttrString(PyFunction_GET_CODE(f),
-                                                    "co_filename");
+            PyObject *file =
+                PyObject_GetAttrString(PyFunction_GET_CODE(f), "co_filename");
             if (fq != NULL && file != NULL && PyUnicode_Check(fq)
                 && PyUnicode_Check(file)
                 && PyUnicode_Tailmatch(fq, qual, 0, PyUnicode_GET_LENGTH(qual),
-                                       -1) == 1
+                                       -1)
+                       == 1
                 && PyUnicode_GET_LENGTH(fq) > PyUnicode_GET_LENGTH(qual)
                 && PyUnicode_READ_CHAR(fq, PyUnicode_GET_LENGTH(qual)) == '.'
                 && PyUnicode_GET_LENGTH(file) > 0
-                && PyUnicode_READ_CHAR(file, 0) != '<'
-                && job->filename != NULL && PyUnicode_Check(job->filename)
-                && PyUnicode_Compare(file, job->filename) != 0) {
+                && PyUnicode_READ_CHAR(file, 0) != '<' && job->filename != NULL
+                && PyUnicode_Check(job->filename)
+                && PyUnicode_Compare(file, job->filename) != 0)
+            {
                 verdict = -1;
             }
             PyErr_Clear();
@@ -939,8 +956,8 @@ done:
 static int
 rebound_after_class_statement(HsJob *job, PyObject *name)
 {
-    const char *text = job->old_chunks ? job->old_text
-                                       : PyBytes_AS_STRING(job->text);
+    const char *text =
+        job->old_chunks ? job->old_text : PyBytes_AS_STRING(job->text);
     const HsChunkList *list = job->old_chunks ? job->old_chunks : &job->chunks;
     Py_ssize_t n;
     const char *s = PyUnicode_AsUTF8AndSize(name, &n);
@@ -951,7 +968,8 @@ rebound_after_class_statement(HsJob *job, PyObject *name)
     for (Py_ssize_t j = 0; j < list->len; j++) {
         const HsChunk *c = &list->items[j];
         if (c->kind == HS_CHUNK_CLASS && c->name_len == n
-            && memcmp(text + c->name, s, n) == 0) {
+            && memcmp(text + c->name, s, n) == 0)
+        {
             at = j;
         }
     }
@@ -997,8 +1015,8 @@ hs_plan_is_own_class(HsJob *job, PyObject *v, PyObject *qualname)
     if (PyObject_GetOptionalAttrString(v, "__module__", &mod) < 0) {
         return -1;
     }
-    int r = mod && PyUnicode_Check(mod)
-            && PyUnicode_Compare(mod, job->name) == 0;
+    int r =
+        mod && PyUnicode_Check(mod) && PyUnicode_Compare(mod, job->name) == 0;
     Py_XDECREF(mod);
     if (r || qualname == NULL) {
         return r;
@@ -1012,7 +1030,11 @@ hs_plan_is_own_class(HsJob *job, PyObject *v, PyObject *qualname)
     }
     r = q != NULL && PyUnicode_Check(q) && PyUnicode_Compare(q, qualname) == 0;
     Py_XDECREF(q);
-    if (r && PyUnicode_FindChar(qualname, '.', 0, PyUnicode_GET_LENGTH(qualname), 1) < 0) {
+    if (r
+        && PyUnicode_FindChar(qualname, '.', 0, PyUnicode_GET_LENGTH(qualname),
+                              1)
+               < 0)
+    {
         int again = rebound_after_class_statement(job, qualname);
         r = again < 0 ? -1 : !again;
     }
@@ -1021,7 +1043,7 @@ hs_plan_is_own_class(HsJob *job, PyObject *v, PyObject *qualname)
 
 int
 hs_plan_contains_bytes(const char *hay, Py_ssize_t n, const char *needle,
-               Py_ssize_t m)
+                       Py_ssize_t m)
 {
     if (m == 0 || m > n) {
         return 0;

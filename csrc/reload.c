@@ -104,7 +104,8 @@ resolve_module(PyObject *target)
     }
     PyErr_Format(PyExc_TypeError,
                  "hotswap.reload() takes modules or dotted module names, "
-                 "not %.200s", Py_TYPE(target)->tp_name);
+                 "not %.200s",
+                 Py_TYPE(target)->tp_name);
     return NULL;
 }
 
@@ -113,7 +114,8 @@ is_namespace_package(PyObject *module)
 {
     PyObject *file = NULL, *path = NULL;
     if (PyObject_GetOptionalAttrString(module, "__file__", &file) < 0
-        || PyObject_GetOptionalAttrString(module, "__path__", &path) < 0) {
+        || PyObject_GetOptionalAttrString(module, "__path__", &path) < 0)
+    {
         Py_XDECREF(file);
         PyErr_Clear();
         return 0;
@@ -128,9 +130,9 @@ is_namespace_package(PyObject *module)
 /* SOURCE + PLAN + compile, for one module                             */
 
 typedef struct {
-    const char *code;   /* diagnostic code of the failure */
-    PyObject *refusal;  /* strong: the report entry of a class edit that
-                         * fails the batch (no exception set), or NULL */
+    const char *code;  /* diagnostic code of the failure */
+    PyObject *refusal; /* strong: the report entry of a class edit that
+                        * fails the batch (no exception set), or NULL */
 } Failure;
 
 static int
@@ -157,7 +159,9 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
         return -1;
     }
     if (hs_source_read(job->module, job->filename, &job->raw, &job->text,
-                       &code) < 0) {
+                       &code)
+        < 0)
+    {
         fail->code = code;
         return -1;
     }
@@ -186,13 +190,16 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
         }
     }
     job->changed = 1;
-    if (hs_scan(PyBytes_AS_STRING(job->text), 0,
-                PyBytes_GET_SIZE(job->text), 1, &job->chunks) < 0) {
+    if (hs_scan(PyBytes_AS_STRING(job->text), 0, PyBytes_GET_SIZE(job->text),
+                1, &job->chunks)
+        < 0)
+    {
         return -1;
     }
     if (job->chunks.len == 0 && !job->chunks.unsure
         && (job->old_chunks ? job->old_chunks->len > 0
-                            : PyBytes_GET_SIZE(job->raw) == 0)) {
+                            : PyBytes_GET_SIZE(job->raw) == 0))
+    {
         fail->code = "HS506";
         PyErr_Format(PyExc_ValueError,
                      "%U is empty while the loaded module is not (a save "
@@ -202,7 +209,8 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
     }
     job->mode = job->old_chunks == NULL ? HS_MODE_NOSNAP : HS_MODE_NORMAL;
     if (job->chunks.unsure
-        || (job->old_chunks != NULL && job->old_chunks->unsure)) {
+        || (job->old_chunks != NULL && job->old_chunks->unsure))
+    {
         job->mode = HS_MODE_FULL;
     }
     if (hs_plan_alloc(job) < 0) {
@@ -283,8 +291,8 @@ depends_on(HsJob *a, HsJob *b, PyObject *a_classes, PyObject *b_classes)
                 continue;
             }
             PyObject *mod = NULL;
-            if (PyObject_GetOptionalAttrString(value, "__module__", &mod)
-                < 0) {
+            if (PyObject_GetOptionalAttrString(value, "__module__", &mod) < 0)
+            {
                 PyErr_Clear();
                 continue;
             }
@@ -343,10 +351,10 @@ order_jobs(HsJob *jobs, Py_ssize_t n, Py_ssize_t *order)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         for (Py_ssize_t j = 0; j < n; j++) {
-            deps[i * n + j] = i != j
-                              && depends_on(&jobs[i], &jobs[j],
-                                            PyList_GET_ITEM(classes, i),
-                                            PyList_GET_ITEM(classes, j));
+            deps[i * n + j] =
+                i != j
+                && depends_on(&jobs[i], &jobs[j], PyList_GET_ITEM(classes, i),
+                              PyList_GET_ITEM(classes, j));
         }
     }
     Py_ssize_t k = 0;
@@ -359,7 +367,8 @@ order_jobs(HsJob *jobs, Py_ssize_t n, Py_ssize_t *order)
             int ready = 1;
             for (Py_ssize_t j = 0; j < n && ready; j++) {
                 if (!done[j] && jobs[j].changed && deps[i * n + j]
-                    && !deps[j * n + i]) {
+                    && !deps[j * n + i])
+                {
                     ready = 0;
                 }
             }
@@ -395,8 +404,8 @@ gc_collections(PyObject *gc, long *count)
     }
     *count = 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(stats); i++) {
-        PyObject *c = PyDict_GetItemString(PyList_GET_ITEM(stats, i),
-                                           "collections");
+        PyObject *c =
+            PyDict_GetItemString(PyList_GET_ITEM(stats, i), "collections");
         if (c != NULL) {
             *count += PyLong_AsLong(c);
         }
@@ -414,7 +423,8 @@ refresh_linecache(PyObject *filename)
     }
     PyObject *cache = PyObject_GetAttrString(lc, "cache");
     if (cache != NULL && PyDict_Check(cache)
-        && PyDict_Contains(cache, filename) == 1) {
+        && PyDict_Contains(cache, filename) == 1)
+    {
         PyDict_DelItem(cache, filename);
     }
     Py_XDECREF(cache);
@@ -459,12 +469,13 @@ error_location(HsJob *job, PyObject *exc, PyObject **filename, int *lineno)
     PyObject *tb = PyException_GetTraceback(exc);
     while (tb != NULL && tb != Py_None) {
         PyObject *frame = PyObject_GetAttrString(tb, "tb_frame");
-        PyObject *code = frame ? PyObject_GetAttrString(frame, "f_code")
-                               : NULL;
-        PyObject *fn = code ? PyObject_GetAttrString(code, "co_filename")
-                            : NULL;
+        PyObject *code =
+            frame ? PyObject_GetAttrString(frame, "f_code") : NULL;
+        PyObject *fn =
+            code ? PyObject_GetAttrString(code, "co_filename") : NULL;
         if (fn != NULL && job != NULL && job->filename != NULL
-            && PyUnicode_Compare(fn, job->filename) == 0) {
+            && PyUnicode_Compare(fn, job->filename) == 0)
+        {
             PyObject *ln = PyObject_GetAttrString(tb, "tb_lineno");
             if (ln != NULL) {
                 *lineno = (int)PyLong_AsLong(ln);
@@ -490,21 +501,22 @@ raise_reload_error(HsState *st, HsJob *job, const char *code, PyObject *msg,
                    PyObject *filename, int lineno, PyObject *report,
                    PyObject *cause)
 {
-    PyObject *err = PyObject_CallFunctionObjArgs(st->reload_error, msg,
-                                                 NULL);
+    PyObject *err = PyObject_CallFunctionObjArgs(st->reload_error, msg, NULL);
     if (err != NULL) {
-        PyObject *ln = lineno > 0 ? PyLong_FromLong(lineno)
-                                  : Py_NewRef(Py_None);
+        PyObject *ln =
+            lineno > 0 ? PyLong_FromLong(lineno) : Py_NewRef(Py_None);
         PyObject *cd = PyUnicode_FromString(code ? code : "HS507");
         if (ln == NULL || cd == NULL
-            || PyObject_SetAttrString(err, "report",
-                                      report ? report : Py_None) < 0
-            || PyObject_SetAttrString(err, "module",
-                                      job ? job->name : Py_None) < 0
+            || PyObject_SetAttrString(err, "report", report ? report : Py_None)
+                   < 0
+            || PyObject_SetAttrString(err, "module", job ? job->name : Py_None)
+                   < 0
             || PyObject_SetAttrString(err, "filename",
-                                      filename ? filename : Py_None) < 0
+                                      filename ? filename : Py_None)
+                   < 0
             || PyObject_SetAttrString(err, "lineno", ln) < 0
-            || PyObject_SetAttrString(err, "code", cd) < 0) {
+            || PyObject_SetAttrString(err, "code", cd) < 0)
+        {
             Py_CLEAR(err);
         }
         Py_XDECREF(ln);
@@ -528,7 +540,7 @@ raise_reload_error(HsState *st, HsJob *job, const char *code, PyObject *msg,
 
 void
 hs_reload_raise_error(HsState *st, HsJob *job, const char *code,
-                   PyObject *report)
+                      PyObject *report)
 {
     PyObject *exc = PyErr_GetRaisedException();
     PyObject *filename = NULL;
@@ -549,14 +561,15 @@ hs_reload_raise_error(HsState *st, HsJob *job, const char *code,
     if (where != NULL) {
         msg = PyUnicode_FromFormat(
             "cannot reload %S: %s: %s: %S%U", job ? job->name : Py_None,
-            code ? code : "HS507",
-            exc ? Py_TYPE(exc)->tp_name : "error", exc ? exc : Py_None,
-            where);
+            code ? code : "HS507", exc ? Py_TYPE(exc)->tp_name : "error",
+            exc ? exc : Py_None, where);
     }
     Py_XDECREF(where);
     if (msg == NULL
         || raise_reload_error(st, job, code, msg, filename, lineno, report,
-                              Py_XNewRef(exc)) < 0) {
+                              Py_XNewRef(exc))
+               < 0)
+    {
         /* could not build the ReloadError: raise the original */
         PyErr_SetRaisedException(exc);
         exc = NULL;
@@ -575,8 +588,8 @@ hs_reload_raise_error(HsState *st, HsJob *job, const char *code,
 static PyObject *
 first_class_refusal(HsJob *job)
 {
-    static const char *const codes[] = {"HS201", "HS202", "HS203", "HS204",
-                                        "HS205", NULL};
+    static const char *const codes[] = {"HS201", "HS202", "HS203",
+                                        "HS204", "HS205", NULL};
     if (job->entries == NULL) {
         return NULL;
     }
@@ -585,7 +598,8 @@ first_class_refusal(HsJob *job)
         PyObject *action = PyStructSequence_GET_ITEM(e, 3);
         PyObject *code = PyStructSequence_GET_ITEM(e, 4);
         if (!PyUnicode_Check(code)
-            || PyUnicode_CompareWithASCIIString(action, "rejected") != 0) {
+            || PyUnicode_CompareWithASCIIString(action, "rejected") != 0)
+        {
             continue;
         }
         for (int k = 0; codes[k] != NULL; k++) {
@@ -599,8 +613,7 @@ first_class_refusal(HsJob *job)
 
 /* ReloadError for a refused class edit: `entry` is its report entry. */
 static void
-raise_class_refusal(HsState *st, HsJob *job, PyObject *entry,
-                    PyObject *report)
+raise_class_refusal(HsState *st, HsJob *job, PyObject *entry, PyObject *report)
 {
     PyObject *name = PyStructSequence_GET_ITEM(entry, 1);
     PyObject *code = PyStructSequence_GET_ITEM(entry, 4);
@@ -616,25 +629,33 @@ raise_class_refusal(HsState *st, HsJob *job, PyObject *entry,
                                              PyUnicode_GET_LENGTH(reason), 1)
                             : -2;
         Py_XDECREF(sep);
-        why = at >= 0 ? PyUnicode_Substring(reason, 0, at)
-              : at == -1 ? Py_NewRef(reason) : NULL;
+        why = at >= 0    ? PyUnicode_Substring(reason, 0, at)
+              : at == -1 ? Py_NewRef(reason)
+                         : NULL;
     }
     else {
         why = Py_NewRef(reason);
     }
-    PyObject *msg = why == NULL ? NULL : PyUnicode_FromFormat(
-        "cannot reload %S: %U: class %U cannot be changed in place: %S "
-        "(%S:%d); nothing was changed (reload(..., partial=True) applies "
-        "the rest)",
-        job->name, code, name, why, job->filename, lineno);
+    PyObject *msg =
+        why == NULL
+            ? NULL
+            : PyUnicode_FromFormat("cannot reload %S: %U: class %U cannot be "
+                                   "changed in place: %S "
+                                   "(%S:%d); nothing was changed (reload(..., "
+                                   "partial=True) applies "
+                                   "the rest)",
+                                   job->name, code, name, why, job->filename,
+                                   lineno);
     Py_XDECREF(why);
     const char *c = PyUnicode_AsUTF8(code);
     if (msg == NULL || c == NULL
         || raise_reload_error(st, job, c, msg, job->filename, lineno, report,
-                              NULL) < 0) {
+                              NULL)
+               < 0)
+    {
         if (!PyErr_Occurred()) {
             PyErr_SetString(st->reload_error, "cannot reload: a class edit "
-                            "cannot be applied in place");
+                                              "cannot be applied in place");
         }
     }
     Py_XDECREF(msg);
@@ -656,15 +677,15 @@ build_report(HsState *st, HsJob *jobs, const Py_ssize_t *order, Py_ssize_t n,
         if (job->name == NULL) {
             continue;
         }
-        const char *status = i == failed ? "failed"
+        const char *status = i == failed          ? "failed"
                              : job->changed && ok ? "reloaded"
                                                   : "unchanged";
         if (only_changed && i != failed && !(job->changed && ok)) {
             continue;
         }
-        PyObject *mr = hs_module_result_new(st->module_result_type,
-                                            job->name, job->filename, status,
-                                            job->seconds);
+        PyObject *mr =
+            hs_module_result_new(st->module_result_type, job->name,
+                                 job->filename, status, job->seconds);
         if (mr == NULL || PyList_Append(modules, mr) < 0) {
             Py_XDECREF(mr);
             goto done;
@@ -672,15 +693,16 @@ build_report(HsState *st, HsJob *jobs, const Py_ssize_t *order, Py_ssize_t n,
         Py_DECREF(mr);
         if (ok && job->entries != NULL) {
             for (Py_ssize_t e = 0; e < PyList_GET_SIZE(job->entries); e++) {
-                if (PyList_Append(entries,
-                                  PyList_GET_ITEM(job->entries, e)) < 0) {
+                if (PyList_Append(entries, PyList_GET_ITEM(job->entries, e))
+                    < 0)
+                {
                     goto done;
                 }
             }
         }
     }
-    report = hs_report_new(st->report_type, entries, modules, ok,
-                           hs_now() - t0);
+    report =
+        hs_report_new(st->report_type, entries, modules, ok, hs_now() - t0);
 done:
     Py_XDECREF(entries);
     Py_XDECREF(modules);
@@ -709,7 +731,7 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
     HsJob *jobs = PyMem_Calloc(n ? n : 1, sizeof(HsJob));
     Py_ssize_t *order = PyMem_Calloc(n ? n : 1, sizeof(Py_ssize_t));
     PyObject *gc = NULL, *nested = NULL, *rejected = NULL, *report = NULL;
-    PyObject *batch = NULL; /* what the adapters see */
+    PyObject *batch = NULL;   /* what the adapters see */
     int adapters_pending = 0; /* "prepare" done, no "commit"/"rollback" */
     HsTxn txn = {0};
     int gc_was_enabled = 0, gc_off = 0;
@@ -760,7 +782,9 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
         goto out;
     }
     if (hs_adapters_call(st, "prepare", batch, jobs, count, &failed,
-                         &fail.code) < 0) {
+                         &fail.code)
+        < 0)
+    {
         goto fail;
     }
     adapters_pending = 1;
@@ -795,7 +819,8 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
         if (staged == 0 && gc_collections(gc, &after) < 0) {
             staged = -1;
         }
-        if (staged == 0 && hs_apply_rebase_functions(job, after != before) < 0) {
+        if (staged == 0 && hs_apply_rebase_functions(job, after != before) < 0)
+        {
             staged = -1;
         }
         if (gc_was_enabled) {
@@ -839,8 +864,8 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
         if (superseded == NULL || stale == NULL
             || hs_txn_superseded_codes(&txn, superseded) < 0
             || hs_frames_stale(superseded, stale) < 0
-            || hs_report_codes(jobs, count, stale, "kept", "HS301",
-                               0) < 0) {
+            || hs_report_codes(jobs, count, stale, "kept", "HS301", 0) < 0)
+        {
             PyErr_Clear();
         }
         Py_XDECREF(superseded);
@@ -849,8 +874,9 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
 
     /* adapters bring registries built at import up to date; the undo log
      * is still open, so a refusal rolls everything back */
-    if (hs_adapters_call(st, "apply", batch, jobs, count, &failed,
-                         &fail.code) < 0) {
+    if (hs_adapters_call(st, "apply", batch, jobs, count, &failed, &fail.code)
+        < 0)
+    {
         goto fail;
     }
 
@@ -862,8 +888,8 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
         }
         PyObject *snap = hs_snapshot_new(st->snapshot_type, job->filename,
                                          job->raw, job->text, &job->chunks);
-        if (snap == NULL
-            || PyDict_SetItem(st->snapshots, job->name, snap) < 0) {
+        if (snap == NULL || PyDict_SetItem(st->snapshots, job->name, snap) < 0)
+        {
             Py_XDECREF(snap);
             PyErr_WriteUnraisable(job->name);
             continue;
@@ -874,8 +900,7 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
     hs_txn_clear(&txn);
     adapters_pending = 0;
     hs_adapters_notify(st, "commit", batch);
-    report = build_report(st, jobs, order, count, 1, -1, only_changed,
-                          t0);
+    report = build_report(st, jobs, order, count, 1, -1, only_changed, t0);
     goto out;
 
 fail:
@@ -891,8 +916,8 @@ fail:
     }
     {
         PyObject *exc = PyErr_GetRaisedException();
-        PyObject *fr = build_report(st, jobs, NULL, count, 0, (int)failed, 0,
-                                    t0);
+        PyObject *fr =
+            build_report(st, jobs, NULL, count, 0, (int)failed, 0, t0);
         PyErr_Clear();
         PyErr_SetRaisedException(exc);
         if (fail.refusal != NULL) {

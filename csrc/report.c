@@ -99,7 +99,8 @@ report_get_changed(ReportObject *self, void *closure)
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(self->entries); i++) {
         const char *a = entry_action(PyTuple_GET_ITEM(self->entries, i));
         if (a && strcmp(a, "rejected") != 0 && strcmp(a, "kept") != 0
-            && strcmp(a, "unchanged") != 0) {
+            && strcmp(a, "unchanged") != 0)
+        {
             Py_RETURN_TRUE;
         }
     }
@@ -135,7 +136,9 @@ record_to_dict(PyObject *rec, PyStructSequence_Field *fields)
     }
     for (int i = 0; fields[i].name != NULL; i++) {
         if (PyDict_SetItemString(d, fields[i].name,
-                                 PyStructSequence_GET_ITEM(rec, i)) < 0) {
+                                 PyStructSequence_GET_ITEM(rec, i))
+            < 0)
+        {
             Py_DECREF(d);
             return NULL;
         }
@@ -165,9 +168,8 @@ static PyObject *
 report_to_dict(ReportObject *self, PyObject *unused)
 {
     PyObject *entries = records_to_list(self->entries, change_fields);
-    PyObject *modules = entries ? records_to_list(self->modules,
-                                                  module_fields)
-                                : NULL;
+    PyObject *modules =
+        entries ? records_to_list(self->modules, module_fields) : NULL;
     PyObject *changed = modules ? report_get_changed(self, NULL) : NULL;
     PyObject *d = NULL;
     if (changed != NULL) {
@@ -206,7 +208,8 @@ report_find(ReportObject *self, PyObject *args, PyObject *kwds)
     static char *kwlist[] = {"name", "module", NULL};
     PyObject *name, *module = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|O:find", kwlist, &name,
-                                     &module)) {
+                                     &module))
+    {
         return NULL;
     }
     PyObject *list = PyList_New(0);
@@ -215,8 +218,8 @@ report_find(ReportObject *self, PyObject *args, PyObject *kwds)
     }
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(self->entries); i++) {
         PyObject *e = PyTuple_GET_ITEM(self->entries, i);
-        int r = PyObject_RichCompareBool(PyStructSequence_GET_ITEM(e, 1),
-                                         name, Py_EQ);
+        int r = PyObject_RichCompareBool(PyStructSequence_GET_ITEM(e, 1), name,
+                                         Py_EQ);
         if (r == 1 && module != Py_None) {
             r = PyObject_RichCompareBool(PyStructSequence_GET_ITEM(e, 0),
                                          module, Py_EQ);
@@ -237,8 +240,8 @@ static PyObject *
 report_str(ReportObject *self)
 {
     static const char *const actions[] = {
-        "updated", "added", "removed", "moved", "replaced", "kept",
-        "rejected", NULL,
+        "updated",  "added", "removed",  "moved",
+        "replaced", "kept",  "rejected", NULL,
     };
     PyObject *lines = PyList_New(0);
     if (lines == NULL) {
@@ -267,13 +270,14 @@ report_str(ReportObject *self)
                 if (ea && strcmp(ea, actions[a]) == 0
                     && PyObject_RichCompareBool(
                            PyStructSequence_GET_ITEM(e, 0), mname, Py_EQ)
-                           == 1) {
+                           == 1)
+                {
                     count++;
                 }
             }
             if (count) {
-                PyObject *p = PyUnicode_FromFormat("%ld %s", count,
-                                                   actions[a]);
+                PyObject *p =
+                    PyUnicode_FromFormat("%ld %s", count, actions[a]);
                 if (p == NULL || PyList_Append(parts, p) < 0) {
                     Py_XDECREF(p);
                     Py_DECREF(parts);
@@ -310,12 +314,11 @@ report_str(ReportObject *self)
             continue;
         }
         PyObject *lineno = PyStructSequence_GET_ITEM(e, 7);
-        PyObject *where = lineno == Py_None
-                              ? PyUnicode_FromFormat(
-                                    "%S", PyStructSequence_GET_ITEM(e, 6))
-                              : PyUnicode_FromFormat(
-                                    "%S:%S", PyStructSequence_GET_ITEM(e, 6),
-                                    lineno);
+        PyObject *where =
+            lineno == Py_None
+                ? PyUnicode_FromFormat("%S", PyStructSequence_GET_ITEM(e, 6))
+                : PyUnicode_FromFormat(
+                      "%S:%S", PyStructSequence_GET_ITEM(e, 6), lineno);
         if (where == NULL) {
             goto error;
         }
@@ -349,8 +352,8 @@ report_repr(ReportObject *self)
     }
     PyObject *r = PyUnicode_FromFormat(
         "<hotswap.Report ok=%s changed=%S modules=%zd entries=%zd>",
-        self->ok ? "True" : "False", changed,
-        PyTuple_GET_SIZE(self->modules), PyTuple_GET_SIZE(self->entries));
+        self->ok ? "True" : "False", changed, PyTuple_GET_SIZE(self->modules),
+        PyTuple_GET_SIZE(self->entries));
     Py_DECREF(changed);
     return r;
 }
@@ -389,31 +392,30 @@ static PyMemberDef report_members[] = {
 };
 
 static PyGetSetDef report_getset[] = {
-    {"ok", (getter)report_get_ok, NULL, "True when the batch applied.",
-     NULL},
+    {"ok", (getter)report_get_ok, NULL, "True when the batch applied.", NULL},
     {"changed", (getter)report_get_changed, NULL,
      "True when anything changed.", NULL},
     {"rejected", (getter)report_get_rejected, NULL,
      "The entries whose edit could not be applied in place.", NULL},
-    {"seconds", (getter)report_get_seconds, NULL,
-     "Wall time of the batch.", NULL},
+    {"seconds", (getter)report_get_seconds, NULL, "Wall time of the batch.",
+     NULL},
     {"error", (getter)report_get_error, NULL,
      "The ReloadError of a failed batch, or None.", NULL},
     {NULL},
 };
 
-PyDoc_STRVAR(report_to_dict_doc, "to_dict($self, /)\n--\n\n"
+PyDoc_STRVAR(report_to_dict_doc,
+             "to_dict($self, /)\n--\n\n"
              "The report as plain data (dicts, lists, str, numbers).");
 PyDoc_STRVAR(report_to_json_doc, "to_json($self, /)\n--\n\n"
-             "The report as a JSON string.");
-PyDoc_STRVAR(report_find_doc, "find($self, /, name, module=None)\n--\n\n"
+                                 "The report as a JSON string.");
+PyDoc_STRVAR(report_find_doc,
+             "find($self, /, name, module=None)\n--\n\n"
              "The entries for one qualified name, as a tuple.");
 
 static PyMethodDef report_methods[] = {
-    {"to_dict", (PyCFunction)report_to_dict, METH_NOARGS,
-     report_to_dict_doc},
-    {"to_json", (PyCFunction)report_to_json, METH_NOARGS,
-     report_to_json_doc},
+    {"to_dict", (PyCFunction)report_to_dict, METH_NOARGS, report_to_dict_doc},
+    {"to_json", (PyCFunction)report_to_json, METH_NOARGS, report_to_json_doc},
     {"find", (PyCFunction)(void (*)(void))report_find,
      METH_VARARGS | METH_KEYWORDS, report_find_doc},
     {NULL},
@@ -447,8 +449,8 @@ hs_report_init_types(PyObject *module, PyTypeObject **change,
 {
     *change = PyStructSequence_NewType(&change_desc);
     *module_result = PyStructSequence_NewType(&module_desc);
-    *report = (PyTypeObject *)PyType_FromModuleAndSpec(module, &report_spec,
-                                                       NULL);
+    *report =
+        (PyTypeObject *)PyType_FromModuleAndSpec(module, &report_spec, NULL);
     if (*change == NULL || *module_result == NULL || *report == NULL) {
         return -1;
     }
@@ -456,8 +458,8 @@ hs_report_init_types(PyObject *module, PyTypeObject **change,
 }
 
 PyObject *
-hs_report_new(PyTypeObject *type, PyObject *entries, PyObject *modules,
-              int ok, double seconds)
+hs_report_new(PyTypeObject *type, PyObject *entries, PyObject *modules, int ok,
+              double seconds)
 {
     ReportObject *self = PyObject_GC_New(ReportObject, type);
     if (self == NULL) {
@@ -537,9 +539,8 @@ add_entry(HsJob *job, PyObject *name, const char *kind, const char *action,
 }
 
 int
-hs_report_add(HsJob *job, PyObject *name, const char *kind,
-              const char *action, const char *code, int lineno,
-              const char *reason, ...)
+hs_report_add(HsJob *job, PyObject *name, const char *kind, const char *action,
+              const char *code, int lineno, const char *reason, ...)
 {
     PyObject *r = NULL;
     if (reason != NULL) {
@@ -582,8 +583,7 @@ hs_report_add_str(HsJob *job, const char *name, const char *kind,
 /* (see report.h) */
 int
 hs_report_codes(HsJob *jobs, Py_ssize_t count, PyObject *items,
-                const char *action, const char *code_name,
-                int second_is_name)
+                const char *action, const char *code_name, int second_is_name)
 {
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *item = PyList_GET_ITEM(items, i);
@@ -592,23 +592,23 @@ hs_report_codes(HsJob *jobs, Py_ssize_t count, PyObject *items,
         PyObject *fn = PyObject_GetAttrString(code, "co_filename");
         PyObject *qn = second_is_name
                            ? Py_NewRef(PyTuple_GET_ITEM(item, 1))
-                           : PyObject_GetAttrString(
-                                 code, HS_HAVE_CO_QUALNAME ? "co_qualname"
-                                                           : "co_name");
+                           : PyObject_GetAttrString(code, HS_HAVE_CO_QUALNAME
+                                                              ? "co_qualname"
+                                                              : "co_name");
         int r = fn && qn ? 0 : -1;
         for (Py_ssize_t j = 0; r == 0 && j < count; j++) {
             if (jobs[j].filename == NULL || !jobs[j].changed
-                || PyUnicode_Compare(jobs[j].filename, fn) != 0) {
+                || PyUnicode_Compare(jobs[j].filename, fn) != 0)
+            {
                 continue;
             }
             if (why != NULL) {
-                r = hs_report_add(&jobs[j], qn, "function", action,
-                                  code_name, hs_code_firstlineno(code), "%U",
-                                  why);
+                r = hs_report_add(&jobs[j], qn, "function", action, code_name,
+                                  hs_code_firstlineno(code), "%U", why);
             }
             else {
-                r = hs_report_add(&jobs[j], qn, "function", action,
-                                  code_name, hs_code_firstlineno(code),
+                r = hs_report_add(&jobs[j], qn, "function", action, code_name,
+                                  hs_code_firstlineno(code),
                                   "closures made before the reload need a "
                                   "free variable the new code adds; they "
                                   "keep the old code");

@@ -7,8 +7,7 @@
 
 /* Types live in the module state; these create them.  0 / -1. */
 int hs_report_init_types(PyObject *module, PyTypeObject **change,
-                         PyTypeObject **module_result,
-                         PyTypeObject **report);
+                         PyTypeObject **module_result, PyTypeObject **report);
 
 /* Append a Change to job->entries.  `name` is the qualified name in the
  * module; `code` may be NULL; `reason` is a printf-style format

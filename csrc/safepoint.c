@@ -40,8 +40,8 @@ hs_safepoint_logger(void)
     if (logging == NULL) {
         return NULL;
     }
-    PyObject *logger = PyObject_CallMethod(logging, "getLogger", "s",
-                                           "hotswap");
+    PyObject *logger =
+        PyObject_CallMethod(logging, "getLogger", "s", "hotswap");
     Py_DECREF(logging);
     return logger;
 }
@@ -60,14 +60,14 @@ hs_safepoint_ensure_log_handler(void)
     Py_XDECREF(has);
     if (r == 0) {
         PyObject *logging = PyImport_ImportModule("logging");
-        PyObject *h = logging ? PyObject_CallMethod(logging, "StreamHandler",
-                                                    NULL)
-                              : NULL;
-        PyObject *fmt = h ? PyObject_CallMethod(logging, "Formatter", "s",
-                                                "%(message)s")
+        PyObject *h = logging
+                          ? PyObject_CallMethod(logging, "StreamHandler", NULL)
                           : NULL;
-        PyObject *x = fmt ? PyObject_CallMethod(h, "setFormatter", "O", fmt)
-                          : NULL;
+        PyObject *fmt =
+            h ? PyObject_CallMethod(logging, "Formatter", "s", "%(message)s")
+              : NULL;
+        PyObject *x =
+            fmt ? PyObject_CallMethod(h, "setFormatter", "O", fmt) : NULL;
         Py_XDECREF(x);
         x = x ? PyObject_CallMethod(logger, "addHandler", "O", h) : NULL;
         Py_XDECREF(x);
@@ -127,8 +127,7 @@ log_failure(HsState *st, PyObject *err)
         Py_XDECREF(empty);
     }
     PyErr_Clear();
-    msg = text ? PyUnicode_FromFormat("%S\n%U", err, text)
-               : PyObject_Str(err);
+    msg = text ? PyUnicode_FromFormat("%S\n%U", err, text) : PyObject_Str(err);
     if (msg != NULL) {
         log_line(st, "warning", msg, err);
     }
@@ -158,9 +157,9 @@ hs_safepoint_run_hooks(HsState *st, PyObject *hooks, PyObject *arg)
         if (r == NULL) {
             /* a broken hook must not stop the others, nor the reload */
             PyObject *exc = PyErr_GetRaisedException();
-            PyObject *m = PyUnicode_FromFormat(
-                "hotswap: hook %R raised %S", PyList_GET_ITEM(copy, i),
-                exc ? exc : Py_None);
+            PyObject *m = PyUnicode_FromFormat("hotswap: hook %R raised %S",
+                                               PyList_GET_ITEM(copy, i),
+                                               exc ? exc : Py_None);
             Py_XDECREF(exc);
             if (m != NULL) {
                 log_line(st, "warning", m, NULL);
@@ -195,9 +194,8 @@ static PyObject *
 realpath_of(PyObject *path)
 {
     PyObject *os_path = PyImport_ImportModule("os.path");
-    PyObject *r = os_path ? PyObject_CallMethod(os_path, "realpath", "O",
-                                                path)
-                          : NULL;
+    PyObject *r =
+        os_path ? PyObject_CallMethod(os_path, "realpath", "O", path) : NULL;
     Py_XDECREF(os_path);
     return r;
 }
@@ -229,7 +227,8 @@ modules_for_paths(HsState *st, PyObject *paths)
         PyObject *p = PyList_GET_ITEM(paths, i);
         PyObject *real = realpath_of(p);
         if (real == NULL || PySet_Add(wanted, p) < 0
-            || PySet_Add(wanted, real) < 0) {
+            || PySet_Add(wanted, real) < 0)
+        {
             Py_XDECREF(real);
             goto error;
         }
@@ -249,10 +248,10 @@ modules_for_paths(HsState *st, PyObject *paths)
         if (hit == 0) {
             PyObject *real = realpath_of(file);
             hit = real ? PySet_Contains(wanted, real) : -1;
-            for (Py_ssize_t j = 0; hit == 0 && j < PyList_GET_SIZE(paths);
-                 j++) {
-                hit = real ? is_dir_prefix(PyList_GET_ITEM(paths, j), real)
-                           : -1;
+            for (Py_ssize_t j = 0; hit == 0 && j < PyList_GET_SIZE(paths); j++)
+            {
+                hit =
+                    real ? is_dir_prefix(PyList_GET_ITEM(paths, j), real) : -1;
             }
             Py_XDECREF(real);
         }
@@ -260,7 +259,8 @@ modules_for_paths(HsState *st, PyObject *paths)
             PyObject *msg = PyUnicode_FromFormat(
                 "hotswap: not reloading %U: the file is world-writable "
                 "(anyone could inject code into this process); pass "
-                "allow_world_writable=True to watch() to allow it", file);
+                "allow_world_writable=True to watch() to allow it",
+                file);
             if (msg != NULL) {
                 log_line(st, "warning", msg, NULL);
                 Py_DECREF(msg);
@@ -392,7 +392,8 @@ blocked_failed_index(PyObject *mods, Py_ssize_t fresh)
         name = PyObject_GetAttrString(exc, "module");
     }
     for (Py_ssize_t i = fresh;
-         name != NULL && found < 0 && i < PyList_GET_SIZE(mods); i++) {
+         name != NULL && found < 0 && i < PyList_GET_SIZE(mods); i++)
+    {
         PyObject *n = PyModule_GetNameObject(PyList_GET_ITEM(mods, i));
         found = n && PyObject_RichCompareBool(n, name, Py_EQ) == 1 ? i : -1;
         Py_XDECREF(n);
@@ -416,7 +417,8 @@ blocked_reload(HsState *st, PyObject *core, PyObject *mods, Py_ssize_t fresh)
                            HS_RELOAD_ONLY_CHANGED
                                | (st->watch_partial ? HS_RELOAD_PARTIAL : 0));
         if (report != NULL || tries-- <= 0
-            || !PyErr_ExceptionMatches(st->reload_error)) {
+            || !PyErr_ExceptionMatches(st->reload_error))
+        {
             break;
         }
         Py_ssize_t k = blocked_failed_index(mods, fresh);
@@ -436,7 +438,8 @@ blocked_reload(HsState *st, PyObject *core, PyObject *mods, Py_ssize_t fresh)
         if (still != NULL) {
             PyObject *m = PyUnicode_FromFormat(
                 "hotswap: %S (retried with this batch: still kept its old "
-                "code)", still);
+                "code)",
+                still);
             if (m != NULL) {
                 log_line(st, "warning", m, NULL);
                 Py_DECREF(m);
@@ -595,10 +598,9 @@ safepoint_apply(PyObject *core)
         PyObject *changed = PyObject_GetAttrString(report, "changed");
         PyObject *entries = PyObject_GetAttrString(report, "entries");
         int coded = 0;
-        for (Py_ssize_t i = 0; entries && i < PyTuple_GET_SIZE(entries);
-             i++) {
-            coded |= PyStructSequence_GET_ITEM(PyTuple_GET_ITEM(entries, i),
-                                               4) != Py_None;
+        for (Py_ssize_t i = 0; entries && i < PyTuple_GET_SIZE(entries); i++) {
+            coded |= PyStructSequence_GET_ITEM(PyTuple_GET_ITEM(entries, i), 4)
+                     != Py_None;
         }
         Py_XDECREF(entries);
         if (changed != NULL && (coded || PyObject_IsTrue(changed) == 1)) {
@@ -631,7 +633,9 @@ hs_safepoint_tracked_files(HsState *st)
     for (Py_ssize_t i = 0; files && i < PyList_GET_SIZE(mods); i++) {
         PyObject *f = NULL;
         if (PyObject_GetOptionalAttrString(PyList_GET_ITEM(mods, i),
-                                           "__file__", &f) < 0) {
+                                           "__file__", &f)
+            < 0)
+        {
             Py_CLEAR(files);
             break;
         }
@@ -697,9 +701,10 @@ wake_handler_new(void)
     PyObject *name = PyUnicode_FromString("hotswap");
     PyObject *r = NULL;
     if (globals == NULL || name == NULL
-        || PyDict_SetItemString(globals, "__builtins__",
-                                PyEval_GetBuiltins()) < 0
-        || PyDict_SetItemString(globals, "__name__", name) < 0) {
+        || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins())
+               < 0
+        || PyDict_SetItemString(globals, "__name__", name) < 0)
+    {
         goto done;
     }
     r = PyRun_String("def _hotswap_wake(signum, frame):\n"
@@ -719,9 +724,8 @@ static int
 on_main_thread(void)
 {
     PyObject *threading = PyImport_ImportModule("threading");
-    PyObject *main = threading ? PyObject_CallMethod(threading,
-                                                     "main_thread", NULL)
-                               : NULL;
+    PyObject *main =
+        threading ? PyObject_CallMethod(threading, "main_thread", NULL) : NULL;
     PyObject *ident = main ? PyObject_GetAttrString(main, "ident") : NULL;
     unsigned long id = ident ? PyLong_AsUnsignedLong(ident) : 0;
     int r = ident != NULL && !PyErr_Occurred()
@@ -796,9 +800,8 @@ wake_check(HsState *st)
         return 0;
     }
     PyObject *signal = PyImport_ImportModule("signal");
-    PyObject *cur = signal ? PyObject_CallMethod(signal, "getsignal", "i",
-                                                 SIGURG)
-                           : NULL;
+    PyObject *cur =
+        signal ? PyObject_CallMethod(signal, "getsignal", "i", SIGURG) : NULL;
     int ours = cur != NULL && cur == st->wake_handler;
     PyErr_Clear();
     Py_XDECREF(signal);
@@ -813,18 +816,15 @@ void
 hs_safepoint_wake_stop(HsState *st)
 {
     atomic_store(&wake_on, 0);
-    if (st->wake_handler == NULL
-        || !on_main_thread()) {
+    if (st->wake_handler == NULL || !on_main_thread()) {
         return;
     }
     PyObject *signal = PyImport_ImportModule("signal");
-    PyObject *cur = signal ? PyObject_CallMethod(signal, "getsignal", "i",
-                                                 SIGURG)
-                           : NULL;
+    PyObject *cur =
+        signal ? PyObject_CallMethod(signal, "getsignal", "i", SIGURG) : NULL;
     PyObject *dfl = cur ? PyObject_GetAttrString(signal, "SIG_DFL") : NULL;
     if (dfl != NULL && cur == st->wake_handler) {
-        PyObject *r = PyObject_CallMethod(signal, "signal", "iO", SIGURG,
-                                          dfl);
+        PyObject *r = PyObject_CallMethod(signal, "signal", "iO", SIGURG, dfl);
         Py_XDECREF(r);
     }
     Py_XDECREF(dfl);

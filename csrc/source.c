@@ -91,8 +91,14 @@ static inline int
 is_prefix_char(char c)
 {
     switch (c) {
-        case 'r': case 'R': case 'b': case 'B': case 'u': case 'U':
-        case 'f': case 'F':
+        case 'r':
+        case 'R':
+        case 'b':
+        case 'B':
+        case 'u':
+        case 'U':
+        case 'f':
+        case 'F':
             return 1;
         default:
             return 0;
@@ -143,10 +149,13 @@ scan_fstring_field(Scan *sc, Py_ssize_t lo)
             continue;
         }
         switch (c) {
-            case '(': case '[': case '{':
+            case '(':
+            case '[':
+            case '{':
                 depth++;
                 break;
-            case ')': case ']':
+            case ')':
+            case ']':
                 depth--;
                 break;
             case '}':
@@ -215,8 +224,8 @@ scan_string(Scan *sc, Py_ssize_t lo, int is_f, int is_raw)
 {
     const char *s = sc->s;
     char q = s[sc->pos];
-    int triple = sc->pos + 2 < sc->end && s[sc->pos + 1] == q
-                 && s[sc->pos + 2] == q;
+    int triple =
+        sc->pos + 2 < sc->end && s[sc->pos + 1] == q && s[sc->pos + 2] == q;
     sc->pos += triple ? 3 : 1;
     while (sc->pos < sc->end) {
         char c = s[sc->pos];
@@ -252,7 +261,8 @@ scan_string(Scan *sc, Py_ssize_t lo, int is_f, int is_raw)
                 return;
             }
             if (sc->pos + 2 < sc->end && s[sc->pos + 1] == q
-                && s[sc->pos + 2] == q) {
+                && s[sc->pos + 2] == q)
+            {
                 sc->pos += 3;
                 return;
             }
@@ -289,7 +299,8 @@ scan_logical_line(Scan *sc, Py_ssize_t *colon)
     while (sc->pos < sc->end && !sc->unsure) {
         char c = s[sc->pos];
         switch (c) {
-            case '\'': case '"': {
+            case '\'':
+            case '"': {
                 int is_f, is_raw;
                 string_prefix(s, lo, sc->pos, &is_f, &is_raw);
                 scan_string(sc, lo, is_f, is_raw);
@@ -300,10 +311,14 @@ scan_logical_line(Scan *sc, Py_ssize_t *colon)
                     sc->pos++;
                 }
                 continue;
-            case '(': case '[': case '{':
+            case '(':
+            case '[':
+            case '{':
                 depth++;
                 break;
-            case ')': case ']': case '}':
+            case ')':
+            case ']':
+            case '}':
                 if (--depth < 0) {
                     sc->unsure = 1;
                     return;
@@ -373,19 +388,22 @@ skip_blank(const char *s, Py_ssize_t p, Py_ssize_t end)
  * (is_simple_assign() tells them from "match x:" and "type X = int" by
  * what follows the word). */
 static const char *const keywords[] = {
-    "False", "None", "True", "and", "as", "assert", "async", "await",
-    "break", "class", "continue", "def", "del", "elif", "else", "except",
-    "finally", "for", "from", "global", "if", "import", "in", "is",
-    "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try",
-    "while", "with", "yield", NULL,
+    "False",  "None",     "True",  "and",    "as",       "assert",
+    "async",  "await",    "break", "class",  "continue", "def",
+    "del",    "elif",     "else",  "except", "finally",  "for",
+    "from",   "global",   "if",    "import", "in",       "is",
+    "lambda", "nonlocal", "not",   "or",     "pass",     "raise",
+    "return", "try",      "while", "with",   "yield",    NULL,
 };
 
 static int
 is_keyword(const char *s, Py_ssize_t p, Py_ssize_t n)
 {
     /* keywords are 2 to 8 lowercase letters, or True/False/None */
-    if (n < 2 || n > 8 || !((s[p] >= 'a' && s[p] <= 'z') || s[p] == 'T'
-                            || s[p] == 'F' || s[p] == 'N')) {
+    if (n < 2 || n > 8
+        || !((s[p] >= 'a' && s[p] <= 'z') || s[p] == 'T' || s[p] == 'F'
+             || s[p] == 'N'))
+    {
         return 0;
     }
     for (int i = 0; keywords[i] != NULL; i++) {
@@ -439,9 +457,9 @@ hs_scan(const char *text, Py_ssize_t from, Py_ssize_t to, int first_line,
 {
     Scan sc = {text, from, to, first_line, 0};
     int base = -1;
-    HsChunk *cur = NULL;        /* the open statement */
-    int cur_compound = 0;       /* whether indented lines may follow */
-    Py_ssize_t deco = -1;       /* start of pending decorators */
+    HsChunk *cur = NULL;  /* the open statement */
+    int cur_compound = 0; /* whether indented lines may follow */
+    Py_ssize_t deco = -1; /* start of pending decorators */
     int deco_line = 0;
     Py_ssize_t cur_index = -1;
 
@@ -507,7 +525,8 @@ hs_scan(const char *text, Py_ssize_t from, Py_ssize_t to, int first_line,
             break;
         }
         if (cur != NULL && cur_compound && deco < 0
-            && is_clause_continuation(text, p, n)) {
+            && is_clause_continuation(text, p, n))
+        {
             cur->end = sc.pos;
             cur->last_line = last_line;
             continue;
@@ -546,7 +565,8 @@ hs_scan(const char *text, Py_ssize_t from, Py_ssize_t to, int first_line,
             }
         }
         if (word_is(text, kw, kwlen, "def")
-            || word_is(text, kw, kwlen, "class")) {
+            || word_is(text, kw, kwlen, "class"))
+        {
             cur->kind = text[kw] == 'd' ? HS_CHUNK_DEF : HS_CHUNK_CLASS;
             Py_ssize_t q = skip_blank(text, kw + kwlen, to);
             cur->name = q;
@@ -646,7 +666,8 @@ is_frozen(PyObject *module)
     if (PyObject_GetOptionalAttrString(module, "__spec__", &spec) > 0
         && spec != Py_None
         && PyObject_GetOptionalAttrString(spec, "origin", &origin) > 0
-        && PyUnicode_Check(origin)) {
+        && PyUnicode_Check(origin))
+    {
         r = PyUnicode_CompareWithASCIIString(origin, "frozen") == 0;
     }
     PyErr_Clear();
@@ -673,7 +694,8 @@ spec_source_origin(PyObject *module)
         || origin == NULL || !PyUnicode_Check(origin)
         || (!has_suffix(origin, ".py") && !has_suffix(origin, ".pyw"))
         || PyObject_GetOptionalAttrString(module, "__file__", &file) < 0
-        || file == NULL || !PyUnicode_Check(file)) {
+        || file == NULL || !PyUnicode_Check(file))
+    {
         goto done;
     }
     int same = PyUnicode_Compare(origin, file);
@@ -706,13 +728,15 @@ hs_source_filename(PyObject *module)
     if (file == NULL || file == Py_None || !PyUnicode_Check(file)) {
         PyErr_Format(PyExc_ImportError,
                      "module %R has no source file (builtin, frozen, "
-                     "namespace package or created at runtime)", name);
+                     "namespace package or created at runtime)",
+                     name);
         goto error;
     }
     if (is_frozen(module)) {
         PyErr_Format(PyExc_ImportError,
                      "module %R is frozen into the interpreter; its code "
-                     "does not come from %U", name, file);
+                     "does not come from %U",
+                     name, file);
         goto error;
     }
     if (!has_suffix(file, ".py") && !has_suffix(file, ".pyw")) {
@@ -777,13 +801,13 @@ read_bytes(PyObject *module, PyObject *filename)
         return NULL;
     }
     if (spec != NULL && spec != Py_None) {
-        if (PyObject_GetOptionalAttrString(spec, "loader",
-                                                  &loader) < 0) {
+        if (PyObject_GetOptionalAttrString(spec, "loader", &loader) < 0) {
             goto done;
         }
     }
     if (loader != NULL && loader != Py_None
-        && PyObject_HasAttrString(loader, "get_data")) {
+        && PyObject_HasAttrString(loader, "get_data"))
+    {
         data = PyObject_CallMethod(loader, "get_data", "O", filename);
         goto done;
     }
@@ -807,8 +831,7 @@ done:
     Py_XDECREF(io);
     Py_XDECREF(f);
     if (data != NULL && !PyBytes_Check(data)) {
-        PyErr_Format(PyExc_TypeError, "loader.get_data returned %T",
-                     data);
+        PyErr_Format(PyExc_TypeError, "loader.get_data returned %T", data);
         Py_CLEAR(data);
     }
     return data;
@@ -825,11 +848,11 @@ hs_source_read(PyObject *module, PyObject *filename, PyObject **raw_out,
         goto error;
     }
     *code = "HS502";
-    if (memchr(PyBytes_AS_STRING(raw), '\0', PyBytes_GET_SIZE(raw))
-        != NULL) {
+    if (memchr(PyBytes_AS_STRING(raw), '\0', PyBytes_GET_SIZE(raw)) != NULL) {
         PyErr_Format(PyExc_SyntaxError,
                      "source code of %U contains NUL bytes (a binary "
-                     "file?)", filename);
+                     "file?)",
+                     filename);
         goto error;
     }
     util = PyImport_ImportModule("importlib.util");

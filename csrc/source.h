@@ -18,25 +18,25 @@ typedef enum {
  * UTF-8 text it was scanned from.  Offsets always cover whole lines. */
 typedef struct {
     HsChunkKind kind;
-    Py_ssize_t start;      /* first byte (decorators included) */
-    Py_ssize_t end;        /* one past the last byte (newline included) */
-    Py_ssize_t head;       /* def/class: start of the keyword's line */
-    Py_ssize_t body;       /* def/class: one past the header's ':' */
-    Py_ssize_t name;       /* offset of the name, when name_len > 0 */
-    Py_ssize_t name_len;   /* def/class name or first assignment target */
-    int line;              /* 1-based line of `start` */
-    int head_line;         /* 1-based line of `head` */
-    int last_line;         /* 1-based line of the last byte */
-    int async_def;         /* "async def" */
-    uint64_t hash;         /* of the bytes [start, end) */
-    uint64_t key;          /* identity for matching: kind+name, or hash */
+    Py_ssize_t start;    /* first byte (decorators included) */
+    Py_ssize_t end;      /* one past the last byte (newline included) */
+    Py_ssize_t head;     /* def/class: start of the keyword's line */
+    Py_ssize_t body;     /* def/class: one past the header's ':' */
+    Py_ssize_t name;     /* offset of the name, when name_len > 0 */
+    Py_ssize_t name_len; /* def/class name or first assignment target */
+    int line;            /* 1-based line of `start` */
+    int head_line;       /* 1-based line of `head` */
+    int last_line;       /* 1-based line of the last byte */
+    int async_def;       /* "async def" */
+    uint64_t hash;       /* of the bytes [start, end) */
+    uint64_t key;        /* identity for matching: kind+name, or hash */
 } HsChunk;
 
 typedef struct {
-    HsChunk *items;  /* owned, PyMem */
+    HsChunk *items; /* owned, PyMem */
     Py_ssize_t len;
     Py_ssize_t cap;
-    int unsure;      /* the scanner could not split safely */
+    int unsure; /* the scanner could not split safely */
 } HsChunkList;
 
 void hs_chunks_clear(HsChunkList *list);

@@ -52,11 +52,10 @@ hs_stage_compile_range(HsJob *job, const char *text, Py_ssize_t start,
             p[i] = ' ';
         }
     }
-    PyCompilerFlags flags =
-        HS_COMPILER_FLAGS_INIT(job->cf_flags | PyCF_IGNORE_COOKIE
-                               | PyCF_SOURCE_IS_UTF8);
-    PyObject *code = Py_CompileStringObject(p, job->filename, Py_file_input,
-                                            &flags, -1);
+    PyCompilerFlags flags = HS_COMPILER_FLAGS_INIT(
+        job->cf_flags | PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
+    PyObject *code =
+        Py_CompileStringObject(p, job->filename, Py_file_input, &flags, -1);
     if (code == NULL || line <= 1) {
         Py_DECREF(buf);
         return code;
@@ -76,9 +75,9 @@ hs_stage_compile_range(HsJob *job, const char *text, Py_ssize_t start,
             char *q = PyBytes_AS_STRING(padded);
             memset(q, '\n', (size_t)(line - 1));
             memcpy(q + line - 1, p, len);
-            Py_SETREF(shifted, Py_CompileStringObject(q, job->filename,
-                                                      Py_file_input, &flags,
-                                                      -1));
+            Py_SETREF(shifted,
+                      Py_CompileStringObject(q, job->filename, Py_file_input,
+                                             &flags, -1));
             Py_DECREF(padded);
         }
     }
@@ -119,14 +118,17 @@ future_flags(HsJob *job, int *flags)
         for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(names); j++) {
             PyObject *feat = NULL, *flag = NULL;
             if (PyObject_GetOptionalAttr(future, PyTuple_GET_ITEM(names, j),
-                                         &feat) < 0) {
+                                         &feat)
+                < 0)
+            {
                 goto error;
             }
             if (feat == NULL) {
                 continue;
             }
-            if (PyObject_GetOptionalAttrString(feat, "compiler_flag",
-                                               &flag) < 0) {
+            if (PyObject_GetOptionalAttrString(feat, "compiler_flag", &flag)
+                < 0)
+            {
                 Py_DECREF(feat);
                 goto error;
             }
@@ -136,7 +138,7 @@ future_flags(HsJob *job, int *flags)
             Py_XDECREF(flag);
             Py_DECREF(feat);
             continue;
-        error:
+error:
             Py_DECREF(names);
             Py_DECREF(future);
             return -1;
@@ -162,8 +164,8 @@ is_definition_code(PyObject *c, PyObject *name)
     }
     int r = PyUnicode_Compare(n, name) == 0;
     if (!r && !PyErr_Occurred()) {
-        PyObject *generic = PyUnicode_FromFormat(
-            "<generic parameters of %U>", name);
+        PyObject *generic =
+            PyUnicode_FromFormat("<generic parameters of %U>", name);
         r = generic ? PyUnicode_Compare(n, generic) == 0 : -1;
         Py_XDECREF(generic);
     }
@@ -180,14 +182,13 @@ is_definition_code(PyObject *c, PyObject *name)
  * When the text with decorators does not compile alone the staged code
  * stays as it is.  0 / -1. */
 static int
-with_decorator_lines(HsJob *job, const char *text, HsChunk *c,
-                     PyObject **code)
+with_decorator_lines(HsJob *job, const char *text, HsChunk *c, PyObject **code)
 {
     PyObject *full = NULL, *name = NULL, *consts = NULL, *fconsts = NULL;
     PyObject *nconsts = NULL, *replace = NULL, *args = NULL, *kw = NULL;
     int result = -1;
-    full = hs_stage_compile_range(job, text, c->start, c->end, c->line,
-                                  c->start);
+    full =
+        hs_stage_compile_range(job, text, c->start, c->end, c->line, c->start);
     if (full == NULL) {
         PyErr_Clear();
         return 0;
@@ -261,8 +262,8 @@ compile_whole(HsJob *job)
 {
     PyCompilerFlags flags =
         HS_COMPILER_FLAGS_INIT(PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
-    return Py_CompileStringObject(PyBytes_AS_STRING(job->text),
-                                  job->filename, Py_file_input, &flags, -1);
+    return Py_CompileStringObject(PyBytes_AS_STRING(job->text), job->filename,
+                                  Py_file_input, &flags, -1);
 }
 
 int
@@ -285,13 +286,14 @@ hs_stage_compile(HsJob *job)
         PyObject *code = Py_None;
         if (job->state[i] == HS_ST_CHANGED || job->state[i] == HS_ST_ADDED) {
             Py_ssize_t blank_to = job->stripped[i] ? c->head : c->start;
-            code = hs_stage_compile_range(job, text, c->start, c->end,
-                                          c->line, blank_to);
+            code = hs_stage_compile_range(job, text, c->start, c->end, c->line,
+                                          blank_to);
             if (code == NULL) {
                 goto whole;
             }
             if (blank_to > c->start
-                && with_decorator_lines(job, text, c, &code) < 0) {
+                && with_decorator_lines(job, text, c, &code) < 0)
+            {
                 Py_DECREF(code);
                 Py_CLEAR(job->codes);
                 return -1;
@@ -326,7 +328,11 @@ whole:
 /* ------------------------------------------------------------------ */
 /* names a statement binds                                             */
 
-typedef enum { NAMES_STORED, NAMES_LOADED, NAMES_DELETED } NamesWhich;
+typedef enum {
+    NAMES_STORED,
+    NAMES_LOADED,
+    NAMES_DELETED
+} NamesWhich;
 
 static int
 add_name(PyObject *co_names, unsigned long arg, PyObject *names)
@@ -343,8 +349,8 @@ static int
 walk_names(PyObject *code, NamesWhich which, PyObject *names)
 {
     PyObject *bytes = hs_code_get_code((PyCodeObject *)code);
-    PyObject *co_names = bytes ? PyObject_GetAttrString(code, "co_names")
-                               : NULL;
+    PyObject *co_names =
+        bytes ? PyObject_GetAttrString(code, "co_names") : NULL;
     int star = 0, result = -1;
     if (co_names == NULL) {
         goto done;
@@ -415,7 +421,8 @@ hs_stage_star_imports(PyObject *code, PyObject *list)
     int result = -1;
     if (bytes == NULL
         || (co_names = PyObject_GetAttrString(code, "co_names")) == NULL
-        || (co_consts = PyObject_GetAttrString(code, "co_consts")) == NULL) {
+        || (co_consts = PyObject_GetAttrString(code, "co_consts")) == NULL)
+    {
         goto done;
     }
     const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(bytes);
@@ -434,7 +441,8 @@ hs_stage_star_imports(PyObject *code, PyObject *list)
         ext = 0;
         long value = -2;
         if (op == HS_OP_LOAD_CONST
-            && (Py_ssize_t)arg < PyTuple_GET_SIZE(co_consts)) {
+            && (Py_ssize_t)arg < PyTuple_GET_SIZE(co_consts))
+        {
             PyObject *c = PyTuple_GET_ITEM(co_consts, arg);
             value = PyLong_CheckExact(c) ? PyLong_AsLong(c) : -1;
             if (value == -1 && PyErr_Occurred()) {
@@ -520,8 +528,8 @@ hs_stage_loaded_names(PyObject *code, PyObject *names)
 /* the __build_class__ hook                                            */
 
 typedef struct {
-    PyObject *klass;      /* strong: the existing class being updated */
-    PyObject *body_code;  /* borrowed: owned by the staged code */
+    PyObject *klass;     /* strong: the existing class being updated */
+    PyObject *body_code; /* borrowed: owned by the staged code */
     HsClassRanges ranges;
 } ClassFrame;
 
@@ -819,7 +827,8 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     PyObject *kw = NULL, *prepare = NULL, *ns = NULL, *cell = NULL;
     PyObject *prepared = NULL, *result = NULL;
     if (st == NULL || PyTuple_GET_SIZE(args) < 2
-        || st->depth >= MAX_CLASS_DEPTH) {
+        || st->depth >= MAX_CLASS_DEPTH)
+    {
         return call_original(args, kwargs);
     }
     func = PyTuple_GET_ITEM(args, 0);
@@ -828,8 +837,8 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
         return call_original(args, kwargs);
     }
     PyObject *body = PyFunction_GET_CODE(func);
-    PyObject *parent = st->depth == 0 ? st->chunk_code
-                                      : st->stack[st->depth - 1].body_code;
+    PyObject *parent =
+        st->depth == 0 ? st->chunk_code : st->stack[st->depth - 1].body_code;
     int mine = is_class_body_of(parent, body);
     if (mine <= 0) {
         return mine < 0 ? NULL : call_original(args, kwargs);
@@ -841,7 +850,8 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
         }
         result = call_original(args, kwargs);
         if (result != NULL && PyType_Check(result)
-            && fix_class_firstlineno(body, NULL, result) < 0) {
+            && fix_class_firstlineno(body, NULL, result) < 0)
+        {
             Py_CLEAR(result);
         }
         return result;
@@ -891,8 +901,7 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     }
 
     /* the body, into a namespace the class's own metaclass prepares */
-    prepare = PyObject_GetAttrString((PyObject *)Py_TYPE(old),
-                                     "__prepare__");
+    prepare = PyObject_GetAttrString((PyObject *)Py_TYPE(old), "__prepare__");
     if (prepare == NULL) {
         goto done;
     }
@@ -921,7 +930,9 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     fr->body_code = body;
     if (hs_class_ranges(st->job, st->chunk,
                         st->depth ? &st->stack[st->depth - 1].ranges : NULL,
-                        name, &fr->ranges) < 0) {
+                        name, &fr->ranges)
+        < 0)
+    {
         Py_CLEAR(fr->klass);
         goto done;
     }
@@ -933,14 +944,14 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     }
     if (header_ok == 1 && header_changed
         && (PyDict_GET_SIZE(kw) > 0
-            || hs_class_old_header_has_keywords(st->job, &fr->ranges))) {
+            || hs_class_old_header_has_keywords(st->job, &fr->ranges)))
+    {
         header_ok = 2; /* same bases and metaclass: class keywords */
     }
     st->depth++;
-    cell = PyEval_EvalCodeEx(body, PyFunction_GET_GLOBALS(func), ns, NULL,
-                             0, NULL, 0, NULL, 0,
-                             PyFunction_GET_KW_DEFAULTS(func),
-                             PyFunction_GET_CLOSURE(func));
+    cell = PyEval_EvalCodeEx(
+        body, PyFunction_GET_GLOBALS(func), ns, NULL, 0, NULL, 0, NULL, 0,
+        PyFunction_GET_KW_DEFAULTS(func), PyFunction_GET_CLOSURE(func));
     st->depth--;
     Py_CLEAR(fr->klass);
     if (cell == NULL || fix_class_firstlineno(body, ns, NULL) < 0) {
@@ -955,8 +966,7 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
         }
     }
     if (classcell != NULL) {
-        if (PyCell_Check(classcell)
-            && PyCell_Set(classcell, old) < 0) {
+        if (PyCell_Check(classcell) && PyCell_Set(classcell, old) < 0) {
             Py_DECREF(classcell);
             goto done;
         }
@@ -983,8 +993,8 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
                 Py_XDECREF(tdict);
             }
             Py_DECREF(dcell);
-            if (r < 0
-                || PyMapping_DelItemString(ns, "__classdictcell__") < 0) {
+            if (r < 0 || PyMapping_DelItemString(ns, "__classdictcell__") < 0)
+            {
                 goto done;
             }
         }
@@ -1006,8 +1016,7 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
         Py_XDECREF(ob);
     }
     int rec = hs_class_record(st->job, old, ns, &fr->ranges, header_ok,
-                              header_ok == 0 ? given : NULL, shadow,
-                              prepared);
+                              header_ok == 0 ? given : NULL, shadow, prepared);
     Py_XDECREF(shadow);
     if (rec < 0) {
         goto done;
@@ -1028,7 +1037,8 @@ done:
 }
 
 static PyMethodDef hook_def = {
-    "__build_class__", (PyCFunction)(void (*)(void))build_class_hook,
+    "__build_class__",
+    (PyCFunction)(void (*)(void))build_class_hook,
     METH_VARARGS | METH_KEYWORDS,
     "hotswap's staging __build_class__ (routes class statements to the "
     "existing classes)",
@@ -1062,8 +1072,8 @@ record_def_result(HsJob *job, Py_ssize_t i)
         return 0;
     }
     const char *text = PyBytes_AS_STRING(job->text);
-    PyObject *name = PyUnicode_DecodeUTF8(text + c->name, c->name_len,
-                                          "strict");
+    PyObject *name =
+        PyUnicode_DecodeUTF8(text + c->name, c->name_len, "strict");
     if (name == NULL) {
         return -1;
     }
@@ -1136,8 +1146,7 @@ looks_made_by_statement(HsJob *job, PyObject *live, PyObject *name)
     else {
         return 0;
     }
-    int r = n != NULL && PyUnicode_Check(n)
-            && PyUnicode_Compare(n, name) == 0;
+    int r = n != NULL && PyUnicode_Check(n) && PyUnicode_Compare(n, name) == 0;
     Py_XDECREF(n);
     PyErr_Clear();
     return r;
@@ -1166,21 +1175,24 @@ stage_note_binding(HsJob *job, Exposure *ex, Py_ssize_t ci)
 {
     HsChunk *c = &job->chunks.items[ci];
     if ((c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS)
-        || c->name_len == 0 || job->match[ci] < 0) {
+        || c->name_len == 0 || job->match[ci] < 0)
+    {
         return 0;
     }
     const char *text = PyBytes_AS_STRING(job->text);
-    PyObject *name = PyUnicode_DecodeUTF8(text + c->name, c->name_len,
-                                          "strict");
+    PyObject *name =
+        PyUnicode_DecodeUTF8(text + c->name, c->name_len, "strict");
     PyObject *live = NULL, *staged = NULL, *rec = NULL, *at = NULL;
     int r = -1;
     if (name == NULL || PyDict_GetItemRef(job->dict, name, &live) < 0
-        || PyDict_GetItemRef(job->scratch, name, &staged) < 0) {
+        || PyDict_GetItemRef(job->scratch, name, &staged) < 0)
+    {
         goto done;
     }
     r = 0;
     if (live == NULL || staged == NULL || live == staged
-        || looks_made_by_statement(job, live, name)) {
+        || looks_made_by_statement(job, live, name))
+    {
         goto done;
     }
     r = -1;
@@ -1231,7 +1243,8 @@ stage_expose_due(HsJob *job, Exposure *ex, Py_ssize_t j)
         PyObject *rec = PyList_GET_ITEM(ex->list, i);
         if (PyList_GET_ITEM(rec, 4) == Py_False
             && PyLong_AsSsize_t(PyList_GET_ITEM(rec, 3)) < j
-            && stage_expose_one(job, rec) < 0) {
+            && stage_expose_one(job, rec) < 0)
+        {
             return -1;
         }
     }
@@ -1250,8 +1263,8 @@ stage_restore_staged(HsJob *job, Exposure *ex)
             return -1;
         }
         if (now == PyList_GET_ITEM(rec, 2)
-            && PyDict_SetItem(job->scratch, name,
-                              PyList_GET_ITEM(rec, 1)) < 0) {
+            && PyDict_SetItem(job->scratch, name, PyList_GET_ITEM(rec, 1)) < 0)
+        {
             return -1;
         }
     }
@@ -1274,19 +1287,21 @@ hs_stage_run(HsJob *job)
     job->class_updates = PyList_New(0);
     job->def_results = PyList_New(0);
     if (job->scratch == NULL || job->class_updates == NULL
-        || job->def_results == NULL) {
+        || job->def_results == NULL)
+    {
         return -1;
     }
     original_build_class = PyDict_GetItemString(builtins, "__build_class__");
     if (original_build_class == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "builtins.__build_class__ "
-                        "is missing");
+                                            "is missing");
         return -1;
     }
     Py_INCREF(original_build_class);
     hook = PyCFunction_New(&hook_def, NULL);
     if (hook == NULL
-        || PyDict_SetItemString(builtins, "__build_class__", hook) < 0) {
+        || PyDict_SetItemString(builtins, "__build_class__", hook) < 0)
+    {
         Py_CLEAR(original_build_class);
         Py_XDECREF(hook);
         return -1;
@@ -1311,10 +1326,10 @@ hs_stage_run(HsJob *job)
             if (code == Py_None) {
                 continue;
             }
-            if (stage_expose_due(job, &ex, i) < 0
-                || run_code(&st, code, i) < 0
+            if (stage_expose_due(job, &ex, i) < 0 || run_code(&st, code, i) < 0
                 || record_def_result(job, i) < 0
-                || stage_note_binding(job, &ex, i) < 0) {
+                || stage_note_binding(job, &ex, i) < 0)
+            {
                 goto done;
             }
         }
@@ -1329,7 +1344,9 @@ done:
     {
         PyObject *exc = PyErr_GetRaisedException();
         if (PyDict_SetItemString(builtins, "__build_class__",
-                                 original_build_class) < 0) {
+                                 original_build_class)
+            < 0)
+        {
             PyErr_WriteUnraisable(NULL);
         }
         PyErr_SetRaisedException(exc);

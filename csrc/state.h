@@ -11,13 +11,13 @@ struct HsState {
     PyTypeObject *module_result_type; /* strong */
     PyTypeObject *report_type;        /* strong */
     PyObject *reload_error;           /* strong: hotswap.ReloadError */
-    PyObject *snapshots;   /* strong dict: module name -> Snapshot */
-    PyObject *roots;       /* strong list of str: tracked directories */
-    PyObject *names;       /* strong list of str: tracked module names */
-    PyObject *excluded;    /* strong tuple of str: stdlib, site-packages */
+    PyObject *snapshots;     /* strong dict: module name -> Snapshot */
+    PyObject *roots;         /* strong list of str: tracked directories */
+    PyObject *names;         /* strong list of str: tracked module names */
+    PyObject *excluded;      /* strong tuple of str: stdlib, site-packages */
     PyObject *tracked_cache; /* strong dict: __file__ -> under a root? */
-    PyObject *orig_reload; /* strong: importlib.reload when routed, or NULL */
-    PyObject *finder;      /* strong: the installed import hook, or NULL */
+    PyObject *orig_reload;  /* strong: importlib.reload when routed, or NULL */
+    PyObject *finder;       /* strong: the installed import hook, or NULL */
     PyObject *before_hooks; /* strong list: callables(names) */
     PyObject *after_hooks;  /* strong list: callables(report) */
     PyObject *last_report;  /* strong: the last automatic/poll report */
@@ -31,10 +31,10 @@ struct HsState {
                              * last automatic reload failed, or NULL
                              * (safepoint.c, "blocked modules") */
     int allow_world_writable;
-    int watch_partial;     /* watch(partial=True): the watcher's batches
-                              apply what they can (HS_RELOAD_PARTIAL) */
-    int exit_hooks;        /* atexit / at-fork handlers registered */
-    int busy;              /* a batch is running */
+    int watch_partial; /* watch(partial=True): the watcher's batches
+                          apply what they can (HS_RELOAD_PARTIAL) */
+    int exit_hooks;    /* atexit / at-fork handlers registered */
+    int busy;          /* a batch is running */
 };
 
 typedef struct HsState HsState;

@@ -42,8 +42,7 @@ static PyObject *
 snapshot_repr(HsSnapshot *self)
 {
     return PyUnicode_FromFormat("<hotswap snapshot of %R, %zd bytes>",
-                                self->filename,
-                                PyBytes_GET_SIZE(self->raw));
+                                self->filename, PyBytes_GET_SIZE(self->raw));
 }
 
 static PyObject *
@@ -104,8 +103,8 @@ hs_snapshot_prepare(HsSnapshot *snap)
         if (util == NULL) {
             return -1;
         }
-        PyObject *s = PyObject_CallMethod(util, "decode_source", "O",
-                                          snap->raw);
+        PyObject *s =
+            PyObject_CallMethod(util, "decode_source", "O", snap->raw);
         Py_DECREF(util);
         if (s == NULL) {
             return -1;
@@ -118,7 +117,9 @@ hs_snapshot_prepare(HsSnapshot *snap)
     }
     if (!snap->scanned) {
         if (hs_scan(PyBytes_AS_STRING(snap->text), 0,
-                    PyBytes_GET_SIZE(snap->text), 1, &snap->chunks) < 0) {
+                    PyBytes_GET_SIZE(snap->text), 1, &snap->chunks)
+            < 0)
+        {
             return -1;
         }
         snap->scanned = 1;
@@ -230,8 +231,8 @@ hs_track_is_tracked(HsState *st, PyObject *name, PyObject *module)
                 && (!is_excluded(st, real) || is_excluded(st, root));
     }
     Py_DECREF(real);
-    int r = PyDict_SetItem(st->tracked_cache, file,
-                           found ? Py_True : Py_False);
+    int r =
+        PyDict_SetItem(st->tracked_cache, file, found ? Py_True : Py_False);
     Py_DECREF(file);
     return r < 0 ? -1 : found;
 }
@@ -245,7 +246,8 @@ static PyObject *
 read_with_loader(PyObject *loader, PyObject *origin)
 {
     if (loader == NULL || loader == Py_None
-        || !PyObject_HasAttrString(loader, "get_data")) {
+        || !PyObject_HasAttrString(loader, "get_data"))
+    {
         return NULL;
     }
     PyObject *raw = PyObject_CallMethod(loader, "get_data", "O", origin);
@@ -287,7 +289,8 @@ hs_track_snapshot_module(HsState *st, PyObject *module)
     PyObject *file = NULL, *spec = NULL, *loader = NULL, *raw = NULL;
     int result = -1;
     if (PyObject_GetOptionalAttrString(module, "__file__", &file) < 0
-        || PyObject_GetOptionalAttrString(module, "__spec__", &spec) < 0) {
+        || PyObject_GetOptionalAttrString(module, "__spec__", &spec) < 0)
+    {
         goto done;
     }
     if (file == NULL || !PyUnicode_Check(file)) {
@@ -299,12 +302,13 @@ hs_track_snapshot_module(HsState *st, PyObject *module)
         goto done;
     }
     if (spec != NULL && spec != Py_None
-        && PyObject_GetOptionalAttrString(spec, "loader", &loader) < 0) {
+        && PyObject_GetOptionalAttrString(spec, "loader", &loader) < 0)
+    {
         goto done;
     }
     if ((loader == NULL || loader == Py_None)
-        && PyObject_GetOptionalAttrString(module, "__loader__", &loader)
-               < 0) {
+        && PyObject_GetOptionalAttrString(module, "__loader__", &loader) < 0)
+    {
         goto done;
     }
     raw = read_with_loader(loader, file);
@@ -315,8 +319,7 @@ hs_track_snapshot_module(HsState *st, PyObject *module)
         result = 0;
         goto done;
     }
-    PyObject *snap = hs_snapshot_new(st->snapshot_type, file, raw, NULL,
-                                     NULL);
+    PyObject *snap = hs_snapshot_new(st->snapshot_type, file, raw, NULL, NULL);
     if (snap == NULL) {
         goto done;
     }
@@ -430,7 +433,8 @@ snapshot_spec_source(FinderObject *self, PyObject *name, PyObject *spec)
     PyObject *origin = NULL, *loader = NULL, *real = NULL, *raw = NULL;
     if (st == NULL
         || PyObject_GetOptionalAttrString(spec, "origin", &origin) <= 0
-        || !PyUnicode_Check(origin) || !ends_with_py(origin)) {
+        || !PyUnicode_Check(origin) || !ends_with_py(origin))
+    {
         goto done;
     }
     real = path_realpath(origin);
@@ -442,8 +446,8 @@ snapshot_spec_source(FinderObject *self, PyObject *name, PyObject *spec)
     }
     raw = read_with_loader(loader, origin);
     if (raw != NULL) {
-        PyObject *snap = hs_snapshot_new(st->snapshot_type, origin, raw,
-                                         NULL, NULL);
+        PyObject *snap =
+            hs_snapshot_new(st->snapshot_type, origin, raw, NULL, NULL);
         if (snap == NULL || PyDict_SetItem(st->snapshots, name, snap) < 0) {
             PyErr_Clear();
         }
@@ -464,15 +468,16 @@ finder_find_spec(FinderObject *self, PyObject *args, PyObject *kwds)
     static char *kwlist[] = {"fullname", "path", "target", NULL};
     PyObject *name, *path = Py_None, *target = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|OO:find_spec", kwlist,
-                                     &name, &path, &target)) {
+                                     &name, &path, &target))
+    {
         return NULL;
     }
     PyObject *meta_path = PySys_GetObject("meta_path"); /* borrowed */
     if (meta_path == NULL || !PyList_Check(meta_path)) {
         Py_RETURN_NONE;
     }
-    PyObject *finders = PyList_GetSlice(meta_path, 0,
-                                        PyList_GET_SIZE(meta_path));
+    PyObject *finders =
+        PyList_GetSlice(meta_path, 0, PyList_GET_SIZE(meta_path));
     if (finders == NULL) {
         return NULL;
     }
@@ -520,8 +525,8 @@ static PyMethodDef finder_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "find_spec($self, fullname, path=None, target=None, /)\n--\n\n"
      "Find the spec as the other finders would, and snapshot its source."},
-    {"invalidate_caches", (PyCFunction)finder_invalidate_caches,
-     METH_NOARGS, "invalidate_caches($self, /)\n--\n\nNothing to do."},
+    {"invalidate_caches", (PyCFunction)finder_invalidate_caches, METH_NOARGS,
+     "invalidate_caches($self, /)\n--\n\nNothing to do."},
     {NULL},
 };
 
@@ -546,11 +551,10 @@ int
 hs_track_init_types(PyObject *module, PyTypeObject **snapshot,
                     PyTypeObject **finder)
 {
-    *snapshot = (PyTypeObject *)PyType_FromModuleAndSpec(module,
-                                                         &snapshot_spec,
-                                                         NULL);
-    *finder = (PyTypeObject *)PyType_FromModuleAndSpec(module, &finder_spec,
-                                                       NULL);
+    *snapshot =
+        (PyTypeObject *)PyType_FromModuleAndSpec(module, &snapshot_spec, NULL);
+    *finder =
+        (PyTypeObject *)PyType_FromModuleAndSpec(module, &finder_spec, NULL);
     return (*snapshot && *finder) ? 0 : -1;
 }
 
@@ -568,7 +572,8 @@ hs_track_install_finder(HsState *st, PyObject *module)
     PyObject_GC_Track(f);
     PyObject *meta_path = PySys_GetObject("meta_path");
     if (meta_path == NULL || !PyList_Check(meta_path)
-        || PyList_Insert(meta_path, 0, (PyObject *)f) < 0) {
+        || PyList_Insert(meta_path, 0, (PyObject *)f) < 0)
+    {
         Py_DECREF(f);
         if (!PyErr_Occurred()) {
             PyErr_SetString(PyExc_RuntimeError, "sys.meta_path is missing");

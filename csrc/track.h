@@ -24,8 +24,7 @@ int hs_track_init_types(PyObject *module, PyTypeObject **snapshot,
 /* A new snapshot.  `text` may be NULL; `chunks` (may be NULL) is moved
  * into the snapshot.  New reference. */
 PyObject *hs_snapshot_new(PyTypeObject *type, PyObject *filename,
-                          PyObject *raw, PyObject *text,
-                          HsChunkList *chunks);
+                          PyObject *raw, PyObject *text, HsChunkList *chunks);
 
 /* Decode and scan a snapshot if not done yet.  0 / -1. */
 int hs_snapshot_prepare(HsSnapshot *snap);

@@ -19,9 +19,9 @@ typedef enum {
 
 struct HsUndo {
     UndoKind kind;
-    PyObject *obj;   /* strong */
-    PyObject *name;  /* strong, or NULL */
-    PyObject *old;   /* strong; NULL: was absent.  UNDO_FUNC: a tuple */
+    PyObject *obj;  /* strong */
+    PyObject *name; /* strong, or NULL */
+    PyObject *old;  /* strong; NULL: was absent.  UNDO_FUNC: a tuple */
 };
 
 static HsUndo *
@@ -94,8 +94,7 @@ hs_txn_setattr(HsTxn *txn, PyObject *obj, PyObject *name, PyObject *value)
 }
 
 int
-hs_txn_record_setattr(HsTxn *txn, PyObject *obj, PyObject *name,
-                      PyObject *old)
+hs_txn_record_setattr(HsTxn *txn, PyObject *obj, PyObject *name, PyObject *old)
 {
     HsUndo *u = txn_push(txn);
     if (u == NULL) {
@@ -160,8 +159,17 @@ hs_txn_dict_set(HsTxn *txn, PyObject *dict, PyObject *key, PyObject *value)
 }
 
 /* Field order of the saved function state. */
-enum { F_CODE, F_CLOSURE, F_DEFAULTS, F_KWDEFAULTS, F_ANNOTATIONS, F_DOC,
-       F_TYPE_PARAMS, F_ANNOTATE, F_COUNT };
+enum {
+    F_CODE,
+    F_CLOSURE,
+    F_DEFAULTS,
+    F_KWDEFAULTS,
+    F_ANNOTATIONS,
+    F_DOC,
+    F_TYPE_PARAMS,
+    F_ANNOTATE,
+    F_COUNT
+};
 
 int
 hs_txn_save_function(HsTxn *txn, PyObject *func)
@@ -243,8 +251,7 @@ hs_txn_keep(HsTxn *txn, PyObject *obj)
 }
 
 int
-hs_func_set_closure_and_code(PyObject *func, PyObject *closure,
-                             PyObject *code)
+hs_func_set_closure_and_code(PyObject *func, PyObject *closure, PyObject *code)
 {
     /* The interpreter copies co_nfreevars cells out of func_closure with no
      * bounds check (COPY_FREE_VARS, 3.11+), so the closure and the code
@@ -257,8 +264,7 @@ hs_func_set_closure_and_code(PyObject *func, PyObject *closure,
     }
     if (PyObject_SetAttrString(func, "__code__", code) < 0) {
         PyObject *exc = PyErr_GetRaisedException();
-        (void)PyFunction_SetClosure(func,
-                                    old_closure ? old_closure : Py_None);
+        (void)PyFunction_SetClosure(func, old_closure ? old_closure : Py_None);
         PyErr_SetRaisedException(exc);
         Py_XDECREF(old_closure);
         return -1;
@@ -273,20 +279,24 @@ restore_function(PyObject *func, PyObject *state)
     PyObject *code = PyTuple_GET_ITEM(state, F_CODE);
     PyObject *closure = PyTuple_GET_ITEM(state, F_CLOSURE);
     if (PyFunction_GET_CODE(func) != code
-        || PyFunction_GET_CLOSURE(func) != (closure == Py_None ? NULL
-                                                                : closure)) {
+        || PyFunction_GET_CLOSURE(func)
+               != (closure == Py_None ? NULL : closure))
+    {
         if (hs_func_set_closure_and_code(func, closure, code) < 0) {
             return -1;
         }
     }
     if (PyFunction_SetDefaults(func, PyTuple_GET_ITEM(state, F_DEFAULTS)) < 0
         || PyFunction_SetKwDefaults(func,
-                                    PyTuple_GET_ITEM(state, F_KWDEFAULTS)) < 0
+                                    PyTuple_GET_ITEM(state, F_KWDEFAULTS))
+               < 0
         || PyFunction_SetAnnotations(func,
                                      PyTuple_GET_ITEM(state, F_ANNOTATIONS))
                < 0
         || PyObject_SetAttrString(func, "__doc__",
-                                  PyTuple_GET_ITEM(state, F_DOC)) < 0) {
+                                  PyTuple_GET_ITEM(state, F_DOC))
+               < 0)
+    {
         return -1;
     }
 #if HS_HAVE_ANNOTATE
@@ -295,14 +305,16 @@ restore_function(PyObject *func, PyObject *state)
      * the next read, from the restored function). */
     PyObject *annotate = PyTuple_GET_ITEM(state, F_ANNOTATE);
     if (annotate != Py_None
-        && PyObject_SetAttrString(func, "__annotate__", annotate) < 0) {
+        && PyObject_SetAttrString(func, "__annotate__", annotate) < 0)
+    {
         return -1;
     }
 #endif
 #if HS_HAVE_TYPE_PARAMS
     PyObject *tp = PyTuple_GET_ITEM(state, F_TYPE_PARAMS);
     if (tp != Py_None
-        && PyObject_SetAttrString(func, "__type_params__", tp) < 0) {
+        && PyObject_SetAttrString(func, "__type_params__", tp) < 0)
+    {
         return -1;
     }
 #endif
@@ -334,7 +346,8 @@ hs_txn_rollback(HsTxn *txn)
             case UNDO_GENERIC_SETATTR:
                 if (u->old == NULL) {
                     r = PyObject_GenericSetAttr(u->obj, u->name, NULL);
-                    if (r < 0 && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                    if (r < 0 && PyErr_ExceptionMatches(PyExc_AttributeError))
+                    {
                         PyErr_Clear();
                         r = 0;
                     }

@@ -20,8 +20,7 @@ typedef struct {
 /* setattr(obj, name, value) (value NULL: delattr), recording the object's
  * own previous value (for a class: its __dict__ entry, not an inherited
  * one).  0 / -1. */
-int hs_txn_setattr(HsTxn *txn, PyObject *obj, PyObject *name,
-                   PyObject *value);
+int hs_txn_setattr(HsTxn *txn, PyObject *obj, PyObject *name, PyObject *value);
 /* object.__setattr__(obj, name, value) (value NULL: delete), bypassing the
  * class's own __setattr__ (frozen dataclasses), recording the instance's
  * own previous value from its __dict__.  0 / -1. */

@@ -48,13 +48,13 @@ typedef struct {
 typedef struct {
     pthread_mutex_t lock;
     pthread_t thread;
-    int running;         /* watching (a thread exists unless paused) */
-    int paused;          /* the thread was joined around a fork */
-    int stop;            /* asked to stop */
-    int files_changed;   /* the polling list was replaced */
-    int wake[2];         /* pipe: the Python side wakes the thread */
-    int ifd;             /* inotify, or -1 for the polling backend */
-    int degraded;        /* inotify ran out of watches: polling */
+    int running;       /* watching (a thread exists unless paused) */
+    int paused;        /* the thread was joined around a fork */
+    int stop;          /* asked to stop */
+    int files_changed; /* the polling list was replaced */
+    int wake[2];       /* pipe: the Python side wakes the thread */
+    int ifd;           /* inotify, or -1 for the polling backend */
+    int degraded;      /* inotify ran out of watches: polling */
     HsWatchConfig cfg;
     char **roots;
     size_t nroots;
@@ -62,14 +62,14 @@ typedef struct {
     size_t nexcludes;
     WFile *files;
     size_t nfiles;
-    size_t *index;       /* open addressing over files, by path hash */
-    size_t index_cap;    /* a power of two, or 0 */
+    size_t *index;    /* open addressing over files, by path hash */
+    size_t index_cap; /* a power of two, or 0 */
     WDir *dirs;
     size_t ndirs, capdirs;
     char **changed;
     size_t nchanged, capchanged;
-    int scheduled;       /* notify() handed the changes over */
-    int retry;           /* notify() asked to be called again */
+    int scheduled; /* notify() handed the changes over */
+    int retry;     /* notify() asked to be called again */
     HsWatchNotify notify;
     void *arg;
     long events, reloads, failures;
@@ -140,7 +140,8 @@ excluded_locked(const char *path)
     base = base ? base + 1 : path;
     for (size_t i = 0; i < W.nexcludes; i++) {
         if (fnmatch(W.excludes[i], path, 0) == 0
-            || fnmatch(W.excludes[i], base, 0) == 0) {
+            || fnmatch(W.excludes[i], base, 0) == 0)
+        {
             return 1;
         }
     }
@@ -325,9 +326,10 @@ read_inotify(void)
             }
             snprintf(path, len, "%s/%s", dir, ev->name);
             if ((ev->mask & IN_ISDIR)
-                && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
-                if (ev->name[0] != '.'
-                    && strcmp(ev->name, "__pycache__") != 0) {
+                && (ev->mask & (IN_CREATE | IN_MOVED_TO)))
+            {
+                if (ev->name[0] != '.' && strcmp(ev->name, "__pycache__") != 0)
+                {
                     watch_tree(path, 1);
                 }
             }
@@ -463,8 +465,8 @@ poll_discover_locked(const char *dir, int depth)
 }
 
 static void
-poll_discover_entry(const char *path, const struct stat *st,
-                    const char *name, int depth)
+poll_discover_entry(const char *path, const struct stat *st, const char *name,
+                    int depth)
 {
     if (S_ISDIR(st->st_mode)) {
         poll_discover_locked(path, depth + 1);
@@ -499,7 +501,8 @@ poll_files(void)
             continue;
         }
         if ((f->known == 1 && !ok) || (f->known == -1 && ok)
-            || (ok && stat_differs(&f->st, &st))) {
+            || (ok && stat_differs(&f->st, &st)))
+        {
             add_changed_locked(f->path);
             hit = 1;
         }
@@ -523,7 +526,7 @@ drain(int fd)
 static void *
 watch_main(void *unused)
 {
-    double settle_at = -1.0;   /* a burst is settling until then */
+    double settle_at = -1.0; /* a burst is settling until then */
     double burst_start = 0.0;
     double next_poll = 0.0;
     double retry_at = -1.0;
@@ -557,7 +560,7 @@ watch_main(void *unused)
         if (retry_at >= 0 && (wake_at < 0 || retry_at < wake_at)) {
             wake_at = retry_at;
         }
-        int timeout = wake_at < 0 ? -1
+        int timeout = wake_at < 0    ? -1
                       : wake_at <= t ? 0
                                      : (int)((wake_at - t) * 1000.0) + 1;
         struct pollfd fds[2] = {{W.wake[0], POLLIN, 0}, {W.ifd, POLLIN, 0}};
@@ -601,8 +604,8 @@ watch_main(void *unused)
             continue;
         }
         pthread_mutex_lock(&W.lock);
-        int go = W.nchanged > 0 && !W.scheduled
-                 && W.cfg.mode == HS_WATCH_AUTO && W.notify != NULL;
+        int go = W.nchanged > 0 && !W.scheduled && W.cfg.mode == HS_WATCH_AUTO
+                 && W.notify != NULL;
         if (W.retry) {
             W.retry = 0;
             go = W.nchanged > 0 && W.cfg.mode == HS_WATCH_AUTO;
@@ -923,8 +926,9 @@ hs_watch_pause_for_fork(void)
     /* pthread_join returns when the thread's stack is free, a moment
      * before the kernel stops counting the thread: wait for that (at most
      * ~50 ms), or fork() would still see (and warn about) two threads. */
-    for (int i = 0; before > 0 && i < 500
-                    && kernel_thread_count() >= before; i++) {
+    for (int i = 0; before > 0 && i < 500 && kernel_thread_count() >= before;
+         i++)
+    {
         struct timespec ts = {0, 100000};
         nanosleep(&ts, NULL);
     }

@@ -4,7 +4,10 @@
 
 #include "compat.h"
 
-typedef enum { HS_WATCH_AUTO = 0, HS_WATCH_QUEUED } HsWatchMode;
+typedef enum {
+    HS_WATCH_AUTO = 0,
+    HS_WATCH_QUEUED
+} HsWatchMode;
 
 typedef struct {
     HsWatchMode mode;
@@ -21,7 +24,8 @@ typedef int (*HsWatchNotify)(void *arg);
 /* Start the thread, or reconfigure it.  `roots` and `files` are lists of
  * str (real paths): directories watched recursively, and the files the
  * polling backend stats.  `excludes`: a list of fnmatch(3) patterns
- * matched against a path and its last component.  GIL held.  0 / -1 (exception set). */
+ * matched against a path and its last component.  GIL held.  0 / -1 (exception
+ * set). */
 int hs_watch_start(const HsWatchConfig *cfg, PyObject *roots, PyObject *files,
                    PyObject *excludes, HsWatchNotify notify, void *arg);
 
