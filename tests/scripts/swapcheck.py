@@ -106,6 +106,12 @@ CAUSES = {
         "(`if PY3:` ... `byte2int = operator.itemgetter(0)`) bound again "
         "when the compound statement is run again for an edited def in it "
         "(the compound statement is the unit that runs)",
+    29: "a decorator of the module whose own definition changed: the defs "
+        "it decorates are decorated again (issue 10 point 3, deco10) and, "
+        "when it returns a wrapper, bound to the new wrapper (HS102): "
+        "identity lost, held ones run the new body under the old wrapper "
+        "(moving the new wrapper's code and cells onto the old wrapper is "
+        "not done yet)",
     24: "3.13+: a class's __firstlineno__ (what inspect.getsource reads) "
         "becomes 1 when the class is updated, and the __firstlineno__ "
         "constant of a class body nested in a moved function keeps the old "
