@@ -453,9 +453,11 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
         }
         int deco_changed = c != NULL && c->kind == HS_CHUNK_DEF
                            && !job->stripped[ci] && job->match[ci] >= 0;
-        if (deco_changed && new == fn
-            && old == fo &&r != HS_PATCH_KIND &&r
-                   != HS_PATCH_FREEVARS &&apply_same_deco_text(job, ci))
+        /* the decoration ran again and returned the function itself */
+        int same_fn = (new == fn) && (old == fo);
+        int kept_kind = r != HS_PATCH_KIND && r != HS_PATCH_FREEVARS;
+        if (deco_changed && same_fn && kept_kind
+            && apply_same_deco_text(job, ci))
         {
             /* the decoration ran again and, as before, returned the
              * function itself (@tag(...) setting fn.tag): the old object
