@@ -111,6 +111,27 @@ def test_class_annotations_removed(sb):
 
 
 @py314
+@pytest.mark.xfail(strict=True, reason=(
+    "3.14+ module-level annotations: the module's __annotate__ is made by "
+    "the compiler for the whole module, and __annotations__ is cached in "
+    "the module dict at first read; an edited or added `x: T` statement is "
+    "compiled alone, so the live module keeps the annotations it had "
+    "(cause 30 of the swap harnesses; click, pyparsing on 3.14)"))
+def test_module_annotations_follow_source(sb):
+    src = """
+        $ann
+        def f():
+            return 1
+    """
+    m = sb.load(src, ann="x: int = 1")
+    assert m.__annotations__ == {"x": int}
+    sb.update(m, src, ann="x: str = 1\ny: float = 2")
+    hotswap.reload(m)
+    assert m.__annotations__ == fresh(m).__annotations__ == {
+        "x": str, "y": float}
+
+
+@py314
 def test_class_annotation_reads_class_level_name(sb):
     # __annotate__ reads class-level names through the __classdict__ cell
     src = """

@@ -112,6 +112,12 @@ CAUSES = {
         "identity lost, held ones run the new body under the old wrapper "
         "(moving the new wrapper's code and cells onto the old wrapper is "
         "not done yet)",
+    30: "3.14+ module-level annotations: the module's __annotate__ (and "
+        "__conditional_annotations__) are made by the compiler for the "
+        "whole module; statements compiled alone do not rebuild them, so "
+        "they keep their old lines and an edited `x: T` is not seen in "
+        "module.__annotations__ (also a class's __annotate_func__ after a "
+        "shift)",
     24: "3.13+: a class's __firstlineno__ (what inspect.getsource reads) "
         "becomes 1 when the class is updated, and the __firstlineno__ "
         "constant of a class body nested in a moved function keeps the old "
