@@ -1,5 +1,6 @@
 """Assertion helpers shared by the scenario files (plain functions, no
 fixtures).  Imported as a top-level module: pytest puts tests/ on sys.path."""
+import importlib.util
 import inspect
 import os
 import subprocess
@@ -94,3 +95,13 @@ def run_script(name, *args, timeout=600):
         f"{name} exited with {proc.returncode}\n"
         f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}")
     return proc
+
+
+def fresh_import(module):
+    """A fresh import of the module's current file: a new module object of
+    the same name and package, not put in sys.modules."""
+    spec = importlib.util.spec_from_file_location(module.__name__,
+                                                  module.__file__)
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+    return fresh

@@ -3,20 +3,10 @@ exports, later bindings win (also inside try/if/with), and an unchanged
 statement a changed one needs runs again (issue 13).  Every scenario also
 compares the reloaded module with a fresh import of the new file."""
 import importlib
-import importlib.util
 
 import hotswap
-from hs_helpers import one
+from hs_helpers import fresh_import, one
 
-
-def fresh_import(module):
-    """A fresh import of the module's current file: a new module object of
-    the same name and package, not put in sys.modules."""
-    spec = importlib.util.spec_from_file_location(module.__name__,
-                                                  module.__file__)
-    fresh = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fresh)
-    return fresh
 
 
 def public(module):

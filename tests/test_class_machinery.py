@@ -5,22 +5,12 @@ Every scenario also compares with a fresh import of the new file."""
 import abc
 import dataclasses
 import importlib
-import importlib.util
 import sys
 
 import hotswap
 import pytest
-from hs_helpers import line_of, one
+from hs_helpers import fresh_import, line_of, one
 
-
-def fresh_import(module):
-    """A fresh import of the module's current file: a new module object of
-    the same name and package, not put in sys.modules."""
-    spec = importlib.util.spec_from_file_location(module.__name__,
-                                                  module.__file__)
-    fresh = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fresh)
-    return fresh
 
 
 # ------------------------------------------------ rewritten __module__ --

@@ -5,19 +5,11 @@ undo log covers the alias registry.  Every scenario holds references the
 way programs do, reloads, and compares with a fresh import of v2."""
 import dataclasses
 import functools
-import importlib.util
 
 import hotswap
 import pytest
-from hs_helpers import line_of, one
+from hs_helpers import fresh_import, line_of, one
 
-
-def fresh_import(module):
-    spec = importlib.util.spec_from_file_location(module.__name__,
-                                                  module.__file__)
-    fresh = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fresh)
-    return fresh
 
 
 # ------------------------------------------ a binding is not a definition --

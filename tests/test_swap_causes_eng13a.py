@@ -2,18 +2,10 @@
 eng13a), each reduced to a scenario: module v1 on disk, import it, hold
 references the way programs do, write v2, reload, assert behaviour and
 compare with a fresh import of v2."""
-import importlib.util
 
 import hotswap
-from hs_helpers import assert_as_fresh
+from hs_helpers import assert_as_fresh, fresh_import
 
-
-def fresh_import(module):
-    spec = importlib.util.spec_from_file_location(module.__name__,
-                                                  module.__file__)
-    fresh = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fresh)
-    return fresh
 
 
 def shifted(source, n=2):

@@ -2,22 +2,12 @@
 swapcheck.CAUSES numbering), one minimal scenario each: v1 on disk,
 import, references held the way programs hold them, v2, reload, the
 behaviour asserted and compared with a fresh import of v2."""
-import importlib.util
 import sys
 
 import hotswap
 import pytest
-from hs_helpers import line_of
+from hs_helpers import fresh_import, line_of
 
-
-def fresh_import(module):
-    """A fresh import of the module's current file: a new module object of
-    the same name and package, not put in sys.modules."""
-    spec = importlib.util.spec_from_file_location(module.__name__,
-                                                  module.__file__)
-    fresh = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fresh)
-    return fresh
 
 
 # ------------------------------------- 21: several defs of one name --
