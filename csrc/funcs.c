@@ -142,12 +142,22 @@ hs_code_equal(PyObject *a, PyObject *b, int with_lines)
 }
 
 #if HS_HAVE_CLASS_FIRSTLINENO
-/* opcode.opmap[name], or -1 when the interpreter has no such opcode. */
+/* opcode.opmap[name], or -1 when the interpreter has no such opcode.
+ * opmap is a dict, a frozendict from 3.15: read it as a mapping.  -1 with
+ * an exception set on another error. */
 static int
 opcode_number(PyObject *opmap, const char *name)
 {
-    PyObject *v = PyDict_GetItemString(opmap, name);
-    return v != NULL && PyLong_Check(v) ? (int)PyLong_AsLong(v) : -1;
+    PyObject *v = PyMapping_GetItemString(opmap, name);
+    if (v == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_KeyError)) {
+            PyErr_Clear();
+        }
+        return -1;
+    }
+    int r = PyLong_Check(v) ? (int)PyLong_AsLong(v) : -1;
+    Py_DECREF(v);
+    return r;
 }
 #endif
 
@@ -175,12 +185,16 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
     PyObject *mod = raw ? PyImport_ImportModule("opcode") : NULL;
     PyObject *opmap = mod ? PyObject_GetAttrString(mod, "opmap") : NULL;
     int r = -1, stuck = 0;
-    if (opmap == NULL || !PyDict_Check(opmap) || !PyBytes_Check(raw)
-        || !PyTuple_Check(names))
-    {
+    if (opmap == NULL) {
         goto done;
     }
     r = 0;
+    if (!PyMapping_Check(opmap) || !PyBytes_Check(raw)
+        || !PyTuple_Check(names))
+    {
+        stuck = 1; /* not what this code knows: compile at the real lines */
+        goto done;
+    }
     Py_ssize_t ni = -1;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
         PyObject *n = PyTuple_GET_ITEM(names, i);
@@ -198,6 +212,10 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
     int store_name = opcode_number(opmap, "STORE_NAME");
     int return_const = opcode_number(opmap, "RETURN_CONST");
     int ext = opcode_number(opmap, "EXTENDED_ARG");
+    if (PyErr_Occurred()) {
+        r = -1;
+        goto done;
+    }
     const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(raw);
     Py_ssize_t n = PyBytes_GET_SIZE(raw), at = -1;
     for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
