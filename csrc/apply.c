@@ -7,6 +7,7 @@
  * Main thread, GIL held.
  */
 #include "apply.h"
+#include "annotate.h"
 #include "classes.h"
 #include "funcs.h"
 #include "internals.h"
@@ -1313,12 +1314,14 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
                 continue;
             }
         }
-        int dup = PySet_Contains(handled, name);
+        int dup = hs_stage_is_annotate_name(name)
+                      ? 1
+                      : PySet_Contains(handled, name);
         if (dup < 0) {
             goto done;
         }
         if (dup) {
-            continue;
+            continue; /* handled, or annotate.c's */
         }
         PyObject *old = NULL;
         if (PyDict_GetItemRef(job->dict, name, &old) < 0) {
@@ -1371,7 +1374,7 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
         }
     }
     if (shift_moved(&ap) < 0 || remove_deleted(&ap, staged) < 0
-        || hs_live_rebind(job, txn) < 0)
+        || hs_live_rebind(job, txn) < 0 || hs_annotate_module(job, txn) < 0)
     {
         goto done;
     }

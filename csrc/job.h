@@ -50,6 +50,9 @@ typedef struct {
                                 * (staged, the live object it stands for) */
     PyObject *young;           /* strong set of the ids of the objects
                                 * staging made, or NULL */
+    PyObject *ann_sets;        /* strong dict or NULL, 3.14+: staged chunk
+                                * index -> the __conditional_annotations__
+                                * set it made (stage.c, for annotate.c) */
     PyObject *policy;          /* borrowed: the batch's policy or NULL */
     PyTypeObject *change_type; /* borrowed: the Change record type */
     HsMode mode;

@@ -80,6 +80,7 @@ hs_job_clear(HsJob *job)
     Py_CLEAR(job->chunk_binds);
     Py_CLEAR(job->live_of);
     Py_CLEAR(job->young);
+    Py_CLEAR(job->ann_sets);
 }
 
 static PyObject *

@@ -334,6 +334,21 @@ typedef enum {
     NAMES_DELETED
 } NamesWhich;
 
+int
+hs_stage_is_annotate_name(PyObject *name)
+{
+#if HS_HAVE_ANNOTATE
+    return PyUnicode_Check(name)
+           && (PyUnicode_CompareWithASCIIString(name, "__annotate__") == 0
+               || PyUnicode_CompareWithASCIIString(
+                      name, "__conditional_annotations__")
+                      == 0);
+#else
+    (void)name;
+    return 0;
+#endif
+}
+
 static int
 add_name(PyObject *co_names, unsigned long arg, PyObject *names)
 {
@@ -369,7 +384,11 @@ walk_names(PyObject *code, NamesWhich which, PyObject *names)
         int r = 0;
         switch (which) {
             case NAMES_STORED:
-                if (op == HS_OP_STORE_NAME || op == HS_OP_DELETE_NAME) {
+                if ((op == HS_OP_STORE_NAME || op == HS_OP_DELETE_NAME)
+                    && !((Py_ssize_t)arg < PyTuple_GET_SIZE(co_names)
+                         && hs_stage_is_annotate_name(
+                             PyTuple_GET_ITEM(co_names, arg))))
+                {
                     r = add_name(co_names, arg, names);
                 }
                 else if (hs_op_is_import_star(op, arg)) {
@@ -1062,6 +1081,55 @@ run_code(Stage *st, PyObject *code, Py_ssize_t chunk)
     return 0;
 }
 
+/* 3.14+: a statement compiled alone that holds module-level annotations
+ * bound its own __annotate__ and __conditional_annotations__ (the indices,
+ * local to the statement, of the annotations that ran).  Keep the set for
+ * annotate.c, which builds the module's from the whole new source, and
+ * put the module's own values back for the statements after it. */
+static int
+take_annotation_set(HsJob *job, Py_ssize_t i)
+{
+#if HS_HAVE_ANNOTATE
+    static const char *const names[] = {"__conditional_annotations__",
+                                        "__annotate__"};
+    for (int k = 0; k < 2; k++) {
+        PyObject *mine = NULL, *live = NULL;
+        if (PyDict_GetItemStringRef(job->scratch, names[k], &mine) < 0
+            || PyDict_GetItemStringRef(job->dict, names[k], &live) < 0)
+        {
+            Py_XDECREF(mine);
+            return -1;
+        }
+        int r = 0;
+        if (mine != live) {
+            if (k == 0 && mine != NULL) {
+                PyObject *idx = PyLong_FromSsize_t(i);
+                if (job->ann_sets == NULL) {
+                    job->ann_sets = PyDict_New();
+                }
+                r = idx && job->ann_sets
+                        ? PyDict_SetItem(job->ann_sets, idx, mine)
+                        : -1;
+                Py_XDECREF(idx);
+            }
+            if (r == 0) {
+                r = live ? PyDict_SetItemString(job->scratch, names[k], live)
+                         : PyDict_DelItemString(job->scratch, names[k]);
+            }
+        }
+        Py_XDECREF(mine);
+        Py_XDECREF(live);
+        if (r < 0) {
+            return -1;
+        }
+    }
+#else
+    (void)job;
+    (void)i;
+#endif
+    return 0;
+}
+
 /* What a staged `def` bound, right after it ran: a later statement may
  * bind the same name again (@f.register def _(...) several times). */
 static int
@@ -1327,6 +1395,7 @@ hs_stage_run(HsJob *job)
                 continue;
             }
             if (stage_expose_due(job, &ex, i) < 0 || run_code(&st, code, i) < 0
+                || take_annotation_set(job, i) < 0
                 || record_def_result(job, i) < 0
                 || stage_note_binding(job, &ex, i) < 0)
             {

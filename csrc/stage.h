@@ -44,4 +44,10 @@ PyObject *hs_stage_compile_range(HsJob *job, const char *text,
                                  Py_ssize_t start, Py_ssize_t end, int line,
                                  Py_ssize_t blank_to);
 
+/* 3.14+: is `name` one the compiler binds for a module's deferred
+ * annotations (__annotate__, __conditional_annotations__)?  A statement
+ * compiled alone binds its own; they are not names it binds for APPLY
+ * (annotate.c writes them for the whole module).  Always 0 before 3.14. */
+int hs_stage_is_annotate_name(PyObject *name);
+
 #endif

@@ -111,12 +111,6 @@ def test_class_annotations_removed(sb):
 
 
 @py314
-@pytest.mark.xfail(strict=True, reason=(
-    "3.14+ module-level annotations: the module's __annotate__ is made by "
-    "the compiler for the whole module, and __annotations__ is cached in "
-    "the module dict at first read; an edited or added `x: T` statement is "
-    "compiled alone, so the live module keeps the annotations it had "
-    "(cause 30 of the swap harnesses; click, pyparsing on 3.14)"))
 def test_module_annotations_follow_source(sb):
     src = """
         $ann

@@ -1,0 +1,460 @@
+/* annotate.c -- 3.14+ (PEP 649/749): a module's deferred annotations follow
+ * the source.
+ *
+ * Main thread, GIL held, at the end of APPLY; every write goes through the
+ * batch's undo log.  Owns nothing beyond one call.
+ *
+ * What the compiler makes of `x: int = 1` at module level since 3.14: one
+ * `__annotate__` function for the whole module (its code is a constant of
+ * the module's code, first line 1, one entry per annotation at the
+ * annotation's line), and a set `__conditional_annotations__` to which each
+ * annotated statement adds its index when it runs (at module level every
+ * annotation is conditional: `if TYPE_CHECKING: x: T` must not show up
+ * when the branch did not run).  Indices count the annotated statements in
+ * code generation order (a `finally:` body is generated twice, so it takes
+ * two).  `module.__annotations__` calls `__annotate__(VALUE)` and caches
+ * the dict in the module dict.
+ *
+ * A statement staged alone makes its own __annotate__ and set, with indices
+ * local to it (stage.c keeps the set in job->ann_sets).  So when a
+ * statement holding module annotations was edited, added, removed or moved,
+ * the whole new source is compiled once, its __annotate__ code swapped into
+ * the module's function (identity kept), the set rebuilt, and the cached
+ * dict dropped, to be computed again on demand, as in a fresh import.
+ *
+ * The set: the annotation indices of one statement are consecutive and in
+ * the same order whether it is compiled alone or in the file, so the r-th
+ * index of a statement in the new file ran iff the r-th index of the same
+ * statement ran: in its staged run (job->ann_sets), or, for a statement not
+ * run again, in the old module (old set, old __annotate__).  Which indices
+ * a statement holds is read from __annotate__'s bytecode: each entry is
+ * `LOAD_SMALL_INT index; LOAD_GLOBAL __conditional_annotations__` at the
+ * annotation's line.
+ */
+#include "annotate.h"
+#include "stage.h"
+
+#if HS_HAVE_ANNOTATE
+
+#define COND_NAME "__conditional_annotations__"
+
+typedef struct {
+    long index;
+    int line;
+} Entry;
+
+typedef struct {
+    Entry *items; /* PyMem, in bytecode order (= index order) */
+    Py_ssize_t len;
+} Entries;
+
+static void
+entries_clear(Entries *e)
+{
+    PyMem_Free(e->items);
+    e->items = NULL;
+    e->len = 0;
+}
+
+/* The (index, line) entries of a compiler-made __annotate__ code object.
+ * 0, or -1 with an exception set. */
+static int
+entries_read(PyObject *code, Entries *out)
+{
+    PyObject *bytes = hs_code_get_code((PyCodeObject *)code);
+    PyObject *names = NULL, *consts = NULL;
+    int result = -1;
+    out->items = NULL;
+    out->len = 0;
+    if (bytes == NULL
+        || (names = PyObject_GetAttrString(code, "co_names")) == NULL
+        || (consts = PyObject_GetAttrString(code, "co_consts")) == NULL)
+    {
+        goto done;
+    }
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(bytes);
+    Py_ssize_t n = PyBytes_GET_SIZE(bytes);
+    out->items = PyMem_Malloc(sizeof(Entry) * (size_t)(n / 2 + 1));
+    if (out->items == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    unsigned long ext = 0;
+    long last_int = -1;
+    Py_ssize_t last_at = 0;
+    for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
+        int op = p[i];
+        unsigned long arg = p[i + 1] | ext;
+        if (op == HS_OP_EXTENDED_ARG) {
+            ext = arg << 8;
+            continue;
+        }
+        ext = 0;
+        if (op == CACHE) {
+            continue;
+        }
+        if (op == HS_OP_LOAD_GLOBAL && last_int >= 0) {
+            Py_ssize_t k = (Py_ssize_t)HS_LOAD_GLOBAL_INDEX(arg);
+            if (k < PyTuple_GET_SIZE(names)
+                && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(names, k),
+                                                    COND_NAME)
+                       == 0)
+            {
+                out->items[out->len].index = last_int;
+                out->items[out->len].line =
+                    PyCode_Addr2Line((PyCodeObject *)code, (int)last_at);
+                out->len++;
+            }
+        }
+        last_int = -1;
+        if (op == HS_OP_LOAD_SMALL_INT) {
+            last_int = (long)arg;
+            last_at = i;
+        }
+        else if (op == HS_OP_LOAD_CONST
+                 && (Py_ssize_t)arg < PyTuple_GET_SIZE(consts)
+                 && PyLong_CheckExact(PyTuple_GET_ITEM(consts, arg)))
+        {
+            last_int = PyLong_AsLong(PyTuple_GET_ITEM(consts, arg));
+            if (last_int < 0) {
+                PyErr_Clear();
+                last_int = -1;
+            }
+            last_at = i;
+        }
+    }
+    result = 0;
+done:
+    Py_XDECREF(bytes);
+    Py_XDECREF(names);
+    Py_XDECREF(consts);
+    if (result < 0) {
+        entries_clear(out);
+    }
+    return result;
+}
+
+/* The module's __annotate__ when the compiler made it for this module's
+ * source (a plain function named __annotate__ whose globals are the module
+ * dict), a new reference; else NULL (no exception). */
+static PyObject *
+module_annotate(HsJob *job)
+{
+    PyObject *f = NULL;
+    if (PyDict_GetItemStringRef(job->dict, "__annotate__", &f) <= 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (!PyFunction_Check(f) || PyFunction_GET_GLOBALS(f) != job->dict
+        || PyFunction_GET_CLOSURE(f) != NULL
+        || PyUnicode_CompareWithASCIIString(
+               ((PyCodeObject *)PyFunction_GET_CODE(f))->co_name,
+               "__annotate__")
+               != 0)
+    {
+        Py_DECREF(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* Do entries fall in [first, last]? */
+static int
+has_entries(const Entries *e, int first, int last)
+{
+    for (Py_ssize_t i = 0; i < e->len; i++) {
+        if (e->items[i].line >= first && e->items[i].line <= last) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Must the module's annotations be rebuilt?  `old`: the entries of the
+ * live __annotate__ (none when the module has no compiler-made one: only
+ * a staged statement with annotations counts then).  1 / 0. */
+static int
+annotations_touched(HsJob *job, const Entries *old)
+{
+    if (job->ann_sets != NULL && PyDict_GET_SIZE(job->ann_sets) > 0) {
+        return 1; /* a staged statement holds module annotations */
+    }
+    HsChunkList *oc = job->old_chunks;
+    if (oc == NULL) {
+        return 0;
+    }
+    char *kept = PyMem_Calloc((size_t)oc->len + 1, 1);
+    if (kept == NULL) {
+        return 1;
+    }
+    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+        Py_ssize_t k = job->match[i];
+        if (k >= 0 && k < oc->len && job->state[i] == HS_ST_UNCHANGED) {
+            kept[k] = 1;
+        }
+    }
+    int r = 0;
+    for (Py_ssize_t k = 0; k < oc->len && !r; k++) {
+        const HsChunk *o = &oc->items[k];
+        r = !kept[k] && has_entries(old, o->line, o->last_line);
+    }
+    PyMem_Free(kept);
+    return r;
+}
+
+/* The constant code object named __annotate__ of a module's code, borrowed,
+ * or NULL (no exception). */
+static PyObject *
+annotate_const(PyObject *module_code)
+{
+    PyObject *consts = PyObject_GetAttrString(module_code, "co_consts");
+    PyObject *found = NULL;
+    if (consts == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
+        PyObject *c = PyTuple_GET_ITEM(consts, i);
+        if (PyCode_Check(c)
+            && PyUnicode_CompareWithASCIIString(((PyCodeObject *)c)->co_name,
+                                                "__annotate__")
+                   == 0)
+        {
+            found = c;
+            break;
+        }
+    }
+    Py_DECREF(consts);
+    return found; /* the module code keeps it alive */
+}
+
+/* Add to `set` the indices of `mine` (entries in [first, last] of the new
+ * __annotate__) that ran: rank r ran iff `ran(r)`.  0 / -1. */
+typedef struct {
+    PyObject *local; /* staged statement: its own set, or NULL */
+    const Entries *old;
+    PyObject *old_set; /* the module's set before, or NULL */
+    int old_first, old_last;
+} Ran;
+
+static int
+rank_ran(const Ran *how, Py_ssize_t rank)
+{
+    if (how->local != NULL) {
+        PyObject *r = PyLong_FromSsize_t(rank);
+        int in = r ? PySet_Contains(how->local, r) : -1;
+        Py_XDECREF(r);
+        return in;
+    }
+    if (how->old == NULL || how->old_set == NULL) {
+        return 1; /* unknown: as if it ran */
+    }
+    Py_ssize_t seen = 0;
+    for (Py_ssize_t i = 0; i < how->old->len; i++) {
+        const Entry *e = &how->old->items[i];
+        if (e->line < how->old_first || e->line > how->old_last) {
+            continue;
+        }
+        if (seen++ == rank) {
+            PyObject *r = PyLong_FromLong(e->index);
+            int in = r ? PySet_Contains(how->old_set, r) : -1;
+            Py_XDECREF(r);
+            return in;
+        }
+    }
+    return 1;
+}
+
+static PyObject *
+new_conditional_set(HsJob *job, const Entries *now, const Entries *old)
+{
+    PyObject *set = PySet_New(NULL), *old_set = NULL;
+    if (set == NULL
+        || PyDict_GetItemStringRef(job->dict, COND_NAME, &old_set) < 0)
+    {
+        Py_XDECREF(set);
+        return NULL;
+    }
+    if (old_set != NULL && !PyAnySet_Check(old_set)) {
+        Py_CLEAR(old_set);
+    }
+    for (Py_ssize_t ci = 0; ci < job->chunks.len; ci++) {
+        const HsChunk *c = &job->chunks.items[ci];
+        Ran how = {NULL, old, old_set, 0, -1};
+        PyObject *idx = PyLong_FromSsize_t(ci);
+        if (idx == NULL) {
+            goto error;
+        }
+        if (PyList_GET_ITEM(job->codes, ci) != Py_None) {
+            how.local = job->ann_sets
+                            ? PyDict_GetItemWithError(job->ann_sets, idx)
+                            : NULL;
+            if (how.local == NULL && PyErr_Occurred()) {
+                Py_DECREF(idx);
+                goto error;
+            }
+            if (how.local == NULL) {
+                how.local = Py_None; /* staged, made no set: none ran */
+            }
+        }
+        else if (job->match[ci] >= 0 && job->old_chunks != NULL) {
+            const HsChunk *o = &job->old_chunks->items[job->match[ci]];
+            how.old_first = o->line;
+            how.old_last = o->last_line;
+        }
+        Py_DECREF(idx);
+        Py_ssize_t rank = 0;
+        for (Py_ssize_t i = 0; i < now->len; i++) {
+            const Entry *e = &now->items[i];
+            if (e->line < c->line || e->line > c->last_line) {
+                continue;
+            }
+            int ran = how.local == Py_None ? 0 : rank_ran(&how, rank);
+            rank++;
+            PyObject *v = ran > 0 ? PyLong_FromLong(e->index) : NULL;
+            if (ran < 0 || (ran > 0 && (v == NULL || PySet_Add(set, v) < 0))) {
+                Py_XDECREF(v);
+                goto error;
+            }
+            Py_XDECREF(v);
+        }
+    }
+    Py_XDECREF(old_set);
+    return set;
+error:
+    Py_XDECREF(old_set);
+    Py_DECREF(set);
+    return NULL;
+}
+
+/* Bind the module's __annotate__ to `code` (NULL: no annotations): swap
+ * it into the compiler-made function the module has, else a new one. */
+static int
+set_annotate(HsJob *job, HsTxn *txn, PyObject *live, PyObject *code)
+{
+    PyObject *key = PyUnicode_FromString("__annotate__");
+    int r = -1;
+    if (key == NULL) {
+        return -1;
+    }
+    if (code == NULL) {
+        r = hs_txn_dict_set(txn, job->dict, key, NULL);
+    }
+    else if (live != NULL) {
+        r = 0;
+        if (PyFunction_GET_CODE(live) != code) {
+            r = hs_txn_save_function(txn, live) < 0
+                        || PyObject_SetAttrString(live, "__code__", code) < 0
+                    ? -1
+                    : 0;
+        }
+    }
+    else {
+        PyObject *f = PyFunction_New(code, job->dict);
+        r = f ? hs_txn_dict_set(txn, job->dict, key, f) : -1;
+        Py_XDECREF(f);
+    }
+    Py_DECREF(key);
+    return r;
+}
+
+static int
+set_entry(HsJob *job, HsTxn *txn, const char *name, PyObject *value)
+{
+    PyObject *key = PyUnicode_FromString(name);
+    int r = key ? hs_txn_dict_set(txn, job->dict, key, value) : -1;
+    Py_XDECREF(key);
+    return r;
+}
+
+int
+hs_annotate_module(HsJob *job, HsTxn *txn)
+{
+    PyObject *live = NULL, *whole = NULL, *set = NULL;
+    Entries old = {NULL, 0}, now = {NULL, 0};
+    int result = -1;
+    if (job->cf_flags & CO_FUTURE_ANNOTATIONS) {
+        return 0; /* eager: the statements fill __annotations__ */
+    }
+    live = module_annotate(job);
+    if (job->mode == HS_MODE_FULL) {
+        /* the whole file ran: its __annotate__ and set are the fresh ones */
+        PyObject *fn = NULL, *cond = NULL;
+        if (PyDict_GetItemStringRef(job->scratch, "__annotate__", &fn) < 0
+            || PyDict_GetItemStringRef(job->scratch, COND_NAME, &cond) < 0)
+        {
+            Py_XDECREF(fn);
+            goto done;
+        }
+        int r = set_annotate(
+            job, txn, live,
+            fn && PyFunction_Check(fn) ? PyFunction_GET_CODE(fn) : NULL);
+        if (r == 0 && fn != NULL && !PyFunction_Check(fn)) {
+            r = set_entry(job, txn, "__annotate__", fn);
+        }
+        if (r == 0) {
+            r = set_entry(job, txn, COND_NAME, cond);
+        }
+        Py_XDECREF(fn);
+        Py_XDECREF(cond);
+        if (r < 0 || set_entry(job, txn, "__annotations__", NULL) < 0) {
+            goto done;
+        }
+        result = 0;
+        goto done;
+    }
+    if (job->mode != HS_MODE_NORMAL) {
+        result = 0;
+        goto done;
+    }
+    if (live != NULL && entries_read(PyFunction_GET_CODE(live), &old) < 0) {
+        goto done;
+    }
+    if (!annotations_touched(job, &old)) {
+        result = 0;
+        goto done;
+    }
+    PyCompilerFlags flags = HS_COMPILER_FLAGS_INIT(
+        job->cf_flags | PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
+    whole = Py_CompileStringObject(PyBytes_AS_STRING(job->text), job->filename,
+                                   Py_file_input, &flags, -1);
+    if (whole == NULL) {
+        goto done;
+    }
+    PyObject *code = annotate_const(whole); /* borrowed from whole */
+    if (code != NULL) {
+        if (entries_read(code, &now) < 0) {
+            goto done;
+        }
+        set = new_conditional_set(job, &now, live ? &old : NULL);
+        if (set == NULL) {
+            goto done;
+        }
+    }
+    if (set_annotate(job, txn, live, code) < 0
+        || set_entry(job, txn, COND_NAME, set) < 0
+        || set_entry(job, txn, "__annotations__", NULL) < 0)
+    {
+        goto done;
+    }
+    result = 0;
+done:
+    entries_clear(&old);
+    entries_clear(&now);
+    Py_XDECREF(live);
+    Py_XDECREF(whole);
+    Py_XDECREF(set);
+    return result;
+}
+
+#else /* !HS_HAVE_ANNOTATE */
+
+int
+hs_annotate_module(HsJob *job, HsTxn *txn)
+{
+    (void)job;
+    (void)txn;
+    return 0;
+}
+
+#endif

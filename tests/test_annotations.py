@@ -1,0 +1,295 @@
+"""Module and class annotations follow the source as a fresh import gives
+them: `__annotations__` (also when read and cached before the reload),
+annotationlib's formats, typing.get_type_hints, dataclass fields, and the
+line numbers of 3.14's `__annotate__` code after a pure move (cause 30 of
+the swap harnesses).  3.14+ builds annotations lazily (PEP 649/749); the
+scenarios that only exist there are skipped before."""
+import sys
+import typing
+
+import pytest
+
+import hotswap
+from hs_helpers import fresh_import
+
+py314 = pytest.mark.skipif(sys.version_info < (3, 14),
+                           reason="3.14+: deferred annotations (PEP 649)")
+
+
+def fresh(m):
+    """A fresh import of m's current file (in sys.modules while it runs:
+    dataclasses and get_type_hints look the module up)."""
+    saved = sys.modules.get(m.__name__)
+    try:
+        return fresh_import(m)
+    finally:
+        sys.modules[m.__name__] = saved
+
+
+def formats(obj):
+    import annotationlib
+    F = annotationlib.Format
+    refs = annotationlib.get_annotations(obj, format=F.FORWARDREF)
+    # a ForwardRef compares its owner too (the fresh module is another one)
+    refs = {k: (("ref", v.__forward_arg__)
+                if isinstance(v, annotationlib.ForwardRef) else v)
+            for k, v in refs.items()}
+    return annotationlib.get_annotations(obj, format=F.STRING), refs
+
+
+def same_annotate(live, new):
+    """3.14+: the live __annotate__ runs the code a fresh import made, at
+    the same lines, and the set of annotations that ran is the same."""
+    a, b = live.__annotate__.__code__, new.__annotate__.__code__
+    assert a == b, (list(a.co_lines()), list(b.co_lines()))
+    assert list(a.co_lines()) == list(b.co_lines())
+    if isinstance(live, type(sys)):
+        assert (live.__dict__.get("__conditional_annotations__")
+                == new.__dict__.get("__conditional_annotations__"))
+
+
+# -- module level -----------------------------------------------------------
+
+@py314
+def test_edited_and_added_after_a_cached_read(sb):
+    src = """
+        $ann
+        def f():
+            return $r
+    """
+    m = sb.load(src, ann="x: int = 1", r="1")
+    f = m.f
+    assert m.__annotations__ == {"x": int}  # cached in the module dict
+    held = m.__annotate__
+    sb.update(m, src, ann="x: str = 1\ny: float = 2", r="2")
+    hotswap.reload(m)
+    new = fresh(m)
+    assert f() == 2
+    assert m.__annotations__ == new.__annotations__ == {"x": str, "y": float}
+    assert formats(m) == formats(new)
+    assert typing.get_type_hints(m) == {"x": str, "y": float}
+    assert m.__annotate__ is held  # identity kept, new code inside
+    assert held(1) == {"x": str, "y": float}
+    same_annotate(m, new)
+
+
+@py314
+def test_pure_move_shifts_annotate_lines(sb):
+    src = """
+        import sys
+        $top
+        x: int = 1
+        if sys.version_info > (3,):
+            y: "Later"
+        class Later:
+            pass
+    """
+    m = sb.load(src, top="")
+    m.__annotations__
+    sb.update(m, src, top="\n\n# three lines above now\n")
+    report = hotswap.reload(m)
+    assert "moved" in {e.action for e in report.entries}
+    new = fresh(m)
+    same_annotate(m, new)
+    assert m.__annotations__ == new.__annotations__ == {"x": int,
+                                                        "y": "Later"}
+
+
+@py314
+def test_branch_not_taken_stays_out(sb):
+    # TYPE_CHECKING-style: an annotation whose branch did not run is not in
+    # __annotations__; the reload must not add it, whichever statement runs
+    src = """
+        from typing import TYPE_CHECKING
+        a: int = 1
+        if TYPE_CHECKING:
+            hidden: int
+        $edit
+        try:
+            b: str = "x"
+        finally:
+            c: bytes = b""
+        if $flag:
+            d: float = 0.0
+    """
+    m = sb.load(src, edit="", flag="False")
+    assert set(m.__annotations__) == {"a", "b", "c"}
+    sb.update(m, src, edit="e: complex = 1j", flag="False")
+    hotswap.reload(m)
+    new = fresh(m)
+    assert m.__annotations__ == new.__annotations__
+    assert set(m.__annotations__) == {"a", "b", "c", "e"}
+    same_annotate(m, new)
+    # the `if` edited: it runs again, its branch now taken
+    sb.update(m, src, edit="e: complex = 1j", flag="True")
+    hotswap.reload(m)
+    new = fresh(m)
+    assert set(m.__annotations__) == {"a", "b", "c", "e", "d"}
+    assert m.__annotations__ == new.__annotations__
+    same_annotate(m, new)
+
+
+@py314
+def test_removed_annotations(sb):
+    src = """
+        x: int = 1
+        $y
+        def f():
+            return 1
+    """
+    m = sb.load(src, y="y: float")
+    assert m.__annotations__ == {"x": int, "y": float}
+    sb.update(m, src, y="")
+    hotswap.reload(m)
+    assert m.__annotations__ == fresh(m).__annotations__ == {"x": int}
+    # no annotation left: a fresh import has no __annotate__ at all
+    sb.update(m, "x = 1\ndef f():\n    return 1\n")
+    hotswap.reload(m)
+    new = fresh(m)
+    assert m.x == 1
+    assert "__annotate__" not in vars(new)
+    assert "__annotate__" not in vars(m)
+    assert "__conditional_annotations__" not in vars(m)
+    assert m.__annotations__ == {}
+
+
+@py314
+def test_first_annotation_in_a_module(sb):
+    src = """
+        def f():
+            return 1
+        $ann
+    """
+    m = sb.load(src, ann="")
+    assert m.__annotations__ == {}
+    sb.update(m, src, ann="limit: int = 3")
+    hotswap.reload(m)
+    new = fresh(m)
+    assert m.limit == 3
+    assert m.__annotations__ == new.__annotations__ == {"limit": int}
+    same_annotate(m, new)
+
+
+@py314
+def test_forward_reference_not_evaluated_by_the_reload(sb):
+    src = """
+        x: $a = None
+    """
+    m = sb.load(src, a="int")
+    m.__annotations__
+    sb.update(m, src, a="Undefined")
+    hotswap.reload(m)  # evaluates nothing: no NameError here
+    assert formats(m) == formats(fresh(m))
+    with pytest.raises(NameError):
+        m.__annotations__
+    m.Undefined = str
+    assert m.__annotations__ == {"x": str}
+
+
+@py314
+def test_annotations_rolled_back_with_a_failed_batch(sb):
+    src = """
+        x: $a = 1
+        $tail
+    """
+    m = sb.load(src, a="int", tail="")
+    held = m.__annotations__
+    code = m.__annotate__.__code__
+    sb.update(m, src, a="str", tail="raise RuntimeError('no')")
+    with pytest.raises(hotswap.ReloadError):
+        hotswap.reload(m)
+    assert m.__annotations__ is held
+    assert m.__annotate__.__code__ is code
+    assert m.__annotations__ == {"x": int}
+
+
+@py314
+def test_unrelated_edit_keeps_the_cache(sb):
+    # a batch that touches no annotated statement leaves the annotations,
+    # cached dict included, alone (no whole-file compile)
+    src = """
+        x: int = 1
+        def f():
+            return $r
+    """
+    m = sb.load(src, r="1")
+    held = m.__annotations__
+    sb.update(m, src, r="2")
+    hotswap.reload(m)
+    assert m.f() == 2
+    assert m.__annotations__ is held
+
+
+def test_module_annotations_every_version(sb):
+    # what holds on every interpreter: an edited annotation of a module
+    # whose annotations were not read before the reload
+    src = """
+        x: $a = 1
+        def f():
+            return 1
+    """
+    m = sb.load(src, a="int")
+    sb.update(m, src, a="str")
+    hotswap.reload(m)
+    assert m.__annotations__ == fresh(m).__annotations__ == {"x": str}
+    assert typing.get_type_hints(m) == {"x": str}
+
+
+# -- classes ---------------------------------------------------------------
+
+def test_class_annotations_pure_move_and_edit(sb):
+    src = """
+        $top
+        from dataclasses import dataclass, fields
+
+        class C:
+            a: int
+            def m(self):
+                return 1
+
+        @dataclass
+        class D:
+            x: int
+            y: "C" = None
+
+        class E:
+            q: $q
+    """
+    m = sb.load(src, top="", q="int")
+    d = m.D(1)
+    m.E.__annotations__
+    sb.update(m, src, top="\n\n\n", q="str")
+    hotswap.reload(m)
+    new = fresh(m)
+    for name in "CDE":
+        live, made = getattr(m, name), getattr(new, name)
+        assert live.__annotations__ == made.__annotations__, name
+        assert typing.get_type_hints(live) == {
+            k: (getattr(m, v.__name__) if v.__module__ == m.__name__ else v)
+            for k, v in typing.get_type_hints(made).items()}, name
+        if sys.version_info >= (3, 14):
+            same_annotate(live, made)
+            assert formats(live) == formats(made), name
+    assert [f.name for f in m.fields(m.D)] == ["x", "y"]
+    assert d.y is None
+    assert m.E.__annotations__ == {"q": str}
+
+
+def test_dataclass_field_annotation_edited(sb):
+    src = """
+        from dataclasses import dataclass, fields
+
+        @dataclass
+        class P:
+            x: $t
+            y: int = 0
+    """
+    m = sb.load(src, t="int")
+    p = m.P(1)
+    sb.update(m, src, t="float")
+    hotswap.reload(m)
+    new = fresh(m)
+    assert {f.name: f.type for f in m.fields(m.P)} == {
+        f.name: f.type for f in new.fields(new.P)} == {"x": float, "y": int}
+    assert m.P.__annotations__ == new.P.__annotations__
+    assert p.x == 1
