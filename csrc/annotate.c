@@ -134,6 +134,32 @@ done:
     return result;
 }
 
+/* Is `code` a module's __annotate__, not a def's (both are named
+ * `__annotate__`, qualified name included, and both are constants of the
+ * module's code)?  Only the module's reads __conditional_annotations__.
+ * 1 / 0 (an error is cleared: 0). */
+static int
+is_module_annotate_code(PyObject *code)
+{
+    PyObject *n = PyObject_GetAttrString(code, "co_name");
+    PyObject *names = n ? PyObject_GetAttrString(code, "co_names") : NULL;
+    int r = 0;
+    if (names != NULL && PyUnicode_Check(n)
+        && PyUnicode_CompareWithASCIIString(n, "__annotate__") == 0)
+    {
+        PyObject *cond = PyUnicode_FromString(COND_NAME);
+        r = cond ? PySequence_Contains(names, cond) : -1;
+        Py_XDECREF(cond);
+    }
+    Py_XDECREF(n);
+    Py_XDECREF(names);
+    if (r < 0) {
+        PyErr_Clear();
+        r = 0;
+    }
+    return r;
+}
+
 /* The module's __annotate__ when the compiler made it for this module's
  * source (a plain function named __annotate__ whose globals are the module
  * dict), a new reference; else NULL (no exception). */
@@ -147,10 +173,7 @@ module_annotate(HsJob *job)
     }
     if (!PyFunction_Check(f) || PyFunction_GET_GLOBALS(f) != job->dict
         || PyFunction_GET_CLOSURE(f) != NULL
-        || PyUnicode_CompareWithASCIIString(
-               ((PyCodeObject *)PyFunction_GET_CODE(f))->co_name,
-               "__annotate__")
-               != 0)
+        || is_module_annotate_code(PyFunction_GET_CODE(f)) != 1)
     {
         Py_DECREF(f);
         return NULL;
@@ -215,11 +238,9 @@ annotate_const(PyObject *module_code)
     }
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
         PyObject *c = PyTuple_GET_ITEM(consts, i);
-        if (PyCode_Check(c)
-            && PyUnicode_CompareWithASCIIString(((PyCodeObject *)c)->co_name,
-                                                "__annotate__")
-                   == 0)
-        {
+        /* the module's, not a def's (`f.__annotate__`: those are
+         * constants of the module's code too) */
+        if (PyCode_Check(c) && is_module_annotate_code(c) == 1) {
             found = c;
             break;
         }
@@ -428,6 +449,25 @@ hs_annotate_module(HsJob *job, HsTxn *txn)
         }
         set = new_conditional_set(job, &now, live ? &old : NULL);
         if (set == NULL) {
+            goto done;
+        }
+    }
+    if (set != NULL) {
+        /* unchanged contents: the module keeps its set (data nobody
+         * edited keeps its identity) */
+        PyObject *was = NULL;
+        if (PyDict_GetItemStringRef(job->dict, COND_NAME, &was) < 0) {
+            goto done;
+        }
+        int same = was != NULL && PyAnySet_Check(was)
+                       ? PyObject_RichCompareBool(was, set, Py_EQ)
+                       : 0;
+        if (same > 0) {
+            Py_SETREF(set, was);
+            was = NULL;
+        }
+        Py_XDECREF(was);
+        if (same < 0) {
             goto done;
         }
     }

@@ -369,6 +369,26 @@ code_name_is(PyObject *func, PyObject *name)
     return r;
 }
 
+/* 3.14+: is `func` the __annotate__ function the compiler made for a def
+ * or a class (code named __annotate__)?  1 / 0 / -1. */
+static int
+is_annotate_function(PyObject *func)
+{
+#if HS_HAVE_ANNOTATE
+    PyObject *n = PyObject_GetAttrString(PyFunction_GET_CODE(func), "co_name");
+    if (n == NULL) {
+        return -1;
+    }
+    int r = PyUnicode_Check(n)
+            && PyUnicode_CompareWithASCIIString(n, "__annotate__") == 0;
+    Py_DECREF(n);
+    return r;
+#else
+    (void)func;
+    return 0;
+#endif
+}
+
 /* Depth-first through wrappers.  *fallback gets the first function with
  * the right globals whatever its name. */
 static PyObject *
@@ -825,14 +845,28 @@ hs_func_find_made(PyObject *obj, PyObject *globals, PyObject *filename,
                   PyObject *name, int first, int last)
 {
     if (first > 0) {
-        HsHeldQuery q = {globals, NULL, filename, first, last, 1};
+        /* 3.14+: a def's __annotate__ function starts on the def's line
+         * too, and functools.wraps copies it onto the wrapper
+         * (contextmanager's helper): it is the def's, not a definition of
+         * the statement, so it is passed over */
+        HsHeldQuery q = {globals, NULL, filename,
+                         first,   last, HS_HAVE_ANNOTATE ? 0 : 1};
         PyObject *found = hs_func_held(obj, &q);
         if (found == NULL) {
             return NULL;
         }
-        PyObject *f = PyList_GET_SIZE(found) > 0
-                          ? Py_NewRef(PyList_GET_ITEM(found, 0))
-                          : NULL;
+        PyObject *f = NULL;
+        for (Py_ssize_t i = 0; f == NULL && i < PyList_GET_SIZE(found); i++) {
+            PyObject *g = PyList_GET_ITEM(found, i);
+            int ann = is_annotate_function(g);
+            if (ann < 0) {
+                Py_DECREF(found);
+                return NULL;
+            }
+            if (!ann) {
+                f = Py_NewRef(g);
+            }
+        }
         Py_DECREF(found);
         if (f != NULL) {
             return f;

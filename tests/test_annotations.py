@@ -75,9 +75,13 @@ def test_edited_and_added_after_a_cached_read(sb):
 
 @py314
 def test_pure_move_shifts_annotate_lines(sb):
+    # a def's own __annotate__ code is a constant of the module's code
+    # too, named alike: the module's is the one reading the set
     src = """
         import sys
         $top
+        def early(a: int) -> str:
+            return ""
         x: int = 1
         if sys.version_info > (3,):
             y: "Later"
@@ -86,6 +90,7 @@ def test_pure_move_shifts_annotate_lines(sb):
     """
     m = sb.load(src, top="")
     m.__annotations__
+    ran = m.__conditional_annotations__
     sb.update(m, src, top="\n\n# three lines above now\n")
     report = hotswap.reload(m)
     assert "moved" in {e.action for e in report.entries}
@@ -93,6 +98,10 @@ def test_pure_move_shifts_annotate_lines(sb):
     same_annotate(m, new)
     assert m.__annotations__ == new.__annotations__ == {"x": int,
                                                         "y": "Later"}
+    assert m.__conditional_annotations__ is ran  # same contents: kept
+    assert m.early.__annotations__ == {"a": int, "return": str}
+    assert (m.early.__annotate__.__code__.co_firstlineno
+            == new.early.__annotate__.__code__.co_firstlineno)
 
 
 @py314
