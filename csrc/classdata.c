@@ -8,6 +8,7 @@
  */
 #include "classes_int.h"
 #include "funcs.h"
+#include "internals.h"
 #include "report.h"
 
 #include <string.h>
@@ -1082,6 +1083,26 @@ done:
     Py_XDECREF(lib);
     Py_XDECREF(fmt);
     return result;
+}
+
+int
+hs_cls_keep_annotate(Ctx *cx, PyObject *old, PyObject *new)
+{
+    PyObject *code = PyFunction_GET_CODE(new); /* borrowed */
+    PyObject *cells = PyFunction_GET_CLOSURE(new);
+    if (PyFunction_GET_CODE(old) == code
+        && PyFunction_GET_CLOSURE(old) == cells)
+    {
+        return 0;
+    }
+    if (hs_txn_save_function(cx->txn, old) < 0
+        || hs_func_set_closure_and_code(old, cells ? cells : Py_None, code)
+               < 0)
+    {
+        return -1;
+    }
+    hs_function_reversion(old);
+    return 0;
 }
 
 /* After a class body ran again: annotations follow it.  3.14+: the class's

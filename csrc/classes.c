@@ -1344,6 +1344,34 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
             Py_DECREF(old);
             continue;
         }
+        if (HS_HAVE_ANNOTATE && PyFunction_Check(value)
+            && PyUnicode_CompareWithASCIIString(name, "__annotate_func__")
+                   == 0)
+        {
+            /* 3.14+: the body's __annotate__ function, made again: the
+             * old one runs it (held references too), also where the class
+             * machinery keeps it inside its own (NamedTuple's `annotate`
+             * closure over the body's): that one stays the member */
+            PyObject *ann = PyUnicode_FromString("__annotate__");
+            HsHeldQuery q = {job->dict, ann, job->filename, 0, 0, 1};
+            PyObject *in = ann ? hs_func_held(old, &q) : NULL;
+            Py_XDECREF(ann);
+            int r = in == NULL ? -1 : 0;
+            if (r == 0 && PyList_GET_SIZE(in) > 0) {
+                r = hs_cls_keep_annotate(&cx, PyList_GET_ITEM(in, 0), value);
+                Py_DECREF(in);
+                Py_DECREF(old);
+                if (r < 0) {
+                    goto done;
+                }
+                continue;
+            }
+            Py_XDECREF(in);
+            if (r < 0) {
+                Py_DECREF(old);
+                goto done;
+            }
+        }
         if (Py_IS_TYPE(old, &PyMemberDescr_Type)
             && !Py_IS_TYPE(value, &PyMemberDescr_Type))
         {

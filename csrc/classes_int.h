@@ -40,5 +40,9 @@ int hs_cls_init_subclass_changed(Ctx *cx, PyObject *code_before);
 int hs_cls_rebuild_class(Ctx *cx, PyObject *ns);
 int hs_cls_annotations(PyObject *ns, PyObject *klass, PyObject **out);
 int hs_cls_sync_annotations(Ctx *cx, PyObject *ns);
+/* 3.14+: the class's __annotate__ function `old` (held perhaps) takes the
+ * code and cells of `new`, the one the body made again: identity kept.
+ * 0 / -1. */
+int hs_cls_keep_annotate(Ctx *cx, PyObject *old, PyObject *new);
 
 #endif

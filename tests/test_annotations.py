@@ -302,3 +302,109 @@ def test_dataclass_field_annotation_edited(sb):
         f.name: f.type for f in new.fields(new.P)} == {"x": float, "y": int}
     assert m.P.__annotations__ == new.P.__annotations__
     assert p.x == 1
+
+
+# -- functions -------------------------------------------------------------
+
+def test_wrapped_def_inside_if_edited(sb):
+    # click's raw_terminal: a @contextmanager def in each branch of an `if`.
+    # 3.14's functools.wraps copies the def's __annotate__ onto the wrapper;
+    # that function starts on the def's line too, but it is not what the
+    # statement made: the def is patched in place, no HS101
+    src = """
+        import contextlib
+        import typing as t
+        WIN = False
+        $top
+        if WIN:
+            @contextlib.contextmanager
+            def raw_terminal() -> t.Iterator[int]:
+                yield -1
+
+        else:
+            import os
+
+            @contextlib.contextmanager
+            def raw_terminal() -> t.Iterator[int]:
+                $noop
+                yield $v
+    """
+    m = sb.load(src, top="", noop="", v="1")
+    held = m.raw_terminal
+    inner = held.__wrapped__
+    for top, noop, v in (("\n\n", "", "1"), ("\n\n", "_hs_noop_ = 0", "2"),
+                         ("", "", "3")):
+        sb.update(m, src, top=top, noop=noop, v=v)
+        report = hotswap.reload(m)
+        assert not {e.code for e in report.entries if e.code}, str(report)
+        new = fresh(m)
+        assert m.raw_terminal is held and held.__wrapped__ is inner
+        with held() as got:
+            assert got == int(v)
+        a, b = inner.__code__, new.raw_terminal.__wrapped__.__code__
+        assert a == b and a.co_firstlineno == b.co_firstlineno
+        if sys.version_info >= (3, 14):
+            assert held.__annotations__ == {"return": typing.Iterator[int]}
+            assert (inner.__annotate__.__code__.co_firstlineno
+                    == new.raw_terminal.__annotate__.__code__.co_firstlineno)
+
+
+@py314
+def test_class_annotate_held_follows_a_body_edit(sb):
+    # click.types: a method of a class with field annotations edited and
+    # lines added above; the class's __annotate__ function held before the
+    # reload (typing, dataclasses and inspect hold it) runs the new one
+    src = """
+        $top
+        class Opt:
+            name: str
+            if $cond:
+                extra: int
+            def show(self):
+                return $r
+    """
+    m = sb.load(src, top="", cond="True", r="1")
+    held = m.Opt.__annotate__
+    for top, cond, r in (("\n\n", "True", "2"), ("", "False", "3")):
+        sb.update(m, src, top=top, cond=cond, r=r)
+        hotswap.reload(m)
+        new = fresh(m)
+        assert m.Opt.__annotate__ is held
+        assert m.Opt().show() == int(r)
+        same_annotate(m.Opt, new.Opt)
+        assert m.Opt.__annotations__ == new.Opt.__annotations__
+        assert held(1) == new.Opt.__annotations__
+
+
+@py314
+def test_namedtuple_annotate_stays_typings(sb):
+    # pyparsing's DebugActions: NamedTupleMeta makes the class's
+    # __annotate__ a closure of its own over the body's; a method edit
+    # keeps typing's function, which now calls the body's new code
+    src = """
+        from typing import NamedTuple
+        $top
+        class Actions(NamedTuple):
+            start: $t
+            done: str = ""
+            def first(self):
+                return $r
+    """
+    m = sb.load(src, top="", t="int", r="1")
+    held = m.Actions.__annotate__
+    a = m.Actions(1)
+    sb.update(m, src, top="\n\n", t="int", r="2")
+    hotswap.reload(m)
+    new = fresh(m)
+    assert m.Actions.__annotate__ is held
+    def body_annotate(cls):
+        f = cls.__annotate__
+        cells = dict(zip(f.__code__.co_freevars, f.__closure__ or ()))
+        return cells["original_annotate"].cell_contents.__code__
+    a_code, b_code = body_annotate(m.Actions), body_annotate(new.Actions)
+    assert a_code == b_code
+    assert list(a_code.co_lines()) == list(b_code.co_lines())
+    assert a.first() == 2
+    assert m.Actions.__annotations__ == new.Actions.__annotations__ == {
+        "start": int, "done": str}
+    assert typing.get_type_hints(m.Actions) == {"start": int, "done": str}
