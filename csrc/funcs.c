@@ -1604,13 +1604,29 @@ hs_func_shift_held(HsTxn *txn, PyObject *obj, const HsHeldQuery *q, int delta,
     return r;
 }
 
+/* A class body compiled inside a function (no CO_NESTED flag: its
+ * qualified name goes through `<locals>`).  1 / 0 (errors cleared). */
+static int
+class_body_in_function(PyObject *code)
+{
+    PyObject *qual = PyObject_GetAttrString(code, "co_qualname");
+    const char *s =
+        qual && PyUnicode_Check(qual) ? PyUnicode_AsUTF8(qual) : NULL;
+    int r = s != NULL && strstr(s, "<locals>") != NULL;
+    Py_XDECREF(qual);
+    PyErr_Clear();
+    return r;
+}
+
 static int
 has_live_instances(PyObject *code)
 {
     /* comprehensions and generator expressions never outlive the call
-     * that made them; class bodies are not functions */
+     * that made them; class bodies are not functions, but 3.13+ the
+     * classes a function made keep the body's first line
+     * (__firstlineno__): hs_func_patch_live moves it */
     if (!(hs_code_flags(code) & CO_OPTIMIZED)) {
-        return 0;
+        return HS_HAVE_CLASS_FIRSTLINENO && class_body_in_function(code);
     }
     PyObject *name = PyObject_GetAttrString(code, "co_name");
     if (name == NULL) {
@@ -1827,6 +1843,72 @@ leave_behind(HsTxn *txn, PyObject *old_code, PyObject *new_code)
     return r;
 }
 
+/* 3.13+: the class bodies among the pairs, nested in a function (classes
+ * made by calling it: dateutil's `__deprecate_private_class`), as a dict
+ * (qualified name, old first line) -> new first line.  New reference. */
+static PyObject *
+class_bodies_of(PyObject *nested)
+{
+    PyObject *out = PyDict_New();
+    Py_ssize_t pos = 0;
+    PyObject *k, *pair;
+    while (HS_HAVE_CLASS_FIRSTLINENO && out != NULL
+           && PyDict_Next(nested, &pos, &k, &pair))
+    {
+        PyObject *a = PyTuple_GET_ITEM(pair, 0),
+                 *b = PyTuple_GET_ITEM(pair, 1);
+        int la = hs_code_firstlineno(a), lb = hs_code_firstlineno(b);
+        if ((hs_code_flags(a) & CO_OPTIMIZED) || la == lb) {
+            continue;
+        }
+        PyObject *q = PyObject_GetAttrString(a, "co_qualname");
+        PyObject *key = q ? Py_BuildValue("(Oi)", q, la) : NULL;
+        PyObject *v = key ? PyLong_FromLong(lb) : NULL;
+        if (v == NULL || PyDict_SetItem(out, key, v) < 0) {
+            Py_CLEAR(out);
+        }
+        Py_XDECREF(q);
+        Py_XDECREF(key);
+        Py_XDECREF(v);
+    }
+    return out;
+}
+
+/* A class that one of `bodies` made (its __qualname__ and own
+ * __firstlineno__ say so) takes the body's new first line, as the class a
+ * fresh import makes has it.  0 / -1. */
+static int
+move_class_made_in_function(HsTxn *txn, PyObject *klass, PyObject *bodies)
+{
+    if (!PyType_HasFeature((PyTypeObject *)klass, Py_TPFLAGS_HEAPTYPE)) {
+        return 0;
+    }
+    PyObject *d = PyObject_GenericGetDict(klass, NULL);
+    if (d == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *line = PyDict_GetItemString(d, "__firstlineno__"); /* borrowed */
+    int r = 0;
+    if (line != NULL && PyLong_CheckExact(line)) {
+        PyObject *q = PyObject_GetAttrString(klass, "__qualname__");
+        PyObject *key = q ? PyTuple_Pack(2, q, line) : NULL;
+        PyObject *nv = key ? PyDict_GetItemWithError(bodies, key) : NULL;
+        if (nv != NULL) {
+            PyObject *name = PyUnicode_FromString("__firstlineno__");
+            r = name ? hs_txn_setattr(txn, klass, name, nv) : -1;
+            Py_XDECREF(name);
+        }
+        else {
+            PyErr_Clear();
+        }
+        Py_XDECREF(q);
+        Py_XDECREF(key);
+    }
+    Py_DECREF(d);
+    return r;
+}
+
 Py_ssize_t
 hs_func_patch_live(HsTxn *txn, PyObject *nested, PyObject *rejected)
 {
@@ -1862,12 +1944,21 @@ hs_func_patch_live(HsTxn *txn, PyObject *nested, PyObject *rejected)
     }
     /* collect first, patch second: patching allocates */
     PyObject *hits = PyList_New(0);
-    if (hits == NULL) {
+    PyObject *bodies = hits ? class_bodies_of(nested) : NULL;
+    if (bodies == NULL) {
+        Py_XDECREF(hits);
         Py_DECREF(objects);
         return -1;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objects); i++) {
         PyObject *o = PyList_GET_ITEM(objects, i);
+        if (PyType_Check(o) && PyDict_GET_SIZE(bodies) > 0) {
+            if (move_class_made_in_function(txn, o, bodies) < 0) {
+                Py_DECREF(bodies);
+                goto error;
+            }
+            continue;
+        }
         if (!PyFunction_Check(o)) {
             continue;
         }
@@ -1882,6 +1973,7 @@ hs_func_patch_live(HsTxn *txn, PyObject *nested, PyObject *rejected)
         }
     }
     Py_CLEAR(objects);
+    Py_DECREF(bodies);
     Py_ssize_t patched = 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(hits); i++) {
         PyObject *f = PyList_GET_ITEM(hits, i);

@@ -408,3 +408,42 @@ def test_namedtuple_annotate_stays_typings(sb):
     assert m.Actions.__annotations__ == new.Actions.__annotations__ == {
         "start": int, "done": str}
     assert typing.get_type_hints(m.Actions) == {"start": int, "done": str}
+
+
+# -- classes made by a function (not annotations, found beside them) -------
+
+def test_class_made_by_a_moved_function_keeps_its_line(sb):
+    # dateutil.parser: `_timelex = __deprecate_private_class(_timelex)`;
+    # the class statement runs inside the function, so the live classes
+    # it made carry the body's first line (3.13+ __firstlineno__, what
+    # inspect.getsource reads): it moves with the function
+    src = """
+        $top
+        class _timelex:
+            def split(self):
+                return 1
+
+        def __deprecate_private_class(c):
+            class private_class(c):
+                __doc__ = c.__doc__
+                def __init__(self, *args, **kwargs):
+                    $noop
+                    super(private_class, self).__init__(*args, **kwargs)
+            private_class.__name__ = c.__name__
+            return private_class
+
+        _timelex = __deprecate_private_class(_timelex)
+    """
+    m = sb.load(src, top="", noop="")
+    held = m._timelex
+    for top, noop in (("\n" * 7, ""), ("\n" * 7, "_hs_noop_ = 0"),
+                      ("", "")):
+        sb.update(m, src, top=top, noop=noop)
+        hotswap.reload(m)
+        new = fresh(m)
+        assert m._timelex is held
+        assert held().split() == 1
+        assert (vars(held).get("__firstlineno__")
+                == vars(new._timelex).get("__firstlineno__"))
+        a, b = held.__init__.__code__, new._timelex.__init__.__code__
+        assert a == b and a.co_firstlineno == b.co_firstlineno
