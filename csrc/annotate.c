@@ -18,9 +18,11 @@
  * A statement staged alone makes its own __annotate__ and set, with indices
  * local to it (stage.c keeps the set in job->ann_sets).  So when a
  * statement holding module annotations was edited, added, removed or moved,
- * the whole new source is compiled once, its __annotate__ code swapped into
- * the module's function (identity kept), the set rebuilt, and the cached
- * dict dropped, to be computed again on demand, as in a fresh import.
+ * the new source is compiled once with every other statement blanked out
+ * but the first (the __annotate__ code is then a fresh import's, lines and
+ * positions included), its __annotate__ code swapped into the module's
+ * function (identity kept), the set rebuilt, and the cached dict dropped,
+ * to be computed again on demand, as in a fresh import.
  *
  * The set: the annotation indices of one statement are consecutive and in
  * the same order whether it is compiled alone or in the file, so the r-th
@@ -33,6 +35,8 @@
  */
 #include "annotate.h"
 #include "stage.h"
+
+#include <string.h>
 
 #if HS_HAVE_ANNOTATE
 
@@ -249,6 +253,69 @@ annotate_const(PyObject *module_code)
     return found; /* the module code keeps it alive */
 }
 
+/* Does new chunk i hold module-level annotations?  A staged one made its
+ * own set; a kept one had entries in its old lines. */
+static int
+chunk_annotated(HsJob *job, Py_ssize_t i, const Entries *old)
+{
+    if (PyList_GET_ITEM(job->codes, i) != Py_None) {
+        PyObject *idx = PyLong_FromSsize_t(i);
+        int r = idx && job->ann_sets ? PyDict_Contains(job->ann_sets, idx)
+                                     : (idx ? 0 : -1);
+        Py_XDECREF(idx);
+        return r;
+    }
+    if (job->match[i] < 0 || job->old_chunks == NULL) {
+        return 0;
+    }
+    const HsChunk *o = &job->old_chunks->items[job->match[i]];
+    return has_entries(old, o->line, o->last_line);
+}
+
+/* The module code whose __annotate__ constant is a fresh import's, without
+ * compiling the whole file: the new text with every top-level statement
+ * blanked out (lines kept) but the first one (the module's __annotate__
+ * starts at it, its positions span it) and those holding module-level
+ * annotations (their indices count in order: a statement without one
+ * takes none).  Should that not compile, the whole text is compiled.
+ * New reference. */
+static PyObject *
+compile_annotations(HsJob *job, const Entries *old)
+{
+    const char *text = PyBytes_AS_STRING(job->text);
+    Py_ssize_t n = PyBytes_GET_SIZE(job->text);
+    PyCompilerFlags flags = HS_COMPILER_FLAGS_INIT(
+        job->cf_flags | PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
+    PyObject *buf = PyBytes_FromStringAndSize(NULL, n);
+    if (buf == NULL) {
+        return NULL;
+    }
+    char *p = PyBytes_AS_STRING(buf);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        p[i] = text[i] == '\n' ? '\n' : ' ';
+    }
+    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+        const HsChunk *c = &job->chunks.items[i];
+        int keep = i == 0 ? 1 : chunk_annotated(job, i, old);
+        if (keep < 0) {
+            Py_DECREF(buf);
+            return NULL;
+        }
+        if (keep) {
+            memcpy(p + c->start, text + c->start, (size_t)(c->end - c->start));
+        }
+    }
+    PyObject *code =
+        Py_CompileStringObject(p, job->filename, Py_file_input, &flags, -1);
+    Py_DECREF(buf);
+    if (code == NULL) {
+        PyErr_Clear();
+        code = Py_CompileStringObject(text, job->filename, Py_file_input,
+                                      &flags, -1);
+    }
+    return code;
+}
+
 /* Add to `set` the indices of `mine` (entries in [first, last] of the new
  * __annotate__) that ran: rank r ran iff `ran(r)`.  0 / -1. */
 typedef struct {
@@ -435,10 +502,7 @@ hs_annotate_module(HsJob *job, HsTxn *txn)
         result = 0;
         goto done;
     }
-    PyCompilerFlags flags = HS_COMPILER_FLAGS_INIT(
-        job->cf_flags | PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
-    whole = Py_CompileStringObject(PyBytes_AS_STRING(job->text), job->filename,
-                                   Py_file_input, &flags, -1);
+    whole = compile_annotations(job, &old);
     if (whole == NULL) {
         goto done;
     }

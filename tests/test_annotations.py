@@ -447,3 +447,36 @@ def test_class_made_by_a_moved_function_keeps_its_line(sb):
                 == vars(new._timelex).get("__firstlineno__"))
         a, b = held.__init__.__code__, new._timelex.__init__.__code__
         assert a == b and a.co_firstlineno == b.co_firstlineno
+
+
+@py314
+@pytest.mark.parametrize("head", [
+    '"""A module docstring\nover two lines."""\n',
+    "#!/usr/bin/env python\n# comment\n\n@staticmethod\ndef deco(f): return f\n",
+    "import os, \\\n    sys\n",
+    "class First:\n    inner: int\n",
+])
+def test_annotate_code_as_fresh_whatever_the_first_statement(sb, head):
+    # the module's __annotate__ starts at the first statement and its
+    # positions span it: the statements between are left out of the
+    # compile that makes it, that one is not
+    src = head + """
+def helper(a: int) -> int:
+    return a
+$top
+total: int = 0
+if total:
+    skipped: str
+$more
+for _ in range(1):
+    looped: float
+"""
+    m = sb.load(src, top="", more="")
+    m.__annotations__
+    for top, more in (("\n\n", ""), ("\n\n", "added: bytes = b''"),
+                      ("", "")):
+        sb.update(m, src, top=top, more=more)
+        hotswap.reload(m)
+        new = fresh(m)
+        same_annotate(m, new)
+        assert m.__annotations__ == new.__annotations__
