@@ -213,7 +213,8 @@ hs_cls_migrate_instances(Ctx *cx, PyObject *old_names, PyObject *new_names,
     if (removed == NULL) {
         goto done;
     }
-    if (PyObject_GetOptionalAttrString(cx->klass, "__hotswap_migrate__", &hook)
+    if (PyObject_GetOptionalAttr(cx->klass, cx->job->dunders->hotswap_migrate,
+                                 &hook)
         < 0)
     {
         goto done;
@@ -373,13 +374,13 @@ done:
  * __dataclass_params__ (and, for flags it does not keep before 3.12, the
  * class as @dataclass left it).  New reference, or NULL. */
 static PyObject *
-dataclass_params_kw(PyObject *klass, PyObject *old_fields)
+dataclass_params_kw(const HsDunders *D, PyObject *klass, PyObject *old_fields)
 {
     static const char *const params[] = {
         "init",   "repr",       "eq",      "order",        "unsafe_hash",
         "frozen", "match_args", "kw_only", "weakref_slot", NULL,
     };
-    PyObject *p = PyObject_GetAttrString(klass, "__dataclass_params__");
+    PyObject *p = PyObject_GetAttr(klass, D->dataclass_params);
     PyObject *kw = p ? PyDict_New() : NULL;
     if (kw == NULL) {
         goto error;
@@ -504,7 +505,7 @@ dataclass_migrate_report(Ctx *cx, PyObject *old_fields)
     PyObject *fields = NULL, *new_names = NULL, *old_names = NULL;
     PyObject *plus = NULL, *minus = NULL;
     int result = -1;
-    fields = PyObject_GetAttrString(cx->klass, "__dataclass_fields__");
+    fields = PyObject_GetAttr(cx->klass, cx->job->dunders->dataclass_fields);
     new_names = fields ? PyDict_Keys(fields) : NULL;
     old_names = new_names ? PyDict_Keys(old_fields) : NULL;
     if (old_names == NULL
@@ -541,7 +542,8 @@ hs_cls_regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields)
     PyObject *dc = NULL, *kw = NULL, *fn = NULL, *args = NULL, *deco = NULL;
     int result = -1;
     dc = PyImport_ImportModule("dataclasses");
-    kw = dc ? dataclass_params_kw(cx->klass, old_fields) : NULL;
+    kw = dc ? dataclass_params_kw(cx->job->dunders, cx->klass, old_fields)
+            : NULL;
     if (kw == NULL || dataclass_drop_generated(cx, ns) < 0) {
         goto done;
     }
@@ -659,10 +661,9 @@ enum_add_member(Ctx *cx, PyObject *members, PyObject *new_map, PyObject *n,
     Py_XDECREF(mname);
     PyErr_Clear();
     if (!is_alias) {
-        PyObject *cls_key = PyUnicode_FromString("__class__");
-        int r = cls_key ? PyObject_GenericSetAttr(m, cls_key, klass) : -1;
-        Py_XDECREF(cls_key);
-        if (r < 0 || PyList_Append(maps->names, n) < 0) {
+        if (PyObject_GenericSetAttr(m, cx->job->dunders->class_, klass) < 0
+            || PyList_Append(maps->names, n) < 0)
+        {
             return -1;
         }
         PyObject *val = PyObject_GetAttrString(m, "_value_");
@@ -759,8 +760,8 @@ hs_cls_enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members)
     const char *problem = NULL;
     int result = -1;
 
-    name = PyObject_GetAttrString(klass, "__name__");
-    bases = name ? PyObject_GetAttrString(klass, "__bases__") : NULL;
+    name = PyObject_GetAttr(klass, cx->job->dunders->name);
+    bases = name ? PyObject_GetAttr(klass, cx->job->dunders->bases) : NULL;
     tmp = bases ? PyObject_CallFunctionObjArgs((PyObject *)Py_TYPE(klass),
                                                name, bases, ns, NULL)
                 : NULL;
@@ -879,9 +880,8 @@ hs_cls_sync_typing_data(Ctx *cx, PyObject *shadow)
 int
 hs_cls_init_subclass_changed(Ctx *cx, PyObject *code_before)
 {
-    PyObject *key = PyUnicode_FromString("__init_subclass__"), *v = NULL;
-    int r = key ? hs_cls_own_member(cx->klass, key, &v) : -1;
-    Py_XDECREF(key);
+    PyObject *key = cx->job->dunders->init_subclass, *v = NULL;
+    int r = hs_cls_own_member(cx->klass, key, &v);
     if (r <= 0) {
         return r;
     }
@@ -905,17 +905,11 @@ hs_cls_init_subclass_changed(Ctx *cx, PyObject *code_before)
     if (n == 0) {
         return 0;
     }
-    PyObject *name = PyUnicode_FromString("__init_subclass__");
-    if (name == NULL) {
-        return -1;
-    }
-    r = hs_cls_report(
-        cx, name, "method", "kept", "HS207", 0,
+    return hs_cls_report(
+        cx, key, "method", "kept", "HS207", 0,
         "__init_subclass__ changed: the existing subclasses were set "
         "up by the old one, which is not run again; new subclasses "
         "get the new one");
-    Py_DECREF(name);
-    return r;
 }
 
 /* ------------------------------------------------------------------ */

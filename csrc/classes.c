@@ -83,9 +83,9 @@ name_eq(const char *text, const HsChunk *c, PyObject *name)
  * member statements are scanned by their source name.  `prefix` is "_C"
  * (NULL when the class name is all underscores: nothing is mangled). */
 static PyObject *
-mangle_prefix(PyObject *klass)
+mangle_prefix(const HsDunders *D, PyObject *klass)
 {
-    PyObject *n = PyObject_GetAttrString(klass, "__name__");
+    PyObject *n = PyObject_GetAttr(klass, D->name);
     if (n == NULL) {
         return NULL;
     }
@@ -362,7 +362,7 @@ typedef enum {
 } MemberKind;
 
 static MemberKind
-member_kind(PyObject *v)
+member_kind(const HsDunders *D, PyObject *v)
 {
     if (PyFunction_Check(v)) {
         return K_FUNCTION;
@@ -376,7 +376,7 @@ member_kind(PyObject *v)
     if (PyObject_TypeCheck(v, &PyProperty_Type)) {
         return K_PROPERTY;
     }
-    if (!PyType_Check(v) && PyObject_HasAttrString(v, "__wrapped__")) {
+    if (!PyType_Check(v) && PyObject_HasAttr(v, D->wrapped)) {
         return K_WRAPPED;
     }
     return K_OTHER;
@@ -404,11 +404,12 @@ hs_cls_report(Ctx *cx, PyObject *name, const char *kind, const char *action,
 }
 
 static int
-call_set_name(PyObject *klass, PyObject *name, PyObject *value)
+call_set_name(const HsDunders *D, PyObject *klass, PyObject *name,
+              PyObject *value)
 {
     PyObject *set_name = NULL;
-    if (PyObject_GetOptionalAttrString((PyObject *)Py_TYPE(value),
-                                       "__set_name__", &set_name)
+    if (PyObject_GetOptionalAttr((PyObject *)Py_TYPE(value), D->set_name,
+                                 &set_name)
         < 0)
     {
         return -1;
@@ -432,7 +433,7 @@ set_member(Ctx *cx, PyObject *name, PyObject *value)
     if (hs_txn_setattr(cx->txn, cx->klass, name, value) < 0) {
         return -1;
     }
-    return call_set_name(cx->klass, name, value);
+    return call_set_name(cx->job->dunders, cx->klass, name, value);
 }
 
 static int
@@ -534,8 +535,9 @@ patch_alias(Ctx *cx, PyObject *name, PyObject *old, PyObject *value, int line)
     {
         return 0;
     }
-    PyObject *a = PyObject_GetAttrString(old, "__qualname__");
-    PyObject *b = a ? PyObject_GetAttrString(value, "__qualname__") : NULL;
+    PyObject *qualname = cx->job->dunders->qualname;
+    PyObject *a = PyObject_GetAttr(old, qualname);
+    PyObject *b = a ? PyObject_GetAttr(value, qualname) : NULL;
     int same = b != NULL && PyUnicode_Check(a) && PyUnicode_Check(b)
                && PyUnicode_Compare(a, b) == 0;
     Py_XDECREF(a);
@@ -696,7 +698,7 @@ patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new, int line,
  * of the same kind (TypeVar, ParamSpec, TypeVarTuple) and name.  1 alike,
  * 0 not, -1 error. */
 static int
-type_params_alike(PyObject *a, PyObject *b)
+type_params_alike(const HsDunders *D, PyObject *a, PyObject *b)
 {
     if (a == NULL || b == NULL || !PyTuple_Check(a) || !PyTuple_Check(b)
         || PyTuple_GET_SIZE(a) != PyTuple_GET_SIZE(b))
@@ -708,8 +710,8 @@ type_params_alike(PyObject *a, PyObject *b)
         if (Py_TYPE(x) != Py_TYPE(y)) {
             return 0;
         }
-        PyObject *nx = PyObject_GetAttrString(x, "__name__");
-        PyObject *ny = nx ? PyObject_GetAttrString(y, "__name__") : NULL;
+        PyObject *nx = PyObject_GetAttr(x, D->name);
+        PyObject *ny = nx ? PyObject_GetAttr(y, D->name) : NULL;
         int eq = ny ? PyObject_RichCompareBool(nx, ny, Py_EQ) : -1;
         Py_XDECREF(nx);
         Py_XDECREF(ny);
@@ -867,13 +869,9 @@ member_decorators_changed(const char *ntext, const char *otext,
 static int
 set_bases(Ctx *cx, PyObject *bases)
 {
-    PyObject *key = PyUnicode_FromString("__bases__");
-    if (key == NULL) {
-        return -1;
-    }
+    PyObject *key = cx->job->dunders->bases;
     int r =
         bases == Py_None ? -1 : hs_txn_setattr(cx->txn, cx->klass, key, bases);
-    Py_DECREF(key);
     if (r == 0) {
         return hs_cls_report(cx, NULL, "class", "updated", NULL, 0, NULL);
     }
@@ -899,6 +897,7 @@ set_bases(Ctx *cx, PyObject *bases)
  * the decisions that the acting rules after them read. */
 typedef struct {
     Ctx cx; /* the class, its qualname (strong), the job, the undo log */
+    const HsDunders *d; /* borrowed: the job's interned names */
     /* inputs: one record of hs_class_record() */
     PyObject *ns;            /* borrowed: the namespace of the new body */
     const HsClassRanges *rg; /* borrowed */
@@ -931,12 +930,11 @@ typedef struct {
 
 /* 1 when the class has `name` in its own dict; 0 when not, -1. */
 static int
-class_has_own(PyObject *klass, const char *name)
+class_has_own(PyObject *klass, PyObject *name)
 {
-    PyObject *key = PyUnicode_FromString(name), *v = NULL;
-    int r = key ? hs_cls_own_member(klass, key, &v) : -1;
+    PyObject *v = NULL;
+    int r = hs_cls_own_member(klass, name, &v);
     Py_XDECREF(v);
-    Py_XDECREF(key);
     return r;
 }
 
@@ -1024,12 +1022,8 @@ static int
 layout_slots_differ(HsClassCtx *hc)
 {
     PyObject *klass = hc->cx.klass;
-    PyObject *ns_slots = NULL, *old_slots = NULL, *key = NULL;
+    PyObject *ns_slots = NULL, *old_slots = NULL, *key = hc->d->slots;
     int differ = -1;
-    key = PyUnicode_FromString("__slots__");
-    if (key == NULL) {
-        return -1;
-    }
     /* a typing metaclass (NamedTuple) writes __slots__ itself: take them
      * from the class it built from the new body */
     if (hc->shadow != Py_None) {
@@ -1038,7 +1032,7 @@ layout_slots_differ(HsClassCtx *hc)
         }
     }
     else {
-        ns_slots = PyMapping_GetItemString(hc->ns, "__slots__");
+        ns_slots = PyObject_GetItem(hc->ns, key);
     }
     if (ns_slots == NULL) {
         PyErr_Clear();
@@ -1055,12 +1049,11 @@ layout_slots_differ(HsClassCtx *hc)
         differ =
             hc->plans
                 ? find_member(hc->otext, &hc->om, HS_CHUNK_STMT, key) != NULL
-                : !PyObject_HasAttrString(klass, "__dataclass_fields__");
+                : !PyObject_HasAttr(klass, hc->d->dataclass_fields);
     }
 done:
     Py_XDECREF(ns_slots);
     Py_XDECREF(old_slots);
-    Py_DECREF(key);
     return differ;
 }
 
@@ -1139,7 +1132,7 @@ static int
 rule_dataclass(HsClassCtx *hc)
 {
     PyObject *klass = hc->cx.klass;
-    int r = class_has_own(klass, "__dataclass_fields__");
+    int r = class_has_own(klass, hc->d->dataclass_fields);
     if (r < 0) {
         return -1;
     }
@@ -1148,7 +1141,7 @@ rule_dataclass(HsClassCtx *hc)
      * compared: fields of a dataclass or a typing construct, or a class
      * with a migration hook */
     if ((!HS_HAVE_ANNOTATE || hc->dataclass || hc->shadow != Py_None
-         || PyObject_HasAttrString(klass, "__hotswap_migrate__"))
+         || PyObject_HasAttr(klass, hc->d->hotswap_migrate))
         && (hs_cls_annotations(hc->ns, NULL, &hc->annotations) < 0
             || hs_cls_annotations(NULL, klass, &hc->old_ann) < 0))
     {
@@ -1172,14 +1165,14 @@ rule_dataclass(HsClassCtx *hc)
      * the class's own __slots__ does */
     int slots = hs_cls_dataclass_param(klass, "slots");
     if (slots == 0) {
-        slots = class_has_own(klass, "__slots__");
+        slots = class_has_own(klass, hc->d->slots);
     }
     if (slots < 0) {
         return -1;
     }
     if (!slots) {
         hc->regen = 1; /* the decorator runs again on this class */
-        hc->old_fields = PyObject_GetAttrString(klass, "__dataclass_fields__");
+        hc->old_fields = PyObject_GetAttr(klass, hc->d->dataclass_fields);
         return hc->old_fields == NULL ? -1 : 0;
     }
     return hs_cls_report(&hc->cx, NULL, "class", "rejected", "HS204", 0,
@@ -1255,11 +1248,8 @@ rule_enum(HsClassCtx *hc)
 static int
 rule_init_subclass_before(HsClassCtx *hc)
 {
-    PyObject *key = PyUnicode_FromString("__init_subclass__");
     PyObject *v = NULL;
-    int r = key ? hs_cls_own_member(hc->cx.klass, key, &v) : -1;
-    Py_XDECREF(key);
-    if (r < 0) {
+    if (hs_cls_own_member(hc->cx.klass, hc->d->init_subclass, &v) < 0) {
         return -1;
     }
     if (v != NULL) {
@@ -1309,7 +1299,7 @@ member_skipped(HsClassCtx *hc, HsMember *m)
     if (hc->members != NULL) {
         const char *s = PyUnicode_AsUTF8(name);
         if (s != NULL && s[0] != '_' && !PyFunction_Check(value)
-            && member_kind(value) == K_OTHER && !PyType_Check(value)
+            && member_kind(hc->d, value) == K_OTHER && !PyType_Check(value)
             && !is_descriptor(value))
         {
             return 1; /* a would-be new member: HS205 said so */
@@ -1422,7 +1412,7 @@ member_absent(HsClassCtx *hc, HsMember *m)
             return patch_result_report(&hc->cx, name, pr, m->line);
         }
     }
-    MemberKind k = member_kind(m->value);
+    MemberKind k = member_kind(hc->d, m->value);
     if (set_member(&hc->cx, name, m->value) < 0
         || hs_cls_report(&hc->cx, name, k == K_OTHER ? "data" : "method",
                          "added", NULL, m->line, NULL)
@@ -1461,14 +1451,14 @@ member_unedited(HsClassCtx *hc, HsMember *m, int data_stmt)
     HsJob *job = hc->cx.job;
     PyObject *old = m->old, *value = m->value;
     Py_ssize_t mi = m->mi;
-    int a = !data_stmt && member_kind(old) != K_OTHER
+    int a = !data_stmt && member_kind(hc->d, old) != K_OTHER
                 ? hs_live_note(job, value, old)
                 : 0;
     if (a == 0 && data_stmt) {
         a = patch_alias(&hc->cx, m->name, old, value, m->line);
     }
-    if (a == 0 && data_stmt && old != value && member_kind(old) == K_OTHER
-        && is_made_object(value))
+    if (a == 0 && data_stmt && old != value
+        && member_kind(hc->d, old) == K_OTHER && is_made_object(value))
     {
         /* the object the unedited statement made again
          * (`__marker = object()`): what the body computed from it
@@ -1614,17 +1604,18 @@ member_same_kind(HsClassCtx *hc, HsMember *m, MemberKind kind)
     return patch_result_report(&hc->cx, m->name, r, m->line);
 }
 
-/* Set `name` on the class to `value` unless it holds an equal value
- * already (`alike`: 1 equal, 0 not, -1 error); not reported.  0 / -1. */
+/* Bookkeeping set exactly, not reported: `name` on the class to `value`
+ * unless it holds an equal value already (`type_params`: declaring the
+ * same type parameters).  0 / -1. */
 static int
-member_keep_exact(HsClassCtx *hc, HsMember *m,
-                  int (*alike)(PyObject *, PyObject *))
+member_keep_exact(HsClassCtx *hc, HsMember *m, int type_params)
 {
     PyObject *cur = NULL;
     if (hs_cls_own_member(hc->cx.klass, m->name, &cur) < 0) {
         return -1;
     }
-    int same = alike(cur, m->value);
+    int same = type_params ? type_params_alike(hc->d, cur, m->value)
+                           : hs_cls_values_equal(cur, m->value);
     Py_XDECREF(cur);
     if (same < 0) {
         return -1;
@@ -1652,7 +1643,7 @@ member_data(HsClassCtx *hc, HsMember *m)
          * live ones stay while the header declares the same parameters:
          * the class's __parameters__, its generic aliases and its
          * instances' annotations refer to them. */
-        return member_keep_exact(hc, m, type_params_alike);
+        return member_keep_exact(hc, m, 1);
     }
     if (m->is_ann || PyUnicode_CompareWithASCIIString(name, "__doc__") == 0
         || PyUnicode_CompareWithASCIIString(name, "__firstlineno__") == 0
@@ -1661,7 +1652,7 @@ member_data(HsClassCtx *hc, HsMember *m)
     {
         /* bookkeeping the compiler writes (3.13: inspect uses
          * __firstlineno__): kept exact, not reported */
-        return member_keep_exact(hc, m, hs_cls_values_equal);
+        return member_keep_exact(hc, m, 0);
     }
     return member_set(hc, m, "data", "updated", NULL, NULL);
 }
@@ -1687,7 +1678,8 @@ member_apply(HsClassCtx *hc, HsMember *m)
     if (m->st == HS_ST_UNCHANGED || (m->st == HS_ST_MOVED && data_stmt)) {
         return member_unedited(hc, m, data_stmt);
     }
-    MemberKind ko = member_kind(m->old), kn = member_kind(m->value);
+    MemberKind ko = member_kind(hc->d, m->old);
+    MemberKind kn = member_kind(hc->d, m->value);
     if (member_old_def(hc, m) != NULL && !m->deco_changed
         && (ko != kn || ko == K_OTHER))
     {
@@ -1776,10 +1768,10 @@ rule_removed(HsClassCtx *hc)
         {
             r = hs_txn_setattr(hc->cx.txn, klass, name, NULL);
             if (r == 0) {
-                r = hs_cls_report(&hc->cx, name,
-                                  member_kind(cur) == K_OTHER ? "data"
-                                                              : "method",
-                                  "removed", NULL, o->head_line, NULL);
+                r = hs_cls_report(
+                    &hc->cx, name,
+                    member_kind(hc->d, cur) == K_OTHER ? "data" : "method",
+                    "removed", NULL, o->head_line, NULL);
             }
         }
         Py_XDECREF(cur);
@@ -1796,28 +1788,21 @@ rule_removed(HsClassCtx *hc)
 static int
 rule_hash(HsClassCtx *hc)
 {
-    PyObject *klass = hc->cx.klass;
-    int has_eq = PyMapping_HasKeyString(hc->ns, "__eq__");
-    int has_hash = PyMapping_HasKeyString(hc->ns, "__hash__");
-    PyObject *key = PyUnicode_FromString("__hash__");
-    PyObject *cur = NULL;
-    int r = key ? hs_cls_own_member(klass, key, &cur) : -1;
+    PyObject *klass = hc->cx.klass, *key = hc->d->hash, *cur = NULL;
+    int has_eq = PyMapping_HasKey(hc->ns, hc->d->eq);
+    int has_hash = PyMapping_HasKey(hc->ns, key);
+    int r = hs_cls_own_member(klass, key, &cur);
     if (r >= 0 && has_eq && !has_hash && cur != Py_None) {
         r = hs_txn_setattr(hc->cx.txn, klass, key, Py_None);
     }
-    else if (r == 1 && !has_eq && !has_hash && cur == Py_None && hc->plans) {
+    else if (r == 1 && !has_eq && !has_hash && cur == Py_None && hc->plans
+             && find_member(hc->otext, &hc->om, HS_CHUNK_DEF, hc->d->eq)
+                    != NULL)
+    {
         /* __eq__ removed: the implicit __hash__ = None goes too */
-        PyObject *eq = PyUnicode_FromString("__eq__");
-        int had_eq =
-            eq != NULL
-            && find_member(hc->otext, &hc->om, HS_CHUNK_DEF, eq) != NULL;
-        Py_XDECREF(eq);
-        if (had_eq) {
-            r = hs_txn_setattr(hc->cx.txn, klass, key, NULL);
-        }
+        r = hs_txn_setattr(hc->cx.txn, klass, key, NULL);
     }
     Py_XDECREF(cur);
-    Py_XDECREF(key);
     return r < 0 ? -1 : 0;
 }
 
@@ -1825,14 +1810,12 @@ rule_hash(HsClassCtx *hc)
 static int
 rule_slotnames(HsClassCtx *hc)
 {
-    PyObject *key = PyUnicode_FromString("__slotnames__");
-    PyObject *v = NULL;
-    int r = key ? hs_cls_own_member(hc->cx.klass, key, &v) : -1;
+    PyObject *key = hc->d->slotnames, *v = NULL;
+    int r = hs_cls_own_member(hc->cx.klass, key, &v);
     if (r == 1) {
         r = hs_txn_setattr(hc->cx.txn, hc->cx.klass, key, NULL);
     }
     Py_XDECREF(v);
-    Py_XDECREF(key);
     return r < 0 ? -1 : 0;
 }
 
@@ -1883,7 +1866,7 @@ rule_migrate(HsClassCtx *hc)
     PyObject *klass = hc->cx.klass;
     if (!hc->dataclass && hc->annotations != NULL
         && !hs_cls_values_equal(hc->annotations, hc->old_ann)
-        && PyObject_HasAttrString(klass, "__hotswap_migrate__")
+        && PyObject_HasAttr(klass, hc->d->hotswap_migrate)
         && hs_cls_migrate_instances(&hc->cx, hc->old_ann, hc->annotations,
                                     NULL)
                < 0)
@@ -1897,7 +1880,7 @@ rule_migrate(HsClassCtx *hc)
 static int
 rule_abstract(HsClassCtx *hc)
 {
-    if (PyObject_HasAttrString(hc->cx.klass, "__abstractmethods__")
+    if (PyObject_HasAttr(hc->cx.klass, hc->d->abstractmethods)
         && hs_cls_recompute_abstract(hc->cx.txn, hc->cx.klass) < 0)
     {
         return -1;
@@ -1973,10 +1956,12 @@ class_update(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         .prepared = prepared,
         .ntext = PyBytes_AS_STRING(job->text),
         .otext = job->old_text,
+        .d = job->dunders,
     };
+    const HsDunders *D = job->dunders;
     int result = -1;
-    hc.cx.qualname = PyObject_GetAttrString(klass, "__qualname__");
-    hc.prefix = hc.cx.qualname ? mangle_prefix(klass) : NULL;
+    hc.cx.qualname = PyObject_GetAttr(klass, D->qualname);
+    hc.prefix = hc.cx.qualname ? mangle_prefix(D, klass) : NULL;
     if (hc.prefix == NULL) {
         goto done;
     }
@@ -2040,7 +2025,7 @@ hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, const HsChunk *old,
         return -1;
     }
     items = PyMapping_Items(d);
-    qual = PyObject_GetAttrString(klass, "__qualname__");
+    qual = PyObject_GetAttr(klass, job->dunders->qualname);
     if (items == NULL || qual == NULL) {
         goto done;
     }
@@ -2059,7 +2044,7 @@ hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, const HsChunk *old,
             /* a class statement nested in this one (not a class bound to
              * a class attribute) */
             PyObject *vq = NULL;
-            if (PyObject_GetOptionalAttrString(v, "__qualname__", &vq) < 0) {
+            if (PyObject_GetOptionalAttr(v, job->dunders->qualname, &vq) < 0) {
                 goto done;
             }
             PyObject *want = PyUnicode_FromFormat("%S.%U", qual, name);

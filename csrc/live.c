@@ -233,18 +233,17 @@ live_function_in_place(Live *lv, PyObject *o, int depth)
 /* 1 when `o` is a functools.partial (it has __setstate__ and keywords,
  * and its type is functools'); 0; -1. */
 static int
-live_is_partial(PyObject *o)
+live_is_partial(const HsDunders *D, PyObject *o)
 {
     PyObject *func = NULL;
-    if (PyObject_GetOptionalAttrString(o, "__setstate__", &func) < 0) {
+    if (PyObject_GetOptionalAttr(o, D->setstate, &func) < 0) {
         return -1;
     }
     if (func == NULL) {
         return 0;
     }
     Py_DECREF(func);
-    PyObject *mod =
-        PyObject_GetAttrString((PyObject *)Py_TYPE(o), "__module__");
+    PyObject *mod = PyObject_GetAttr((PyObject *)Py_TYPE(o), D->module);
     int is_partial = mod && PyUnicode_Check(mod)
                      && PyUnicode_CompareWithASCIIString(mod, "functools") == 0
                      && PyObject_HasAttrString(o, "keywords");
@@ -262,7 +261,7 @@ live_partial_in_place(Live *lv, PyObject *o, int depth)
     PyObject *f = PyObject_GetAttrString(o, "func");
     PyObject *a = f ? PyObject_GetAttrString(o, "args") : NULL;
     PyObject *k = a ? PyObject_GetAttrString(o, "keywords") : NULL;
-    PyObject *d = k ? PyObject_GetAttrString(o, "__dict__") : NULL;
+    PyObject *d = k ? PyObject_GetAttr(o, lv->job->dunders->dict) : NULL;
     int r = 0;
     func = d ? live_subst(lv, f, depth + 1) : NULL;
     args = func ? live_subst(lv, a, depth + 1) : NULL;
@@ -272,9 +271,9 @@ live_partial_in_place(Live *lv, PyObject *o, int depth)
     }
     else if (func != f || args != a || kw != k) {
         PyObject *state = Py_BuildValue("(OOOO)", func, args, kw, d);
-        PyObject *res =
-            state ? PyObject_CallMethod(o, "__setstate__", "(O)", state)
-                  : NULL;
+        PyObject *res = state ? PyObject_CallMethodOneArg(
+                                    o, lv->job->dunders->setstate, state)
+                              : NULL;
         r = res ? 0 : -1;
         Py_XDECREF(res);
         Py_XDECREF(state);
@@ -294,7 +293,7 @@ live_partial_in_place(Live *lv, PyObject *o, int depth)
 static int
 live_object_in_place(Live *lv, PyObject *o, int depth)
 {
-    int is_partial = live_is_partial(o);
+    int is_partial = live_is_partial(lv->job->dunders, o);
     if (is_partial < 0) {
         return -1;
     }
@@ -303,7 +302,7 @@ live_object_in_place(Live *lv, PyObject *o, int depth)
     }
     PyObject *d = NULL;
     int r = 0;
-    if (PyObject_GetOptionalAttrString(o, "__dict__", &d) < 0) {
+    if (PyObject_GetOptionalAttr(o, lv->job->dunders->dict, &d) < 0) {
         PyErr_Clear(); /* not ours to judge */
     }
     if (d != NULL && PyDict_Check(d)) {
@@ -409,7 +408,7 @@ hs_live_rebind(HsJob *job, HsTxn *txn)
     {
         PyObject *klass =
             PyTuple_GET_ITEM(PyList_GET_ITEM(job->class_updates, i), 0);
-        PyObject *d = PyObject_GetAttrString(klass, "__dict__");
+        PyObject *d = PyObject_GetAttr(klass, job->dunders->dict);
         PyObject *items = d ? PyMapping_Items(d) : NULL;
         Py_XDECREF(d);
         r = items ? 0 : -1;

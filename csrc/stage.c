@@ -601,7 +601,7 @@ hs_stage_class_aliased(HsJob *job, PyObject *name)
         if (!PyType_Check(v)) {
             continue;
         }
-        if (PyObject_GetOptionalAttrString(v, "__qualname__", &qual) < 0) {
+        if (PyObject_GetOptionalAttr(v, job->dunders->qualname, &qual) < 0) {
             break;
         }
         int same = qual != NULL && PyUnicode_Check(qual)
@@ -662,7 +662,7 @@ existing_class(Stage *st, PyObject *name)
          * update, if it is the class this statement made */
         PyObject *t = Py_NewRef((PyObject *)Py_TYPE(old));
         PyObject *qual = NULL;
-        int same = PyObject_GetOptionalAttrString(t, "__qualname__", &qual);
+        int same = PyObject_GetOptionalAttr(t, job->dunders->qualname, &qual);
         if (same >= 0) {
             same = qual != NULL && PyUnicode_Check(qual)
                    && PyUnicode_Compare(qual, name) == 0 && st->depth == 0;
@@ -687,8 +687,8 @@ existing_class(Stage *st, PyObject *name)
         qualname = Py_NewRef(name);
     }
     else {
-        PyObject *pq = PyObject_GetAttrString(st->stack[st->depth - 1].klass,
-                                              "__qualname__");
+        PyObject *pq = PyObject_GetAttr(st->stack[st->depth - 1].klass,
+                                        job->dunders->qualname);
         qualname = pq ? PyUnicode_FromFormat("%S.%U", pq, name) : NULL;
         Py_XDECREF(pq);
     }
@@ -720,8 +720,8 @@ resolve_bases(PyObject *bases)
  * of the new body so APPLY can take that data from it.  New reference,
  * NULL (no error) for other classes or when the build fails. */
 static PyObject *
-typing_shadow(PyObject *old, PyObject *name, PyObject *bases, PyObject *ns,
-              PyObject *kw)
+typing_shadow(const HsDunders *D, PyObject *old, PyObject *name,
+              PyObject *bases, PyObject *ns, PyObject *kw)
 {
     /* the statement's metaclass: the most derived one of the bases' (a
      * NamedTuple's is typing's, though the class it makes is a plain type) */
@@ -733,7 +733,7 @@ typing_shadow(PyObject *old, PyObject *name, PyObject *bases, PyObject *ns,
         }
     }
     PyObject *mod = NULL;
-    if (PyObject_GetOptionalAttrString(meta, "__module__", &mod) < 0) {
+    if (PyObject_GetOptionalAttr(meta, D->module, &mod) < 0) {
         return NULL;
     }
     int typing = mod != NULL && PyUnicode_Check(mod)
@@ -772,15 +772,12 @@ typing_shadow(PyObject *old, PyObject *name, PyObject *bases, PyObject *ns,
  * namespace of a body run for an existing class (`ns`), or on a class the
  * staged statement made anew (`klass`).  0 / -1. */
 static int
-fix_class_firstlineno(PyObject *body, PyObject *ns, PyObject *klass)
+fix_class_firstlineno(const HsDunders *D, PyObject *body, PyObject *ns,
+                      PyObject *klass)
 {
 #if HS_HAVE_CLASS_FIRSTLINENO
-    PyObject *key = PyUnicode_FromString("__firstlineno__");
-    PyObject *cur = NULL, *want = NULL;
+    PyObject *key = D->firstlineno, *cur = NULL, *want = NULL;
     int r = -1;
-    if (key == NULL) {
-        return -1;
-    }
     if (ns != NULL) {
         cur = PyObject_GetItem(ns, key);
     }
@@ -805,11 +802,11 @@ fix_class_firstlineno(PyObject *body, PyObject *ns, PyObject *klass)
     r = ns != NULL ? PyObject_SetItem(ns, key, want)
                    : PyObject_SetAttr(klass, key, want);
 done:
-    Py_DECREF(key);
     Py_XDECREF(cur);
     Py_XDECREF(want);
     return r;
 #else
+    (void)D;
     (void)body;
     (void)ns;
     (void)klass;
@@ -819,6 +816,7 @@ done:
 
 /* What the hook works out for a class statement whose class exists. */
 typedef struct {
+    const HsDunders *d; /* borrowed: the job's interned names */
     PyObject *old;      /* strong: the existing class */
     PyObject *resolved; /* strong: the bases after __mro_entries__ */
     PyObject *given;    /* strong: resolved, or (object,) for "class C:" */
@@ -844,11 +842,12 @@ hook_class_clear(HookClass *hk)
 /* A class statement whose class does not exist: the original
  * __build_class__, with the real __firstlineno__. */
 static PyObject *
-hook_build_new(PyObject *body, PyObject *args, PyObject *kwargs)
+hook_build_new(const HsDunders *D, PyObject *body, PyObject *args,
+               PyObject *kwargs)
 {
     PyObject *result = call_original(args, kwargs);
     if (result != NULL && PyType_Check(result)
-        && fix_class_firstlineno(body, NULL, result) < 0)
+        && fix_class_firstlineno(D, body, NULL, result) < 0)
     {
         Py_CLEAR(result);
     }
@@ -865,8 +864,7 @@ hook_header(HookClass *hk, PyObject *args, PyObject *kwargs)
     hk->header_ok = 1;
     bases = PyTuple_GetSlice(args, 2, PyTuple_GET_SIZE(args));
     hk->resolved = bases ? resolve_bases(bases) : NULL;
-    old_bases =
-        hk->resolved ? PyObject_GetAttrString(hk->old, "__bases__") : NULL;
+    old_bases = hk->resolved ? PyObject_GetAttr(hk->old, hk->d->bases) : NULL;
     if (old_bases == NULL) {
         goto done;
     }
@@ -911,7 +909,7 @@ static int
 hook_prepare(HookClass *hk, PyObject *name)
 {
     PyObject *prepare =
-        PyObject_GetAttrString((PyObject *)Py_TYPE(hk->old), "__prepare__");
+        PyObject_GetAttr((PyObject *)Py_TYPE(hk->old), hk->d->prepare);
     PyObject *pargs = prepare ? PyTuple_Pack(2, name, hk->resolved) : NULL;
     hk->ns = pargs ? PyObject_Call(prepare, pargs, hk->kw) : NULL;
     Py_XDECREF(prepare);
@@ -955,19 +953,19 @@ hook_header_text(Stage *st, HookClass *hk, const HsClassRanges *rg)
  * taken out of the namespace (type.__new__ would point it at the new
  * class).  0 / -1. */
 static int
-hook_point_cell(PyObject *ns, const char *key, PyObject *value)
+hook_point_cell(PyObject *ns, PyObject *key, PyObject *value)
 {
     if (!PyMapping_Check(ns)) {
         return 0;
     }
-    PyObject *cell = PyMapping_GetItemString(ns, key);
+    PyObject *cell = PyObject_GetItem(ns, key);
     if (cell == NULL) {
         PyErr_Clear();
         return 0;
     }
     int r = PyCell_Check(cell) ? PyCell_Set(cell, value) : 0;
     Py_DECREF(cell);
-    if (r < 0 || PyMapping_DelItemString(ns, key) < 0) {
+    if (r < 0 || PyObject_DelItem(ns, key) < 0) {
         return -1;
     }
     return 0;
@@ -978,7 +976,7 @@ static int
 hook_point_cells(HookClass *hk)
 {
     /* zero-argument super() in the new methods must see the old class */
-    if (hook_point_cell(hk->ns, "__classcell__", hk->old) < 0) {
+    if (hook_point_cell(hk->ns, hk->d->classcell, hk->old) < 0) {
         return -1;
     }
 #if HS_HAVE_ANNOTATE
@@ -990,7 +988,7 @@ hook_point_cells(HookClass *hk)
     if (tdict == NULL) {
         return -1;
     }
-    int r = hook_point_cell(hk->ns, "__classdictcell__", tdict);
+    int r = hook_point_cell(hk->ns, hk->d->classdictcell, tdict);
     Py_DECREF(tdict);
     return r;
 #else
@@ -1005,14 +1003,13 @@ static int
 hook_record(Stage *st, HookClass *hk, PyObject *name, const HsClassRanges *rg)
 {
     PyObject *shadow =
-        typing_shadow(hk->old, name, hk->resolved, hk->ns, hk->kw);
+        typing_shadow(hk->d, hk->old, name, hk->resolved, hk->ns, hk->kw);
     if (shadow == NULL && PyErr_Occurred()) {
         return -1;
     }
     if (shadow != NULL && hk->header_ok == 0) {
-        PyObject *sb = PyObject_GetAttrString(shadow, "__bases__");
-        PyObject *ob =
-            sb ? PyObject_GetAttrString(hk->old, "__bases__") : NULL;
+        PyObject *sb = PyObject_GetAttr(shadow, hk->d->bases);
+        PyObject *ob = sb ? PyObject_GetAttr(hk->old, hk->d->bases) : NULL;
         if (ob != NULL && PyObject_RichCompareBool(sb, ob, Py_EQ) == 1) {
             hk->header_ok = hk->header_changed ? 2 : 1;
         }
@@ -1048,6 +1045,8 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
         return call_original(args, kwargs);
     }
     PyObject *body = PyFunction_GET_CODE(func);
+    const HsDunders *D = st->job->dunders;
+    hk.d = D;
     PyObject *parent =
         st->depth == 0 ? st->chunk_code : st->stack[st->depth - 1].body_code;
     int mine = is_class_body_of(parent, body);
@@ -1056,7 +1055,7 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     }
     hk.old = existing_class(st, name);
     if (hk.old == NULL) {
-        return PyErr_Occurred() ? NULL : hook_build_new(body, args, kwargs);
+        return PyErr_Occurred() ? NULL : hook_build_new(D, body, args, kwargs);
     }
     if (hook_header(&hk, args, kwargs) < 0 || hook_prepare(&hk, name) < 0) {
         goto done;
@@ -1079,7 +1078,7 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
         PyFunction_GET_KW_DEFAULTS(func), PyFunction_GET_CLOSURE(func));
     st->depth--;
     Py_CLEAR(fr->klass);
-    if (cell == NULL || fix_class_firstlineno(body, hk.ns, NULL) < 0
+    if (cell == NULL || fix_class_firstlineno(D, body, hk.ns, NULL) < 0
         || hook_point_cells(&hk) < 0
         || hook_record(st, &hk, name, &fr->ranges) < 0)
     {
@@ -1197,7 +1196,7 @@ looks_made_by_statement(HsJob *job, PyObject *live, PyObject *name)
         n = PyObject_GetAttrString(PyFunction_GET_CODE(live), "co_name");
     }
     else if (PyType_Check(live)) {
-        n = PyObject_GetAttrString(live, "__name__");
+        n = PyObject_GetAttr(live, job->dunders->name);
     }
     else {
         return 0;

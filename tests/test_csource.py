@@ -85,7 +85,8 @@ def test_every_file_says_what_it_owns():
 # The pipeline, upstream first (docs/architecture.md, "One reload, as data
 # flowing through").  Layer 0 is shared infrastructure every stage may use.
 LAYERS = [
-    {"compat.h", "state.h", "internals.h", "txn.h", "job.h", "report.h",
+    {"compat.h", "dunders.h", "state.h", "internals.h", "txn.h", "job.h",
+     "report.h",
      "source.h", "track.h"},                        # shared records
     {"plan.h"},                                     # PLAN
     {"stage.h"},                                    # STAGE
