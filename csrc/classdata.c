@@ -4,7 +4,10 @@
  * constructs, ABC bookkeeping, __init_subclass__, and the layout opt-in.
  *
  * Main thread, GIL held; every write goes through the batch's undo log.
- * Called from classes.c (apply_one) with its Ctx.
+ * Called from classes.c's rules (class_update) with their Ctx.
+ *
+ * Names: what this file defines for classes.c is hs_cls_* (declared in
+ * classes_int.h); what it uses from classes.c is hs_class_*.
  */
 #include "classes_int.h"
 #include "funcs.h"
@@ -59,7 +62,7 @@ hs_cls_recompute_abstract(HsTxn *txn, PyObject *klass)
     PyObject *names = PySet_New(NULL), *d = NULL, *items = NULL;
     PyObject *bases = NULL, *fs = NULL, *key = NULL;
     int result = -1;
-    if (names == NULL || (d = hs_cls_own_dict(klass)) == NULL
+    if (names == NULL || (d = hs_class_own_dict(klass)) == NULL
         || (items = PyMapping_Items(d)) == NULL
         || (bases = PyObject_GetAttrString(klass, "__bases__")) == NULL)
     {
@@ -310,7 +313,7 @@ dataclass_flag_from_class(PyObject *klass, const char *flag,
     }
     if (strcmp(flag, "match_args") == 0) {
         PyObject *key = PyUnicode_FromString("__match_args__"), *v = NULL;
-        int r = key ? hs_cls_own_member(klass, key, &v) : -1;
+        int r = key ? hs_class_own_member(klass, key, &v) : -1;
         Py_XDECREF(key);
         Py_XDECREF(v);
         return r < 0 ? NULL : Py_NewRef(r ? Py_True : Py_False);
@@ -433,7 +436,7 @@ dataclass_drop_generated(Ctx *cx, PyObject *ns)
             continue;
         }
         PyObject *key = PyUnicode_FromString(generated[i]), *cur = NULL;
-        int r = key ? hs_cls_own_member(cx->klass, key, &cur) : -1;
+        int r = key ? hs_class_own_member(cx->klass, key, &cur) : -1;
         if (r == 1) {
             r = hs_txn_setattr(cx->txn, cx->klass, key, NULL);
         }
@@ -455,7 +458,7 @@ static int
 dataclass_call(Ctx *cx, PyObject *deco)
 {
     PyObject *klass = cx->klass;
-    PyObject *d = hs_cls_own_dict(klass);
+    PyObject *d = hs_class_own_dict(klass);
     PyObject *before = d ? PyDict_Copy(d) : NULL, *res = NULL;
     int result = -1;
     if (before == NULL) {
@@ -699,7 +702,7 @@ enum_add_member(Ctx *cx, PyObject *members, PyObject *new_map, PyObject *n,
     {
         return -1;
     }
-    return hs_cls_report(cx, n, "data", "added", NULL, 0, NULL);
+    return hs_class_report(cx, n, "data", "added", NULL, 0, NULL);
 }
 
 /* The new maps replace the old ones (so the undo log restores them
@@ -773,8 +776,8 @@ hs_cls_enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members)
         goto done;
     }
     if (problem != NULL) {
-        result =
-            hs_cls_report(cx, NULL, "class", "rejected", "HS205", 0, problem);
+        result = hs_class_report(cx, NULL, "class", "rejected", "HS205", 0,
+                                 problem);
         goto done;
     }
     if (PyList_GET_SIZE(added) == 0) {
@@ -829,7 +832,7 @@ hs_cls_namedtuple_fields_changed(PyObject *klass, PyObject *shadow)
         Py_XDECREF(of);
         return -1;
     }
-    int r = of != NULL && nf != NULL && !hs_cls_values_equal(of, nf);
+    int r = of != NULL && nf != NULL && !hs_class_values_equal(of, nf);
     Py_XDECREF(of);
     Py_XDECREF(nf);
     return r;
@@ -858,10 +861,10 @@ hs_cls_sync_typing_data(Ctx *cx, PyObject *shadow)
         if (key == NULL) {
             return -1;
         }
-        int r = hs_cls_own_member(shadow, key, &nv);
+        int r = hs_class_own_member(shadow, key, &nv);
         if (r == 1) {
-            r = hs_cls_own_member(cx->klass, key, &ov);
-            if (r >= 0 && !hs_cls_values_equal(ov, nv)) {
+            r = hs_class_own_member(cx->klass, key, &ov);
+            if (r >= 0 && !hs_class_values_equal(ov, nv)) {
                 r = hs_txn_setattr(cx->txn, cx->klass, key, nv);
             }
         }
@@ -881,7 +884,7 @@ int
 hs_cls_init_subclass_changed(Ctx *cx, PyObject *code_before)
 {
     PyObject *key = cx->job->dunders->init_subclass, *v = NULL;
-    int r = hs_cls_own_member(cx->klass, key, &v);
+    int r = hs_class_own_member(cx->klass, key, &v);
     if (r <= 0) {
         return r;
     }
@@ -905,7 +908,7 @@ hs_cls_init_subclass_changed(Ctx *cx, PyObject *code_before)
     if (n == 0) {
         return 0;
     }
-    return hs_cls_report(
+    return hs_class_report(
         cx, key, "method", "kept", "HS207", 0,
         "__init_subclass__ changed: the existing subclasses were set "
         "up by the old one, which is not run again; new subclasses "
@@ -989,7 +992,7 @@ hs_cls_rebuild_class(Ctx *cx, PyObject *ns)
         goto done;
     }
     if (cur != klass || PyUnicode_Compare(name, cx->qualname) != 0) {
-        result = hs_cls_report(
+        result = hs_class_report(
             cx, NULL, "class", "rejected", "HS203", 0,
             "__slots__ changed in a nested or rebound class: "
             "not rebuilt (rebuild_layout applies to module-level "
@@ -1117,7 +1120,7 @@ hs_cls_annotations(PyObject *ns, PyObject *klass, PyObject **out)
     }
     else {
         key = PyUnicode_FromString("__annotations__");
-        if (key == NULL || hs_cls_own_member(klass, key, out) < 0) {
+        if (key == NULL || hs_class_own_member(klass, key, out) < 0) {
             goto done;
         }
     }
@@ -1136,7 +1139,7 @@ hs_cls_annotations(PyObject *ns, PyObject *klass, PyObject **out)
     }
     else {
         Py_SETREF(key, PyUnicode_FromString("__annotate_func__"));
-        if (key == NULL || hs_cls_own_member(klass, key, &fn) < 0) {
+        if (key == NULL || hs_class_own_member(klass, key, &fn) < 0) {
             goto done;
         }
     }
@@ -1173,7 +1176,7 @@ hs_cls_sync_annotations(Ctx *cx, PyObject *ns)
     PyObject *key = NULL, *v = NULL;
     int result = -1;
     key = PyUnicode_FromString("__annotations_cache__");
-    int r = key ? hs_cls_own_member(cx->klass, key, &v) : -1;
+    int r = key ? hs_class_own_member(cx->klass, key, &v) : -1;
     if (r < 0 || (r == 1 && hs_txn_setattr(cx->txn, cx->klass, key, NULL) < 0))
     {
         goto done;
@@ -1184,7 +1187,7 @@ hs_cls_sync_annotations(Ctx *cx, PyObject *ns)
                    || PyMapping_HasKeyString(ns, "__annotate__");
     if (!declares) {
         Py_SETREF(key, PyUnicode_FromString("__annotate_func__"));
-        r = key ? hs_cls_own_member(cx->klass, key, &v) : -1;
+        r = key ? hs_class_own_member(cx->klass, key, &v) : -1;
         if (r < 0) {
             goto done;
         }

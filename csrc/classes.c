@@ -10,6 +10,15 @@
  * into the type dict, and dunder slots must be re-derived (type_setattro
  * does both).  Member-level data policy mirrors the module's: a class
  * attribute whose statement was not edited keeps its live value.
+ *
+ * The update of one class is class_update(): a driver over the table
+ * class_rules[], each rule one decision on a shared HsClassCtx (see
+ * docs/architecture.md, "Classes: one class object, forever").
+ *
+ * Names: what this file defines for others is hs_class_* (classes.h for
+ * STAGE and APPLY, classes_int.h for classdata.c, whose own functions are
+ * hs_cls_*); statics are rule_* (a rule of the table), member_* (one name
+ * of the new body), class_* and plain helpers.
  */
 #include "classes.h"
 #include "classes_int.h"
@@ -390,8 +399,8 @@ member_qualname(Ctx *cx, PyObject *name)
 }
 
 int
-hs_cls_report(Ctx *cx, PyObject *name, const char *kind, const char *action,
-              const char *code, int line, const char *reason)
+hs_class_report(Ctx *cx, PyObject *name, const char *kind, const char *action,
+                const char *code, int line, const char *reason)
 {
     PyObject *q = name ? member_qualname(cx, name) : Py_NewRef(cx->qualname);
     if (q == NULL) {
@@ -441,11 +450,11 @@ patch_result_report(Ctx *cx, PyObject *name, int r, int line)
 {
     switch (r) {
         case HS_PATCH_UPDATED:
-            return hs_cls_report(cx, name, "method", "updated", NULL, line,
-                                 NULL);
+            return hs_class_report(cx, name, "method", "updated", NULL, line,
+                                   NULL);
         case HS_PATCH_MOVED:
-            return hs_cls_report(cx, name, "method", "moved", NULL, line,
-                                 NULL);
+            return hs_class_report(cx, name, "method", "moved", NULL, line,
+                                   NULL);
         default:
             return 0;
     }
@@ -581,7 +590,7 @@ patch_def_held(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
         goto done;
     }
     if (PyList_GET_SIZE(found) == 0) {
-        PyObject *d = hs_cls_own_dict(cx->klass);
+        PyObject *d = hs_class_own_dict(cx->klass);
         items = d ? PyMapping_Values(d) : NULL;
         Py_XDECREF(d);
         for (Py_ssize_t i = 0; items && i < PyList_GET_SIZE(items); i++) {
@@ -681,8 +690,8 @@ patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new, int line,
             if (set_member(cx, name, new) < 0) {
                 return -1;
             }
-            return hs_cls_report(cx, name, "method", "updated", NULL, line,
-                                 NULL);
+            return hs_class_report(cx, name, "method", "updated", NULL, line,
+                                   NULL);
         }
         if (r == HS_PATCH_UPDATED
             || (r == HS_PATCH_MOVED && best == HS_PATCH_NOOP))
@@ -754,16 +763,16 @@ is_skipped_name(PyObject *name)
 }
 
 PyObject *
-hs_cls_own_dict(PyObject *klass)
+hs_class_own_dict(PyObject *klass)
 {
     return PyObject_GenericGetDict(klass, NULL);
 }
 
 /* The member's own value in the class, borrowed-by-new-ref or NULL. */
 int
-hs_cls_own_member(PyObject *klass, PyObject *name, PyObject **out)
+hs_class_own_member(PyObject *klass, PyObject *name, PyObject **out)
 {
-    PyObject *d = hs_cls_own_dict(klass);
+    PyObject *d = hs_class_own_dict(klass);
     if (d == NULL) {
         return -1;
     }
@@ -780,7 +789,7 @@ hs_cls_own_member(PyObject *klass, PyObject *name, PyObject **out)
 }
 
 int
-hs_cls_values_equal(PyObject *a, PyObject *b)
+hs_class_values_equal(PyObject *a, PyObject *b)
 {
     if (a == b) {
         return 1;
@@ -873,7 +882,7 @@ set_bases(Ctx *cx, PyObject *bases)
     int r =
         bases == Py_None ? -1 : hs_txn_setattr(cx->txn, cx->klass, key, bases);
     if (r == 0) {
-        return hs_cls_report(cx, NULL, "class", "updated", NULL, 0, NULL);
+        return hs_class_report(cx, NULL, "class", "updated", NULL, 0, NULL);
     }
     if (bases != Py_None && !PyErr_ExceptionMatches(PyExc_TypeError)) {
         return -1;
@@ -933,7 +942,7 @@ static int
 class_has_own(PyObject *klass, PyObject *name)
 {
     PyObject *v = NULL;
-    int r = hs_cls_own_member(klass, name, &v);
+    int r = hs_class_own_member(klass, name, &v);
     Py_XDECREF(v);
     return r;
 }
@@ -947,7 +956,7 @@ rule_header(HsClassCtx *hc)
         return -1;
     }
     if ((hc->header_ok < 0 || (hc->header_ok == 2 && hc->shadow == Py_None))
-        && hs_cls_report(
+        && hs_class_report(
                &hc->cx, NULL, "class", "rejected", "HS202", 0,
                "the metaclass or the class keywords changed; the body "
                "was applied, the header was not")
@@ -1027,7 +1036,7 @@ layout_slots_differ(HsClassCtx *hc)
     /* a typing metaclass (NamedTuple) writes __slots__ itself: take them
      * from the class it built from the new body */
     if (hc->shadow != Py_None) {
-        if (hs_cls_own_member(hc->shadow, key, &ns_slots) < 0) {
+        if (hs_class_own_member(hc->shadow, key, &ns_slots) < 0) {
             goto done;
         }
     }
@@ -1037,10 +1046,10 @@ layout_slots_differ(HsClassCtx *hc)
     if (ns_slots == NULL) {
         PyErr_Clear();
     }
-    if (hs_cls_own_member(klass, key, &old_slots) < 0) {
+    if (hs_class_own_member(klass, key, &old_slots) < 0) {
         goto done;
     }
-    differ = !hs_cls_values_equal(ns_slots, old_slots)
+    differ = !hs_class_values_equal(ns_slots, old_slots)
              && !hs_cls_same_slot_names(ns_slots, old_slots);
     if (differ && ns_slots == NULL && hc->shadow == Py_None) {
         /* no __slots__ in the body: the class machinery made them
@@ -1078,11 +1087,11 @@ rule_layout(HsClassCtx *hc)
         hc->rebuild = 1; /* opt-in: a new class object, at the end */
     }
     else if (differ
-             && hs_cls_report(&hc->cx, NULL, "class", "rejected", "HS203",
-                              line,
-                              "__slots__ changed: the instance layout of a "
-                              "live class cannot change (reload(...,"
-                              " rebuild_layout=True) makes a new class)")
+             && hs_class_report(&hc->cx, NULL, "class", "rejected", "HS203",
+                                line,
+                                "__slots__ changed: the instance layout of a "
+                                "live class cannot change (reload(...,"
+                                " rebuild_layout=True) makes a new class)")
                     < 0)
     {
         return -1;
@@ -1150,7 +1159,7 @@ rule_dataclass(HsClassCtx *hc)
     if (!hc->dataclass) {
         return 0;
     }
-    hc->fields_changed = !hs_cls_values_equal(hc->annotations, hc->old_ann);
+    hc->fields_changed = !hs_class_values_equal(hc->annotations, hc->old_ann);
     if (!hc->fields_changed && hc->plans) {
         r = dataclass_default_edited(hc);
         if (r < 0) {
@@ -1175,10 +1184,10 @@ rule_dataclass(HsClassCtx *hc)
         hc->old_fields = PyObject_GetAttr(klass, hc->d->dataclass_fields);
         return hc->old_fields == NULL ? -1 : 0;
     }
-    return hs_cls_report(&hc->cx, NULL, "class", "rejected", "HS204", 0,
-                         "fields of a slots=True dataclass changed: its "
-                         "instance layout cannot change; methods were "
-                         "applied, fields were not");
+    return hs_class_report(&hc->cx, NULL, "class", "rejected", "HS204", 0,
+                           "fields of a slots=True dataclass changed: its "
+                           "instance layout cannot change; methods were "
+                           "applied, fields were not");
 }
 
 /* namedtuple: instances are tuples of the old shape (HS204) */
@@ -1191,10 +1200,10 @@ rule_namedtuple(HsClassCtx *hc)
         return -1;
     }
     if (hc->nt_changed
-        && hs_cls_report(&hc->cx, NULL, "class", "rejected", "HS204", 0,
-                         "NamedTuple fields changed: existing instances are "
-                         "tuples of the old shape; methods were applied, "
-                         "fields were not")
+        && hs_class_report(&hc->cx, NULL, "class", "rejected", "HS204", 0,
+                           "NamedTuple fields changed: existing instances are "
+                           "tuples of the old shape; methods were applied, "
+                           "fields were not")
                < 0)
     {
         return -1;
@@ -1249,7 +1258,7 @@ static int
 rule_init_subclass_before(HsClassCtx *hc)
 {
     PyObject *v = NULL;
-    if (hs_cls_own_member(hc->cx.klass, hc->d->init_subclass, &v) < 0) {
+    if (hs_class_own_member(hc->cx.klass, hc->d->init_subclass, &v) < 0) {
         return -1;
     }
     if (v != NULL) {
@@ -1414,8 +1423,8 @@ member_absent(HsClassCtx *hc, HsMember *m)
     }
     MemberKind k = member_kind(hc->d, m->value);
     if (set_member(&hc->cx, name, m->value) < 0
-        || hs_cls_report(&hc->cx, name, k == K_OTHER ? "data" : "method",
-                         "added", NULL, m->line, NULL)
+        || hs_class_report(&hc->cx, name, k == K_OTHER ? "data" : "method",
+                           "added", NULL, m->line, NULL)
                < 0)
     {
         return -1;
@@ -1431,11 +1440,11 @@ static int
 member_slot(HsClassCtx *hc, HsMember *m)
 {
     if (m->edited && hc->plans
-        && hs_cls_report(&hc->cx, m->name, "data", "rejected", "HS204",
-                         m->line,
-                         "this member is a slot of the class: its "
-                         "default cannot change in place; the slot "
-                         "was kept")
+        && hs_class_report(&hc->cx, m->name, "data", "rejected", "HS204",
+                           m->line,
+                           "this member is a slot of the class: its "
+                           "default cannot change in place; the slot "
+                           "was kept")
                < 0)
     {
         return -1;
@@ -1533,7 +1542,8 @@ member_set(HsClassCtx *hc, HsMember *m, const char *kind, const char *action,
            const char *code, const char *reason)
 {
     if (set_member(&hc->cx, m->name, m->value) < 0
-        || hs_cls_report(&hc->cx, m->name, kind, action, code, m->line, reason)
+        || hs_class_report(&hc->cx, m->name, kind, action, code, m->line,
+                           reason)
                < 0)
     {
         return -1;
@@ -1611,11 +1621,11 @@ static int
 member_keep_exact(HsClassCtx *hc, HsMember *m, int type_params)
 {
     PyObject *cur = NULL;
-    if (hs_cls_own_member(hc->cx.klass, m->name, &cur) < 0) {
+    if (hs_class_own_member(hc->cx.klass, m->name, &cur) < 0) {
         return -1;
     }
     int same = type_params ? type_params_alike(hc->d, cur, m->value)
-                           : hs_cls_values_equal(cur, m->value);
+                           : hs_class_values_equal(cur, m->value);
     Py_XDECREF(cur);
     if (same < 0) {
         return -1;
@@ -1716,7 +1726,7 @@ rule_members(HsClassCtx *hc)
             r = -1;
         }
         if (r == 0) {
-            r = hs_cls_own_member(hc->cx.klass, m.name, &m.old);
+            r = hs_class_own_member(hc->cx.klass, m.name, &m.old);
         }
         if (r >= 0 && m.sname != NULL) {
             m.edited = m.st != HS_ST_UNCHANGED && m.st != HS_ST_MOVED;
@@ -1760,7 +1770,7 @@ rule_removed(HsClassCtx *hc)
         }
         int in_ns = PyMapping_HasKey(hc->ns, name);
         PyObject *cur = NULL;
-        int found = in_ns ? 0 : hs_cls_own_member(klass, name, &cur);
+        int found = in_ns ? 0 : hs_class_own_member(klass, name, &cur);
         int r = 0;
         if (found == 1
             && !(hc->members != NULL
@@ -1768,7 +1778,7 @@ rule_removed(HsClassCtx *hc)
         {
             r = hs_txn_setattr(hc->cx.txn, klass, name, NULL);
             if (r == 0) {
-                r = hs_cls_report(
+                r = hs_class_report(
                     &hc->cx, name,
                     member_kind(hc->d, cur) == K_OTHER ? "data" : "method",
                     "removed", NULL, o->head_line, NULL);
@@ -1791,7 +1801,7 @@ rule_hash(HsClassCtx *hc)
     PyObject *klass = hc->cx.klass, *key = hc->d->hash, *cur = NULL;
     int has_eq = PyMapping_HasKey(hc->ns, hc->d->eq);
     int has_hash = PyMapping_HasKey(hc->ns, key);
-    int r = hs_cls_own_member(klass, key, &cur);
+    int r = hs_class_own_member(klass, key, &cur);
     if (r >= 0 && has_eq && !has_hash && cur != Py_None) {
         r = hs_txn_setattr(hc->cx.txn, klass, key, Py_None);
     }
@@ -1811,7 +1821,7 @@ static int
 rule_slotnames(HsClassCtx *hc)
 {
     PyObject *key = hc->d->slotnames, *v = NULL;
-    int r = hs_cls_own_member(hc->cx.klass, key, &v);
+    int r = hs_class_own_member(hc->cx.klass, key, &v);
     if (r == 1) {
         r = hs_txn_setattr(hc->cx.txn, hc->cx.klass, key, NULL);
     }
@@ -1865,7 +1875,7 @@ rule_migrate(HsClassCtx *hc)
 {
     PyObject *klass = hc->cx.klass;
     if (!hc->dataclass && hc->annotations != NULL
-        && !hs_cls_values_equal(hc->annotations, hc->old_ann)
+        && !hs_class_values_equal(hc->annotations, hc->old_ann)
         && PyObject_HasAttr(klass, hc->d->hotswap_migrate)
         && hs_cls_migrate_instances(&hc->cx, hc->old_ann, hc->annotations,
                                     NULL)
@@ -2019,7 +2029,7 @@ int
 hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, const HsChunk *old,
                int delta, PyObject *nested)
 {
-    PyObject *d = hs_cls_own_dict(klass), *items = NULL, *qual = NULL;
+    PyObject *d = hs_class_own_dict(klass), *items = NULL, *qual = NULL;
     int result = -1;
     if (d == NULL) {
         return -1;
@@ -2086,7 +2096,7 @@ hs_class_shift_firstlineno(HsTxn *txn, PyObject *klass, const HsChunk *old,
 {
     PyObject *key = PyUnicode_FromString("__firstlineno__");
     PyObject *v = NULL;
-    int r = key ? hs_cls_own_member(klass, key, &v) : -1;
+    int r = key ? hs_class_own_member(klass, key, &v) : -1;
     if (r == 1 && PyLong_Check(v)) {
         long line = PyLong_AsLong(v);
         r = 0;
