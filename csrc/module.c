@@ -913,7 +913,7 @@ core_exec(PyObject *module)
     return -1;
 #endif
     HsState *st = hs_state(module);
-    if (st == NULL) {
+    if (st == NULL || hs_dunders_init(&st->dunders) < 0) {
         return -1;
     }
     if (hs_report_init_types(module, &st->change_type, &st->module_result_type,
@@ -996,7 +996,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->wake_handler);
     Py_VISIT(st->adapter_hook);
     Py_VISIT(st->blocked);
-    return 0;
+    return hs_dunders_traverse(&st->dunders, visit, arg);
 }
 
 static int
@@ -1026,6 +1026,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->wake_handler);
     Py_CLEAR(st->adapter_hook);
     Py_CLEAR(st->blocked);
+    hs_dunders_clear(&st->dunders);
     return 0;
 }
 

@@ -266,6 +266,7 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
     PyObject *report = NULL, *modules = PyList_New(0);
     double t0 = hs_now();
     job.change_type = st->change_type;
+    job.dunders = &st->dunders;
     job.entries = PyList_New(0);
     if (nested == NULL || rejected == NULL || modules == NULL
         || job.entries == NULL)

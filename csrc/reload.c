@@ -763,6 +763,7 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
         job->policy = policy;
         job->rebuild_layout = (flags & HS_RELOAD_REBUILD_LAYOUT) != 0;
         job->change_type = st->change_type;
+        job->dunders = &st->dunders;
     }
     for (Py_ssize_t i = 0; i < count; i++) {
         double t = hs_now();

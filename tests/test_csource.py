@@ -85,7 +85,8 @@ def test_every_file_says_what_it_owns():
 # The pipeline, upstream first (docs/architecture.md, "One reload, as data
 # flowing through").  Layer 0 is shared infrastructure every stage may use.
 LAYERS = [
-    {"compat.h", "state.h", "internals.h", "txn.h", "job.h", "report.h",
+    {"compat.h", "dunders.h", "state.h", "internals.h", "txn.h", "job.h",
+     "report.h",
      "source.h", "track.h"},                        # shared records
     {"plan.h"},                                     # PLAN
     {"stage.h"},                                    # STAGE
@@ -151,3 +152,47 @@ def test_no_deprecated_error_api_outside_compat_h():
     # (shimmed in compat.h before 3.12)
     assert hits(r"\bPyErr_(Fetch|Restore|NormalizeException)\s*\(",
                 exempt={"compat.h"}) == []
+
+
+# Functions allowed over MAX_FUNCTION_LINES, each with its reason.
+MAX_FUNCTION_LINES = 150
+LONG_FUNCTIONS = {
+    # the scanner's state machine: one switch over the characters of the
+    # source, clearer whole than cut into pieces
+    ("source.c", "hs_scan"),
+    # temporary: other branches of issue 9 are splitting these two; the
+    # integrator removes them from this list when the splits land
+    ("apply.c", "reconcile"),
+    ("reload.c", "hs_reload"),
+}
+
+
+def function_lengths(text):
+    """(name, first line, number of lines) of every function definition:
+    clang-format (PEP 7) puts the name at the start of a line and the
+    body's braces alone in column 0."""
+    lines = text.split("\n")
+    found = []
+    i = 0
+    while i < len(lines):
+        if lines[i] == "{":
+            j = i - 1
+            while j >= 0 and not re.match(r"[A-Za-z_]\w*\(", lines[j]):
+                j -= 1
+            k = lines.index("}", i + 1)
+            name = re.match(r"[A-Za-z_]\w*", lines[j]).group(0)
+            found.append((name, j + 1, k - j + 1))
+            i = k
+        i += 1
+    return found
+
+
+def test_no_function_over_150_lines():
+    too_long = set()
+    for path in sources("*.c"):
+        name = os.path.basename(path)
+        for func, line, length in function_lengths(read(path)):
+            if (length > MAX_FUNCTION_LINES
+                    and (name, func) not in LONG_FUNCTIONS):
+                too_long.add(f"{name}:{line}: {func} ({length} lines)")
+    assert too_long == set()
