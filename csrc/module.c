@@ -8,6 +8,7 @@
 #include "compat.h"
 
 #include <string.h>
+#include "patch.h"
 #include "reload.h"
 #include "report.h"
 #include "safepoint.h"
@@ -86,8 +87,6 @@ core_reload(PyObject *module, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_TypeError, "policy must be callable or None");
         return NULL;
     }
-    /* the collector waits until the batch is over (safepoint.c) */
-    int paused = hs_safepoint_gc_pause();
     PyObject *r = NULL;
     if (PyTuple_GET_SIZE(args) > 0) {
         r = hs_reload(module, args, policy, flags);
@@ -100,7 +99,6 @@ core_reload(PyObject *module, PyObject *args, PyObject *kwargs)
             Py_DECREF(targets);
         }
     }
-    hs_safepoint_gc_resume(paused);
     return r;
 }
 

@@ -20,6 +20,7 @@
  * code the pending call interrupted.
  */
 #include "safepoint.h"
+#include "batch.h"
 #include "reload.h"
 #include "state.h"
 #include "track.h"
@@ -470,59 +471,18 @@ hs_safepoint_blocked(HsState *st)
 
 static int wake_check(HsState *st);
 
-/* A general note on the collector during a reload.
- *
- * A collection runs in whatever frame allocates when a threshold is
- * crossed, and the finalizers it calls (an unclosed file's or socket's
- * ResourceWarning, a __del__ that warns) attribute their warnings to that
- * frame.  A reload allocates, and runs Python code of its own: adapters,
- * the log sink, after-reload hooks (the CLI's are in hotswap/__main__.py),
- * the stdlib they call.  So a program's garbage, or the old values a
- * reload just released, would be finalized there and the warnings would
- * name hotswap's files.  The collector is paused for the whole batch and
- * its messages, and resumed after: the debt is paid at the program's next
- * allocation, in the program's frame, as without hotswap. */
-
-int
-hs_safepoint_gc_pause(void)
-{
-    PyObject *exc = PyErr_GetRaisedException();
-    PyObject *gc = PyImport_ImportModule("gc");
-    PyObject *on = gc ? PyObject_CallMethod(gc, "isenabled", NULL) : NULL;
-    int paused = on != NULL && PyObject_IsTrue(on) == 1;
-    PyObject *r = paused ? PyObject_CallMethod(gc, "disable", NULL) : NULL;
-    paused = paused && r != NULL;
-    Py_XDECREF(r);
-    Py_XDECREF(on);
-    Py_XDECREF(gc);
-    PyErr_Clear();
-    PyErr_SetRaisedException(exc);
-    return paused;
-}
-
-void
-hs_safepoint_gc_resume(int paused)
-{
-    if (!paused) {
-        return;
-    }
-    PyObject *exc = PyErr_GetRaisedException();
-    PyObject *gc = PyImport_ImportModule("gc");
-    PyObject *r = gc ? PyObject_CallMethod(gc, "enable", NULL) : NULL;
-    Py_XDECREF(r);
-    Py_XDECREF(gc);
-    PyErr_Clear();
-    PyErr_SetRaisedException(exc);
-}
+/* The collector is paused for the whole batch and its messages (batch.c,
+ * "the collector during a batch"): the hooks and the log sink run Python
+ * code too. */
 
 static PyObject *safepoint_apply(PyObject *core);
 
 PyObject *
 hs_safepoint_apply(PyObject *core)
 {
-    int paused = hs_safepoint_gc_pause();
+    int paused = hs_batch_gc_pause();
     PyObject *r = safepoint_apply(core);
-    hs_safepoint_gc_resume(paused);
+    hs_batch_gc_resume(paused);
     return r;
 }
 
@@ -533,7 +493,7 @@ safepoint_apply(PyObject *core)
     if (st == NULL) {
         return NULL;
     }
-    if (st->busy) {
+    if (hs_batch_running(st)) {
         /* a pending call inside a reload (staged code runs bytecodes):
          * try again once it is over */
         hs_watch_retry_later();

@@ -22,13 +22,6 @@ int hs_safepoint_run_hooks(HsState *st, PyObject *hooks, PyObject *arg);
 /* The files of the tracked modules (a new list of str). */
 PyObject *hs_safepoint_tracked_files(HsState *st);
 
-/* Pause the cyclic collector for a reload (safepoint.c, "the collector
- * during a reload"): returns 1 when it was running and is now paused, else
- * 0; resume with what pause returned.  Neither fails nor touches the
- * current exception. */
-int hs_safepoint_gc_pause(void);
-void hs_safepoint_gc_resume(int paused);
-
 /* The names of the modules whose last automatic reload failed and that
  * later batches take along (safepoint.c, "blocked modules").  New list. */
 PyObject *hs_safepoint_blocked(HsState *st);

@@ -91,7 +91,7 @@ LAYERS = [
     {"stage.h"},                                    # STAGE
     {"apply.h", "classes.h", "classes_int.h", "funcs.h", "live.h",
      "frames.h", "adapters.h"},                     # APPLY
-    {"reload.h"},                                   # the batch
+    {"batch.h", "reload.h", "patch.h"},             # the batch
     {"watch.h", "safepoint.h"},                     # triggers
 ]
 LAYER_OF_FILE = {
@@ -100,7 +100,7 @@ LAYER_OF_FILE = {
     "plan.c": 1, "stage.c": 2,
     "apply.c": 3, "classes.c": 3, "classdata.c": 3, "funcs.c": 3,
     "live.c": 3, "frames.c": 3, "adapters.c": 3,
-    "reload.c": 4, "patch.c": 4,
+    "batch.c": 4, "reload.c": 4, "patch.c": 4,
     "watch.c": 5, "safepoint.c": 5, "module.c": 5,
 }
 # Today's upstream calls (issue 9 removes them: a code-object module used
