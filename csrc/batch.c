@@ -32,7 +32,7 @@ hs_now(void)
  * crossed, and the finalizers it calls (an unclosed file's or socket's
  * ResourceWarning, a __del__ that warns) attribute their warnings to that
  * frame.  A reload allocates, and runs Python code of its own: adapters,
- * the log sink, after-reload hooks (the CLI's are in hotswap/__main__.py),
+ * the log sink, after-reload hooks (the CLI's are in hotswap/events.py),
  * the stdlib they call.  So a program's garbage, or the old values a
  * reload just released, would be finalized there and the warnings would
  * name hotswap's files.  The collector is paused for the whole batch and

@@ -1,5 +1,5 @@
 /* safepoint.h -- running a batch on the main thread: pending calls,
- * poll(), hooks and logging. */
+ * poll(), hooks and the events of automatic reloads. */
 #ifndef HS_SAFEPOINT_H
 #define HS_SAFEPOINT_H
 
@@ -26,10 +26,10 @@ PyObject *hs_safepoint_tracked_files(HsState *st);
  * later batches take along (safepoint.c, "blocked modules").  New list. */
 PyObject *hs_safepoint_blocked(HsState *st);
 
-/* The "hotswap" logger (new reference), and a stderr handler on it when
- * the application configured none.  */
-PyObject *hs_safepoint_logger(void);
-int hs_safepoint_ensure_log_handler(void);
+/* Call hotswap.events.<name>(arg) (arg NULL: no argument): the Python
+ * shell's wording of events ("events" in safepoint.c).  New reference,
+ * or NULL with an exception. */
+PyObject *hs_safepoint_call_events(const char *name, PyObject *arg);
 
 /* Waking the main thread with SIGURG after scheduling a reload (see
  * "waking" in safepoint.c).  start: install the no-op handler if SIGURG
