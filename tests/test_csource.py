@@ -9,7 +9,8 @@ checked on the C sources so that they stay true.
   is LAYERS below; KNOWN_UPSTREAM lists today's exceptions, strictly: a
   new one fails, and so does one that went away until it is removed);
 - every diagnostic code used in the sources is documented in
-  docs/diagnostics.md, and every documented one is used.
+  docs/diagnostics.md, and every documented one is used;
+- the core words no messages: no logging, no traceback formatting.
 """
 import glob
 import os
@@ -151,3 +152,14 @@ def test_no_deprecated_error_api_outside_compat_h():
     # (shimmed in compat.h before 3.12)
     assert hits(r"\bPyErr_(Fetch|Restore|NormalizeException)\s*\(",
                 exempt={"compat.h"}) == []
+
+
+def test_the_core_words_no_messages():
+    # the core hands what happens to Python as data (a Report, a
+    # ReloadError, an event dict: docs/architecture.md, "Live reloading");
+    # wording, logging and tracebacks are hotswap.events'
+    for path in sources("*.c"):
+        text = read(path)
+        assert not re.search(
+            r'PyImport_ImportModule\(\s*"(logging|traceback)"', text), path
+        assert not re.search(r'"getLogger"', text), path
