@@ -12,6 +12,7 @@
 #include "internals.h"
 #include "live.h"
 #include "plan.h"
+#include "redeco.h"
 #include "report.h"
 #include "stage.h"
 
@@ -339,6 +340,35 @@ done:
     return r;
 }
 
+/* The def `name` was decorated again and the decoration made `new`, not
+ * the object the module binds (`old`); `fo` (inside old, or old itself)
+ * was patched to the code of `fn` (inside new, or new itself).  Move new's
+ * state onto old, which stays bound (redeco.c).  A decorator added: old is
+ * the bare function and becomes the wrapper, around the new fn (old cannot
+ * wrap itself).  A decorator removed: old, the wrapper, becomes the bare
+ * function; fo, held by what the old decoration made, keeps following it.
+ * 1 moved, 0 cannot be moved (nothing written: HS102), -1 error. */
+static int
+apply_take_decoration(Apply *ap, PyObject *old, PyObject *new, PyObject *fo,
+                      PyObject *fn)
+{
+    int added = old == fo;
+    int removed = new == fn;
+    int moved =
+        hs_redeco_move(ap->txn, old, new, added || removed ? NULL : fo, fn);
+    if (moved <= 0) {
+        return moved;
+    }
+    if (hs_txn_keep(ap->txn, new) < 0 || hs_live_note(ap->job, new, old) < 0
+        || (!added && !removed && hs_live_note(ap->job, fn, fo) < 0)
+        || (removed && hs_func_follow_replacement(ap->txn, old, fo, fn) < 0)
+        || hs_func_clear_cache(old) < 0)
+    {
+        return -1;
+    }
+    return 1;
+}
+
 static int
 reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
 {
@@ -471,6 +501,22 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
             deco_changed = 0;
             if (r == HS_PATCH_NOOP) {
                 r = HS_PATCH_UPDATED;
+            }
+        }
+        if (deco_changed && kept_kind && !same_fn) {
+            /* the decoration ran again and made another object: its state
+             * goes onto the object the program holds (issue 10 point 3) */
+            int moved = apply_take_decoration(ap, old, new, fo, fn);
+            if (moved != 0) {
+                Py_DECREF(fo);
+                Py_DECREF(fn);
+                if (moved < 0) {
+                    return -1;
+                }
+                return hs_report_add(job, name, "function", "updated", NULL,
+                                     line,
+                                     "decorated again: the existing object "
+                                     "took the new decoration");
             }
         }
         if (deco_changed && r != HS_PATCH_KIND && r != HS_PATCH_FREEVARS) {
