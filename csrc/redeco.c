@@ -194,6 +194,51 @@ redeco_leads_to(PyObject *x, PyObject *target, int depth)
     return r;
 }
 
+/* A slot's value in `o` through its member descriptor: a new reference,
+ * or NULL (unset: no error; or an error set). */
+static PyObject *
+redeco_slot_get(PyObject *desc, PyObject *o)
+{
+    PyObject *v =
+        PyObject_CallMethod(desc, "__get__", "OO", o, (PyObject *)Py_TYPE(o));
+    if (v == NULL && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();
+    }
+    return v;
+}
+
+/* Append (old value or None, new value) for each slot set in `new`.
+ * 0 / -1. */
+static int
+redeco_slot_parts(PyObject *old, PyObject *new, PyObject *list)
+{
+    int movable;
+    PyObject *slots = redeco_slots(Py_TYPE(new), &movable);
+    if (slots == NULL) {
+        return -1;
+    }
+    int r = 0;
+    for (Py_ssize_t i = 0; r == 0 && movable && i < PyList_GET_SIZE(slots);
+         i++)
+    {
+        PyObject *desc = PyTuple_GET_ITEM(PyList_GET_ITEM(slots, i), 1);
+        PyObject *nv = redeco_slot_get(desc, new);
+        PyObject *ov = nv ? redeco_slot_get(desc, old) : NULL;
+        if (PyErr_Occurred()) {
+            r = -1;
+        }
+        else if (nv != NULL) {
+            PyObject *pair = PyTuple_Pack(2, ov ? ov : Py_None, nv);
+            r = pair ? PyList_Append(list, pair) : -1;
+            Py_XDECREF(pair);
+        }
+        Py_XDECREF(nv);
+        Py_XDECREF(ov);
+    }
+    Py_DECREF(slots);
+    return r;
+}
+
 /* The pairs (old part or None, new part) at the same place in `old` and
  * `new`: closure cells by free-variable name, dict entries by key.  New
  * list, or NULL with an exception set. */
@@ -245,6 +290,11 @@ redeco_parts(PyObject *old, PyObject *new)
             }
             Py_DECREF(pair);
         }
+    }
+    if (!PyFunction_Check(new) && Py_TYPE(old) == Py_TYPE(new)
+        && redeco_slot_parts(old, new, list) < 0)
+    {
+        goto error;
     }
     od = redeco_dict_of(old);
     nd = od ? redeco_dict_of(new) : NULL;
@@ -517,15 +567,12 @@ redeco_move_object(Redeco *rd, PyObject *old, PyObject *new)
     for (Py_ssize_t i = 0; r == 0 && i < PyList_GET_SIZE(slots); i++) {
         PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(slots, i), 0);
         PyObject *desc = PyTuple_GET_ITEM(PyList_GET_ITEM(slots, i), 1);
-        PyObject *v = PyObject_CallMethod(desc, "__get__", "OO", new,
-                                          (PyObject *)Py_TYPE(new));
-        if (v == NULL) {
-            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
-                r = -1;
-                break;
-            }
-            PyErr_Clear(); /* unset in the new object: unset in the old */
+        PyObject *v = redeco_slot_get(desc, new);
+        if (v == NULL && PyErr_Occurred()) {
+            r = -1;
+            break;
         }
+        /* unset in the new object: unset in the old */
         PyObject *s = v ? redeco_subst(rd, v) : NULL;
         if (v != NULL && s == NULL) {
             r = -1;

@@ -326,3 +326,36 @@ def test_unchanged_decorator_is_not_run_again(sb):
     hotswap.reload(m)
     assert m.f is held and held(1) == ("deco", 3)
     assert calls == ["f"]
+
+
+def test_slotted_decorator_object_keeps_its_inner_layers(sb):
+    # typing's `@_SpecialForm @_tp_cache(typed=True) def Literal`: a
+    # slotted object holding a functools.wraps wrapper of the function
+    v = """
+        import functools
+        def cache(fn):
+            @functools.wraps(fn)
+            def inner(*a):
+                return ("cache{w}", fn(*a))
+            return inner
+        class Form:
+            __slots__ = ("_name", "_getitem")
+            def __init__(self, getitem):
+                self._getitem = getitem
+                self._name = getitem.__name__
+            def __getitem__(self, p):
+                return self._getitem(self, p)
+        @Form
+        @cache
+        def Lit(self, p):
+            return ("lit", p)
+    """
+    m = sb.load(v.format(w=1))
+    held, mid = m.Lit, m.Lit._getitem
+    inner = mid.__wrapped__
+    sb.update(m, v.format(w=2))
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    assert m.Lit is held and held._getitem is mid
+    assert mid.__wrapped__ is inner
+    assert held[3] == fresh_import(m).Lit[3] == ("cache2", ("lit", 3))
