@@ -367,6 +367,52 @@ apply_take_decoration(Apply *ap, PyObject *old, PyObject *new, PyObject *fo,
     return 1;
 }
 
+/* What decorators commonly read from a function when they run: its
+ * parameter names and kinds, defaults and docstring.  New reference, or
+ * NULL with an exception set. */
+static PyObject *
+apply_signature_of(PyObject *f)
+{
+    PyObject *code = PyFunction_GET_CODE(f);
+    PyObject *names = NULL, *doc = NULL, *result = NULL;
+    int flags = hs_code_flags(code);
+    PyObject *argc = PyObject_GetAttrString(code, "co_argcount");
+    PyObject *kwc = argc ? PyObject_GetAttrString(code, "co_kwonlyargcount")
+                         : NULL;
+    PyObject *poc = kwc ? PyObject_GetAttrString(code, "co_posonlyargcount")
+                        : NULL;
+    PyObject *vn = poc ? PyObject_GetAttrString(code, "co_varnames") : NULL;
+    if (vn == NULL || !PyTuple_Check(vn)
+        || PyObject_GetOptionalAttrString(f, "__doc__", &doc) < 0)
+    {
+        goto done;
+    }
+    Py_ssize_t n = PyLong_AsSsize_t(argc) + PyLong_AsSsize_t(kwc)
+                   + ((flags & CO_VARARGS) != 0)
+                   + ((flags & CO_VARKEYWORDS) != 0);
+    if (PyErr_Occurred()) {
+        goto done;
+    }
+    names = PyTuple_GetSlice(vn, 0, n);
+    if (names == NULL) {
+        goto done;
+    }
+    PyObject *d = PyFunction_GET_DEFAULTS(f);
+    PyObject *kd = PyFunction_GET_KW_DEFAULTS(f);
+    result = Py_BuildValue("(OOiOOO)", names, poc,
+                           flags & (CO_VARARGS | CO_VARKEYWORDS),
+                           d ? d : Py_None, kd ? kd : Py_None,
+                           doc ? doc : Py_None);
+done:
+    Py_XDECREF(argc);
+    Py_XDECREF(kwc);
+    Py_XDECREF(poc);
+    Py_XDECREF(vn);
+    Py_XDECREF(names);
+    Py_XDECREF(doc);
+    return result;
+}
+
 /* reconcile(): one module-level name the staged code bound, in named
  * steps.  Each step returns 1 (the name is done), 0 (not its case: the next
  * step looks) or -1 (error). */
@@ -555,12 +601,32 @@ rec_patch_function(Rec *rc, PyObject *fo, PyObject *fn)
 {
     HsJob *job = rc->job;
     PyObject *old = rc->old, *new = rc->new;
-    int r = hs_func_patch(rc->ap->txn, fo, PyFunction_GET_CODE(fn), fn,
-                          rc->ap->nested);
-    if (r < 0) {
+    /* unchanged decorators around this def are not run again: what they
+     * read from it at import stays (HS105 when that changed) */
+    int kept_deco = rc->c != NULL && rc->c->kind == HS_CHUNK_DEF
+                    && job->stripped[rc->ci] && old != fo;
+    PyObject *sig = kept_deco ? apply_signature_of(fo) : NULL;
+    if (kept_deco && sig == NULL) {
         return -1;
     }
-    int done = rec_redecorated(rc, fo, fn, &r);
+    int r = hs_func_patch(rc->ap->txn, fo, PyFunction_GET_CODE(fn), fn,
+                          rc->ap->nested);
+    int done = r < 0 ? -1 : rec_redecorated(rc, fo, fn, &r);
+    if (done == 0 && sig != NULL && r == HS_PATCH_UPDATED) {
+        PyObject *now = apply_signature_of(fo);
+        int same = now ? PyObject_RichCompareBool(sig, now, Py_EQ) : -1;
+        Py_XDECREF(now);
+        if (same < 0 && now != NULL) {
+            PyErr_Clear(); /* incomparable defaults: changed */
+            same = 0;
+        }
+        done = same < 0 ? -1 : 0;
+        kept_deco = same == 0;
+    }
+    else {
+        kept_deco = 0;
+    }
+    Py_XDECREF(sig);
     if (done != 0) {
         return done;
     }
@@ -602,6 +668,13 @@ rec_patch_function(Rec *rc, PyObject *fo, PyObject *fn)
     }
     if (r == HS_PATCH_NOOP) {
         return 1;
+    }
+    if (kept_deco) {
+        return rec_done(hs_report_add(
+            job, rc->name, "function", "updated", "HS105", rc->line,
+            "the unchanged decorators were not run again: what they took "
+            "from the function at import (a copied docstring, the "
+            "parameters) keeps the old values"));
     }
     return rec_done(hs_report_add(job, rc->name, "function",
                                   r == HS_PATCH_MOVED ? "moved" : "updated",

@@ -359,3 +359,34 @@ def test_slotted_decorator_object_keeps_its_inner_layers(sb):
     assert m.Lit is held and held._getitem is mid
     assert mid.__wrapped__ is inner
     assert held[3] == fresh_import(m).Lit[3] == ("cache2", ("lit", 3))
+
+
+def test_unchanged_decorator_signature_or_doc_edit_is_hs105(sb):
+    v = """
+        import functools
+        def deco(fn):
+            @functools.wraps(fn)
+            def w(*a):
+                return fn(*a)
+            w.argcount = fn.__code__.co_argcount
+            return w
+        @deco
+        def f({params}):
+            "{doc}"
+            return {ret}
+    """
+    m = sb.load(v.format(params="x", doc="old", ret="x"))
+    held = m.f
+    # a body edit: nothing the decorator read changed, no code
+    sb.update(m, v.format(params="x", doc="old", ret="x + 1"))
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    # the docstring and the parameters changed: reported
+    sb.update(m, v.format(params="x, y=0", doc="new", ret="x + y"))
+    report = hotswap.reload(m)
+    entry = one(report, "f")
+    assert (entry.action, entry.code) == ("updated", "HS105")
+    assert m.f is held and held(1, 2) == fresh_import(m).f(1, 2) == 3
+    # the documented difference: what the decorator copied at import
+    assert held.__doc__ == "old" and held.argcount == 1
+    assert fresh_import(m).f.__doc__ == "new"
