@@ -16,6 +16,7 @@
 #include "live.h"
 #include "funcs.h"
 #include "plan.h"
+#include "redeco.h"
 #include "report.h"
 
 #include <string.h>
@@ -433,6 +434,35 @@ set_member(Ctx *cx, PyObject *name, PyObject *value)
         return -1;
     }
     return call_set_name(cx->klass, name, value);
+}
+
+/* A method decorated again whose decoration made another object (`value`)
+ * than the class's member (`old`): move its state onto old, which stays
+ * (redeco.c; as apply.c does for a module-level def).  fo/fn: the function
+ * inside old/value (or old/value itself).  1 moved, 0 not (HS102), -1. */
+static int
+cls_take_decoration(Ctx *cx, PyObject *old, PyObject *value, PyObject *fo,
+                    PyObject *fn)
+{
+    int added = old == fo;
+    int removed = value == fn;
+    if (added && removed) {
+        return 0; /* the function itself, both times */
+    }
+    int moved =
+        hs_redeco_move(cx->txn, old, value, added || removed ? NULL : fo, fn);
+    if (moved <= 0) {
+        return moved;
+    }
+    if (hs_txn_keep(cx->txn, value) < 0
+        || hs_live_note(cx->job, value, old) < 0
+        || (!added && !removed && hs_live_note(cx->job, fn, fo) < 0)
+        || (removed && hs_func_follow_replacement(cx->txn, old, fo, fn) < 0)
+        || hs_func_clear_cache(old) < 0)
+    {
+        return -1;
+    }
+    return 1;
 }
 
 static int
@@ -1453,9 +1483,19 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                 Py_DECREF(old);
                 goto done;
             }
-            int a = 0;
+            int a = 0, moved = 0;
             if (deco_changed && fpair[0] != NULL && r != HS_PATCH_KIND
-                && r != HS_PATCH_FREEVARS)
+                && r != HS_PATCH_FREEVARS && r != PATCH_NOT_A_FUNCTION)
+            {
+                moved = cls_take_decoration(&cx, old, value, fpair[0],
+                                            fpair[1]);
+                a = moved < 0 ? -1 : 0;
+            }
+            if (moved != 0) {
+                /* taken by the old member, or an error */
+            }
+            else if (deco_changed && fpair[0] != NULL && r != HS_PATCH_KIND
+                     && r != HS_PATCH_FREEVARS)
             {
                 a = hs_func_follow_replacement(cx.txn, old, fpair[0],
                                                fpair[1]);
@@ -1496,6 +1536,17 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
                                      "coroutine; references taken before the "
                                      "reload keep the old function")
                            < 0)
+                {
+                    goto done;
+                }
+                continue;
+            }
+            if (moved) {
+                Py_DECREF(old);
+                if (hs_cls_report(&cx, name, "method", "updated", NULL, line,
+                                  "decorated again: the existing object "
+                                  "took the new decoration")
+                    < 0)
                 {
                     goto done;
                 }

@@ -390,3 +390,29 @@ def test_unchanged_decorator_signature_or_doc_edit_is_hs105(sb):
     # the documented difference: what the decorator copied at import
     assert held.__doc__ == "old" and held.argcount == 1
     assert fresh_import(m).f.__doc__ == "new"
+
+
+def test_method_decorator_expression_changed_keeps_the_member(sb):
+    v = """
+        import functools
+        def times(k):
+            def deco(fn):
+                @functools.wraps(fn)
+                def wrapper(self, *a):
+                    return ("times", k, fn(self, *a) * k)
+                return wrapper
+            return deco
+        class C:
+            @times({k})
+            def m(self, x):
+                return x + {a}
+    """
+    m = sb.load(v.format(k=2, a=1))
+    member, inner = m.C.__dict__["m"], m.C.__dict__["m"].__wrapped__
+    bound = m.C().m
+    sb.update(m, v.format(k=3, a=2))
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    assert m.C.__dict__["m"] is member and member.__wrapped__ is inner
+    assert bound(1) == m.C().m(1) == fresh_import(m).C().m(1) == (
+        "times", 3, 9)
