@@ -25,6 +25,7 @@
 #include "live.h"
 #include "funcs.h"
 #include "plan.h"
+#include "redeco.h"
 #include "report.h"
 
 #include <string.h>
@@ -443,6 +444,35 @@ set_member(Ctx *cx, PyObject *name, PyObject *value)
         return -1;
     }
     return call_set_name(cx->job->dunders, cx->klass, name, value);
+}
+
+/* A method decorated again whose decoration made another object (`value`)
+ * than the class's member (`old`): move its state onto old, which stays
+ * (redeco.c; as apply.c does for a module-level def).  fo/fn: the function
+ * inside old/value (or old/value itself).  1 moved, 0 not (HS102), -1. */
+static int
+cls_take_decoration(Ctx *cx, PyObject *old, PyObject *value, PyObject *fo,
+                    PyObject *fn)
+{
+    int added = old == fo;
+    int removed = value == fn;
+    if (added && removed) {
+        return 0; /* the function itself, both times */
+    }
+    int moved =
+        hs_redeco_move(cx->txn, old, value, added || removed ? NULL : fo, fn);
+    if (moved <= 0) {
+        return moved;
+    }
+    if (hs_txn_keep(cx->txn, value) < 0
+        || hs_live_note(cx->job, value, old) < 0
+        || (!added && !removed && hs_live_note(cx->job, fn, fo) < 0)
+        || (removed && hs_func_follow_replacement(cx->txn, old, fo, fn) < 0)
+        || hs_func_clear_cache(old) < 0)
+    {
+        return -1;
+    }
+    return 1;
 }
 
 static int
@@ -1575,9 +1605,19 @@ member_same_kind(HsClassCtx *hc, HsMember *m, MemberKind kind)
     if (r < 0) {
         return -1;
     }
-    int a = 0;
+    int a = 0, moved = 0;
     if (m->deco_changed && fpair[0] != NULL && r != HS_PATCH_KIND
-        && r != HS_PATCH_FREEVARS)
+        && r != HS_PATCH_FREEVARS && r != PATCH_NOT_A_FUNCTION)
+    {
+        moved =
+            cls_take_decoration(&hc->cx, m->old, m->value, fpair[0], fpair[1]);
+        a = moved < 0 ? -1 : 0;
+    }
+    if (moved != 0) {
+        /* taken by the old member, or an error */
+    }
+    else if (m->deco_changed && fpair[0] != NULL && r != HS_PATCH_KIND
+             && r != HS_PATCH_FREEVARS)
     {
         a = hs_func_follow_replacement(hc->cx.txn, m->old, fpair[0], fpair[1]);
     }
@@ -1603,6 +1643,12 @@ member_same_kind(HsClassCtx *hc, HsMember *m, MemberKind kind)
                           "became or stopped being a generator or "
                           "coroutine; references taken before the "
                           "reload keep the old function");
+    }
+    if (moved) {
+        return hs_class_report(&hc->cx, m->name, "method", "updated", NULL,
+                               m->line,
+                               "decorated again: the existing object took "
+                               "the new decoration");
     }
     if (m->deco_changed) {
         return member_set(hc, m, "method", "replaced", "HS102",

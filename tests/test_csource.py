@@ -92,7 +92,7 @@ LAYERS = [
     {"plan.h"},                                     # PLAN
     {"stage.h"},                                    # STAGE
     {"apply.h", "classes.h", "classes_int.h", "funcs.h", "live.h",
-     "frames.h", "adapters.h"},                     # APPLY
+     "frames.h", "adapters.h", "redeco.h"},         # APPLY
     {"batch.h", "reload.h", "patch.h"},             # the batch
     {"watch.h", "safepoint.h"},                     # triggers
 ]
@@ -101,7 +101,7 @@ LAYER_OF_FILE = {
     "track.c": 0,
     "plan.c": 1, "stage.c": 2,
     "apply.c": 3, "classes.c": 3, "classdata.c": 3, "funcs.c": 3,
-    "live.c": 3, "frames.c": 3, "adapters.c": 3,
+    "live.c": 3, "frames.c": 3, "adapters.c": 3, "redeco.c": 3,
     "batch.c": 4, "reload.c": 4, "patch.c": 4,
     "watch.c": 5, "safepoint.c": 5, "module.c": 5,
 }
