@@ -161,9 +161,6 @@ LONG_FUNCTIONS = {
     # the scanner's state machine: one switch over the characters of the
     # source, clearer whole than cut into pieces
     ("source.c", "hs_scan"),
-    # temporary: another branch of issue 9 is splitting it; removed from
-    # this list when the split lands
-    ("apply.c", "reconcile"),
 }
 
 
