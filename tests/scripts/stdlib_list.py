@@ -71,36 +71,16 @@ CI = ["textwrap", "graphlib", "fnmatch", "optparse", "fractions", "difflib"]
 # eng13a fixed 13 (base64, email), 16 (difflib, collections), 18
 # (inspect), 26 (fractions), 16 and 23 (_pydatetime): they pass on 3.12.1.
 KNOWN = {
-    # after eng13a + eng13b + deco10, 3.12.1
-    "typing": {29: "touch, revert: _tp_cache edited, so Literal's "
-                   "_getitem and _generic_class_getitem (decorated by "
-                   "@_tp_cache) are decorated again: new wrapper objects "
-                   "(HS102)",
-               "keys": {"typing:Literal*": 29,
-                        "typing:_generic_class_getitem*": 29}},
+    # after eng13a + eng13b + deco10, 3.12.1; typing's cause 29 (a
+    # re-decorated def lost its identity: HS102) fixed by wrap10 (redeco.c)
 }
 
 # Interpreter differences (measured with the same engine; the CI subset on
 # all seven, the full set where docs/reliability.md says so).
 # 3.14 made typing.Annotated a function decorated like Literal
-# (`@_TypedCacheSpecialForm @_tp_cache(typed=True)`): cause 29 reaches it,
-# and two tests compare the Annotated they imported with the one
-# get_origin() returns (the harness classifies its keys as 4: a decorator
-# object keeping the function in `_getitem`; the mechanism is 29's).
-_TYPING_314 = {
-    29: "touch, revert: _tp_cache edited, so Literal, Annotated (3.14+) "
-        "and _generic_class_getitem (decorated by @_tp_cache) are "
-        "decorated again: new wrapper objects (HS102); "
-        "test_get_origin and test_forwardref_partial_evaluation then see "
-        "`Annotated is not Annotated`",
-    "tests": 29,
-    "keys": {"typing:Literal*": 29, "typing:Annotated*": 29,
-             "typing:_generic_class_getitem*": 29},
-}
-KNOWN_BY_VERSION = {
-    (3, 14): {"typing": _TYPING_314},
-    (3, 15): {"typing": _TYPING_314},
-}
+# (`@_TypedCacheSpecialForm @_tp_cache(typed=True)`): cause 29 reached it
+# until wrap10 (the re-decorated objects keep their identity).
+KNOWN_BY_VERSION = {}
 
 
 def known(module, version=None):
