@@ -265,6 +265,15 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
             goto done; /* shared with another instruction */
         }
     }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
+        PyObject *o = PyTuple_GET_ITEM(consts, i);
+        int ovf = 0;
+        if (i != k && PyLong_CheckExact(o)
+            && PyLong_AsLongAndOverflow(o, &ovf) == want && !ovf)
+        {
+            goto done; /* a fresh compile would share that constant */
+        }
+    }
     PyObject *v = PyLong_FromLong(want);
     if (v == NULL) {
         r = -1;

@@ -34,6 +34,30 @@
 /* ------------------------------------------------------------------ */
 /* compiling                                                           */
 
+/* Empty lines put before a class statement whose __firstlineno__ moving
+ * from line 1 cannot give (hs_stage_compile_range): more than 255, so the
+ * line is a LOAD_CONST constant on 3.14+ as at any real line past 256. */
+#define STAGE_PAD_LINES 300
+
+/* text[0:len) compiled after `pad` empty lines.  New reference. */
+static PyObject *
+compile_padded(HsJob *job, const char *text, Py_ssize_t len, int pad)
+{
+    PyCompilerFlags flags = HS_COMPILER_FLAGS_INIT(
+        job->cf_flags | PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
+    PyObject *padded = PyBytes_FromStringAndSize(NULL, pad + len);
+    if (padded == NULL) {
+        return NULL;
+    }
+    char *q = PyBytes_AS_STRING(padded);
+    memset(q, '\n', (size_t)pad);
+    memcpy(q + pad, text, len);
+    PyObject *code =
+        Py_CompileStringObject(q, job->filename, Py_file_input, &flags, -1);
+    Py_DECREF(padded);
+    return code;
+}
+
 PyObject *
 hs_stage_compile_range(HsJob *job, const char *text, Py_ssize_t start,
                        Py_ssize_t end, int line, Py_ssize_t blank_to)
@@ -63,23 +87,26 @@ hs_stage_compile_range(HsJob *job, const char *text, Py_ssize_t start,
     int inexact = 0;
     PyObject *shifted = hs_code_shift_ex(code, line - 1, &inexact);
     Py_DECREF(code);
+    if (shifted != NULL && inexact && line - 1 > STAGE_PAD_LINES) {
+        /* 3.13+: a class body's __firstlineno__ that moving from line 1
+         * cannot give exactly (3.14's small-int form across line 256, or
+         * the constant 1 shared with the body): compile after a few
+         * hundred empty lines, where the line is a constant of its own,
+         * and move that.  Padding with all line - 1 empty lines costs a
+         * tokenizer pass over them per class statement: quadratic in the
+         * file (386 ms for the 1,000 classes of a 10,000-function module
+         * on 3.14, more than compiling the whole file) */
+        inexact = 0;
+        int delta = line - 1 - STAGE_PAD_LINES;
+        code = compile_padded(job, p, len, STAGE_PAD_LINES);
+        Py_SETREF(shifted,
+                  code ? hs_code_shift_ex(code, delta, &inexact) : NULL);
+        Py_XDECREF(code);
+    }
     if (shifted != NULL && inexact) {
-        /* 3.13+: a class body's __firstlineno__ that moving cannot give
-         * exactly (3.14's small-int form across line 256): compile the
-         * text at its real lines, after as many empty ones */
-        PyObject *padded = PyBytes_FromStringAndSize(NULL, line - 1 + len);
-        if (padded == NULL) {
-            Py_CLEAR(shifted);
-        }
-        else {
-            char *q = PyBytes_AS_STRING(padded);
-            memset(q, '\n', (size_t)(line - 1));
-            memcpy(q + line - 1, p, len);
-            Py_SETREF(shifted,
-                      Py_CompileStringObject(q, job->filename, Py_file_input,
-                                             &flags, -1));
-            Py_DECREF(padded);
-        }
+        /* still not exact (the constant collides with one of the body's):
+         * compile the text at its real lines, after as many empty ones */
+        Py_SETREF(shifted, compile_padded(job, p, len, line - 1));
     }
     Py_DECREF(buf);
     return shifted;
