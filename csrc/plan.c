@@ -623,16 +623,50 @@ chunk_rebinds(HsJob *job, Py_ssize_t d, PyObject *name, const char *s,
     return r;
 }
 
+/* Is chunk d a `del` statement?  By its first word. */
+static int
+is_del(HsJob *job, Py_ssize_t d)
+{
+    const char *text = PyBytes_AS_STRING(job->text);
+    HsChunk *c = &job->chunks.items[d];
+    return c->kind == HS_CHUNK_STMT && c->end - c->start > 4
+           && memcmp(text + c->start, "del", 3) == 0
+           && (text[c->start + 3] == ' ' || text[c->start + 3] == '\t');
+}
+
 /* Is kept chunk d a `del` statement whose text has `s`?  Cheap. */
 static int
 is_del_of(HsJob *job, Py_ssize_t d, const char *s, Py_ssize_t n)
 {
     const char *text = PyBytes_AS_STRING(job->text);
     HsChunk *c = &job->chunks.items[d];
-    return chunk_is_kept(job, d) && c->kind == HS_CHUNK_STMT
-           && c->end - c->start > 4 && memcmp(text + c->start, "del", 3) == 0
-           && (text[c->start + 3] == ' ' || text[c->start + 3] == '\t')
+    return chunk_is_kept(job, d) && is_del(job, d)
            && hs_plan_contains_bytes(text + c->start, c->end - c->start, s, n);
+}
+
+/* The indices of the `del` statements of the new source, ascending: with
+ * every statement changed, looking at each later chunk for each name a
+ * staged statement binds would be quadratic in the chunks. */
+typedef struct {
+    Py_ssize_t *at; /* PyMem */
+    Py_ssize_t len;
+} DelIndex;
+
+static int
+del_index_build(HsJob *job, DelIndex *dels)
+{
+    dels->len = 0;
+    dels->at = PyMem_New(Py_ssize_t, job->chunks.len ? job->chunks.len : 1);
+    if (dels->at == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t d = 0; d < job->chunks.len; d++) {
+        if (is_del(job, d)) {
+            dels->at[dels->len++] = d;
+        }
+    }
+    return 0;
 }
 
 /* Chunk k (run again or staged) binds `name`: the first kept statement
@@ -641,11 +675,12 @@ is_del_of(HsJob *job, Py_ssize_t d, const char *s, Py_ssize_t n)
  * statements are looked for first, so the common case costs a prefix test
  * per chunk.  0 / -1. */
 static int
-rerun_deletes_after(HsJob *job, Py_ssize_t k, PyObject *name, const char *s,
-                    Py_ssize_t n)
+rerun_deletes_after(HsJob *job, const DelIndex *dels, Py_ssize_t k,
+                    PyObject *name, const char *s, Py_ssize_t n)
 {
-    for (Py_ssize_t d = k + 1; d < job->chunks.len; d++) {
-        if (!is_del_of(job, d, s, n)) {
+    for (Py_ssize_t w = 0; w < dels->len; w++) {
+        Py_ssize_t d = dels->at[w];
+        if (d <= k || !is_del_of(job, d, s, n)) {
             continue;
         }
         int del = chunk_deletes(job, d, name, s, n);
@@ -669,14 +704,15 @@ rerun_deletes_after(HsJob *job, Py_ssize_t k, PyObject *name, const char *s,
 /* deletes_of_stored: rerun_deletes_after() for every name in `stored`,
  * the names staged chunk i binds.  0 / -1. */
 static int
-deletes_of_stored(HsJob *job, Py_ssize_t i, PyObject *stored)
+deletes_of_stored(HsJob *job, const DelIndex *dels, Py_ssize_t i,
+                  PyObject *stored)
 {
     PyObject *it = PyObject_GetIter(stored), *name;
     int r = it ? 0 : -1;
     while (r == 0 && (name = PyIter_Next(it)) != NULL) {
         Py_ssize_t n;
         const char *s = PyUnicode_AsUTF8AndSize(name, &n);
-        r = s ? rerun_deletes_after(job, i, name, s, n) : -1;
+        r = s ? rerun_deletes_after(job, dels, i, name, s, n) : -1;
         Py_DECREF(name);
     }
     Py_XDECREF(it);
@@ -697,9 +733,13 @@ hs_plan_reruns(HsJob *job)
     }
     PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
     PyObject *bound = PySet_New(NULL), *loaded = NULL;
+    DelIndex dels = {NULL, 0};
     int result = -1;
     if (bound == NULL) {
         return -1;
+    }
+    if (del_index_build(job, &dels) < 0) {
+        goto done;
     }
     for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
         PyObject *code = PyList_GET_ITEM(job->codes, i);
@@ -747,7 +787,7 @@ hs_plan_reruns(HsJob *job)
                     continue;
                 }
                 /* and the statement after it that deletes the name */
-                if (rerun_deletes_after(job, k, name, s, n) < 0) {
+                if (rerun_deletes_after(job, &dels, k, name, s, n) < 0) {
                     known = -1;
                 }
                 break;
@@ -766,7 +806,7 @@ hs_plan_reruns(HsJob *job)
          * deletes (the `del` of a loop variable): that `del` runs again */
         Py_XSETREF(loaded, PySet_New(NULL));
         if (loaded == NULL || hs_stage_stored_names(code, loaded) < 0
-            || deletes_of_stored(job, i, loaded) < 0
+            || deletes_of_stored(job, &dels, i, loaded) < 0
             || hs_stage_stored_names(code, bound) < 0)
         {
             goto done;
@@ -776,6 +816,7 @@ hs_plan_reruns(HsJob *job)
 done:
     Py_DECREF(bound);
     Py_XDECREF(loaded);
+    PyMem_Free(dels.at);
     return result;
 }
 
