@@ -1140,9 +1140,9 @@ typedef struct {
     /* the kept chunks (staged ones bind what they bind when they run),
      * indexed once for stage_later_binder: a scan of every later chunk per
      * decorated def is quadratic when every statement changed */
-    PyObject *named;  /* strong dict, or NULL until needed: name -> list of
-                       * the indices of the kept def, class and assignment
-                       * chunks of that name, ascending */
+    PyObject *named;   /* strong dict, or NULL until needed: name -> list of
+                        * the indices of the kept def, class and assignment
+                        * chunks of that name, ascending */
     Py_ssize_t *other; /* PyMem: the other kept chunks, ascending */
     Py_ssize_t nother;
 } Exposure;
