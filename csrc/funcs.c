@@ -197,10 +197,28 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
         return 0;
     }
     PyObject *names = PyObject_GetAttrString(code, "co_names");
-    PyObject *raw = names ? PyObject_GetAttrString(code, "co_code") : NULL;
-    PyObject *mod = raw ? PyImport_ImportModule("opcode") : NULL;
-    PyObject *opmap = mod ? PyObject_GetAttrString(mod, "opmap") : NULL;
+    PyObject *raw = NULL, *mod = NULL, *opmap = NULL;
     int r = -1, stuck = 0;
+    if (names == NULL) {
+        goto done;
+    }
+    int named = 0; /* cheap first: a module's code (every statement staged)
+                    * has no such name, and co_code is a new copy */
+    for (Py_ssize_t i = 0; PyTuple_Check(names) && i < PyTuple_GET_SIZE(names);
+         i++)
+    {
+        PyObject *n = PyTuple_GET_ITEM(names, i);
+        named |=
+            PyUnicode_Check(n)
+            && PyUnicode_CompareWithASCIIString(n, "__firstlineno__") == 0;
+    }
+    if (PyTuple_Check(names) && !named) {
+        r = 0;
+        goto done;
+    }
+    raw = PyObject_GetAttrString(code, "co_code");
+    mod = raw ? PyImport_ImportModule("opcode") : NULL;
+    opmap = mod ? PyObject_GetAttrString(mod, "opmap") : NULL;
     if (opmap == NULL) {
         goto done;
     }
