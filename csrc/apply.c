@@ -12,6 +12,7 @@
 #include "internals.h"
 #include "live.h"
 #include "plan.h"
+#include "redeco.h"
 #include "report.h"
 #include "stage.h"
 
@@ -289,8 +290,6 @@ done:
     return result;
 }
 
-/* One module-level name the staged code bound (new may be NULL: deleted). */
-
 /* 1 when the decorator lines of new chunk `ci` are the bytes of its old
  * chunk's: the def is decorated again only because a decorator's own
  * definition changed (plan_redecorate, plan.c). */
@@ -339,247 +338,391 @@ done:
     return r;
 }
 
+/* The def `name` was decorated again and the decoration made `new`, not
+ * the object the module binds (`old`); `fo` (inside old, or old itself)
+ * was patched to the code of `fn` (inside new, or new itself).  Move new's
+ * state onto old, which stays bound (redeco.c).  A decorator added: old is
+ * the bare function and becomes the wrapper, around the new fn (old cannot
+ * wrap itself).  A decorator removed: old, the wrapper, becomes the bare
+ * function; fo, held by what the old decoration made, keeps following it.
+ * 1 moved, 0 cannot be moved (nothing written: HS102), -1 error. */
 static int
-reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
+apply_take_decoration(Apply *ap, PyObject *old, PyObject *new, PyObject *fo,
+                      PyObject *fn)
 {
-    HsJob *job = ap->job;
-    Py_ssize_t ci = -1;
-    PyObject *idx = PyDict_GetItemWithError(ap->chunk_of, name);
-    if (idx == NULL && PyErr_Occurred()) {
+    int added = old == fo;
+    int removed = new == fn;
+    int moved =
+        hs_redeco_move(ap->txn, old, new, added || removed ? NULL : fo, fn);
+    if (moved <= 0) {
+        return moved;
+    }
+    if (hs_txn_keep(ap->txn, new) < 0 || hs_live_note(ap->job, new, old) < 0
+        || (!added && !removed && hs_live_note(ap->job, fn, fo) < 0)
+        || (removed && hs_func_follow_replacement(ap->txn, old, fo, fn) < 0)
+        || hs_func_clear_cache(old) < 0)
+    {
         return -1;
     }
-    if (idx != NULL) {
-        ci = PyLong_AsSsize_t(idx);
-    }
-    HsChunk *c = ci >= 0 ? &job->chunks.items[ci] : NULL;
-    int line = c ? c->head_line : 0;
-    const char *kind = c ? chunk_kind_name(c->kind) : "data";
+    return 1;
+}
 
-    if (old != NULL && in_keep_list(job, name)) {
-        return hs_report_add(job, name, kind, "kept", "HS401", line,
-                             "listed in __hotswap_keep__");
+/* What decorators commonly read from a function when they run: its
+ * parameter names and kinds, defaults and docstring.  New reference, or
+ * NULL with an exception set. */
+static PyObject *
+apply_signature_of(PyObject *f)
+{
+    PyObject *code = PyFunction_GET_CODE(f);
+    PyObject *names = NULL, *doc = NULL, *result = NULL;
+    int flags = hs_code_flags(code);
+    PyObject *argc = PyObject_GetAttrString(code, "co_argcount");
+    PyObject *kwc =
+        argc ? PyObject_GetAttrString(code, "co_kwonlyargcount") : NULL;
+    PyObject *poc =
+        kwc ? PyObject_GetAttrString(code, "co_posonlyargcount") : NULL;
+    PyObject *vn = poc ? PyObject_GetAttrString(code, "co_varnames") : NULL;
+    if (vn == NULL || !PyTuple_Check(vn)
+        || PyObject_GetOptionalAttrString(f, "__doc__", &doc) < 0)
+    {
+        goto done;
     }
-    if (new == NULL) {
-        if (old == NULL) {
-            return 0;
+    Py_ssize_t n = PyLong_AsSsize_t(argc) + PyLong_AsSsize_t(kwc)
+                   + ((flags & CO_VARARGS) != 0)
+                   + ((flags & CO_VARKEYWORDS) != 0);
+    if (PyErr_Occurred()) {
+        goto done;
+    }
+    names = PyTuple_GetSlice(vn, 0, n);
+    if (names == NULL) {
+        goto done;
+    }
+    PyObject *d = PyFunction_GET_DEFAULTS(f);
+    PyObject *kd = PyFunction_GET_KW_DEFAULTS(f);
+    result = Py_BuildValue(
+        "(OOiOOO)", names, poc, flags & (CO_VARARGS | CO_VARKEYWORDS),
+        d ? d : Py_None, kd ? kd : Py_None, doc ? doc : Py_None);
+done:
+    Py_XDECREF(argc);
+    Py_XDECREF(kwc);
+    Py_XDECREF(poc);
+    Py_XDECREF(vn);
+    Py_XDECREF(names);
+    Py_XDECREF(doc);
+    return result;
+}
+
+/* reconcile(): one module-level name the staged code bound, in named
+ * steps.  Each step returns 1 (the name is done), 0 (not its case: the next
+ * step looks) or -1 (error). */
+typedef struct {
+    Apply *ap;
+    HsJob *job;
+    PyObject *name;   /* borrowed */
+    PyObject *old;    /* borrowed: the live binding, or NULL */
+    PyObject *new;    /* borrowed: the staged binding, or NULL (deleted) */
+    Py_ssize_t ci;    /* the staged chunk that bound it, or -1 */
+    HsChunk *c;       /* borrowed: job->chunks.items[ci], or NULL */
+    int line;         /* its head line, 0: unknown */
+    const char *kind; /* the report's kind for it */
+} Rec;
+
+/* Turn hs_report_add's 0 / -1 into a step's 1 / -1. */
+static int
+rec_done(int r)
+{
+    return r < 0 ? -1 : 1;
+}
+
+/* Kept by __hotswap_keep__, deleted, or added. */
+static int
+rec_kept_removed_added(Rec *rc)
+{
+    HsJob *job = rc->job;
+    if (rc->old != NULL && in_keep_list(job, rc->name)) {
+        return rec_done(hs_report_add(job, rc->name, rc->kind, "kept", "HS401",
+                                      rc->line, "listed in __hotswap_keep__"));
+    }
+    if (rc->new == NULL) {
+        if (rc->old == NULL) {
+            return 1;
         }
-        if (set_name(ap, name, NULL) < 0) {
+        if (set_name(rc->ap, rc->name, NULL) < 0) {
             return -1;
         }
-        return hs_report_add(job, name, kind, "removed", NULL, line, NULL);
+        return rec_done(hs_report_add(job, rc->name, rc->kind, "removed", NULL,
+                                      rc->line, NULL));
     }
-    if (old == NULL) {
-        if (set_name(ap, name, new) < 0) {
-            return -1;
-        }
-        if (c != NULL
-            && (c->kind == HS_CHUNK_IMPORT || c->kind == HS_CHUNK_FUTURE))
-        {
-            kind = "import";
-        }
-        else if (PyModule_Check(new)) {
-            kind = "import";
-        }
-        else if (PyType_Check(new)) {
-            kind = "class";
-        }
-        else if (PyFunction_Check(new)) {
-            kind = "function";
-        }
-        return hs_report_add(job, name, kind, "added", NULL, line, NULL);
+    if (rc->old != NULL) {
+        return 0;
     }
+    if (set_name(rc->ap, rc->name, rc->new) < 0) {
+        return -1;
+    }
+    const char *kind = rc->kind;
+    if (rc->c != NULL
+        && (rc->c->kind == HS_CHUNK_IMPORT || rc->c->kind == HS_CHUNK_FUTURE))
+    {
+        kind = "import";
+    }
+    else if (PyModule_Check(rc->new)) {
+        kind = "import";
+    }
+    else if (PyType_Check(rc->new)) {
+        kind = "class";
+    }
+    else if (PyFunction_Check(rc->new)) {
+        kind = "function";
+    }
+    return rec_done(
+        hs_report_add(job, rc->name, kind, "added", NULL, rc->line, NULL));
+}
 
-    /* functions: patch the old one in place.  For a def, the function its
-     * old statement made, wherever the decorators keep it (an attribute
-     * of a decorator object, not a same-named wrapper closure). */
-    PyObject *fo = NULL, *fn = NULL;
+/* The old and the new function of the statement (*fo, *fn: new
+ * references, or NULL): for a def, the function its statement made,
+ * wherever the decorators keep it (an attribute of a decorator object, not
+ * a same-named wrapper closure).  A container an edited data statement
+ * built has its lambdas paired by place instead.  0 / -1. */
+static int
+rec_find_functions(Rec *rc, PyObject **fo, PyObject **fn)
+{
+    HsJob *job = rc->job;
+    HsChunk *c = rc->c;
+    PyObject *old = rc->old, *new = rc->new, *name = rc->name;
+    *fo = *fn = NULL;
     int container = (PyDict_CheckExact(new) || PyList_CheckExact(new)
                      || PyTuple_CheckExact(new) || PyAnySet_CheckExact(new))
                     && c != NULL && c->kind != HS_CHUNK_DEF
-                    && job->mode == HS_MODE_NORMAL && job->match[ci] >= 0
+                    && job->mode == HS_MODE_NORMAL && job->match[rc->ci] >= 0
                     && job->old_text != NULL && job->codes != NULL;
     if (container) {
         /* data: its lambdas paired by place, then the data rules */
-        if (pair_made_in_container(ap, name, old, new, c,
-                                   &job->old_chunks->items[job->match[ci]])
-            < 0)
-        {
-            return -1;
-        }
+        return pair_made_in_container(
+            rc->ap, name, old, new, c,
+            &job->old_chunks->items[job->match[rc->ci]]);
     }
-    else if (!PyType_Check(old) && !PyModule_Check(old) && !PyType_Check(new)
-             && !PyModule_Check(new))
+    if (PyType_Check(old) || PyModule_Check(old) || PyType_Check(new)
+        || PyModule_Check(new))
     {
-        if (c != NULL && c->kind == HS_CHUNK_DEF) {
-            int old_line = job->match[ci] >= 0
-                               ? job->old_chunks->items[job->match[ci]].line
-                               : 0;
-            fo = hs_func_find_def(old, job->dict, job->filename, name,
-                                  old_line);
-        }
-        else {
-            /* a binding is not a definition: only a function this
-             * statement made (a lambda, a def inside an `if`) is patched;
-             * `f = foo` -> `f = bar` rebinds f and leaves foo alone */
-            HsChunk *o = c != NULL && job->match[ci] >= 0
-                             ? &job->old_chunks->items[job->match[ci]]
-                             : NULL;
-            fo = hs_func_find_made(old, job->dict, job->filename, name,
-                                   o ? o->line : 0, o ? o->last_line : 0);
-        }
-        if (fo == NULL && PyErr_Occurred()) {
-            return -1;
-        }
-        if (fo != NULL) {
-            fn =
-                c != NULL && c->kind == HS_CHUNK_DEF
-                    ? hs_func_find_def(new, job->dict, job->filename, name,
-                                       c->line)
-                    : hs_func_find_made(new, job->dict, job->filename, name,
-                                        c ? c->line : 0, c ? c->last_line : 0);
-            if (fn == NULL && PyErr_Occurred()) {
-                Py_DECREF(fo);
-                return -1;
-            }
-        }
+        return 0;
     }
-    if (fo != NULL && fn != NULL && fo != fn) {
-        int r = hs_func_patch(ap->txn, fo, PyFunction_GET_CODE(fn), fn,
-                              ap->nested);
-        if (r < 0) {
-            Py_DECREF(fo);
-            Py_DECREF(fn);
-            return -1;
-        }
-        int deco_changed = c != NULL && c->kind == HS_CHUNK_DEF
-                           && !job->stripped[ci] && job->match[ci] >= 0;
-        /* the decoration ran again and returned the function itself */
-        int same_fn = (new == fn) && (old == fo);
-        int kept_kind = r != HS_PATCH_KIND && r != HS_PATCH_FREEVARS;
-        if (deco_changed && same_fn && kept_kind
-            && apply_same_deco_text(job, ci))
-        {
-            /* the decoration ran again and, as before, returned the
-             * function itself (@tag(...) setting fn.tag): the old object
-             * stays, patched, with the attributes the new decoration set
-             * (issue 10 point 3) */
-            if (apply_copy_func_attrs(ap->txn, fo, fn) < 0) {
-                Py_DECREF(fo);
-                Py_DECREF(fn);
-                return -1;
-            }
-            deco_changed = 0;
-            if (r == HS_PATCH_NOOP) {
-                r = HS_PATCH_UPDATED;
-            }
-        }
-        if (deco_changed && r != HS_PATCH_KIND && r != HS_PATCH_FREEVARS) {
-            /* the old decorators keep the old function: it follows the new
-             * one's code from now on, and its caches are stale */
-            r = set_name(ap, name, new);
-            if (r == 0) {
-                r = hs_func_follow_replacement(ap->txn, old, fo, fn);
-            }
-            Py_DECREF(fo);
-            Py_DECREF(fn);
-            if (r < 0) {
-                return -1;
-            }
-            return hs_report_add(job, name, "function", "replaced", "HS102",
-                                 line,
-                                 "decorators changed: the name refers to the "
-                                 "newly decorated object; references taken "
-                                 "before the reload run the new body under "
-                                 "the old decorators");
-        }
-        if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
-            Py_DECREF(fo);
-            Py_DECREF(fn);
-            if (set_name(ap, name, new) < 0) {
-                return -1;
-            }
-            return hs_report_add(
-                job, name, "function", "replaced",
-                r == HS_PATCH_KIND ? "HS101" : "HS104", line,
-                r == HS_PATCH_KIND
-                    ? "became or stopped being a generator or coroutine; "
-                      "references taken before the reload keep the old "
-                      "function"
-                    : "the new code needs a free variable the old function "
-                      "does not have; references taken before the reload "
-                      "keep the old function");
-        }
-        int stripped = c != NULL && job->stripped[ci];
-        if (!stripped && Py_TYPE(old) != Py_TYPE(new)) {
-            /* a wrapper of another kind: the new binding is the truth */
-            Py_DECREF(fo);
-            Py_DECREF(fn);
-            if (set_name(ap, name, new) < 0) {
-                return -1;
-            }
-            return hs_report_add(job, name, "function", "replaced", "HS103",
-                                 line,
-                                 "the object wrapping this function changed "
-                                 "kind");
-        }
-        if (hs_txn_keep(ap->txn, new) < 0
-            || hs_live_note(job, fn, fo) < 0
-            /* last: with its decorators left out, the staged def bound
-             * the bare function, and the module binds the decorated one */
-            || hs_live_note(job, new, old) < 0)
-        {
-            Py_DECREF(fo);
-            Py_DECREF(fn);
-            return -1;
-        }
-        Py_DECREF(fo);
-        Py_DECREF(fn);
-        if ((r == HS_PATCH_UPDATED || r == HS_PATCH_MOVED)
-            && hs_func_clear_cache(old) < 0)
-        {
-            return -1;
-        }
-        if (r == HS_PATCH_NOOP) {
-            return 0;
-        }
-        return hs_report_add(job, name, "function",
-                             r == HS_PATCH_MOVED ? "moved" : "updated", NULL,
-                             line, NULL);
+    HsChunk *o = c != NULL && job->match[rc->ci] >= 0
+                     ? &job->old_chunks->items[job->match[rc->ci]]
+                     : NULL;
+    if (c != NULL && c->kind == HS_CHUNK_DEF) {
+        *fo = hs_func_find_def(old, job->dict, job->filename, name,
+                               o ? o->line : 0);
     }
-    Py_XDECREF(fo);
-    Py_XDECREF(fn);
+    else {
+        /* a binding is not a definition: only a function this statement
+         * made (a lambda, a def inside an `if`) is patched; `f = foo` ->
+         * `f = bar` rebinds f and leaves foo alone */
+        *fo = hs_func_find_made(old, job->dict, job->filename, name,
+                                o ? o->line : 0, o ? o->last_line : 0);
+    }
+    if (*fo == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    *fn = c != NULL && c->kind == HS_CHUNK_DEF
+              ? hs_func_find_def(new, job->dict, job->filename, name, c->line)
+              : hs_func_find_made(new, job->dict, job->filename, name,
+                                  c ? c->line : 0, c ? c->last_line : 0);
+    if (*fn == NULL && PyErr_Occurred()) {
+        Py_CLEAR(*fo);
+        return -1;
+    }
+    return 0;
+}
 
-    /* classes: updated in place by the staging hook */
-    int old_own = hs_plan_is_own_class(job, old, name);
-    int new_own = old_own < 0 ? -1 : hs_plan_is_own_class(job, new, name);
+/* The def was decorated again (`fo` patched to fn's code, with result
+ * *r): the old object takes the new decoration, or (HS102) the name gets
+ * the new object.  1 / 0 / -1; may set *r. */
+static int
+rec_redecorated(Rec *rc, PyObject *fo, PyObject *fn, int *r)
+{
+    HsJob *job = rc->job;
+    PyObject *old = rc->old, *new = rc->new;
+    if (rc->c == NULL || rc->c->kind != HS_CHUNK_DEF || job->stripped[rc->ci]
+        || job->match[rc->ci] < 0)
+    {
+        return 0;
+    }
+    /* the decoration ran again and returned the function itself */
+    int same_fn = (new == fn) && (old == fo);
+    int kept_kind = *r != HS_PATCH_KIND && *r != HS_PATCH_FREEVARS;
+    if (!kept_kind) {
+        return 0;
+    }
+    if (same_fn && apply_same_deco_text(job, rc->ci)) {
+        /* as before, it returned the function itself (@tag(...) setting
+         * fn.tag): the old object stays, patched, with the attributes the
+         * new decoration set (issue 10 point 3) */
+        if (apply_copy_func_attrs(rc->ap->txn, fo, fn) < 0) {
+            return -1;
+        }
+        if (*r == HS_PATCH_NOOP) {
+            *r = HS_PATCH_UPDATED;
+        }
+        return 0;
+    }
+    if (!same_fn) {
+        /* it made another object: its state goes onto the object the
+         * program holds (issue 10 point 3) */
+        int moved = apply_take_decoration(rc->ap, old, new, fo, fn);
+        if (moved != 0) {
+            return moved < 0 ? -1
+                             : rec_done(hs_report_add(
+                                   job, rc->name, "function", "updated", NULL,
+                                   rc->line,
+                                   "decorated again: the existing object "
+                                   "took the new decoration"));
+        }
+    }
+    /* the old decorators keep the old function: it follows the new one's
+     * code from now on, and its caches are stale */
+    if (set_name(rc->ap, rc->name, new) < 0
+        || hs_func_follow_replacement(rc->ap->txn, old, fo, fn) < 0)
+    {
+        return -1;
+    }
+    return rec_done(hs_report_add(
+        job, rc->name, "function", "replaced", "HS102", rc->line,
+        "decorators changed: the name refers to the newly decorated object; "
+        "references taken before the reload run the new body under the old "
+        "decorators"));
+}
+
+/* A function: the old one (`fo`) patched in place to run fn's code.
+ * 1 / -1. */
+static int
+rec_patch_function(Rec *rc, PyObject *fo, PyObject *fn)
+{
+    HsJob *job = rc->job;
+    PyObject *old = rc->old, *new = rc->new;
+    /* unchanged decorators around this def are not run again: what they
+     * read from it at import stays (HS105 when that changed) */
+    int kept_deco = rc->c != NULL && rc->c->kind == HS_CHUNK_DEF
+                    && job->stripped[rc->ci] && old != fo;
+    PyObject *sig = kept_deco ? apply_signature_of(fo) : NULL;
+    if (kept_deco && sig == NULL) {
+        return -1;
+    }
+    int r = hs_func_patch(rc->ap->txn, fo, PyFunction_GET_CODE(fn), fn,
+                          rc->ap->nested);
+    int done = r < 0 ? -1 : rec_redecorated(rc, fo, fn, &r);
+    if (done == 0 && sig != NULL && r == HS_PATCH_UPDATED) {
+        PyObject *now = apply_signature_of(fo);
+        int same = now ? PyObject_RichCompareBool(sig, now, Py_EQ) : -1;
+        Py_XDECREF(now);
+        if (same < 0 && now != NULL) {
+            PyErr_Clear(); /* incomparable defaults: changed */
+            same = 0;
+        }
+        done = same < 0 ? -1 : 0;
+        kept_deco = same == 0;
+    }
+    else {
+        kept_deco = 0;
+    }
+    Py_XDECREF(sig);
+    if (done != 0) {
+        return done;
+    }
+    if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
+        if (set_name(rc->ap, rc->name, new) < 0) {
+            return -1;
+        }
+        return rec_done(hs_report_add(
+            job, rc->name, "function", "replaced",
+            r == HS_PATCH_KIND ? "HS101" : "HS104", rc->line,
+            r == HS_PATCH_KIND
+                ? "became or stopped being a generator or coroutine; "
+                  "references taken before the reload keep the old function"
+                : "the new code needs a free variable the old function "
+                  "does not have; references taken before the reload keep "
+                  "the old function"));
+    }
+    int stripped = rc->c != NULL && job->stripped[rc->ci];
+    if (!stripped && Py_TYPE(old) != Py_TYPE(new)) {
+        /* a wrapper of another kind: the new binding is the truth */
+        if (set_name(rc->ap, rc->name, new) < 0) {
+            return -1;
+        }
+        return rec_done(hs_report_add(
+            job, rc->name, "function", "replaced", "HS103", rc->line,
+            "the object wrapping this function changed kind"));
+    }
+    if (hs_txn_keep(rc->ap->txn, new) < 0
+        || hs_live_note(job, fn, fo) < 0
+        /* last: with its decorators left out, the staged def bound the
+         * bare function, and the module binds the decorated one */
+        || hs_live_note(job, new, old) < 0)
+    {
+        return -1;
+    }
+    if ((r == HS_PATCH_UPDATED || r == HS_PATCH_MOVED)
+        && hs_func_clear_cache(old) < 0)
+    {
+        return -1;
+    }
+    if (r == HS_PATCH_NOOP) {
+        return 1;
+    }
+    if (kept_deco) {
+        return rec_done(hs_report_add(
+            job, rc->name, "function", "updated", "HS105", rc->line,
+            "the unchanged decorators were not run again: what they took "
+            "from the function at import (a copied docstring, the "
+            "parameters) keeps the old values"));
+    }
+    return rec_done(hs_report_add(job, rc->name, "function",
+                                  r == HS_PATCH_MOVED ? "moved" : "updated",
+                                  NULL, rc->line, NULL));
+}
+
+/* Classes (updated in place by the staging hook) and kind changes. */
+static int
+rec_class_or_kind(Rec *rc)
+{
+    HsJob *job = rc->job;
+    PyObject *old = rc->old, *new = rc->new;
+    int old_own = hs_plan_is_own_class(job, old, rc->name);
+    int new_own = old_own < 0 ? -1 : hs_plan_is_own_class(job, new, rc->name);
     if (new_own < 0) {
         return -1;
     }
     if (old_own) {
         if (old == new) {
-            return 0;
+            return 1;
         }
-        if (set_name(ap, name, new) < 0) {
+        if (set_name(rc->ap, rc->name, new) < 0) {
             return -1;
         }
-        return hs_report_add(job, name, "class", "replaced", "HS103", line,
-                             "the name now refers to another object; "
-                             "references taken before the reload keep the "
-                             "old class");
+        return rec_done(hs_report_add(
+            job, rc->name, "class", "replaced", "HS103", rc->line,
+            "the name now refers to another object; references taken "
+            "before the reload keep the old class"));
     }
     int old_def = PyFunction_Check(old) || old_own;
     int new_def = PyFunction_Check(new) || new_own;
     if ((old_def || new_def) && Py_TYPE(old) != Py_TYPE(new)) {
-        if (set_name(ap, name, new) < 0) {
+        if (set_name(rc->ap, rc->name, new) < 0) {
             return -1;
         }
-        return hs_report_add(job, name, kind, "replaced", "HS103", line,
-                             "the kind of this definition changed; "
-                             "references taken before the reload keep the "
-                             "old object");
+        return rec_done(hs_report_add(
+            job, rc->name, rc->kind, "replaced", "HS103", rc->line,
+            "the kind of this definition changed; references taken before "
+            "the reload keep the old object"));
     }
+    return 0;
+}
 
-    /* data */
+/* Data: per mode and policy.  1 / -1. */
+static int
+rec_data(Rec *rc)
+{
+    HsJob *job = rc->job;
+    PyObject *old = rc->old, *new = rc->new;
     if (job->mode == HS_MODE_FULL) {
         int eq = PyObject_RichCompareBool(old, new, Py_EQ);
         if (eq < 0) {
@@ -587,27 +730,69 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
             eq = 0;
         }
         if (eq) {
-            return 0;
+            return 1;
         }
-        return hs_report_add(job, name, kind, "kept", "HS001", line,
-                             "the file was run as a whole; existing data "
-                             "keeps its value");
+        return rec_done(hs_report_add(job, rc->name, rc->kind, "kept", "HS001",
+                                      rc->line,
+                                      "the file was run as a whole; existing "
+                                      "data keeps its value"));
     }
-    int verdict = ask_policy(job, name, old, new);
+    int verdict = ask_policy(job, rc->name, old, new);
     if (verdict < 0) {
         return -1;
     }
     if (!verdict) {
-        return hs_report_add(job, name, kind, "kept", "HS402", line,
-                             "the policy kept the old value");
+        return rec_done(hs_report_add(job, rc->name, rc->kind, "kept", "HS402",
+                                      rc->line,
+                                      "the policy kept the old value"));
     }
-    if (set_name(ap, name, new) < 0) {
+    if (set_name(rc->ap, rc->name, new) < 0) {
         return -1;
     }
-    if (PyModule_Check(new)) {
-        kind = "import";
+    return rec_done(hs_report_add(job, rc->name,
+                                  PyModule_Check(new) ? "import" : rc->kind,
+                                  "updated", NULL, rc->line, NULL));
+}
+
+/* One module-level name the staged code bound (new may be NULL: deleted).
+ * 0 / -1. */
+static int
+reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
+{
+    HsJob *job = ap->job;
+    Rec rc = {ap, job, name, old, new, -1, NULL, 0, "data"};
+    PyObject *idx = PyDict_GetItemWithError(ap->chunk_of, name);
+    if (idx == NULL && PyErr_Occurred()) {
+        return -1;
     }
-    return hs_report_add(job, name, kind, "updated", NULL, line, NULL);
+    if (idx != NULL) {
+        rc.ci = PyLong_AsSsize_t(idx);
+    }
+    if (rc.ci >= 0) {
+        rc.c = &job->chunks.items[rc.ci];
+        rc.line = rc.c->head_line;
+        rc.kind = chunk_kind_name(rc.c->kind);
+    }
+    int done = rec_kept_removed_added(&rc);
+    if (done != 0) {
+        return done < 0 ? -1 : 0;
+    }
+    PyObject *fo = NULL, *fn = NULL;
+    if (rec_find_functions(&rc, &fo, &fn) < 0) {
+        return -1;
+    }
+    if (fo != NULL && fn != NULL && fo != fn) {
+        done = rec_patch_function(&rc, fo, fn);
+    }
+    Py_XDECREF(fo);
+    Py_XDECREF(fn);
+    if (done == 0) {
+        done = rec_class_or_kind(&rc);
+    }
+    if (done == 0) {
+        done = rec_data(&rc);
+    }
+    return done < 0 ? -1 : 0;
 }
 
 /* A def whose name a later, unchanged statement binds again keeps the live
@@ -661,6 +846,41 @@ patch_rebound_def(Apply *ap, PyObject *name, Py_ssize_t ci, PyObject *old,
     Py_XDECREF(fn);
     Py_DECREF(found);
     return r;
+}
+
+/* An edited (or added, or re-run) statement that binds no name ran again
+ * on the live module: its effects add to what the module did at import
+ * (`LOG.append("b")` after `LOG.append("a")`), where a fresh import runs
+ * it once on fresh data.  Nothing else names it in the report: HS403.
+ * 0 / -1. */
+static int
+report_rerun_statements(HsJob *job)
+{
+    for (Py_ssize_t i = 0; job->mode == HS_MODE_NORMAL && i < job->chunks.len;
+         i++)
+    {
+        HsChunk *c = &job->chunks.items[i];
+        PyObject *code = PyList_GET_ITEM(job->codes, i);
+        if (code == Py_None || c->kind != HS_CHUNK_STMT
+            || job->state[i] == HS_ST_UNCHANGED
+            || job->state[i] == HS_ST_MOVED)
+        {
+            continue;
+        }
+        PyObject *names = PySet_New(NULL);
+        int r = names ? hs_stage_stored_names(code, names) : -1;
+        if (r == 0 && PySet_GET_SIZE(names) == 0) {
+            r = hs_report_add_str(
+                job, "<statement>", "statement", "updated", "HS403", c->line,
+                "ran again on the live module: its effects add to what "
+                "the module did at import");
+        }
+        Py_XDECREF(names);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* Names bound by the staged code, in a deterministic order. */
@@ -1371,7 +1591,7 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
         }
     }
     if (shift_moved(&ap) < 0 || remove_deleted(&ap, staged) < 0
-        || hs_live_rebind(job, txn) < 0)
+        || hs_live_rebind(job, txn) < 0 || report_rerun_statements(job) < 0)
     {
         goto done;
     }

@@ -4,7 +4,10 @@
  * constructs, ABC bookkeeping, __init_subclass__, and the layout opt-in.
  *
  * Main thread, GIL held; every write goes through the batch's undo log.
- * Called from classes.c (apply_one) with its Ctx.
+ * Called from classes.c's rules (class_update) with their Ctx.
+ *
+ * Names: what this file defines for classes.c is hs_cls_* (declared in
+ * classes_int.h); what it uses from classes.c is hs_class_*.
  */
 #include "classes_int.h"
 #include "funcs.h"
@@ -59,7 +62,7 @@ hs_cls_recompute_abstract(HsTxn *txn, PyObject *klass)
     PyObject *names = PySet_New(NULL), *d = NULL, *items = NULL;
     PyObject *bases = NULL, *fs = NULL, *key = NULL;
     int result = -1;
-    if (names == NULL || (d = hs_cls_own_dict(klass)) == NULL
+    if (names == NULL || (d = hs_class_own_dict(klass)) == NULL
         || (items = PyMapping_Items(d)) == NULL
         || (bases = PyObject_GetAttrString(klass, "__bases__")) == NULL)
     {
@@ -213,7 +216,8 @@ hs_cls_migrate_instances(Ctx *cx, PyObject *old_names, PyObject *new_names,
     if (removed == NULL) {
         goto done;
     }
-    if (PyObject_GetOptionalAttrString(cx->klass, "__hotswap_migrate__", &hook)
+    if (PyObject_GetOptionalAttr(cx->klass, cx->job->dunders->hotswap_migrate,
+                                 &hook)
         < 0)
     {
         goto done;
@@ -309,7 +313,7 @@ dataclass_flag_from_class(PyObject *klass, const char *flag,
     }
     if (strcmp(flag, "match_args") == 0) {
         PyObject *key = PyUnicode_FromString("__match_args__"), *v = NULL;
-        int r = key ? hs_cls_own_member(klass, key, &v) : -1;
+        int r = key ? hs_class_own_member(klass, key, &v) : -1;
         Py_XDECREF(key);
         Py_XDECREF(v);
         return r < 0 ? NULL : Py_NewRef(r ? Py_True : Py_False);
@@ -369,11 +373,56 @@ done:
     return result;
 }
 
-/* Run @dataclass again on the live class, with its own parameters, after
- * its fields changed; record in the undo log what the decorator wrote;
- * migrate the existing instances. */
-int
-hs_cls_regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields)
+/* The keyword arguments @dataclass was given for the class, from its
+ * __dataclass_params__ (and, for flags it does not keep before 3.12, the
+ * class as @dataclass left it).  New reference, or NULL. */
+static PyObject *
+dataclass_params_kw(const HsDunders *D, PyObject *klass, PyObject *old_fields)
+{
+    static const char *const params[] = {
+        "init",   "repr",       "eq",      "order",        "unsafe_hash",
+        "frozen", "match_args", "kw_only", "weakref_slot", NULL,
+    };
+    PyObject *p = PyObject_GetAttr(klass, D->dataclass_params);
+    PyObject *kw = p ? PyDict_New() : NULL;
+    if (kw == NULL) {
+        goto error;
+    }
+    for (int i = 0; params[i] != NULL; i++) {
+        PyObject *v = NULL;
+        if (PyObject_GetOptionalAttrString(p, params[i], &v) < 0) {
+            goto error;
+        }
+        if (v == NULL) {
+            /* a flag __dataclass_params__ does not keep before 3.12: read
+             * it off the class as @dataclass left it */
+            v = dataclass_flag_from_class(klass, params[i], old_fields);
+            if (v == NULL) {
+                if (PyErr_Occurred()) {
+                    goto error;
+                }
+                continue;
+            }
+        }
+        int r = PyDict_SetItemString(kw, params[i], v);
+        Py_DECREF(v);
+        if (r < 0) {
+            goto error;
+        }
+    }
+    Py_DECREF(p);
+    return kw;
+error:
+    Py_XDECREF(p);
+    Py_XDECREF(kw);
+    return NULL;
+}
+
+/* Take out of the class the methods @dataclass generated last time (not
+ * those the body defines): it only adds a method when the class has
+ * none.  0 / -1. */
+static int
+dataclass_drop_generated(Ctx *cx, PyObject *ns)
 {
     static const char *const generated[] = {
         "__init__",     "__repr__",       "__eq__",
@@ -382,81 +431,43 @@ hs_cls_regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields)
         "__delattr__",  "__match_args__", "__getstate__",
         "__setstate__", "__replace__",    NULL,
     };
-    static const char *const params[] = {
-        "init",   "repr",       "eq",      "order",        "unsafe_hash",
-        "frozen", "match_args", "kw_only", "weakref_slot", NULL,
-    };
-    PyObject *klass = cx->klass;
-    PyObject *dc = NULL, *p = NULL, *kw = NULL, *deco = NULL, *res = NULL;
-    PyObject *before = NULL, *d = NULL, *fields = NULL;
-    PyObject *new_names = NULL, *old_names = NULL;
-    int result = -1;
-
-    dc = PyImport_ImportModule("dataclasses");
-    p = dc ? PyObject_GetAttrString(klass, "__dataclass_params__") : NULL;
-    kw = p ? PyDict_New() : NULL;
-    if (kw == NULL) {
-        goto done;
-    }
-    for (int i = 0; params[i] != NULL; i++) {
-        PyObject *v = NULL;
-        if (PyObject_GetOptionalAttrString(p, params[i], &v) < 0) {
-            goto done;
-        }
-        if (v == NULL) {
-            /* a flag __dataclass_params__ does not keep before 3.12: read
-             * it off the class as @dataclass left it */
-            v = dataclass_flag_from_class(klass, params[i], old_fields);
-            if (v == NULL) {
-                if (PyErr_Occurred()) {
-                    goto done;
-                }
-                continue;
-            }
-        }
-        int r = PyDict_SetItemString(kw, params[i], v);
-        Py_DECREF(v);
-        if (r < 0) {
-            goto done;
-        }
-    }
-    /* the methods @dataclass generated last time (not those the body
-     * defines): it only adds a method when the class has none */
     for (int i = 0; generated[i] != NULL; i++) {
         if (PyMapping_HasKeyString(ns, generated[i])) {
             continue;
         }
         PyObject *key = PyUnicode_FromString(generated[i]), *cur = NULL;
-        int r = key ? hs_cls_own_member(klass, key, &cur) : -1;
+        int r = key ? hs_class_own_member(cx->klass, key, &cur) : -1;
         if (r == 1) {
-            r = hs_txn_setattr(cx->txn, klass, key, NULL);
+            r = hs_txn_setattr(cx->txn, cx->klass, key, NULL);
         }
         Py_XDECREF(cur);
         Py_XDECREF(key);
         if (r < 0) {
-            goto done;
+            return -1;
         }
     }
-    PyObject *fn = PyObject_GetAttrString(dc, "dataclass");
-    if (fn == NULL) {
-        goto done;
-    }
-    PyObject *args = PyTuple_New(0);
-    deco = args ? PyObject_Call(fn, args, kw) : NULL;
-    Py_XDECREF(args);
-    Py_DECREF(fn);
-    d = deco ? hs_cls_own_dict(klass) : NULL;
-    before = d ? PyDict_Copy(d) : NULL;
+    return 0;
+}
+
+/* Call `deco` (dataclasses.dataclass(**kw)) on the live class and record
+ * in the undo log what it wrote, also when it raised: the user's fields
+ * are wrong (a field without a default after one with a default, a
+ * mutable default...), and the batch fails as the user's error (HS504)
+ * at the class's line.  0 / -1. */
+static int
+dataclass_call(Ctx *cx, PyObject *deco)
+{
+    PyObject *klass = cx->klass;
+    PyObject *d = hs_class_own_dict(klass);
+    PyObject *before = d ? PyDict_Copy(d) : NULL, *res = NULL;
+    int result = -1;
     if (before == NULL) {
         goto done;
     }
     res = PyObject_CallOneArg(deco, klass);
     if (res == NULL) {
-        /* the user's fields are wrong (a field without a default after
-         * one with a default, a mutable default...): what the decorator
-         * wrote before it raised (__dataclass_fields__ first) goes into
-         * the undo log too, and the batch fails as the user's error
-         * (HS504) at the class's line */
+        /* what the decorator wrote before it raised (__dataclass_fields__
+         * first) goes into the undo log too */
         PyObject *exc = PyErr_GetRaisedException();
         if (record_class_writes(cx->txn, klass, d, before) < 0) {
             Py_XDECREF(exc);
@@ -481,7 +492,23 @@ hs_cls_regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields)
         PyErr_SetString(PyExc_TypeError, "dataclass() returned another class");
         goto done;
     }
-    fields = PyObject_GetAttrString(klass, "__dataclass_fields__");
+    result = 0;
+done:
+    Py_XDECREF(d);
+    Py_XDECREF(before);
+    Py_XDECREF(res);
+    return result;
+}
+
+/* After @dataclass ran again: migrate the instances from the old fields
+ * to the new ones and report.  0 / -1. */
+static int
+dataclass_migrate_report(Ctx *cx, PyObject *old_fields)
+{
+    PyObject *fields = NULL, *new_names = NULL, *old_names = NULL;
+    PyObject *plus = NULL, *minus = NULL;
+    int result = -1;
+    fields = PyObject_GetAttr(cx->klass, cx->job->dunders->dataclass_fields);
     new_names = fields ? PyDict_Keys(fields) : NULL;
     old_names = new_names ? PyDict_Keys(old_fields) : NULL;
     if (old_names == NULL
@@ -489,10 +516,9 @@ hs_cls_regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields)
     {
         goto done;
     }
-    PyObject *plus = names_minus(new_names, old_names);
-    PyObject *minus = plus ? names_minus(old_names, new_names) : NULL;
+    plus = names_minus(new_names, old_names);
+    minus = plus ? names_minus(old_names, new_names) : NULL;
     if (minus == NULL) {
-        Py_XDECREF(plus);
         goto done;
     }
     result = hs_report_add(cx->job, cx->qualname, "class", "updated", NULL,
@@ -501,19 +527,42 @@ hs_cls_regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields)
                            "@dataclass ran again on the live class; %zd "
                            "instances migrated",
                            plus, minus, migrated_count);
-    Py_DECREF(plus);
-    Py_DECREF(minus);
 done:
-    Py_XDECREF(dc);
-    Py_XDECREF(p);
-    Py_XDECREF(kw);
-    Py_XDECREF(deco);
-    Py_XDECREF(res);
-    Py_XDECREF(before);
-    Py_XDECREF(d);
     Py_XDECREF(fields);
     Py_XDECREF(new_names);
     Py_XDECREF(old_names);
+    Py_XDECREF(plus);
+    Py_XDECREF(minus);
+    return result;
+}
+
+/* Run @dataclass again on the live class, with its own parameters, after
+ * its fields changed; record in the undo log what the decorator wrote;
+ * migrate the existing instances. */
+int
+hs_cls_regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields)
+{
+    PyObject *dc = NULL, *kw = NULL, *fn = NULL, *args = NULL, *deco = NULL;
+    int result = -1;
+    dc = PyImport_ImportModule("dataclasses");
+    kw = dc ? dataclass_params_kw(cx->job->dunders, cx->klass, old_fields)
+            : NULL;
+    if (kw == NULL || dataclass_drop_generated(cx, ns) < 0) {
+        goto done;
+    }
+    fn = PyObject_GetAttrString(dc, "dataclass");
+    args = fn ? PyTuple_New(0) : NULL;
+    deco = args ? PyObject_Call(fn, args, kw) : NULL;
+    if (deco == NULL || dataclass_call(cx, deco) < 0) {
+        goto done;
+    }
+    result = dataclass_migrate_report(cx, old_fields);
+done:
+    Py_XDECREF(dc);
+    Py_XDECREF(kw);
+    Py_XDECREF(fn);
+    Py_XDECREF(args);
+    Py_XDECREF(deco);
     return result;
 }
 
@@ -549,45 +598,23 @@ hs_cls_same_slot_names(PyObject *a, PyObject *b)
 /* ------------------------------------------------------------------ */
 /* enum members                                                        */
 
-/* The members of the new body, compared with the live ones.  Members
- * keep their identity, so only additions can be applied: the new members
- * are made by building the enum of the new body (a throw-away class; the
- * machinery that computes values, auto(), aliases and flags is the enum
- * module's own), moved onto the live class with __class__ assignment
- * (same bases, same layout), and registered in its member maps.  Removed
- * or re-valued members: HS205, nothing applied. */
-int
-hs_cls_enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members)
+/* Compare the live members with those of the enum built from the new
+ * body (`new_map`): names new there go to `added`; `*problem` says why
+ * they cannot be applied (a member removed or re-valued).  0 / -1. */
+static int
+enum_compare_members(PyObject *members, PyObject *new_map, PyObject *added,
+                     const char **problem)
 {
-    static const char *const masks[] = {
-        "_flag_mask_", "_singles_mask_", "_all_bits_", "_inverted_", NULL,
-    };
-    PyObject *klass = cx->klass;
-    PyObject *name = NULL, *bases = NULL, *tmp = NULL, *new_map = NULL;
-    PyObject *added = NULL, *map = NULL, *names = NULL, *v2m = NULL;
-    const char *problem = NULL;
-    int result = -1;
-
-    name = PyObject_GetAttrString(klass, "__name__");
-    bases = name ? PyObject_GetAttrString(klass, "__bases__") : NULL;
-    tmp = bases ? PyObject_CallFunctionObjArgs((PyObject *)Py_TYPE(klass),
-                                               name, bases, ns, NULL)
-                : NULL;
-    new_map = tmp ? PyObject_GetAttrString(tmp, "_member_map_") : NULL;
-    added = new_map ? PyList_New(0) : NULL;
-    if (added == NULL) {
-        goto done;
-    }
     Py_ssize_t pos = 0;
     PyObject *key, *member;
     while (PyDict_Next(members, &pos, &key, &member)) {
         PyObject *nm = PyDict_GetItemWithError(new_map, key);
         if (nm == NULL) {
             if (PyErr_Occurred()) {
-                goto done;
+                return -1;
             }
-            problem = "an enum member was removed";
-            break;
+            *problem = "an enum member was removed";
+            return 0;
         }
         PyObject *a = PyObject_GetAttrString(member, "_value_");
         PyObject *b = a ? PyObject_GetAttrString(nm, "_value_") : NULL;
@@ -599,107 +626,107 @@ hs_cls_enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members)
             same = 0;
         }
         if (!same) {
-            problem = "an enum member's value changed";
-            break;
+            *problem = "an enum member's value changed";
+            return 0;
         }
     }
     pos = 0;
-    while (problem == NULL && PyDict_Next(new_map, &pos, &key, &member)) {
+    while (PyDict_Next(new_map, &pos, &key, &member)) {
         int has = PyDict_Contains(members, key);
         if (has < 0 || (!has && PyList_Append(added, key) < 0)) {
-            goto done;
+            return -1;
         }
     }
-    if (problem != NULL) {
-        result =
-            hs_cls_report(cx, NULL, "class", "rejected", "HS205", 0, problem);
-        goto done;
+    return 0;
+}
+
+/* The enum's member maps, as the live class will hold them. */
+typedef struct {
+    PyObject *map;   /* strong: _member_map_ */
+    PyObject *names; /* strong: _member_names_ */
+    PyObject *v2m;   /* strong: _value2member_map_ */
+} EnumMaps;
+
+/* Move the new member `n` (made by the enum of the new body, in
+ * `new_map`) onto the live class, into `maps` and the class's
+ * attributes.  An alias points at the live member.  0 / -1. */
+static int
+enum_add_member(Ctx *cx, PyObject *members, PyObject *new_map, PyObject *n,
+                EnumMaps *maps)
+{
+    PyObject *klass = cx->klass;
+    PyObject *m = PyDict_GetItemWithError(new_map, n);
+    if (m == NULL) {
+        return -1;
     }
-    if (PyList_GET_SIZE(added) == 0) {
-        result = 0;
-        goto done;
-    }
-    /* new maps replace the old ones (so the undo log restores them whole) */
-    map = PyDict_Copy(members);
-    PyObject *old_names = PyObject_GetAttrString(klass, "_member_names_");
-    names = old_names ? PySequence_List(old_names) : NULL;
-    Py_XDECREF(old_names);
-    PyObject *old_v2m =
-        names ? PyObject_GetAttrString(klass, "_value2member_map_") : NULL;
-    v2m = old_v2m ? PyDict_Copy(old_v2m) : NULL;
-    Py_XDECREF(old_v2m);
-    if (map == NULL || v2m == NULL) {
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(added); i++) {
-        PyObject *n = PyList_GET_ITEM(added, i);
-        PyObject *m = PyDict_GetItemWithError(new_map, n);
-        if (m == NULL) {
-            goto done;
-        }
-        PyObject *mname = PyObject_GetAttrString(m, "_name_");
-        int is_alias = mname != NULL && PyUnicode_Compare(mname, n) != 0;
-        Py_XDECREF(mname);
-        PyErr_Clear();
-        if (!is_alias) {
-            PyObject *cls_key = PyUnicode_FromString("__class__");
-            int r = cls_key ? PyObject_GenericSetAttr(m, cls_key, klass) : -1;
-            Py_XDECREF(cls_key);
-            if (r < 0) {
-                goto done;
-            }
-            if (PyList_Append(names, n) < 0) {
-                goto done;
-            }
-            PyObject *val = PyObject_GetAttrString(m, "_value_");
-            if (val == NULL
-                || (PyDict_SetItem(v2m, val, m) < 0
-                    && !PyErr_ExceptionMatches(PyExc_TypeError)))
-            {
-                Py_XDECREF(val);
-                goto done;
-            }
-            PyErr_Clear(); /* an unhashable value: found by scanning */
-            Py_DECREF(val);
-        }
-        else {
-            /* an alias of an existing member: point at the live one */
-            PyObject *target = NULL;
-            PyObject *tn = PyObject_GetAttrString(m, "_name_");
-            if (tn != NULL) {
-                target = PyDict_GetItemWithError(members, tn);
-                Py_DECREF(tn);
-            }
-            if (target == NULL) {
-                goto done;
-            }
-            m = target;
-        }
-        if (PyDict_SetItem(map, n, m) < 0) {
-            goto done;
-        }
-        /* the class attribute, past EnumType.__setattr__'s member check */
-        if (hs_txn_record_setattr(cx->txn, klass, n, NULL) < 0
-            || PyType_Type.tp_setattro(klass, n, m) < 0)
+    PyObject *mname = PyObject_GetAttrString(m, "_name_");
+    int is_alias = mname != NULL && PyUnicode_Compare(mname, n) != 0;
+    Py_XDECREF(mname);
+    PyErr_Clear();
+    if (!is_alias) {
+        if (PyObject_GenericSetAttr(m, cx->job->dunders->class_, klass) < 0
+            || PyList_Append(maps->names, n) < 0)
         {
-            goto done;
+            return -1;
         }
-        if (hs_cls_report(cx, n, "data", "added", NULL, 0, NULL) < 0) {
-            goto done;
+        PyObject *val = PyObject_GetAttrString(m, "_value_");
+        if (val == NULL
+            || (PyDict_SetItem(maps->v2m, val, m) < 0
+                && !PyErr_ExceptionMatches(PyExc_TypeError)))
+        {
+            Py_XDECREF(val);
+            return -1;
         }
+        PyErr_Clear(); /* an unhashable value: found by scanning */
+        Py_DECREF(val);
     }
+    else {
+        /* an alias of an existing member: point at the live one */
+        PyObject *target = NULL;
+        PyObject *tn = PyObject_GetAttrString(m, "_name_");
+        if (tn != NULL) {
+            target = PyDict_GetItemWithError(members, tn);
+            Py_DECREF(tn);
+        }
+        if (target == NULL) {
+            return -1;
+        }
+        m = target;
+    }
+    if (PyDict_SetItem(maps->map, n, m) < 0) {
+        return -1;
+    }
+    /* the class attribute, past EnumType.__setattr__'s member check */
+    if (hs_txn_record_setattr(cx->txn, klass, n, NULL) < 0
+        || PyType_Type.tp_setattro(klass, n, m) < 0)
+    {
+        return -1;
+    }
+    return hs_class_report(cx, n, "data", "added", NULL, 0, NULL);
+}
+
+/* The new maps replace the old ones (so the undo log restores them
+ * whole); the flag masks follow the enum built from the new body
+ * (`tmp`).  0 / -1. */
+static int
+enum_set_maps(Ctx *cx, PyObject *tmp, const EnumMaps *maps)
+{
+    static const char *const masks[] = {
+        "_flag_mask_", "_singles_mask_", "_all_bits_", "_inverted_", NULL,
+    };
+    PyObject *klass = cx->klass;
     PyObject *k1 = PyUnicode_FromString("_member_map_");
     PyObject *k2 = PyUnicode_FromString("_member_names_");
     PyObject *k3 = PyUnicode_FromString("_value2member_map_");
     int r = (k1 && k2 && k3) ? 0 : -1;
     if (r == 0) {
-        r = hs_txn_setattr(cx->txn, klass, k1, map);
+        r = hs_txn_setattr(cx->txn, klass, k1, maps->map);
     }
     if (r == 0) {
-        r = hs_txn_setattr(cx->txn, klass, k2, names);
+        r = hs_txn_setattr(cx->txn, klass, k2, maps->names);
     }
     if (r == 0) {
-        r = hs_txn_setattr(cx->txn, klass, k3, v2m);
+        r = hs_txn_setattr(cx->txn, klass, k3, maps->v2m);
     }
     Py_XDECREF(k1);
     Py_XDECREF(k2);
@@ -707,8 +734,7 @@ hs_cls_enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members)
     for (int i = 0; r == 0 && masks[i] != NULL; i++) {
         PyObject *mv = NULL;
         if (PyObject_GetOptionalAttrString(tmp, masks[i], &mv) < 0) {
-            r = -1;
-            break;
+            return -1;
         }
         if (mv != NULL) {
             PyObject *mk = PyUnicode_FromString(masks[i]);
@@ -717,16 +743,77 @@ hs_cls_enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members)
             Py_DECREF(mv);
         }
     }
-    result = r;
+    return r;
+}
+
+/* The members of the new body, compared with the live ones.  Members
+ * keep their identity, so only additions can be applied: the new members
+ * are made by building the enum of the new body (a throw-away class; the
+ * machinery that computes values, auto(), aliases and flags is the enum
+ * module's own), moved onto the live class with __class__ assignment
+ * (same bases, same layout), and registered in its member maps.  Removed
+ * or re-valued members: HS205, nothing applied. */
+int
+hs_cls_enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members)
+{
+    PyObject *klass = cx->klass;
+    PyObject *name = NULL, *bases = NULL, *tmp = NULL, *new_map = NULL;
+    PyObject *added = NULL;
+    EnumMaps maps = {NULL, NULL, NULL};
+    const char *problem = NULL;
+    int result = -1;
+
+    name = PyObject_GetAttr(klass, cx->job->dunders->name);
+    bases = name ? PyObject_GetAttr(klass, cx->job->dunders->bases) : NULL;
+    tmp = bases ? PyObject_CallFunctionObjArgs((PyObject *)Py_TYPE(klass),
+                                               name, bases, ns, NULL)
+                : NULL;
+    new_map = tmp ? PyObject_GetAttrString(tmp, "_member_map_") : NULL;
+    added = new_map ? PyList_New(0) : NULL;
+    if (added == NULL
+        || enum_compare_members(members, new_map, added, &problem) < 0)
+    {
+        goto done;
+    }
+    if (problem != NULL) {
+        result = hs_class_report(cx, NULL, "class", "rejected", "HS205", 0,
+                                 problem);
+        goto done;
+    }
+    if (PyList_GET_SIZE(added) == 0) {
+        result = 0;
+        goto done;
+    }
+    maps.map = PyDict_Copy(members);
+    PyObject *old_names = PyObject_GetAttrString(klass, "_member_names_");
+    maps.names = old_names ? PySequence_List(old_names) : NULL;
+    Py_XDECREF(old_names);
+    PyObject *old_v2m =
+        maps.names ? PyObject_GetAttrString(klass, "_value2member_map_")
+                   : NULL;
+    maps.v2m = old_v2m ? PyDict_Copy(old_v2m) : NULL;
+    Py_XDECREF(old_v2m);
+    if (maps.map == NULL || maps.v2m == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(added); i++) {
+        if (enum_add_member(cx, members, new_map, PyList_GET_ITEM(added, i),
+                            &maps)
+            < 0)
+        {
+            goto done;
+        }
+    }
+    result = enum_set_maps(cx, tmp, &maps);
 done:
     Py_XDECREF(name);
     Py_XDECREF(bases);
     Py_XDECREF(tmp);
     Py_XDECREF(new_map);
     Py_XDECREF(added);
-    Py_XDECREF(map);
-    Py_XDECREF(names);
-    Py_XDECREF(v2m);
+    Py_XDECREF(maps.map);
+    Py_XDECREF(maps.names);
+    Py_XDECREF(maps.v2m);
     return result;
 }
 
@@ -745,7 +832,7 @@ hs_cls_namedtuple_fields_changed(PyObject *klass, PyObject *shadow)
         Py_XDECREF(of);
         return -1;
     }
-    int r = of != NULL && nf != NULL && !hs_cls_values_equal(of, nf);
+    int r = of != NULL && nf != NULL && !hs_class_values_equal(of, nf);
     Py_XDECREF(of);
     Py_XDECREF(nf);
     return r;
@@ -774,10 +861,10 @@ hs_cls_sync_typing_data(Ctx *cx, PyObject *shadow)
         if (key == NULL) {
             return -1;
         }
-        int r = hs_cls_own_member(shadow, key, &nv);
+        int r = hs_class_own_member(shadow, key, &nv);
         if (r == 1) {
-            r = hs_cls_own_member(cx->klass, key, &ov);
-            if (r >= 0 && !hs_cls_values_equal(ov, nv)) {
+            r = hs_class_own_member(cx->klass, key, &ov);
+            if (r >= 0 && !hs_class_values_equal(ov, nv)) {
                 r = hs_txn_setattr(cx->txn, cx->klass, key, nv);
             }
         }
@@ -796,9 +883,8 @@ hs_cls_sync_typing_data(Ctx *cx, PyObject *shadow)
 int
 hs_cls_init_subclass_changed(Ctx *cx, PyObject *code_before)
 {
-    PyObject *key = PyUnicode_FromString("__init_subclass__"), *v = NULL;
-    int r = key ? hs_cls_own_member(cx->klass, key, &v) : -1;
-    Py_XDECREF(key);
+    PyObject *key = cx->job->dunders->init_subclass, *v = NULL;
+    int r = hs_class_own_member(cx->klass, key, &v);
     if (r <= 0) {
         return r;
     }
@@ -822,17 +908,11 @@ hs_cls_init_subclass_changed(Ctx *cx, PyObject *code_before)
     if (n == 0) {
         return 0;
     }
-    PyObject *name = PyUnicode_FromString("__init_subclass__");
-    if (name == NULL) {
-        return -1;
-    }
-    r = hs_cls_report(
-        cx, name, "method", "kept", "HS207", 0,
+    return hs_class_report(
+        cx, key, "method", "kept", "HS207", 0,
         "__init_subclass__ changed: the existing subclasses were set "
         "up by the old one, which is not run again; new subclasses "
         "get the new one");
-    Py_DECREF(name);
-    return r;
 }
 
 /* ------------------------------------------------------------------ */
@@ -912,7 +992,7 @@ hs_cls_rebuild_class(Ctx *cx, PyObject *ns)
         goto done;
     }
     if (cur != klass || PyUnicode_Compare(name, cx->qualname) != 0) {
-        result = hs_cls_report(
+        result = hs_class_report(
             cx, NULL, "class", "rejected", "HS203", 0,
             "__slots__ changed in a nested or rebound class: "
             "not rebuilt (rebuild_layout applies to module-level "
@@ -1040,7 +1120,7 @@ hs_cls_annotations(PyObject *ns, PyObject *klass, PyObject **out)
     }
     else {
         key = PyUnicode_FromString("__annotations__");
-        if (key == NULL || hs_cls_own_member(klass, key, out) < 0) {
+        if (key == NULL || hs_class_own_member(klass, key, out) < 0) {
             goto done;
         }
     }
@@ -1059,7 +1139,7 @@ hs_cls_annotations(PyObject *ns, PyObject *klass, PyObject **out)
     }
     else {
         Py_SETREF(key, PyUnicode_FromString("__annotate_func__"));
-        if (key == NULL || hs_cls_own_member(klass, key, &fn) < 0) {
+        if (key == NULL || hs_class_own_member(klass, key, &fn) < 0) {
             goto done;
         }
     }
@@ -1096,7 +1176,7 @@ hs_cls_sync_annotations(Ctx *cx, PyObject *ns)
     PyObject *key = NULL, *v = NULL;
     int result = -1;
     key = PyUnicode_FromString("__annotations_cache__");
-    int r = key ? hs_cls_own_member(cx->klass, key, &v) : -1;
+    int r = key ? hs_class_own_member(cx->klass, key, &v) : -1;
     if (r < 0 || (r == 1 && hs_txn_setattr(cx->txn, cx->klass, key, NULL) < 0))
     {
         goto done;
@@ -1107,7 +1187,7 @@ hs_cls_sync_annotations(Ctx *cx, PyObject *ns)
                    || PyMapping_HasKeyString(ns, "__annotate__");
     if (!declares) {
         Py_SETREF(key, PyUnicode_FromString("__annotate_func__"));
-        r = key ? hs_cls_own_member(cx->klass, key, &v) : -1;
+        r = key ? hs_class_own_member(cx->klass, key, &v) : -1;
         if (r < 0) {
             goto done;
         }

@@ -10,12 +10,22 @@
  * into the type dict, and dunder slots must be re-derived (type_setattro
  * does both).  Member-level data policy mirrors the module's: a class
  * attribute whose statement was not edited keeps its live value.
+ *
+ * The update of one class is class_update(): a driver over the table
+ * class_rules[], each rule one decision on a shared HsClassCtx (see
+ * docs/architecture.md, "Classes: one class object, forever").
+ *
+ * Names: what this file defines for others is hs_class_* (classes.h for
+ * STAGE and APPLY, classes_int.h for classdata.c, whose own functions are
+ * hs_cls_*); statics are rule_* (a rule of the table), member_* (one name
+ * of the new body), class_* and plain helpers.
  */
 #include "classes.h"
 #include "classes_int.h"
 #include "live.h"
 #include "funcs.h"
 #include "plan.h"
+#include "redeco.h"
 #include "report.h"
 
 #include <string.h>
@@ -83,9 +93,9 @@ name_eq(const char *text, const HsChunk *c, PyObject *name)
  * member statements are scanned by their source name.  `prefix` is "_C"
  * (NULL when the class name is all underscores: nothing is mangled). */
 static PyObject *
-mangle_prefix(PyObject *klass)
+mangle_prefix(const HsDunders *D, PyObject *klass)
 {
-    PyObject *n = PyObject_GetAttrString(klass, "__name__");
+    PyObject *n = PyObject_GetAttr(klass, D->name);
     if (n == NULL) {
         return NULL;
     }
@@ -362,7 +372,7 @@ typedef enum {
 } MemberKind;
 
 static MemberKind
-member_kind(PyObject *v)
+member_kind(const HsDunders *D, PyObject *v)
 {
     if (PyFunction_Check(v)) {
         return K_FUNCTION;
@@ -376,7 +386,7 @@ member_kind(PyObject *v)
     if (PyObject_TypeCheck(v, &PyProperty_Type)) {
         return K_PROPERTY;
     }
-    if (!PyType_Check(v) && PyObject_HasAttrString(v, "__wrapped__")) {
+    if (!PyType_Check(v) && PyObject_HasAttr(v, D->wrapped)) {
         return K_WRAPPED;
     }
     return K_OTHER;
@@ -390,8 +400,8 @@ member_qualname(Ctx *cx, PyObject *name)
 }
 
 int
-hs_cls_report(Ctx *cx, PyObject *name, const char *kind, const char *action,
-              const char *code, int line, const char *reason)
+hs_class_report(Ctx *cx, PyObject *name, const char *kind, const char *action,
+                const char *code, int line, const char *reason)
 {
     PyObject *q = name ? member_qualname(cx, name) : Py_NewRef(cx->qualname);
     if (q == NULL) {
@@ -404,11 +414,12 @@ hs_cls_report(Ctx *cx, PyObject *name, const char *kind, const char *action,
 }
 
 static int
-call_set_name(PyObject *klass, PyObject *name, PyObject *value)
+call_set_name(const HsDunders *D, PyObject *klass, PyObject *name,
+              PyObject *value)
 {
     PyObject *set_name = NULL;
-    if (PyObject_GetOptionalAttrString((PyObject *)Py_TYPE(value),
-                                       "__set_name__", &set_name)
+    if (PyObject_GetOptionalAttr((PyObject *)Py_TYPE(value), D->set_name,
+                                 &set_name)
         < 0)
     {
         return -1;
@@ -432,7 +443,36 @@ set_member(Ctx *cx, PyObject *name, PyObject *value)
     if (hs_txn_setattr(cx->txn, cx->klass, name, value) < 0) {
         return -1;
     }
-    return call_set_name(cx->klass, name, value);
+    return call_set_name(cx->job->dunders, cx->klass, name, value);
+}
+
+/* A method decorated again whose decoration made another object (`value`)
+ * than the class's member (`old`): move its state onto old, which stays
+ * (redeco.c; as apply.c does for a module-level def).  fo/fn: the function
+ * inside old/value (or old/value itself).  1 moved, 0 not (HS102), -1. */
+static int
+cls_take_decoration(Ctx *cx, PyObject *old, PyObject *value, PyObject *fo,
+                    PyObject *fn)
+{
+    int added = old == fo;
+    int removed = value == fn;
+    if (added && removed) {
+        return 0; /* the function itself, both times */
+    }
+    int moved =
+        hs_redeco_move(cx->txn, old, value, added || removed ? NULL : fo, fn);
+    if (moved <= 0) {
+        return moved;
+    }
+    if (hs_txn_keep(cx->txn, value) < 0
+        || hs_live_note(cx->job, value, old) < 0
+        || (!added && !removed && hs_live_note(cx->job, fn, fo) < 0)
+        || (removed && hs_func_follow_replacement(cx->txn, old, fo, fn) < 0)
+        || hs_func_clear_cache(old) < 0)
+    {
+        return -1;
+    }
+    return 1;
 }
 
 static int
@@ -440,11 +480,11 @@ patch_result_report(Ctx *cx, PyObject *name, int r, int line)
 {
     switch (r) {
         case HS_PATCH_UPDATED:
-            return hs_cls_report(cx, name, "method", "updated", NULL, line,
-                                 NULL);
+            return hs_class_report(cx, name, "method", "updated", NULL, line,
+                                   NULL);
         case HS_PATCH_MOVED:
-            return hs_cls_report(cx, name, "method", "moved", NULL, line,
-                                 NULL);
+            return hs_class_report(cx, name, "method", "moved", NULL, line,
+                                   NULL);
         default:
             return 0;
     }
@@ -534,8 +574,9 @@ patch_alias(Ctx *cx, PyObject *name, PyObject *old, PyObject *value, int line)
     {
         return 0;
     }
-    PyObject *a = PyObject_GetAttrString(old, "__qualname__");
-    PyObject *b = a ? PyObject_GetAttrString(value, "__qualname__") : NULL;
+    PyObject *qualname = cx->job->dunders->qualname;
+    PyObject *a = PyObject_GetAttr(old, qualname);
+    PyObject *b = a ? PyObject_GetAttr(value, qualname) : NULL;
     int same = b != NULL && PyUnicode_Check(a) && PyUnicode_Check(b)
                && PyUnicode_Compare(a, b) == 0;
     Py_XDECREF(a);
@@ -579,7 +620,7 @@ patch_def_held(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
         goto done;
     }
     if (PyList_GET_SIZE(found) == 0) {
-        PyObject *d = hs_cls_own_dict(cx->klass);
+        PyObject *d = hs_class_own_dict(cx->klass);
         items = d ? PyMapping_Values(d) : NULL;
         Py_XDECREF(d);
         for (Py_ssize_t i = 0; items && i < PyList_GET_SIZE(items); i++) {
@@ -679,8 +720,8 @@ patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new, int line,
             if (set_member(cx, name, new) < 0) {
                 return -1;
             }
-            return hs_cls_report(cx, name, "method", "updated", NULL, line,
-                                 NULL);
+            return hs_class_report(cx, name, "method", "updated", NULL, line,
+                                   NULL);
         }
         if (r == HS_PATCH_UPDATED
             || (r == HS_PATCH_MOVED && best == HS_PATCH_NOOP))
@@ -696,7 +737,7 @@ patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new, int line,
  * of the same kind (TypeVar, ParamSpec, TypeVarTuple) and name.  1 alike,
  * 0 not, -1 error. */
 static int
-type_params_alike(PyObject *a, PyObject *b)
+type_params_alike(const HsDunders *D, PyObject *a, PyObject *b)
 {
     if (a == NULL || b == NULL || !PyTuple_Check(a) || !PyTuple_Check(b)
         || PyTuple_GET_SIZE(a) != PyTuple_GET_SIZE(b))
@@ -708,8 +749,8 @@ type_params_alike(PyObject *a, PyObject *b)
         if (Py_TYPE(x) != Py_TYPE(y)) {
             return 0;
         }
-        PyObject *nx = PyObject_GetAttrString(x, "__name__");
-        PyObject *ny = nx ? PyObject_GetAttrString(y, "__name__") : NULL;
+        PyObject *nx = PyObject_GetAttr(x, D->name);
+        PyObject *ny = nx ? PyObject_GetAttr(y, D->name) : NULL;
         int eq = ny ? PyObject_RichCompareBool(nx, ny, Py_EQ) : -1;
         Py_XDECREF(nx);
         Py_XDECREF(ny);
@@ -752,16 +793,16 @@ is_skipped_name(PyObject *name)
 }
 
 PyObject *
-hs_cls_own_dict(PyObject *klass)
+hs_class_own_dict(PyObject *klass)
 {
     return PyObject_GenericGetDict(klass, NULL);
 }
 
 /* The member's own value in the class, borrowed-by-new-ref or NULL. */
 int
-hs_cls_own_member(PyObject *klass, PyObject *name, PyObject **out)
+hs_class_own_member(PyObject *klass, PyObject *name, PyObject **out)
 {
-    PyObject *d = hs_cls_own_dict(klass);
+    PyObject *d = hs_class_own_dict(klass);
     if (d == NULL) {
         return -1;
     }
@@ -778,7 +819,7 @@ hs_cls_own_member(PyObject *klass, PyObject *name, PyObject **out)
 }
 
 int
-hs_cls_values_equal(PyObject *a, PyObject *b)
+hs_class_values_equal(PyObject *a, PyObject *b)
 {
     if (a == b) {
         return 1;
@@ -867,15 +908,11 @@ member_decorators_changed(const char *ntext, const char *otext,
 static int
 set_bases(Ctx *cx, PyObject *bases)
 {
-    PyObject *key = PyUnicode_FromString("__bases__");
-    if (key == NULL) {
-        return -1;
-    }
+    PyObject *key = cx->job->dunders->bases;
     int r =
         bases == Py_None ? -1 : hs_txn_setattr(cx->txn, cx->klass, key, bases);
-    Py_DECREF(key);
     if (r == 0) {
-        return hs_cls_report(cx, NULL, "class", "updated", NULL, 0, NULL);
+        return hs_class_report(cx, NULL, "class", "updated", NULL, 0, NULL);
     }
     if (bases != Py_None && !PyErr_ExceptionMatches(PyExc_TypeError)) {
         return -1;
@@ -890,846 +927,1119 @@ set_bases(Ctx *cx, PyObject *bases)
     return r;
 }
 
-static int
-apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
-          const HsClassRanges *rg, int header_ok, PyObject *new_bases,
-          PyObject *shadow, PyObject *prepared, PyObject *nested)
-{
-    const char *ntext = PyBytes_AS_STRING(job->text);
-    const char *otext = job->old_text;
-    HsChunkList nm = {0}, om = {0};
-    char *old_used = NULL;
-    signed char *mstate = NULL;
-    Py_ssize_t *mmatch = NULL;
-    PyObject *items = NULL, *members = NULL, *annotations = NULL;
-    PyObject *old_ann = NULL, *old_fields = NULL, *prefix = NULL;
-    PyObject *sname = NULL;
-    int result = -1;
-    int plans = 0;
-    int rebuild = 0;
-    Ctx cx = {job, txn, klass, NULL, nested, rg->new_line};
+/* ------------------------------------------------------------------ */
+/* the class update: a driver over a table of rules                    */
 
-    cx.qualname = PyObject_GetAttrString(klass, "__qualname__");
-    prefix = cx.qualname ? mangle_prefix(klass) : NULL;
-    if (prefix == NULL) {
-        goto done;
+/* What the rules of one class update share.  class_update() fills the
+ * inputs; the rules run in the order of class_rules[], and the deciding
+ * rules (plan, layout, dataclass, namedtuple, enum, init_subclass) write
+ * the decisions that the acting rules after them read. */
+typedef struct {
+    Ctx cx; /* the class, its qualname (strong), the job, the undo log */
+    const HsDunders *d; /* borrowed: the job's interned names */
+    /* inputs: one record of hs_class_record() */
+    PyObject *ns;            /* borrowed: the namespace of the new body */
+    const HsClassRanges *rg; /* borrowed */
+    int header_ok;           /* see hs_class_record() */
+    PyObject *new_bases;     /* borrowed */
+    PyObject *shadow;        /* borrowed: a typing class, or Py_None */
+    PyObject *prepared;      /* borrowed: __prepare__'s copy, or Py_None */
+    const char *ntext;       /* borrowed: the new source */
+    const char *otext;       /* borrowed: the old source, or NULL */
+    PyObject *prefix;        /* strong: the name-mangling prefix */
+    /* plan: the member statements, old and new, matched by key */
+    int plans;           /* both bodies scanned, neither unsure */
+    HsChunkList nm, om;  /* owned: new and old member statements */
+    char *old_used;      /* PyMem: per old member, matched */
+    signed char *mstate; /* PyMem: per new member, an HsChunkState */
+    Py_ssize_t *mmatch;  /* PyMem: per new member, old index or -1 */
+    /* decisions */
+    int rebuild;             /* layout: a new class object, at the end */
+    int dataclass;           /* the class has its own dataclass fields */
+    int fields_changed;      /* ... and they changed */
+    int regen;               /* ... and the decorator runs again */
+    int nt_changed;          /* NamedTuple fields changed (HS204) */
+    int enum_edited;         /* an enum member statement changed */
+    PyObject *members;       /* strong: the enum's members, or NULL */
+    PyObject *annotations;   /* strong: the new body's, or NULL */
+    PyObject *old_ann;       /* strong: the class's, or NULL */
+    PyObject *old_fields;    /* strong: __dataclass_fields__ when regen */
+    PyObject *init_sub_code; /* strong: __init_subclass__'s code before */
+} HsClassCtx;
+
+/* 1 when the class has `name` in its own dict; 0 when not, -1. */
+static int
+class_has_own(PyObject *klass, PyObject *name)
+{
+    PyObject *v = NULL;
+    int r = hs_class_own_member(klass, name, &v);
+    Py_XDECREF(v);
+    return r;
+}
+
+/* header: new bases through the __bases__ setter; a new metaclass or new
+ * class keywords are reported (HS202), the body is applied anyway */
+static int
+rule_header(HsClassCtx *hc)
+{
+    if (hc->header_ok == 0 && set_bases(&hc->cx, hc->new_bases) < 0) {
+        return -1;
     }
-    if (header_ok == 0 && set_bases(&cx, new_bases) < 0) {
-        goto done;
-    }
-    if ((header_ok < 0 || (header_ok == 2 && shadow == Py_None))
-        && hs_cls_report(
-               &cx, NULL, "class", "rejected", "HS202", 0,
+    if ((hc->header_ok < 0 || (hc->header_ok == 2 && hc->shadow == Py_None))
+        && hs_class_report(
+               &hc->cx, NULL, "class", "rejected", "HS202", 0,
                "the metaclass or the class keywords changed; the body "
                "was applied, the header was not")
                < 0)
     {
-        goto done;
+        return -1;
     }
+    return 0;
+}
 
-    /* member plans: which member statements were edited */
+/* plan: which member statements were edited (match by key, then compare
+ * the text) */
+static int
+rule_plan(HsClassCtx *hc)
+{
+    const HsClassRanges *rg = hc->rg;
+    const char *ntext = hc->ntext, *otext = hc->otext;
+    HsChunkList *nm = &hc->nm, *om = &hc->om;
     if (rg->new_body >= 0
         && scan_members(ntext, rg->new_body, rg->new_end, rg->new_body_line,
-                        &nm)
+                        nm)
                < 0)
     {
-        goto done;
+        return -1;
     }
     if (rg->new_body >= 0 && rg->old_body >= 0 && otext != NULL) {
         if (scan_members(otext, rg->old_body, rg->old_end, rg->old_body_line,
-                         &om)
+                         om)
             < 0)
         {
-            goto done;
+            return -1;
         }
-        plans = !nm.unsure && !om.unsure;
+        hc->plans = !nm->unsure && !om->unsure;
     }
-    if (plans) {
-        old_used = PyMem_Calloc(om.len ? om.len : 1, 1);
-        mstate = PyMem_Calloc(nm.len ? nm.len : 1, 1);
-        mmatch = PyMem_Calloc(nm.len ? nm.len : 1, sizeof(Py_ssize_t));
-        if (old_used == NULL || mstate == NULL || mmatch == NULL) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        for (Py_ssize_t i = 0; i < nm.len; i++) {
-            HsChunk *c = &nm.items[i];
-            mstate[i] = HS_ST_ADDED;
-            mmatch[i] = -1;
-            for (Py_ssize_t j = 0; j < om.len; j++) {
-                HsChunk *o = &om.items[j];
-                if (old_used[j] || o->key != c->key) {
-                    continue;
-                }
-                old_used[j] = 1;
-                mmatch[i] = j;
-                int same = o->hash == c->hash
-                           && o->end - o->start == c->end - c->start
-                           && memcmp(otext + o->start, ntext + c->start,
-                                     c->end - c->start)
-                                  == 0;
-                mstate[i] = !same ? HS_ST_CHANGED
-                                  : (o->line == c->line ? HS_ST_UNCHANGED
-                                                        : HS_ST_MOVED);
-                break;
-            }
-        }
+    if (!hc->plans) {
+        return 0;
     }
-
-    /* layout: __slots__ cannot change on a live class */
-    {
-        /* a typing metaclass (NamedTuple) writes __slots__ itself: take
-         * them from the class it built from the new body */
-        PyObject *ns_slots = NULL;
-        if (shadow != Py_None) {
-            PyObject *sk = PyUnicode_FromString("__slots__");
-            if (sk == NULL || hs_cls_own_member(shadow, sk, &ns_slots) < 0) {
-                Py_XDECREF(sk);
-                goto done;
-            }
-            Py_DECREF(sk);
-        }
-        else {
-            ns_slots = PyMapping_GetItemString(ns, "__slots__");
-        }
-        if (ns_slots == NULL) {
-            PyErr_Clear();
-        }
-        PyObject *old_slots = NULL;
-        PyObject *key = PyUnicode_FromString("__slots__");
-        if (key == NULL) {
-            Py_XDECREF(ns_slots);
-            goto done;
-        }
-        int r = hs_cls_own_member(klass, key, &old_slots);
-        Py_DECREF(key);
-        if (r < 0) {
-            Py_XDECREF(ns_slots);
-            goto done;
-        }
-        int differ = !hs_cls_values_equal(ns_slots, old_slots)
-                     && !hs_cls_same_slot_names(ns_slots, old_slots);
-        if (differ && ns_slots == NULL && shadow == Py_None) {
-            /* no __slots__ in the body: the class machinery made them
-             * (@dataclass(slots=True), attrs' slotted classes), unless
-             * the old body had the statement */
-            PyObject *sk = PyUnicode_FromString("__slots__");
-            if (sk == NULL) {
-                Py_XDECREF(old_slots);
-                goto done;
-            }
-            differ =
-                plans ? find_member(otext, &om, HS_CHUNK_STMT, sk) != NULL
-                      : !PyObject_HasAttrString(klass, "__dataclass_fields__");
-            Py_DECREF(sk);
-        }
-        Py_XDECREF(ns_slots);
-        Py_XDECREF(old_slots);
-        int line = 0;
-        for (Py_ssize_t i = 0; i < nm.len; i++) {
-            if (nm.items[i].name_len == 9
-                && memcmp(ntext + nm.items[i].name, "__slots__", 9) == 0)
-            {
-                line = nm.items[i].head_line;
-            }
-        }
-        if (differ && job->rebuild_layout) {
-            rebuild = 1; /* opt-in: a new class object, at the end */
-        }
-        else if (differ
-                 && hs_cls_report(
-                        &cx, NULL, "class", "rejected", "HS203", line,
-                        "__slots__ changed: the instance layout of a "
-                        "live class cannot change (reload(...,"
-                        " rebuild_layout=True) makes a new class)")
-                        < 0)
-        {
-            goto done;
-        }
+    hc->old_used = PyMem_Calloc(om->len ? om->len : 1, 1);
+    hc->mstate = PyMem_Calloc(nm->len ? nm->len : 1, 1);
+    hc->mmatch = PyMem_Calloc(nm->len ? nm->len : 1, sizeof(Py_ssize_t));
+    if (hc->old_used == NULL || hc->mstate == NULL || hc->mmatch == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
-
-    /* dataclass fields and enum members are not re-derived here */
-    int dataclass = 0, fields_changed = 0, regen = 0, enum_edited = 0;
-    {
-        PyObject *key = PyUnicode_FromString("__dataclass_fields__");
-        PyObject *v = NULL;
-        int r = key ? hs_cls_own_member(klass, key, &v) : -1;
-        Py_XDECREF(key);
-        if (r < 0) {
-            goto done;
-        }
-        dataclass = r == 1;
-        Py_XDECREF(v);
-    }
-    /* 3.14+ computes them (without evaluating) only where they are
-     * compared: fields of a dataclass or a typing construct, or a class
-     * with a migration hook */
-    if ((!HS_HAVE_ANNOTATE || dataclass || shadow != Py_None
-         || PyObject_HasAttrString(klass, "__hotswap_migrate__"))
-        && (hs_cls_annotations(ns, NULL, &annotations) < 0
-            || hs_cls_annotations(NULL, klass, &old_ann) < 0))
-    {
-        goto done;
-    }
-    if (dataclass) {
-        fields_changed = !hs_cls_values_equal(annotations, old_ann);
-        if (!fields_changed && plans) {
-            /* a changed default of an unchanged field */
-            for (Py_ssize_t i = 0; i < nm.len && !fields_changed; i++) {
-                if (nm.items[i].kind == HS_CHUNK_ASSIGN
-                    && mstate[i] != HS_ST_UNCHANGED
-                    && mstate[i] != HS_ST_MOVED)
-                {
-                    PyObject *n = PyUnicode_FromStringAndSize(
-                        ntext + nm.items[i].name, nm.items[i].name_len);
-                    if (n == NULL) {
-                        goto done;
-                    }
-                    int in =
-                        annotations ? PySequence_Contains(annotations, n) : 0;
-                    Py_DECREF(n);
-                    if (in < 0) {
-                        PyErr_Clear();
-                    }
-                    fields_changed = in == 1;
-                }
-            }
-            for (Py_ssize_t j = 0; j < om.len && !fields_changed; j++) {
-                fields_changed =
-                    !old_used[j] && om.items[j].kind == HS_CHUNK_ASSIGN;
-            }
-        }
-        if (fields_changed) {
-            /* slots=True (3.10+): __dataclass_params__ says so from 3.12;
-             * before, the class's own __slots__ does */
-            int slots = hs_cls_dataclass_param(klass, "slots");
-            if (slots < 0) {
-                goto done;
-            }
-            if (!slots) {
-                PyObject *key = PyUnicode_FromString("__slots__"), *v = NULL;
-                slots = key ? hs_cls_own_member(klass, key, &v) : -1;
-                Py_XDECREF(v);
-                Py_XDECREF(key);
-                if (slots < 0) {
-                    goto done;
-                }
-            }
-            if (!slots) {
-                regen = 1; /* the decorator runs again on this class */
-                old_fields =
-                    PyObject_GetAttrString(klass, "__dataclass_fields__");
-                if (old_fields == NULL) {
-                    goto done;
-                }
-            }
-            else if (hs_cls_report(
-                         &cx, NULL, "class", "rejected", "HS204", 0,
-                         "fields of a slots=True dataclass changed: its "
-                         "instance layout cannot change; methods were "
-                         "applied, fields were not")
-                     < 0)
-            {
-                goto done;
-            }
-        }
-    }
-    int nt_changed = hs_cls_namedtuple_fields_changed(klass, shadow);
-    if (nt_changed < 0
-        || (nt_changed
-            && hs_cls_report(
-                   &cx, NULL, "class", "rejected", "HS204", 0,
-                   "NamedTuple fields changed: existing instances are "
-                   "tuples of the old shape; methods were applied, "
-                   "fields were not")
-                   < 0))
-    {
-        goto done;
-    }
-    members = enum_members(klass);
-    if (members == NULL && PyErr_Occurred()) {
-        goto done;
-    }
-    if (members != NULL && plans) {
-        int changed = 0;
-        for (Py_ssize_t i = 0; i < nm.len && !changed; i++) {
-            HsChunk *c = &nm.items[i];
-            if (c->kind != HS_CHUNK_ASSIGN || mstate[i] == HS_ST_UNCHANGED
-                || mstate[i] == HS_ST_MOVED)
-            {
+    for (Py_ssize_t i = 0; i < nm->len; i++) {
+        HsChunk *c = &nm->items[i];
+        hc->mstate[i] = HS_ST_ADDED;
+        hc->mmatch[i] = -1;
+        for (Py_ssize_t j = 0; j < om->len; j++) {
+            HsChunk *o = &om->items[j];
+            if (hc->old_used[j] || o->key != c->key) {
                 continue;
             }
-            PyObject *n =
-                PyUnicode_FromStringAndSize(ntext + c->name, c->name_len);
-            if (n == NULL) {
-                goto done;
-            }
-            const char *s = PyUnicode_AsUTF8(n);
-            /* a new or edited plain assignment in an enum body is a member
-             * unless it is private or a dunder */
-            changed = s != NULL && s[0] != '_';
-            Py_DECREF(n);
+            hc->old_used[j] = 1;
+            hc->mmatch[i] = j;
+            int same = o->hash == c->hash
+                       && o->end - o->start == c->end - c->start
+                       && memcmp(otext + o->start, ntext + c->start,
+                                 c->end - c->start)
+                              == 0;
+            hc->mstate[i] =
+                !same ? HS_ST_CHANGED
+                      : (o->line == c->line ? HS_ST_UNCHANGED : HS_ST_MOVED);
+            break;
         }
-        for (Py_ssize_t j = 0; j < om.len && !changed; j++) {
-            HsChunk *o = &om.items[j];
-            changed = !old_used[j] && o->kind == HS_CHUNK_ASSIGN
-                      && otext[o->name] != '_';
-        }
-        enum_edited = changed;
     }
+    return 0;
+}
 
-    /* __init_subclass__ is not run again for existing subclasses */
-    PyObject *init_sub_before = NULL;
-    {
-        PyObject *key = PyUnicode_FromString("__init_subclass__");
-        PyObject *v = NULL;
-        int r = key ? hs_cls_own_member(klass, key, &v) : -1;
-        Py_XDECREF(key);
-        if (r < 0) {
+/* 1 when the class's __slots__ and the new body's differ; 0, -1. */
+static int
+layout_slots_differ(HsClassCtx *hc)
+{
+    PyObject *klass = hc->cx.klass;
+    PyObject *ns_slots = NULL, *old_slots = NULL, *key = hc->d->slots;
+    int differ = -1;
+    /* a typing metaclass (NamedTuple) writes __slots__ itself: take them
+     * from the class it built from the new body */
+    if (hc->shadow != Py_None) {
+        if (hs_class_own_member(hc->shadow, key, &ns_slots) < 0) {
             goto done;
         }
-        if (v != NULL) {
-            PyObject *f = hs_func_find(v, job->dict, NULL);
-            init_sub_before = f ? Py_NewRef(PyFunction_GET_CODE(f)) : NULL;
-            Py_XDECREF(f);
-            Py_DECREF(v);
-            PyErr_Clear();
+    }
+    else {
+        ns_slots = PyObject_GetItem(hc->ns, key);
+    }
+    if (ns_slots == NULL) {
+        PyErr_Clear();
+    }
+    if (hs_class_own_member(klass, key, &old_slots) < 0) {
+        goto done;
+    }
+    differ = !hs_class_values_equal(ns_slots, old_slots)
+             && !hs_cls_same_slot_names(ns_slots, old_slots);
+    if (differ && ns_slots == NULL && hc->shadow == Py_None) {
+        /* no __slots__ in the body: the class machinery made them
+         * (@dataclass(slots=True), attrs' slotted classes), unless the
+         * old body had the statement */
+        differ =
+            hc->plans
+                ? find_member(hc->otext, &hc->om, HS_CHUNK_STMT, key) != NULL
+                : !PyObject_HasAttr(klass, hc->d->dataclass_fields);
+    }
+done:
+    Py_XDECREF(ns_slots);
+    Py_XDECREF(old_slots);
+    return differ;
+}
+
+/* layout: __slots__ cannot change on a live class (HS203), unless the
+ * caller opted into a new class object */
+static int
+rule_layout(HsClassCtx *hc)
+{
+    int differ = layout_slots_differ(hc);
+    if (differ < 0) {
+        return -1;
+    }
+    int line = 0;
+    for (Py_ssize_t i = 0; i < hc->nm.len; i++) {
+        if (hc->nm.items[i].name_len == 9
+            && memcmp(hc->ntext + hc->nm.items[i].name, "__slots__", 9) == 0)
+        {
+            line = hc->nm.items[i].head_line;
         }
     }
+    if (differ && hc->cx.job->rebuild_layout) {
+        hc->rebuild = 1; /* opt-in: a new class object, at the end */
+    }
+    else if (differ
+             && hs_class_report(&hc->cx, NULL, "class", "rejected", "HS203",
+                                line,
+                                "__slots__ changed: the instance layout of a "
+                                "live class cannot change (reload(...,"
+                                " rebuild_layout=True) makes a new class)")
+                    < 0)
+    {
+        return -1;
+    }
+    return 0;
+}
 
-    /* the members */
-    items = PyMapping_Items(ns);
+/* 1 when an edited, added or removed assignment of the body is a field
+ * (a changed default of an unchanged field); 0. */
+static int
+dataclass_default_edited(HsClassCtx *hc)
+{
+    const HsChunkList *nm = &hc->nm, *om = &hc->om;
+    for (Py_ssize_t i = 0; i < nm->len; i++) {
+        if (nm->items[i].kind != HS_CHUNK_ASSIGN
+            || hc->mstate[i] == HS_ST_UNCHANGED
+            || hc->mstate[i] == HS_ST_MOVED)
+        {
+            continue;
+        }
+        PyObject *n = PyUnicode_FromStringAndSize(
+            hc->ntext + nm->items[i].name, nm->items[i].name_len);
+        if (n == NULL) {
+            return -1;
+        }
+        int in = hc->annotations ? PySequence_Contains(hc->annotations, n) : 0;
+        Py_DECREF(n);
+        if (in < 0) {
+            PyErr_Clear();
+        }
+        if (in == 1) {
+            return 1;
+        }
+    }
+    for (Py_ssize_t j = 0; j < om->len; j++) {
+        if (!hc->old_used[j] && om->items[j].kind == HS_CHUNK_ASSIGN) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* dataclass: changed fields make the decorator run again on this class
+ * (regen, done by rule_dataclass_regen), unless its instances have a
+ * fixed layout (slots=True: HS204) */
+static int
+rule_dataclass(HsClassCtx *hc)
+{
+    PyObject *klass = hc->cx.klass;
+    int r = class_has_own(klass, hc->d->dataclass_fields);
+    if (r < 0) {
+        return -1;
+    }
+    hc->dataclass = r == 1;
+    /* 3.14+ computes annotations (without evaluating) only where they are
+     * compared: fields of a dataclass or a typing construct, or a class
+     * with a migration hook */
+    if ((!HS_HAVE_ANNOTATE || hc->dataclass || hc->shadow != Py_None
+         || PyObject_HasAttr(klass, hc->d->hotswap_migrate))
+        && (hs_cls_annotations(hc->ns, NULL, &hc->annotations) < 0
+            || hs_cls_annotations(NULL, klass, &hc->old_ann) < 0))
+    {
+        return -1;
+    }
+    if (!hc->dataclass) {
+        return 0;
+    }
+    hc->fields_changed = !hs_class_values_equal(hc->annotations, hc->old_ann);
+    if (!hc->fields_changed && hc->plans) {
+        r = dataclass_default_edited(hc);
+        if (r < 0) {
+            return -1;
+        }
+        hc->fields_changed = r;
+    }
+    if (!hc->fields_changed) {
+        return 0;
+    }
+    /* slots=True (3.10+): __dataclass_params__ says so from 3.12; before,
+     * the class's own __slots__ does */
+    int slots = hs_cls_dataclass_param(klass, "slots");
+    if (slots == 0) {
+        slots = class_has_own(klass, hc->d->slots);
+    }
+    if (slots < 0) {
+        return -1;
+    }
+    if (!slots) {
+        hc->regen = 1; /* the decorator runs again on this class */
+        hc->old_fields = PyObject_GetAttr(klass, hc->d->dataclass_fields);
+        return hc->old_fields == NULL ? -1 : 0;
+    }
+    return hs_class_report(&hc->cx, NULL, "class", "rejected", "HS204", 0,
+                           "fields of a slots=True dataclass changed: its "
+                           "instance layout cannot change; methods were "
+                           "applied, fields were not");
+}
+
+/* namedtuple: instances are tuples of the old shape (HS204) */
+static int
+rule_namedtuple(HsClassCtx *hc)
+{
+    hc->nt_changed =
+        hs_cls_namedtuple_fields_changed(hc->cx.klass, hc->shadow);
+    if (hc->nt_changed < 0) {
+        return -1;
+    }
+    if (hc->nt_changed
+        && hs_class_report(&hc->cx, NULL, "class", "rejected", "HS204", 0,
+                           "NamedTuple fields changed: existing instances are "
+                           "tuples of the old shape; methods were applied, "
+                           "fields were not")
+               < 0)
+    {
+        return -1;
+    }
+    return 0;
+}
+
+/* enum: members keep their identity; an edited member statement makes
+ * rule_enum_sync compare the members with the new body's */
+static int
+rule_enum(HsClassCtx *hc)
+{
+    hc->members = enum_members(hc->cx.klass);
+    if (hc->members == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    if (hc->members == NULL || !hc->plans) {
+        return 0;
+    }
+    const HsChunkList *nm = &hc->nm, *om = &hc->om;
+    int changed = 0;
+    for (Py_ssize_t i = 0; i < nm->len && !changed; i++) {
+        HsChunk *c = &nm->items[i];
+        if (c->kind != HS_CHUNK_ASSIGN || hc->mstate[i] == HS_ST_UNCHANGED
+            || hc->mstate[i] == HS_ST_MOVED)
+        {
+            continue;
+        }
+        PyObject *n =
+            PyUnicode_FromStringAndSize(hc->ntext + c->name, c->name_len);
+        if (n == NULL) {
+            return -1;
+        }
+        const char *s = PyUnicode_AsUTF8(n);
+        /* a new or edited plain assignment in an enum body is a member
+         * unless it is private or a dunder */
+        changed = s != NULL && s[0] != '_';
+        Py_DECREF(n);
+    }
+    for (Py_ssize_t j = 0; j < om->len && !changed; j++) {
+        HsChunk *o = &om->items[j];
+        changed = !hc->old_used[j] && o->kind == HS_CHUNK_ASSIGN
+                  && hc->otext[o->name] != '_';
+    }
+    hc->enum_edited = changed;
+    return 0;
+}
+
+/* init_subclass: remember the code of __init_subclass__ before the
+ * members change (rule_init_subclass compares) */
+static int
+rule_init_subclass_before(HsClassCtx *hc)
+{
+    PyObject *v = NULL;
+    if (hs_class_own_member(hc->cx.klass, hc->d->init_subclass, &v) < 0) {
+        return -1;
+    }
+    if (v != NULL) {
+        PyObject *f = hs_func_find(v, hc->cx.job->dict, NULL);
+        hc->init_sub_code = f ? Py_NewRef(PyFunction_GET_CODE(f)) : NULL;
+        Py_XDECREF(f);
+        Py_DECREF(v);
+        PyErr_Clear();
+    }
+    return 0;
+}
+
+/* One name of the new body's namespace, on its way into the class. */
+typedef struct {
+    PyObject *name;  /* borrowed: from the namespace's items */
+    PyObject *value; /* borrowed: from the namespace's items */
+    PyObject *sname; /* strong: the name in the source (unmangled) */
+    PyObject *old;   /* strong: the class's own value, or NULL */
+    int is_ann;      /* the name is __annotations__ */
+    int st;          /* its statement's HsChunkState, or -1 (unknown) */
+    int line;        /* its statement's line, or 0 */
+    Py_ssize_t mi;   /* its statement's index in nm, or -1 */
+    int deco_changed;
+    int edited; /* st is neither unchanged nor moved */
+} HsMember;
+
+/* 1 when the member is not the body's to set (enum members, what
+ * __prepare__ put there, fields a rejection keeps); 0; -1. */
+static int
+member_skipped(HsClassCtx *hc, HsMember *m)
+{
+    PyObject *name = m->name, *value = m->value;
+    if (!PyUnicode_Check(name) || is_skipped_name(name)) {
+        return 1;
+    }
+    if (hc->members != NULL && PyDict_GetItemWithError(hc->members, name)) {
+        return 1; /* enum members keep their identity */
+    }
+    if (hc->prepared != Py_None && !PyErr_Occurred()
+        && PyDict_GetItemWithError(hc->prepared, name) == value)
+    {
+        return 1; /* put there by __prepare__, not by the body */
+    }
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    if (hc->members != NULL) {
+        const char *s = PyUnicode_AsUTF8(name);
+        if (s != NULL && s[0] != '_' && !PyFunction_Check(value)
+            && member_kind(hc->d, value) == K_OTHER && !PyType_Check(value)
+            && !is_descriptor(value))
+        {
+            return 1; /* a would-be new member: HS205 said so */
+        }
+    }
+    m->is_ann = PyUnicode_CompareWithASCIIString(name, "__annotations__") == 0;
+    int fields_kept =
+        (hc->dataclass && hc->fields_changed && !hc->regen) || hc->nt_changed;
+    if (m->is_ann && fields_kept) {
+        return 1;
+    }
+    if (fields_kept && hc->annotations != NULL) {
+        int in = PySequence_Contains(hc->annotations, name);
+        if (in < 0) {
+            PyErr_Clear();
+        }
+        if (in == 1) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The member's statement in the new body (st, line, mi) and whether its
+ * decorators changed.  0 / -1. */
+static int
+member_find_statement(HsClassCtx *hc, HsMember *m)
+{
+    const HsChunkList *nm = &hc->nm;
+    m->st = -1;
+    m->line = 0;
+    m->mi = -1;
+    /* a private member's statement has its source name */
+    m->sname = member_source_name(hc->prefix, m->name);
+    if (m->sname == NULL) {
+        return -1;
+    }
+    if (!hc->plans) {
+        return 0;
+    }
+    for (Py_ssize_t j = 0; j < nm->len; j++) {
+        if (nm->items[j].name_len > 0
+            && name_eq(hc->ntext, &nm->items[j], m->sname))
+        {
+            m->st = hc->mstate[j];
+            m->line = nm->items[j].head_line;
+            m->mi = j;
+        }
+    }
+    /* another target of an assignment (`a = b = f`, `x, y = ...`): that
+     * statement's state */
+    Py_ssize_t sn;
+    const char *ss = m->mi < 0 ? PyUnicode_AsUTF8AndSize(m->sname, &sn) : NULL;
+    for (Py_ssize_t j = 0; ss != NULL && j < nm->len; j++) {
+        const HsChunk *c = &nm->items[j];
+        if ((c->kind == HS_CHUNK_STMT || c->kind == HS_CHUNK_ASSIGN)
+            && chunk_assigns_name(hc->ntext, c, ss, sn))
+        {
+            m->st = hc->mstate[j];
+            m->line = c->head_line;
+            m->mi = j;
+        }
+    }
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    m->deco_changed = member_decorators_changed(hc->ntext, hc->otext, nm,
+                                                &hc->om, hc->mmatch, m->mi);
+    return 0;
+}
+
+/* A member the class does not have: left out, patched where it lives, or
+ * added.  0 / -1. */
+static int
+member_absent(HsClassCtx *hc, HsMember *m)
+{
+    PyObject *name = m->name;
+    if (!m->edited) {
+        /* the class machinery took it out of the class (a dataclass field
+         * with a default_factory, attrs' attr.ib()): a fresh import does
+         * the same */
+        return 0;
+    }
+    if (PyUnicode_CompareWithASCIIString(name, "__firstlineno__") == 0) {
+        /* 3.13+: setting __module__ drops it (`C.__module__ = "pkg"`,
+         * tomllib's TOMLDecodeError): a fresh import's class has none
+         * either */
+        return 0;
+    }
+    Py_ssize_t mi = m->mi;
+    if (mi >= 0 && hc->nm.items[mi].kind == HS_CHUNK_DEF && hc->mmatch[mi] >= 0
+        && hc->om.items[hc->mmatch[mi]].kind == HS_CHUNK_DEF
+        && !m->deco_changed)
+    {
+        /* a def the program took out of the class after the class
+         * statement, once another member held its function (boltons'
+         * `iqr = _StatsProperty('iqr', _calc_iqr)`, then
+         * `delattr(Stats, '_calc_iqr')`): the function is patched where it
+         * lives, and the name stays out of the class, as the program's
+         * later statement leaves it in a fresh import */
+        int pr =
+            patch_def_held(&hc->cx, name, Py_None, m->value,
+                           &hc->om.items[hc->mmatch[mi]], &hc->nm.items[mi]);
+        if (pr < 0) {
+            return -1;
+        }
+        if (pr != PATCH_NOT_A_FUNCTION && pr != HS_PATCH_KIND
+            && pr != HS_PATCH_FREEVARS)
+        {
+            return patch_result_report(&hc->cx, name, pr, m->line);
+        }
+    }
+    MemberKind k = member_kind(hc->d, m->value);
+    if (set_member(&hc->cx, name, m->value) < 0
+        || hs_class_report(&hc->cx, name, k == K_OTHER ? "data" : "method",
+                           "added", NULL, m->line, NULL)
+               < 0)
+    {
+        return -1;
+    }
+    return 0;
+}
+
+/* A slot the class machinery made from a class-body member (slots=True
+ * dataclass field, attrs attribute): instances store their values through
+ * it; the body's value is a default the machinery keeps elsewhere.  The
+ * slot stays.  0 / -1. */
+static int
+member_slot(HsClassCtx *hc, HsMember *m)
+{
+    if (m->edited && hc->plans
+        && hs_class_report(&hc->cx, m->name, "data", "rejected", "HS204",
+                           m->line,
+                           "this member is a slot of the class: its "
+                           "default cannot change in place; the slot "
+                           "was kept")
+               < 0)
+    {
+        return -1;
+    }
+    return 0;
+}
+
+/* A member whose statement was not edited: the live value stays, and what
+ * the body computed from it gets the live one.  0 / -1. */
+static int
+member_unedited(HsClassCtx *hc, HsMember *m, int data_stmt)
+{
+    HsJob *job = hc->cx.job;
+    PyObject *old = m->old, *value = m->value;
+    Py_ssize_t mi = m->mi;
+    int a = !data_stmt && member_kind(hc->d, old) != K_OTHER
+                ? hs_live_note(job, value, old)
+                : 0;
+    if (a == 0 && data_stmt) {
+        a = patch_alias(&hc->cx, m->name, old, value, m->line);
+    }
+    if (a == 0 && data_stmt && old != value
+        && member_kind(hc->d, old) == K_OTHER && is_made_object(value))
+    {
+        /* the object the unedited statement made again
+         * (`__marker = object()`): what the body computed from it
+         * (`def pop(self, default=__marker)`) gets the live one */
+        a = hs_live_note(job, value, old);
+    }
+    if (a == 0 && m->st == HS_ST_MOVED && hc->mmatch[mi] >= 0) {
+        /* `f = staticmethod(lambda ...)`: the lambdas it made move with
+         * it */
+        const HsChunk *c = &hc->nm.items[mi];
+        const HsChunk *o = &hc->om.items[hc->mmatch[mi]];
+        if (hs_plan_contains_bytes(hc->ntext + c->start, c->end - c->start,
+                                   "lambda", 6))
+        {
+            HsHeldQuery q = {job->dict, NULL,         job->filename,
+                             o->line,   o->last_line, 0};
+            a = hs_func_shift_held(hc->cx.txn, old, &q, c->line - o->line,
+                                   hc->cx.nested);
+        }
+    }
+    return a < 0 ? -1 : 0;
+}
+
+/* The member's def statement in the new body, or NULL. */
+static const HsChunk *
+member_new_def(HsClassCtx *hc, HsMember *m)
+{
+    return m->mi >= 0 && hc->nm.items[m->mi].kind == HS_CHUNK_DEF
+               ? &hc->nm.items[m->mi]
+               : NULL;
+}
+
+/* The member's def statement in the old body when it is a def in both,
+ * or NULL. */
+static const HsChunk *
+member_old_def(HsClassCtx *hc, HsMember *m)
+{
+    return member_new_def(hc, m) != NULL && hc->mmatch[m->mi] >= 0
+                   && hc->om.items[hc->mmatch[m->mi]].kind == HS_CHUNK_DEF
+               ? &hc->om.items[hc->mmatch[m->mi]]
+               : NULL;
+}
+
+/* A def whose live object is not what the new body made of it (see
+ * patch_def_held).  1 when patched and reported, 0 when not such a
+ * member, -1. */
+static int
+member_def_held(HsClassCtx *hc, HsMember *m)
+{
+    const HsChunk *ndef = member_new_def(hc, m), *odef = member_old_def(hc, m);
+    int r = patch_def_held(&hc->cx, m->sname, m->old, m->value, odef, ndef);
+    if (r < 0) {
+        return -1;
+    }
+    if (r == PATCH_NOT_A_FUNCTION || r == HS_PATCH_KIND
+        || r == HS_PATCH_FREEVARS)
+    {
+        return 0;
+    }
+    if (hs_live_note(hc->cx.job, m->value, m->old) < 0
+        || patch_result_report(&hc->cx, m->name, r, m->line) < 0)
+    {
+        return -1;
+    }
+    return 1;
+}
+
+/* Set the member to the body's value and report it (`code`/`reason` may
+ * be NULL).  0 / -1. */
+static int
+member_set(HsClassCtx *hc, HsMember *m, const char *kind, const char *action,
+           const char *code, const char *reason)
+{
+    if (set_member(&hc->cx, m->name, m->value) < 0
+        || hs_class_report(&hc->cx, m->name, kind, action, code, m->line,
+                           reason)
+               < 0)
+    {
+        return -1;
+    }
+    return 0;
+}
+
+/* A member of the same function-like kind, old and new (method,
+ * classmethod, staticmethod, property, a wrapper): patched in place.
+ * 0 / -1. */
+static int
+member_same_kind(HsClassCtx *hc, HsMember *m, MemberKind kind)
+{
+    const HsChunk *ndef = member_new_def(hc, m), *odef = member_old_def(hc, m);
+    PyObject *fpair[2] = {NULL, NULL};
+    Py_ssize_t mi = m->mi;
+    if (kind == K_PROPERTY) {
+        return patch_property(&hc->cx, m->name, m->old, m->value, m->line,
+                              ndef != NULL);
+    }
+    /* a member bound by an assignment: its statements' lines tell the
+     * functions it made from those it names */
+    const HsChunk *nst = ndef != NULL || mi < 0 ? ndef : &hc->nm.items[mi];
+    const HsChunk *ost = ndef != NULL || mi < 0 || hc->mmatch[mi] < 0
+                             ? odef
+                             : &hc->om.items[hc->mmatch[mi]];
+    int r =
+        patch_wrapped(&hc->cx, m->sname, m->old, m->value, ost, nst, fpair);
+    if (r < 0) {
+        return -1;
+    }
+    int a = 0, moved = 0;
+    if (m->deco_changed && fpair[0] != NULL && r != HS_PATCH_KIND
+        && r != HS_PATCH_FREEVARS && r != PATCH_NOT_A_FUNCTION)
+    {
+        moved =
+            cls_take_decoration(&hc->cx, m->old, m->value, fpair[0], fpair[1]);
+        a = moved < 0 ? -1 : 0;
+    }
+    if (moved != 0) {
+        /* taken by the old member, or an error */
+    }
+    else if (m->deco_changed && fpair[0] != NULL && r != HS_PATCH_KIND
+             && r != HS_PATCH_FREEVARS)
+    {
+        a = hs_func_follow_replacement(hc->cx.txn, m->old, fpair[0], fpair[1]);
+    }
+    else if (fpair[0] != NULL && r != HS_PATCH_KIND && r != HS_PATCH_FREEVARS)
+    {
+        /* patched in place: the member stays; what the body computed from
+         * the staged one gets the live one */
+        a = hs_live_note(hc->cx.job, fpair[1], fpair[0]);
+        if (a == 0) {
+            a = hs_live_note(hc->cx.job, m->value, m->old);
+        }
+    }
+    Py_XDECREF(fpair[0]);
+    Py_XDECREF(fpair[1]);
+    if (a < 0) {
+        return -1;
+    }
+    if (r == PATCH_NOT_A_FUNCTION) {
+        return member_set(hc, m, "data", "updated", NULL, NULL);
+    }
+    if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
+        return member_set(hc, m, "method", "replaced", "HS101",
+                          "became or stopped being a generator or "
+                          "coroutine; references taken before the "
+                          "reload keep the old function");
+    }
+    if (moved) {
+        return hs_class_report(&hc->cx, m->name, "method", "updated", NULL,
+                               m->line,
+                               "decorated again: the existing object took "
+                               "the new decoration");
+    }
+    if (m->deco_changed) {
+        return member_set(hc, m, "method", "replaced", "HS102",
+                          "decorators changed: the class attribute is "
+                          "the newly decorated object; references taken "
+                          "before the reload run the new body under the "
+                          "old decorators");
+    }
+    return patch_result_report(&hc->cx, m->name, r, m->line);
+}
+
+/* Bookkeeping set exactly, not reported: `name` on the class to `value`
+ * unless it holds an equal value already (`type_params`: declaring the
+ * same type parameters).  0 / -1. */
+static int
+member_keep_exact(HsClassCtx *hc, HsMember *m, int type_params)
+{
+    PyObject *cur = NULL;
+    if (hs_class_own_member(hc->cx.klass, m->name, &cur) < 0) {
+        return -1;
+    }
+    int same = type_params ? type_params_alike(hc->d, cur, m->value)
+                           : hs_class_values_equal(cur, m->value);
+    Py_XDECREF(cur);
+    if (same < 0) {
+        return -1;
+    }
+    if (same) {
+        return 0;
+    }
+    return hs_txn_setattr(hc->cx.txn, hc->cx.klass, m->name, m->value);
+}
+
+/* A data member (neither old nor new is function-like).  0 / -1. */
+static int
+member_data(HsClassCtx *hc, HsMember *m)
+{
+    PyObject *name = m->name;
+    if (m->st == HS_ST_MOVED
+        || (!hc->plans && hc->cx.job->mode == HS_MODE_NOSNAP))
+    {
+        return 0;
+    }
+    /* PyType_Check(value): a nested class of the same name created anew
+     * (its own statement was not routed to the old one) is data too */
+    if (PyUnicode_CompareWithASCIIString(name, "__type_params__") == 0) {
+        /* 3.12+ `class C[T]`: the re-run header made new TypeVars.  The
+         * live ones stay while the header declares the same parameters:
+         * the class's __parameters__, its generic aliases and its
+         * instances' annotations refer to them. */
+        return member_keep_exact(hc, m, 1);
+    }
+    if (m->is_ann || PyUnicode_CompareWithASCIIString(name, "__doc__") == 0
+        || PyUnicode_CompareWithASCIIString(name, "__firstlineno__") == 0
+        || PyUnicode_CompareWithASCIIString(name, "__static_attributes__")
+               == 0)
+    {
+        /* bookkeeping the compiler writes (3.13: inspect uses
+         * __firstlineno__): kept exact, not reported */
+        return member_keep_exact(hc, m, 0);
+    }
+    return member_set(hc, m, "data", "updated", NULL, NULL);
+}
+
+/* One name of the body, once its statement is known and the class's own
+ * value `m->old` looked up: which case it is.  0 / -1. */
+static int
+member_apply(HsClassCtx *hc, HsMember *m)
+{
+    if (m->old == NULL) {
+        return member_absent(hc, m);
+    }
+    if (m->old == m->value) {
+        return 0;
+    }
+    if (Py_IS_TYPE(m->old, &PyMemberDescr_Type)
+        && !Py_IS_TYPE(m->value, &PyMemberDescr_Type))
+    {
+        return member_slot(hc, m);
+    }
+    int data_stmt = m->mi >= 0 && hc->nm.items[m->mi].kind != HS_CHUNK_DEF
+                    && hc->nm.items[m->mi].kind != HS_CHUNK_CLASS;
+    if (m->st == HS_ST_UNCHANGED || (m->st == HS_ST_MOVED && data_stmt)) {
+        return member_unedited(hc, m, data_stmt);
+    }
+    MemberKind ko = member_kind(hc->d, m->old);
+    MemberKind kn = member_kind(hc->d, m->value);
+    if (member_old_def(hc, m) != NULL && !m->deco_changed
+        && (ko != kn || ko == K_OTHER))
+    {
+        int r = member_def_held(hc, m);
+        if (r != 0) {
+            return r < 0 ? -1 : 0;
+        }
+    }
+    if (ko != K_OTHER && ko == kn) {
+        return member_same_kind(hc, m, ko);
+    }
+    if (ko != kn && (ko != K_OTHER || kn != K_OTHER)) {
+        return member_set(hc, m, "method", "replaced", "HS103",
+                          "the kind of this member changed; references "
+                          "taken before the reload keep the old object");
+    }
+    return member_data(hc, m);
+}
+
+/* members: every name of the new body's namespace, into the class */
+static int
+rule_members(HsClassCtx *hc)
+{
+    PyObject *items = PyMapping_Items(hc->ns);
+    int result = -1;
     if (items == NULL || implicit_wrappers(items) < 0) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *pair = PyList_GET_ITEM(items, i);
-        PyObject *name = PyTuple_GET_ITEM(pair, 0);
-        PyObject *value = PyTuple_GET_ITEM(pair, 1);
-        if (!PyUnicode_Check(name) || is_skipped_name(name)) {
-            continue;
+        HsMember m = {PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1)};
+        int r = member_skipped(hc, &m);
+        if (r == 0 && member_find_statement(hc, &m) < 0) {
+            r = -1;
         }
-        if (members != NULL && PyDict_GetItemWithError(members, name)) {
-            continue; /* enum members keep their identity */
+        if (r == 0) {
+            r = hs_class_own_member(hc->cx.klass, m.name, &m.old);
         }
-        if (prepared != Py_None && !PyErr_Occurred()
-            && PyDict_GetItemWithError(prepared, name) == value)
-        {
-            continue; /* put there by __prepare__, not by the body */
+        if (r >= 0 && m.sname != NULL) {
+            m.edited = m.st != HS_ST_UNCHANGED && m.st != HS_ST_MOVED;
+            r = member_apply(hc, &m);
         }
-        if (PyErr_Occurred()) {
-            goto done;
-        }
-        if (members != NULL) {
-            const char *s = PyUnicode_AsUTF8(name);
-            if (s != NULL && s[0] != '_' && !PyFunction_Check(value)
-                && member_kind(value) == K_OTHER && !PyType_Check(value)
-                && !is_descriptor(value))
-            {
-                continue; /* a would-be new member: HS205 said so */
-            }
-        }
-        int is_ann =
-            PyUnicode_CompareWithASCIIString(name, "__annotations__") == 0;
-        if (is_ann && ((dataclass && fields_changed && !regen) || nt_changed))
-        {
-            continue;
-        }
-        if (((dataclass && fields_changed && !regen) || nt_changed)
-            && annotations != NULL)
-        {
-            int in = PySequence_Contains(annotations, name);
-            if (in < 0) {
-                PyErr_Clear();
-            }
-            if (in == 1) {
-                continue;
-            }
-        }
-        int st = -1, line = 0;
-        Py_ssize_t mi = -1;
-        /* a private member's statement has its source name */
-        Py_XSETREF(sname, member_source_name(prefix, name));
-        if (sname == NULL) {
-            goto done;
-        }
-        if (plans) {
-            for (Py_ssize_t j = 0; j < nm.len; j++) {
-                if (nm.items[j].name_len > 0
-                    && name_eq(ntext, &nm.items[j], sname))
-                {
-                    st = mstate[j];
-                    line = nm.items[j].head_line;
-                    mi = j;
-                }
-            }
-            /* another target of an assignment (`a = b = f`, `x, y = ...`):
-             * that statement's state */
-            Py_ssize_t sn;
-            const char *ss =
-                mi < 0 ? PyUnicode_AsUTF8AndSize(sname, &sn) : NULL;
-            for (Py_ssize_t j = 0; ss != NULL && j < nm.len; j++) {
-                HsChunk *c = &nm.items[j];
-                if ((c->kind == HS_CHUNK_STMT || c->kind == HS_CHUNK_ASSIGN)
-                    && chunk_assigns_name(ntext, c, ss, sn))
-                {
-                    st = mstate[j];
-                    line = c->head_line;
-                    mi = j;
-                }
-            }
-            if (PyErr_Occurred()) {
-                goto done;
-            }
-        }
-        int deco_changed =
-            plans
-            && member_decorators_changed(ntext, otext, &nm, &om, mmatch, mi);
-        PyObject *old = NULL;
-        int found = hs_cls_own_member(klass, name, &old);
-        if (found < 0) {
-            goto done;
-        }
-        int edited = st != HS_ST_UNCHANGED && st != HS_ST_MOVED;
-        if (!found && !edited) {
-            /* the class machinery took it out of the class (a dataclass
-             * field with a default_factory, attrs' attr.ib()): a fresh
-             * import does the same */
-            continue;
-        }
-        if (!found
-            && PyUnicode_CompareWithASCIIString(name, "__firstlineno__") == 0)
-        {
-            /* 3.13+: setting __module__ drops it (`C.__module__ = "pkg"`,
-             * tomllib's TOMLDecodeError): a fresh import's class has none
-             * either */
-            continue;
-        }
-        if (!found && mi >= 0 && nm.items[mi].kind == HS_CHUNK_DEF
-            && mmatch[mi] >= 0 && om.items[mmatch[mi]].kind == HS_CHUNK_DEF
-            && !deco_changed)
-        {
-            /* a def the program took out of the class after the class
-             * statement, once another member held its function (boltons'
-             * `iqr = _StatsProperty('iqr', _calc_iqr)`, then
-             * `delattr(Stats, '_calc_iqr')`): the function is patched
-             * where it lives, and the name stays out of the class, as the
-             * program's later statement leaves it in a fresh import */
-            int pr = patch_def_held(&cx, name, Py_None, value,
-                                    &om.items[mmatch[mi]], &nm.items[mi]);
-            if (pr < 0) {
-                goto done;
-            }
-            if (pr != PATCH_NOT_A_FUNCTION && pr != HS_PATCH_KIND
-                && pr != HS_PATCH_FREEVARS)
-            {
-                if (patch_result_report(&cx, name, pr, line) < 0) {
-                    goto done;
-                }
-                continue;
-            }
-        }
-        if (!found) {
-            MemberKind k = member_kind(value);
-            if (set_member(&cx, name, value) < 0
-                || hs_cls_report(&cx, name, k == K_OTHER ? "data" : "method",
-                                 "added", NULL, line, NULL)
-                       < 0)
-            {
-                goto done;
-            }
-            continue;
-        }
-        if (old == value) {
-            Py_DECREF(old);
-            continue;
-        }
-        if (Py_IS_TYPE(old, &PyMemberDescr_Type)
-            && !Py_IS_TYPE(value, &PyMemberDescr_Type))
-        {
-            /* a slot the class machinery made from a class-body member
-             * (slots=True dataclass field, attrs attribute): instances
-             * store their values through it; the body's value is a
-             * default the machinery keeps elsewhere */
-            Py_DECREF(old);
-            if (edited && plans
-                && hs_cls_report(&cx, name, "data", "rejected", "HS204", line,
-                                 "this member is a slot of the class: its "
-                                 "default cannot change in place; the slot "
-                                 "was kept")
-                       < 0)
-            {
-                goto done;
-            }
-            continue;
-        }
-        int data_stmt = mi >= 0 && nm.items[mi].kind != HS_CHUNK_DEF
-                        && nm.items[mi].kind != HS_CHUNK_CLASS;
-        if (st == HS_ST_UNCHANGED || (st == HS_ST_MOVED && data_stmt)) {
-            /* statement not edited: the live value stays, and what the
-             * body computed from a method gets the live one */
-            int a = !data_stmt && member_kind(old) != K_OTHER
-                        ? hs_live_note(job, value, old)
-                        : 0;
-            if (a == 0 && data_stmt) {
-                a = patch_alias(&cx, name, old, value, line);
-            }
-            if (a == 0 && data_stmt && old != value
-                && member_kind(old) == K_OTHER && is_made_object(value))
-            {
-                /* the object the unedited statement made again
-                 * (`__marker = object()`): what the body computed from it
-                 * (`def pop(self, default=__marker)`) gets the live one */
-                a = hs_live_note(job, value, old);
-            }
-            if (a == 0 && st == HS_ST_MOVED && mmatch[mi] >= 0) {
-                /* `f = staticmethod(lambda ...)`: the lambdas it made
-                 * move with it */
-                const HsChunk *c = &nm.items[mi], *o = &om.items[mmatch[mi]];
-                if (hs_plan_contains_bytes(ntext + c->start, c->end - c->start,
-                                           "lambda", 6))
-                {
-                    HsHeldQuery q = {job->dict, NULL,         job->filename,
-                                     o->line,   o->last_line, 0};
-                    a = hs_func_shift_held(txn, old, &q, c->line - o->line,
-                                           nested);
-                }
-            }
-            Py_DECREF(old);
-            if (a < 0) {
-                goto done;
-            }
-            continue;
-        }
-        MemberKind ko = member_kind(old), kn = member_kind(value);
-        /* the member's def statements, old and new, when it is a def */
-        const HsChunk *ndef = mi >= 0 && nm.items[mi].kind == HS_CHUNK_DEF
-                                  ? &nm.items[mi]
-                                  : NULL;
-        const HsChunk *odef =
-            ndef != NULL && mmatch[mi] >= 0
-                    && om.items[mmatch[mi]].kind == HS_CHUNK_DEF
-                ? &om.items[mmatch[mi]]
-                : NULL;
-        int r;
-        if (odef != NULL && !deco_changed && (ko != kn || ko == K_OTHER)) {
-            r = patch_def_held(&cx, sname, old, value, odef, ndef);
-            if (r < 0) {
-                Py_DECREF(old);
-                goto done;
-            }
-            if (r != PATCH_NOT_A_FUNCTION && r != HS_PATCH_KIND
-                && r != HS_PATCH_FREEVARS)
-            {
-                int a = hs_live_note(job, value, old);
-                Py_DECREF(old);
-                if (a < 0) {
-                    goto done;
-                }
-                if (patch_result_report(&cx, name, r, line) < 0) {
-                    goto done;
-                }
-                continue;
-            }
-        }
-        if (ko != K_OTHER && ko == kn) {
-            if (ko == K_PROPERTY) {
-                r = patch_property(&cx, name, old, value, line, ndef != NULL);
-                Py_DECREF(old);
-                if (r < 0) {
-                    goto done;
-                }
-                continue;
-            }
-            PyObject *fpair[2] = {NULL, NULL};
-            /* a member bound by an assignment: its statements' lines tell
-             * the functions it made from those it names */
-            const HsChunk *nst = ndef != NULL || mi < 0 ? ndef : &nm.items[mi];
-            const HsChunk *ost = ndef != NULL || mi < 0 || mmatch[mi] < 0
-                                     ? odef
-                                     : &om.items[mmatch[mi]];
-            r = patch_wrapped(&cx, sname, old, value, ost, nst, fpair);
-            if (r < 0) {
-                Py_DECREF(old);
-                goto done;
-            }
-            int a = 0;
-            if (deco_changed && fpair[0] != NULL && r != HS_PATCH_KIND
-                && r != HS_PATCH_FREEVARS)
-            {
-                a = hs_func_follow_replacement(cx.txn, old, fpair[0],
-                                               fpair[1]);
-            }
-            else if (fpair[0] != NULL && r != HS_PATCH_KIND
-                     && r != HS_PATCH_FREEVARS)
-            {
-                /* patched in place: the member stays; what the body
-                 * computed from the staged one gets the live one */
-                a = hs_live_note(job, fpair[1], fpair[0]);
-                if (a == 0) {
-                    a = hs_live_note(job, value, old);
-                }
-            }
-            Py_XDECREF(fpair[0]);
-            Py_XDECREF(fpair[1]);
-            if (a < 0) {
-                Py_DECREF(old);
-                goto done;
-            }
-            if (r == PATCH_NOT_A_FUNCTION) {
-                Py_DECREF(old);
-                if (set_member(&cx, name, value) < 0
-                    || hs_cls_report(&cx, name, "data", "updated", NULL, line,
-                                     NULL)
-                           < 0)
-                {
-                    goto done;
-                }
-                continue;
-            }
-            if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
-                Py_DECREF(old);
-                if (set_member(&cx, name, value) < 0
-                    || hs_cls_report(&cx, name, "method", "replaced", "HS101",
-                                     line,
-                                     "became or stopped being a generator or "
-                                     "coroutine; references taken before the "
-                                     "reload keep the old function")
-                           < 0)
-                {
-                    goto done;
-                }
-                continue;
-            }
-            if (deco_changed) {
-                Py_DECREF(old);
-                if (set_member(&cx, name, value) < 0
-                    || hs_cls_report(
-                           &cx, name, "method", "replaced", "HS102", line,
-                           "decorators changed: the class attribute is "
-                           "the newly decorated object; references taken "
-                           "before the reload run the new body under the "
-                           "old decorators")
-                           < 0)
-                {
-                    goto done;
-                }
-                continue;
-            }
-            Py_DECREF(old);
-            if (patch_result_report(&cx, name, r, line) < 0) {
-                goto done;
-            }
-            continue;
-        }
-        if (ko != kn && (ko != K_OTHER || kn != K_OTHER)) {
-            Py_DECREF(old);
-            if (set_member(&cx, name, value) < 0
-                || hs_cls_report(&cx, name, "method", "replaced", "HS103",
-                                 line,
-                                 "the kind of this member changed; references "
-                                 "taken before the reload keep the old object")
-                       < 0)
-            {
-                goto done;
-            }
-            continue;
-        }
-        /* data */
-        Py_DECREF(old);
-        if (st == HS_ST_MOVED || (!plans && job->mode == HS_MODE_NOSNAP)) {
-            continue;
-        }
-        if (PyType_Check(value)) {
-            /* a nested class of the same name created anew (its own
-             * statement was not routed to the old one) */
-        }
-        if (PyUnicode_CompareWithASCIIString(name, "__type_params__") == 0) {
-            /* 3.12+ `class C[T]`: the re-run header made new TypeVars.
-             * The live ones stay while the header declares the same
-             * parameters: the class's __parameters__, its generic aliases
-             * and its instances' annotations refer to them. */
-            PyObject *cur = NULL;
-            if (hs_cls_own_member(klass, name, &cur) < 0) {
-                goto done;
-            }
-            int same = type_params_alike(cur, value);
-            Py_XDECREF(cur);
-            if (same < 0
-                || (!same && hs_txn_setattr(txn, klass, name, value) < 0))
-            {
-                goto done;
-            }
-            continue;
-        }
-        if (is_ann || PyUnicode_CompareWithASCIIString(name, "__doc__") == 0
-            || PyUnicode_CompareWithASCIIString(name, "__firstlineno__") == 0
-            || PyUnicode_CompareWithASCIIString(name, "__static_attributes__")
-                   == 0)
-        {
-            /* bookkeeping the compiler writes (3.13: inspect uses
-             * __firstlineno__): kept exact, not reported */
-            PyObject *cur = NULL;
-            if (hs_cls_own_member(klass, name, &cur) < 0) {
-                goto done;
-            }
-            int same = hs_cls_values_equal(cur, value);
-            Py_XDECREF(cur);
-            if (same) {
-                continue;
-            }
-            if (hs_txn_setattr(txn, klass, name, value) < 0) {
-                goto done;
-            }
-            continue;
-        }
-        if (set_member(&cx, name, value) < 0
-            || hs_cls_report(&cx, name, "data", "updated", NULL, line, NULL)
-                   < 0)
-        {
-            goto done;
-        }
-    }
-
-    if (hs_cls_sync_annotations(&cx, ns) < 0) {
-        goto done;
-    }
-
-    /* members whose statement was removed */
-    if (plans) {
-        for (Py_ssize_t j = 0; j < om.len; j++) {
-            HsChunk *o = &om.items[j];
-            if (old_used[j] || o->name_len == 0) {
-                continue;
-            }
-            PyObject *src =
-                PyUnicode_FromStringAndSize(otext + o->name, o->name_len);
-            PyObject *name = src ? member_mangled_name(prefix, src) : NULL;
-            Py_XDECREF(src);
-            if (name == NULL) {
-                goto done;
-            }
-            int in_ns = PyMapping_HasKey(ns, name);
-            PyObject *cur = NULL;
-            int found = in_ns ? 0 : hs_cls_own_member(klass, name, &cur);
-            int r = 0;
-            if (found == 1
-                && !(members != NULL
-                     && PyDict_GetItemWithError(members, name)))
-            {
-                r = hs_txn_setattr(txn, klass, name, NULL);
-                if (r == 0) {
-                    r = hs_cls_report(&cx, name,
-                                      member_kind(cur) == K_OTHER ? "data"
-                                                                  : "method",
-                                      "removed", NULL, o->head_line, NULL);
-                }
-            }
-            Py_XDECREF(cur);
-            Py_DECREF(name);
-            if (found < 0 || r < 0 || PyErr_Occurred()) {
-                goto done;
-            }
-        }
-    }
-
-    /* type.__new__'s rule: a body that defines __eq__ but not __hash__
-     * makes instances unhashable */
-    {
-        int has_eq = PyMapping_HasKeyString(ns, "__eq__");
-        int has_hash = PyMapping_HasKeyString(ns, "__hash__");
-        PyObject *key = PyUnicode_FromString("__hash__");
-        PyObject *cur = NULL;
-        int r = key ? hs_cls_own_member(klass, key, &cur) : -1;
-        if (r >= 0 && has_eq && !has_hash && cur != Py_None) {
-            r = hs_txn_setattr(txn, klass, key, Py_None);
-        }
-        else if (r == 1 && !has_eq && !has_hash && cur == Py_None && plans) {
-            /* __eq__ removed: the implicit __hash__ = None goes too */
-            PyObject *eq = PyUnicode_FromString("__eq__");
-            int had_eq = eq != NULL
-                         && find_member(otext, &om, HS_CHUNK_DEF, eq) != NULL;
-            Py_XDECREF(eq);
-            if (had_eq) {
-                r = hs_txn_setattr(txn, klass, key, NULL);
-            }
-        }
-        Py_XDECREF(cur);
-        Py_XDECREF(key);
+        Py_XDECREF(m.sname);
+        Py_XDECREF(m.old);
         if (r < 0) {
             goto done;
         }
-    }
-
-    /* derived state */
-    {
-        PyObject *key = PyUnicode_FromString("__slotnames__");
-        PyObject *v = NULL;
-        int r = key ? hs_cls_own_member(klass, key, &v) : -1;
-        if (r == 1) {
-            r = hs_txn_setattr(txn, klass, key, NULL);
-        }
-        Py_XDECREF(v);
-        Py_XDECREF(key);
-        if (r < 0) {
-            goto done;
-        }
-    }
-    if (regen && hs_cls_regenerate_dataclass(&cx, ns, old_fields) < 0) {
-        goto done;
-    }
-    if (shadow != Py_None && !nt_changed
-        && hs_cls_sync_typing_data(&cx, shadow) < 0)
-    {
-        goto done;
-    }
-    if (rebuild && hs_cls_rebuild_class(&cx, ns) < 0) {
-        goto done;
-    }
-    /* last: building the enum of the new body consumes the namespace */
-    if (enum_edited && hs_cls_enum_sync_members(&cx, ns, members) < 0) {
-        goto done;
-    }
-    if (!dataclass && annotations != NULL
-        && !hs_cls_values_equal(annotations, old_ann)
-        && PyObject_HasAttrString(klass, "__hotswap_migrate__")
-        && hs_cls_migrate_instances(&cx, old_ann, annotations, NULL) < 0)
-    {
-        goto done;
-    }
-    if (PyObject_HasAttrString(klass, "__abstractmethods__")
-        && hs_cls_recompute_abstract(txn, klass) < 0)
-    {
-        goto done;
-    }
-    if (hs_cls_init_subclass_changed(&cx, init_sub_before) < 0) {
-        Py_XDECREF(init_sub_before);
-        goto done;
-    }
-    Py_CLEAR(init_sub_before);
-    /* isinstance()/issubclass() answers an ABC cached (protocols too) may
-     * depend on members that just changed; registrations stay.  The
-     * method is the metaclass's (ABCMeta or a subclass): looked up on the
-     * class itself it would also be found on a metaclass derived from
-     * ABCMeta, as an unbound function. */
-    if (hs_cls_abc_caches_clear(klass) < 0) {
-        goto done;
     }
     result = 0;
 done:
-    hs_chunks_clear(&nm);
-    hs_chunks_clear(&om);
-    PyMem_Free(old_used);
-    PyMem_Free(mstate);
-    PyMem_Free(mmatch);
     Py_XDECREF(items);
-    Py_XDECREF(members);
-    Py_XDECREF(annotations);
-    Py_XDECREF(old_ann);
-    Py_XDECREF(old_fields);
-    Py_XDECREF(prefix);
-    Py_XDECREF(sname);
-    Py_XDECREF(cx.qualname);
+    return result;
+}
+
+/* annotations: __annotations__ / __annotate__ follow the new body */
+static int
+rule_annotations(HsClassCtx *hc)
+{
+    return hs_cls_sync_annotations(&hc->cx, hc->ns);
+}
+
+/* removed: members whose statement went away leave the class */
+static int
+rule_removed(HsClassCtx *hc)
+{
+    PyObject *klass = hc->cx.klass;
+    for (Py_ssize_t j = 0; hc->plans && j < hc->om.len; j++) {
+        const HsChunk *o = &hc->om.items[j];
+        if (hc->old_used[j] || o->name_len == 0) {
+            continue;
+        }
+        PyObject *src =
+            PyUnicode_FromStringAndSize(hc->otext + o->name, o->name_len);
+        PyObject *name = src ? member_mangled_name(hc->prefix, src) : NULL;
+        Py_XDECREF(src);
+        if (name == NULL) {
+            return -1;
+        }
+        int in_ns = PyMapping_HasKey(hc->ns, name);
+        PyObject *cur = NULL;
+        int found = in_ns ? 0 : hs_class_own_member(klass, name, &cur);
+        int r = 0;
+        if (found == 1
+            && !(hc->members != NULL
+                 && PyDict_GetItemWithError(hc->members, name)))
+        {
+            r = hs_txn_setattr(hc->cx.txn, klass, name, NULL);
+            if (r == 0) {
+                r = hs_class_report(
+                    &hc->cx, name,
+                    member_kind(hc->d, cur) == K_OTHER ? "data" : "method",
+                    "removed", NULL, o->head_line, NULL);
+            }
+        }
+        Py_XDECREF(cur);
+        Py_DECREF(name);
+        if (found < 0 || r < 0 || PyErr_Occurred()) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* hash: type.__new__'s rule, a body that defines __eq__ but not __hash__
+ * makes instances unhashable */
+static int
+rule_hash(HsClassCtx *hc)
+{
+    PyObject *klass = hc->cx.klass, *key = hc->d->hash, *cur = NULL;
+    int has_eq = PyMapping_HasKey(hc->ns, hc->d->eq);
+    int has_hash = PyMapping_HasKey(hc->ns, key);
+    int r = hs_class_own_member(klass, key, &cur);
+    if (r >= 0 && has_eq && !has_hash && cur != Py_None) {
+        r = hs_txn_setattr(hc->cx.txn, klass, key, Py_None);
+    }
+    else if (r == 1 && !has_eq && !has_hash && cur == Py_None && hc->plans
+             && find_member(hc->otext, &hc->om, HS_CHUNK_DEF, hc->d->eq)
+                    != NULL)
+    {
+        /* __eq__ removed: the implicit __hash__ = None goes too */
+        r = hs_txn_setattr(hc->cx.txn, klass, key, NULL);
+    }
+    Py_XDECREF(cur);
+    return r < 0 ? -1 : 0;
+}
+
+/* derived: copyreg's cache of slot names is computed again on use */
+static int
+rule_slotnames(HsClassCtx *hc)
+{
+    PyObject *key = hc->d->slotnames, *v = NULL;
+    int r = hs_class_own_member(hc->cx.klass, key, &v);
+    if (r == 1) {
+        r = hs_txn_setattr(hc->cx.txn, hc->cx.klass, key, NULL);
+    }
+    Py_XDECREF(v);
+    return r < 0 ? -1 : 0;
+}
+
+/* dataclass (acting): the decorator runs again on the class */
+static int
+rule_dataclass_regen(HsClassCtx *hc)
+{
+    if (!hc->regen) {
+        return 0;
+    }
+    return hs_cls_regenerate_dataclass(&hc->cx, hc->ns, hc->old_fields);
+}
+
+/* derived: the data a typing metaclass derives from the body, taken from
+ * the class it built from the new body (stage.c, typing_shadow) */
+static int
+rule_typing_data(HsClassCtx *hc)
+{
+    if (hc->shadow == Py_None || hc->nt_changed) {
+        return 0;
+    }
+    return hs_cls_sync_typing_data(&hc->cx, hc->shadow);
+}
+
+/* layout (acting, opt-in): a new class object */
+static int
+rule_rebuild(HsClassCtx *hc)
+{
+    return hc->rebuild ? hs_cls_rebuild_class(&hc->cx, hc->ns) : 0;
+}
+
+/* enum (acting): last of the body's rules, since building the enum of the
+ * new body consumes the namespace */
+static int
+rule_enum_sync(HsClassCtx *hc)
+{
+    if (!hc->enum_edited) {
+        return 0;
+    }
+    return hs_cls_enum_sync_members(&hc->cx, hc->ns, hc->members);
+}
+
+/* migrate: a class (not a dataclass) with a __hotswap_migrate__ hook
+ * whose annotations changed migrates its instances */
+static int
+rule_migrate(HsClassCtx *hc)
+{
+    PyObject *klass = hc->cx.klass;
+    if (!hc->dataclass && hc->annotations != NULL
+        && !hs_class_values_equal(hc->annotations, hc->old_ann)
+        && PyObject_HasAttr(klass, hc->d->hotswap_migrate)
+        && hs_cls_migrate_instances(&hc->cx, hc->old_ann, hc->annotations,
+                                    NULL)
+               < 0)
+    {
+        return -1;
+    }
+    return 0;
+}
+
+/* abc: __abstractmethods__ follows the members */
+static int
+rule_abstract(HsClassCtx *hc)
+{
+    if (PyObject_HasAttr(hc->cx.klass, hc->d->abstractmethods)
+        && hs_cls_recompute_abstract(hc->cx.txn, hc->cx.klass) < 0)
+    {
+        return -1;
+    }
+    return 0;
+}
+
+/* init_subclass: it is not run again for existing subclasses; a changed
+ * one is reported */
+static int
+rule_init_subclass(HsClassCtx *hc)
+{
+    return hs_cls_init_subclass_changed(&hc->cx, hc->init_sub_code);
+}
+
+/* abc: isinstance()/issubclass() answers an ABC cached (protocols too)
+ * may depend on members that just changed; registrations stay.  The
+ * method is the metaclass's (ABCMeta or a subclass): looked up on the
+ * class itself it would also be found on a metaclass derived from
+ * ABCMeta, as an unbound function. */
+static int
+rule_abc_caches(HsClassCtx *hc)
+{
+    return hs_cls_abc_caches_clear(hc->cx.klass);
+}
+
+/* The rules of a class update, in the order they run.  Each makes one
+ * decision; a rule that decides early (layout, dataclass, enum) and acts
+ * late has two entries.  A rule returns 0, or -1 with an exception set:
+ * the update stops and the batch's undo log rolls it back. */
+typedef struct {
+    const char *name;
+    int (*run)(HsClassCtx *hc);
+} HsClassRule;
+
+static const HsClassRule class_rules[] = {
+    {"header", rule_header},
+    {"plan", rule_plan},
+    {"layout", rule_layout},
+    {"dataclass", rule_dataclass},
+    {"namedtuple", rule_namedtuple},
+    {"enum", rule_enum},
+    {"init_subclass (before)", rule_init_subclass_before},
+    {"members", rule_members},
+    {"annotations", rule_annotations},
+    {"removed", rule_removed},
+    {"hash", rule_hash},
+    {"slotnames", rule_slotnames},
+    {"dataclass (regenerate)", rule_dataclass_regen},
+    {"typing data", rule_typing_data},
+    {"layout (rebuild)", rule_rebuild},
+    {"enum (sync members)", rule_enum_sync},
+    {"migrate", rule_migrate},
+    {"abstract", rule_abstract},
+    {"init_subclass", rule_init_subclass},
+    {"abc caches", rule_abc_caches},
+};
+
+/* Update the existing class `klass` from one record of
+ * hs_class_record().  0 / -1. */
+static int
+class_update(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
+             const HsClassRanges *rg, int header_ok, PyObject *new_bases,
+             PyObject *shadow, PyObject *prepared, PyObject *nested)
+{
+    HsClassCtx hc = {
+        .cx = {job, txn, klass, NULL, nested, rg->new_line},
+        .ns = ns,
+        .rg = rg,
+        .header_ok = header_ok,
+        .new_bases = new_bases,
+        .shadow = shadow,
+        .prepared = prepared,
+        .ntext = PyBytes_AS_STRING(job->text),
+        .otext = job->old_text,
+        .d = job->dunders,
+    };
+    const HsDunders *D = job->dunders;
+    int result = -1;
+    hc.cx.qualname = PyObject_GetAttr(klass, D->qualname);
+    hc.prefix = hc.cx.qualname ? mangle_prefix(D, klass) : NULL;
+    if (hc.prefix == NULL) {
+        goto done;
+    }
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(class_rules); i++) {
+        if (class_rules[i].run(&hc) < 0) {
+            goto done;
+        }
+    }
+    result = 0;
+done:
+    hs_chunks_clear(&hc.nm);
+    hs_chunks_clear(&hc.om);
+    PyMem_Free(hc.old_used);
+    PyMem_Free(hc.mstate);
+    PyMem_Free(hc.mmatch);
+    Py_XDECREF(hc.members);
+    Py_XDECREF(hc.annotations);
+    Py_XDECREF(hc.old_ann);
+    Py_XDECREF(hc.old_fields);
+    Py_XDECREF(hc.init_sub_code);
+    Py_XDECREF(hc.prefix);
+    Py_XDECREF(hc.cx.qualname);
     return result;
 }
 
@@ -1746,10 +2056,10 @@ hs_class_apply(HsJob *job, HsTxn *txn, PyObject *nested)
         HsClassRanges rg;
         memcpy(&rg, PyBytes_AS_STRING(PyTuple_GET_ITEM(rec, 2)), sizeof(rg));
         int header_ok = (int)PyLong_AsLong(PyTuple_GET_ITEM(rec, 3));
-        if (apply_one(job, txn, PyTuple_GET_ITEM(rec, 0),
-                      PyTuple_GET_ITEM(rec, 1), &rg, header_ok,
-                      PyTuple_GET_ITEM(rec, 4), PyTuple_GET_ITEM(rec, 5),
-                      PyTuple_GET_ITEM(rec, 6), nested)
+        if (class_update(job, txn, PyTuple_GET_ITEM(rec, 0),
+                         PyTuple_GET_ITEM(rec, 1), &rg, header_ok,
+                         PyTuple_GET_ITEM(rec, 4), PyTuple_GET_ITEM(rec, 5),
+                         PyTuple_GET_ITEM(rec, 6), nested)
             < 0)
         {
             return -1;
@@ -1765,13 +2075,13 @@ int
 hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, const HsChunk *old,
                int delta, PyObject *nested)
 {
-    PyObject *d = hs_cls_own_dict(klass), *items = NULL, *qual = NULL;
+    PyObject *d = hs_class_own_dict(klass), *items = NULL, *qual = NULL;
     int result = -1;
     if (d == NULL) {
         return -1;
     }
     items = PyMapping_Items(d);
-    qual = PyObject_GetAttrString(klass, "__qualname__");
+    qual = PyObject_GetAttr(klass, job->dunders->qualname);
     if (items == NULL || qual == NULL) {
         goto done;
     }
@@ -1790,7 +2100,7 @@ hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, const HsChunk *old,
             /* a class statement nested in this one (not a class bound to
              * a class attribute) */
             PyObject *vq = NULL;
-            if (PyObject_GetOptionalAttrString(v, "__qualname__", &vq) < 0) {
+            if (PyObject_GetOptionalAttr(v, job->dunders->qualname, &vq) < 0) {
                 goto done;
             }
             PyObject *want = PyUnicode_FromFormat("%S.%U", qual, name);
@@ -1832,7 +2142,7 @@ hs_class_shift_firstlineno(HsTxn *txn, PyObject *klass, const HsChunk *old,
 {
     PyObject *key = PyUnicode_FromString("__firstlineno__");
     PyObject *v = NULL;
-    int r = key ? hs_cls_own_member(klass, key, &v) : -1;
+    int r = key ? hs_class_own_member(klass, key, &v) : -1;
     if (r == 1 && PyLong_Check(v)) {
         long line = PyLong_AsLong(v);
         r = 0;

@@ -1,4 +1,6 @@
-/* classes_int.h -- shared by classes.c and classdata.c only. */
+/* classes_int.h -- shared by classes.c and classdata.c only.
+ *
+ * hs_class_* are defined in classes.c, hs_cls_* in classdata.c. */
 #ifndef HS_CLASSES_INT_H
 #define HS_CLASSES_INT_H
 
@@ -16,12 +18,12 @@ typedef struct {
 } Ctx;
 
 /* classes.c */
-int hs_cls_report(Ctx *cx, PyObject *name, const char *kind,
-                  const char *action, const char *code, int line,
-                  const char *reason);
-PyObject *hs_cls_own_dict(PyObject *klass);
-int hs_cls_own_member(PyObject *klass, PyObject *name, PyObject **out);
-int hs_cls_values_equal(PyObject *a, PyObject *b);
+int hs_class_report(Ctx *cx, PyObject *name, const char *kind,
+                    const char *action, const char *code, int line,
+                    const char *reason);
+PyObject *hs_class_own_dict(PyObject *klass);
+int hs_class_own_member(PyObject *klass, PyObject *name, PyObject **out);
+int hs_class_values_equal(PyObject *a, PyObject *b);
 
 /* classdata.c */
 int hs_cls_recompute_abstract(HsTxn *txn, PyObject *klass);

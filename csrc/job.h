@@ -3,6 +3,7 @@
 #define HS_JOB_H
 
 #include "compat.h"
+#include "dunders.h"
 #include "source.h"
 #include "txn.h"
 
@@ -52,6 +53,7 @@ typedef struct {
                                 * staging made, or NULL */
     PyObject *policy;          /* borrowed: the batch's policy or NULL */
     PyTypeObject *change_type; /* borrowed: the Change record type */
+    const HsDunders *dunders;  /* borrowed: the module state's */
     HsMode mode;
     int cf_flags;
     int changed;        /* the source differs from the snapshot */

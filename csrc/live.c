@@ -158,6 +158,160 @@ live_dict_in_place(Live *lv, PyObject *d, int depth)
     return r;
 }
 
+/* The items of a young list, in place.  0 / -1. */
+static int
+live_list_in_place(Live *lv, PyObject *o, int depth)
+{
+    int r = 0;
+    for (Py_ssize_t i = 0; r == 0 && i < PyList_GET_SIZE(o); i++) {
+        PyObject *v = PyList_GET_ITEM(o, i);
+        Py_INCREF(v);
+        PyObject *nv = live_subst(lv, v, depth + 1);
+        if (nv == NULL) {
+            r = -1;
+        }
+        else if (nv != v && i < PyList_GET_SIZE(o)) {
+            r = PyList_SetItem(o, i, Py_NewRef(nv));
+        }
+        Py_XDECREF(nv);
+        Py_DECREF(v);
+    }
+    return r;
+}
+
+/* A tuple is immutable: a new tuple when an item changes.  New
+ * reference: the copy, or `o` itself. */
+static PyObject *
+live_tuple_copy(Live *lv, PyObject *o, int depth)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(o);
+    PyObject *copy = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyTuple_GET_ITEM(o, i);
+        PyObject *nv = live_subst(lv, v, depth + 1);
+        if (nv == NULL) {
+            Py_XDECREF(copy);
+            return NULL;
+        }
+        if (nv != v && copy == NULL) {
+            copy = PyTuple_New(n);
+            if (copy == NULL) {
+                Py_DECREF(nv);
+                return NULL;
+            }
+            for (Py_ssize_t k = 0; k < i; k++) {
+                PyTuple_SET_ITEM(copy, k, Py_NewRef(PyTuple_GET_ITEM(o, k)));
+            }
+        }
+        if (copy != NULL) {
+            PyTuple_SET_ITEM(copy, i, nv);
+        }
+        else {
+            Py_DECREF(nv);
+        }
+    }
+    return copy ? copy : Py_NewRef(o);
+}
+
+/* A young function: its defaults, and what its closure cells hold.
+ * 0 / -1. */
+static int
+live_function_in_place(Live *lv, PyObject *o, int depth)
+{
+    int r = live_function_defaults(lv, o, depth, 1);
+    PyObject *cl = r == 0 ? PyFunction_GET_CLOSURE(o) : NULL;
+    for (Py_ssize_t i = 0; cl != NULL && r == 0 && i < PyTuple_GET_SIZE(cl);
+         i++)
+    {
+        PyObject *c = live_subst(lv, PyTuple_GET_ITEM(cl, i), depth + 1);
+        r = c ? 0 : -1;
+        Py_XDECREF(c);
+    }
+    return r;
+}
+
+/* 1 when `o` is a functools.partial (it has __setstate__ and keywords,
+ * and its type is functools'); 0; -1. */
+static int
+live_is_partial(const HsDunders *D, PyObject *o)
+{
+    PyObject *func = NULL;
+    if (PyObject_GetOptionalAttr(o, D->setstate, &func) < 0) {
+        return -1;
+    }
+    if (func == NULL) {
+        return 0;
+    }
+    Py_DECREF(func);
+    PyObject *mod = PyObject_GetAttr((PyObject *)Py_TYPE(o), D->module);
+    int is_partial = mod && PyUnicode_Check(mod)
+                     && PyUnicode_CompareWithASCIIString(mod, "functools") == 0
+                     && PyObject_HasAttrString(o, "keywords");
+    Py_XDECREF(mod);
+    PyErr_Clear();
+    return is_partial;
+}
+
+/* A young functools.partial: func, args and keywords, through
+ * __setstate__.  0 / -1. */
+static int
+live_partial_in_place(Live *lv, PyObject *o, int depth)
+{
+    PyObject *func = NULL, *args = NULL, *kw = NULL;
+    PyObject *f = PyObject_GetAttrString(o, "func");
+    PyObject *a = f ? PyObject_GetAttrString(o, "args") : NULL;
+    PyObject *k = a ? PyObject_GetAttrString(o, "keywords") : NULL;
+    PyObject *d = k ? PyObject_GetAttr(o, lv->job->dunders->dict) : NULL;
+    int r = 0;
+    func = d ? live_subst(lv, f, depth + 1) : NULL;
+    args = func ? live_subst(lv, a, depth + 1) : NULL;
+    kw = args ? live_subst(lv, k, depth + 1) : NULL;
+    if (kw == NULL) {
+        r = -1;
+    }
+    else if (func != f || args != a || kw != k) {
+        PyObject *state = Py_BuildValue("(OOOO)", func, args, kw, d);
+        PyObject *res = state ? PyObject_CallMethodOneArg(
+                                    o, lv->job->dunders->setstate, state)
+                              : NULL;
+        r = res ? 0 : -1;
+        Py_XDECREF(res);
+        Py_XDECREF(state);
+    }
+    Py_XDECREF(f);
+    Py_XDECREF(a);
+    Py_XDECREF(k);
+    Py_XDECREF(d);
+    Py_XDECREF(func);
+    Py_XDECREF(args);
+    Py_XDECREF(kw);
+    return r;
+}
+
+/* Any other young object: functools.partial's state, or its instance
+ * dict.  0 / -1. */
+static int
+live_object_in_place(Live *lv, PyObject *o, int depth)
+{
+    int is_partial = live_is_partial(lv->job->dunders, o);
+    if (is_partial < 0) {
+        return -1;
+    }
+    if (is_partial) {
+        return live_partial_in_place(lv, o, depth);
+    }
+    PyObject *d = NULL;
+    int r = 0;
+    if (PyObject_GetOptionalAttr(o, lv->job->dunders->dict, &d) < 0) {
+        PyErr_Clear(); /* not ours to judge */
+    }
+    if (d != NULL && PyDict_Check(d)) {
+        r = live_dict_in_place(lv, d, depth);
+    }
+    Py_XDECREF(d);
+    return r;
+}
+
 /* New reference: `o` itself, its live object, or a copy (a tuple). */
 static PyObject *
 live_subst(Live *lv, PyObject *o, int depth)
@@ -187,50 +341,10 @@ live_subst(Live *lv, PyObject *o, int depth)
         r = live_dict_in_place(lv, o, depth);
     }
     else if (PyList_Check(o)) {
-        for (Py_ssize_t i = 0; r == 0 && i < PyList_GET_SIZE(o); i++) {
-            PyObject *v = PyList_GET_ITEM(o, i);
-            Py_INCREF(v);
-            PyObject *nv = live_subst(lv, v, depth + 1);
-            if (nv == NULL) {
-                r = -1;
-            }
-            else if (nv != v && i < PyList_GET_SIZE(o)) {
-                r = PyList_SetItem(o, i, Py_NewRef(nv));
-            }
-            Py_XDECREF(nv);
-            Py_DECREF(v);
-        }
+        r = live_list_in_place(lv, o, depth);
     }
     else if (PyTuple_Check(o)) {
-        /* immutable: a new tuple when an item changes */
-        Py_ssize_t n = PyTuple_GET_SIZE(o);
-        PyObject *copy = NULL;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *v = PyTuple_GET_ITEM(o, i);
-            PyObject *nv = live_subst(lv, v, depth + 1);
-            if (nv == NULL) {
-                Py_XDECREF(copy);
-                return NULL;
-            }
-            if (nv != v && copy == NULL) {
-                copy = PyTuple_New(n);
-                if (copy == NULL) {
-                    Py_DECREF(nv);
-                    return NULL;
-                }
-                for (Py_ssize_t k = 0; k < i; k++) {
-                    PyTuple_SET_ITEM(copy, k,
-                                     Py_NewRef(PyTuple_GET_ITEM(o, k)));
-                }
-            }
-            if (copy != NULL) {
-                PyTuple_SET_ITEM(copy, i, nv);
-            }
-            else {
-                Py_DECREF(nv);
-            }
-        }
-        return copy ? copy : Py_NewRef(o);
+        return live_tuple_copy(lv, o, depth);
     }
     else if (PyCell_Check(o)) {
         PyObject *v = PyCell_GET(o);
@@ -243,73 +357,10 @@ live_subst(Live *lv, PyObject *o, int depth)
         }
     }
     else if (PyFunction_Check(o)) {
-        r = live_function_defaults(lv, o, depth, 1);
-        PyObject *cl = r == 0 ? PyFunction_GET_CLOSURE(o) : NULL;
-        for (Py_ssize_t i = 0;
-             cl != NULL && r == 0 && i < PyTuple_GET_SIZE(cl); i++)
-        {
-            PyObject *c = live_subst(lv, PyTuple_GET_ITEM(cl, i), depth + 1);
-            r = c ? 0 : -1;
-            Py_XDECREF(c);
-        }
+        r = live_function_in_place(lv, o, depth);
     }
     else {
-        /* functools.partial: func, args, keywords through __setstate__;
-         * any other object made by staging: its instance dict */
-        PyObject *func = NULL, *args = NULL, *kw = NULL;
-        if (PyObject_GetOptionalAttrString(o, "__setstate__", &func) < 0) {
-            return NULL;
-        }
-        int is_partial = 0;
-        if (func != NULL) {
-            PyObject *mod =
-                PyObject_GetAttrString((PyObject *)Py_TYPE(o), "__module__");
-            is_partial =
-                mod && PyUnicode_Check(mod)
-                && PyUnicode_CompareWithASCIIString(mod, "functools") == 0
-                && PyObject_HasAttrString(o, "keywords");
-            Py_XDECREF(mod);
-            PyErr_Clear();
-            Py_CLEAR(func);
-        }
-        if (is_partial) {
-            PyObject *f = PyObject_GetAttrString(o, "func");
-            PyObject *a = f ? PyObject_GetAttrString(o, "args") : NULL;
-            PyObject *k = a ? PyObject_GetAttrString(o, "keywords") : NULL;
-            PyObject *d = k ? PyObject_GetAttrString(o, "__dict__") : NULL;
-            func = d ? live_subst(lv, f, depth + 1) : NULL;
-            args = func ? live_subst(lv, a, depth + 1) : NULL;
-            kw = args ? live_subst(lv, k, depth + 1) : NULL;
-            if (kw == NULL) {
-                r = -1;
-            }
-            else if (func != f || args != a || kw != k) {
-                PyObject *state = Py_BuildValue("(OOOO)", func, args, kw, d);
-                PyObject *res = state ? PyObject_CallMethod(o, "__setstate__",
-                                                            "(O)", state)
-                                      : NULL;
-                r = res ? 0 : -1;
-                Py_XDECREF(res);
-                Py_XDECREF(state);
-            }
-            Py_XDECREF(f);
-            Py_XDECREF(a);
-            Py_XDECREF(k);
-            Py_XDECREF(d);
-            Py_XDECREF(func);
-            Py_XDECREF(args);
-            Py_XDECREF(kw);
-        }
-        else {
-            PyObject *d = NULL;
-            if (PyObject_GetOptionalAttrString(o, "__dict__", &d) < 0) {
-                PyErr_Clear(); /* not ours to judge */
-            }
-            if (d != NULL && PyDict_Check(d)) {
-                r = live_dict_in_place(lv, d, depth);
-            }
-            Py_XDECREF(d);
-        }
+        r = live_object_in_place(lv, o, depth);
     }
     return r < 0 ? NULL : Py_NewRef(o);
 }
@@ -357,7 +408,7 @@ hs_live_rebind(HsJob *job, HsTxn *txn)
     {
         PyObject *klass =
             PyTuple_GET_ITEM(PyList_GET_ITEM(job->class_updates, i), 0);
-        PyObject *d = PyObject_GetAttrString(klass, "__dict__");
+        PyObject *d = PyObject_GetAttr(klass, job->dunders->dict);
         PyObject *items = d ? PyMapping_Items(d) : NULL;
         Py_XDECREF(d);
         r = items ? 0 : -1;

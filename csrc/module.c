@@ -8,6 +8,7 @@
 #include "compat.h"
 
 #include <string.h>
+#include "patch.h"
 #include "reload.h"
 #include "report.h"
 #include "safepoint.h"
@@ -86,8 +87,6 @@ core_reload(PyObject *module, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_TypeError, "policy must be callable or None");
         return NULL;
     }
-    /* the collector waits until the batch is over (safepoint.c) */
-    int paused = hs_safepoint_gc_pause();
     PyObject *r = NULL;
     if (PyTuple_GET_SIZE(args) > 0) {
         r = hs_reload(module, args, policy, flags);
@@ -100,7 +99,6 @@ core_reload(PyObject *module, PyObject *args, PyObject *kwargs)
             Py_DECREF(targets);
         }
     }
-    hs_safepoint_gc_resume(paused);
     return r;
 }
 
@@ -539,6 +537,17 @@ PyDoc_STRVAR(
     "one blocked in select/epoll/sleep runs it at once; a no-op Python\n"
     "handler is installed for SIGURG while watching.");
 
+/* Without a sink, the events go to the "hotswap" logger: give it a
+ * stderr handler when the application configured none
+ * (hotswap.events.ensure_handler).  0 / -1. */
+static int
+ensure_log_handler(void)
+{
+    PyObject *r = hs_safepoint_call_events("ensure_handler", NULL);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
 static PyObject *
 core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
 {
@@ -615,8 +624,7 @@ core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
     PyObject *roots = watch_roots(st);
     PyObject *files = roots ? hs_safepoint_tracked_files(st) : NULL;
     int r = -1;
-    if (files != NULL
-        && (st->log_sink != NULL || hs_safepoint_ensure_log_handler() == 0)
+    if (files != NULL && (st->log_sink != NULL || ensure_log_handler() == 0)
         && register_exit_hooks(st, module) == 0)
     {
         r = hs_watch_start(&cfg, roots, files, ex, hs_safepoint_notify_nogil,
@@ -766,13 +774,13 @@ core_after_reload(PyObject *module, PyObject *fn)
 PyDoc_STRVAR(
     set_log_sink_doc,
     "set_log_sink($module, sink, /)\n--\n\n"
-    "Send the watcher's messages to sink(levelno, message, detail) instead "
-    "of\n"
-    "the 'hotswap' logger; None goes back to the logger.  detail is the "
-    "Report\n"
-    "of a reload line, the ReloadError of a failure line, else None.  For a\n"
-    "program that owns its output (the CLI): the logging tree then cannot\n"
-    "lose the messages.");
+    "Send the events of automatic reloads to sink(event) instead of the\n"
+    "'hotswap' logger; None goes back to the logger.  event is a dict:\n"
+    "{'event': 'applied', 'report': Report}, {'event': 'failed', 'error':\n"
+    "ReloadError, 'report': Report or None}, or a warning ('world_writable',\n"
+    "'hook_failed', 'still_blocked'); see hotswap.events.  For a program\n"
+    "that owns its output (the CLI): the logging tree then cannot lose\n"
+    "them.");
 
 /* Store a callable (or None: NULL) in a module-state slot.  `what` names
  * the argument in the TypeError. */
@@ -913,7 +921,7 @@ core_exec(PyObject *module)
     return -1;
 #endif
     HsState *st = hs_state(module);
-    if (st == NULL) {
+    if (st == NULL || hs_dunders_init(&st->dunders) < 0) {
         return -1;
     }
     if (hs_report_init_types(module, &st->change_type, &st->module_result_type,
@@ -996,7 +1004,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->wake_handler);
     Py_VISIT(st->adapter_hook);
     Py_VISIT(st->blocked);
-    return 0;
+    return hs_dunders_traverse(&st->dunders, visit, arg);
 }
 
 static int
@@ -1026,6 +1034,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->wake_handler);
     Py_CLEAR(st->adapter_hook);
     Py_CLEAR(st->blocked);
+    hs_dunders_clear(&st->dunders);
     return 0;
 }
 

@@ -1,9 +1,10 @@
 /* patch.c -- hotswap.patch(target, replacement): the hotfix API, on the
  * same function and class patching rules and undo log as a reload.
  *
- * Main thread, GIL held.
+ * Main thread, GIL held; one batch (batch.c) per call, of one job.
  */
-#include "reload.h"
+#include "patch.h"
+#include "batch.h"
 #include "funcs.h"
 #include "internals.h"
 #include "job.h"
@@ -238,6 +239,70 @@ clear_caches_of(PyObject *func)
     return 0;
 }
 
+/* patch() of a function: the code of `replacement` into `target`, in
+ * place.  0 / -1. */
+static int
+patch_function(HsJob *job, HsTxn *txn, PyObject *target, PyObject *replacement,
+               PyObject *nested)
+{
+    job->dict = Py_NewRef(PyFunction_GET_GLOBALS(target));
+    job->filename =
+        PyObject_GetAttrString(PyFunction_GET_CODE(target), "co_filename");
+    if (job->filename == NULL) {
+        return -1;
+    }
+    int r = hs_func_patch(txn, target, PyFunction_GET_CODE(replacement),
+                          replacement, nested);
+    if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
+        PyErr_Format(PyExc_TypeError,
+                     r == HS_PATCH_KIND
+                         ? "%R cannot take the code of %R: one is a "
+                           "generator or coroutine and the other not"
+                         : "%R cannot take the code of %R: its free "
+                           "variables differ",
+                     target, replacement);
+        return -1;
+    }
+    if (r > 0 && clear_caches_of(target) < 0) {
+        return -1;
+    }
+    if (r < 0) {
+        return -1;
+    }
+    PyObject *q = PyObject_GetAttrString(target, "__qualname__");
+    r = q ? hs_report_add(job, q, "function",
+                          r == HS_PATCH_NOOP ? "unchanged" : "updated", NULL,
+                          0, NULL)
+          : -1;
+    Py_XDECREF(q);
+    return r < 0 ? -1 : 0;
+}
+
+/* The dict and file of the module that defines class `target` into
+ * `job`.  0 / -1 (a usage error: nothing was written). */
+static int
+class_module(HsJob *job, PyObject *target)
+{
+    PyObject *mods = PyImport_GetModuleDict();
+    PyObject *m = PyDict_GetItemWithError(mods, job->name);
+    if (m == NULL || !PyModule_Check(m)) {
+        if (!PyErr_Occurred()) {
+            PyErr_Format(PyExc_TypeError,
+                         "hotswap.patch(): the module of %R (%R) is not "
+                         "imported",
+                         target, job->name);
+        }
+        return -1;
+    }
+    job->dict = Py_NewRef(PyModule_GetDict(m));
+    PyObject *f = NULL;
+    if (PyObject_GetOptionalAttrString(m, "__file__", &f) < 0) {
+        return -1;
+    }
+    job->filename = f ? f : Py_NewRef(Py_None);
+    return 0;
+}
+
 PyObject *
 hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
 {
@@ -254,117 +319,48 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
                      Py_TYPE(target)->tp_name, Py_TYPE(replacement)->tp_name);
         return NULL;
     }
-    if (st->busy) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "hotswap.patch() called while a reload is running");
-        return NULL;
-    }
-    HsJob job;
-    memset(&job, 0, sizeof(job));
-    HsTxn txn = {0};
-    PyObject *nested = PyDict_New(), *rejected = PyList_New(0);
-    PyObject *report = NULL, *modules = PyList_New(0);
-    double t0 = hs_now();
-    job.change_type = st->change_type;
-    job.entries = PyList_New(0);
-    if (nested == NULL || rejected == NULL || modules == NULL
-        || job.entries == NULL)
+    HsBatch b = {0};
+    PyObject *report = NULL;
+    HsJob *job = NULL;
+    if (hs_batch_begin(&b, st, "patch") < 0
+        || (job = hs_batch_jobs(&b, 1)) == NULL)
     {
         goto out;
     }
-    job.name = PyObject_GetAttrString(target, "__module__");
-    if (job.name == NULL) {
+    job->change_type = st->change_type;
+    job->dunders = &st->dunders;
+    job->entries = PyList_New(0);
+    job->name =
+        job->entries ? PyObject_GetAttrString(target, "__module__") : NULL;
+    if (job->name == NULL) {
         goto out;
     }
     if (is_func) {
-        job.dict = Py_NewRef(PyFunction_GET_GLOBALS(target));
-        job.filename =
-            PyObject_GetAttrString(PyFunction_GET_CODE(target), "co_filename");
-        if (job.filename == NULL) {
-            goto out;
-        }
-        st->busy = 1;
-        int r = hs_func_patch(&txn, target, PyFunction_GET_CODE(replacement),
-                              replacement, nested);
-        if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
-            PyErr_Format(PyExc_TypeError,
-                         r == HS_PATCH_KIND
-                             ? "%R cannot take the code of %R: one is a "
-                               "generator or coroutine and the other not"
-                             : "%R cannot take the code of %R: its free "
-                               "variables differ",
-                         target, replacement);
-            r = -1;
-        }
-        if (r > 0 && clear_caches_of(target) < 0) {
-            r = -1;
-        }
-        if (r >= 0) {
-            PyObject *q = PyObject_GetAttrString(target, "__qualname__");
-            r = q ? hs_report_add(&job, q, "function",
-                                  r == HS_PATCH_NOOP ? "unchanged" : "updated",
-                                  NULL, 0, NULL)
-                  : -1;
-            Py_XDECREF(q);
-        }
-        if (r < 0) {
+        if (patch_function(job, &b.txn, target, replacement, b.nested) < 0) {
             goto fail;
         }
     }
     else {
-        PyObject *mods = PyImport_GetModuleDict();
-        PyObject *m = PyDict_GetItemWithError(mods, job.name);
-        if (m == NULL || !PyModule_Check(m)) {
-            if (!PyErr_Occurred()) {
-                PyErr_Format(PyExc_TypeError,
-                             "hotswap.patch(): the module of %R (%R) is not "
-                             "imported",
-                             target, job.name);
-            }
+        if (class_module(job, target) < 0) {
             goto out;
         }
-        job.dict = Py_NewRef(PyModule_GetDict(m));
-        PyObject *f = NULL;
-        if (PyObject_GetOptionalAttrString(m, "__file__", &f) < 0) {
-            goto out;
-        }
-        job.filename = f ? f : Py_NewRef(Py_None);
-        st->busy = 1;
-        if (patch_class(&job, &txn, target, replacement, nested) < 0) {
+        if (patch_class(job, &b.txn, target, replacement, b.nested) < 0) {
             goto fail;
         }
     }
     /* closures made earlier from a patched function's inner functions:
      * the same pass and the same HS104 report as a reload */
-    job.changed = 1;
-    if (hs_func_patch_live(&txn, nested, rejected) < 0
-        || hs_report_codes(&job, 1, rejected, "rejected", "HS104", 1) < 0)
-    {
+    job->changed = 1;
+    if (hs_batch_live_closures(&b, job, 1) < 0) {
         goto fail;
     }
-    hs_txn_clear(&txn);
-    PyObject *mr =
-        hs_module_result_new(st->module_result_type, job.name, job.filename,
-                             "reloaded", hs_now() - t0);
-    if (mr == NULL || PyList_Append(modules, mr) < 0) {
-        Py_XDECREF(mr);
-        goto out;
-    }
-    Py_DECREF(mr);
-    report =
-        hs_report_new(st->report_type, job.entries, modules, 1, hs_now() - t0);
+    hs_batch_commit(&b);
+    job->seconds = hs_now() - b.t0;
+    report = hs_batch_report(&b, job, NULL, 1, 1, -1, 0);
     goto out;
 fail:
-    hs_txn_rollback(&txn);
-    hs_reload_raise_error(st, &job, "HS507", NULL);
+    hs_batch_fail(&b, job, "HS507", NULL);
 out:
-    if (report == NULL && txn.len) {
-        hs_txn_rollback(&txn);
-    }
-    st->busy = 0;
-    hs_job_clear(&job);
-    Py_XDECREF(nested);
-    Py_XDECREF(rejected);
-    Py_XDECREF(modules);
+    hs_batch_end(&b);
     return report;
 }

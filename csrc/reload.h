@@ -1,4 +1,5 @@
-/* reload.h -- one batch: SOURCE -> PLAN -> STAGE -> APPLY -> FINISH. */
+/* reload.h -- one batch of module reloads: SOURCE -> PLAN -> STAGE ->
+ * APPLY -> FINISH, on the lifecycle of batch.h. */
 #ifndef HS_RELOAD_H
 #define HS_RELOAD_H
 
@@ -23,17 +24,5 @@
  * changed. */
 PyObject *hs_reload(PyObject *core, PyObject *targets, PyObject *policy,
                     int flags);
-
-/* Shared with patch.c: a monotonic clock, a job's cleanup, and raising
- * ReloadError from the current exception (report may be NULL). */
-#include "job.h"
-#include "state.h"
-double hs_now(void);
-void hs_job_clear(HsJob *job);
-void hs_reload_raise_error(HsState *st, HsJob *job, const char *code,
-                           PyObject *report);
-
-/* hotswap.patch(target, replacement).  A Report, or NULL. */
-PyObject *hs_patch(PyObject *core, PyObject *target, PyObject *replacement);
 
 #endif

@@ -1,5 +1,6 @@
 /* safepoint.c -- getting a reload onto the main thread, and what happens
- * around it: hooks, logging, the world-writable check.
+ * around it: blocked modules, hooks, the events it hands to Python, the
+ * world-writable check.
  *
  * hs_safepoint_notify_nogil() is called by the watcher thread without the
  * GIL.  It schedules safepoint_pending() with Py_AddPendingCall, which the
@@ -15,128 +16,94 @@
  * watcher sends SIGURG to the main thread ("waking" below).
  *
  * Everything else here runs on the main thread with the GIL: the pending
- * call itself, hotswap.poll(), and the hooks.  A failed automatic reload
- * is logged (with the user's file and line) and never raised into the
- * code the pending call interrupted.
+ * call itself, hotswap.poll(), and the hooks.  The batch itself is
+ * hs_reload() (reload.c) on batch.c's lifecycle, like reload()'s.  A
+ * failed automatic reload is handed to the sink as an event ("events"
+ * below: Python words it) and never raised into the code the pending call
+ * interrupted.
  */
 #include "safepoint.h"
+#include "batch.h"
 #include "reload.h"
 #include "state.h"
 #include "track.h"
 #include "watch.h"
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <pthread.h>
 
 /* ------------------------------------------------------------------ */
-/* logging                                                             */
+/* events                                                              */
 
+/* A general note on events.
+ *
+ * The core says what happened to an automatic reload as data, never as a
+ * line of text: a dict whose "event" names it, with the objects it is
+ * about --
+ *   {"event": "applied", "report": Report}         every applied batch
+ *   {"event": "failed", "error": ReloadError, "report": Report or None}
+ *   {"event": "world_writable", "filename": str}   a file not reloaded
+ *   {"event": "hook_failed", "hook": fn, "error": exception}
+ *   {"event": "still_blocked", "error": ReloadError}
+ * -- handed to the sink set with set_log_sink(), or, without one, to
+ * hotswap.events.to_logger().  Which events become lines, their words,
+ * their levels and where they go are the Python shell's policy
+ * (src/hotswap/events.py): the CLI words them for its own channel, a
+ * library user gets them through the "hotswap" logger. */
+
+/* Call hotswap.events.<name>(arg) (arg NULL: no argument).  New
+ * reference, or NULL with an exception. */
 PyObject *
-hs_safepoint_logger(void)
+hs_safepoint_call_events(const char *name, PyObject *arg)
 {
-    PyObject *logging = PyImport_ImportModule("logging");
-    if (logging == NULL) {
-        return NULL;
-    }
-    PyObject *logger =
-        PyObject_CallMethod(logging, "getLogger", "s", "hotswap");
-    Py_DECREF(logging);
-    return logger;
-}
-
-int
-hs_safepoint_ensure_log_handler(void)
-{
-    /* An application that configured logging routes our lines; one that
-     * did not still sees them on stderr. */
-    PyObject *logger = hs_safepoint_logger();
-    if (logger == NULL) {
-        return -1;
-    }
-    PyObject *has = PyObject_CallMethod(logger, "hasHandlers", NULL);
-    int r = has ? PyObject_IsTrue(has) : -1;
-    Py_XDECREF(has);
-    if (r == 0) {
-        PyObject *logging = PyImport_ImportModule("logging");
-        PyObject *h = logging
-                          ? PyObject_CallMethod(logging, "StreamHandler", NULL)
-                          : NULL;
-        PyObject *fmt =
-            h ? PyObject_CallMethod(logging, "Formatter", "s", "%(message)s")
-              : NULL;
-        PyObject *x =
-            fmt ? PyObject_CallMethod(h, "setFormatter", "O", fmt) : NULL;
-        Py_XDECREF(x);
-        x = x ? PyObject_CallMethod(logger, "addHandler", "O", h) : NULL;
-        Py_XDECREF(x);
-        x = x ? PyObject_CallMethod(logger, "setLevel", "i", 20) : NULL;
-        r = x ? 0 : -1;
-        Py_XDECREF(x);
-        Py_XDECREF(fmt);
-        Py_XDECREF(h);
-        Py_XDECREF(logging);
-    }
-    Py_DECREF(logger);
-    return r < 0 ? -1 : 0;
-}
-
-/* Log `msg` at `level` ("info" or "warning") through the state's sink,
- * or the "hotswap" logger.  `detail`: the Report or ReloadError the line
- * is about, or NULL.  Never fails (an error is reported as unraisable). */
-static void
-log_line(HsState *st, const char *level, PyObject *msg, PyObject *detail)
-{
+    PyObject *events = PyImport_ImportModule("hotswap.events");
+    PyObject *fn = events ? PyObject_GetAttrString(events, name) : NULL;
     PyObject *r = NULL;
-    if (st != NULL && st->log_sink != NULL) {
+    if (fn != NULL) {
+        r = arg ? PyObject_CallOneArg(fn, arg) : PyObject_CallNoArgs(fn);
+    }
+    Py_XDECREF(events);
+    Py_XDECREF(fn);
+    return r;
+}
+
+/* Hand the event `name` to the sink: the NULL-terminated (const char *key,
+ * PyObject *value) pairs that follow are its fields (a NULL value: None).
+ * Never fails: an error is reported as unraisable, and the current
+ * exception is kept. */
+static void
+emit(HsState *st, const char *name, ...)
+{
+    PyObject *exc = PyErr_GetRaisedException();
+    PyObject *event = PyDict_New();
+    PyObject *kind = event ? PyUnicode_FromString(name) : NULL;
+    int ok = kind != NULL && PyDict_SetItemString(event, "event", kind) == 0;
+    va_list va;
+    va_start(va, name);
+    for (const char *key; ok && (key = va_arg(va, const char *)) != NULL;) {
+        PyObject *value = va_arg(va, PyObject *);
+        ok = PyDict_SetItemString(event, key, value ? value : Py_None) == 0;
+    }
+    va_end(va);
+    PyObject *r = NULL;
+    if (ok && st->log_sink != NULL) {
         PyObject *sink = Py_NewRef(st->log_sink);
-        r = PyObject_CallFunction(sink, "iOO",
-                                  strcmp(level, "info") == 0 ? 20 : 30, msg,
-                                  detail ? detail : Py_None);
+        r = PyObject_CallOneArg(sink, event);
         Py_DECREF(sink);
     }
-    else {
-        PyObject *logger = hs_safepoint_logger();
-        r = logger ? PyObject_CallMethod(logger, level, "O", msg) : NULL;
-        Py_XDECREF(logger);
+    else if (ok) {
+        r = hs_safepoint_call_events("to_logger", event);
     }
     if (r == NULL) {
-        PyErr_WriteUnraisable(msg);
+        PyErr_WriteUnraisable(event ? event : Py_None);
     }
     Py_XDECREF(r);
-}
-
-/* The failed reload's message and the traceback of its cause. */
-static void
-log_failure(HsState *st, PyObject *err)
-{
-    PyObject *tb = PyImport_ImportModule("traceback");
-    PyObject *cause = PyException_GetCause(err);
-    PyObject *lines = NULL, *text = NULL, *msg = NULL;
-    if (tb != NULL && cause != NULL) {
-        PyObject *ctb = PyException_GetTraceback(cause);
-        lines = PyObject_CallMethod(tb, "format_exception", "OOO",
-                                    (PyObject *)Py_TYPE(cause), cause,
-                                    ctb ? ctb : Py_None);
-        Py_XDECREF(ctb);
-    }
-    if (lines != NULL) {
-        PyObject *empty = PyUnicode_FromString("");
-        text = empty ? PyUnicode_Join(empty, lines) : NULL;
-        Py_XDECREF(empty);
-    }
-    PyErr_Clear();
-    msg = text ? PyUnicode_FromFormat("%S\n%U", err, text) : PyObject_Str(err);
-    if (msg != NULL) {
-        log_line(st, "warning", msg, err);
-    }
-    PyErr_Clear();
-    Py_XDECREF(tb);
-    Py_XDECREF(cause);
-    Py_XDECREF(lines);
-    Py_XDECREF(text);
-    Py_XDECREF(msg);
+    Py_XDECREF(kind);
+    Py_XDECREF(event);
+    PyErr_SetRaisedException(exc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -157,15 +124,9 @@ hs_safepoint_run_hooks(HsState *st, PyObject *hooks, PyObject *arg)
         if (r == NULL) {
             /* a broken hook must not stop the others, nor the reload */
             PyObject *exc = PyErr_GetRaisedException();
-            PyObject *m = PyUnicode_FromFormat("hotswap: hook %R raised %S",
-                                               PyList_GET_ITEM(copy, i),
-                                               exc ? exc : Py_None);
+            emit(st, "hook_failed", "hook", PyList_GET_ITEM(copy, i), "error",
+                 exc, NULL);
             Py_XDECREF(exc);
-            if (m != NULL) {
-                log_line(st, "warning", m, NULL);
-                Py_DECREF(m);
-            }
-            PyErr_Clear();
         }
         Py_XDECREF(r);
     }
@@ -256,15 +217,7 @@ modules_for_paths(HsState *st, PyObject *paths)
             Py_XDECREF(real);
         }
         if (hit == 1 && !st->allow_world_writable && world_writable(file)) {
-            PyObject *msg = PyUnicode_FromFormat(
-                "hotswap: not reloading %U: the file is world-writable "
-                "(anyone could inject code into this process); pass "
-                "allow_world_writable=True to watch() to allow it",
-                file);
-            if (msg != NULL) {
-                log_line(st, "warning", msg, NULL);
-                Py_DECREF(msg);
-            }
+            emit(st, "world_writable", "filename", file, NULL);
             hit = 0;
         }
         Py_DECREF(file);
@@ -436,15 +389,7 @@ blocked_reload(HsState *st, PyObject *core, PyObject *mods, Py_ssize_t fresh)
             goto done;
         }
         if (still != NULL) {
-            PyObject *m = PyUnicode_FromFormat(
-                "hotswap: %S (retried with this batch: still kept its old "
-                "code)",
-                still);
-            if (m != NULL) {
-                log_line(st, "warning", m, NULL);
-                Py_DECREF(m);
-            }
-            PyErr_Clear();
+            emit(st, "still_blocked", "error", still, NULL);
         }
     }
     else if (PyErr_ExceptionMatches(st->reload_error)) {
@@ -470,59 +415,18 @@ hs_safepoint_blocked(HsState *st)
 
 static int wake_check(HsState *st);
 
-/* A general note on the collector during a reload.
- *
- * A collection runs in whatever frame allocates when a threshold is
- * crossed, and the finalizers it calls (an unclosed file's or socket's
- * ResourceWarning, a __del__ that warns) attribute their warnings to that
- * frame.  A reload allocates, and runs Python code of its own: adapters,
- * the log sink, after-reload hooks (the CLI's are in hotswap/__main__.py),
- * the stdlib they call.  So a program's garbage, or the old values a
- * reload just released, would be finalized there and the warnings would
- * name hotswap's files.  The collector is paused for the whole batch and
- * its messages, and resumed after: the debt is paid at the program's next
- * allocation, in the program's frame, as without hotswap. */
-
-int
-hs_safepoint_gc_pause(void)
-{
-    PyObject *exc = PyErr_GetRaisedException();
-    PyObject *gc = PyImport_ImportModule("gc");
-    PyObject *on = gc ? PyObject_CallMethod(gc, "isenabled", NULL) : NULL;
-    int paused = on != NULL && PyObject_IsTrue(on) == 1;
-    PyObject *r = paused ? PyObject_CallMethod(gc, "disable", NULL) : NULL;
-    paused = paused && r != NULL;
-    Py_XDECREF(r);
-    Py_XDECREF(on);
-    Py_XDECREF(gc);
-    PyErr_Clear();
-    PyErr_SetRaisedException(exc);
-    return paused;
-}
-
-void
-hs_safepoint_gc_resume(int paused)
-{
-    if (!paused) {
-        return;
-    }
-    PyObject *exc = PyErr_GetRaisedException();
-    PyObject *gc = PyImport_ImportModule("gc");
-    PyObject *r = gc ? PyObject_CallMethod(gc, "enable", NULL) : NULL;
-    Py_XDECREF(r);
-    Py_XDECREF(gc);
-    PyErr_Clear();
-    PyErr_SetRaisedException(exc);
-}
+/* The collector is paused for the whole batch and its messages (batch.c,
+ * "the collector during a batch"): the hooks and the log sink run Python
+ * code too. */
 
 static PyObject *safepoint_apply(PyObject *core);
 
 PyObject *
 hs_safepoint_apply(PyObject *core)
 {
-    int paused = hs_safepoint_gc_pause();
+    int paused = hs_batch_gc_pause();
     PyObject *r = safepoint_apply(core);
-    hs_safepoint_gc_resume(paused);
+    hs_batch_gc_resume(paused);
     return r;
 }
 
@@ -533,7 +437,7 @@ safepoint_apply(PyObject *core)
     if (st == NULL) {
         return NULL;
     }
-    if (st->busy) {
+    if (hs_batch_running(st)) {
         /* a pending call inside a reload (staged code runs bytecodes):
          * try again once it is over */
         hs_watch_retry_later();
@@ -583,35 +487,18 @@ safepoint_apply(PyObject *core)
             return NULL;
         }
         PyObject *exc = PyErr_GetRaisedException();
-        log_failure(st, exc);
-        hs_watch_count(1);
         report = exc ? PyObject_GetAttrString(exc, "report") : NULL;
         PyErr_Clear();
-        Py_XDECREF(exc);
         if (report == NULL) {
             report = Py_NewRef(Py_None);
         }
+        emit(st, "failed", "error", exc, "report", report, NULL);
+        hs_watch_count(1);
+        Py_XDECREF(exc);
     }
     else {
+        emit(st, "applied", "report", report, NULL);
         hs_watch_count(0);
-        /* say what changed, and also what was kept or rejected */
-        PyObject *changed = PyObject_GetAttrString(report, "changed");
-        PyObject *entries = PyObject_GetAttrString(report, "entries");
-        int coded = 0;
-        for (Py_ssize_t i = 0; entries && i < PyTuple_GET_SIZE(entries); i++) {
-            coded |= PyStructSequence_GET_ITEM(PyTuple_GET_ITEM(entries, i), 4)
-                     != Py_None;
-        }
-        Py_XDECREF(entries);
-        if (changed != NULL && (coded || PyObject_IsTrue(changed) == 1)) {
-            PyObject *s = PyObject_Str(report);
-            if (s != NULL) {
-                log_line(st, "info", s, report);
-                Py_DECREF(s);
-            }
-        }
-        Py_XDECREF(changed);
-        PyErr_Clear();
     }
     Py_XSETREF(st->last_report, Py_NewRef(report));
     if (report != Py_None) {

@@ -1,5 +1,5 @@
 /* safepoint.h -- running a batch on the main thread: pending calls,
- * poll(), hooks and logging. */
+ * poll(), hooks and the events of automatic reloads. */
 #ifndef HS_SAFEPOINT_H
 #define HS_SAFEPOINT_H
 
@@ -22,21 +22,14 @@ int hs_safepoint_run_hooks(HsState *st, PyObject *hooks, PyObject *arg);
 /* The files of the tracked modules (a new list of str). */
 PyObject *hs_safepoint_tracked_files(HsState *st);
 
-/* Pause the cyclic collector for a reload (safepoint.c, "the collector
- * during a reload"): returns 1 when it was running and is now paused, else
- * 0; resume with what pause returned.  Neither fails nor touches the
- * current exception. */
-int hs_safepoint_gc_pause(void);
-void hs_safepoint_gc_resume(int paused);
-
 /* The names of the modules whose last automatic reload failed and that
  * later batches take along (safepoint.c, "blocked modules").  New list. */
 PyObject *hs_safepoint_blocked(HsState *st);
 
-/* The "hotswap" logger (new reference), and a stderr handler on it when
- * the application configured none.  */
-PyObject *hs_safepoint_logger(void);
-int hs_safepoint_ensure_log_handler(void);
+/* Call hotswap.events.<name>(arg) (arg NULL: no argument): the Python
+ * shell's wording of events ("events" in safepoint.c).  New reference,
+ * or NULL with an exception. */
+PyObject *hs_safepoint_call_events(const char *name, PyObject *arg);
 
 /* Waking the main thread with SIGURG after scheduling a reload (see
  * "waking" in safepoint.c).  start: install the no-op handler if SIGURG

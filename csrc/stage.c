@@ -628,7 +628,7 @@ hs_stage_class_aliased(HsJob *job, PyObject *name)
         if (!PyType_Check(v)) {
             continue;
         }
-        if (PyObject_GetOptionalAttrString(v, "__qualname__", &qual) < 0) {
+        if (PyObject_GetOptionalAttr(v, job->dunders->qualname, &qual) < 0) {
             break;
         }
         int same = qual != NULL && PyUnicode_Check(qual)
@@ -689,7 +689,7 @@ existing_class(Stage *st, PyObject *name)
          * update, if it is the class this statement made */
         PyObject *t = Py_NewRef((PyObject *)Py_TYPE(old));
         PyObject *qual = NULL;
-        int same = PyObject_GetOptionalAttrString(t, "__qualname__", &qual);
+        int same = PyObject_GetOptionalAttr(t, job->dunders->qualname, &qual);
         if (same >= 0) {
             same = qual != NULL && PyUnicode_Check(qual)
                    && PyUnicode_Compare(qual, name) == 0 && st->depth == 0;
@@ -714,8 +714,8 @@ existing_class(Stage *st, PyObject *name)
         qualname = Py_NewRef(name);
     }
     else {
-        PyObject *pq = PyObject_GetAttrString(st->stack[st->depth - 1].klass,
-                                              "__qualname__");
+        PyObject *pq = PyObject_GetAttr(st->stack[st->depth - 1].klass,
+                                        job->dunders->qualname);
         qualname = pq ? PyUnicode_FromFormat("%S.%U", pq, name) : NULL;
         Py_XDECREF(pq);
     }
@@ -747,8 +747,8 @@ resolve_bases(PyObject *bases)
  * of the new body so APPLY can take that data from it.  New reference,
  * NULL (no error) for other classes or when the build fails. */
 static PyObject *
-typing_shadow(PyObject *old, PyObject *name, PyObject *bases, PyObject *ns,
-              PyObject *kw)
+typing_shadow(const HsDunders *D, PyObject *old, PyObject *name,
+              PyObject *bases, PyObject *ns, PyObject *kw)
 {
     /* the statement's metaclass: the most derived one of the bases' (a
      * NamedTuple's is typing's, though the class it makes is a plain type) */
@@ -760,7 +760,7 @@ typing_shadow(PyObject *old, PyObject *name, PyObject *bases, PyObject *ns,
         }
     }
     PyObject *mod = NULL;
-    if (PyObject_GetOptionalAttrString(meta, "__module__", &mod) < 0) {
+    if (PyObject_GetOptionalAttr(meta, D->module, &mod) < 0) {
         return NULL;
     }
     int typing = mod != NULL && PyUnicode_Check(mod)
@@ -799,15 +799,12 @@ typing_shadow(PyObject *old, PyObject *name, PyObject *bases, PyObject *ns,
  * namespace of a body run for an existing class (`ns`), or on a class the
  * staged statement made anew (`klass`).  0 / -1. */
 static int
-fix_class_firstlineno(PyObject *body, PyObject *ns, PyObject *klass)
+fix_class_firstlineno(const HsDunders *D, PyObject *body, PyObject *ns,
+                      PyObject *klass)
 {
 #if HS_HAVE_CLASS_FIRSTLINENO
-    PyObject *key = PyUnicode_FromString("__firstlineno__");
-    PyObject *cur = NULL, *want = NULL;
+    PyObject *key = D->firstlineno, *cur = NULL, *want = NULL;
     int r = -1;
-    if (key == NULL) {
-        return -1;
-    }
     if (ns != NULL) {
         cur = PyObject_GetItem(ns, key);
     }
@@ -832,11 +829,11 @@ fix_class_firstlineno(PyObject *body, PyObject *ns, PyObject *klass)
     r = ns != NULL ? PyObject_SetItem(ns, key, want)
                    : PyObject_SetAttr(klass, key, want);
 done:
-    Py_DECREF(key);
     Py_XDECREF(cur);
     Py_XDECREF(want);
     return r;
 #else
+    (void)D;
     (void)body;
     (void)ns;
     (void)klass;
@@ -844,116 +841,254 @@ done:
 #endif
 }
 
-static PyObject *
-build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
-{
-    Stage *st = current_stage;
-    PyObject *func, *name;
-    PyObject *old = NULL, *bases = NULL, *resolved = NULL, *meta_kw = NULL;
-    PyObject *given = NULL; /* resolved, or (object,) for "class C:" */
-    PyObject *kw = NULL, *prepare = NULL, *ns = NULL, *cell = NULL;
-    PyObject *prepared = NULL, *result = NULL;
-    if (st == NULL || PyTuple_GET_SIZE(args) < 2
-        || st->depth >= MAX_CLASS_DEPTH)
-    {
-        return call_original(args, kwargs);
-    }
-    func = PyTuple_GET_ITEM(args, 0);
-    name = PyTuple_GET_ITEM(args, 1);
-    if (!PyFunction_Check(func) || !PyUnicode_Check(name)) {
-        return call_original(args, kwargs);
-    }
-    PyObject *body = PyFunction_GET_CODE(func);
-    PyObject *parent =
-        st->depth == 0 ? st->chunk_code : st->stack[st->depth - 1].body_code;
-    int mine = is_class_body_of(parent, body);
-    if (mine <= 0) {
-        return mine < 0 ? NULL : call_original(args, kwargs);
-    }
-    old = existing_class(st, name);
-    if (old == NULL) {
-        if (PyErr_Occurred()) {
-            return NULL;
-        }
-        result = call_original(args, kwargs);
-        if (result != NULL && PyType_Check(result)
-            && fix_class_firstlineno(body, NULL, result) < 0)
-        {
-            Py_CLEAR(result);
-        }
-        return result;
-    }
+/* What the hook works out for a class statement whose class exists. */
+typedef struct {
+    const HsDunders *d; /* borrowed: the job's interned names */
+    PyObject *old;      /* strong: the existing class */
+    PyObject *resolved; /* strong: the bases after __mro_entries__ */
+    PyObject *given;    /* strong: resolved, or (object,) for "class C:" */
+    PyObject *kw;       /* strong: the class keywords without metaclass */
+    PyObject *ns;       /* strong: the namespace the body runs in */
+    PyObject *prepared; /* strong: a copy of what __prepare__ put in ns, or
+                           NULL */
+    int header_ok;      /* see hs_class_record() */
+    int header_changed; /* the header's text changed */
+} HookClass;
 
-    /* the header: bases and metaclass must be what the class has */
-    int header_ok = 1;
+static void
+hook_class_clear(HookClass *hk)
+{
+    Py_CLEAR(hk->old);
+    Py_CLEAR(hk->resolved);
+    Py_CLEAR(hk->given);
+    Py_CLEAR(hk->kw);
+    Py_CLEAR(hk->ns);
+    Py_CLEAR(hk->prepared);
+}
+
+/* A class statement whose class does not exist: the original
+ * __build_class__, with the real __firstlineno__. */
+static PyObject *
+hook_build_new(const HsDunders *D, PyObject *body, PyObject *args,
+               PyObject *kwargs)
+{
+    PyObject *result = call_original(args, kwargs);
+    if (result != NULL && PyType_Check(result)
+        && fix_class_firstlineno(D, body, NULL, result) < 0)
+    {
+        Py_CLEAR(result);
+    }
+    return result;
+}
+
+/* The header: bases and metaclass must be what the class has.  Sets
+ * resolved, given, kw and a first header_ok.  0 / -1. */
+static int
+hook_header(HookClass *hk, PyObject *args, PyObject *kwargs)
+{
+    PyObject *bases = NULL, *old_bases = NULL, *meta_kw = NULL;
+    int result = -1;
+    hk->header_ok = 1;
     bases = PyTuple_GetSlice(args, 2, PyTuple_GET_SIZE(args));
-    if (bases == NULL) {
-        goto done;
-    }
-    resolved = resolve_bases(bases);
-    if (resolved == NULL) {
-        goto done;
-    }
-    PyObject *old_bases = PyObject_GetAttrString(old, "__bases__");
+    hk->resolved = bases ? resolve_bases(bases) : NULL;
+    old_bases = hk->resolved ? PyObject_GetAttr(hk->old, hk->d->bases) : NULL;
     if (old_bases == NULL) {
         goto done;
     }
     /* "class C:" means (object,); its metaclass's __prepare__ still gets
      * the empty bases, as at the first run (enum's EnumType tells `class
      * Enum(metaclass=EnumType)` from a subclass that way) */
-    given = PyTuple_GET_SIZE(resolved) == 0
-                ? PyTuple_Pack(1, (PyObject *)&PyBaseObject_Type)
-                : Py_NewRef(resolved);
-    if (given == NULL) {
-        Py_DECREF(old_bases);
+    hk->given = PyTuple_GET_SIZE(hk->resolved) == 0
+                    ? PyTuple_Pack(1, (PyObject *)&PyBaseObject_Type)
+                    : Py_NewRef(hk->resolved);
+    if (hk->given == NULL) {
         goto done;
     }
-    if (PyObject_RichCompareBool(given, old_bases, Py_EQ) != 1) {
+    if (PyObject_RichCompareBool(hk->given, old_bases, Py_EQ) != 1) {
         PyErr_Clear();
-        header_ok = 0;
+        hk->header_ok = 0;
     }
-    Py_DECREF(old_bases);
-    kw = kwargs ? PyDict_Copy(kwargs) : PyDict_New();
-    if (kw == NULL) {
+    hk->kw = kwargs ? PyDict_Copy(kwargs) : PyDict_New();
+    if (hk->kw == NULL) {
         goto done;
     }
-    meta_kw = Py_XNewRef(PyDict_GetItemString(kw, "metaclass"));
+    meta_kw = Py_XNewRef(PyDict_GetItemString(hk->kw, "metaclass"));
     if (meta_kw != NULL) {
-        if (meta_kw != (PyObject *)Py_TYPE(old)) {
-            header_ok = -1;
+        if (meta_kw != (PyObject *)Py_TYPE(hk->old)) {
+            hk->header_ok = -1;
         }
-        if (PyDict_DelItemString(kw, "metaclass") < 0) {
+        if (PyDict_DelItemString(hk->kw, "metaclass") < 0) {
             goto done;
         }
     }
+    result = 0;
+done:
+    Py_XDECREF(bases);
+    Py_XDECREF(old_bases);
+    Py_XDECREF(meta_kw);
+    return result;
+}
 
-    /* the body, into a namespace the class's own metaclass prepares */
-    prepare = PyObject_GetAttrString((PyObject *)Py_TYPE(old), "__prepare__");
-    if (prepare == NULL) {
-        goto done;
+/* The namespace the class's own metaclass prepares for the body, and a
+ * copy of what __prepare__ put in it (an enum's inherited
+ * _generate_next_value_ is not the body's).  0 / -1. */
+static int
+hook_prepare(HookClass *hk, PyObject *name)
+{
+    PyObject *prepare =
+        PyObject_GetAttr((PyObject *)Py_TYPE(hk->old), hk->d->prepare);
+    PyObject *pargs = prepare ? PyTuple_Pack(2, name, hk->resolved) : NULL;
+    hk->ns = pargs ? PyObject_Call(prepare, pargs, hk->kw) : NULL;
+    Py_XDECREF(prepare);
+    Py_XDECREF(pargs);
+    if (hk->ns == NULL) {
+        return -1;
     }
-    PyObject *pargs = PyTuple_Pack(2, name, resolved);
-    if (pargs == NULL) {
-        goto done;
-    }
-    ns = PyObject_Call(prepare, pargs, kw);
-    Py_DECREF(pargs);
-    if (ns == NULL) {
-        goto done;
-    }
-    /* what __prepare__ put in the namespace (an enum's inherited
-     * _generate_next_value_) is not the body's: remember it */
-    if (PyObject_Size(ns) > 0) {
-        prepared = PyDict_New();
-        if (prepared == NULL || PyDict_Merge(prepared, ns, 1) < 0) {
-            goto done;
+    if (PyObject_Size(hk->ns) > 0) {
+        hk->prepared = PyDict_New();
+        if (hk->prepared == NULL || PyDict_Merge(hk->prepared, hk->ns, 1) < 0)
+        {
+            return -1;
         }
     }
     else if (PyErr_Occurred()) {
         PyErr_Clear(); /* a namespace without a size: nothing known */
     }
+    return 0;
+}
+
+/* The header verdict, once the statement's text is known: the same
+ * header text makes bases that only look different (a typing construct's
+ * __mro_entries__, TypedDict's dict base) the same; a changed header with
+ * the same bases and metaclass changed the class keywords. */
+static void
+hook_header_text(Stage *st, HookClass *hk, const HsClassRanges *rg)
+{
+    hk->header_changed = hs_class_header_changed(st->job, rg);
+    if (rg->old_head >= 0 && !hk->header_changed) {
+        hk->header_ok = 1;
+    }
+    if (hk->header_ok == 1 && hk->header_changed
+        && (PyDict_GET_SIZE(hk->kw) > 0
+            || hs_class_old_header_has_keywords(st->job, rg)))
+    {
+        hk->header_ok = 2; /* same bases and metaclass: class keywords */
+    }
+}
+
+/* The cell named `key` in the namespace, if any, is set to `value` and
+ * taken out of the namespace (type.__new__ would point it at the new
+ * class).  0 / -1. */
+static int
+hook_point_cell(PyObject *ns, PyObject *key, PyObject *value)
+{
+    if (!PyMapping_Check(ns)) {
+        return 0;
+    }
+    PyObject *cell = PyObject_GetItem(ns, key);
+    if (cell == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int r = PyCell_Check(cell) ? PyCell_Set(cell, value) : 0;
+    Py_DECREF(cell);
+    if (r < 0 || PyObject_DelItem(ns, key) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* After the body ran: its cells see the existing class.  0 / -1. */
+static int
+hook_point_cells(HookClass *hk)
+{
+    /* zero-argument super() in the new methods must see the old class */
+    if (hook_point_cell(hk->ns, hk->d->classcell, hk->old) < 0) {
+        return -1;
+    }
+#if HS_HAVE_ANNOTATE
+    /* 3.14+: the body's __annotate__ reads class-level names through the
+     * __classdict__ cell; type.__new__ would point it at the new class's
+     * dict and drop it from the namespace.  Point it at the live class's
+     * dict, the one the annotations of a fresh import would read. */
+    PyObject *tdict = PyType_GetDict((PyTypeObject *)hk->old);
+    if (tdict == NULL) {
+        return -1;
+    }
+    int r = hook_point_cell(hk->ns, hk->d->classdictcell, tdict);
+    Py_DECREF(tdict);
+    return r;
+#else
+    return 0;
+#endif
+}
+
+/* Record the namespace for APPLY, with the class a typing metaclass
+ * builds from it (whose bases are the ones it really gives: TypedDict's
+ * dict).  0 / -1. */
+static int
+hook_record(Stage *st, HookClass *hk, PyObject *name, const HsClassRanges *rg)
+{
+    PyObject *shadow =
+        typing_shadow(hk->d, hk->old, name, hk->resolved, hk->ns, hk->kw);
+    if (shadow == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    if (shadow != NULL && hk->header_ok == 0) {
+        PyObject *sb = PyObject_GetAttr(shadow, hk->d->bases);
+        PyObject *ob = sb ? PyObject_GetAttr(hk->old, hk->d->bases) : NULL;
+        if (ob != NULL && PyObject_RichCompareBool(sb, ob, Py_EQ) == 1) {
+            hk->header_ok = hk->header_changed ? 2 : 1;
+        }
+        PyErr_Clear();
+        Py_XDECREF(sb);
+        Py_XDECREF(ob);
+    }
+    int r = hs_class_record(st->job, hk->old, hk->ns, rg, hk->header_ok,
+                            hk->header_ok == 0 ? hk->given : NULL, shadow,
+                            hk->prepared);
+    Py_XDECREF(shadow);
+    return r;
+}
+
+/* builtins.__build_class__ while staging: a class body of the staged
+ * statement whose class exists runs into a namespace for that class,
+ * recorded for APPLY; the existing class is the statement's result.
+ * Anything else goes to the original. */
+static PyObject *
+build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    Stage *st = current_stage;
+    HookClass hk = {0};
+    PyObject *cell = NULL, *result = NULL;
+    if (st == NULL || PyTuple_GET_SIZE(args) < 2
+        || st->depth >= MAX_CLASS_DEPTH)
+    {
+        return call_original(args, kwargs);
+    }
+    PyObject *func = PyTuple_GET_ITEM(args, 0);
+    PyObject *name = PyTuple_GET_ITEM(args, 1);
+    if (!PyFunction_Check(func) || !PyUnicode_Check(name)) {
+        return call_original(args, kwargs);
+    }
+    PyObject *body = PyFunction_GET_CODE(func);
+    const HsDunders *D = st->job->dunders;
+    hk.d = D;
+    PyObject *parent =
+        st->depth == 0 ? st->chunk_code : st->stack[st->depth - 1].body_code;
+    int mine = is_class_body_of(parent, body);
+    if (mine <= 0) {
+        return mine < 0 ? NULL : call_original(args, kwargs);
+    }
+    hk.old = existing_class(st, name);
+    if (hk.old == NULL) {
+        return PyErr_Occurred() ? NULL : hook_build_new(D, body, args, kwargs);
+    }
+    if (hook_header(&hk, args, kwargs) < 0 || hook_prepare(&hk, name) < 0) {
+        goto done;
+    }
     ClassFrame *fr = &st->stack[st->depth];
-    fr->klass = Py_NewRef(old);
+    fr->klass = Py_NewRef(hk.old);
     fr->body_code = body;
     if (hs_class_ranges(st->job, st->chunk,
                         st->depth ? &st->stack[st->depth - 1].ranges : NULL,
@@ -963,102 +1098,22 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
         Py_CLEAR(fr->klass);
         goto done;
     }
-    int header_changed = hs_class_header_changed(st->job, &fr->ranges);
-    if (fr->ranges.old_head >= 0 && !header_changed) {
-        /* the same header text: bases that only look different (a typing
-         * construct's __mro_entries__, TypedDict's dict base) are the same */
-        header_ok = 1;
-    }
-    if (header_ok == 1 && header_changed
-        && (PyDict_GET_SIZE(kw) > 0
-            || hs_class_old_header_has_keywords(st->job, &fr->ranges)))
-    {
-        header_ok = 2; /* same bases and metaclass: class keywords */
-    }
+    hook_header_text(st, &hk, &fr->ranges);
     st->depth++;
     cell = PyEval_EvalCodeEx(
-        body, PyFunction_GET_GLOBALS(func), ns, NULL, 0, NULL, 0, NULL, 0,
+        body, PyFunction_GET_GLOBALS(func), hk.ns, NULL, 0, NULL, 0, NULL, 0,
         PyFunction_GET_KW_DEFAULTS(func), PyFunction_GET_CLOSURE(func));
     st->depth--;
     Py_CLEAR(fr->klass);
-    if (cell == NULL || fix_class_firstlineno(body, ns, NULL) < 0) {
+    if (cell == NULL || fix_class_firstlineno(D, body, hk.ns, NULL) < 0
+        || hook_point_cells(&hk) < 0
+        || hook_record(st, &hk, name, &fr->ranges) < 0)
+    {
         goto done;
     }
-    /* zero-argument super() in the new methods must see the old class */
-    PyObject *classcell = NULL;
-    if (PyMapping_Check(ns)) {
-        classcell = PyMapping_GetItemString(ns, "__classcell__");
-        if (classcell == NULL) {
-            PyErr_Clear();
-        }
-    }
-    if (classcell != NULL) {
-        if (PyCell_Check(classcell) && PyCell_Set(classcell, old) < 0) {
-            Py_DECREF(classcell);
-            goto done;
-        }
-        Py_DECREF(classcell);
-        if (PyMapping_DelItemString(ns, "__classcell__") < 0) {
-            goto done;
-        }
-    }
-#if HS_HAVE_ANNOTATE
-    /* 3.14+: the body's __annotate__ reads class-level names through the
-     * __classdict__ cell; type.__new__ would point it at the new class's
-     * dict and drop it from the namespace.  Point it at the live class's
-     * dict, the one the annotations of a fresh import would read. */
-    if (PyMapping_Check(ns)) {
-        PyObject *dcell = PyMapping_GetItemString(ns, "__classdictcell__");
-        if (dcell == NULL) {
-            PyErr_Clear();
-        }
-        else {
-            int r = 0;
-            if (PyCell_Check(dcell)) {
-                PyObject *tdict = PyType_GetDict((PyTypeObject *)old);
-                r = tdict == NULL ? -1 : PyCell_Set(dcell, tdict);
-                Py_XDECREF(tdict);
-            }
-            Py_DECREF(dcell);
-            if (r < 0 || PyMapping_DelItemString(ns, "__classdictcell__") < 0)
-            {
-                goto done;
-            }
-        }
-    }
-#endif
-    PyObject *shadow = typing_shadow(old, name, resolved, ns, kw);
-    if (shadow == NULL && PyErr_Occurred()) {
-        goto done;
-    }
-    if (shadow != NULL && header_ok == 0) {
-        /* the bases a typing metaclass really gives (TypedDict: dict) */
-        PyObject *sb = PyObject_GetAttrString(shadow, "__bases__");
-        PyObject *ob = sb ? PyObject_GetAttrString(old, "__bases__") : NULL;
-        if (ob != NULL && PyObject_RichCompareBool(sb, ob, Py_EQ) == 1) {
-            header_ok = header_changed ? 2 : 1;
-        }
-        PyErr_Clear();
-        Py_XDECREF(sb);
-        Py_XDECREF(ob);
-    }
-    int rec = hs_class_record(st->job, old, ns, &fr->ranges, header_ok,
-                              header_ok == 0 ? given : NULL, shadow, prepared);
-    Py_XDECREF(shadow);
-    if (rec < 0) {
-        goto done;
-    }
-    result = Py_NewRef(old);
+    result = Py_NewRef(hk.old);
 done:
-    Py_XDECREF(old);
-    Py_XDECREF(bases);
-    Py_XDECREF(resolved);
-    Py_XDECREF(given);
-    Py_XDECREF(meta_kw);
-    Py_XDECREF(kw);
-    Py_XDECREF(prepare);
-    Py_XDECREF(ns);
-    Py_XDECREF(prepared);
+    hook_class_clear(&hk);
     Py_XDECREF(cell);
     return result;
 }
@@ -1249,7 +1304,7 @@ looks_made_by_statement(HsJob *job, PyObject *live, PyObject *name)
         n = PyObject_GetAttrString(PyFunction_GET_CODE(live), "co_name");
     }
     else if (PyType_Check(live)) {
-        n = PyObject_GetAttrString(live, "__name__");
+        n = PyObject_GetAttr(live, job->dunders->name);
     }
     else {
         return 0;

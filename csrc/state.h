@@ -3,6 +3,7 @@
 #define HS_STATE_H
 
 #include "compat.h"
+#include "dunders.h"
 
 struct HsState {
     PyTypeObject *snapshot_type;      /* strong */
@@ -35,6 +36,7 @@ struct HsState {
                           apply what they can (HS_RELOAD_PARTIAL) */
     int exit_hooks;    /* atexit / at-fork handlers registered */
     int busy;          /* a batch is running */
+    HsDunders dunders; /* strong: interned names (dunders.h) */
 };
 
 typedef struct HsState HsState;

@@ -276,7 +276,7 @@ def test_added_enum_member_still_applies(sb):
 
 
 def test_cli_partial_flag_is_parsed():
-    import hotswap.__main__ as cli
+    import hotswap.cli as cli
     ours, mod, prog = cli._split_run_args(["--partial", "app.py", "-x"])
     assert ours == ["--partial"] and mod is None and prog == ["app.py", "-x"]
     opts = cli._run_parser().parse_args(ours)

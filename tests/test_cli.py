@@ -11,7 +11,8 @@ import textwrap
 
 import hotswap
 import pytest
-from hotswap import __main__ as cli
+from hotswap import cli
+from hotswap import events as hs_events
 
 needs_watch = pytest.mark.skipif(not hasattr(hotswap, "watch"),
                                  reason="no watcher in this build")
@@ -303,7 +304,7 @@ def test_report_event_kinds(sb):
             def f(self):
                 return 2
     """)
-    ev = cli.report_event(hotswap.reload(m, partial=True))
+    ev = hs_events.report_event(hotswap.reload(m, partial=True))
     assert ev["event"] == "rejected"
     assert ev["modules"] == [m.__name__]
     assert {c["code"] for c in ev["changes"]} >= {"HS203"}
@@ -311,8 +312,95 @@ def test_report_event_kinds(sb):
     sb.update(m, "class C:\n    x = = 1\n")
     with pytest.raises(hotswap.ReloadError) as info:
         hotswap.reload(m)
-    ev = cli.report_event(None, info.value)
+    ev = hs_events.report_event(None, info.value)
     assert ev["event"] == "failed" and ev["modules"] == [m.__name__]
     assert ev["error"]["code"] == "HS503"
     assert ev["error"]["lineno"] == 2
     json.dumps(ev)
+
+
+EVENTS = r"""
+import json, logging, os, sys, time
+sys.path.insert(0, sys.argv[1])
+import hotswap
+from hotswap import events
+import emod
+
+got = []
+records = []
+
+
+class Keep(logging.Handler):
+    def emit(self, record):
+        records.append(record.getMessage())
+
+
+logging.getLogger("hotswap").addHandler(Keep())
+logging.getLogger("hotswap").setLevel(logging.INFO)
+hotswap.watch(sys.argv[1], mode="queued", backend="poll", poll_interval=0.05,
+              debounce=0)
+
+
+def save(text, mode=0o644):
+    with open(emod.__file__, "w") as fh:
+        fh.write(text)
+    os.chmod(emod.__file__, mode)
+    st = os.stat(emod.__file__)
+    os.utime(emod.__file__, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    seen = len(got) + len(records)
+    deadline = time.time() + 20
+    while time.time() < deadline and len(got) + len(records) == seen:
+        time.sleep(0.05)
+        hotswap.poll()
+
+
+def kinds(evs):
+    return [(e["event"], sorted((k, type(v).__name__) for k, v in e.items()
+                                if k != "event")) for e in evs]
+
+
+# with a sink: the core hands data, never text
+hotswap._core.set_log_sink(got.append)
+save("def f():\n    return 2\n")
+save("def f():\n    return 3\nX = nope\n")
+save("def f():\n    return 4\n", 0o666)
+hotswap._core.set_log_sink(None)
+# without one: hotswap.events.to_logger words the same events
+save("def f():\n    return 5\n")
+save("def f():\n    return 6\nX = nope\n")
+hotswap.unwatch()
+print(json.dumps({
+    "kinds": kinds(got),
+    "failed_text": events.message(got[1]),
+    "error": str(got[1]["error"]),
+    "ww": events.message(got[2]),
+    "records": records,
+}))
+"""
+
+
+def test_core_hands_structured_events_to_python(tmp_path):
+    # issue 9: the core says what happened as a dict holding the Report and
+    # the ReloadError; the words (the CLI's lines, the "hotswap" logger's)
+    # are hotswap.events'
+    (tmp_path / "emod.py").write_text("def f():\n    return 1\n")
+    r = subprocess.run([sys.executable, "-c", EVENTS, str(tmp_path)],
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["kinds"] == [
+        ["applied", [["report", "Report"]]],
+        ["failed", [["error", "ReloadError"], ["report", "Report"]]],
+        ["world_writable", [["filename", "str"]]],
+    ], out
+    # a failure: the ReloadError's message, then the user's traceback
+    assert out["failed_text"].startswith(out["error"] + "\nTraceback")
+    assert "X = nope" in out["failed_text"]
+    assert out["ww"].startswith("not reloading ") and \
+        "world-writable" in out["ww"]
+    logged = out["records"]
+    assert logged[0].startswith("hotswap: emod reloaded: 1 updated"), logged
+    assert logged[1].startswith("cannot reload emod: HS504: NameError"), \
+        logged
+    assert len(logged) == 2, logged

@@ -19,7 +19,7 @@ import time
 
 import hotswap
 import pytest
-from hotswap import __main__ as cli
+from hotswap import _runmain
 
 pytestmark = pytest.mark.skipif(not hasattr(hotswap, "watch"),
                                 reason="no watcher in this build")
@@ -63,9 +63,9 @@ def hs_popen(args, cwd):
 def test_installed_m_target_roots_at_the_project(target, tmp_path,
                                                  monkeypatch):
     monkeypatch.chdir(tmp_path)
-    spec, root = cli._prepare_module(target)
+    spec, root = _runmain._prepare_module(target)
     assert root == str(tmp_path.resolve())
-    assert cli._installed(spec.origin)
+    assert _runmain._installed(spec.origin)
 
 
 def test_project_m_target_roots_at_its_package(tmp_path, monkeypatch):
@@ -73,7 +73,7 @@ def test_project_m_target_roots_at_its_package(tmp_path, monkeypatch):
     write(tmp_path / "proj" / "pkg" / "tool.py", "")
     monkeypatch.chdir(tmp_path / "proj")
     monkeypatch.syspath_prepend(str(tmp_path / "proj"))
-    spec, root = cli._prepare_module("pkg.tool")
+    spec, root = _runmain._prepare_module("pkg.tool")
     assert root == str((tmp_path / "proj" / "pkg").resolve())
 
 

@@ -256,3 +256,55 @@ def test_patch_has_no_partial_mode(sb):
     """)
     with pytest.raises(TypeError):
         hotswap.patch(m.f, m.f, partial=True)
+
+
+@pytest.mark.parametrize("nested", ["hotswap.reload(hotfix)",
+                                    "hotswap.patch(hotfix.f, hotfix.f)"])
+def test_one_batch_lifecycle_for_reload_and_patch(sb, nested):
+    # issue 9: reload(), patch() and the watcher run one batch lifecycle
+    # (batch.c): a batch started inside another is refused the same way,
+    # the outer batch fails and changes nothing, and the collector runs
+    # again after every batch, applied or failed
+    import gc
+    hotfix = sb.load("""
+        def f():
+            return 1
+    """, base="hotfix")
+    m = sb.load("""
+        import hotswap
+        import $hotfix as hotfix
+
+        def g():
+            return 1
+    """, hotfix=hotfix.__name__)
+    held = m.g
+    sb.update(m, """
+        import hotswap
+        import $hotfix as hotfix
+
+        def g():
+            return 2
+
+        $nested
+    """, hotfix=hotfix.__name__, nested=nested)
+    api = nested.split("(")[0]
+    with pytest.raises(hotswap.ReloadError) as info:
+        hotswap.reload(m)
+    assert info.value.code == "HS504"
+    cause = info.value.__cause__
+    assert isinstance(cause, RuntimeError)
+    assert str(cause) == f"{api}() called while a reload is running"
+    assert held() == 1 and m.g is held
+    assert gc.isenabled()
+    # a patch that fails rolls back and resumes the collector too
+    with pytest.raises(hotswap.ReloadError) as info:
+        hotswap.patch(held, (lambda: (yield)))
+    assert info.value.code == "HS507" and held() == 1
+    assert gc.isenabled()
+    # a program that turned the collector off keeps it off
+    gc.disable()
+    try:
+        assert hotswap.patch(hotfix.f, held).ok and hotfix.f() == 1
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -127,23 +127,30 @@ hs_build_install() {
 # repo root, tee its output to LOG.  Returns pytest's status, except that 5
 # (no tests collected) becomes 0 when HOTSWAP_ALLOW_NO_TESTS=1.
 hs_pytest() {
-    local venv="$1" log="$2" rc color=() where=(tests) a
+    local venv="$1" log="$2" rc color=() where=(tests) a tmp
     shift 2
+    tmp="$(mktemp -d "${TMPDIR:-/tmp}/pytest-run.XXXXXX")" || return 1
     # arguments naming test files or directories replace the default
     for a in "$@"; do
         [[ "$a" == tests/* || "$a" == tests ]] && where=()
     done
     [[ -t 1 ]] && color=(--color=yes)
+    # Each run has its own temporary root, outside the tree and the venv:
+    # under the shared /tmp/pytest-of-$USER, a run's exit-time clean-up of
+    # old directories races with another run's (two worktrees, or the
+    # harnesses) and fails the session with an rm_rf warning after every
+    # test passed.
     # pytest's status through the pipe to tee, whatever set -e/-o pipefail
     # the caller runs with.
     (
         cd "$HS_ROOT" &&
         "$venv/bin/python" -X dev -m pytest -q -p no:cacheprovider \
-            "${color[@]}" "${where[@]}" "$@" </dev/null
+            --basetemp "$tmp" "${color[@]}" "${where[@]}" "$@" </dev/null
         echo "$?" >"$log.rc"
     ) 2>&1 | tee "$log" || true
     rc="$(cat "$log.rc" 2>/dev/null || echo 1)"
     rm -f "$log.rc"
+    rm -rf "$tmp"
     if [[ "$rc" == 5 && "${HOTSWAP_ALLOW_NO_TESTS:-0}" == 1 ]]; then
         hs_say "(no tests collected: allowed by HOTSWAP_ALLOW_NO_TESTS=1)"
         rc=0

@@ -31,7 +31,7 @@ fi
 
 venv="$HS_ROOT/.venvs/tools"
 cf="$venv/bin/clang-format"
-if ! [[ -x "$cf" ]] || ! "$cf" --version | grep -q " $CLANG_FORMAT_VERSION"; then
+if ! [[ -x "$cf" ]] || [[ "$("$cf" --version)" != *" $CLANG_FORMAT_VERSION"* ]]; then
     py="$(command -v python3)" || { hs_err "python3 not found"; exit 1; }
     rm -rf "$venv"
     "$py" -m venv "$venv"

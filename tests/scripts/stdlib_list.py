@@ -71,13 +71,8 @@ CI = ["textwrap", "graphlib", "fnmatch", "optparse", "fractions", "difflib"]
 # eng13a fixed 13 (base64, email), 16 (difflib, collections), 18
 # (inspect), 26 (fractions), 16 and 23 (_pydatetime): they pass on 3.12.1.
 KNOWN = {
-    # after eng13a + eng13b + deco10, 3.12.1
-    "typing": {29: "touch, revert: _tp_cache edited, so Literal's "
-                   "_getitem and _generic_class_getitem (decorated by "
-                   "@_tp_cache) are decorated again: new wrapper objects "
-                   "(HS102)",
-               "keys": {"typing:Literal*": 29,
-                        "typing:_generic_class_getitem*": 29}},
+    # after eng13a + eng13b + deco10, 3.12.1; typing's cause 29 (a
+    # re-decorated def lost its identity: HS102) fixed by wrap10 (redeco.c)
 }
 
 # Interpreter differences (measured with the same engine; the CI subset on

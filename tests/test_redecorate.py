@@ -1,0 +1,418 @@
+"""A def decorated again keeps its object (issue 10 point 3, issue 13
+cause 29): when the decorator expression changed (`@times(2)` ->
+`@times(3)`), a decorator was added or removed, or the definition of a
+decorator the def names changed, and the decoration returns a wrapper, the
+new wrapper's state moves onto the old wrapper object, which stays bound:
+references taken before (`from m import f`, callback lists) run the new
+body through the new decoration, as a fresh import's object does.  Each
+scenario holds references the way programs do, reloads, and compares with
+a fresh import of v2."""
+import functools
+import inspect
+
+import hotswap
+import pytest
+from hs_helpers import codes, fresh_import, one
+
+
+TIMES = """
+    import functools
+    def times(k):
+        def deco(fn):
+            @functools.wraps(fn)
+            def wrapper(*args):
+                return ("times", k, fn(*args) * k)
+            return wrapper
+        return deco
+    @times({k})
+    def f(x):
+        "doc {k}"
+        return x + {a}
+    HOOKS = [f]
+"""
+
+
+def test_factory_argument_changed_moves_the_new_wrapper_onto_the_old(sb):
+    m = sb.load(TIMES.format(k=2, a=1))
+    user = sb.load("from $m import f\n", base="user", m=m.__name__)
+    held, inner = m.f, m.f.__wrapped__
+    hooks = m.HOOKS
+    sb.update(m, TIMES.format(k=3, a=10))
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    assert one(report, "f").action == "updated"
+    fresh = fresh_import(m)
+    assert m.f is held and user.f is held and hooks[0] is held
+    assert held(1) == user.f(1) == fresh.f(1) == ("times", 3, 33)
+    # the new wrapper wraps the kept, patched function
+    assert held.__wrapped__ is inner
+    assert inner(1) == fresh.f.__wrapped__(1) == 11
+    assert held.__doc__ == fresh.f.__doc__ == "doc 3"
+    assert held.__name__ == "f"
+    # a later body edit reaches the held wrapper and the inner function
+    sb.update(m, TIMES.format(k=3, a=100))
+    hotswap.reload(m)
+    assert m.f is held and held(1) == fresh_import(m).f(1) == ("times", 3,
+                                                               303)
+    assert inner(1) == 101
+
+
+def test_unchanged_body_and_two_decorator_edits_in_a_row(sb):
+    m = sb.load(TIMES.format(k=2, a=1))
+    held = m.f
+    for k in (3, 4):
+        sb.update(m, TIMES.format(k=k, a=1))
+        report = hotswap.reload(m)
+        assert not codes(report), str(report)
+        assert m.f is held and held(0) == fresh_import(m).f(0) == (
+            "times", k, k)
+
+
+DEFN = """
+    import functools
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args):
+            return {ret}
+        return wrapper
+    @deco
+    def g(x):
+        return ("g", x)
+"""
+
+
+@pytest.mark.parametrize("ret", [
+    '("v2", fn(*args))',
+    # a free variable the old wrapper does not have (closure grows)
+    '("v2", extra, fn(*args))',
+])
+def test_decorator_definition_changed_keeps_the_wrapper(sb, ret):
+    src = DEFN if "extra" not in ret else DEFN.replace(
+        "def deco(fn):", "def deco(fn):\n        extra = 7")
+    m = sb.load(DEFN.format(ret='("v1", fn(*args))'))
+    held, inner = m.g, m.g.__wrapped__
+    callbacks = [m.g]
+    sb.update(m, src.format(ret=ret))
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    fresh = fresh_import(m)
+    assert m.g is held and callbacks[0] is held
+    assert held(1) == fresh.g(1)
+    assert held.__wrapped__ is inner
+
+
+def test_free_variables_renamed_in_the_wrapper(sb):
+    v1 = """
+        def deco(fn):
+            def wrapper(x):
+                return ("w", fn(x))
+            wrapper.inner = fn
+            return wrapper
+        @deco
+        def h(x):
+            return x
+    """
+    v2 = """
+        def deco(func):
+            tag = "t"
+            def wrapper(x):
+                return (tag, func(x))
+            wrapper.inner = func
+            return wrapper
+        @deco
+        def h(x):
+            return x * 2
+    """
+    m = sb.load(v1)
+    held, inner = m.h, m.h.inner
+    sb.update(m, v2)
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    assert m.h is held and held.inner is inner
+    assert held(2) == fresh_import(m).h(2) == ("t", 4)
+    assert held.__code__.co_freevars == ("func", "tag")
+
+
+def test_decorator_added_and_removed(sb):
+    plain = """
+        import functools
+        def deco(fn):
+            @functools.wraps(fn)
+            def wrapper(*a):
+                return ("deco", fn(*a))
+            return wrapper
+        def f(x):
+            return x + {a}
+    """
+    m = sb.load(plain.format(a=1))
+    held = m.f
+    sb.update(m, plain.format(a=2).replace(
+        "    def f(x)", "    @deco\n        def f(x)"))
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    assert m.f is held
+    assert held(1) == fresh_import(m).f(1) == ("deco", 3)
+    assert inspect.signature(held) == inspect.signature(fresh_import(m).f)
+    # removed again: the held object runs the bare body
+    sb.update(m, plain.format(a=3))
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    assert m.f is held
+    assert held(1) == fresh_import(m).f(1) == 4
+    assert not hasattr(held, "__wrapped__")
+    assert held.__name__ == "f"
+    sb.update(m, plain.format(a=4))
+    hotswap.reload(m)
+    assert m.f is held and held(1) == 5
+
+
+def test_decorator_removed_from_a_wrapped_function(sb):
+    v1 = """
+        import functools
+        def deco(fn):
+            @functools.wraps(fn)
+            def wrapper(*a):
+                return ("deco", fn(*a))
+            return wrapper
+        @deco
+        def f(x):
+            return x
+    """
+    m = sb.load(v1)
+    held, inner = m.f, m.f.__wrapped__
+    sb.update(m, v1.replace("        @deco\n", "").replace("return x", "return -x"))
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    assert m.f is held
+    assert held(1) == fresh_import(m).f(1) == -1
+    assert inner(1) == -1
+    assert not hasattr(held, "__wrapped__")
+    # later edits reach both
+    sb.update(m, v1.replace("        @deco\n", "").replace("return x", "return 9"))
+    hotswap.reload(m)
+    assert held(1) == inner(1) == 9
+
+
+COMMAND = """
+    class Command:
+        {slots}
+        def __init__(self, callback, name):
+            self.callback = callback
+            self.name = name
+        def __call__(self, *a):
+            return (self.name, self.callback(*a))
+    def command(name):
+        def deco(fn):
+            return Command(fn, name)
+        return deco
+    @command("{name}")
+    def cli(x):
+        return x + {a}
+"""
+
+
+@pytest.mark.parametrize("slots", ["", '__slots__ = ("callback", "name")'])
+def test_callable_object_decorator_state_moves(sb, slots):
+    m = sb.load(COMMAND.format(slots=slots, name="a", a=1))
+    user = sb.load("from $m import cli\n", base="user", m=m.__name__)
+    held, inner = m.cli, m.cli.callback
+    sb.update(m, COMMAND.format(slots=slots, name="b", a=2))
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    fresh = fresh_import(m)
+    assert m.cli is held and user.cli is held
+    assert held(1) == fresh.cli(1) == ("b", 3)
+    assert held.name == "b"
+    assert held.callback is inner
+
+
+def test_layers_keep_their_identity(sb):
+    v = """
+        import functools
+        def outer(fn):
+            @functools.wraps(fn)
+            def o(*a):
+                return ("outer", fn(*a))
+            return o
+        def mid(k):
+            def deco(fn):
+                @functools.wraps(fn)
+                def m(*a):
+                    return ("mid", k, fn(*a))
+                return m
+            return deco
+        @outer
+        @mid({k})
+        def f(x):
+            return x
+    """
+    m = sb.load(v.format(k=1))
+    held = m.f
+    middle = held.__wrapped__
+    inner = middle.__wrapped__
+    sb.update(m, v.format(k=2))
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    assert m.f is held and held.__wrapped__ is middle
+    assert middle.__wrapped__ is inner
+    assert held(1) == fresh_import(m).f(1) == ("outer", ("mid", 2, 1))
+    assert middle(1) == ("mid", 2, 1)
+
+
+def test_decorator_that_raises_fails_the_batch_rolled_back(sb):
+    m = sb.load(TIMES.format(k=2, a=1))
+    held, inner = m.f, m.f.__wrapped__
+    sb.update(m, TIMES.format(k="'x' + 1", a=5))
+    with pytest.raises(hotswap.ReloadError):
+        hotswap.reload(m)
+    assert m.f is held and held.__wrapped__ is inner
+    assert held(1) == ("times", 2, 4)
+
+
+def test_failed_batch_rolls_the_moved_state_back(sb):
+    m = sb.load(TIMES.format(k=2, a=1))
+    held, inner = m.f, m.f.__wrapped__
+    code, closure, doc = held.__code__, held.__closure__, held.__doc__
+    sb.update(m, TIMES.format(k=3, a=1) + "\nBOOM = 1 / 0\n")
+    with pytest.raises(hotswap.ReloadError):
+        hotswap.reload(m)
+    assert m.f is held and held.__code__ is code
+    assert held.__closure__ == closure and held.__doc__ == doc == "doc 2"
+    assert held.__wrapped__ is inner
+    assert held(1) == ("times", 2, 4)
+    # and the next valid batch applies
+    sb.update(m, TIMES.format(k=3, a=1))
+    hotswap.reload(m)
+    assert m.f is held and held(1) == ("times", 3, 6)
+
+
+def test_another_kind_of_wrapper_is_still_hs102(sb):
+    v1 = """
+        import functools
+        def deco(fn):
+            @functools.wraps(fn)
+            def wrapper(*a):
+                return ("deco", fn(*a))
+            return wrapper
+        @deco
+        def f(x):
+            return x
+    """
+    m = sb.load(v1)
+    held = m.f
+    sb.update(m, v1.replace("@deco", "@functools.lru_cache(maxsize=4)"))
+    report = hotswap.reload(m)
+    assert one(report, "f").code == "HS102"
+    fresh = fresh_import(m)
+    assert m.f is not held and m.f(1) == fresh.f(1) == 1
+    assert held(1) == ("deco", 1)   # documented: the old decoration
+
+
+def test_unchanged_decorator_is_not_run_again(sb):
+    v = """
+        CALLS = []
+        def deco(fn):
+            CALLS.append(fn.__name__)
+            def wrapper(*a):
+                return ("deco", fn(*a))
+            return wrapper
+        @deco
+        def f(x):
+            return x + {a}
+    """
+    m = sb.load(v.format(a=1))
+    held, calls = m.f, m.CALLS
+    sb.update(m, v.format(a=2))
+    hotswap.reload(m)
+    assert m.f is held and held(1) == ("deco", 3)
+    assert calls == ["f"]
+
+
+def test_slotted_decorator_object_keeps_its_inner_layers(sb):
+    # typing's `@_SpecialForm @_tp_cache(typed=True) def Literal`: a
+    # slotted object holding a functools.wraps wrapper of the function
+    v = """
+        import functools
+        def cache(fn):
+            @functools.wraps(fn)
+            def inner(*a):
+                return ("cache{w}", fn(*a))
+            return inner
+        class Form:
+            __slots__ = ("_name", "_getitem")
+            def __init__(self, getitem):
+                self._getitem = getitem
+                self._name = getitem.__name__
+            def __getitem__(self, p):
+                return self._getitem(self, p)
+        @Form
+        @cache
+        def Lit(self, p):
+            return ("lit", p)
+    """
+    m = sb.load(v.format(w=1))
+    held, mid = m.Lit, m.Lit._getitem
+    inner = mid.__wrapped__
+    sb.update(m, v.format(w=2))
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    assert m.Lit is held and held._getitem is mid
+    assert mid.__wrapped__ is inner
+    assert held[3] == fresh_import(m).Lit[3] == ("cache2", ("lit", 3))
+
+
+def test_unchanged_decorator_signature_or_doc_edit_is_hs105(sb):
+    v = """
+        import functools
+        def deco(fn):
+            @functools.wraps(fn)
+            def w(*a):
+                return fn(*a)
+            w.argcount = fn.__code__.co_argcount
+            return w
+        @deco
+        def f({params}):
+            "{doc}"
+            return {ret}
+    """
+    m = sb.load(v.format(params="x", doc="old", ret="x"))
+    held = m.f
+    # a body edit: nothing the decorator read changed, no code
+    sb.update(m, v.format(params="x", doc="old", ret="x + 1"))
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    # the docstring and the parameters changed: reported
+    sb.update(m, v.format(params="x, y=0", doc="new", ret="x + y"))
+    report = hotswap.reload(m)
+    entry = one(report, "f")
+    assert (entry.action, entry.code) == ("updated", "HS105")
+    assert m.f is held and held(1, 2) == fresh_import(m).f(1, 2) == 3
+    # the documented difference: what the decorator copied at import
+    assert held.__doc__ == "old" and held.argcount == 1
+    assert fresh_import(m).f.__doc__ == "new"
+
+
+def test_method_decorator_expression_changed_keeps_the_member(sb):
+    v = """
+        import functools
+        def times(k):
+            def deco(fn):
+                @functools.wraps(fn)
+                def wrapper(self, *a):
+                    return ("times", k, fn(self, *a) * k)
+                return wrapper
+            return deco
+        class C:
+            @times({k})
+            def m(self, x):
+                return x + {a}
+    """
+    m = sb.load(v.format(k=2, a=1))
+    member, inner = m.C.__dict__["m"], m.C.__dict__["m"].__wrapped__
+    bound = m.C().m
+    sb.update(m, v.format(k=3, a=2))
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    assert m.C.__dict__["m"] is member and member.__wrapped__ is inner
+    assert bound(1) == m.C().m(1) == fresh_import(m).C().m(1) == (
+        "times", 3, 9)
