@@ -125,6 +125,24 @@ hs_code_equal(PyObject *a, PyObject *b, int with_lines)
     int r = PyObject_RichCompareBool(ca, cb, Py_EQ);
     Py_DECREF(ca);
     Py_DECREF(cb);
+    PyObject *ka = NULL, *kb = NULL;
+    if (r == 1) {
+        ka = PyObject_GetAttrString(a, "co_consts");
+        kb = ka ? PyObject_GetAttrString(b, "co_consts") : NULL;
+        r = kb ? 1 : -1;
+    }
+    /* the constants other than code objects first: a statement whose
+     * text changed mostly differs there (an edited literal) or in the
+     * bytecode, and the fields below are fetched as new objects */
+    if (r == 1 && PyTuple_GET_SIZE(ka) != PyTuple_GET_SIZE(kb)) {
+        r = 0;
+    }
+    for (Py_ssize_t i = 0; r == 1 && i < PyTuple_GET_SIZE(ka); i++) {
+        PyObject *x = PyTuple_GET_ITEM(ka, i), *y = PyTuple_GET_ITEM(kb, i);
+        if (!PyCode_Check(x) || !PyCode_Check(y)) {
+            r = consts_equal(x, y, with_lines);
+        }
+    }
     for (int i = 0; r == 1 && fields[i] != NULL; i++) {
         r = attr_equal(a, b, fields[i]);
     }
@@ -132,12 +150,10 @@ hs_code_equal(PyObject *a, PyObject *b, int with_lines)
         r = attr_equal(a, b, HS_CODE_LINETABLE_ATTR);
     }
     if (r == 1) {
-        PyObject *ka = PyObject_GetAttrString(a, "co_consts");
-        PyObject *kb = ka ? PyObject_GetAttrString(b, "co_consts") : NULL;
-        r = kb ? consts_equal(ka, kb, with_lines) : -1;
-        Py_XDECREF(ka);
-        Py_XDECREF(kb);
+        r = consts_equal(ka, kb, with_lines);
     }
+    Py_XDECREF(ka);
+    Py_XDECREF(kb);
     return r;
 }
 
@@ -181,10 +197,28 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
         return 0;
     }
     PyObject *names = PyObject_GetAttrString(code, "co_names");
-    PyObject *raw = names ? PyObject_GetAttrString(code, "co_code") : NULL;
-    PyObject *mod = raw ? PyImport_ImportModule("opcode") : NULL;
-    PyObject *opmap = mod ? PyObject_GetAttrString(mod, "opmap") : NULL;
+    PyObject *raw = NULL, *mod = NULL, *opmap = NULL;
     int r = -1, stuck = 0;
+    if (names == NULL) {
+        goto done;
+    }
+    int named = 0; /* cheap first: a module's code (every statement staged)
+                    * has no such name, and co_code is a new copy */
+    for (Py_ssize_t i = 0; PyTuple_Check(names) && i < PyTuple_GET_SIZE(names);
+         i++)
+    {
+        PyObject *n = PyTuple_GET_ITEM(names, i);
+        named |=
+            PyUnicode_Check(n)
+            && PyUnicode_CompareWithASCIIString(n, "__firstlineno__") == 0;
+    }
+    if (PyTuple_Check(names) && !named) {
+        r = 0;
+        goto done;
+    }
+    raw = PyObject_GetAttrString(code, "co_code");
+    mod = raw ? PyImport_ImportModule("opcode") : NULL;
+    opmap = mod ? PyObject_GetAttrString(mod, "opmap") : NULL;
     if (opmap == NULL) {
         goto done;
     }
@@ -263,6 +297,15 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
             && (b[i] == load_const || b[i] == return_const))
         {
             goto done; /* shared with another instruction */
+        }
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
+        PyObject *o = PyTuple_GET_ITEM(consts, i);
+        int ovf = 0;
+        if (i != k && PyLong_CheckExact(o)
+            && PyLong_AsLongAndOverflow(o, &ovf) == want && !ovf)
+        {
+            goto done; /* a fresh compile would share that constant */
         }
     }
     PyObject *v = PyLong_FromLong(want);

@@ -34,6 +34,30 @@
 /* ------------------------------------------------------------------ */
 /* compiling                                                           */
 
+/* Empty lines put before a class statement whose __firstlineno__ moving
+ * from line 1 cannot give (hs_stage_compile_range): more than 255, so the
+ * line is a LOAD_CONST constant on 3.14+ as at any real line past 256. */
+#define STAGE_PAD_LINES 300
+
+/* text[0:len) compiled after `pad` empty lines.  New reference. */
+static PyObject *
+compile_padded(HsJob *job, const char *text, Py_ssize_t len, int pad)
+{
+    PyCompilerFlags flags = HS_COMPILER_FLAGS_INIT(
+        job->cf_flags | PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
+    PyObject *padded = PyBytes_FromStringAndSize(NULL, pad + len);
+    if (padded == NULL) {
+        return NULL;
+    }
+    char *q = PyBytes_AS_STRING(padded);
+    memset(q, '\n', (size_t)pad);
+    memcpy(q + pad, text, len);
+    PyObject *code =
+        Py_CompileStringObject(q, job->filename, Py_file_input, &flags, -1);
+    Py_DECREF(padded);
+    return code;
+}
+
 PyObject *
 hs_stage_compile_range(HsJob *job, const char *text, Py_ssize_t start,
                        Py_ssize_t end, int line, Py_ssize_t blank_to)
@@ -63,23 +87,26 @@ hs_stage_compile_range(HsJob *job, const char *text, Py_ssize_t start,
     int inexact = 0;
     PyObject *shifted = hs_code_shift_ex(code, line - 1, &inexact);
     Py_DECREF(code);
+    if (shifted != NULL && inexact && line - 1 > STAGE_PAD_LINES) {
+        /* 3.13+: a class body's __firstlineno__ that moving from line 1
+         * cannot give exactly (3.14's small-int form across line 256, or
+         * the constant 1 shared with the body): compile after a few
+         * hundred empty lines, where the line is a constant of its own,
+         * and move that.  Padding with all line - 1 empty lines costs a
+         * tokenizer pass over them per class statement: quadratic in the
+         * file (386 ms for the 1,000 classes of a 10,000-function module
+         * on 3.14, more than compiling the whole file) */
+        inexact = 0;
+        int delta = line - 1 - STAGE_PAD_LINES;
+        code = compile_padded(job, p, len, STAGE_PAD_LINES);
+        Py_SETREF(shifted,
+                  code ? hs_code_shift_ex(code, delta, &inexact) : NULL);
+        Py_XDECREF(code);
+    }
     if (shifted != NULL && inexact) {
-        /* 3.13+: a class body's __firstlineno__ that moving cannot give
-         * exactly (3.14's small-int form across line 256): compile the
-         * text at its real lines, after as many empty ones */
-        PyObject *padded = PyBytes_FromStringAndSize(NULL, line - 1 + len);
-        if (padded == NULL) {
-            Py_CLEAR(shifted);
-        }
-        else {
-            char *q = PyBytes_AS_STRING(padded);
-            memset(q, '\n', (size_t)(line - 1));
-            memcpy(q + line - 1, p, len);
-            Py_SETREF(shifted,
-                      Py_CompileStringObject(q, job->filename, Py_file_input,
-                                             &flags, -1));
-            Py_DECREF(padded);
-        }
+        /* still not exact (the constant collides with one of the body's):
+         * compile the text at its real lines, after as many empty ones */
+        Py_SETREF(shifted, compile_padded(job, p, len, line - 1));
     }
     Py_DECREF(buf);
     return shifted;
@@ -1231,23 +1258,104 @@ record_def_result(HsJob *job, Py_ssize_t i)
  * A record per such name: (name, staged value, live value, index of the
  * chunk after which the live value holds, exposed?). */
 typedef struct {
-    PyObject *list; /* strong: list of [name, staged, live, k, exposed] */
+    PyObject *list;     /* strong: list of [name, staged, live, k, exposed] */
+    Py_ssize_t pending; /* records of list not exposed yet */
+    /* the kept chunks (staged ones bind what they bind when they run),
+     * indexed once for stage_later_binder: a scan of every later chunk per
+     * decorated def is quadratic when every statement changed */
+    PyObject *named;   /* strong dict, or NULL until needed: name -> list of
+                        * the indices of the kept def, class and assignment
+                        * chunks of that name, ascending */
+    Py_ssize_t *other; /* PyMem: the other kept chunks, ascending */
+    Py_ssize_t nother;
 } Exposure;
 
-/* The kept chunk after ci that binds `name` again, or -1.  -2 error. */
-static Py_ssize_t
-stage_later_binder(HsJob *job, Py_ssize_t ci, PyObject *name)
+static int
+exposure_index(HsJob *job, Exposure *ex)
 {
-    for (Py_ssize_t k = ci + 1; k < job->chunks.len; k++) {
+    const char *text = PyBytes_AS_STRING(job->text);
+    ex->named = PyDict_New();
+    ex->other = PyMem_New(Py_ssize_t, job->chunks.len ? job->chunks.len : 1);
+    if (ex->named == NULL || ex->other == NULL) {
+        if (ex->other == NULL) {
+            PyErr_NoMemory();
+        }
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < job->chunks.len; k++) {
+        HsChunk *c = &job->chunks.items[k];
         if (PyList_GET_ITEM(job->codes, k) != Py_None) {
-            continue; /* staged: it binds what it binds when it runs */
+            continue;
+        }
+        if (c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS
+            && c->kind != HS_CHUNK_ASSIGN)
+        {
+            ex->other[ex->nother++] = k;
+            continue;
+        }
+        if (c->name_len == 0) {
+            continue; /* binds no name hs_plan_kept_chunk_binds knows */
+        }
+        PyObject *n = hs_plan_chunk_name(text, c), *at = NULL, *list = NULL;
+        int r = -1;
+        if (n != NULL && (at = PyLong_FromSsize_t(k)) != NULL
+            && PyDict_GetItemRef(ex->named, n, &list) >= 0)
+        {
+            if (list == NULL) {
+                list = PyList_New(0);
+                r = list ? PyDict_SetItem(ex->named, n, list) : -1;
+            }
+            else {
+                r = 0;
+            }
+            if (r == 0) {
+                r = PyList_Append(list, at);
+            }
+        }
+        Py_XDECREF(n);
+        Py_XDECREF(at);
+        Py_XDECREF(list);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The kept chunk after ci that binds `name` again, or -1.  -2 error.
+ * What hs_plan_kept_chunk_binds on every later kept chunk would find. */
+static Py_ssize_t
+stage_later_binder(HsJob *job, Exposure *ex, Py_ssize_t ci, PyObject *name)
+{
+    if (ex->named == NULL && exposure_index(job, ex) < 0) {
+        return -2;
+    }
+    Py_ssize_t first = -1;
+    PyObject *list = PyDict_GetItemWithError(ex->named, name); /* borrowed */
+    if (list == NULL && PyErr_Occurred()) {
+        return -2;
+    }
+    for (Py_ssize_t w = 0; list != NULL && w < PyList_GET_SIZE(list); w++) {
+        Py_ssize_t k = PyLong_AsSsize_t(PyList_GET_ITEM(list, w));
+        if (k > ci) {
+            first = k;
+            break;
+        }
+    }
+    for (Py_ssize_t w = 0; w < ex->nother; w++) {
+        Py_ssize_t k = ex->other[w];
+        if (k <= ci) {
+            continue;
+        }
+        if (first >= 0 && k > first) {
+            break;
         }
         int r = hs_plan_kept_chunk_binds(job, k, name);
         if (r != 0) {
             return r < 0 ? -2 : k;
         }
     }
-    return -1;
+    return first;
 }
 
 /* Does `live` look like what the statement itself makes (a function of
@@ -1319,7 +1427,7 @@ stage_note_binding(HsJob *job, Exposure *ex, Py_ssize_t ci)
         goto done;
     }
     r = -1;
-    Py_ssize_t k = stage_later_binder(job, ci, name);
+    Py_ssize_t k = stage_later_binder(job, ex, ci, name);
     if (k == -2) {
         goto done;
     }
@@ -1347,6 +1455,9 @@ stage_note_binding(HsJob *job, Exposure *ex, Py_ssize_t ci)
     if (PyList_Append(ex->list, rec) < 0) {
         goto done;
     }
+    if (k != ci) {
+        ex->pending++;
+    }
     r = k == ci ? stage_expose_one(job, rec) : 0;
 done:
     Py_XDECREF(name);
@@ -1362,13 +1473,17 @@ done:
 static int
 stage_expose_due(HsJob *job, Exposure *ex, Py_ssize_t j)
 {
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(ex->list); i++) {
+    for (Py_ssize_t i = 0; ex->pending > 0 && i < PyList_GET_SIZE(ex->list);
+         i++)
+    {
         PyObject *rec = PyList_GET_ITEM(ex->list, i);
         if (PyList_GET_ITEM(rec, 4) == Py_False
-            && PyLong_AsSsize_t(PyList_GET_ITEM(rec, 3)) < j
-            && stage_expose_one(job, rec) < 0)
+            && PyLong_AsSsize_t(PyList_GET_ITEM(rec, 3)) < j)
         {
-            return -1;
+            if (stage_expose_one(job, rec) < 0) {
+                return -1;
+            }
+            ex->pending--;
         }
     }
     return 0;
@@ -1399,7 +1514,7 @@ hs_stage_run(HsJob *job)
 {
     PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
     PyObject *hook = NULL;
-    Exposure ex = {NULL};
+    Exposure ex = {NULL, 0, NULL, NULL, 0};
     int result = -1;
     if (current_stage != NULL) {
         PyErr_SetString(PyExc_RuntimeError,
@@ -1464,6 +1579,8 @@ hs_stage_run(HsJob *job)
     result = 0;
 done:
     Py_XDECREF(ex.list);
+    Py_XDECREF(ex.named);
+    PyMem_Free(ex.other);
     current_stage = NULL;
     {
         PyObject *exc = PyErr_GetRaisedException();
