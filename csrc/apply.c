@@ -7,6 +7,7 @@
  * Main thread, GIL held.
  */
 #include "apply.h"
+#include "compound.h"
 #include "classes.h"
 #include "funcs.h"
 #include "internals.h"
@@ -592,6 +593,14 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
         return hs_report_add(job, name, kind, "kept", "HS001", line,
                              "the file was run as a whole; existing data "
                              "keeps its value");
+    }
+    if (c != NULL) {
+        /* bound inside an edited compound statement by an inner statement
+         * the edit did not touch: kept, as an unedited statement's data */
+        int kept = hs_compound_keeps(job, ci, name);
+        if (kept != 0) {
+            return kept < 0 ? -1 : 0;
+        }
     }
     int verdict = ask_policy(job, name, old, new);
     if (verdict < 0) {
