@@ -751,6 +751,23 @@ is_skipped_name(PyObject *name)
     return 0;
 }
 
+/* A skipped name the class body defined as a member of its own: a
+ * property or function named __module__/__dict__/__weakref__ (wrapt's
+ * proxies, whose metaclass copies such properties in) is a member like
+ * any other; its accessors follow edits (issue 13, cause 2). */
+static int
+is_own_special_member(PyObject *name, PyObject *value)
+{
+    if (!PyObject_TypeCheck(value, &PyProperty_Type)
+        && !PyFunction_Check(value))
+    {
+        return 0;
+    }
+    return PyUnicode_CompareWithASCIIString(name, "__module__") == 0
+           || PyUnicode_CompareWithASCIIString(name, "__dict__") == 0
+           || PyUnicode_CompareWithASCIIString(name, "__weakref__") == 0;
+}
+
 PyObject *
 hs_cls_own_dict(PyObject *klass)
 {
@@ -1206,7 +1223,9 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         PyObject *pair = PyList_GET_ITEM(items, i);
         PyObject *name = PyTuple_GET_ITEM(pair, 0);
         PyObject *value = PyTuple_GET_ITEM(pair, 1);
-        if (!PyUnicode_Check(name) || is_skipped_name(name)) {
+        if (!PyUnicode_Check(name)
+            || (is_skipped_name(name) && !is_own_special_member(name, value)))
+        {
             continue;
         }
         if (members != NULL && PyDict_GetItemWithError(members, name)) {

@@ -186,3 +186,72 @@ def test_compound_keep_rolls_back_with_the_batch(sb):
         hotswap.reload(m)
     assert m.REGISTRY is reg and m.edited() == 1
 
+
+# ------------------------------ 2: classes with rewritten __module__ --
+REEXPORT = """
+    class C:
+        def f(self):
+            return {value}
+
+    C.__module__ = "elsewhere"
+"""
+
+
+def test_rewritten_module_class_is_updated_in_place(sb):
+    m = sb.load(REEXPORT.format(value=1))
+    C = m.C
+    obj = C()
+    sb.update(m, REEXPORT.format(value=2))
+    assert hotswap.reload(m).ok
+    fresh = fresh_import(m)
+    assert m.C is C and C.__module__ == "elsewhere"
+    assert obj.f() == fresh.C().f() == 2
+    assert_as_fresh(C.f, fresh.C.f)
+
+
+# wrapt: the proxy base's __module__/__dict__/__weakref__ are properties of
+# the class body, copied into every proxy class by the metaclass.
+PROXY = """
+    class _Methods(object):
+        @property
+        def __module__(self):
+            return {tag!r} + self.__wrapped__.__module__
+
+        @property
+        def __dict__(self):
+            return ({tag!r}, self.__wrapped__.__dict__)
+
+        @property
+        def __weakref__(self):
+            return {tag!r}
+
+    class _Meta(type):
+        def __new__(cls, name, bases, dictionary):
+            dictionary.update(vars(_Methods))
+            return type.__new__(cls, name, bases, dictionary)
+
+    class Proxy(metaclass=_Meta):
+        __slots__ = "__wrapped__"
+
+        def __init__(self, wrapped):
+            object.__setattr__(self, "__wrapped__", wrapped)
+"""
+
+
+def test_special_name_properties_follow_edits(sb):
+    m = sb.load(PROXY.format(tag="v1:"))
+    Proxy, Methods = m.Proxy, m._Methods
+    p = Proxy(json.dumps)
+    fgets = {n: Proxy.__dict__[n].fget
+             for n in ("__module__", "__dict__", "__weakref__")}
+    assert p.__module__ == "v1:json"
+    sb.update(m, PROXY.format(tag="v2:"))
+    assert hotswap.reload(m).ok
+    fresh = fresh_import(m)
+    assert m.Proxy is Proxy and m._Methods is Methods
+    assert p.__module__ == fresh.Proxy(json.dumps).__module__ == "v2:json"
+    assert p.__dict__[0] == "v2:" and p.__weakref__ == "v2:"
+    for n, fget in fgets.items():
+        assert Proxy.__dict__[n].fget is fget
+        assert Methods.__dict__[n].fget is fget
+        assert_as_fresh(fget, fresh._Methods.__dict__[n].fget)
