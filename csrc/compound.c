@@ -76,8 +76,8 @@ compound_offset(Walk *w, PyObject *node, int end, Py_ssize_t *out)
 {
     Py_ssize_t line, col;
     if (compound_int_attr(node, end ? "end_lineno" : "lineno", &line) < 0
-        || compound_int_attr(node, end ? "end_col_offset" : "col_offset",
-                             &col) < 0)
+        || compound_int_attr(node, end ? "end_col_offset" : "col_offset", &col)
+               < 0)
     {
         return -1;
     }
@@ -171,10 +171,9 @@ compound_import_names(PyObject *node, PyObject *names)
             r = 1;
         }
         else {
-            Py_ssize_t dot = PyUnicode_FindChar(
-                nm, '.', 0, PyUnicode_GET_LENGTH(nm), 1);
-            bound = dot >= 0 ? PyUnicode_Substring(nm, 0, dot)
-                             : Py_NewRef(nm);
+            Py_ssize_t dot =
+                PyUnicode_FindChar(nm, '.', 0, PyUnicode_GET_LENGTH(nm), 1);
+            bound = dot >= 0 ? PyUnicode_Substring(nm, 0, dot) : Py_NewRef(nm);
             if (dot < -1 || bound == NULL) {
                 r = -1;
             }
@@ -264,7 +263,8 @@ compound_walk_compound(Walk *w, PyObject *node, const char *k, uint64_t path)
         int ok = items && PyList_Check(items);
         for (Py_ssize_t i = 0; ok && i < PyList_GET_SIZE(items); i++) {
             ok = compound_attr_names(PyList_GET_ITEM(items, i),
-                                     "optional_vars", names) == 0;
+                                     "optional_vars", names)
+                 == 0;
         }
         Py_XDECREF(items);
         if (!ok) {
@@ -298,8 +298,7 @@ compound_walk_compound(Walk *w, PyObject *node, const char *k, uint64_t path)
             ok = hb && hn && compound_header(w, eh, hb, h, &hh) == 0;
             if (ok) {
                 PyObject *nm = PyObject_GetAttrString(eh, "name");
-                ok = nm != NULL
-                     && (nm == Py_None || PySet_Add(hn, nm) == 0);
+                ok = nm != NULL && (nm == Py_None || PySet_Add(hn, nm) == 0);
                 Py_XDECREF(nm);
             }
             ok = ok && compound_add_leaf(w, compound_mix(hh, 1), hn) == 0
@@ -450,9 +449,9 @@ compound_parse(HsJob *job, const char *text, const HsChunk *c, Walk *w)
     if (buf == NULL) {
         goto done;
     }
-    PyCompilerFlags flags = HS_COMPILER_FLAGS_INIT(
-        job->cf_flags | PyCF_ONLY_AST | PyCF_IGNORE_COOKIE
-        | PyCF_SOURCE_IS_UTF8);
+    PyCompilerFlags flags =
+        HS_COMPILER_FLAGS_INIT(job->cf_flags | PyCF_ONLY_AST
+                               | PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
     tree = Py_CompileStringObject(PyBytes_AS_STRING(buf), job->filename,
                                   Py_file_input, &flags, -1);
     body = tree ? PyObject_GetAttrString(tree, "body") : NULL;
@@ -586,9 +585,10 @@ compound_kept_names(HsJob *job, Py_ssize_t ci)
         return kept;
     }
     if (compound_parse(job, PyBytes_AS_STRING(job->text),
-                       &job->chunks.items[ci], &nw) < 0
-        || compound_parse(job, job->old_text, &job->old_chunks->items[oi],
-                          &ow) < 0)
+                       &job->chunks.items[ci], &nw)
+            < 0
+        || compound_parse(job, job->old_text, &job->old_chunks->items[oi], &ow)
+               < 0)
     {
         /* not parseable on its own (a stray `await`, say): keep nothing,
          * the statement runs as before */
@@ -664,8 +664,7 @@ hs_compound_keeps(HsJob *job, Py_ssize_t ci, PyObject *name)
     int r = PyDict_GetItemRef(job->chunk_binds, key, &kept);
     if (r == 0) {
         kept = compound_kept_names(job, ci);
-        r = kept && PyDict_SetItem(job->chunk_binds, key, kept) == 0 ? 1
-                                                                      : -1;
+        r = kept && PyDict_SetItem(job->chunk_binds, key, kept) == 0 ? 1 : -1;
     }
     Py_DECREF(key);
     if (r < 0) {
