@@ -255,3 +255,51 @@ def test_special_name_properties_follow_edits(sb):
         assert Proxy.__dict__[n].fget is fget
         assert Methods.__dict__[n].fget is fget
         assert_as_fresh(fget, fresh._Methods.__dict__[n].fget)
+
+
+# ------------------------- 20: closures made by a factory, renamed --
+# attrs: `cd["__ne__"] = _make_ne()`, renamed to the class's qualname, put
+# in a class the decorator builds anew (slots=True).
+FACTORY = """
+    def _make_ne():
+        def __ne__(self, other):
+            result = self.__eq__(other)
+            if result is NotImplemented:
+                return NotImplemented
+            return {ne}
+
+        return __ne__
+
+    def define(cls):
+        body = dict(cls.__dict__)
+        body.pop("__dict__", None)
+        body.pop("__weakref__", None)
+        body["__slots__"] = ("x",)
+        ne = _make_ne()
+        ne.__qualname__ = cls.__qualname__ + ".__ne__"
+        body["__ne__"] = ne
+        return type(cls)(cls.__name__, cls.__bases__, body)
+
+    @define
+    class C:
+        def __init__(self, x):
+            self.x = x
+
+        def __eq__(self, other):
+            return self.x == other.x
+"""
+
+
+def test_factory_closure_renamed_into_a_rebuilt_class(sb):
+    m = sb.load(FACTORY.format(ne="not result"))
+    C = m.C
+    ne = C.__ne__
+    a, b = C(1), C(1)
+    assert not (a != b)
+    sb.update(m, FACTORY.format(ne="result"))
+    assert hotswap.reload(m).ok
+    fresh = fresh_import(m)
+    assert m.C is C and C.__ne__ is ne
+    assert (a != b) is (fresh.C(1) != fresh.C(1)) is True
+    assert ne.__code__.co_code == fresh.C.__ne__.__code__.co_code
+    assert ne.__code__.co_firstlineno == fresh.C.__ne__.__code__.co_firstlineno
