@@ -751,21 +751,37 @@ is_skipped_name(PyObject *name)
     return 0;
 }
 
+static inline int
+is_property_or_function(PyObject *v)
+{
+    return PyObject_TypeCheck(v, &PyProperty_Type) || PyFunction_Check(v);
+}
+
 /* A skipped name the class body defined as a member of its own: a
  * property or function named __module__/__dict__/__weakref__ (wrapt's
- * proxies, whose metaclass copies such properties in) is a member like
- * any other; its accessors follow edits (issue 13, cause 2). */
+ * proxies, whose metaclass copies such properties in) that the live class
+ * holds as such too is a member like any other; its accessors follow
+ * edits (issue 13, cause 2).  Only in place: `type` does not let
+ * __dict__/__weakref__ be assigned, so one the class did not hold before
+ * stays skipped, as before.  1 / 0. */
 static int
-is_own_special_member(PyObject *name, PyObject *value)
+is_own_special_member(PyObject *klass, PyObject *name, PyObject *value)
 {
-    if (!PyObject_TypeCheck(value, &PyProperty_Type)
-        && !PyFunction_Check(value))
+    if (!is_property_or_function(value)
+        || (PyUnicode_CompareWithASCIIString(name, "__module__") != 0
+            && PyUnicode_CompareWithASCIIString(name, "__dict__") != 0
+            && PyUnicode_CompareWithASCIIString(name, "__weakref__") != 0))
     {
         return 0;
     }
-    return PyUnicode_CompareWithASCIIString(name, "__module__") == 0
-           || PyUnicode_CompareWithASCIIString(name, "__dict__") == 0
-           || PyUnicode_CompareWithASCIIString(name, "__weakref__") == 0;
+    PyObject *cur = NULL;
+    if (hs_cls_own_member(klass, name, &cur) <= 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    int r = is_property_or_function(cur);
+    Py_DECREF(cur);
+    return r;
 }
 
 PyObject *
@@ -1224,7 +1240,8 @@ apply_one(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         PyObject *name = PyTuple_GET_ITEM(pair, 0);
         PyObject *value = PyTuple_GET_ITEM(pair, 1);
         if (!PyUnicode_Check(name)
-            || (is_skipped_name(name) && !is_own_special_member(name, value)))
+            || (is_skipped_name(name)
+                && !is_own_special_member(klass, name, value)))
         {
             continue;
         }
