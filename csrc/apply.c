@@ -8,6 +8,7 @@
  */
 #include "apply.h"
 #include "annotate.h"
+#include "compound.h"
 #include "classes.h"
 #include "funcs.h"
 #include "internals.h"
@@ -737,6 +738,14 @@ rec_data(Rec *rc)
                                       rc->line,
                                       "the file was run as a whole; existing "
                                       "data keeps its value"));
+    }
+    if (rc->c != NULL) {
+        /* bound inside an edited compound statement by an inner statement
+         * the edit did not touch: kept, as an unedited statement's data */
+        int kept = hs_compound_keeps(job, rc->ci, rc->name);
+        if (kept != 0) {
+            return kept < 0 ? -1 : 1;
+        }
     }
     int verdict = ask_policy(job, rc->name, old, new);
     if (verdict < 0) {

@@ -792,6 +792,39 @@ is_skipped_name(PyObject *name)
     return 0;
 }
 
+static inline int
+is_property_or_function(PyObject *v)
+{
+    return PyObject_TypeCheck(v, &PyProperty_Type) || PyFunction_Check(v);
+}
+
+/* A skipped name the class body defined as a member of its own: a
+ * property or function named __module__/__dict__/__weakref__ (wrapt's
+ * proxies, whose metaclass copies such properties in) that the live class
+ * holds as such too is a member like any other; its accessors follow
+ * edits (issue 13, cause 2).  Only in place: `type` does not let
+ * __dict__/__weakref__ be assigned, so one the class did not hold before
+ * stays skipped, as before.  1 / 0. */
+static int
+is_own_special_member(PyObject *klass, PyObject *name, PyObject *value)
+{
+    if (!is_property_or_function(value)
+        || (PyUnicode_CompareWithASCIIString(name, "__module__") != 0
+            && PyUnicode_CompareWithASCIIString(name, "__dict__") != 0
+            && PyUnicode_CompareWithASCIIString(name, "__weakref__") != 0))
+    {
+        return 0;
+    }
+    PyObject *cur = NULL;
+    if (hs_class_own_member(klass, name, &cur) <= 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    int r = is_property_or_function(cur);
+    Py_DECREF(cur);
+    return r;
+}
+
 PyObject *
 hs_class_own_dict(PyObject *klass)
 {
@@ -1321,7 +1354,10 @@ static int
 member_skipped(HsClassCtx *hc, HsMember *m)
 {
     PyObject *name = m->name, *value = m->value;
-    if (!PyUnicode_Check(name) || is_skipped_name(name)) {
+    if (!PyUnicode_Check(name)
+        || (is_skipped_name(name)
+            && !is_own_special_member(hc->cx.klass, name, value)))
+    {
         return 1;
     }
     if (hc->members != NULL && PyDict_GetItemWithError(hc->members, name)) {

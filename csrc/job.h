@@ -46,7 +46,9 @@ typedef struct {
     PyObject *entries;         /* strong list of Change records */
     PyObject *chunk_binds;     /* strong dict, filled lazily by plan.c:
                                 * kept chunk index -> set of the names it
-                                * binds (star imports resolved) */
+                                * binds (star imports resolved); and
+                                * compound.c: -1 - edited chunk index ->
+                                * set of the names it keeps */
     PyObject *live_of;         /* strong dict, live.c: id(staged) ->
                                 * (staged, the live object it stands for) */
     PyObject *young;           /* strong set of the ids of the objects

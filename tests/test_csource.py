@@ -89,7 +89,7 @@ LAYERS = [
     {"compat.h", "dunders.h", "state.h", "internals.h", "txn.h", "job.h",
      "report.h",
      "source.h", "track.h"},                        # shared records
-    {"plan.h"},                                     # PLAN
+    {"plan.h", "compound.h"},                       # PLAN
     {"stage.h"},                                    # STAGE
     {"apply.h", "annotate.h", "classes.h", "classes_int.h", "funcs.h", "live.h",
      "frames.h", "adapters.h", "redeco.h"},         # APPLY
@@ -99,7 +99,7 @@ LAYERS = [
 LAYER_OF_FILE = {
     "source.c": 0, "internals.c": 0, "txn.c": 0, "report.c": 0,
     "track.c": 0,
-    "plan.c": 1, "stage.c": 2,
+    "plan.c": 1, "compound.c": 1, "stage.c": 2,
     "annotate.c": 3, "apply.c": 3, "classes.c": 3, "classdata.c": 3, "funcs.c": 3,
     "live.c": 3, "frames.c": 3, "adapters.c": 3, "redeco.c": 3,
     "batch.c": 4, "reload.c": 4, "patch.c": 4,

@@ -287,6 +287,7 @@ def main():
         fresh = swapcheck.fresh_walk(sys.executable, ROOT, ournames, [ROOT],
                                      flags=["-S"])
         divs = swapcheck.compare(fresh, live, held, before, live.data)
+        divs, side = swapcheck.side_effects(divs, report)
         if error is None:
             divs += swapcheck.rejected_divergences(report)
         for d in divs:
@@ -303,7 +304,7 @@ def main():
             "functions_touched": touched,
             "functions_checked": sum(1 for e in fresh.values()
                                      if e["kind"] == "func"),
-            "fresh_copies": extra_ok}
+            "fresh_copies": extra_ok, "side_effects": side[:20]}
         for name, test in PAIRS:
             r0 = plain[name][0]
             r1, _ = run_tests(testmods[name], needles[name])

@@ -956,6 +956,33 @@ def _decorated_lines(filename, sources):
     return _deco_cache[key]
 
 
+def side_effects(divs, report):
+    """Split off the data divergences the program's own code made while
+    the reload ran it: a class attribute whose value changed (`cls.counter
+    += 1` in a constructor that a re-run class body calls: attrs'
+    `_CountingAttr.cls_counter`) although the report has no entry for it,
+    so hotswap did not write it.  Re-run statements run their side effects
+    again; that is a documented difference (docs/api.md, "side effects of
+    re-run class bodies"), not a divergence of the swap.  A value hotswap
+    wrote is reported, so a silent write of its own is never excused here.
+    Returns (divergences, side effects)."""
+    if report is None:
+        return divs, []
+    written = {(e.module, e.name) for e in report.entries}
+    keep, side = [], []
+    for d in divs:
+        mod, _, qual = d["key"].partition(":")
+        owner = qual.rpartition(".")[0]
+        if d["kind"] == "data" and owner and \
+                d["got"].endswith(" (another object)") and \
+                (mod, qual) not in written and \
+                d["expected"] == d["got"][:-len(" (another object)")]:
+            side.append(d["key"])
+        else:
+            keep.append(d)
+    return keep, side
+
+
 def rejected_divergences(report):
     """The rejected entries of a report as divergences (an edit of these
     rounds is always valid: nothing should be rejected)."""

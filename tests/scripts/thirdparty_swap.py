@@ -190,6 +190,7 @@ def run_one(name, copy, out_path):
         live = swapcheck.Walk(ours, root)
         fresh = swapcheck.fresh_walk(sys.executable, root, ournames, [root])
         divs = swapcheck.compare(fresh, live, held, before, live.data)
+        divs, side = swapcheck.side_effects(divs, report)
         if error is None:
             divs += swapcheck.rejected_divergences(report)
         for d in divs:
@@ -220,6 +221,7 @@ def run_one(name, copy, out_path):
                               for k in changed[:15]],
             "divergence_count": len(divs),
             "divergences": divs[:80],
+            "side_effects": side[:20],
         }
     with open(out_path, "w") as fh:
         json.dump(result, fh)
