@@ -369,11 +369,8 @@ apply_take_decoration(Apply *ap, PyObject *old, PyObject *new, PyObject *fo,
     return 1;
 }
 
-/* What decorators commonly read from a function when they run: its
- * parameter names and kinds, defaults and docstring.  New reference, or
- * NULL with an exception set. */
-static PyObject *
-apply_signature_of(PyObject *f)
+PyObject *
+hs_apply_signature_of(PyObject *f)
 {
     PyObject *code = PyFunction_GET_CODE(f);
     PyObject *names = NULL, *doc = NULL, *result = NULL;
@@ -605,7 +602,7 @@ rec_patch_function(Rec *rc, PyObject *fo, PyObject *fn)
      * read from it at import stays (HS105 when that changed) */
     int kept_deco = rc->c != NULL && rc->c->kind == HS_CHUNK_DEF
                     && job->stripped[rc->ci] && old != fo;
-    PyObject *sig = kept_deco ? apply_signature_of(fo) : NULL;
+    PyObject *sig = kept_deco ? hs_apply_signature_of(fo) : NULL;
     if (kept_deco && sig == NULL) {
         return -1;
     }
@@ -613,7 +610,7 @@ rec_patch_function(Rec *rc, PyObject *fo, PyObject *fn)
                           rc->ap->nested);
     int done = r < 0 ? -1 : rec_redecorated(rc, fo, fn, &r);
     if (done == 0 && sig != NULL && r == HS_PATCH_UPDATED) {
-        PyObject *now = apply_signature_of(fo);
+        PyObject *now = hs_apply_signature_of(fo);
         int same = now ? PyObject_RichCompareBool(sig, now, Py_EQ) : -1;
         Py_XDECREF(now);
         if (same < 0 && now != NULL) {

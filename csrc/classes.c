@@ -20,6 +20,7 @@
  * hs_cls_*); statics are rule_* (a rule of the table), member_* (one name
  * of the new body), class_* and plain helpers.
  */
+#include "apply.h"
 #include "classes.h"
 #include "classes_int.h"
 #include "live.h"
@@ -680,6 +681,23 @@ same_code_name(PyObject *a, PyObject *b)
     return r;
 }
 
+/* A property, staticmethod or classmethod (3.10+) copied its function's
+ * docstring when it was made: the kept one gets the new body's (a fresh
+ * import's).  0 / -1. */
+static int
+refresh_doc(Ctx *cx, PyObject *old, PyObject *new)
+{
+    PyObject *doc = PyUnicode_FromString("__doc__");
+    PyObject *a = doc ? PyObject_GetAttr(old, doc) : NULL;
+    PyObject *b = a ? PyObject_GetAttr(new, doc) : NULL;
+    int same = b ? PyObject_RichCompareBool(a, b, Py_EQ) : -1;
+    int r = same < 0 ? -1 : same ? 0 : hs_txn_setattr(cx->txn, old, doc, b);
+    Py_XDECREF(doc);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    return r;
+}
+
 static int
 patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new, int line,
                int is_def)
@@ -729,7 +747,11 @@ patch_property(Ctx *cx, PyObject *name, PyObject *old, PyObject *new, int line,
             best = r;
         }
     }
-    /* the docstring of a property comes from its getter */
+    /* the docstring of a property was copied from its getter when it was
+     * made: a fresh import's property has the new getter's */
+    if (is_def && best != HS_PATCH_NOOP && refresh_doc(cx, old, new) < 0) {
+        return -1;
+    }
     return patch_result_report(cx, name, best, line);
 }
 
@@ -1617,6 +1639,54 @@ member_set(HsClassCtx *hc, HsMember *m, const char *kind, const char *action,
     return 0;
 }
 
+/* Is member m (a def in both bodies, decorators unchanged) a wrapper
+ * around the function its old def statement made, other than a bare
+ * staticmethod/classmethod (which copy nothing a reload leaves stale)?
+ * If so *sig gets that function's signature before the patch
+ * (hs_apply_signature_of).  0 / -1. */
+static int
+method_kept_wrapper(Ctx *cx, HsMember *m, const HsChunk *odef, PyObject **sig)
+{
+    PyObject *fo = member_function(cx, m->sname, m->old, odef);
+    if (fo == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    PyObject *inner = NULL;
+    if (PyObject_TypeCheck(m->old, &PyClassMethod_Type)
+        || PyObject_TypeCheck(m->old, &PyStaticMethod_Type))
+    {
+        inner = PyObject_GetAttrString(m->old, "__func__");
+        if (inner == NULL) {
+            Py_DECREF(fo);
+            return -1;
+        }
+    }
+    if (m->old != fo && inner != fo) {
+        *sig = hs_apply_signature_of(fo);
+    }
+    Py_XDECREF(inner);
+    Py_DECREF(fo);
+    return *sig == NULL && PyErr_Occurred() ? -1 : 0;
+}
+
+/* Has f's signature (hs_apply_signature_of) changed from `before`?
+ * 1 / 0 / -1. */
+static int
+signature_changed(PyObject *before, PyObject *f)
+{
+    PyObject *now = hs_apply_signature_of(f);
+    if (now == NULL) {
+        return -1;
+    }
+    int same = PyObject_RichCompareBool(before, now, Py_EQ);
+    Py_DECREF(now);
+    if (same < 0) {
+        PyErr_Clear(); /* incomparable defaults: changed */
+        same = 0;
+    }
+    return !same;
+}
+
 /* A member of the same function-like kind, old and new (method,
  * classmethod, staticmethod, property, a wrapper): patched in place.
  * 0 / -1. */
@@ -1636,9 +1706,26 @@ member_same_kind(HsClassCtx *hc, HsMember *m, MemberKind kind)
     const HsChunk *ost = ndef != NULL || mi < 0 || hc->mmatch[mi] < 0
                              ? odef
                              : &hc->om.items[hc->mmatch[mi]];
+    /* a def under unchanged decorators: they ran again on the staged
+     * body, but the old wrapper stays the member, so what it took from the
+     * function at import stays (HS105 when that changed) */
+    PyObject *sig = NULL;
+    if (ndef != NULL && odef != NULL && !m->deco_changed
+        && method_kept_wrapper(&hc->cx, m, odef, &sig) < 0)
+    {
+        return -1;
+    }
     int r =
         patch_wrapped(&hc->cx, m->sname, m->old, m->value, ost, nst, fpair);
+    int kept_deco = 0;
+    if (r == HS_PATCH_UPDATED && sig != NULL && fpair[0] != NULL) {
+        kept_deco = signature_changed(sig, fpair[0]);
+        r = kept_deco < 0 ? -1 : r;
+    }
+    Py_XDECREF(sig);
     if (r < 0) {
+        Py_XDECREF(fpair[0]);
+        Py_XDECREF(fpair[1]);
         return -1;
     }
     int a = 0, moved = 0;
@@ -1692,6 +1779,19 @@ member_same_kind(HsClassCtx *hc, HsMember *m, MemberKind kind)
                           "the newly decorated object; references taken "
                           "before the reload run the new body under the "
                           "old decorators");
+    }
+    if (r == HS_PATCH_UPDATED && ndef != NULL && !m->deco_changed
+        && (kind == K_STATICMETHOD || kind == K_CLASSMETHOD)
+        && refresh_doc(&hc->cx, m->old, m->value) < 0)
+    {
+        return -1;
+    }
+    if (kept_deco) {
+        return hs_class_report(
+            &hc->cx, m->name, "method", "updated", "HS105", m->line,
+            "the unchanged decorators were not run again on the live "
+            "member: what they took from the function at import (a copied "
+            "docstring, the parameters) keeps the old values");
     }
     return patch_result_report(&hc->cx, m->name, r, m->line);
 }

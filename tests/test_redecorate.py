@@ -416,3 +416,92 @@ def test_method_decorator_expression_changed_keeps_the_member(sb):
     assert m.C.__dict__["m"] is member and member.__wrapped__ is inner
     assert bound(1) == m.C().m(1) == fresh_import(m).C().m(1) == (
         "times", 3, 9)
+
+
+METHOD_WRAPS = """
+    import functools
+    def deco(fn):
+        @functools.wraps(fn)
+        def w(self, *a):
+            return fn(self, *a)
+        w.argcount = fn.__code__.co_argcount
+        return w
+    class C:
+        @deco
+        def m(self, {params}):
+            "{doc}"
+            return {ret}
+"""
+
+
+def test_method_under_unchanged_decorator_doc_or_signature_edit_is_hs105(sb):
+    m = sb.load(METHOD_WRAPS.format(params="x", doc="old", ret="x"))
+    member = m.C.__dict__["m"]
+    bound = m.C().m
+    # a body edit: nothing the decorator read changed, no code
+    sb.update(m, METHOD_WRAPS.format(params="x", doc="old", ret="x + 1"))
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    assert bound(1) == fresh_import(m).C().m(1) == 2
+    # the docstring alone changed: reported, naming the method
+    sb.update(m, METHOD_WRAPS.format(params="x", doc="new", ret="x + 1"))
+    report = hotswap.reload(m)
+    entry = one(report, "C.m")
+    assert (entry.action, entry.code) == ("updated", "HS105"), str(report)
+    assert m.C.__dict__["m"] is member and member.__doc__ == "old"
+    assert fresh_import(m).C.m.__doc__ == "new"
+    # the parameters changed: reported
+    sb.update(m, METHOD_WRAPS.format(params="x, y=0", doc="new",
+                                     ret="x + y"))
+    report = hotswap.reload(m)
+    entry = one(report, "C.m")
+    assert (entry.action, entry.code) == ("updated", "HS105"), str(report)
+    assert m.C.__dict__["m"] is member
+    assert bound(1, 2) == fresh_import(m).C().m(1, 2) == 3
+    # the documented difference: what the decorator took at import
+    assert member.argcount == 2 and fresh_import(m).C.m.argcount == 3
+    # a body edit again: no code
+    sb.update(m, METHOD_WRAPS.format(params="x, y=0", doc="new",
+                                     ret="x + y + 1"))
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    assert bound(1, 2) == fresh_import(m).C().m(1, 2) == 4
+
+
+BUILTIN_WRAPPERS = """
+    class C:
+        @staticmethod
+        def s({params}):
+            "{doc}"
+            return 1
+        @classmethod
+        def c(cls, {params}):
+            "{doc}"
+            return 2
+        @property
+        def p(self):
+            "{doc}"
+            return 3
+        def plain(self, {params}):
+            "{doc}"
+            return 4
+"""
+
+
+@pytest.mark.parametrize("doc,params", [("new", "x"), ("old", "x, y=0"),
+                                        ("new", "x, y=0")])
+def test_builtin_method_wrappers_are_not_hs105(sb, doc, params):
+    m = sb.load(BUILTIN_WRAPPERS.format(params="x", doc="old"))
+    held = dict(m.C.__dict__)
+    sb.update(m, BUILTIN_WRAPPERS.format(params=params, doc=doc))
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    fresh = fresh_import(m)
+    for name in ("s", "c", "p", "plain"):
+        assert m.C.__dict__[name] is held[name]
+        assert (getattr(m.C, name).__doc__ == getattr(fresh.C, name).__doc__
+                == doc), name
+        assert m.C.__dict__[name].__doc__ == fresh.C.__dict__[name].__doc__
+    for name in ("s", "c", "plain"):
+        assert (inspect.signature(getattr(m.C, name))
+                == inspect.signature(getattr(fresh.C, name))), name
