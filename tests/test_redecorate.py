@@ -505,3 +505,44 @@ def test_builtin_method_wrappers_are_not_hs105(sb, doc, params):
     for name in ("s", "c", "plain"):
         assert (inspect.signature(getattr(m.C, name))
                 == inspect.signature(getattr(fresh.C, name))), name
+
+
+STACKED = """
+    import functools
+    def deco(fn):
+        @functools.wraps(fn)
+        def w(*a):
+            return fn(*a)
+        return w
+    class C:
+        @classmethod
+        @deco
+        def c(cls, x):
+            "{doc}"
+            return x + {a}
+        @functools.lru_cache(maxsize=None)
+        def cached(self, x):
+            "{doc}"
+            return x * {a}
+"""
+
+
+def test_wrapped_classmethod_and_lru_cache_method_doc_edit_is_hs105(sb):
+    m = sb.load(STACKED.format(doc="old", a=1))
+    held = dict(m.C.__dict__)
+    sb.update(m, STACKED.format(doc="old", a=2))
+    report = hotswap.reload(m)
+    assert not codes(report), str(report)
+    assert m.C.c(1) == fresh_import(m).C.c(1) == 3
+    sb.update(m, STACKED.format(doc="new", a=3))
+    report = hotswap.reload(m)
+    for name in ("C.c", "C.cached"):
+        entry = one(report, name)
+        assert (entry.action, entry.code) == ("updated", "HS105"), name
+    for name in ("c", "cached"):
+        assert m.C.__dict__[name] is held[name]
+    fresh = fresh_import(m)
+    assert m.C.c(1) == fresh.C.c(1) == 4
+    assert m.C().cached(2) == fresh.C().cached(2) == 6
+    # the wrappers' copies at import: the documented difference
+    assert m.C.cached.__doc__ == "old" and fresh.C.cached.__doc__ == "new"
