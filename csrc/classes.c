@@ -682,20 +682,45 @@ same_code_name(PyObject *a, PyObject *b)
 }
 
 /* A property, staticmethod or classmethod (3.10+) copied its function's
- * docstring when it was made: the kept one gets the new body's (a fresh
- * import's).  0 / -1. */
+ * docstring when it was made, and a staticmethod or classmethod (3.10+)
+ * its `__annotations__` into its own __dict__: the kept one gets the new
+ * body's (a fresh import's).  0 / -1. */
 static int
-refresh_doc(Ctx *cx, PyObject *old, PyObject *new)
+refresh_copied(Ctx *cx, PyObject *old, PyObject *new, const char *attr)
 {
-    PyObject *doc = PyUnicode_FromString("__doc__");
-    PyObject *a = doc ? PyObject_GetAttr(old, doc) : NULL;
-    PyObject *b = a ? PyObject_GetAttr(new, doc) : NULL;
+    PyObject *key = PyUnicode_FromString(attr);
+    PyObject *a = key ? PyObject_GetAttr(old, key) : NULL;
+    PyObject *b = a ? PyObject_GetAttr(new, key) : NULL;
     int same = b ? PyObject_RichCompareBool(a, b, Py_EQ) : -1;
-    int r = same < 0 ? -1 : same ? 0 : hs_txn_setattr(cx->txn, old, doc, b);
-    Py_XDECREF(doc);
+    int r = same < 0 ? -1 : same ? 0 : hs_txn_setattr(cx->txn, old, key, b);
+    Py_XDECREF(key);
     Py_XDECREF(a);
     Py_XDECREF(b);
     return r;
+}
+
+static int
+refresh_doc(Ctx *cx, PyObject *old, PyObject *new)
+{
+    if (refresh_copied(cx, old, new, "__doc__") < 0) {
+        return -1;
+    }
+    if (PyObject_TypeCheck(old, &PyProperty_Type)) {
+        return 0;
+    }
+    /* only where the wrapper holds a copy of its own */
+    PyObject *d = NULL;
+    if (PyObject_GetOptionalAttrString(old, "__dict__", &d) < 0) {
+        return -1;
+    }
+    int has = d != NULL && PyDict_Check(d)
+                  ? PyDict_Contains(d, cx->job->dunders->annotations)
+                  : 0;
+    Py_XDECREF(d);
+    if (has <= 0) {
+        return has;
+    }
+    return refresh_copied(cx, old, new, "__annotations__");
 }
 
 static int

@@ -19,6 +19,7 @@
 /* X(field, "text"), in the order of the text */
 #define HS_DUNDERS(X)                                                         \
     X(abstractmethods, "__abstractmethods__")                                 \
+    X(annotations, "__annotations__")                                         \
     X(bases, "__bases__")                                                     \
     X(class_, "__class__")                                                    \
     X(classcell, "__classcell__")                                             \

@@ -546,3 +546,33 @@ def test_wrapped_classmethod_and_lru_cache_method_doc_edit_is_hs105(sb):
     assert m.C().cached(2) == fresh.C().cached(2) == 6
     # the wrappers' copies at import: the documented difference
     assert m.C.cached.__doc__ == "old" and fresh.C.cached.__doc__ == "new"
+
+
+def test_staticmethod_classmethod_copied_annotations_follow(sb):
+    # 3.10+: staticmethod and classmethod copy their function's
+    # __annotations__ into their own __dict__ when made; the kept member
+    # gets the new ones, as a fresh import's has them
+    src = """
+        class C:
+            @staticmethod
+            def s(x: $t) -> $t:
+                return $v
+
+            @classmethod
+            def c(cls, x: $t) -> $t:
+                return $v
+    """
+    m = sb.load(src, t="int", v="1")
+    held_s, held_c = m.C.__dict__["s"], m.C.__dict__["c"]
+    sb.update(m, src, t="str", v="2")
+    hotswap.reload(m)
+    fresh = fresh_import(m)
+    assert m.C.__dict__["s"] is held_s and m.C.__dict__["c"] is held_c
+    for name in ("s", "c"):
+        got = m.C.__dict__[name]
+        want = fresh.C.__dict__[name]
+        assert getattr(got, "__annotations__", None) == getattr(
+            want, "__annotations__", None)
+        assert getattr(m.C, name).__annotations__ == getattr(
+            fresh.C, name).__annotations__
+    assert m.C.s(0) == 2 and m.C.c(0) == 2
