@@ -50,4 +50,11 @@ PyObject *hs_stage_compile_range(HsJob *job, const char *text,
  * (annotate.c writes them for the whole module).  Always 0 before 3.14. */
 int hs_stage_is_annotate_name(PyObject *name);
 
+/* Are the job's module annotations eager (stored by the statements into
+ * the module's __annotations__ dict: before 3.14, and under `from
+ * __future__ import annotations`)?  1 / 0. */
+int hs_stage_eager_annotations(HsJob *job);
+/* Does the top level of `code` name __annotations__?  1 / 0 / -1. */
+int hs_stage_code_names_annotations(PyObject *code);
+
 #endif
