@@ -579,7 +579,8 @@ code_ann_keys(PyObject *code, PyObject *keys)
     }
     PyObject *bytes = hs_code_get_code((PyCodeObject *)code);
     PyObject *names = bytes ? PyObject_GetAttrString(code, "co_names") : NULL;
-    PyObject *consts = names ? PyObject_GetAttrString(code, "co_consts") : NULL;
+    PyObject *consts =
+        names ? PyObject_GetAttrString(code, "co_consts") : NULL;
     int result = -1, after = 0;
     if (consts == NULL) {
         goto done;
@@ -605,12 +606,12 @@ code_ann_keys(PyObject *code, PyObject *keys)
         {
             goto done;
         }
-        after = op == HS_OP_LOAD_NAME
-                && (Py_ssize_t)arg < PyTuple_GET_SIZE(names)
-                && PyUnicode_Check(PyTuple_GET_ITEM(names, arg))
-                && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(names, arg),
-                                                    "__annotations__")
-                       == 0;
+        after =
+            op == HS_OP_LOAD_NAME && (Py_ssize_t)arg < PyTuple_GET_SIZE(names)
+            && PyUnicode_Check(PyTuple_GET_ITEM(names, arg))
+            && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(names, arg),
+                                                "__annotations__")
+                   == 0;
     }
     result = 0;
 done:
@@ -624,8 +625,7 @@ done:
  * list `keys`.  Only plain statements can (a def or class body stores
  * into its own namespace).  0 / -1. */
 static int
-chunk_ann_keys(HsJob *job, const char *text, const HsChunk *c,
-               PyObject *keys)
+chunk_ann_keys(HsJob *job, const char *text, const HsChunk *c, PyObject *keys)
 {
     if (c->kind != HS_CHUNK_STMT && c->kind != HS_CHUNK_ASSIGN) {
         return 0;
@@ -691,7 +691,8 @@ hs_annotate_eager(HsJob *job, HsTxn *txn)
                           ? PyDict_GetItemWithError(job->ann_eager, idx)
                           : NULL;
         Py_XDECREF(idx);
-        if ((d == NULL && PyErr_Occurred()) || (d && PyDict_Update(now, d) < 0))
+        if ((d == NULL && PyErr_Occurred())
+            || (d && PyDict_Update(now, d) < 0))
         {
             goto done;
         }
@@ -728,7 +729,8 @@ hs_annotate_eager(HsJob *job, HsTxn *txn)
             }
         }
         if (PySet_GET_SIZE(dropped) == 0
-            && (job->ann_eager == NULL || PyDict_GET_SIZE(job->ann_eager) == 0))
+            && (job->ann_eager == NULL
+                || PyDict_GET_SIZE(job->ann_eager) == 0))
         {
             result = 0; /* no statement with module annotations ran */
             goto done;
@@ -738,9 +740,10 @@ hs_annotate_eager(HsJob *job, HsTxn *txn)
         for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
             if (PyList_GET_ITEM(job->codes, i) != Py_None) {
                 PyObject *idx = PyLong_FromSsize_t(i);
-                PyObject *d = idx && job->ann_eager
-                                  ? PyDict_GetItemWithError(job->ann_eager, idx)
-                                  : NULL;
+                PyObject *d =
+                    idx && job->ann_eager
+                        ? PyDict_GetItemWithError(job->ann_eager, idx)
+                        : NULL;
                 Py_XDECREF(idx);
                 if ((d == NULL && PyErr_Occurred())
                     || (d && PyDict_Update(now, d) < 0))

@@ -2409,8 +2409,8 @@ map_class_line(HsJob *job, long line, long *out)
  * class statement's first line (copied in by a metaclass) follows that
  * statement (job non-NULL).  0 / -1. */
 static int
-shift_firstlineno(HsJob *job, HsTxn *txn, PyObject *klass,
-                  const HsChunk *old, int delta)
+shift_firstlineno(HsJob *job, HsTxn *txn, PyObject *klass, const HsChunk *old,
+                  int delta)
 {
     PyObject *key = PyUnicode_FromString("__firstlineno__");
     PyObject *v = NULL;

@@ -1649,7 +1649,8 @@ hs_stage_run(HsJob *job)
             if (code == Py_None) {
                 continue;
             }
-            if (stage_expose_due(job, &ex, i) < 0 || run_chunk(&st, code, i) < 0
+            if (stage_expose_due(job, &ex, i) < 0
+                || run_chunk(&st, code, i) < 0
                 || take_annotation_set(job, i) < 0
                 || record_def_result(job, i) < 0
                 || stage_note_binding(job, &ex, i) < 0)
