@@ -248,7 +248,7 @@ class Output:
         self.failing = {}      # module -> [since, saves, statement]
 
     # -- writing -----------------------------------------------------------
-    def line(self, text, level=logging.INFO, stamp=False):
+    def line(self, text, level=logging.INFO, stamp=False, at=None):
         if level < self.level or self.stream is None:
             return
         text = text.rstrip()
@@ -256,7 +256,9 @@ class Output:
             text = text[len("hotswap: "):]
         text = f"hotswap{self.tag}: {text}"
         if stamp:
-            text = f"{_clock()} {text}"
+            # `at`: the time the line speaks of, so a later "since" that
+            # names it shows the same clock
+            text = f"{_clock(at)} {text}"
         try:
             self.stream.write(text + "\n")
             self.stream.flush()
@@ -323,8 +325,8 @@ class Output:
                            if m.status == "failed"), None)
         statement = _statement(getattr(error, "filename", None),
                                getattr(error, "lineno", None))
+        now = time.time()
         if module is not None:
-            now = time.time()
             state = self.failing.setdefault(module, [now, 0, None])
             state[1] += 1
             state[2] = statement
@@ -334,7 +336,7 @@ class Output:
                             f"in a row)")
                 if statement:
                     message += f"; failing statement: {statement}"
-        self.line(message, logging.WARNING, stamp=True)
+        self.line(message, logging.WARNING, stamp=True, at=now)
         self.write_event(report_event(report, error))
 
     def close(self):
