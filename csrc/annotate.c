@@ -34,6 +34,7 @@
  * annotation's line.
  */
 #include "annotate.h"
+#include "code.h"
 #include "stage.h"
 
 #include <string.h>
@@ -562,3 +563,252 @@ hs_annotate_module(HsJob *job, HsTxn *txn)
 }
 
 #endif
+
+/* ------------------------------------------------------------------ */
+/* eager module annotations (3.9-3.13, `from __future__ import          */
+/* annotations` on every version)                                      */
+
+/* Add to the list `keys` the names the top level of `code` annotates:
+ * `LOAD_NAME __annotations__; LOAD_CONST 'x'` (then STORE_SUBSCR) on
+ * every version that stores module annotations eagerly.  0 / -1. */
+static int
+code_ann_keys(PyObject *code, PyObject *keys)
+{
+    int r = hs_stage_code_names_annotations(code);
+    if (r <= 0) {
+        return r;
+    }
+    PyObject *bytes = hs_code_get_code((PyCodeObject *)code);
+    PyObject *names = bytes ? PyObject_GetAttrString(code, "co_names") : NULL;
+    PyObject *consts =
+        names ? PyObject_GetAttrString(code, "co_consts") : NULL;
+    int result = -1, after = 0;
+    if (consts == NULL) {
+        goto done;
+    }
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(bytes);
+    Py_ssize_t n = PyBytes_GET_SIZE(bytes);
+    unsigned long ext = 0;
+    for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
+        int op = p[i];
+        unsigned long arg = p[i + 1] | ext;
+        if (op == HS_OP_EXTENDED_ARG) {
+            ext = arg << 8;
+            continue;
+        }
+        ext = 0;
+        if (HS_OP_IS_CACHE(op)) {
+            continue;
+        }
+        if (after && op == HS_OP_LOAD_CONST
+            && (Py_ssize_t)arg < PyTuple_GET_SIZE(consts)
+            && PyUnicode_Check(PyTuple_GET_ITEM(consts, arg))
+            && PyList_Append(keys, PyTuple_GET_ITEM(consts, arg)) < 0)
+        {
+            goto done;
+        }
+        after =
+            op == HS_OP_LOAD_NAME && (Py_ssize_t)arg < PyTuple_GET_SIZE(names)
+            && PyUnicode_Check(PyTuple_GET_ITEM(names, arg))
+            && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(names, arg),
+                                                "__annotations__")
+                   == 0;
+    }
+    result = 0;
+done:
+    Py_XDECREF(bytes);
+    Py_XDECREF(names);
+    Py_XDECREF(consts);
+    return result;
+}
+
+/* The names chunk `c` of `text` annotates at module level, added to the
+ * list `keys`.  Only plain statements can (a def or class body stores
+ * into its own namespace).  0 / -1. */
+static int
+chunk_ann_keys(HsJob *job, const char *text, const HsChunk *c, PyObject *keys)
+{
+    if (c->kind != HS_CHUNK_STMT && c->kind != HS_CHUNK_ASSIGN) {
+        return 0;
+    }
+    if (memchr(text + c->start, ':', (size_t)(c->end - c->start)) == NULL) {
+        return 0;
+    }
+    PyObject *code =
+        hs_code_compile_range(job, text, c->start, c->end, c->line, c->start);
+    if (code == NULL) {
+        return -1;
+    }
+    int r = code_ann_keys(code, keys);
+    Py_DECREF(code);
+    return r;
+}
+
+/* Same entries in the same order, the values identical?  1 / 0. */
+static int
+same_dict(PyObject *a, PyObject *b)
+{
+    if (PyDict_GET_SIZE(a) != PyDict_GET_SIZE(b)) {
+        return 0;
+    }
+    Py_ssize_t pa = 0, pb = 0;
+    PyObject *ka, *va, *kb, *vb;
+    while (PyDict_Next(a, &pa, &ka, &va) && PyDict_Next(b, &pb, &kb, &vb)) {
+        if (ka != kb || va != vb) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int
+hs_annotate_eager(HsJob *job, HsTxn *txn)
+{
+    PyObject *live = NULL, *now = NULL, *dropped = NULL, *keys = NULL;
+    int result = -1;
+    if (!hs_stage_eager_annotations(job)
+        || (job->mode != HS_MODE_NORMAL && job->mode != HS_MODE_FULL))
+    {
+        return 0;
+    }
+    PyObject *name = PyUnicode_FromString("__annotations__");
+    int got = name ? PyDict_GetItemRef(job->dict, name, &live) : -1;
+    Py_XDECREF(name);
+    if (got < 0) {
+        return -1;
+    }
+    if (live != NULL && !PyDict_Check(live)) {
+        result = 0; /* the program put something else there: its data */
+        goto done;
+    }
+    now = PyDict_New();
+    if (now == NULL) {
+        goto done;
+    }
+    if (job->mode == HS_MODE_FULL) {
+        /* the whole file ran: its dict is a fresh import's */
+        PyObject *idx = PyLong_FromLong(-1);
+        PyObject *d = idx && job->ann_eager
+                          ? PyDict_GetItemWithError(job->ann_eager, idx)
+                          : NULL;
+        Py_XDECREF(idx);
+        if ((d == NULL && PyErr_Occurred())
+            || (d && PyDict_Update(now, d) < 0))
+        {
+            goto done;
+        }
+    }
+    else {
+        const char *text = PyBytes_AS_STRING(job->text);
+        dropped = PySet_New(NULL);
+        keys = PyList_New(0);
+        if (dropped == NULL || keys == NULL || job->old_chunks == NULL) {
+            result = dropped && keys ? 0 : -1;
+            goto done;
+        }
+        /* the names the replaced and the removed statements annotated */
+        for (Py_ssize_t j = 0; j < job->old_chunks->len; j++) {
+            int gone = !job->old_matched[j];
+            for (Py_ssize_t i = 0; !gone && i < job->chunks.len; i++) {
+                gone = job->match[i] == j
+                       && PyList_GET_ITEM(job->codes, i) != Py_None;
+            }
+            if (!gone) {
+                continue;
+            }
+            if (PyList_SetSlice(keys, 0, PyList_GET_SIZE(keys), NULL) < 0
+                || chunk_ann_keys(job, job->old_text,
+                                  &job->old_chunks->items[j], keys)
+                       < 0)
+            {
+                goto done;
+            }
+            for (Py_ssize_t k = 0; k < PyList_GET_SIZE(keys); k++) {
+                if (PySet_Add(dropped, PyList_GET_ITEM(keys, k)) < 0) {
+                    goto done;
+                }
+            }
+        }
+        if (PySet_GET_SIZE(dropped) == 0
+            && (job->ann_eager == NULL
+                || PyDict_GET_SIZE(job->ann_eager) == 0))
+        {
+            result = 0; /* no statement with module annotations ran */
+            goto done;
+        }
+        /* statement by statement, as a fresh import stores them: a staged
+         * statement's own entries, a kept one's from the live dict */
+        for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+            if (PyList_GET_ITEM(job->codes, i) != Py_None) {
+                PyObject *idx = PyLong_FromSsize_t(i);
+                PyObject *d =
+                    idx && job->ann_eager
+                        ? PyDict_GetItemWithError(job->ann_eager, idx)
+                        : NULL;
+                Py_XDECREF(idx);
+                if ((d == NULL && PyErr_Occurred())
+                    || (d && PyDict_Update(now, d) < 0))
+                {
+                    goto done;
+                }
+                continue;
+            }
+            if (live == NULL) {
+                continue;
+            }
+            if (PyList_SetSlice(keys, 0, PyList_GET_SIZE(keys), NULL) < 0
+                || chunk_ann_keys(job, text, &job->chunks.items[i], keys) < 0)
+            {
+                goto done;
+            }
+            for (Py_ssize_t k = 0; k < PyList_GET_SIZE(keys); k++) {
+                PyObject *key = PyList_GET_ITEM(keys, k);
+                PyObject *v = PyDict_GetItemWithError(live, key);
+                if ((v == NULL && PyErr_Occurred())
+                    || (v && PyDict_SetItem(now, key, v) < 0))
+                {
+                    goto done;
+                }
+            }
+        }
+        /* entries no statement accounts for (the program's own) stay */
+        Py_ssize_t pos = 0;
+        PyObject *key, *v;
+        while (live != NULL && PyDict_Next(live, &pos, &key, &v)) {
+            int r = PyDict_Contains(now, key);
+            if (r == 0) {
+                r = PySet_Contains(dropped, key);
+                if (r == 0) {
+                    r = PyDict_SetItem(now, key, v);
+                }
+                else if (r == 1) {
+                    r = 0;
+                }
+            }
+            if (r < 0) {
+                goto done;
+            }
+        }
+    }
+    if (live == NULL) {
+        if (PyDict_GET_SIZE(now) > 0) {
+            PyObject *k = PyUnicode_FromString("__annotations__");
+            int r = k ? hs_txn_dict_set(txn, job->dict, k, now) : -1;
+            Py_XDECREF(k);
+            if (r < 0) {
+                goto done;
+            }
+        }
+    }
+    else if (!same_dict(live, now) && hs_txn_dict_replace(txn, live, now) < 0)
+    {
+        goto done;
+    }
+    result = 0;
+done:
+    Py_XDECREF(live);
+    Py_XDECREF(now);
+    Py_XDECREF(dropped);
+    Py_XDECREF(keys);
+    return result;
+}

@@ -13,4 +13,13 @@
  * annotations`.  0 / -1. */
 int hs_annotate_module(HsJob *job, HsTxn *txn);
 
+/* Eager module annotations (before 3.14, and `from __future__ import
+ * annotations`): the statements store into the module's __annotations__
+ * dict.  Staging gives each staged statement a dict of its own
+ * (job->ann_eager); here the live dict (identity kept) gets the entries a
+ * fresh import gives, in its order: the staged statements' own, the kept
+ * statements' live ones, none of the removed or replaced statements';
+ * through the undo log.  0 / -1. */
+int hs_annotate_eager(HsJob *job, HsTxn *txn);
+
 #endif

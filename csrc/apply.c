@@ -1600,7 +1600,7 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
     }
     if (shift_moved(&ap) < 0 || remove_deleted(&ap, staged) < 0
         || hs_live_rebind(job, txn) < 0 || hs_annotate_module(job, txn) < 0
-        || report_rerun_statements(job) < 0)
+        || hs_annotate_eager(job, txn) < 0 || report_rerun_statements(job) < 0)
     {
         goto done;
     }

@@ -184,6 +184,7 @@ hs_job_clear(HsJob *job)
     Py_CLEAR(job->live_of);
     Py_CLEAR(job->young);
     Py_CLEAR(job->ann_sets);
+    Py_CLEAR(job->ann_eager);
 }
 
 /* ------------------------------------------------------------------ */

@@ -1843,6 +1843,43 @@ member_keep_exact(HsClassCtx *hc, HsMember *m, int type_params)
     return hs_txn_setattr(hc->cx.txn, hc->cx.klass, m->name, m->value);
 }
 
+static int map_class_line(HsJob *job, long line, long *out);
+static int shift_firstlineno(HsJob *job, HsTxn *txn, PyObject *klass,
+                             const HsChunk *old, int delta);
+
+/* 3.13+: __firstlineno__ from the body run again: the body's own line,
+ * unless the class holds another class statement's first line (copied in
+ * by its metaclass when the class was made, which the re-run body does
+ * not repeat): that one follows its statement.  0 / -1. */
+static int
+member_firstlineno(HsClassCtx *hc, HsMember *m)
+{
+    PyObject *cur = NULL;
+    if (hs_class_own_member(hc->cx.klass, m->name, &cur) < 0) {
+        return -1;
+    }
+    long to = 0;
+    int mapped = cur != NULL && PyLong_Check(cur)
+                 && map_class_line(hc->cx.job, PyLong_AsLong(cur), &to);
+    Py_XDECREF(cur);
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    if (!mapped) {
+        return member_keep_exact(hc, m, 0);
+    }
+    PyObject *nv = PyLong_FromLong(to);
+    if (nv == NULL) {
+        return -1;
+    }
+    PyObject *was = m->value;
+    m->value = nv;
+    int r = member_keep_exact(hc, m, 0);
+    m->value = was;
+    Py_DECREF(nv);
+    return r;
+}
+
 /* A data member (neither old nor new is function-like).  0 / -1. */
 static int
 member_data(HsClassCtx *hc, HsMember *m)
@@ -1862,8 +1899,10 @@ member_data(HsClassCtx *hc, HsMember *m)
          * instances' annotations refer to them. */
         return member_keep_exact(hc, m, 1);
     }
+    if (PyUnicode_CompareWithASCIIString(name, "__firstlineno__") == 0) {
+        return member_firstlineno(hc, m);
+    }
     if (m->is_ann || PyUnicode_CompareWithASCIIString(name, "__doc__") == 0
-        || PyUnicode_CompareWithASCIIString(name, "__firstlineno__") == 0
         || PyUnicode_CompareWithASCIIString(name, "__static_attributes__")
                == 0)
     {
@@ -2318,7 +2357,7 @@ hs_class_shift(HsJob *job, HsTxn *txn, PyObject *klass, const HsChunk *old,
             goto done;
         }
     }
-    if (hs_class_shift_firstlineno(txn, klass, old, delta) < 0) {
+    if (shift_firstlineno(job, txn, klass, old, delta) < 0) {
         goto done;
     }
     result = 0;
@@ -2329,18 +2368,64 @@ done:
     return result;
 }
 
-int
-hs_class_shift_firstlineno(HsTxn *txn, PyObject *klass, const HsChunk *old,
-                           int delta)
+/* 3.13+: is `line` the first line of one of the module's old top-level
+ * class statements, kept in the new source?  Then *out is its new first
+ * line.  A metaclass may copy __firstlineno__ from another class into
+ * the classes it makes (wrapt's _ObjectProxyMetaType copies
+ * _ObjectProxyMethods'): the value follows the statement it names,
+ * whichever class holds it.  1 mapped, 0 not. */
+static int
+map_class_line(HsJob *job, long line, long *out)
+{
+    if (job == NULL || job->old_chunks == NULL || job->match == NULL
+        || job->mode != HS_MODE_NORMAL)
+    {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+        Py_ssize_t j = job->match[i];
+        const HsChunk *c = &job->chunks.items[i];
+        if (j < 0 || c->kind != HS_CHUNK_CLASS) {
+            continue;
+        }
+        const HsChunk *o = &job->old_chunks->items[j];
+        if (o->kind != HS_CHUNK_CLASS) {
+            continue;
+        }
+        if (o->line == line) {
+            *out = c->line;
+            return 1;
+        }
+        if (o->head_line == line) {
+            *out = c->head_line;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The class's own __firstlineno__ after a shift by `delta` of its
+ * statement `old`: a line inside the statement moves with it; another
+ * class statement's first line (copied in by a metaclass) follows that
+ * statement (job non-NULL).  0 / -1. */
+static int
+shift_firstlineno(HsJob *job, HsTxn *txn, PyObject *klass, const HsChunk *old,
+                  int delta)
 {
     PyObject *key = PyUnicode_FromString("__firstlineno__");
     PyObject *v = NULL;
     int r = key ? hs_class_own_member(klass, key, &v) : -1;
     if (r == 1 && PyLong_Check(v)) {
-        long line = PyLong_AsLong(v);
+        long line = PyLong_AsLong(v), to = line;
         r = 0;
         if (line >= old->line && line <= old->last_line) {
-            PyObject *nv = PyLong_FromLong(line + delta);
+            to = line + delta;
+        }
+        else if (!map_class_line(job, line, &to)) {
+            to = line;
+        }
+        if (to != line) {
+            PyObject *nv = PyLong_FromLong(to);
             r = nv ? hs_txn_setattr(txn, klass, key, nv) : -1;
             Py_XDECREF(nv);
         }
@@ -2348,4 +2433,11 @@ hs_class_shift_firstlineno(HsTxn *txn, PyObject *klass, const HsChunk *old,
     Py_XDECREF(v);
     Py_XDECREF(key);
     return r < 0 ? -1 : 0;
+}
+
+int
+hs_class_shift_firstlineno(HsTxn *txn, PyObject *klass, const HsChunk *old,
+                           int delta)
+{
+    return shift_firstlineno(NULL, txn, klass, old, delta);
 }

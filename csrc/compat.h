@@ -146,6 +146,13 @@ hs_code_get_code(PyCodeObject *co)
 #define HS_OP_IMPORT_STAR IMPORT_STAR
 #endif
 
+/* 3.11+: inline CACHE entries (opcode 0) follow some instructions. */
+#if PY_VERSION_HEX >= 0x030B0000
+#define HS_OP_IS_CACHE(op) ((op) == 0)
+#else
+#define HS_OP_IS_CACHE(op) 0
+#endif
+
 /* Is (op, arg) the instruction that does `from m import *`? */
 static inline int
 hs_op_is_import_star(int op, unsigned long arg)

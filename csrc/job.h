@@ -56,6 +56,11 @@ typedef struct {
     PyObject *ann_sets;        /* strong dict or NULL, 3.14+: staged chunk
                                 * index -> the __conditional_annotations__
                                 * set it made (stage.c, for annotate.c) */
+    PyObject *ann_eager;       /* strong dict or NULL, eager module
+                                * annotations: staged chunk index (-1:
+                                * the whole file) -> the __annotations__
+                                * entries it stored (stage.c, for
+                                * annotate.c) */
     PyObject *policy;          /* borrowed: the batch's policy or NULL */
     PyTypeObject *change_type; /* borrowed: the Change record type */
     const HsDunders *dunders;  /* borrowed: the module state's */

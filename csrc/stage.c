@@ -866,6 +866,91 @@ run_code(Stage *st, PyObject *code, Py_ssize_t chunk)
     return 0;
 }
 
+/* Are the module's annotations stored by its statements into a dict? */
+int
+hs_stage_eager_annotations(HsJob *job)
+{
+#if HS_HAVE_ANNOTATE
+    return (job->cf_flags & CO_FUTURE_ANNOTATIONS) != 0;
+#else
+    (void)job;
+    return 1;
+#endif
+}
+
+/* Does the top level of `code` name __annotations__?  1 / 0 / -1. */
+int
+hs_stage_code_names_annotations(PyObject *code)
+{
+    PyObject *names = PyObject_GetAttrString(code, "co_names");
+    if (names == NULL) {
+        return -1;
+    }
+    int r = 0;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(names); k++) {
+        PyObject *n = PyTuple_GET_ITEM(names, k);
+        if (PyUnicode_Check(n)
+            && PyUnicode_CompareWithASCIIString(n, "__annotations__") == 0)
+        {
+            r = 1;
+            break;
+        }
+    }
+    Py_DECREF(names);
+    return r;
+}
+
+/* Eager module annotations: the statement stores them into a dict of its
+ * own (kept in job->ann_eager for annotate.c), not into the live module's
+ * __annotations__ dict, which the scratch copy shares: a failed batch must
+ * leave it untouched, and a removed statement's entries must go.  The
+ * statements staged after it see the module's dict again. */
+static int
+run_chunk(Stage *st, PyObject *code, Py_ssize_t chunk)
+{
+    HsJob *job = st->job;
+    int names = hs_stage_eager_annotations(job)
+                    ? hs_stage_code_names_annotations(code)
+                    : 0;
+    if (names <= 0) {
+        return names < 0 ? -1 : run_code(st, code, chunk);
+    }
+    PyObject *live = NULL, *mine = PyDict_New();
+    PyObject *name = PyUnicode_FromString("__annotations__");
+    int got = name ? PyDict_GetItemRef(job->scratch, name, &live) : -1;
+    Py_XDECREF(name);
+    if (mine == NULL || got < 0
+        || PyDict_SetItemString(job->scratch, "__annotations__", mine) < 0)
+    {
+        Py_XDECREF(mine);
+        Py_XDECREF(live);
+        return -1;
+    }
+    int r = run_code(st, code, chunk);
+    PyObject *exc = r < 0 ? PyErr_GetRaisedException() : NULL;
+    int w = live ? PyDict_SetItemString(job->scratch, "__annotations__", live)
+                 : PyDict_DelItemString(job->scratch, "__annotations__");
+    if (w == 0 && r == 0) {
+        PyObject *idx = PyLong_FromSsize_t(chunk);
+        if (job->ann_eager == NULL) {
+            job->ann_eager = PyDict_New();
+        }
+        w = idx && job->ann_eager ? PyDict_SetItem(job->ann_eager, idx, mine)
+                                  : -1;
+        Py_XDECREF(idx);
+    }
+    Py_DECREF(mine);
+    Py_XDECREF(live);
+    if (exc != NULL) {
+        if (w < 0) {
+            PyErr_WriteUnraisable(NULL);
+        }
+        PyErr_SetRaisedException(exc);
+        return -1;
+    }
+    return w < 0 ? -1 : 0;
+}
+
 /* 3.14+: a statement compiled alone that holds module-level annotations
  * bound its own __annotate__ and __conditional_annotations__ (the indices,
  * local to the statement, of the annotations that ran).  Keep the set for
@@ -1253,7 +1338,7 @@ hs_stage_run(HsJob *job)
     current_stage = &st;
 
     if (job->mode == HS_MODE_FULL) {
-        if (run_code(&st, job->full_code, -1) < 0) {
+        if (run_chunk(&st, job->full_code, -1) < 0) {
             goto done;
         }
     }
@@ -1267,7 +1352,8 @@ hs_stage_run(HsJob *job)
             if (code == Py_None) {
                 continue;
             }
-            if (stage_expose_due(job, &ex, i) < 0 || run_code(&st, code, i) < 0
+            if (stage_expose_due(job, &ex, i) < 0
+                || run_chunk(&st, code, i) < 0
                 || take_annotation_set(job, i) < 0
                 || record_def_result(job, i) < 0
                 || stage_note_binding(job, &ex, i) < 0)

@@ -22,4 +22,11 @@ int hs_stage_run(HsJob *job);
  * or none found). */
 PyObject *hs_stage_class_aliased(HsJob *job, PyObject *name);
 
+/* Are the job's module annotations eager (stored by the statements into
+ * the module's __annotations__ dict: before 3.14, and under `from
+ * __future__ import annotations`)?  1 / 0. */
+int hs_stage_eager_annotations(HsJob *job);
+/* Does the top level of `code` name __annotations__?  1 / 0 / -1. */
+int hs_stage_code_names_annotations(PyObject *code);
+
 #endif

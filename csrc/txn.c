@@ -15,6 +15,7 @@ typedef enum {
     UNDO_DICT,
     UNDO_FUNC,
     UNDO_KEEP,
+    UNDO_DICT_CONTENTS,
 } UndoKind;
 
 struct HsUndo {
@@ -156,6 +157,25 @@ hs_txn_dict_set(HsTxn *txn, PyObject *dict, PyObject *key, PyObject *value)
         return old == NULL ? 0 : PyDict_DelItem(dict, key);
     }
     return PyDict_SetItem(dict, key, value);
+}
+
+int
+hs_txn_dict_replace(HsTxn *txn, PyObject *dict, PyObject *contents)
+{
+    PyObject *old = PyDict_Copy(dict);
+    if (old == NULL) {
+        return -1;
+    }
+    HsUndo *u = txn_push(txn);
+    if (u == NULL) {
+        Py_DECREF(old);
+        return -1;
+    }
+    u->kind = UNDO_DICT_CONTENTS;
+    u->obj = Py_NewRef(dict);
+    u->old = old;
+    PyDict_Clear(dict);
+    return PyDict_Update(dict, contents);
 }
 
 /* Field order of the saved function state. */
@@ -371,6 +391,10 @@ hs_txn_rollback(HsTxn *txn)
                 r = restore_function(u->obj, u->old);
                 break;
             case UNDO_KEEP:
+                break;
+            case UNDO_DICT_CONTENTS:
+                PyDict_Clear(u->obj);
+                r = PyDict_Update(u->obj, u->old);
                 break;
         }
         if (r < 0) {

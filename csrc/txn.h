@@ -33,6 +33,10 @@ int hs_txn_record_setattr(HsTxn *txn, PyObject *obj, PyObject *name,
 /* dict[key] = value (value NULL: delete if present).  0 / -1. */
 int hs_txn_dict_set(HsTxn *txn, PyObject *dict, PyObject *key,
                     PyObject *value);
+/* Replace the contents of `dict` by those of `contents` (a dict), in its
+ * order, keeping the dict object; undone as a whole, order included.
+ * 0 / -1. */
+int hs_txn_dict_replace(HsTxn *txn, PyObject *dict, PyObject *contents);
 /* Record the whole patchable state of a function before changing it. */
 int hs_txn_save_function(HsTxn *txn, PyObject *func);
 /* Was `func` saved (so written) in this batch?  Its code is then the new

@@ -482,13 +482,6 @@ for _ in range(1):
         assert m.__annotations__ == new.__annotations__
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "eager module annotations (3.9-3.13, and `from __future__ import "
-    "annotations` on every version): a statement staged alone stores into "
-    "the live module's __annotations__ dict (the staging copy of the module "
-    "dict shares it), outside the undo log, so a failed batch keeps the "
-    "edited annotation, and the annotation of a removed statement stays; "
-    "not done by ann13 (its scope was 3.14's deferred annotations)"))
 def test_eager_module_annotations_removed_and_rolled_back(sb):
     src = """
         from __future__ import annotations
@@ -503,3 +496,77 @@ def test_eager_module_annotations_removed_and_rolled_back(sb):
     sb.update(m, src, t="int", more="")
     hotswap.reload(m)
     assert m.__annotations__ == fresh(m).__annotations__ == {"x": "int"}
+
+
+# Eager module annotations (3.9-3.13; `from __future__ import annotations`
+# on every version): the statements store into the module's dict, which is
+# kept (a reference taken before sees the change), rolled back as a whole on
+# a failed batch, and holds what a fresh import gives, in its order.
+eager_future = pytest.mark.parametrize("future", [
+    "from __future__ import annotations",
+    pytest.param("", marks=pytest.mark.skipif(
+        sys.version_info >= (3, 14), reason="3.14+: deferred (PEP 649)"))])
+
+
+@eager_future
+def test_eager_module_annotations_failed_apply_rolls_back(sb, future):
+    """The batch fails in APPLY after this module's annotations were
+    written (another module's metaclass refuses a new member): the dict is
+    the old one again, same object, same entries, same order."""
+    src = """
+        $future
+        a: int = 1
+        $mid
+        c: $t = 2
+    """
+    m = sb.load(src, future=future, mid="b: str = ''", t="int")
+    held = m.__annotations__
+    before = list(held.items())
+    guard = """
+        class Guarded(type):
+            def __setattr__(cls, name, value):
+                if name == "forbidden":
+                    raise PermissionError("no new members")
+                super().__setattr__(name, value)
+
+        class C(metaclass=Guarded):
+            $member
+    """
+    g = sb.load(guard, base="guard", member="pass")
+    sb.update(m, src, future=future, mid="z: list = []", t="float")
+    sb.update(g, guard, member="def forbidden(self): pass")
+    with pytest.raises(hotswap.ReloadError):
+        hotswap.reload(m, g)
+    assert m.__annotations__ is held
+    assert list(held.items()) == before
+    assert not hasattr(m, "z")
+    sb.update(g, guard, member="pass")
+    hotswap.reload(m, g)
+    assert m.__annotations__ is held
+    assert list(held.items()) == list(fresh(m).__annotations__.items())
+    assert list(held) == ["a", "z", "c"]
+
+
+@eager_future
+def test_eager_module_annotations_removed_added_and_ordered(sb, future):
+    """A removed annotated statement's entry goes; an added one takes its
+    place in statement order; an unannotated binding drops its entry; the
+    program's own entry stays."""
+    src = """
+        $future
+        a: int = 1
+        $mid
+        c: float = 3.0
+        $tail
+    """
+    m = sb.load(src, future=future, mid="b: str = 'b'", tail="d: bytes")
+    held = m.__annotations__
+    held["extra"] = "mine"
+    for mid, tail in (("", "d: bytes"), ("z: list = []", "d = b''"),
+                      ("b: str = 'b'", "d: bytes")):
+        sb.update(m, src, future=future, mid=mid, tail=tail)
+        hotswap.reload(m)
+        want = fresh(m).__annotations__
+        assert m.__annotations__ is held
+        assert list(held) == list(want) + ["extra"]
+        assert {k: held[k] for k in want} == want

@@ -450,3 +450,49 @@ def test_def_taken_out_of_its_class_patched_where_it_lives(sb):
     assert "_calc_iqr" not in vars(fresh.Stats)
     assert func.__code__.co_firstlineno \
         == vars(fresh.Stats)["iqr"].func.__code__.co_firstlineno
+
+
+# wrapt on 3.13+ (issue 13, cause 24): a metaclass copies another class's
+# __firstlineno__ into every class it makes (wrapt's _ObjectProxyMetaType
+# copies _ObjectProxyMethods'); a fresh import gives the copied class's
+# line, moved or not, edited or not.
+@pytest.mark.skipif(sys.version_info < (3, 13),
+                    reason="3.13+: classes store __firstlineno__")
+def test_copied_class_firstlineno_follows_its_class(sb):
+    src = """
+        $top
+        class _Methods(object):
+            @property
+            def describe(self):
+                return $desc
+
+        class _Meta(type):
+            def __new__(cls, name, bases, dictionary):
+                for k in ("__firstlineno__", "describe"):
+                    dictionary[k] = vars(_Methods)[k]
+                return type.__new__(cls, name, bases, dictionary)
+
+        class Proxy(metaclass=_Meta):
+            def get(self):
+                return $ret
+
+        class Sub(Proxy):
+            pass
+    """
+    m = sb.load(src, top="", desc="'d1'", ret="1")
+    held, sub, inst = m.Proxy, m.Sub, m.Sub()
+    assert held.__firstlineno__ == m._Methods.__firstlineno__
+    # a shift; a body edit of the proxy class (run again) with a shift;
+    # the copied-from class edited; back
+    for top, desc, ret in (("\n\n\n", "'d1'", "1"), ("", "'d1'", "2"),
+                           ("\n", "'d2'", "2"), ("", "'d1'", "1")):
+        sb.update(m, src, top=top, desc=desc, ret=ret)
+        hotswap.reload(m)
+        new = fresh_import(m)
+        assert m.Proxy is held and m.Sub is sub
+        for name in ("_Methods", "_Meta", "Proxy", "Sub"):
+            assert (getattr(m, name).__firstlineno__
+                    == getattr(new, name).__firstlineno__), (top, ret, name)
+        assert held.__firstlineno__ == new._Methods.__firstlineno__
+        assert inst.get() == new.Sub().get()
+        assert inst.describe == new.Sub().describe
