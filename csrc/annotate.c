@@ -34,6 +34,7 @@
  * annotation's line.
  */
 #include "annotate.h"
+#include "code.h"
 #include "stage.h"
 
 #include <string.h>
@@ -634,7 +635,7 @@ chunk_ann_keys(HsJob *job, const char *text, const HsChunk *c, PyObject *keys)
         return 0;
     }
     PyObject *code =
-        hs_stage_compile_range(job, text, c->start, c->end, c->line, c->start);
+        hs_code_compile_range(job, text, c->start, c->end, c->line, c->start);
     if (code == NULL) {
         return -1;
     }

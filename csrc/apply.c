@@ -207,8 +207,8 @@ pair_made_in_container(Apply *ap, PyObject *name, PyObject *old, PyObject *new,
         result = 0;
         goto done;
     }
-    ocode = hs_stage_compile_range(job, job->old_text, o->start, o->end,
-                                   o->line, o->start);
+    ocode = hs_code_compile_range(job, job->old_text, o->start, o->end,
+                                  o->line, o->start);
     if (ocode == NULL) {
         /* the old text compiled once; alone it may not: pair nothing */
         PyErr_Clear();
@@ -875,7 +875,7 @@ report_rerun_statements(HsJob *job)
             continue;
         }
         PyObject *names = PySet_New(NULL);
-        int r = names ? hs_stage_stored_names(code, names) : -1;
+        int r = names ? hs_code_stored_names(code, names) : -1;
         if (r == 0 && PySet_GET_SIZE(names) == 0) {
             r = hs_report_add_str(
                 job, "<statement>", "statement", "updated", "HS403", c->line,
@@ -900,7 +900,7 @@ staged_names(HsJob *job, int *star, PyObject *chunk_of)
     }
     *star = 0;
     if (job->mode == HS_MODE_FULL) {
-        int r = hs_stage_stored_names(job->full_code, names);
+        int r = hs_code_stored_names(job->full_code, names);
         if (r < 0) {
             Py_DECREF(names);
             return NULL;
@@ -914,7 +914,7 @@ staged_names(HsJob *job, int *star, PyObject *chunk_of)
             continue;
         }
         PyObject *mine = PySet_New(NULL);
-        int r = mine ? hs_stage_stored_names(code, mine) : -1;
+        int r = mine ? hs_code_stored_names(code, mine) : -1;
         PyObject *idx = r >= 0 ? PyLong_FromSsize_t(i) : NULL;
         PyObject *it = idx ? PyObject_GetIter(mine) : NULL, *n;
         while (it != NULL && (n = PyIter_Next(it)) != NULL) {
@@ -984,7 +984,7 @@ remove_deleted(Apply *ap, PyObject *staged)
             Py_DECREF(n);
         }
         else {
-            PyObject *code = hs_stage_compile_range(
+            PyObject *code = hs_code_compile_range(
                 job, job->old_text, o->start, o->end, o->line, o->start);
             if (code == NULL) {
                 /* the old text compiled once; if it does not alone, its
@@ -993,7 +993,7 @@ remove_deleted(Apply *ap, PyObject *staged)
                 Py_DECREF(names);
                 continue;
             }
-            star = hs_stage_stored_names(code, names);
+            star = hs_code_stored_names(code, names);
             if (star == 1) {
                 /* a removed star import: the names it bound are those
                  * its module exports that still hold its objects */
@@ -1127,12 +1127,12 @@ shift_moved_statement(Apply *ap, const HsChunk *c, const HsChunk *o)
         return 0;
     }
     PyObject *code =
-        hs_stage_compile_range(job, PyBytes_AS_STRING(job->text), c->start,
-                               c->end, c->line, c->start);
+        hs_code_compile_range(job, PyBytes_AS_STRING(job->text), c->start,
+                              c->end, c->line, c->start);
     PyObject *names = code ? PySet_New(NULL) : NULL;
     PyObject *it = NULL, *name;
     int r = -1;
-    if (names == NULL || hs_stage_stored_names(code, names) < 0
+    if (names == NULL || hs_code_stored_names(code, names) < 0
         || (it = PyObject_GetIter(names)) == NULL)
     {
         goto done;
@@ -1540,9 +1540,8 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
                 continue;
             }
         }
-        int dup = hs_stage_is_annotate_name(name)
-                      ? 1
-                      : PySet_Contains(handled, name);
+        int dup =
+            hs_code_is_annotate_name(name) ? 1 : PySet_Contains(handled, name);
         if (dup < 0) {
             goto done;
         }

@@ -3,6 +3,7 @@
 #define HS_FUNCS_H
 
 #include "compat.h"
+#include "code.h"
 #include "txn.h"
 
 typedef enum {
@@ -24,19 +25,6 @@ typedef struct {
     int first, last;    /* co_firstlineno in [first, last]; 0: any */
     int max_found;      /* stop after so many (0: all) */
 } HsHeldQuery;
-
-/* Compare two code objects recursively.  with_lines: also line numbers.
- * 1 equal, 0 different, -1 error. */
-int hs_code_equal(PyObject *a, PyObject *b, int with_lines);
-
-/* A copy of `code` (and of the code objects nested in it) whose line
- * numbers are shifted by `delta`.  New reference. */
-PyObject *hs_code_shift(PyObject *code, int delta);
-
-/* hs_code_shift, telling whether a class body's __firstlineno__ constant
- * (3.13+) could not be moved in place (*inexact = 1: compile the code at
- * its real lines instead). */
-PyObject *hs_code_shift_ex(PyObject *code, int delta, int *inexact);
 
 /* Follow wrappers (functools.wraps' __wrapped__, closure cells,
  * classmethod/staticmethod __func__, property fget, partial.func) from

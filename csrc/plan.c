@@ -12,7 +12,7 @@
  * its cache of bound names (job->chunk_binds).
  */
 #include "plan.h"
-#include "stage.h"
+#include "code.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -496,7 +496,7 @@ int
 hs_plan_star_bindings(HsJob *job, PyObject *code, PyObject *into)
 {
     PyObject *stars = PyList_New(0), *names = NULL;
-    int r = stars ? hs_stage_star_imports(code, stars) : -1;
+    int r = stars ? hs_code_star_imports(code, stars) : -1;
     for (Py_ssize_t i = 0; r == 0 && i < PyList_GET_SIZE(stars); i++) {
         PyObject *src = PyList_GET_ITEM(stars, i);
         PyObject *mod = star_source(job, PyTuple_GET_ITEM(src, 0),
@@ -536,16 +536,16 @@ static PyObject *
 binds_of_range(HsJob *job, const char *text, const HsChunk *c)
 {
     PyObject *code =
-        hs_stage_compile_range(job, text, c->start, c->end, c->line, c->start);
+        hs_code_compile_range(job, text, c->start, c->end, c->line, c->start);
     PyObject *names = NULL, *stars = NULL;
     if (code == NULL) {
         return NULL;
     }
     names = PySet_New(NULL);
-    int star = names ? hs_stage_stored_names(code, names) : -1;
+    int star = names ? hs_code_stored_names(code, names) : -1;
     if (star == 1) {
         stars = PyList_New(0);
-        star = stars ? hs_stage_star_imports(code, stars) : -1;
+        star = stars ? hs_code_star_imports(code, stars) : -1;
         for (Py_ssize_t i = 0; star == 0 && i < PyList_GET_SIZE(stars); i++) {
             PyObject *src = PyList_GET_ITEM(stars, i);
             PyObject *mod =
@@ -657,12 +657,12 @@ chunk_deletes(HsJob *job, Py_ssize_t k, PyObject *name, const char *s,
         return 0;
     }
     PyObject *code =
-        hs_stage_compile_range(job, text, c->start, c->end, c->line, c->start);
+        hs_code_compile_range(job, text, c->start, c->end, c->line, c->start);
     if (code == NULL) {
         return -1;
     }
     PyObject *names = PySet_New(NULL);
-    int r = names ? hs_stage_deleted_names(code, names) : -1;
+    int r = names ? hs_code_deleted_names(code, names) : -1;
     if (r == 0) {
         r = PySet_Contains(names, name);
     }
@@ -677,12 +677,12 @@ mark_rerun(HsJob *job, Py_ssize_t k, PyObject *bound)
     const char *text = PyBytes_AS_STRING(job->text);
     HsChunk *c = &job->chunks.items[k];
     PyObject *code =
-        hs_stage_compile_range(job, text, c->start, c->end, c->line, c->start);
+        hs_code_compile_range(job, text, c->start, c->end, c->line, c->start);
     if (code == NULL) {
         return -1;
     }
     job->state[k] = HS_ST_RERUN;
-    if (bound != NULL && hs_stage_stored_names(code, bound) < 0) {
+    if (bound != NULL && hs_code_stored_names(code, bound) < 0) {
         Py_DECREF(code);
         return -1;
     }
@@ -704,7 +704,7 @@ chunk_rebinds(HsJob *job, Py_ssize_t d, PyObject *name, const char *s,
         return 0;
     }
     PyObject *names = PySet_New(NULL);
-    int r = names ? hs_stage_stored_names(code, names) : -1;
+    int r = names ? hs_code_stored_names(code, names) : -1;
     if (r >= 0) {
         r = PySet_Contains(names, name);
     }
@@ -836,7 +836,7 @@ hs_plan_reruns(HsJob *job)
             continue;
         }
         Py_XSETREF(loaded, PySet_New(NULL));
-        if (loaded == NULL || hs_stage_loaded_names(code, loaded) < 0) {
+        if (loaded == NULL || hs_code_loaded_names(code, loaded) < 0) {
             goto done;
         }
         PyObject *it = PyObject_GetIter(loaded), *name;
@@ -894,9 +894,9 @@ hs_plan_reruns(HsJob *job)
         /* a name this statement binds that an unchanged `del` after it
          * deletes (the `del` of a loop variable): that `del` runs again */
         Py_XSETREF(loaded, PySet_New(NULL));
-        if (loaded == NULL || hs_stage_stored_names(code, loaded) < 0
+        if (loaded == NULL || hs_code_stored_names(code, loaded) < 0
             || deletes_of_stored(job, &dels, i, loaded) < 0
-            || hs_stage_stored_names(code, bound) < 0)
+            || hs_code_stored_names(code, bound) < 0)
         {
             goto done;
         }

@@ -22,95 +22,16 @@
  * __init_subclass__, no __set_name__ on a class that will be thrown away.
  */
 #include "stage.h"
+#include "code.h"
 #include "classes.h"
 #include "plan.h"
-#include "funcs.h"
 #include "internals.h"
-#include "plan.h"
 #include "report.h"
 
 #include <string.h>
 
 /* ------------------------------------------------------------------ */
 /* compiling                                                           */
-
-/* Empty lines put before a class statement whose __firstlineno__ moving
- * from line 1 cannot give (hs_stage_compile_range): more than 255, so the
- * line is a LOAD_CONST constant on 3.14+ as at any real line past 256. */
-#define STAGE_PAD_LINES 300
-
-/* text[0:len) compiled after `pad` empty lines.  New reference. */
-static PyObject *
-compile_padded(HsJob *job, const char *text, Py_ssize_t len, int pad)
-{
-    PyCompilerFlags flags = HS_COMPILER_FLAGS_INIT(
-        job->cf_flags | PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
-    PyObject *padded = PyBytes_FromStringAndSize(NULL, pad + len);
-    if (padded == NULL) {
-        return NULL;
-    }
-    char *q = PyBytes_AS_STRING(padded);
-    memset(q, '\n', (size_t)pad);
-    memcpy(q + pad, text, len);
-    PyObject *code =
-        Py_CompileStringObject(q, job->filename, Py_file_input, &flags, -1);
-    Py_DECREF(padded);
-    return code;
-}
-
-PyObject *
-hs_stage_compile_range(HsJob *job, const char *text, Py_ssize_t start,
-                       Py_ssize_t end, int line, Py_ssize_t blank_to)
-{
-    Py_ssize_t len = end - start;
-    PyObject *buf = PyBytes_FromStringAndSize(NULL, len);
-    if (buf == NULL) {
-        return NULL;
-    }
-    char *p = PyBytes_AS_STRING(buf);
-    memcpy(p, text + start, len);
-    /* Leave decorators out (they stay as they are on the live object)
-     * while keeping every line where it is. */
-    for (Py_ssize_t i = 0; i < blank_to - start && i < len; i++) {
-        if (p[i] != '\n') {
-            p[i] = ' ';
-        }
-    }
-    PyCompilerFlags flags = HS_COMPILER_FLAGS_INIT(
-        job->cf_flags | PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
-    PyObject *code =
-        Py_CompileStringObject(p, job->filename, Py_file_input, &flags, -1);
-    if (code == NULL || line <= 1) {
-        Py_DECREF(buf);
-        return code;
-    }
-    int inexact = 0;
-    PyObject *shifted = hs_code_shift_ex(code, line - 1, &inexact);
-    Py_DECREF(code);
-    if (shifted != NULL && inexact && line - 1 > STAGE_PAD_LINES) {
-        /* 3.13+: a class body's __firstlineno__ that moving from line 1
-         * cannot give exactly (3.14's small-int form across line 256, or
-         * the constant 1 shared with the body): compile after a few
-         * hundred empty lines, where the line is a constant of its own,
-         * and move that.  Padding with all line - 1 empty lines costs a
-         * tokenizer pass over them per class statement: quadratic in the
-         * file (386 ms for the 1,000 classes of a 10,000-function module
-         * on 3.14, more than compiling the whole file) */
-        inexact = 0;
-        int delta = line - 1 - STAGE_PAD_LINES;
-        code = compile_padded(job, p, len, STAGE_PAD_LINES);
-        Py_SETREF(shifted,
-                  code ? hs_code_shift_ex(code, delta, &inexact) : NULL);
-        Py_XDECREF(code);
-    }
-    if (shifted != NULL && inexact) {
-        /* still not exact (the constant collides with one of the body's):
-         * compile the text at its real lines, after as many empty ones */
-        Py_SETREF(shifted, compile_padded(job, p, len, line - 1));
-    }
-    Py_DECREF(buf);
-    return shifted;
-}
 
 /* __future__ flags of the module, from its future-import chunks. */
 static int
@@ -130,8 +51,8 @@ future_flags(HsJob *job, int *flags)
                 return -1;
             }
         }
-        PyObject *code = hs_stage_compile_range(job, text, c->start, c->end,
-                                                c->line, c->start);
+        PyObject *code = hs_code_compile_range(job, text, c->start, c->end,
+                                               c->line, c->start);
         if (code == NULL) {
             Py_DECREF(future);
             return -1;
@@ -215,7 +136,7 @@ with_decorator_lines(HsJob *job, const char *text, HsChunk *c, PyObject **code)
     PyObject *nconsts = NULL, *replace = NULL, *args = NULL, *kw = NULL;
     int result = -1;
     full =
-        hs_stage_compile_range(job, text, c->start, c->end, c->line, c->start);
+        hs_code_compile_range(job, text, c->start, c->end, c->line, c->start);
     if (full == NULL) {
         PyErr_Clear();
         return 0;
@@ -313,8 +234,8 @@ hs_stage_compile(HsJob *job)
         PyObject *code = Py_None;
         if (job->state[i] == HS_ST_CHANGED || job->state[i] == HS_ST_ADDED) {
             Py_ssize_t blank_to = job->stripped[i] ? c->head : c->start;
-            code = hs_stage_compile_range(job, text, c->start, c->end, c->line,
-                                          blank_to);
+            code = hs_code_compile_range(job, text, c->start, c->end, c->line,
+                                         blank_to);
             if (code == NULL) {
                 goto whole;
             }
@@ -350,224 +271,6 @@ whole:
         job->mode = HS_MODE_FULL;
         return 0;
     }
-}
-
-/* ------------------------------------------------------------------ */
-/* names a statement binds                                             */
-
-typedef enum {
-    NAMES_STORED,
-    NAMES_LOADED,
-    NAMES_DELETED
-} NamesWhich;
-
-int
-hs_stage_is_annotate_name(PyObject *name)
-{
-#if HS_HAVE_ANNOTATE
-    return PyUnicode_Check(name)
-           && (PyUnicode_CompareWithASCIIString(name, "__annotate__") == 0
-               || PyUnicode_CompareWithASCIIString(
-                      name, "__conditional_annotations__")
-                      == 0);
-#else
-    (void)name;
-    return 0;
-#endif
-}
-
-static int
-add_name(PyObject *co_names, unsigned long arg, PyObject *names)
-{
-    if ((Py_ssize_t)arg >= PyTuple_GET_SIZE(co_names)) {
-        return 0;
-    }
-    return PySet_Add(names, PyTuple_GET_ITEM(co_names, arg));
-}
-
-/* Walk the bytecode of `code` (not of the code objects nested in it).
- * Returns 1 when a star import was seen, 0, or -1 on error. */
-static int
-walk_names(PyObject *code, NamesWhich which, PyObject *names)
-{
-    PyObject *bytes = hs_code_get_code((PyCodeObject *)code);
-    PyObject *co_names =
-        bytes ? PyObject_GetAttrString(code, "co_names") : NULL;
-    int star = 0, result = -1;
-    if (co_names == NULL) {
-        goto done;
-    }
-    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(bytes);
-    Py_ssize_t n = PyBytes_GET_SIZE(bytes);
-    unsigned long ext = 0;
-    for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
-        int op = p[i];
-        unsigned long arg = p[i + 1] | ext;
-        if (op == HS_OP_EXTENDED_ARG) {
-            ext = arg << 8;
-            continue;
-        }
-        ext = 0;
-        int r = 0;
-        switch (which) {
-            case NAMES_STORED:
-                if ((op == HS_OP_STORE_NAME || op == HS_OP_DELETE_NAME)
-                    && !((Py_ssize_t)arg < PyTuple_GET_SIZE(co_names)
-                         && hs_stage_is_annotate_name(
-                             PyTuple_GET_ITEM(co_names, arg))))
-                {
-                    r = add_name(co_names, arg, names);
-                }
-                else if (hs_op_is_import_star(op, arg)) {
-                    star = 1;
-                }
-                break;
-            case NAMES_LOADED:
-                if (op == HS_OP_LOAD_NAME) {
-                    r = add_name(co_names, arg, names);
-                }
-                else if (op == HS_OP_LOAD_GLOBAL) {
-                    r = add_name(co_names, HS_LOAD_GLOBAL_INDEX(arg), names);
-                }
-                break;
-            case NAMES_DELETED:
-                if (op == HS_OP_DELETE_NAME) {
-                    r = add_name(co_names, arg, names);
-                }
-                break;
-        }
-        if (r < 0) {
-            goto done;
-        }
-    }
-    result = star;
-done:
-    Py_XDECREF(bytes);
-    Py_XDECREF(co_names);
-    return result;
-}
-
-int
-hs_stage_stored_names(PyObject *code, PyObject *names)
-{
-    return walk_names(code, NAMES_STORED, names);
-}
-
-int
-hs_stage_deleted_names(PyObject *code, PyObject *names)
-{
-    return walk_names(code, NAMES_DELETED, names) < 0 ? -1 : 0;
-}
-
-int
-hs_stage_star_imports(PyObject *code, PyObject *list)
-{
-    PyObject *bytes = hs_code_get_code((PyCodeObject *)code);
-    PyObject *co_names = NULL, *co_consts = NULL, *pending = NULL;
-    int result = -1;
-    if (bytes == NULL
-        || (co_names = PyObject_GetAttrString(code, "co_names")) == NULL
-        || (co_consts = PyObject_GetAttrString(code, "co_consts")) == NULL)
-    {
-        goto done;
-    }
-    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(bytes);
-    Py_ssize_t n = PyBytes_GET_SIZE(bytes);
-    unsigned long ext = 0;
-    /* the integer values of the last two constants loaded (-1: not an
-     * int): an import's level is loaded just before its fromlist */
-    long recent[2] = {-1, -1};
-    for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
-        int op = p[i];
-        unsigned long arg = p[i + 1] | ext;
-        if (op == HS_OP_EXTENDED_ARG) {
-            ext = arg << 8;
-            continue;
-        }
-        ext = 0;
-        long value = -2;
-        if (op == HS_OP_LOAD_CONST
-            && (Py_ssize_t)arg < PyTuple_GET_SIZE(co_consts))
-        {
-            PyObject *c = PyTuple_GET_ITEM(co_consts, arg);
-            value = PyLong_CheckExact(c) ? PyLong_AsLong(c) : -1;
-            if (value == -1 && PyErr_Occurred()) {
-                PyErr_Clear();
-            }
-        }
-#if HS_HAVE_LOAD_SMALL_INT
-        else if (op == HS_OP_LOAD_SMALL_INT) {
-            value = (long)arg;
-        }
-#endif
-        if (value != -2) {
-            recent[0] = recent[1];
-            recent[1] = value;
-            continue;
-        }
-        int star = 0;
-        if (op == HS_OP_IMPORT_NAME) {
-            Py_ssize_t k = (Py_ssize_t)HS_IMPORT_NAME_INDEX(arg);
-            Py_CLEAR(pending);
-            if (k < PyTuple_GET_SIZE(co_names) && recent[0] >= 0) {
-                pending = Py_BuildValue("(Ol)", PyTuple_GET_ITEM(co_names, k),
-                                        recent[0]);
-                if (pending == NULL) {
-                    goto done;
-                }
-            }
-        }
-        else if (hs_op_is_import_star(op, arg)) {
-            star = 1;
-        }
-        if (star && pending != NULL) {
-            if (PyList_Append(list, pending) < 0) {
-                goto done;
-            }
-            Py_CLEAR(pending);
-        }
-    }
-    result = 0;
-done:
-    Py_XDECREF(bytes);
-    Py_XDECREF(co_names);
-    Py_XDECREF(co_consts);
-    Py_XDECREF(pending);
-    return result;
-}
-
-int
-hs_stage_loaded_names(PyObject *code, PyObject *names)
-{
-    /* the statement itself, and what runs while it runs: class bodies
-     * and comprehensions (functions only run later, when called) */
-    if (walk_names(code, NAMES_LOADED, names) < 0) {
-        return -1;
-    }
-    PyObject *consts = PyObject_GetAttrString(code, "co_consts");
-    if (consts == NULL) {
-        return -1;
-    }
-    int r = 0;
-    for (Py_ssize_t i = 0; r == 0 && i < PyTuple_GET_SIZE(consts); i++) {
-        PyObject *c = PyTuple_GET_ITEM(consts, i);
-        if (!PyCode_Check(c)) {
-            continue;
-        }
-        int run_now = !(hs_code_flags(c) & CO_OPTIMIZED);
-        if (!run_now) {
-            PyObject *name = PyObject_GetAttrString(c, "co_name");
-            const char *s = name ? PyUnicode_AsUTF8(name) : NULL;
-            run_now = s != NULL && s[0] == '<' && strcmp(s, "<lambda>") != 0;
-            Py_XDECREF(name);
-            PyErr_Clear();
-        }
-        if (run_now) {
-            r = hs_stage_loaded_names(c, names);
-        }
-    }
-    Py_DECREF(consts);
-    return r;
 }
 
 /* ------------------------------------------------------------------ */

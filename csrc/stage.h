@@ -17,38 +17,10 @@ int hs_stage_compile(HsJob *job);
  * written by hotswap). */
 int hs_stage_run(HsJob *job);
 
-/* The code objects that bind module-level names in `code` (STORE_NAME /
- * DELETE_NAME at its top level) into the set `names`.  Returns 1 when the
- * code does a star import (names unknown), else 0; -1 on error. */
-int hs_stage_stored_names(PyObject *code, PyObject *names);
-
-/* The star imports `code` does at its top level (`from m import *`, also
- * inside try/if): (module name, level) tuples appended to `list`.
- * 0 / -1. */
-int hs_stage_star_imports(PyObject *code, PyObject *list);
-
-/* Names that `code` looks up while it runs (its own LOAD_NAME /
- * LOAD_GLOBAL, and those of class bodies and comprehensions in it), and
- * the names it deletes.  Into the set `names`.  0 / -1. */
-int hs_stage_loaded_names(PyObject *code, PyObject *names);
-int hs_stage_deleted_names(PyObject *code, PyObject *names);
-
 /* A class whose __qualname__ is `name`, bound in the module under another
  * name (`_X = X; del X`).  New reference, or NULL (exception set on error,
  * or none found). */
 PyObject *hs_stage_class_aliased(HsJob *job, PyObject *name);
-
-/* Compile text[start:end) of a module as a standalone chunk, at its real
- * line numbers.  New reference. */
-PyObject *hs_stage_compile_range(HsJob *job, const char *text,
-                                 Py_ssize_t start, Py_ssize_t end, int line,
-                                 Py_ssize_t blank_to);
-
-/* 3.14+: is `name` one the compiler binds for a module's deferred
- * annotations (__annotate__, __conditional_annotations__)?  A statement
- * compiled alone binds its own; they are not names it binds for APPLY
- * (annotate.c writes them for the whole module).  Always 0 before 3.14. */
-int hs_stage_is_annotate_name(PyObject *name);
 
 /* Are the job's module annotations eager (stored by the statements into
  * the module's __annotations__ dict: before 3.14, and under `from
