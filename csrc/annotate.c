@@ -661,6 +661,50 @@ same_dict(PyObject *a, PyObject *b)
     return 1;
 }
 
+/* Into the set `dropped`, the names the replaced and the removed old
+ * statements annotated.  The old statements a staged one replaced are
+ * marked in one pass over the new ones (not a walk of the new statements
+ * per old one: quadratic in the file's size on every reload).  `keys`: a
+ * scratch list.  0 / -1. */
+static int
+dropped_keys(HsJob *job, PyObject *dropped, PyObject *keys)
+{
+    Py_ssize_t nold = job->old_chunks->len;
+    char *replaced = PyMem_Calloc(nold > 0 ? (size_t)nold : 1, 1);
+    if (replaced == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
+        Py_ssize_t j = job->match[i];
+        if (j >= 0 && j < nold && PyList_GET_ITEM(job->codes, i) != Py_None) {
+            replaced[j] = 1;
+        }
+    }
+    int result = -1;
+    for (Py_ssize_t j = 0; j < nold; j++) {
+        if (job->old_matched[j] && !replaced[j]) {
+            continue;
+        }
+        if (PyList_SetSlice(keys, 0, PyList_GET_SIZE(keys), NULL) < 0
+            || chunk_ann_keys(job, job->old_text, &job->old_chunks->items[j],
+                              keys)
+                   < 0)
+        {
+            goto done;
+        }
+        for (Py_ssize_t k = 0; k < PyList_GET_SIZE(keys); k++) {
+            if (PySet_Add(dropped, PyList_GET_ITEM(keys, k)) < 0) {
+                goto done;
+            }
+        }
+    }
+    result = 0;
+done:
+    PyMem_Free(replaced);
+    return result;
+}
+
 int
 hs_annotate_eager(HsJob *job, HsTxn *txn)
 {
@@ -706,28 +750,8 @@ hs_annotate_eager(HsJob *job, HsTxn *txn)
             result = dropped && keys ? 0 : -1;
             goto done;
         }
-        /* the names the replaced and the removed statements annotated */
-        for (Py_ssize_t j = 0; j < job->old_chunks->len; j++) {
-            int gone = !job->old_matched[j];
-            for (Py_ssize_t i = 0; !gone && i < job->chunks.len; i++) {
-                gone = job->match[i] == j
-                       && PyList_GET_ITEM(job->codes, i) != Py_None;
-            }
-            if (!gone) {
-                continue;
-            }
-            if (PyList_SetSlice(keys, 0, PyList_GET_SIZE(keys), NULL) < 0
-                || chunk_ann_keys(job, job->old_text,
-                                  &job->old_chunks->items[j], keys)
-                       < 0)
-            {
-                goto done;
-            }
-            for (Py_ssize_t k = 0; k < PyList_GET_SIZE(keys); k++) {
-                if (PySet_Add(dropped, PyList_GET_ITEM(keys, k)) < 0) {
-                    goto done;
-                }
-            }
+        if (dropped_keys(job, dropped, keys) < 0) {
+            goto done;
         }
         if (PySet_GET_SIZE(dropped) == 0
             && (job->ann_eager == NULL
