@@ -81,7 +81,7 @@ failure_code(void)
 {
     static char buf[8];
     PyObject *exc = PyErr_GetRaisedException();
-    const char *code = "HS508";
+    const char *code = hs_diag_code(HS508);
     PyObject *c = exc ? PyObject_GetAttrString(exc, "hotswap_code") : NULL;
     const char *s = c && PyUnicode_Check(c) ? PyUnicode_AsUTF8(c) : NULL;
     if (s != NULL && strlen(s) == 5 && strncmp(s, "HS", 2) == 0) {

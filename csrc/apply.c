@@ -257,14 +257,10 @@ pair_made_in_container(Apply *ap, PyObject *name, PyObject *old, PyObject *new,
         }
         if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
             PyObject *q = PyObject_GetAttrString(fo, "__qualname__");
-            r = q ? hs_report_add(job, q, "function", "rejected",
-                                  r == HS_PATCH_KIND ? "HS101" : "HS104",
-                                  hs_code_firstlineno(PyFunction_GET_CODE(fn)),
-                                  "a function made by the statement binding "
-                                  "%U cannot take the new code in place; "
-                                  "references taken before the reload keep "
-                                  "the old one",
-                                  name)
+            r = q ? hs_report_diag(
+                        job, q, "function",
+                        r == HS_PATCH_KIND ? HS101_STATEMENT : HS104_STATEMENT,
+                        hs_code_firstlineno(PyFunction_GET_CODE(fn)), name)
                   : -1;
             Py_XDECREF(q);
             if (r < 0) {
@@ -439,8 +435,8 @@ rec_kept_removed_added(Rec *rc)
 {
     HsJob *job = rc->job;
     if (rc->old != NULL && in_keep_list(job, rc->name)) {
-        return rec_done(hs_report_add(job, rc->name, rc->kind, "kept", "HS401",
-                                      rc->line, "listed in __hotswap_keep__"));
+        return rec_done(
+            hs_report_diag(job, rc->name, rc->kind, HS401, rc->line));
     }
     if (rc->new == NULL) {
         if (rc->old == NULL) {
@@ -584,11 +580,8 @@ rec_redecorated(Rec *rc, PyObject *fo, PyObject *fn, int *r)
     {
         return -1;
     }
-    return rec_done(hs_report_add(
-        job, rc->name, "function", "replaced", "HS102", rc->line,
-        "decorators changed: the name refers to the newly decorated object; "
-        "references taken before the reload run the new body under the old "
-        "decorators"));
+    return rec_done(
+        hs_report_diag(job, rc->name, "function", HS102_NAME, rc->line));
 }
 
 /* A function: the old one (`fo`) patched in place to run fn's code.
@@ -631,15 +624,9 @@ rec_patch_function(Rec *rc, PyObject *fo, PyObject *fn)
         if (set_name(rc->ap, rc->name, new) < 0) {
             return -1;
         }
-        return rec_done(hs_report_add(
-            job, rc->name, "function", "replaced",
-            r == HS_PATCH_KIND ? "HS101" : "HS104", rc->line,
-            r == HS_PATCH_KIND
-                ? "became or stopped being a generator or coroutine; "
-                  "references taken before the reload keep the old function"
-                : "the new code needs a free variable the old function "
-                  "does not have; references taken before the reload keep "
-                  "the old function"));
+        return rec_done(hs_report_diag(
+            job, rc->name, "function",
+            r == HS_PATCH_KIND ? HS101_KIND : HS104_REPLACED, rc->line));
     }
     int stripped = rc->c != NULL && job->stripped[rc->ci];
     if (!stripped && Py_TYPE(old) != Py_TYPE(new)) {
@@ -647,9 +634,8 @@ rec_patch_function(Rec *rc, PyObject *fo, PyObject *fn)
         if (set_name(rc->ap, rc->name, new) < 0) {
             return -1;
         }
-        return rec_done(hs_report_add(
-            job, rc->name, "function", "replaced", "HS103", rc->line,
-            "the object wrapping this function changed kind"));
+        return rec_done(hs_report_diag(job, rc->name, "function",
+                                       HS103_WRAPPER, rc->line));
     }
     if (hs_txn_keep(rc->ap->txn, new) < 0
         || hs_live_note(job, fn, fo) < 0
@@ -668,11 +654,8 @@ rec_patch_function(Rec *rc, PyObject *fo, PyObject *fn)
         return 1;
     }
     if (kept_deco) {
-        return rec_done(hs_report_add(
-            job, rc->name, "function", "updated", "HS105", rc->line,
-            "the unchanged decorators were not run again: what they took "
-            "from the function at import (a copied docstring, the "
-            "parameters) keeps the old values"));
+        return rec_done(hs_report_diag(job, rc->name, "function",
+                                       HS105_FUNCTION, rc->line));
     }
     return rec_done(hs_report_add(job, rc->name, "function",
                                   r == HS_PATCH_MOVED ? "moved" : "updated",
@@ -697,10 +680,8 @@ rec_class_or_kind(Rec *rc)
         if (set_name(rc->ap, rc->name, new) < 0) {
             return -1;
         }
-        return rec_done(hs_report_add(
-            job, rc->name, "class", "replaced", "HS103", rc->line,
-            "the name now refers to another object; references taken "
-            "before the reload keep the old class"));
+        return rec_done(
+            hs_report_diag(job, rc->name, "class", HS103_CLASS, rc->line));
     }
     int old_def = PyFunction_Check(old) || old_own;
     int new_def = PyFunction_Check(new) || new_own;
@@ -708,10 +689,8 @@ rec_class_or_kind(Rec *rc)
         if (set_name(rc->ap, rc->name, new) < 0) {
             return -1;
         }
-        return rec_done(hs_report_add(
-            job, rc->name, rc->kind, "replaced", "HS103", rc->line,
-            "the kind of this definition changed; references taken before "
-            "the reload keep the old object"));
+        return rec_done(hs_report_diag(job, rc->name, rc->kind,
+                                       HS103_DEFINITION, rc->line));
     }
     return 0;
 }
@@ -731,10 +710,8 @@ rec_data(Rec *rc)
         if (eq) {
             return 1;
         }
-        return rec_done(hs_report_add(job, rc->name, rc->kind, "kept", "HS001",
-                                      rc->line,
-                                      "the file was run as a whole; existing "
-                                      "data keeps its value"));
+        return rec_done(
+            hs_report_diag(job, rc->name, rc->kind, HS001_DATA, rc->line));
     }
     if (rc->c != NULL) {
         /* bound inside an edited compound statement by an inner statement
@@ -749,9 +726,8 @@ rec_data(Rec *rc)
         return -1;
     }
     if (!verdict) {
-        return rec_done(hs_report_add(job, rc->name, rc->kind, "kept", "HS402",
-                                      rc->line,
-                                      "the policy kept the old value"));
+        return rec_done(
+            hs_report_diag(job, rc->name, rc->kind, HS402, rc->line));
     }
     if (set_name(rc->ap, rc->name, new) < 0) {
         return -1;
@@ -840,11 +816,10 @@ patch_rebound_def(Apply *ap, PyObject *name, Py_ssize_t ci, PyObject *old,
             }
         }
         else if (p == HS_PATCH_KIND || p == HS_PATCH_FREEVARS) {
-            r = hs_report_add(job, name, "function", "rejected",
-                              p == HS_PATCH_KIND ? "HS101" : "HS104",
-                              c->head_line,
-                              "the function a later statement rebinds "
-                              "cannot take the new code in place");
+            r = hs_report_diag(job, name, "function",
+                               p == HS_PATCH_KIND ? HS101_REBOUND
+                                                  : HS104_REBOUND,
+                               c->head_line);
         }
         else {
             r = p < 0 ? -1 : 0;
@@ -877,10 +852,8 @@ report_rerun_statements(HsJob *job)
         PyObject *names = PySet_New(NULL);
         int r = names ? hs_code_stored_names(code, names) : -1;
         if (r == 0 && PySet_GET_SIZE(names) == 0) {
-            r = hs_report_add_str(
-                job, "<statement>", "statement", "updated", "HS403", c->line,
-                "ran again on the live module: its effects add to what "
-                "the module did at import");
+            r = hs_report_diag_str(job, "<statement>", "statement", HS403,
+                                   c->line);
         }
         Py_XDECREF(names);
         if (r < 0) {
@@ -1456,11 +1429,10 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
                                   NULL, ca->head_line, NULL);
             }
             else if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
-                r = hs_report_add(job, name, "function", "rejected",
-                                  r == HS_PATCH_KIND ? "HS101" : "HS104",
-                                  ca->head_line,
-                                  "one of several definitions of this name "
-                                  "cannot take the new code in place");
+                r = hs_report_diag(job, name, "function",
+                                   r == HS_PATCH_KIND ? HS101_DUPLICATE
+                                                      : HS104_DUPLICATE,
+                                   ca->head_line);
             }
             else {
                 r = r < 0 ? -1 : 0;
@@ -1510,11 +1482,7 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
             continue;
         }
         PyObject *n = hs_plan_chunk_name(text, c);
-        int r =
-            n ? hs_report_add(job, n, "class", "rejected", "HS206", c->line,
-                              "class decorators changed; the body was "
-                              "applied, the decorators were not re-run")
-              : -1;
+        int r = n ? hs_report_diag(job, n, "class", HS206, c->line) : -1;
         Py_XDECREF(n);
         if (r < 0) {
             goto done;
@@ -1605,19 +1573,12 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
         goto done;
     }
     if (job->mode == HS_MODE_NOSNAP
-        && hs_report_add_str(job, "<module>", "statement", "kept", "HS002", 0,
-                             "no snapshot of the source that was "
-                             "imported: functions and classes were compared "
-                             "with the live code, other statements were not "
-                             "run again")
-               < 0)
+        && hs_report_diag_str(job, "<module>", "statement", HS002, 0) < 0)
     {
         goto done;
     }
     if (job->mode == HS_MODE_FULL
-        && hs_report_add_str(job, "<module>", "statement", "kept", "HS001", 0,
-                             "the file could not be split into "
-                             "statements; it was run as a whole")
+        && hs_report_diag_str(job, "<module>", "statement", HS001_MODULE, 0)
                < 0)
     {
         goto done;

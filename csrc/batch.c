@@ -119,7 +119,7 @@ hs_batch_live_closures(HsBatch *b, HsJob *jobs, Py_ssize_t count)
     if (hs_func_patch_live(&b->txn, b->nested, b->rejected) < 0) {
         return -1;
     }
-    return hs_report_codes(jobs, count, b->rejected, "rejected", "HS104", 1);
+    return hs_report_codes(jobs, count, b->rejected, HS104_CLOSURE, 1);
 }
 
 void
@@ -313,7 +313,7 @@ raise_reload_error(HsState *st, HsJob *job, const char *code, PyObject *msg,
     if (err != NULL) {
         PyObject *ln =
             lineno > 0 ? PyLong_FromLong(lineno) : Py_NewRef(Py_None);
-        PyObject *cd = PyUnicode_FromString(code ? code : "HS507");
+        PyObject *cd = PyUnicode_FromString(code ? code : hs_diag_code(HS507));
         if (ln == NULL || cd == NULL
             || PyObject_SetAttrString(err, "report", report ? report : Py_None)
                    < 0
@@ -368,8 +368,8 @@ batch_raise(HsState *st, HsJob *job, const char *code, PyObject *report)
     if (where != NULL) {
         msg = PyUnicode_FromFormat(
             "cannot reload %S: %s: %s: %S%U", job ? job->name : Py_None,
-            code ? code : "HS507", exc ? Py_TYPE(exc)->tp_name : "error",
-            exc ? exc : Py_None, where);
+            code ? code : hs_diag_code(HS507),
+            exc ? Py_TYPE(exc)->tp_name : "error", exc ? exc : Py_None, where);
     }
     Py_XDECREF(where);
     if (msg == NULL
@@ -390,13 +390,12 @@ batch_raise(HsState *st, HsJob *job, const char *code, PyObject *report)
  * unless it is partial (docs/diagnostics.md): another layout for the bases
  * (HS201), the metaclass or class keywords (HS202), the __slots__ names
  * (HS203), the fields of a slots=True dataclass or a NamedTuple (HS204),
- * removed or re-valued enum members (HS205).  HS203 "replaced" (the
- * rebuild_layout opt-in) applied and does not count. */
+ * removed or re-valued enum members (HS205): the rows of diag.h marked
+ * `refuses`.  HS203 "replaced" (the rebuild_layout opt-in) applied and
+ * does not count. */
 PyObject *
 hs_batch_class_refusal(HsJob *job)
 {
-    static const char *const codes[] = {"HS201", "HS202", "HS203",
-                                        "HS204", "HS205", NULL};
     if (job->entries == NULL) {
         return NULL;
     }
@@ -409,8 +408,11 @@ hs_batch_class_refusal(HsJob *job)
         {
             continue;
         }
-        for (int k = 0; codes[k] != NULL; k++) {
-            if (PyUnicode_CompareWithASCIIString(code, codes[k]) == 0) {
+        for (int d = 0; d < HS_DIAG_COUNT; d++) {
+            const HsDiagInfo *info = hs_diag((HsDiag)d);
+            if (info->refuses
+                && PyUnicode_CompareWithASCIIString(code, info->code) == 0)
+            {
                 return e;
             }
         }

@@ -604,7 +604,7 @@ hs_cls_same_slot_names(PyObject *a, PyObject *b)
  * they cannot be applied (a member removed or re-valued).  0 / -1. */
 static int
 enum_compare_members(PyObject *members, PyObject *new_map, PyObject *added,
-                     const char **problem)
+                     HsDiag *problem)
 {
     Py_ssize_t pos = 0;
     PyObject *key, *member;
@@ -614,7 +614,7 @@ enum_compare_members(PyObject *members, PyObject *new_map, PyObject *added,
             if (PyErr_Occurred()) {
                 return -1;
             }
-            *problem = "an enum member was removed";
+            *problem = HS205_REMOVED;
             return 0;
         }
         PyObject *a = PyObject_GetAttrString(member, "_value_");
@@ -627,7 +627,7 @@ enum_compare_members(PyObject *members, PyObject *new_map, PyObject *added,
             same = 0;
         }
         if (!same) {
-            *problem = "an enum member's value changed";
+            *problem = HS205_VALUE;
             return 0;
         }
     }
@@ -761,7 +761,7 @@ hs_cls_enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members)
     PyObject *name = NULL, *bases = NULL, *tmp = NULL, *new_map = NULL;
     PyObject *added = NULL;
     EnumMaps maps = {NULL, NULL, NULL};
-    const char *problem = NULL;
+    HsDiag problem = HS_DIAG_NONE;
     int result = -1;
 
     name = PyObject_GetAttr(klass, cx->job->dunders->name);
@@ -776,9 +776,8 @@ hs_cls_enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members)
     {
         goto done;
     }
-    if (problem != NULL) {
-        result = hs_class_report(cx, NULL, "class", "rejected", "HS205", 0,
-                                 problem);
+    if (problem != HS_DIAG_NONE) {
+        result = hs_class_diag(cx, NULL, "class", problem, 0);
         goto done;
     }
     if (PyList_GET_SIZE(added) == 0) {
@@ -909,11 +908,7 @@ hs_cls_init_subclass_changed(Ctx *cx, PyObject *code_before)
     if (n == 0) {
         return 0;
     }
-    return hs_class_report(
-        cx, key, "method", "kept", "HS207", 0,
-        "__init_subclass__ changed: the existing subclasses were set "
-        "up by the old one, which is not run again; new subclasses "
-        "get the new one");
+    return hs_class_diag(cx, key, "method", HS207, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -993,11 +988,7 @@ hs_cls_rebuild_class(Ctx *cx, PyObject *ns)
         goto done;
     }
     if (cur != klass || PyUnicode_Compare(name, cx->qualname) != 0) {
-        result = hs_class_report(
-            cx, NULL, "class", "rejected", "HS203", 0,
-            "__slots__ changed in a nested or rebound class: "
-            "not rebuilt (rebuild_layout applies to module-level "
-            "classes)");
+        result = hs_class_diag(cx, NULL, "class", HS203_NESTED, 0);
         goto done;
     }
     bases = PyObject_GetAttrString(klass, "__bases__");
@@ -1072,14 +1063,8 @@ hs_cls_rebuild_class(Ctx *cx, PyObject *ns)
         }
     }
     Py_DECREF(class_key);
-    result = hs_report_add(
-        job, cx->qualname, "class", "replaced", "HS203", cx->line,
-        "__slots__ changed: the name now refers to a new class "
-        "with the new layout (rebuild_layout=True); %zd live "
-        "instances moved to it, %zd keep the old class (its "
-        "methods were updated; CPython refuses __class__ "
-        "assignment between different layouts)",
-        moved, kept);
+    result = hs_report_diag(job, cx->qualname, "class", HS203_REBUILT,
+                            cx->line, moved, kept);
 done:
     Py_XDECREF(name);
     Py_XDECREF(bases);

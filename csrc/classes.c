@@ -29,6 +29,7 @@
 #include "redeco.h"
 #include "report.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 int
@@ -410,6 +411,27 @@ hs_class_report(Ctx *cx, PyObject *name, const char *kind, const char *action,
     }
     int r = hs_report_add(cx->job, q, kind, action, code,
                           line > 0 ? line : cx->line, reason);
+    Py_DECREF(q);
+    return r;
+}
+
+int
+hs_class_diag(Ctx *cx, PyObject *name, const char *kind, HsDiag d, int line,
+              ...)
+{
+    PyObject *q = name ? member_qualname(cx, name) : Py_NewRef(cx->qualname);
+    if (q == NULL) {
+        return -1;
+    }
+    const HsDiagInfo *info = hs_diag(d);
+    va_list va;
+    va_start(va, line);
+    PyObject *reason = PyUnicode_FromFormatV(info->reason, va);
+    va_end(va);
+    int r = reason ? hs_report_add(cx->job, q, kind, info->action, info->code,
+                                   line > 0 ? line : cx->line, "%U", reason)
+                   : -1;
+    Py_XDECREF(reason);
     Py_DECREF(q);
     return r;
 }
@@ -998,11 +1020,8 @@ set_bases(Ctx *cx, PyObject *bases)
         return -1;
     }
     PyObject *exc = PyErr_GetRaisedException();
-    r = hs_report_add(cx->job, cx->qualname, "class", "rejected", "HS201",
-                      cx->line,
-                      "the bases changed and cannot be assigned in place "
-                      "(%S); the body was applied, the bases were not",
-                      exc ? exc : Py_None);
+    r = hs_report_diag(cx->job, cx->qualname, "class", HS201, cx->line,
+                       exc ? exc : Py_None);
     Py_XDECREF(exc);
     return r;
 }
@@ -1066,11 +1085,7 @@ rule_header(HsClassCtx *hc)
         return -1;
     }
     if ((hc->header_ok < 0 || (hc->header_ok == 2 && hc->shadow == Py_None))
-        && hs_class_report(
-               &hc->cx, NULL, "class", "rejected", "HS202", 0,
-               "the metaclass or the class keywords changed; the body "
-               "was applied, the header was not")
-               < 0)
+        && hs_class_diag(&hc->cx, NULL, "class", HS202, 0) < 0)
     {
         return -1;
     }
@@ -1197,12 +1212,7 @@ rule_layout(HsClassCtx *hc)
         hc->rebuild = 1; /* opt-in: a new class object, at the end */
     }
     else if (differ
-             && hs_class_report(&hc->cx, NULL, "class", "rejected", "HS203",
-                                line,
-                                "__slots__ changed: the instance layout of a "
-                                "live class cannot change (reload(...,"
-                                " rebuild_layout=True) makes a new class)")
-                    < 0)
+             && hs_class_diag(&hc->cx, NULL, "class", HS203_SLOTS, line) < 0)
     {
         return -1;
     }
@@ -1294,10 +1304,7 @@ rule_dataclass(HsClassCtx *hc)
         hc->old_fields = PyObject_GetAttr(klass, hc->d->dataclass_fields);
         return hc->old_fields == NULL ? -1 : 0;
     }
-    return hs_class_report(&hc->cx, NULL, "class", "rejected", "HS204", 0,
-                           "fields of a slots=True dataclass changed: its "
-                           "instance layout cannot change; methods were "
-                           "applied, fields were not");
+    return hs_class_diag(&hc->cx, NULL, "class", HS204_DATACLASS, 0);
 }
 
 /* namedtuple: instances are tuples of the old shape (HS204) */
@@ -1310,11 +1317,7 @@ rule_namedtuple(HsClassCtx *hc)
         return -1;
     }
     if (hc->nt_changed
-        && hs_class_report(&hc->cx, NULL, "class", "rejected", "HS204", 0,
-                           "NamedTuple fields changed: existing instances are "
-                           "tuples of the old shape; methods were applied, "
-                           "fields were not")
-               < 0)
+        && hs_class_diag(&hc->cx, NULL, "class", HS204_NAMEDTUPLE, 0) < 0)
     {
         return -1;
     }
@@ -1553,12 +1556,7 @@ static int
 member_slot(HsClassCtx *hc, HsMember *m)
 {
     if (m->edited && hc->plans
-        && hs_class_report(&hc->cx, m->name, "data", "rejected", "HS204",
-                           m->line,
-                           "this member is a slot of the class: its "
-                           "default cannot change in place; the slot "
-                           "was kept")
-               < 0)
+        && hs_class_diag(&hc->cx, m->name, "data", HS204_SLOT, m->line) < 0)
     {
         return -1;
     }
@@ -1648,15 +1646,16 @@ member_def_held(HsClassCtx *hc, HsMember *m)
     return 1;
 }
 
-/* Set the member to the body's value and report it (`code`/`reason` may
- * be NULL).  0 / -1. */
+/* Set the member to the body's value and report it: diagnostic `d`, or
+ * with HS_DIAG_NONE "updated".  0 / -1. */
 static int
-member_set(HsClassCtx *hc, HsMember *m, const char *kind, const char *action,
-           const char *code, const char *reason)
+member_set(HsClassCtx *hc, HsMember *m, const char *kind, HsDiag d)
 {
     if (set_member(&hc->cx, m->name, m->value) < 0
-        || hs_class_report(&hc->cx, m->name, kind, action, code, m->line,
-                           reason)
+        || (d == HS_DIAG_NONE
+                ? hs_class_report(&hc->cx, m->name, kind, "updated", NULL,
+                                  m->line, NULL)
+                : hs_class_diag(&hc->cx, m->name, kind, d, m->line))
                < 0)
     {
         return -1;
@@ -1784,13 +1783,11 @@ member_same_kind(HsClassCtx *hc, HsMember *m, MemberKind kind)
         return -1;
     }
     if (r == PATCH_NOT_A_FUNCTION) {
-        return member_set(hc, m, "data", "updated", NULL, NULL);
+        return member_set(hc, m, "data", HS_DIAG_NONE);
     }
     if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
-        return member_set(hc, m, "method", "replaced", "HS101",
-                          "became or stopped being a generator or "
-                          "coroutine; references taken before the "
-                          "reload keep the old function");
+        return member_set(hc, m, "method",
+                          r == HS_PATCH_KIND ? HS101_KIND : HS104_REPLACED);
     }
     if (moved) {
         return hs_class_report(&hc->cx, m->name, "method", "updated", NULL,
@@ -1799,11 +1796,7 @@ member_same_kind(HsClassCtx *hc, HsMember *m, MemberKind kind)
                                "the new decoration");
     }
     if (m->deco_changed) {
-        return member_set(hc, m, "method", "replaced", "HS102",
-                          "decorators changed: the class attribute is "
-                          "the newly decorated object; references taken "
-                          "before the reload run the new body under the "
-                          "old decorators");
+        return member_set(hc, m, "method", HS102_MEMBER);
     }
     if (r == HS_PATCH_UPDATED && ndef != NULL && !m->deco_changed
         && (kind == K_STATICMETHOD || kind == K_CLASSMETHOD)
@@ -1812,11 +1805,8 @@ member_same_kind(HsClassCtx *hc, HsMember *m, MemberKind kind)
         return -1;
     }
     if (kept_deco) {
-        return hs_class_report(
-            &hc->cx, m->name, "method", "updated", "HS105", m->line,
-            "the unchanged decorators were not run again on the live "
-            "member: what they took from the function at import (a copied "
-            "docstring, the parameters) keeps the old values");
+        return hs_class_diag(&hc->cx, m->name, "method", HS105_MEMBER,
+                             m->line);
     }
     return patch_result_report(&hc->cx, m->name, r, m->line);
 }
@@ -1910,7 +1900,7 @@ member_data(HsClassCtx *hc, HsMember *m)
          * __firstlineno__): kept exact, not reported */
         return member_keep_exact(hc, m, 0);
     }
-    return member_set(hc, m, "data", "updated", NULL, NULL);
+    return member_set(hc, m, "data", HS_DIAG_NONE);
 }
 
 /* 3.14+: the body's __annotate__ function, made again: the old one runs
@@ -1980,9 +1970,7 @@ member_apply(HsClassCtx *hc, HsMember *m)
         return member_same_kind(hc, m, ko);
     }
     if (ko != kn && (ko != K_OTHER || kn != K_OTHER)) {
-        return member_set(hc, m, "method", "replaced", "HS103",
-                          "the kind of this member changed; references "
-                          "taken before the reload keep the old object");
+        return member_set(hc, m, "method", HS103_MEMBER);
     }
     return member_data(hc, m);
 }

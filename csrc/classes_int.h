@@ -4,6 +4,7 @@
 #ifndef HS_CLASSES_INT_H
 #define HS_CLASSES_INT_H
 
+#include "diag.h"
 #include "job.h"
 #include "txn.h"
 
@@ -21,6 +22,10 @@ typedef struct {
 int hs_class_report(Ctx *cx, PyObject *name, const char *kind,
                     const char *action, const char *code, int line,
                     const char *reason);
+/* hs_report_diag for the class of cx, or its member `name` (may be NULL);
+ * line <= 0: the class's line.  0 / -1. */
+int hs_class_diag(Ctx *cx, PyObject *name, const char *kind, HsDiag d,
+                  int line, ...);
 PyObject *hs_class_own_dict(PyObject *klass);
 int hs_class_own_member(PyObject *klass, PyObject *name, PyObject **out);
 int hs_class_values_equal(PyObject *a, PyObject *b);

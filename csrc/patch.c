@@ -172,10 +172,9 @@ patch_class(HsJob *job, HsTxn *txn, PyObject *target, PyObject *repl,
             if (r == HS_PATCH_KIND || r == HS_PATCH_FREEVARS) {
                 r = hs_txn_setattr(txn, target, name, v);
                 if (r == 0) {
-                    r = hs_report_add(job, qn, "method", "replaced", "HS101",
-                                      0,
-                                      "generator or coroutine kind "
-                                      "changed");
+                    r = hs_report_diag(
+                        job, qn, "method",
+                        r == HS_PATCH_KIND ? HS101_KIND : HS104_REPLACED, 0);
                 }
             }
             else if (r > 0) {
@@ -359,7 +358,7 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
     report = hs_batch_report(&b, job, NULL, 1, 1, -1, 0);
     goto out;
 fail:
-    hs_batch_fail(&b, job, "HS507", NULL);
+    hs_batch_fail(&b, job, hs_diag_code(HS507), NULL);
 out:
     hs_batch_end(&b);
     return report;

@@ -106,7 +106,7 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
     const char *code = NULL;
     job->name = PyModule_GetNameObject(job->module);
     if (job->name == NULL) {
-        fail->code = "HS505";
+        fail->code = hs_diag_code(HS505);
         return -1;
     }
     job->dict = Py_NewRef(PyModule_GetDict(job->module));
@@ -120,7 +120,7 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
     }
     job->filename = hs_source_filename(job->module);
     if (job->filename == NULL) {
-        fail->code = "HS505";
+        fail->code = hs_diag_code(HS505);
         return -1;
     }
     if (hs_source_read(job->module, job->filename, &job->raw, &job->text,
@@ -165,7 +165,7 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
         && (job->old_chunks ? job->old_chunks->len > 0
                             : PyBytes_GET_SIZE(job->raw) == 0))
     {
-        fail->code = "HS506";
+        fail->code = hs_diag_code(HS506);
         PyErr_Format(PyExc_ValueError,
                      "%U is empty while the loaded module is not (a save "
                      "in progress?); refusing to delete every definition",
@@ -188,7 +188,7 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
         return -1;
     }
     if (hs_stage_compile(job) < 0) {
-        fail->code = "HS503";
+        fail->code = hs_diag_code(HS503);
         return -1;
     }
     return hs_plan_reruns(job);
@@ -460,11 +460,11 @@ stage_and_apply(HsBatch *b, HsJob *job, int partial, Failure *fail)
     hs_batch_gc_resume(paused);
     Py_DECREF(gc);
     if (staged < 0) {
-        fail->code = "HS504";
+        fail->code = hs_diag_code(HS504);
         return -1;
     }
     if (hs_apply_job(job, &b->txn, b->nested) < 0) {
-        fail->code = job->user_error ? "HS504" : "HS507";
+        fail->code = hs_diag_code(job->user_error ? HS504 : HS507);
         return -1;
     }
     /* all or nothing: a class edit that cannot be applied in place fails
@@ -485,7 +485,7 @@ report_stale_frames(HsBatch *b, HsJob *jobs, Py_ssize_t count)
     if (superseded == NULL || stale == NULL
         || hs_txn_superseded_codes(&b->txn, superseded) < 0
         || hs_frames_stale(superseded, stale) < 0
-        || hs_report_codes(jobs, count, stale, "kept", "HS301", 0) < 0)
+        || hs_report_codes(jobs, count, stale, HS301, 0) < 0)
     {
         PyErr_Clear();
     }
@@ -607,7 +607,7 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
         }
     }
     if (hs_batch_live_closures(&b, jobs, count) < 0) {
-        fail.code = "HS507";
+        fail.code = hs_diag_code(HS507);
         failed = count ? order[0] : -1;
         goto fail;
     }

@@ -580,10 +580,50 @@ hs_report_add_str(HsJob *job, const char *name, const char *kind,
     return res;
 }
 
+/* The Change of diagnostic `d`, its reason formatted from `va`.  0 / -1. */
+static int
+add_diag(HsJob *job, PyObject *name, const char *kind, HsDiag d, int lineno,
+         va_list va)
+{
+    const HsDiagInfo *info = hs_diag(d);
+    PyObject *r = PyUnicode_FromFormatV(info->reason, va);
+    if (r == NULL) {
+        return -1;
+    }
+    return add_entry(job, name, kind, info->action, info->code, lineno, r);
+}
+
+int
+hs_report_diag(HsJob *job, PyObject *name, const char *kind, HsDiag d,
+               int lineno, ...)
+{
+    va_list va;
+    va_start(va, lineno);
+    int r = add_diag(job, name, kind, d, lineno, va);
+    va_end(va);
+    return r;
+}
+
+int
+hs_report_diag_str(HsJob *job, const char *name, const char *kind, HsDiag d,
+                   int lineno, ...)
+{
+    PyObject *n = PyUnicode_FromString(name);
+    if (n == NULL) {
+        return -1;
+    }
+    va_list va;
+    va_start(va, lineno);
+    int r = add_diag(job, n, kind, d, lineno, va);
+    va_end(va);
+    Py_DECREF(n);
+    return r;
+}
+
 /* (see report.h) */
 int
-hs_report_codes(HsJob *jobs, Py_ssize_t count, PyObject *items,
-                const char *action, const char *code_name, int second_is_name)
+hs_report_codes(HsJob *jobs, Py_ssize_t count, PyObject *items, HsDiag d,
+                int second_is_name)
 {
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *item = PyList_GET_ITEM(items, i);
@@ -602,17 +642,8 @@ hs_report_codes(HsJob *jobs, Py_ssize_t count, PyObject *items,
             {
                 continue;
             }
-            if (why != NULL) {
-                r = hs_report_add(&jobs[j], qn, "function", action, code_name,
-                                  hs_code_firstlineno(code), "%U", why);
-            }
-            else {
-                r = hs_report_add(&jobs[j], qn, "function", action, code_name,
-                                  hs_code_firstlineno(code),
-                                  "closures made before the reload need a "
-                                  "free variable the new code adds; they "
-                                  "keep the old code");
-            }
+            r = hs_report_diag(&jobs[j], qn, "function", d,
+                               hs_code_firstlineno(code), why);
             break;
         }
         Py_XDECREF(fn);

@@ -14,6 +14,7 @@
  * reload compiles the whole file instead.
  */
 #include "source.h"
+#include "diag.h"
 
 #include <errno.h>
 #include <string.h>
@@ -842,12 +843,12 @@ hs_source_read(PyObject *module, PyObject *filename, PyObject **raw_out,
                PyObject **text_out, const char **code)
 {
     PyObject *raw = NULL, *util = NULL, *str = NULL, *text = NULL;
-    *code = "HS501";
+    *code = hs_diag_code(HS501);
     raw = read_bytes(module, filename);
     if (raw == NULL) {
         goto error;
     }
-    *code = "HS502";
+    *code = hs_diag_code(HS502);
     if (memchr(PyBytes_AS_STRING(raw), '\0', PyBytes_GET_SIZE(raw)) != NULL) {
         PyErr_Format(PyExc_SyntaxError,
                      "source code of %U contains NUL bytes (a binary "

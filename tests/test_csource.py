@@ -8,8 +8,10 @@ checked on the C sources so that they stay true.
 - a stage includes only its own and upstream headers (the pipeline order
   is LAYERS below; KNOWN_UPSTREAM lists today's exceptions, strictly: a
   new one fails, and so does one that went away until it is removed);
-- every diagnostic code used in the sources is documented in
-  docs/diagnostics.md, and every documented one is used;
+- the diagnostic codes are defined once, in csrc/diag.h's table: it lists
+  the codes of docs/diagnostics.md with their documented actions, no other
+  C file spells a code, every row is used and every code the Python shell
+  names is in it;
 - the core words no messages: no logging, no traceback formatting.
 """
 import glob
@@ -87,7 +89,7 @@ def test_every_file_says_what_it_owns():
 # flowing through").  Layer 0 is shared infrastructure every stage may use.
 LAYERS = [
     {"compat.h", "dunders.h", "state.h", "internals.h", "txn.h", "job.h",
-     "report.h", "code.h",
+     "report.h", "code.h", "diag.h",
      "source.h", "track.h"},                        # shared records
     {"plan.h", "compound.h"},                       # PLAN
     {"stage.h"},                                    # STAGE
@@ -98,7 +100,7 @@ LAYERS = [
 ]
 LAYER_OF_FILE = {
     "source.c": 0, "internals.c": 0, "txn.c": 0, "report.c": 0, "code.c": 0,
-    "track.c": 0,
+    "track.c": 0, "diag.c": 0,
     "plan.c": 1, "compound.c": 1, "stage.c": 2,
     "annotate.c": 3, "apply.c": 3, "classes.c": 3, "classdata.c": 3, "funcs.c": 3,
     "live.c": 3, "frames.c": 3, "adapters.c": 3, "redeco.c": 3,
@@ -133,16 +135,69 @@ def test_stages_include_only_upstream_headers():
     assert upstream == KNOWN_UPSTREAM
 
 
-def test_every_diagnostic_code_is_documented():
-    used = set()
-    for path in (sources("*.c") + glob.glob(
-            os.path.join(ROOT, "src", "hotswap", "**", "*.py"),
-            recursive=True)):
-        used |= set(re.findall(r"\bHS\d{3}\b", read(path)))
-    documented = set(re.findall(r"^\| (HS\d{3}) \|", read(
-        os.path.join(ROOT, "docs", "diagnostics.md")), flags=re.M))
-    assert used - documented == set(), "used, not documented"
-    assert documented - used == set(), "documented, never reported"
+# A row of csrc/diag.h's HS_DIAGNOSTICS: X(id, code, "action", refuses, ...
+DIAG_ROW = re.compile(r'^\s*X\((\w+), (HS\d{3}), "(\w+)", ([01]),', re.M)
+
+
+def diag_rows():
+    """(id, code, action, refuses) of every row of the table."""
+    rows = [(i, c, a, int(r))
+            for i, c, a, r in DIAG_ROW.findall(read(os.path.join(
+                CSRC, "diag.h")))]
+    assert len(rows) > 40, "the HS_DIAGNOSTICS rows were not found"
+    return rows
+
+
+def documented_codes():
+    """code -> the action column of docs/diagnostics.md."""
+    text = read(os.path.join(ROOT, "docs", "diagnostics.md"))
+    return dict(re.findall(r"^\| (HS\d{3}) \| ([^|]*?) *\|", text, re.M))
+
+
+def test_diagnostics_table_is_the_documented_one():
+    """csrc/diag.h and docs/diagnostics.md list the same codes, with the
+    same meaning: the action a row reports is in the documented action
+    column, and a row fails the batch exactly when the docs say so."""
+    docs = documented_codes()
+    rows = diag_rows()
+    assert {code for _, code, _, _ in rows} == set(docs)
+    for ident, code, action, refuses in rows:
+        column = docs[code]
+        assert re.search(rf"\b{action}\b", column), (ident, action, column)
+        says_refused = action == "error" or (
+            action == "rejected" and "rejected (batch refused)" in column)
+        assert refuses == says_refused, (ident, column)
+
+
+def test_codes_are_spelled_only_in_diag_h():
+    """No C file but diag.h spells a code: every site names a row
+    (HS101_KIND, HS507), so a code and its text are defined once."""
+    found = []
+    for path in sources():
+        name = os.path.basename(path)
+        if name == "diag.h":
+            continue
+        text = re.sub(r"/\*.*?\*/", " ", read(path), flags=re.S)
+        found += [f"{name}: {m}" for m in re.findall(r'"HS\d{3}', text)]
+    assert found == []
+
+
+def test_every_diagnostic_row_is_used():
+    """Every row is named by a C site, or its code is reported by the
+    Python shell (the adapters' codes); every code the Python shell names
+    is in the table."""
+    c_text = "".join(code_only(read(p)) for p in sources()
+                     if os.path.basename(p) not in ("diag.h", "diag.c"))
+    py_codes = set()
+    for path in glob.glob(os.path.join(ROOT, "src", "hotswap", "**", "*.py"),
+                          recursive=True):
+        py_codes |= set(re.findall(r"\bHS\d{3}\b", read(path)))
+    rows = diag_rows()
+    unused = [ident for ident, code, _, _ in rows
+              if not re.search(rf"\b{ident}\b", c_text)
+              and code not in py_codes]
+    assert unused == []
+    assert py_codes - {code for _, code, _, _ in rows} == set()
 
 
 def test_no_deprecated_error_api_outside_compat_h():
