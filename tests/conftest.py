@@ -3,7 +3,9 @@
 Every scenario gets a `sb` (sandbox): a fresh temporary directory put at the
 front of ``sys.path`` and a unique module-name prefix, so no two tests ever
 share an entry in ``sys.modules``.  A scenario writes module v1, imports it,
-holds references the way real programs do, writes v2 and reloads.
+holds references the way real programs do, writes v2 and reloads
+(``sb.reload(m, v2)``; ``sb.reload_clean`` also asserts that the report
+carries no diagnostic code).
 
 Rewriting a file never relies on its mtime: the engine compares source bytes.
 When a *new* file is created, ``importlib.invalidate_caches()`` is called so
@@ -21,7 +23,7 @@ import sys
 # next reload compares against).
 import hotswap  # noqa: F401  (imported for its import hook)
 import pytest
-from hs_helpers import dedent
+from hs_helpers import codes, dedent
 
 _counter = itertools.count()
 
@@ -89,6 +91,17 @@ class Sandbox:
             module = sys.modules[module]
         text = self._subst(source, subst)
         return self.write_bytes(module.__file__, text.encode(encoding))
+
+    def reload(self, module, source, **subst):
+        """Write v2 of a loaded module and reload it: the Report."""
+        self.update(module, source, **subst)
+        return hotswap.reload(module)
+
+    def reload_clean(self, module, source, **subst):
+        """`reload`, asserting the Report carries no diagnostic code."""
+        report = self.reload(module, source, **subst)
+        assert not codes(report), str(report)
+        return report
 
     def importer(self, module, *names, base="user"):
         """A second module doing ``from <module> import <names>``: the copies a

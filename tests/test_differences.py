@@ -21,13 +21,12 @@ def test_rerun_statement_without_names_is_hs403(sb):
             return 1
     """)
     log = m.LOG
-    sb.update(m, """
+    report = sb.reload(m, """
         LOG = []
         LOG.append("b")
         def f():
             return 1
     """)
-    report = hotswap.reload(m)
     entry = one(report, "<statement>")
     assert (entry.action, entry.code) == ("updated", "HS403")
     assert entry.lineno == 2
@@ -35,14 +34,12 @@ def test_rerun_statement_without_names_is_hs403(sb):
     assert m.LOG is log and log == ["a", "b"]
     assert fresh_import(m).LOG == ["b"]
     # an unedited statement is not run again: no entry
-    sb.update(m, """
+    sb.reload_clean(m, """
         LOG = []
         LOG.append("b")
         def f():
             return 2
     """)
-    report = hotswap.reload(m)
-    assert not codes(report), str(report)
     assert log == ["a", "b"]
 
 
@@ -52,13 +49,12 @@ def test_whole_file_run_keeps_data_hs001(sb):
         def f():
             return X
     """)
-    sb.update(m, """
+    report = sb.reload(m, """
         from __future__ import annotations
         X = [2]
         def f():
             return ("f", X)
     """)
-    report = hotswap.reload(m)
     assert one(report, "X").code == "HS001"
     assert m.X == [1] and fresh_import(m).X == [2]
     assert m.f() == ("f", [1])
@@ -69,10 +65,9 @@ def test_lambdas_paired_by_place_are_reported_updated(sb):
         T = {"a": lambda: 1, "b": lambda: 2}
     """)
     held_a = m.T["a"]
-    sb.update(m, """
+    report = sb.reload(m, """
         T = {"b": lambda: 2, "a": lambda: 1}
     """)
-    report = hotswap.reload(m)
     entry = one(report, "T")
     assert (entry.action, entry.code) == ("updated", None)
     fresh = fresh_import(m)
@@ -98,8 +93,7 @@ def test_attributes_the_new_decoration_lacks_stay(sb):
     m = sb.load(v.format(tag="v1", extra="w.level = 1"))
     held = m.f
     held.runtime = "set by the program"
-    sb.update(m, v.format(tag="v2", extra="pass"))
-    report = hotswap.reload(m)
+    report = sb.reload(m, v.format(tag="v2", extra="pass"))
     assert one(report, "f").action == "updated"
     assert not codes(report), str(report)
     assert m.f is held and held(1) == fresh_import(m).f(1) == ("v2", 1)

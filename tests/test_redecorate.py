@@ -12,7 +12,7 @@ import inspect
 
 import hotswap
 import pytest
-from hs_helpers import codes, fresh_import, one
+from hs_helpers import fresh_import, one
 
 
 TIMES = """
@@ -34,12 +34,10 @@ TIMES = """
 
 def test_factory_argument_changed_moves_the_new_wrapper_onto_the_old(sb):
     m = sb.load(TIMES.format(k=2, a=1))
-    user = sb.load("from $m import f\n", base="user", m=m.__name__)
+    user = sb.importer(m, "f")
     held, inner = m.f, m.f.__wrapped__
     hooks = m.HOOKS
-    sb.update(m, TIMES.format(k=3, a=10))
-    report = hotswap.reload(m)
-    assert not codes(report), str(report)
+    report = sb.reload_clean(m, TIMES.format(k=3, a=10))
     assert one(report, "f").action == "updated"
     fresh = fresh_import(m)
     assert m.f is held and user.f is held and hooks[0] is held
@@ -50,8 +48,7 @@ def test_factory_argument_changed_moves_the_new_wrapper_onto_the_old(sb):
     assert held.__doc__ == fresh.f.__doc__ == "doc 3"
     assert held.__name__ == "f"
     # a later body edit reaches the held wrapper and the inner function
-    sb.update(m, TIMES.format(k=3, a=100))
-    hotswap.reload(m)
+    sb.reload(m, TIMES.format(k=3, a=100))
     assert m.f is held and held(1) == fresh_import(m).f(1) == ("times", 3,
                                                                303)
     assert inner(1) == 101
@@ -61,9 +58,7 @@ def test_unchanged_body_and_two_decorator_edits_in_a_row(sb):
     m = sb.load(TIMES.format(k=2, a=1))
     held = m.f
     for k in (3, 4):
-        sb.update(m, TIMES.format(k=k, a=1))
-        report = hotswap.reload(m)
-        assert not codes(report), str(report)
+        sb.reload_clean(m, TIMES.format(k=k, a=1))
         assert m.f is held and held(0) == fresh_import(m).f(0) == (
             "times", k, k)
 
@@ -92,9 +87,7 @@ def test_decorator_definition_changed_keeps_the_wrapper(sb, ret):
     m = sb.load(DEFN.format(ret='("v1", fn(*args))'))
     held, inner = m.g, m.g.__wrapped__
     callbacks = [m.g]
-    sb.update(m, src.format(ret=ret))
-    report = hotswap.reload(m)
-    assert not codes(report), str(report)
+    sb.reload_clean(m, src.format(ret=ret))
     fresh = fresh_import(m)
     assert m.g is held and callbacks[0] is held
     assert held(1) == fresh.g(1)
@@ -125,9 +118,7 @@ def test_free_variables_renamed_in_the_wrapper(sb):
     """
     m = sb.load(v1)
     held, inner = m.h, m.h.inner
-    sb.update(m, v2)
-    report = hotswap.reload(m)
-    assert not codes(report), str(report)
+    sb.reload_clean(m, v2)
     assert m.h is held and held.inner is inner
     assert held(2) == fresh_import(m).h(2) == ("t", 4)
     assert held.__code__.co_freevars == ("func", "tag")
@@ -146,23 +137,18 @@ def test_decorator_added_and_removed(sb):
     """
     m = sb.load(plain.format(a=1))
     held = m.f
-    sb.update(m, plain.format(a=2).replace(
+    sb.reload_clean(m, plain.format(a=2).replace(
         "    def f(x)", "    @deco\n        def f(x)"))
-    report = hotswap.reload(m)
-    assert not codes(report), str(report)
     assert m.f is held
     assert held(1) == fresh_import(m).f(1) == ("deco", 3)
     assert inspect.signature(held) == inspect.signature(fresh_import(m).f)
     # removed again: the held object runs the bare body
-    sb.update(m, plain.format(a=3))
-    report = hotswap.reload(m)
-    assert not codes(report), str(report)
+    sb.reload_clean(m, plain.format(a=3))
     assert m.f is held
     assert held(1) == fresh_import(m).f(1) == 4
     assert not hasattr(held, "__wrapped__")
     assert held.__name__ == "f"
-    sb.update(m, plain.format(a=4))
-    hotswap.reload(m)
+    sb.reload(m, plain.format(a=4))
     assert m.f is held and held(1) == 5
 
 
@@ -180,16 +166,15 @@ def test_decorator_removed_from_a_wrapped_function(sb):
     """
     m = sb.load(v1)
     held, inner = m.f, m.f.__wrapped__
-    sb.update(m, v1.replace("        @deco\n", "").replace("return x", "return -x"))
-    report = hotswap.reload(m)
-    assert not codes(report), str(report)
+    sb.reload_clean(m, v1.replace("        @deco\n", "")
+                         .replace("return x", "return -x"))
     assert m.f is held
     assert held(1) == fresh_import(m).f(1) == -1
     assert inner(1) == -1
     assert not hasattr(held, "__wrapped__")
     # later edits reach both
-    sb.update(m, v1.replace("        @deco\n", "").replace("return x", "return 9"))
-    hotswap.reload(m)
+    sb.reload(m, v1.replace("        @deco\n", "")
+                   .replace("return x", "return 9"))
     assert held(1) == inner(1) == 9
 
 
@@ -214,11 +199,9 @@ COMMAND = """
 @pytest.mark.parametrize("slots", ["", '__slots__ = ("callback", "name")'])
 def test_callable_object_decorator_state_moves(sb, slots):
     m = sb.load(COMMAND.format(slots=slots, name="a", a=1))
-    user = sb.load("from $m import cli\n", base="user", m=m.__name__)
+    user = sb.importer(m, "cli")
     held, inner = m.cli, m.cli.callback
-    sb.update(m, COMMAND.format(slots=slots, name="b", a=2))
-    report = hotswap.reload(m)
-    assert not codes(report), str(report)
+    sb.reload_clean(m, COMMAND.format(slots=slots, name="b", a=2))
     fresh = fresh_import(m)
     assert m.cli is held and user.cli is held
     assert held(1) == fresh.cli(1) == ("b", 3)
@@ -250,9 +233,7 @@ def test_layers_keep_their_identity(sb):
     held = m.f
     middle = held.__wrapped__
     inner = middle.__wrapped__
-    sb.update(m, v.format(k=2))
-    report = hotswap.reload(m)
-    assert not codes(report), str(report)
+    sb.reload_clean(m, v.format(k=2))
     assert m.f is held and held.__wrapped__ is middle
     assert middle.__wrapped__ is inner
     assert held(1) == fresh_import(m).f(1) == ("outer", ("mid", 2, 1))
@@ -281,8 +262,7 @@ def test_failed_batch_rolls_the_moved_state_back(sb):
     assert held.__wrapped__ is inner
     assert held(1) == ("times", 2, 4)
     # and the next valid batch applies
-    sb.update(m, TIMES.format(k=3, a=1))
-    hotswap.reload(m)
+    sb.reload(m, TIMES.format(k=3, a=1))
     assert m.f is held and held(1) == ("times", 3, 6)
 
 
@@ -300,8 +280,8 @@ def test_another_kind_of_wrapper_is_still_hs102(sb):
     """
     m = sb.load(v1)
     held = m.f
-    sb.update(m, v1.replace("@deco", "@functools.lru_cache(maxsize=4)"))
-    report = hotswap.reload(m)
+    report = sb.reload(
+        m, v1.replace("@deco", "@functools.lru_cache(maxsize=4)"))
     assert one(report, "f").code == "HS102"
     fresh = fresh_import(m)
     assert m.f is not held and m.f(1) == fresh.f(1) == 1
@@ -322,8 +302,7 @@ def test_unchanged_decorator_is_not_run_again(sb):
     """
     m = sb.load(v.format(a=1))
     held, calls = m.f, m.CALLS
-    sb.update(m, v.format(a=2))
-    hotswap.reload(m)
+    sb.reload(m, v.format(a=2))
     assert m.f is held and held(1) == ("deco", 3)
     assert calls == ["f"]
 
@@ -353,9 +332,7 @@ def test_slotted_decorator_object_keeps_its_inner_layers(sb):
     m = sb.load(v.format(w=1))
     held, mid = m.Lit, m.Lit._getitem
     inner = mid.__wrapped__
-    sb.update(m, v.format(w=2))
-    report = hotswap.reload(m)
-    assert not codes(report), str(report)
+    sb.reload_clean(m, v.format(w=2))
     assert m.Lit is held and held._getitem is mid
     assert mid.__wrapped__ is inner
     assert held[3] == fresh_import(m).Lit[3] == ("cache2", ("lit", 3))
@@ -378,12 +355,9 @@ def test_unchanged_decorator_signature_or_doc_edit_is_hs105(sb):
     m = sb.load(v.format(params="x", doc="old", ret="x"))
     held = m.f
     # a body edit: nothing the decorator read changed, no code
-    sb.update(m, v.format(params="x", doc="old", ret="x + 1"))
-    report = hotswap.reload(m)
-    assert not codes(report), str(report)
+    sb.reload_clean(m, v.format(params="x", doc="old", ret="x + 1"))
     # the docstring and the parameters changed: reported
-    sb.update(m, v.format(params="x, y=0", doc="new", ret="x + y"))
-    report = hotswap.reload(m)
+    report = sb.reload(m, v.format(params="x, y=0", doc="new", ret="x + y"))
     entry = one(report, "f")
     assert (entry.action, entry.code) == ("updated", "HS105")
     assert m.f is held and held(1, 2) == fresh_import(m).f(1, 2) == 3
@@ -410,9 +384,7 @@ def test_method_decorator_expression_changed_keeps_the_member(sb):
     m = sb.load(v.format(k=2, a=1))
     member, inner = m.C.__dict__["m"], m.C.__dict__["m"].__wrapped__
     bound = m.C().m
-    sb.update(m, v.format(k=3, a=2))
-    report = hotswap.reload(m)
-    assert not codes(report), str(report)
+    sb.reload_clean(m, v.format(k=3, a=2))
     assert m.C.__dict__["m"] is member and member.__wrapped__ is inner
     assert bound(1) == m.C().m(1) == fresh_import(m).C().m(1) == (
         "times", 3, 9)
@@ -439,21 +411,19 @@ def test_method_under_unchanged_decorator_doc_or_signature_edit_is_hs105(sb):
     member = m.C.__dict__["m"]
     bound = m.C().m
     # a body edit: nothing the decorator read changed, no code
-    sb.update(m, METHOD_WRAPS.format(params="x", doc="old", ret="x + 1"))
-    report = hotswap.reload(m)
-    assert not codes(report), str(report)
+    sb.reload_clean(
+        m, METHOD_WRAPS.format(params="x", doc="old", ret="x + 1"))
     assert bound(1) == fresh_import(m).C().m(1) == 2
     # the docstring alone changed: reported, naming the method
-    sb.update(m, METHOD_WRAPS.format(params="x", doc="new", ret="x + 1"))
-    report = hotswap.reload(m)
+    report = sb.reload(
+        m, METHOD_WRAPS.format(params="x", doc="new", ret="x + 1"))
     entry = one(report, "C.m")
     assert (entry.action, entry.code) == ("updated", "HS105"), str(report)
     assert m.C.__dict__["m"] is member and member.__doc__ == "old"
     assert fresh_import(m).C.m.__doc__ == "new"
     # the parameters changed: reported
-    sb.update(m, METHOD_WRAPS.format(params="x, y=0", doc="new",
-                                     ret="x + y"))
-    report = hotswap.reload(m)
+    report = sb.reload(
+        m, METHOD_WRAPS.format(params="x, y=0", doc="new", ret="x + y"))
     entry = one(report, "C.m")
     assert (entry.action, entry.code) == ("updated", "HS105"), str(report)
     assert m.C.__dict__["m"] is member
@@ -461,10 +431,8 @@ def test_method_under_unchanged_decorator_doc_or_signature_edit_is_hs105(sb):
     # the documented difference: what the decorator took at import
     assert member.argcount == 2 and fresh_import(m).C.m.argcount == 3
     # a body edit again: no code
-    sb.update(m, METHOD_WRAPS.format(params="x, y=0", doc="new",
-                                     ret="x + y + 1"))
-    report = hotswap.reload(m)
-    assert not codes(report), str(report)
+    sb.reload_clean(
+        m, METHOD_WRAPS.format(params="x, y=0", doc="new", ret="x + y + 1"))
     assert bound(1, 2) == fresh_import(m).C().m(1, 2) == 4
 
 
@@ -493,9 +461,7 @@ BUILTIN_WRAPPERS = """
 def test_builtin_method_wrappers_are_not_hs105(sb, doc, params):
     m = sb.load(BUILTIN_WRAPPERS.format(params="x", doc="old"))
     held = dict(m.C.__dict__)
-    sb.update(m, BUILTIN_WRAPPERS.format(params=params, doc=doc))
-    report = hotswap.reload(m)
-    assert not codes(report), str(report)
+    sb.reload_clean(m, BUILTIN_WRAPPERS.format(params=params, doc=doc))
     fresh = fresh_import(m)
     for name in ("s", "c", "p", "plain"):
         assert m.C.__dict__[name] is held[name]
@@ -530,12 +496,9 @@ STACKED = """
 def test_wrapped_classmethod_and_lru_cache_method_doc_edit_is_hs105(sb):
     m = sb.load(STACKED.format(doc="old", a=1))
     held = dict(m.C.__dict__)
-    sb.update(m, STACKED.format(doc="old", a=2))
-    report = hotswap.reload(m)
-    assert not codes(report), str(report)
+    sb.reload_clean(m, STACKED.format(doc="old", a=2))
     assert m.C.c(1) == fresh_import(m).C.c(1) == 3
-    sb.update(m, STACKED.format(doc="new", a=3))
-    report = hotswap.reload(m)
+    report = sb.reload(m, STACKED.format(doc="new", a=3))
     for name in ("C.c", "C.cached"):
         entry = one(report, name)
         assert (entry.action, entry.code) == ("updated", "HS105"), name
@@ -564,8 +527,7 @@ def test_staticmethod_classmethod_copied_annotations_follow(sb):
     """
     m = sb.load(src, t="int", v="1")
     held_s, held_c = m.C.__dict__["s"], m.C.__dict__["c"]
-    sb.update(m, src, t="str", v="2")
-    hotswap.reload(m)
+    sb.reload(m, src, t="str", v="2")
     fresh = fresh_import(m)
     assert m.C.__dict__["s"] is held_s and m.C.__dict__["c"] is held_c
     for name in ("s", "c"):
