@@ -66,38 +66,28 @@ entries_clear(Entries *e)
 static int
 entries_read(PyObject *code, Entries *out)
 {
-    PyObject *bytes = hs_code_get_code((PyCodeObject *)code);
+    HsOpIter it;
     PyObject *names = NULL, *consts = NULL;
-    int result = -1;
+    int result = -1, op;
+    unsigned long arg;
     out->items = NULL;
     out->len = 0;
-    if (bytes == NULL
-        || (names = PyObject_GetAttrString(code, "co_names")) == NULL
+    if (hs_code_op_init(&it, code) < 0) {
+        return -1;
+    }
+    if ((names = PyObject_GetAttrString(code, "co_names")) == NULL
         || (consts = PyObject_GetAttrString(code, "co_consts")) == NULL)
     {
         goto done;
     }
-    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(bytes);
-    Py_ssize_t n = PyBytes_GET_SIZE(bytes);
-    out->items = PyMem_Malloc(sizeof(Entry) * (size_t)(n / 2 + 1));
+    out->items = PyMem_Malloc(sizeof(Entry) * (size_t)(it.len / 2 + 1));
     if (out->items == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    unsigned long ext = 0;
     long last_int = -1;
     Py_ssize_t last_at = 0;
-    for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
-        int op = p[i];
-        unsigned long arg = p[i + 1] | ext;
-        if (op == HS_OP_EXTENDED_ARG) {
-            ext = arg << 8;
-            continue;
-        }
-        ext = 0;
-        if (op == CACHE) {
-            continue;
-        }
+    while (hs_code_op_next(&it, &op, &arg)) {
         if (op == HS_OP_LOAD_GLOBAL && last_int >= 0) {
             Py_ssize_t k = (Py_ssize_t)HS_LOAD_GLOBAL_INDEX(arg);
             if (k < PyTuple_GET_SIZE(names)
@@ -114,7 +104,7 @@ entries_read(PyObject *code, Entries *out)
         last_int = -1;
         if (op == HS_OP_LOAD_SMALL_INT) {
             last_int = (long)arg;
-            last_at = i;
+            last_at = it.at;
         }
         else if (op == HS_OP_LOAD_CONST
                  && (Py_ssize_t)arg < PyTuple_GET_SIZE(consts)
@@ -125,12 +115,12 @@ entries_read(PyObject *code, Entries *out)
                 PyErr_Clear();
                 last_int = -1;
             }
-            last_at = i;
+            last_at = it.at;
         }
     }
     result = 0;
 done:
-    Py_XDECREF(bytes);
+    hs_code_op_clear(&it);
     Py_XDECREF(names);
     Py_XDECREF(consts);
     if (result < 0) {
@@ -578,28 +568,19 @@ code_ann_keys(PyObject *code, PyObject *keys)
     if (r <= 0) {
         return r;
     }
-    PyObject *bytes = hs_code_get_code((PyCodeObject *)code);
-    PyObject *names = bytes ? PyObject_GetAttrString(code, "co_names") : NULL;
+    HsOpIter it;
+    if (hs_code_op_init(&it, code) < 0) {
+        return -1;
+    }
+    PyObject *names = PyObject_GetAttrString(code, "co_names");
     PyObject *consts =
         names ? PyObject_GetAttrString(code, "co_consts") : NULL;
-    int result = -1, after = 0;
+    int result = -1, after = 0, op;
+    unsigned long arg;
     if (consts == NULL) {
         goto done;
     }
-    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(bytes);
-    Py_ssize_t n = PyBytes_GET_SIZE(bytes);
-    unsigned long ext = 0;
-    for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
-        int op = p[i];
-        unsigned long arg = p[i + 1] | ext;
-        if (op == HS_OP_EXTENDED_ARG) {
-            ext = arg << 8;
-            continue;
-        }
-        ext = 0;
-        if (HS_OP_IS_CACHE(op)) {
-            continue;
-        }
+    while (hs_code_op_next(&it, &op, &arg)) {
         if (after && op == HS_OP_LOAD_CONST
             && (Py_ssize_t)arg < PyTuple_GET_SIZE(consts)
             && PyUnicode_Check(PyTuple_GET_ITEM(consts, arg))
@@ -616,7 +597,7 @@ code_ann_keys(PyObject *code, PyObject *keys)
     }
     result = 0;
 done:
-    Py_XDECREF(bytes);
+    hs_code_op_clear(&it);
     Py_XDECREF(names);
     Py_XDECREF(consts);
     return result;

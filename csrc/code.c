@@ -13,6 +13,32 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------ */
+/* the bytecode, an instruction at a time (code.h)                     */
+
+int
+hs_code_op_init(HsOpIter *it, PyObject *code)
+{
+    it->bytes = hs_code_get_code((PyCodeObject *)code);
+    if (it->bytes == NULL) {
+        return -1;
+    }
+    it->code = (const unsigned char *)PyBytes_AS_STRING(it->bytes);
+    it->len = PyBytes_GET_SIZE(it->bytes);
+    it->next = 0;
+    it->at = 0;
+    it->extended = 0;
+    return 0;
+}
+
+void
+hs_code_op_clear(HsOpIter *it)
+{
+    Py_CLEAR(it->bytes);
+    it->code = NULL;
+    it->len = 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* comparing code objects                                              */
 
 static int
@@ -149,22 +175,47 @@ hs_code_equal(PyObject *a, PyObject *b, int with_lines)
 }
 
 #if HS_HAVE_CLASS_FIRSTLINENO
-/* opcode.opmap[name], or -1 when the interpreter has no such opcode.
- * opmap is a dict, a frozendict from 3.15: read it as a mapping.  -1 with
- * an exception set on another error. */
+/* Is `op` an instruction that loads an int constant for __firstlineno__?
+ * *small: it is 3.14's LOAD_SMALL_INT (the argument is the value). */
 static int
-opcode_number(PyObject *opmap, const char *name)
+loads_line_constant(int op, int *small)
 {
-    PyObject *v = PyMapping_GetItemString(opmap, name);
-    if (v == NULL) {
-        if (PyErr_ExceptionMatches(PyExc_KeyError)) {
-            PyErr_Clear();
-        }
-        return -1;
+    *small = 0;
+#if HS_HAVE_LOAD_SMALL_INT
+    if (op == HS_OP_LOAD_SMALL_INT) {
+        *small = 1;
+        return 1;
     }
-    int r = PyLong_Check(v) ? (int)PyLong_AsLong(v) : -1;
-    Py_DECREF(v);
-    return r;
+#endif
+    return op == HS_OP_LOAD_CONST;
+}
+
+/* Does `op` read the constant its argument names? */
+static int
+reads_constant(int op)
+{
+#if HS_HAVE_RETURN_CONST
+    if (op == HS_OP_RETURN_CONST) {
+        return 1;
+    }
+#endif
+    return op == HS_OP_LOAD_CONST;
+}
+
+/* The index of "__firstlineno__" in the tuple `names`, or -1. */
+static Py_ssize_t
+firstlineno_index(PyObject *names)
+{
+    Py_ssize_t ni = -1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        PyObject *n = PyTuple_GET_ITEM(names, i);
+        if (PyUnicode_Check(n)
+            && PyUnicode_CompareWithASCIIString(n, "__firstlineno__") == 0)
+        {
+            ni = i;
+        }
+    }
+    return ni;
 }
 #endif
 
@@ -187,82 +238,62 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
     if (delta == 0 || (hs_code_flags(code) & CO_OPTIMIZED)) {
         return 0;
     }
+    /* cheap first: a module's code (every statement staged) has no such
+     * name */
     PyObject *names = PyObject_GetAttrString(code, "co_names");
-    PyObject *raw = NULL, *mod = NULL, *opmap = NULL;
+    HsOpIter it = {NULL, NULL, 0, 0, 0, 0};
     int r = -1, stuck = 0;
     if (names == NULL) {
         goto done;
     }
-    int named = 0; /* cheap first: a module's code (every statement staged)
-                    * has no such name, and co_code is a new copy */
-    for (Py_ssize_t i = 0; PyTuple_Check(names) && i < PyTuple_GET_SIZE(names);
-         i++)
-    {
-        PyObject *n = PyTuple_GET_ITEM(names, i);
-        named |=
-            PyUnicode_Check(n)
-            && PyUnicode_CompareWithASCIIString(n, "__firstlineno__") == 0;
-    }
-    if (PyTuple_Check(names) && !named) {
+    if (!PyTuple_Check(names)) {
         r = 0;
-        goto done;
-    }
-    raw = PyObject_GetAttrString(code, "co_code");
-    mod = raw ? PyImport_ImportModule("opcode") : NULL;
-    opmap = mod ? PyObject_GetAttrString(mod, "opmap") : NULL;
-    if (opmap == NULL) {
-        goto done;
-    }
-    r = 0;
-    if (!PyMapping_Check(opmap) || !PyBytes_Check(raw)
-        || !PyTuple_Check(names))
-    {
         stuck = 1; /* not what this code knows: compile at the real lines */
         goto done;
     }
-    Py_ssize_t ni = -1;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
-        PyObject *n = PyTuple_GET_ITEM(names, i);
-        if (PyUnicode_Check(n)
-            && PyUnicode_CompareWithASCIIString(n, "__firstlineno__") == 0)
-        {
-            ni = i;
-        }
-    }
+    Py_ssize_t ni = firstlineno_index(names);
     if (ni < 0 || ni > 255) {
+        r = 0;
         goto done;
     }
-    int load_const = opcode_number(opmap, "LOAD_CONST");
-    int small_int = opcode_number(opmap, "LOAD_SMALL_INT");
-    int store_name = opcode_number(opmap, "STORE_NAME");
-    int return_const = opcode_number(opmap, "RETURN_CONST");
-    int ext = opcode_number(opmap, "EXTENDED_ARG");
-    if (PyErr_Occurred()) {
-        r = -1;
+    if (hs_code_op_init(&it, code) < 0) {
         goto done;
     }
-    const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(raw);
-    Py_ssize_t n = PyBytes_GET_SIZE(raw), at = -1;
-    for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
-        if (b[i] == ext) {
+    r = 0;
+    /* the LOAD_CONST / LOAD_SMALL_INT before `STORE_NAME __firstlineno__`
+     * (its offset, opcode, argument), and how many instructions read each
+     * constant */
+    Py_ssize_t at = -1, prev_at = -1;
+    int op, prev_op = -1, small = 0;
+    unsigned long arg, prev_arg = 0, k = 0;
+    unsigned int readers[256] = {0};
+    while (hs_code_op_next(&it, &op, &arg)) {
+        if (it.extended) {
             goto done; /* arguments above 255: leave it */
         }
-        if (at < 0 && i >= 2 && b[i] == store_name && b[i + 1] == ni
-            && (b[i - 2] == load_const || b[i - 2] == small_int))
+        if (at < 0 && op == HS_OP_STORE_NAME && arg == (unsigned long)ni
+            && loads_line_constant(prev_op, &small))
         {
-            at = i - 2;
+            at = prev_at;
+            k = prev_arg;
         }
+        if (reads_constant(op)) {
+            readers[arg]++;
+        }
+        prev_at = it.at;
+        prev_op = op;
+        prev_arg = arg;
     }
     if (at < 0) {
         goto done;
     }
     int old = hs_code_firstlineno(code), want = old + delta;
     stuck = 1; /* until the line is moved */
-    if (b[at] == small_int) {
-        if (b[at + 1] != old || want < 0 || want > 255) {
+    if (small) {
+        if (k != (unsigned long)old || want < 0 || want > 255) {
             goto done;
         }
-        *co_code = PyBytes_FromStringAndSize((const char *)b, n);
+        *co_code = PyBytes_FromStringAndSize((const char *)it.code, it.len);
         if (*co_code == NULL) {
             r = -1;
             goto done;
@@ -271,11 +302,10 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
         stuck = 0;
         goto done;
     }
-    if (small_int >= 0 && want <= 255) {
+    if (HS_HAVE_LOAD_SMALL_INT && want <= 255) {
         goto done; /* a fresh compile would use LOAD_SMALL_INT */
     }
-    Py_ssize_t k = b[at + 1];
-    if (k >= PyTuple_GET_SIZE(consts)) {
+    if ((Py_ssize_t)k >= PyTuple_GET_SIZE(consts)) {
         goto done;
     }
     PyObject *cur = PyTuple_GET_ITEM(consts, k);
@@ -283,17 +313,13 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
         PyErr_Clear();
         goto done;
     }
-    for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
-        if (i != at && b[i + 1] == k
-            && (b[i] == load_const || b[i] == return_const))
-        {
-            goto done; /* shared with another instruction */
-        }
+    if (readers[k] > 1) {
+        goto done; /* shared with another instruction */
     }
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
         PyObject *o = PyTuple_GET_ITEM(consts, i);
         int ovf = 0;
-        if (i != k && PyLong_CheckExact(o)
+        if (i != (Py_ssize_t)k && PyLong_CheckExact(o)
             && PyLong_AsLongAndOverflow(o, &ovf) == want && !ovf)
         {
             goto done; /* a fresh compile would share that constant */
@@ -313,9 +339,7 @@ done:
         *inexact = 1;
     }
     Py_XDECREF(names);
-    Py_XDECREF(raw);
-    Py_XDECREF(mod);
-    Py_XDECREF(opmap);
+    hs_code_op_clear(&it);
     return r;
 #else
     (void)code;
@@ -503,24 +527,17 @@ add_name(PyObject *co_names, unsigned long arg, PyObject *names)
 static int
 walk_names(PyObject *code, NamesWhich which, PyObject *names)
 {
-    PyObject *bytes = hs_code_get_code((PyCodeObject *)code);
-    PyObject *co_names =
-        bytes ? PyObject_GetAttrString(code, "co_names") : NULL;
-    int star = 0, result = -1;
+    HsOpIter it;
+    if (hs_code_op_init(&it, code) < 0) {
+        return -1;
+    }
+    PyObject *co_names = PyObject_GetAttrString(code, "co_names");
+    int star = 0, result = -1, op;
+    unsigned long arg;
     if (co_names == NULL) {
         goto done;
     }
-    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(bytes);
-    Py_ssize_t n = PyBytes_GET_SIZE(bytes);
-    unsigned long ext = 0;
-    for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
-        int op = p[i];
-        unsigned long arg = p[i + 1] | ext;
-        if (op == HS_OP_EXTENDED_ARG) {
-            ext = arg << 8;
-            continue;
-        }
-        ext = 0;
+    while (hs_code_op_next(&it, &op, &arg)) {
         int r = 0;
         switch (which) {
             case NAMES_STORED:
@@ -555,7 +572,7 @@ walk_names(PyObject *code, NamesWhich which, PyObject *names)
     }
     result = star;
 done:
-    Py_XDECREF(bytes);
+    hs_code_op_clear(&it);
     Py_XDECREF(co_names);
     return result;
 }
@@ -575,29 +592,22 @@ hs_code_deleted_names(PyObject *code, PyObject *names)
 int
 hs_code_star_imports(PyObject *code, PyObject *list)
 {
-    PyObject *bytes = hs_code_get_code((PyCodeObject *)code);
+    HsOpIter it;
+    if (hs_code_op_init(&it, code) < 0) {
+        return -1;
+    }
     PyObject *co_names = NULL, *co_consts = NULL, *pending = NULL;
-    int result = -1;
-    if (bytes == NULL
-        || (co_names = PyObject_GetAttrString(code, "co_names")) == NULL
+    int result = -1, op;
+    unsigned long arg;
+    if ((co_names = PyObject_GetAttrString(code, "co_names")) == NULL
         || (co_consts = PyObject_GetAttrString(code, "co_consts")) == NULL)
     {
         goto done;
     }
-    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(bytes);
-    Py_ssize_t n = PyBytes_GET_SIZE(bytes);
-    unsigned long ext = 0;
     /* the integer values of the last two constants loaded (-1: not an
      * int): an import's level is loaded just before its fromlist */
     long recent[2] = {-1, -1};
-    for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
-        int op = p[i];
-        unsigned long arg = p[i + 1] | ext;
-        if (op == HS_OP_EXTENDED_ARG) {
-            ext = arg << 8;
-            continue;
-        }
-        ext = 0;
+    while (hs_code_op_next(&it, &op, &arg)) {
         long value = -2;
         if (op == HS_OP_LOAD_CONST
             && (Py_ssize_t)arg < PyTuple_GET_SIZE(co_consts))
@@ -642,7 +652,7 @@ hs_code_star_imports(PyObject *code, PyObject *list)
     }
     result = 0;
 done:
-    Py_XDECREF(bytes);
+    hs_code_op_clear(&it);
     Py_XDECREF(co_names);
     Py_XDECREF(co_consts);
     Py_XDECREF(pending);

@@ -165,6 +165,15 @@ hs_op_is_import_star(int op, unsigned long arg)
 #endif
 }
 
+/* RETURN_CONST: 3.12 and 3.13 (3.14 loads the constant, then
+ * RETURN_VALUE). */
+#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030E0000
+#define HS_HAVE_RETURN_CONST 1
+#define HS_OP_RETURN_CONST RETURN_CONST
+#else
+#define HS_HAVE_RETURN_CONST 0
+#endif
+
 /* What an import statement imports: `LOAD_CONST level; LOAD_CONST
  * fromlist; IMPORT_NAME name`.  3.14 loads a small level with
  * LOAD_SMALL_INT (its argument is the value); 3.15 keeps lazy-import flags

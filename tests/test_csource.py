@@ -12,6 +12,7 @@ checked on the C sources so that they stay true.
   the codes of docs/diagnostics.md with their documented actions, no other
   C file spells a code, every row is used and every code the Python shell
   names is in it;
+- bytecode is walked by code.h's one iterator (HsOpIter);
 - the core words no messages: no logging, no traceback formatting.
 """
 import glob
@@ -198,6 +199,13 @@ def test_every_diagnostic_row_is_used():
               and code not in py_codes]
     assert unused == []
     assert py_codes - {code for _, code, _, _ in rows} == set()
+
+
+def test_bytecode_is_walked_only_by_the_op_iterator():
+    # one walker (code.h's HsOpIter): EXTENDED_ARG and the inline CACHE
+    # entries are handled there, opcode numbers per version in compat.h
+    assert hits(r"\b(HS_OP_EXTENDED_ARG|HS_OP_IS_CACHE|EXTENDED_ARG|CACHE)\b",
+                exempt={"compat.h", "code.h"}) == []
 
 
 def test_no_deprecated_error_api_outside_compat_h():
