@@ -16,7 +16,7 @@
 #include <time.h>
 
 double
-hs_now(void)
+hs_batch_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -84,7 +84,7 @@ int
 hs_batch_begin(HsBatch *b, HsState *st, const char *api)
 {
     b->st = st;
-    b->t0 = hs_now();
+    b->t0 = hs_batch_now();
     if (st->busy) {
         PyErr_Format(PyExc_RuntimeError,
                      "hotswap.%s() called while a reload is running", api);
@@ -137,7 +137,7 @@ hs_batch_end(HsBatch *b)
     }
     hs_txn_clear(&b->txn);
     for (Py_ssize_t i = 0; i < b->njobs; i++) {
-        hs_job_clear(&b->jobs[i]);
+        hs_batch_job_clear(&b->jobs[i]);
     }
     PyMem_Free(b->jobs);
     b->jobs = NULL;
@@ -156,7 +156,7 @@ hs_batch_end(HsBatch *b)
 /* jobs                                                                */
 
 void
-hs_job_clear(HsJob *job)
+hs_batch_job_clear(HsJob *job)
 {
     Py_CLEAR(job->module);
     Py_CLEAR(job->name);
@@ -213,8 +213,8 @@ hs_batch_report(HsBatch *b, HsJob *jobs, const Py_ssize_t *order, Py_ssize_t n,
             continue;
         }
         PyObject *mr =
-            hs_module_result_new(b->st->module_result_type, job->name,
-                                 job->filename, status, job->seconds);
+            hs_report_module_result_new(b->st->module_result_type, job->name,
+                                        job->filename, status, job->seconds);
         if (mr == NULL || PyList_Append(modules, mr) < 0) {
             Py_XDECREF(mr);
             goto done;
@@ -231,7 +231,7 @@ hs_batch_report(HsBatch *b, HsJob *jobs, const Py_ssize_t *order, Py_ssize_t n,
         }
     }
     report = hs_report_new(b->st->report_type, entries, modules, ok,
-                           hs_now() - b->t0);
+                           hs_batch_now() - b->t0);
 done:
     Py_XDECREF(entries);
     Py_XDECREF(modules);

@@ -19,14 +19,14 @@ typedef struct {
     PyObject *rejected; /* strong list: closures left on old code (HS104) */
     HsJob *jobs;        /* owned, PyMem: one per module (hs_batch_jobs) */
     Py_ssize_t njobs;
-    double t0;     /* hs_now() at begin */
+    double t0;     /* hs_batch_now() at begin */
     int gc_paused; /* the collector ran at begin: resume at end */
     int begun;     /* begin succeeded: end releases busy */
     int committed; /* hs_batch_commit() ran */
 } HsBatch;
 
 /* A monotonic clock, in seconds. */
-double hs_now(void);
+double hs_batch_now(void);
 
 /* Start a batch: refuse one inside another (RuntimeError naming `api`,
  * "reload" or "patch"), pause the cyclic collector, mark the state busy.
@@ -78,7 +78,7 @@ void hs_batch_end(HsBatch *b);
 int hs_batch_running(HsState *st);
 
 /* Release what a job holds (it can be cleared again). */
-void hs_job_clear(HsJob *job);
+void hs_batch_job_clear(HsJob *job);
 
 /* Pause the cyclic collector (see "the collector during a batch" in
  * batch.c): 1 when it was running and is now paused, else 0; resume with

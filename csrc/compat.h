@@ -8,6 +8,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 
 #if PY_VERSION_HEX >= 0x030D0000
 #include "opcode_ids.h"
@@ -201,7 +202,6 @@ hs_op_is_import_star(int op, unsigned long arg)
 
 /* A function pointer in a PyType_Slot / PyModuleDef_Slot table: ISO C
  * (-Wpedantic) forbids converting it to void * directly. */
-#include <stdint.h>
 #define HS_SLOT(fn) ((void *)(uintptr_t)(fn))
 
 /* Generator-like code flags: a swap between kinds is refused (3.13 warns). */

@@ -354,7 +354,7 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
         goto fail;
     }
     hs_batch_commit(&b);
-    job->seconds = hs_now() - b.t0;
+    job->seconds = hs_batch_now() - b.t0;
     report = hs_batch_report(&b, job, NULL, 1, 1, -1, 0);
     goto out;
 fail:

@@ -436,7 +436,7 @@ batch_add_jobs(HsState *st, PyObject *seq, PyObject *policy, int flags,
 static int
 stage_and_apply(HsBatch *b, HsJob *job, int partial, Failure *fail)
 {
-    double t = hs_now();
+    double t = hs_batch_now();
     long before = 0, after = 0;
     PyObject *gc = PyImport_ImportModule("gc");
     if (gc == NULL) {
@@ -473,7 +473,7 @@ stage_and_apply(HsBatch *b, HsJob *job, int partial, Failure *fail)
         Py_INCREF(fail->refusal);
         return -1;
     }
-    job->seconds += hs_now() - t;
+    job->seconds += hs_batch_now() - t;
     return 0;
 }
 
@@ -574,9 +574,9 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
     }
     /* SOURCE, PLAN, compile: nothing is written yet */
     for (Py_ssize_t i = 0; i < count; i++) {
-        double t = hs_now();
+        double t = hs_batch_now();
         int r = prepare_job(st, &jobs[i], &fail);
-        jobs[i].seconds = hs_now() - t;
+        jobs[i].seconds = hs_batch_now() - t;
         if (r < 0) {
             failed = i;
             goto fail;

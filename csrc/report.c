@@ -479,8 +479,9 @@ hs_report_new(PyTypeObject *type, PyObject *entries, PyObject *modules, int ok,
 }
 
 PyObject *
-hs_module_result_new(PyTypeObject *type, PyObject *name, PyObject *filename,
-                     const char *status, double seconds)
+hs_report_module_result_new(PyTypeObject *type, PyObject *name,
+                            PyObject *filename, const char *status,
+                            double seconds)
 {
     PyObject *r = PyStructSequence_New(type);
     if (r == NULL) {

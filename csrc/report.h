@@ -44,8 +44,8 @@ void hs_report_set_error(PyObject *report, PyObject *error);
 int hs_report_codes(HsJob *jobs, Py_ssize_t count, PyObject *items, HsDiag d,
                     int second_is_name);
 
-PyObject *hs_module_result_new(PyTypeObject *type, PyObject *name,
-                               PyObject *filename, const char *status,
-                               double seconds);
+PyObject *hs_report_module_result_new(PyTypeObject *type, PyObject *name,
+                                      PyObject *filename, const char *status,
+                                      double seconds);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "compat.h"
 #include "source.h"
+#include "state.h"
 
 /* The source a module's running code came from. */
 typedef struct {
@@ -14,8 +15,6 @@ typedef struct {
     HsChunkList chunks; /* valid when scanned */
     int scanned;
 } HsSnapshot;
-
-#include "state.h"
 
 /* Create the Snapshot and finder types.  0 / -1. */
 int hs_track_init_types(PyObject *module, PyTypeObject **snapshot,
