@@ -423,15 +423,11 @@ hs_class_diag(Ctx *cx, PyObject *name, const char *kind, HsDiag d, int line,
     if (q == NULL) {
         return -1;
     }
-    const HsDiagInfo *info = hs_diag(d);
     va_list va;
     va_start(va, line);
-    PyObject *reason = PyUnicode_FromFormatV(info->reason, va);
+    int r =
+        hs_report_diagv(cx->job, q, kind, d, line > 0 ? line : cx->line, va);
     va_end(va);
-    int r = reason ? hs_report_add(cx->job, q, kind, info->action, info->code,
-                                   line > 0 ? line : cx->line, "%U", reason)
-                   : -1;
-    Py_XDECREF(reason);
     Py_DECREF(q);
     return r;
 }

@@ -557,34 +557,8 @@ hs_report_add(HsJob *job, PyObject *name, const char *kind, const char *action,
 }
 
 int
-hs_report_add_str(HsJob *job, const char *name, const char *kind,
-                  const char *action, const char *code, int lineno,
-                  const char *reason, ...)
-{
-    PyObject *n = PyUnicode_FromString(name);
-    if (n == NULL) {
-        return -1;
-    }
-    PyObject *r = NULL;
-    if (reason != NULL) {
-        va_list va;
-        va_start(va, reason);
-        r = PyUnicode_FromFormatV(reason, va);
-        va_end(va);
-        if (r == NULL) {
-            Py_DECREF(n);
-            return -1;
-        }
-    }
-    int res = add_entry(job, n, kind, action, code, lineno, r);
-    Py_DECREF(n);
-    return res;
-}
-
-/* The Change of diagnostic `d`, its reason formatted from `va`.  0 / -1. */
-static int
-add_diag(HsJob *job, PyObject *name, const char *kind, HsDiag d, int lineno,
-         va_list va)
+hs_report_diagv(HsJob *job, PyObject *name, const char *kind, HsDiag d,
+                int lineno, va_list va)
 {
     const HsDiagInfo *info = hs_diag(d);
     PyObject *r = PyUnicode_FromFormatV(info->reason, va);
@@ -600,7 +574,7 @@ hs_report_diag(HsJob *job, PyObject *name, const char *kind, HsDiag d,
 {
     va_list va;
     va_start(va, lineno);
-    int r = add_diag(job, name, kind, d, lineno, va);
+    int r = hs_report_diagv(job, name, kind, d, lineno, va);
     va_end(va);
     return r;
 }
@@ -615,7 +589,7 @@ hs_report_diag_str(HsJob *job, const char *name, const char *kind, HsDiag d,
     }
     va_list va;
     va_start(va, lineno);
-    int r = add_diag(job, n, kind, d, lineno, va);
+    int r = hs_report_diagv(job, n, kind, d, lineno, va);
     va_end(va);
     Py_DECREF(n);
     return r;

@@ -6,6 +6,8 @@
 #include "diag.h"
 #include "job.h"
 
+#include <stdarg.h>
+
 /* Types live in the module state; these create them.  0 / -1. */
 int hs_report_init_types(PyObject *module, PyTypeObject **change,
                          PyTypeObject **module_result, PyTypeObject **report);
@@ -16,9 +18,6 @@ int hs_report_init_types(PyObject *module, PyTypeObject **change,
 int hs_report_add(HsJob *job, PyObject *name, const char *kind,
                   const char *action, const char *code, int lineno,
                   const char *reason, ...);
-int hs_report_add_str(HsJob *job, const char *name, const char *kind,
-                      const char *action, const char *code, int lineno,
-                      const char *reason, ...);
 
 /* Append the Change of diagnostic `d` (diag.h): the code, action and
  * reason of its row; the arguments after `lineno` are those of the row's
@@ -27,6 +26,10 @@ int hs_report_diag(HsJob *job, PyObject *name, const char *kind, HsDiag d,
                    int lineno, ...);
 int hs_report_diag_str(HsJob *job, const char *name, const char *kind,
                        HsDiag d, int lineno, ...);
+/* hs_report_diag with the format's arguments in `va` (for a wrapper that
+ * takes them itself, as hs_class_diag does). */
+int hs_report_diagv(HsJob *job, PyObject *name, const char *kind, HsDiag d,
+                    int lineno, va_list va);
 
 /* Build the Report object.  `modules` is a list of ModuleResult;
  * `entries` a list of Change.  New reference. */
