@@ -177,7 +177,20 @@ hs_job_clear(HsJob *job)
     Py_CLEAR(job->codes);
     Py_CLEAR(job->full_code);
     Py_CLEAR(job->scratch);
-    Py_CLEAR(job->class_updates);
+    for (Py_ssize_t i = 0; i < job->n_class_updates; i++) {
+        HsClassUpdate *up = &job->class_updates[i];
+        Py_CLEAR(up->klass);
+        Py_CLEAR(up->ns);
+        Py_CLEAR(up->bases);
+        Py_CLEAR(up->old_bases);
+        Py_CLEAR(up->metaclass);
+        Py_CLEAR(up->keywords);
+        Py_CLEAR(up->shadow);
+        Py_CLEAR(up->prepared);
+    }
+    PyMem_Free(job->class_updates);
+    job->class_updates = NULL;
+    job->n_class_updates = job->cap_class_updates = 0;
     Py_CLEAR(job->def_results);
     Py_CLEAR(job->entries);
     Py_CLEAR(job->chunk_binds);

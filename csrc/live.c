@@ -402,12 +402,8 @@ hs_live_rebind(HsJob *job, HsTxn *txn)
         Py_DECREF(cur);
     }
     /* the members of the classes this job updated */
-    for (Py_ssize_t i = 0; r == 0 && job->class_updates != NULL
-                           && i < PyList_GET_SIZE(job->class_updates);
-         i++)
-    {
-        PyObject *klass =
-            PyTuple_GET_ITEM(PyList_GET_ITEM(job->class_updates, i), 0);
+    for (Py_ssize_t i = 0; r == 0 && i < job->n_class_updates; i++) {
+        PyObject *klass = job->class_updates[i].klass;
         PyObject *d = PyObject_GetAttr(klass, job->dunders->dict);
         PyObject *items = d ? PyMapping_Items(d) : NULL;
         Py_XDECREF(d);

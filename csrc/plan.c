@@ -1185,3 +1185,154 @@ hs_plan_contains_bytes(const char *hay, Py_ssize_t n, const char *needle,
     }
     return 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* class statements: where their text is, and their header verdict     */
+
+static void
+class_ranges_unknown(HsClassRanges *r)
+{
+    r->old_start = r->old_head = r->old_body = r->old_end = -1;
+    r->new_start = r->new_head = r->new_body = r->new_end = -1;
+    r->old_body_line = r->new_body_line = 0;
+    r->new_line = 0;
+}
+
+static void
+class_ranges_new(const char *text, const HsChunk *c, HsClassRanges *out)
+{
+    out->new_start = c->start;
+    out->new_head = c->head;
+    out->new_body = c->body;
+    out->new_end = c->end;
+    out->new_line = c->head_line;
+    out->new_body_line =
+        hs_source_line_at(text, c->head, c->head_line, c->body);
+}
+
+static void
+class_ranges_old(const char *text, const HsChunk *o, HsClassRanges *out)
+{
+    out->old_start = o->start;
+    out->old_head = o->head;
+    out->old_body = o->body;
+    out->old_end = o->end;
+    out->old_body_line =
+        hs_source_line_at(text, o->head, o->head_line, o->body);
+}
+
+/* The ranges of the class `name` of chunk `chunk` (depth 0) or nested in
+ * the class whose ranges are `parent`.  0 / -1. */
+static int
+class_ranges(const HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
+             PyObject *name, HsClassRanges *out)
+{
+    const char *text = PyBytes_AS_STRING(job->text);
+    class_ranges_unknown(out);
+    if (parent == NULL) {
+        if (chunk < 0) {
+            return 0;
+        }
+        const HsChunk *c = &job->chunks.items[chunk];
+        if (c->kind != HS_CHUNK_CLASS || !hs_chunk_name_eq(text, c, name)) {
+            return 0;
+        }
+        class_ranges_new(text, c, out);
+        Py_ssize_t j = job->match ? job->match[chunk] : -1;
+        if (j >= 0 && job->old_chunks != NULL) {
+            class_ranges_old(job->old_text, &job->old_chunks->items[j], out);
+        }
+        return 0;
+    }
+    /* a nested class: find it among the parent's members */
+    HsChunkList nm = {0}, om = {0};
+    int result = -1;
+    if (parent->new_body >= 0) {
+        if (hs_source_scan_members(text, parent->new_body, parent->new_end,
+                                   parent->new_body_line, &nm)
+            < 0)
+        {
+            goto done;
+        }
+        const HsChunk *c = hs_chunks_find(text, &nm, HS_CHUNK_CLASS, name);
+        if (c != NULL) {
+            class_ranges_new(text, c, out);
+        }
+    }
+    if (parent->old_body >= 0 && out->new_body >= 0) {
+        if (hs_source_scan_members(job->old_text, parent->old_body,
+                                   parent->old_end, parent->old_body_line, &om)
+            < 0)
+        {
+            goto done;
+        }
+        const HsChunk *c =
+            hs_chunks_find(job->old_text, &om, HS_CHUNK_CLASS, name);
+        if (c != NULL) {
+            class_ranges_old(job->old_text, c, out);
+        }
+    }
+    result = 0;
+done:
+    hs_chunks_clear(&nm);
+    hs_chunks_clear(&om);
+    return result;
+}
+
+int
+hs_plan_class(const HsJob *job, Py_ssize_t chunk, const HsClassPlan *parent,
+              PyObject *name, HsClassPlan *out)
+{
+    HsClassRanges *rg = &out->ranges;
+    out->header = HS_HEADER_TEXT_UNKNOWN;
+    out->old_header_keywords = 0;
+    if (class_ranges(job, chunk, parent ? &parent->ranges : NULL, name, rg)
+        < 0)
+    {
+        return -1;
+    }
+    if (rg->old_head < 0 || job->old_text == NULL) {
+        return 0;
+    }
+    /* the old head is found only where the new one was */
+    const char *nt = PyBytes_AS_STRING(job->text);
+    Py_ssize_t on = rg->old_body - rg->old_head;
+    Py_ssize_t nn = rg->new_body - rg->new_head;
+    out->header =
+        on != nn || memcmp(job->old_text + rg->old_head, nt + rg->new_head, on)
+            ? HS_HEADER_TEXT_CHANGED
+            : HS_HEADER_TEXT_SAME;
+    out->old_header_keywords =
+        memchr(job->old_text + rg->old_head, '=', (size_t)on) != NULL;
+    return 0;
+}
+
+/* The same header text makes bases that only look different (a typing
+ * construct's __mro_entries__, TypedDict's dict base) the same; a changed
+ * header with the same bases and metaclass changed the class keywords; a
+ * typing metaclass's shadow class whose bases are the class's makes new
+ * bases the same. */
+HsHeaderVerdict
+hs_plan_header_verdict(const HsClassPlan *cp, const HsHeaderFacts *f)
+{
+    if (cp->header == HS_HEADER_TEXT_SAME) {
+        return HS_HEADER_SAME;
+    }
+    int changed = cp->header == HS_HEADER_TEXT_CHANGED;
+    HsHeaderVerdict v = HS_HEADER_SAME;
+    if (!f->bases_equal) {
+        v = HS_HEADER_BASES;
+    }
+    if (f->metaclass_changed) {
+        v = HS_HEADER_METACLASS;
+    }
+    if (v == HS_HEADER_SAME && changed
+        && (f->has_keywords || cp->old_header_keywords))
+    {
+        v = HS_HEADER_KEYWORDS;
+    }
+    if (v == HS_HEADER_BASES && f->shadow_bases_equal) {
+        v = changed ? HS_HEADER_KEYWORDS : HS_HEADER_SAME;
+    }
+    return v;
+}

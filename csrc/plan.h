@@ -53,4 +53,16 @@ int hs_plan_kept_chunk_binds(HsJob *job, Py_ssize_t k, PyObject *name);
  * 1 / 0 / -1. */
 int hs_plan_is_own_class(HsJob *job, PyObject *v, PyObject *qualname);
 
+/* PLAN's record of the class statement `name` met while staging chunk
+ * `chunk` (depth 0, `parent` NULL; -1 in HS_MODE_FULL) or nested in the
+ * class statement `parent`: where its text is, old and new, and what its
+ * header's text says.  0 / -1. */
+int hs_plan_class(const HsJob *job, Py_ssize_t chunk,
+                  const HsClassPlan *parent, PyObject *name, HsClassPlan *out);
+
+/* The header verdict of a class statement from its plan and the
+ * comparisons of what its header evaluated to. */
+HsHeaderVerdict hs_plan_header_verdict(const HsClassPlan *cp,
+                                       const HsHeaderFacts *f);
+
 #endif

@@ -23,7 +23,6 @@
  */
 #include "stage.h"
 #include "code.h"
-#include "classes.h"
 #include "plan.h"
 #include "internals.h"
 #include "report.h"
@@ -279,7 +278,7 @@ whole:
 typedef struct {
     PyObject *klass;     /* strong: the existing class being updated */
     PyObject *body_code; /* borrowed: owned by the staged code */
-    HsClassRanges ranges;
+    HsClassPlan plan;    /* PLAN's record of the class statement */
 } ClassFrame;
 
 #define MAX_CLASS_DEPTH 32
@@ -563,18 +562,20 @@ done:
 #endif
 }
 
-/* What the hook works out for a class statement whose class exists. */
+/* What the hook works out for a class statement whose class exists.
+ * It decides nothing: the header verdict is made at APPLY from what is
+ * recorded here and PLAN's record of the statement. */
 typedef struct {
-    const HsDunders *d; /* borrowed: the job's interned names */
-    PyObject *old;      /* strong: the existing class */
-    PyObject *resolved; /* strong: the bases after __mro_entries__ */
-    PyObject *given;    /* strong: resolved, or (object,) for "class C:" */
-    PyObject *kw;       /* strong: the class keywords without metaclass */
-    PyObject *ns;       /* strong: the namespace the body runs in */
-    PyObject *prepared; /* strong: a copy of what __prepare__ put in ns, or
-                           NULL */
-    int header_ok;      /* see hs_class_record() */
-    int header_changed; /* the header's text changed */
+    const HsDunders *d;  /* borrowed: the job's interned names */
+    PyObject *old;       /* strong: the existing class */
+    PyObject *resolved;  /* strong: the bases after __mro_entries__ */
+    PyObject *given;     /* strong: resolved, or (object,) for "class C:" */
+    PyObject *old_bases; /* strong: old.__bases__ */
+    PyObject *meta;      /* strong: the metaclass= keyword, or NULL */
+    PyObject *kw;        /* strong: the class keywords without metaclass */
+    PyObject *ns;        /* strong: the namespace the body runs in */
+    PyObject *prepared;  /* strong: a copy of what __prepare__ put in ns, or
+                            NULL */
 } HookClass;
 
 static void
@@ -583,6 +584,8 @@ hook_class_clear(HookClass *hk)
     Py_CLEAR(hk->old);
     Py_CLEAR(hk->resolved);
     Py_CLEAR(hk->given);
+    Py_CLEAR(hk->old_bases);
+    Py_CLEAR(hk->meta);
     Py_CLEAR(hk->kw);
     Py_CLEAR(hk->ns);
     Py_CLEAR(hk->prepared);
@@ -603,18 +606,18 @@ hook_build_new(const HsDunders *D, PyObject *body, PyObject *args,
     return result;
 }
 
-/* The header: bases and metaclass must be what the class has.  Sets
- * resolved, given, kw and a first header_ok.  0 / -1. */
+/* The header, evaluated: sets resolved, given, old_bases, meta and kw.
+ * 0 / -1. */
 static int
 hook_header(HookClass *hk, PyObject *args, PyObject *kwargs)
 {
-    PyObject *bases = NULL, *old_bases = NULL, *meta_kw = NULL;
+    PyObject *bases = NULL;
     int result = -1;
-    hk->header_ok = 1;
     bases = PyTuple_GetSlice(args, 2, PyTuple_GET_SIZE(args));
     hk->resolved = bases ? resolve_bases(bases) : NULL;
-    old_bases = hk->resolved ? PyObject_GetAttr(hk->old, hk->d->bases) : NULL;
-    if (old_bases == NULL) {
+    hk->old_bases =
+        hk->resolved ? PyObject_GetAttr(hk->old, hk->d->bases) : NULL;
+    if (hk->old_bases == NULL) {
         goto done;
     }
     /* "class C:" means (object,); its metaclass's __prepare__ still gets
@@ -626,28 +629,17 @@ hook_header(HookClass *hk, PyObject *args, PyObject *kwargs)
     if (hk->given == NULL) {
         goto done;
     }
-    if (PyObject_RichCompareBool(hk->given, old_bases, Py_EQ) != 1) {
-        PyErr_Clear();
-        hk->header_ok = 0;
-    }
     hk->kw = kwargs ? PyDict_Copy(kwargs) : PyDict_New();
     if (hk->kw == NULL) {
         goto done;
     }
-    meta_kw = Py_XNewRef(PyDict_GetItemString(hk->kw, "metaclass"));
-    if (meta_kw != NULL) {
-        if (meta_kw != (PyObject *)Py_TYPE(hk->old)) {
-            hk->header_ok = -1;
-        }
-        if (PyDict_DelItemString(hk->kw, "metaclass") < 0) {
-            goto done;
-        }
+    hk->meta = Py_XNewRef(PyDict_GetItemString(hk->kw, "metaclass"));
+    if (hk->meta != NULL && PyDict_DelItemString(hk->kw, "metaclass") < 0) {
+        goto done;
     }
     result = 0;
 done:
     Py_XDECREF(bases);
-    Py_XDECREF(old_bases);
-    Py_XDECREF(meta_kw);
     return result;
 }
 
@@ -677,25 +669,6 @@ hook_prepare(HookClass *hk, PyObject *name)
         PyErr_Clear(); /* a namespace without a size: nothing known */
     }
     return 0;
-}
-
-/* The header verdict, once the statement's text is known: the same
- * header text makes bases that only look different (a typing construct's
- * __mro_entries__, TypedDict's dict base) the same; a changed header with
- * the same bases and metaclass changed the class keywords. */
-static void
-hook_header_text(Stage *st, HookClass *hk, const HsClassRanges *rg)
-{
-    hk->header_changed = hs_class_header_changed(st->job, rg);
-    if (rg->old_head >= 0 && !hk->header_changed) {
-        hk->header_ok = 1;
-    }
-    if (hk->header_ok == 1 && hk->header_changed
-        && (PyDict_GET_SIZE(hk->kw) > 0
-            || hs_class_old_header_has_keywords(st->job, rg)))
-    {
-        hk->header_ok = 2; /* same bases and metaclass: class keywords */
-    }
 }
 
 /* The cell named `key` in the namespace, if any, is set to `value` and
@@ -745,32 +718,43 @@ hook_point_cells(HookClass *hk)
 #endif
 }
 
-/* Record the namespace for APPLY, with the class a typing metaclass
- * builds from it (whose bases are the ones it really gives: TypedDict's
- * dict).  0 / -1. */
+/* Record the class update for APPLY (job->class_updates), with the class
+ * a typing metaclass builds from the namespace (whose bases are the ones
+ * it really gives: TypedDict's dict).  0 / -1. */
 static int
-hook_record(Stage *st, HookClass *hk, PyObject *name, const HsClassRanges *rg)
+hook_record(Stage *st, HookClass *hk, PyObject *name, const HsClassPlan *cp)
 {
+    HsJob *job = st->job;
     PyObject *shadow =
         typing_shadow(hk->d, hk->old, name, hk->resolved, hk->ns, hk->kw);
     if (shadow == NULL && PyErr_Occurred()) {
         return -1;
     }
-    if (shadow != NULL && hk->header_ok == 0) {
-        PyObject *sb = PyObject_GetAttr(shadow, hk->d->bases);
-        PyObject *ob = sb ? PyObject_GetAttr(hk->old, hk->d->bases) : NULL;
-        if (ob != NULL && PyObject_RichCompareBool(sb, ob, Py_EQ) == 1) {
-            hk->header_ok = hk->header_changed ? 2 : 1;
+    if (job->n_class_updates == job->cap_class_updates) {
+        Py_ssize_t cap =
+            job->cap_class_updates ? 2 * job->cap_class_updates : 8;
+        HsClassUpdate *items = PyMem_Realloc(
+            job->class_updates, (size_t)cap * sizeof(HsClassUpdate));
+        if (items == NULL) {
+            Py_XDECREF(shadow);
+            PyErr_NoMemory();
+            return -1;
         }
-        PyErr_Clear();
-        Py_XDECREF(sb);
-        Py_XDECREF(ob);
+        job->class_updates = items;
+        job->cap_class_updates = cap;
     }
-    int r = hs_class_record(st->job, hk->old, hk->ns, rg, hk->header_ok,
-                            hk->header_ok == 0 ? hk->given : NULL, shadow,
-                            hk->prepared);
-    Py_XDECREF(shadow);
-    return r;
+    job->class_updates[job->n_class_updates++] = (HsClassUpdate){
+        .klass = Py_NewRef(hk->old),
+        .ns = Py_NewRef(hk->ns),
+        .bases = Py_NewRef(hk->given),
+        .old_bases = Py_NewRef(hk->old_bases),
+        .metaclass = Py_XNewRef(hk->meta),
+        .keywords = Py_NewRef(hk->kw),
+        .shadow = shadow,
+        .prepared = Py_XNewRef(hk->prepared),
+        .plan = *cp,
+    };
+    return 0;
 }
 
 /* builtins.__build_class__ while staging: a class body of the staged
@@ -812,15 +796,14 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     ClassFrame *fr = &st->stack[st->depth];
     fr->klass = Py_NewRef(hk.old);
     fr->body_code = body;
-    if (hs_class_ranges(st->job, st->chunk,
-                        st->depth ? &st->stack[st->depth - 1].ranges : NULL,
-                        name, &fr->ranges)
+    if (hs_plan_class(st->job, st->chunk,
+                      st->depth ? &st->stack[st->depth - 1].plan : NULL, name,
+                      &fr->plan)
         < 0)
     {
         Py_CLEAR(fr->klass);
         goto done;
     }
-    hook_header_text(st, &hk, &fr->ranges);
     st->depth++;
     cell = PyEval_EvalCodeEx(
         body, PyFunction_GET_GLOBALS(func), hk.ns, NULL, 0, NULL, 0, NULL, 0,
@@ -829,7 +812,7 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     Py_CLEAR(fr->klass);
     if (cell == NULL || fix_class_firstlineno(D, body, hk.ns, NULL) < 0
         || hook_point_cells(&hk) < 0
-        || hook_record(st, &hk, name, &fr->ranges) < 0)
+        || hook_record(st, &hk, name, &fr->plan) < 0)
     {
         goto done;
     }
@@ -1310,11 +1293,8 @@ hs_stage_run(HsJob *job)
         return -1;
     }
     job->scratch = PyDict_Copy(job->dict);
-    job->class_updates = PyList_New(0);
     job->def_results = PyList_New(0);
-    if (job->scratch == NULL || job->class_updates == NULL
-        || job->def_results == NULL)
-    {
+    if (job->scratch == NULL || job->def_results == NULL) {
         return -1;
     }
     original_build_class = PyDict_GetItemString(builtins, "__build_class__");
