@@ -85,8 +85,8 @@ same_bytes(const char *a, Py_ssize_t as, Py_ssize_t ae, const char *b,
     return ae - as == be - bs && memcmp(a + as, b + bs, ae - as) == 0;
 }
 
-int
-hs_plan_alloc(HsJob *job)
+static int
+plan_alloc(HsJob *job)
 {
     Py_ssize_t n = job->chunks.len ? job->chunks.len : 1;
     Py_ssize_t m =
@@ -111,8 +111,8 @@ hs_plan_chunk_name(const char *text, const HsChunk *c)
     return PyUnicode_DecodeUTF8(text + c->name, c->name_len, "strict");
 }
 
-int
-hs_plan_nosnap(HsJob *job)
+static int
+plan_nosnap(HsJob *job)
 {
     const char *text = PyBytes_AS_STRING(job->text);
     for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
@@ -312,8 +312,8 @@ plan_redecorate(HsJob *job, const char *t)
     PyMem_Free(cd.at);
 }
 
-int
-hs_plan_normal(HsJob *job)
+static int
+plan_normal(HsJob *job)
 {
     const char *nt = PyBytes_AS_STRING(job->text);
     const char *ot = job->old_text;
@@ -368,6 +368,27 @@ hs_plan_normal(HsJob *job)
         if (!job->old_matched[j] && old->items[j].kind == HS_CHUNK_FUTURE) {
             job->mode = HS_MODE_FULL;
         }
+    }
+    return 0;
+}
+
+int
+hs_plan_module(HsJob *job)
+{
+    job->mode = job->old_chunks == NULL ? HS_MODE_NOSNAP : HS_MODE_NORMAL;
+    if (job->chunks.unsure
+        || (job->old_chunks != NULL && job->old_chunks->unsure))
+    {
+        job->mode = HS_MODE_FULL;
+    }
+    if (plan_alloc(job) < 0) {
+        return -1;
+    }
+    if (job->mode == HS_MODE_NOSNAP) {
+        return plan_nosnap(job);
+    }
+    if (job->mode == HS_MODE_NORMAL) {
+        return plan_normal(job);
     }
     return 0;
 }

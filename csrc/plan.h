@@ -4,14 +4,17 @@
 
 #include "job.h"
 
-/* The plan arrays of a job, then its plan with no snapshot (definitions
- * compared with the live code) or against the snapshot.  0 / -1. */
-int hs_plan_alloc(HsJob *job);
-int hs_plan_nosnap(HsJob *job);
-int hs_plan_normal(HsJob *job);
+/* The mode of the job (chunk by chunk against the snapshot, no snapshot,
+ * or the whole file when the scanner was unsure), then its plan with no
+ * snapshot (definitions compared with the live code) or against the
+ * snapshot: the state, match and stripped arrays; a __future__ import
+ * that changed makes the mode HS_MODE_FULL.  PLAN is the only writer of
+ * the mode (here, and compile.c when a chunk does not compile alone).
+ * 0 / -1. */
+int hs_plan_module(HsJob *job);
 
 /* Mark for running again the unchanged statements a changed one needs
- * ("import re" ... "del re").  After hs_stage_compile().  0 / -1. */
+ * ("import re" ... "del re").  After hs_compile_job().  0 / -1. */
 int hs_plan_reruns(HsJob *job);
 
 /* For hs_plan_bound_again_later() when many names are checked: the last kept

@@ -4,8 +4,11 @@
  *            snapshot (content, never mtime), scan the text into chunks
  *   PLAN     match new chunks with old ones: unchanged, moved, changed,
  *            added; old ones left over were removed
- *   STAGE    compile the changed chunks and run them in a scratch copy of
- *            the module dict (stage.c)
+ *            and decide the mode (plan.c); compile the changed chunks,
+ *            or the whole file when one does not compile alone
+ *            (compile.c): PLAN is the only writer of the mode
+ *   STAGE    run the compiled chunks in a scratch copy of the module dict
+ *            (stage.c)
  *   APPLY    under the undo log (txn.c): patch functions (funcs.c) and
  *            classes (classes.c) in place, bind data per policy, shift the
  *            line numbers of moved definitions, delete removed names
@@ -31,6 +34,7 @@
 #include "apply.h"
 #include "plan.h"
 #include "classes.h"
+#include "compile.h"
 #include "frames.h"
 #include "funcs.h"
 #include "internals.h"
@@ -172,22 +176,10 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
                      job->filename);
         return -1;
     }
-    job->mode = job->old_chunks == NULL ? HS_MODE_NOSNAP : HS_MODE_NORMAL;
-    if (job->chunks.unsure
-        || (job->old_chunks != NULL && job->old_chunks->unsure))
-    {
-        job->mode = HS_MODE_FULL;
-    }
-    if (hs_plan_alloc(job) < 0) {
+    if (hs_plan_module(job) < 0) {
         return -1;
     }
-    if (job->mode == HS_MODE_NOSNAP && hs_plan_nosnap(job) < 0) {
-        return -1;
-    }
-    if (job->mode == HS_MODE_NORMAL && hs_plan_normal(job) < 0) {
-        return -1;
-    }
-    if (hs_stage_compile(job) < 0) {
+    if (hs_compile_job(job) < 0) {
         fail->code = "HS503";
         return -1;
     }

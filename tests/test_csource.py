@@ -5,6 +5,7 @@ checked on the C sources so that they stay true.
 - CPython structs are written only in internals.c;
 - the watcher thread's code uses no Python API (it holds no GIL);
 - every file starts with a comment naming it and saying what it owns;
+- PLAN (plan.c, compile.c) is the only writer of a job's mode;
 - a stage includes only its own and upstream headers (the pipeline order
   is LAYERS below), with no exception;
 - every diagnostic code used in the sources is documented in
@@ -88,7 +89,7 @@ LAYERS = [
     {"compat.h", "dunders.h", "state.h", "internals.h", "txn.h", "job.h",
      "report.h", "code.h",
      "source.h", "track.h"},                        # shared records
-    {"plan.h", "compound.h"},                       # PLAN
+    {"plan.h", "compound.h", "compile.h"},          # PLAN
     {"stage.h"},                                    # STAGE
     {"apply.h", "annotate.h", "classes.h", "classes_int.h", "funcs.h", "live.h",
      "frames.h", "adapters.h", "redeco.h"},         # APPLY
@@ -98,7 +99,7 @@ LAYERS = [
 LAYER_OF_FILE = {
     "source.c": 0, "internals.c": 0, "txn.c": 0, "report.c": 0, "code.c": 0,
     "track.c": 0,
-    "plan.c": 1, "compound.c": 1, "stage.c": 2,
+    "plan.c": 1, "compound.c": 1, "compile.c": 1, "stage.c": 2,
     "annotate.c": 3, "apply.c": 3, "classes.c": 3, "classdata.c": 3, "funcs.c": 3,
     "live.c": 3, "frames.c": 3, "adapters.c": 3, "redeco.c": 3,
     "batch.c": 4, "reload.c": 4, "patch.c": 4,
@@ -128,6 +129,17 @@ def test_stages_include_only_upstream_headers():
                     and layer_of_header(h) > mine):
                 upstream.add((name, h))
     assert not upstream, f"includes of a later stage: {sorted(upstream)}"
+
+
+def test_only_plan_writes_the_mode():
+    # PLAN decides how a module is reloaded (job.h HsMode): plan.c from the
+    # scanner and the match, compile.c when a chunk does not compile alone.
+    writers = set()
+    for path in sources("*.c"):
+        for line in read(path).splitlines():
+            if re.search(r"->mode\s*=[^=]", line):
+                writers.add(os.path.basename(path))
+    assert writers == {"plan.c", "compile.c"}, writers
 
 
 def test_every_diagnostic_code_is_documented():
