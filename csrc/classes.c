@@ -1716,7 +1716,7 @@ member_data(HsClassCtx *hc, HsMember *m)
 {
     PyObject *name = m->name;
     if (m->st == HS_ST_MOVED
-        || (!hc->plans && hc->cx.job->mode == HS_MODE_NOSNAP))
+        || (!hc->plans && hc->cx.job->plan.mode == HS_MODE_NOSNAP))
     {
         return 0;
     }
@@ -2069,8 +2069,8 @@ class_update(HsJob *job, HsTxn *txn, const HsClassUpdate *up, PyObject *nested)
         .rg = &up->plan.ranges,
         .shadow = up->shadow ? up->shadow : Py_None,
         .prepared = up->prepared ? up->prepared : Py_None,
-        .ntext = PyBytes_AS_STRING(job->text),
-        .otext = job->old_text,
+        .ntext = PyBytes_AS_STRING(job->src.text),
+        .otext = job->src.old_text,
         .d = job->dunders,
     };
     const HsDunders *D = job->dunders;
@@ -2107,8 +2107,9 @@ hs_class_apply(HsJob *job, HsTxn *txn, PyObject *nested)
 {
     /* innermost classes were recorded first; apply outer ones first so a
      * replaced nested class is set before its parent is looked at */
-    for (Py_ssize_t i = job->n_class_updates - 1; i >= 0; i--) {
-        if (class_update(job, txn, &job->class_updates[i], nested) < 0) {
+    for (Py_ssize_t i = job->staged.n_class_updates - 1; i >= 0; i--) {
+        if (class_update(job, txn, &job->staged.class_updates[i], nested) < 0)
+        {
             return -1;
         }
     }
@@ -2192,18 +2193,18 @@ done:
 static int
 map_class_line(HsJob *job, long line, long *out)
 {
-    if (job == NULL || job->old_chunks == NULL || job->match == NULL
-        || job->mode != HS_MODE_NORMAL)
+    if (job == NULL || job->src.old_chunks == NULL || job->plan.match == NULL
+        || job->plan.mode != HS_MODE_NORMAL)
     {
         return 0;
     }
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        Py_ssize_t j = job->match[i];
-        const HsChunk *c = &job->chunks.items[i];
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        Py_ssize_t j = job->plan.match[i];
+        const HsChunk *c = &job->src.chunks.items[i];
         if (j < 0 || c->kind != HS_CHUNK_CLASS) {
             continue;
         }
-        const HsChunk *o = &job->old_chunks->items[j];
+        const HsChunk *o = &job->src.old_chunks->items[j];
         if (o->kind != HS_CHUNK_CLASS) {
             continue;
         }

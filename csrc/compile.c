@@ -19,11 +19,11 @@
 static int
 future_flags(HsJob *job, int *flags)
 {
-    const char *text = PyBytes_AS_STRING(job->text);
+    const char *text = PyBytes_AS_STRING(job->src.text);
     PyObject *future = NULL;
     *flags = 0;
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        HsChunk *c = &job->chunks.items[i];
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        HsChunk *c = &job->src.chunks.items[i];
         if (c->kind != HS_CHUNK_FUTURE) {
             continue;
         }
@@ -192,30 +192,33 @@ compile_whole(HsJob *job)
 {
     PyCompilerFlags flags =
         HS_COMPILER_FLAGS_INIT(PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
-    return Py_CompileStringObject(PyBytes_AS_STRING(job->text), job->filename,
-                                  Py_file_input, &flags, -1);
+    return Py_CompileStringObject(PyBytes_AS_STRING(job->src.text),
+                                  job->filename, Py_file_input, &flags, -1);
 }
 
 int
 hs_compile_job(HsJob *job)
 {
-    if (job->mode == HS_MODE_FULL) {
-        job->full_code = compile_whole(job);
-        return job->full_code ? 0 : -1;
+    if (job->plan.mode == HS_MODE_FULL) {
+        job->plan.full_code = compile_whole(job);
+        return job->plan.full_code ? 0 : -1;
     }
-    if (future_flags(job, &job->cf_flags) < 0) {
+    if (future_flags(job, &job->plan.cf_flags) < 0) {
         goto whole;
     }
-    const char *text = PyBytes_AS_STRING(job->text);
-    job->codes = PyList_New(job->chunks.len);
-    if (job->codes == NULL) {
+    const char *text = PyBytes_AS_STRING(job->src.text);
+    job->plan.codes = PyList_New(job->src.chunks.len);
+    if (job->plan.codes == NULL) {
         return -1;
     }
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        HsChunk *c = &job->chunks.items[i];
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        HsChunk *c = &job->src.chunks.items[i];
         PyObject *code = Py_None;
-        if (job->state[i] == HS_ST_CHANGED || job->state[i] == HS_ST_ADDED) {
-            Py_ssize_t blank_to = job->stripped[i] ? c->head : c->start;
+        if (job->plan.state[i] == HS_ST_CHANGED
+            || job->plan.state[i] == HS_ST_ADDED)
+        {
+            Py_ssize_t blank_to =
+                job->plan.deco[i] != HS_DECO_RUN ? c->head : c->start;
             code = hs_code_compile_range(job, text, c->start, c->end, c->line,
                                          blank_to);
             if (code == NULL) {
@@ -225,14 +228,14 @@ hs_compile_job(HsJob *job)
                 && with_decorator_lines(job, text, c, &code) < 0)
             {
                 Py_DECREF(code);
-                Py_CLEAR(job->codes);
+                Py_CLEAR(job->plan.codes);
                 return -1;
             }
         }
         else {
             Py_INCREF(code);
         }
-        PyList_SET_ITEM(job->codes, i, code);
+        PyList_SET_ITEM(job->plan.codes, i, code);
     }
     return 0;
 
@@ -248,9 +251,9 @@ whole:
             return -1;
         }
         Py_XDECREF(exc);
-        Py_CLEAR(job->codes);
-        job->full_code = code;
-        job->mode = HS_MODE_FULL;
+        Py_CLEAR(job->plan.codes);
+        job->plan.full_code = code;
+        job->plan.mode = HS_MODE_FULL;
         return 0;
     }
 }

@@ -22,6 +22,19 @@ typedef enum {
                   * it binds that the live module no longer has */
 } HsChunkState;
 
+/* What PLAN decided about the decorators of a changed def or class
+ * statement (HsJob.deco, per new chunk). */
+typedef enum {
+    HS_DECO_RUN = 0,      /* staged with the statement: none, or a def's that
+                           * changed, or a def decorated again because its
+                           * decorator's definition changed */
+    HS_DECO_KEPT,         /* unchanged: left out of the staged text, the live
+                           * object keeps what they did */
+    HS_DECO_KEPT_CHANGED, /* a class's that changed: left out all the same
+                           * (class decorators never run again on the
+                           * live class); reported (HS206) */
+} HsDecorators;
+
 /* ------------------------------------------------------------------ */
 /* class statements: PLAN's record, STAGE's result, the header verdict   */
 
@@ -90,57 +103,84 @@ typedef struct {
     HsClassPlan plan;    /* PLAN's record of the statement (a copy) */
 } HsClassUpdate;
 
+/* HsJob's fields are grouped by the one stage that writes them; a later
+ * stage only reads them.  C cannot make a member const for some readers
+ * only, so this is a rule of the source, written on each group. */
+
+/* SOURCE's output: the new text, split, and the snapshot it is compared
+ * with.  Written by reload.c (prepare_job: read, compare, scan) and
+ * patch.c (hotswap.patch(): `changed` only). */
 typedef struct {
-    PyObject *module;             /* strong */
-    PyObject *name;               /* strong: module name */
-    PyObject *filename;           /* strong */
-    PyObject *dict;               /* strong: the module dict */
-    PyObject *raw;                /* strong: new file bytes */
-    PyObject *text;               /* strong: new text, UTF-8 bytes */
-    PyObject *snap;               /* strong: the snapshot, or NULL */
-    const char *old_text;         /* borrowed from snap */
-    HsChunkList *old_chunks;      /* borrowed from snap, or NULL */
-    HsChunkList chunks;           /* new chunks (owned) */
-    signed char *state;           /* per new chunk (PyMem) */
-    Py_ssize_t *match;            /* per new chunk: old index or -1 (PyMem) */
-    char *old_matched;            /* per old chunk (PyMem) */
-    char *stripped;               /* per new chunk: decorators left out */
-    PyObject *codes;              /* strong list: code per new chunk or None */
-    PyObject *full_code;          /* strong: HS_MODE_FULL's code */
+    PyObject *raw;           /* strong: new file bytes */
+    PyObject *text;          /* strong: new text, UTF-8 bytes */
+    PyObject *snap;          /* strong: the snapshot, or NULL */
+    const char *old_text;    /* borrowed from snap */
+    HsChunkList *old_chunks; /* borrowed from snap, or NULL */
+    HsChunkList chunks;      /* new chunks (owned) */
+    int changed;             /* the source differs from the snapshot */
+} HsSource;
+
+/* PLAN's output: the mode, one verdict per statement, the code STAGE
+ * runs.  Written by plan.c, compile.c and compound.c (PLAN) alone;
+ * chunk_binds is a cache PLAN's queries fill lazily, also when a later
+ * stage asks them. */
+typedef struct {
+    HsMode mode;           /* the only writers: plan.c, compile.c */
+    signed char *state;    /* per new chunk: an HsChunkState (PyMem) */
+    Py_ssize_t *match;     /* per new chunk: old index or -1 (PyMem) */
+    char *old_matched;     /* per old chunk (PyMem) */
+    HsDecorators *deco;    /* per new chunk (PyMem) */
+    PyObject *codes;       /* strong list: code per new chunk or None
+                            * (compile.c) */
+    PyObject *full_code;   /* strong: HS_MODE_FULL's code (compile.c) */
+    int cf_flags;          /* the module's __future__ flags (compile.c) */
+    PyObject *chunk_binds; /* strong dict, filled lazily by plan.c:
+                            * kept chunk index -> set of the names it
+                            * binds (star imports resolved); and
+                            * compound.c: -1 - edited chunk index ->
+                            * set of the names it keeps */
+} HsPlan;
+
+/* STAGE's output: what running the compiled statements made.  Written by
+ * stage.c alone. */
+typedef struct {
     PyObject *scratch;            /* strong: the staging dict */
-    HsClassUpdate *class_updates; /* PyMem array, innermost class first:
-                                   * STAGE appends (stage.c) */
+    HsClassUpdate *class_updates; /* PyMem array, innermost class first */
     Py_ssize_t n_class_updates;
     Py_ssize_t cap_class_updates;
-    PyObject *def_results;     /* strong list of (chunk index, value bound
-                                * by that def right after it ran) */
-    PyObject *entries;         /* strong list of Change records */
-    PyObject *chunk_binds;     /* strong dict, filled lazily by plan.c:
-                                * kept chunk index -> set of the names it
-                                * binds (star imports resolved); and
-                                * compound.c: -1 - edited chunk index ->
-                                * set of the names it keeps */
-    PyObject *live_of;         /* strong dict, live.c: id(staged) ->
-                                * (staged, the live object it stands for) */
-    PyObject *young;           /* strong set of the ids of the objects
-                                * staging made, or NULL */
-    PyObject *ann_sets;        /* strong dict or NULL, 3.14+: staged chunk
-                                * index -> the __conditional_annotations__
-                                * set it made (stage.c, for annotate.c) */
-    PyObject *ann_eager;       /* strong dict or NULL, eager module
-                                * annotations: staged chunk index (-1:
-                                * the whole file) -> the __annotations__
-                                * entries it stored (stage.c, for
-                                * annotate.c) */
+    PyObject *def_results; /* strong list of (chunk index, value bound
+                            * by that def right after it ran) */
+    PyObject *ann_sets;    /* strong dict or NULL, 3.14+: staged chunk
+                            * index -> the __conditional_annotations__
+                            * set it made (for annotate.c) */
+    PyObject *ann_eager;   /* strong dict or NULL, eager module
+                            * annotations: staged chunk index (-1: the
+                            * whole file) -> the __annotations__ entries
+                            * it stored (for annotate.c) */
+} HsStaged;
+
+typedef struct {
+    /* the module, set where the job is built (reload.c, patch.c) */
+    PyObject *module;          /* strong */
+    PyObject *name;            /* strong: module name */
+    PyObject *filename;        /* strong */
+    PyObject *dict;            /* strong: the module dict */
     PyObject *policy;          /* borrowed: the batch's policy or NULL */
     PyTypeObject *change_type; /* borrowed: the Change record type */
     const HsDunders *dunders;  /* borrowed: the module state's */
-    HsMode mode;
-    int cf_flags;
-    int changed;        /* the source differs from the snapshot */
-    int rebuild_layout; /* opt-in: new class object on HS203 */
-    int user_error;     /* APPLY failed in the user's code (a
-                         * decorator run again raised): HS504 */
+    int rebuild_layout;        /* opt-in: new class object on HS203 */
+    /* the stages' outputs */
+    HsSource src;
+    HsPlan plan;
+    HsStaged staged;
+    /* APPLY and FINISH */
+    PyObject *entries; /* strong list of Change records (report.c) */
+    PyObject *live_of; /* strong dict, live.c: id(staged) ->
+                        * (staged, the live object it stands for) */
+    PyObject *young;   /* strong set of the ids of the objects
+                        * staging made, or NULL (live.c) */
+    int user_error;    /* APPLY failed in the user's code (a
+                        * decorator run again raised): HS504 */
     double seconds;
 } HsJob;
 

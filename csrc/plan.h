@@ -7,7 +7,7 @@
 /* The mode of the job (chunk by chunk against the snapshot, no snapshot,
  * or the whole file when the scanner was unsure), then its plan with no
  * snapshot (definitions compared with the live code) or against the
- * snapshot: the state, match and stripped arrays; a __future__ import
+ * snapshot: the state, match and deco arrays; a __future__ import
  * that changed makes the mode HS_MODE_FULL.  PLAN is the only writer of
  * the mode (here, and compile.c when a chunk does not compile alone).
  * 0 / -1. */

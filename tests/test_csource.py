@@ -6,6 +6,8 @@ checked on the C sources so that they stay true.
 - the watcher thread's code uses no Python API (it holds no GIL);
 - every file starts with a comment naming it and saying what it owns;
 - PLAN (plan.c, compile.c) is the only writer of a job's mode;
+- each group of HsJob (src, plan, staged) is written by its stage's files
+  only (and released by batch.c);
 - a stage includes only its own and upstream headers (the pipeline order
   is LAYERS below), with no exception;
 - every diagnostic code used in the sources is documented in
@@ -137,9 +139,31 @@ def test_only_plan_writes_the_mode():
     writers = set()
     for path in sources("*.c"):
         for line in read(path).splitlines():
-            if re.search(r"->mode\s*=[^=]", line):
+            if re.search(r"(->|\.)plan\.mode\s*=[^=]", line):
                 writers.add(os.path.basename(path))
     assert writers == {"plan.c", "compile.c"}, writers
+
+
+# HsJob's stage outputs (job.h) and the one stage that writes each; batch.c
+# releases them all when the batch ends.
+JOB_GROUP_WRITERS = {
+    "src": {"reload.c", "patch.c"},                 # SOURCE
+    "plan": {"plan.c", "compile.c", "compound.c"},  # PLAN
+    "staged": {"stage.c"},                          # STAGE
+}
+
+
+def test_each_job_group_has_its_one_writer():
+    for group, allowed in JOB_GROUP_WRITERS.items():
+        write = re.compile(
+            r"(->|\.)%s\.\w+(\[[^\]]*\])?\s*=[^=]"
+            r"|Py_X?(CLEAR|SETREF)\(\s*[\w>.-]*\b%s\.\w+" % (group, group))
+        writers = set()
+        for path in sources("*.c"):
+            if write.search(code_only(read(path))):
+                writers.add(os.path.basename(path))
+        assert writers, group  # the pattern still finds the writers
+        assert writers <= allowed | {"batch.c"}, (group, writers - allowed)
 
 
 def test_every_diagnostic_code_is_documented():
