@@ -16,7 +16,7 @@
  * docs/architecture.md, "Classes: one class object, forever").
  *
  * Names: what this file defines for others is hs_class_* (classes.h for
- * STAGE and APPLY, classes_int.h for classdata.c, whose own functions are
+ * APPLY, classes_int.h for classdata.c, whose own functions are
  * hs_cls_*); statics are rule_* (a rule of the table), member_* (one name
  * of the new body), class_* and plain helpers.
  */
@@ -31,64 +31,6 @@
 
 #include <stdarg.h>
 #include <string.h>
-
-int
-hs_line_at(const char *text, Py_ssize_t from, int from_line, Py_ssize_t offset)
-{
-    int line = from_line;
-    for (Py_ssize_t i = from; i < offset; i++) {
-        if (text[i] == '\n') {
-            line++;
-        }
-    }
-    return line;
-}
-
-static void
-ranges_unknown(HsClassRanges *r)
-{
-    r->old_start = r->old_head = r->old_body = r->old_end = -1;
-    r->new_start = r->new_head = r->new_body = r->new_end = -1;
-    r->old_body_line = r->new_body_line = 0;
-    r->new_line = 0;
-}
-
-/* Scan the members of a class body text[body:end).  The body starts right
- * after the header's ':'; a body on the same line has no members we can
- * tell apart (list->unsure). */
-static int
-scan_members(const char *text, Py_ssize_t body, Py_ssize_t end, int body_line,
-             HsChunkList *list)
-{
-    Py_ssize_t p = body;
-    while (p < end && (text[p] == ' ' || text[p] == '\t')) {
-        p++;
-    }
-    if (p < end && text[p] != '\n' && text[p] != '#' && text[p] != '\r') {
-        list->unsure = 1;
-        return 0;
-    }
-    while (p < end && text[p] != '\n') {
-        p++;
-    }
-    if (p >= end) {
-        list->unsure = 1;
-        return 0;
-    }
-    return hs_scan(text, p + 1, end, body_line + 1, list);
-}
-
-static int
-name_eq(const char *text, const HsChunk *c, PyObject *name)
-{
-    Py_ssize_t n;
-    const char *s = PyUnicode_AsUTF8AndSize(name, &n);
-    if (s == NULL) {
-        PyErr_Clear();
-        return 0;
-    }
-    return c->name_len == n && memcmp(text + c->name, s, n) == 0;
-}
 
 /* Private names.  The compiler stores a class body's `__x` (not ending in
  * `__`) as `_C__x`, C the class name without its leading underscores; the
@@ -218,147 +160,6 @@ chunk_assigns_name(const char *text, const HsChunk *c, const char *s,
         }
     }
     return 0;
-}
-
-static const HsChunk *
-find_member(const char *text, const HsChunkList *list, HsChunkKind kind,
-            PyObject *name)
-{
-    for (Py_ssize_t i = 0; i < list->len; i++) {
-        const HsChunk *c = &list->items[i];
-        if ((kind == HS_CHUNK_STMT || c->kind == kind)
-            && name_eq(text, c, name))
-        {
-            return c;
-        }
-    }
-    return NULL;
-}
-
-int
-hs_class_ranges(HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
-                PyObject *name, HsClassRanges *out)
-{
-    const char *text = PyBytes_AS_STRING(job->text);
-    ranges_unknown(out);
-    if (parent == NULL) {
-        if (chunk < 0) {
-            return 0;
-        }
-        const HsChunk *c = &job->chunks.items[chunk];
-        if (c->kind != HS_CHUNK_CLASS || !name_eq(text, c, name)) {
-            return 0;
-        }
-        out->new_start = c->start;
-        out->new_head = c->head;
-        out->new_body = c->body;
-        out->new_end = c->end;
-        out->new_line = c->head_line;
-        out->new_body_line = hs_line_at(text, c->head, c->head_line, c->body);
-        Py_ssize_t j = job->match ? job->match[chunk] : -1;
-        if (j >= 0 && job->old_chunks != NULL) {
-            const HsChunk *o = &job->old_chunks->items[j];
-            out->old_start = o->start;
-            out->old_head = o->head;
-            out->old_body = o->body;
-            out->old_end = o->end;
-            out->old_body_line =
-                hs_line_at(job->old_text, o->head, o->head_line, o->body);
-        }
-        return 0;
-    }
-    /* a nested class: find it among the parent's members */
-    HsChunkList nm = {0}, om = {0};
-    int result = -1;
-    if (parent->new_body >= 0) {
-        if (scan_members(text, parent->new_body, parent->new_end,
-                         parent->new_body_line, &nm)
-            < 0)
-        {
-            goto done;
-        }
-        const HsChunk *c = find_member(text, &nm, HS_CHUNK_CLASS, name);
-        if (c != NULL) {
-            out->new_start = c->start;
-            out->new_head = c->head;
-            out->new_body = c->body;
-            out->new_end = c->end;
-            out->new_line = c->head_line;
-            out->new_body_line =
-                hs_line_at(text, c->head, c->head_line, c->body);
-        }
-    }
-    if (parent->old_body >= 0 && out->new_body >= 0) {
-        if (scan_members(job->old_text, parent->old_body, parent->old_end,
-                         parent->old_body_line, &om)
-            < 0)
-        {
-            goto done;
-        }
-        const HsChunk *c =
-            find_member(job->old_text, &om, HS_CHUNK_CLASS, name);
-        if (c != NULL) {
-            out->old_start = c->start;
-            out->old_head = c->head;
-            out->old_body = c->body;
-            out->old_end = c->end;
-            out->old_body_line =
-                hs_line_at(job->old_text, c->head, c->head_line, c->body);
-        }
-    }
-    result = 0;
-done:
-    hs_chunks_clear(&nm);
-    hs_chunks_clear(&om);
-    return result;
-}
-
-int
-hs_class_header_changed(HsJob *job, const HsClassRanges *rg)
-{
-    if (rg->old_head < 0 || rg->new_head < 0 || job->old_text == NULL) {
-        return 0;
-    }
-    const char *nt = PyBytes_AS_STRING(job->text);
-    Py_ssize_t on = rg->old_body - rg->old_head;
-    Py_ssize_t nn = rg->new_body - rg->new_head;
-    return on != nn
-           || memcmp(job->old_text + rg->old_head, nt + rg->new_head, on) != 0;
-}
-
-int
-hs_class_old_header_has_keywords(HsJob *job, const HsClassRanges *rg)
-{
-    if (rg->old_head < 0 || job->old_text == NULL) {
-        return 0;
-    }
-    for (Py_ssize_t i = rg->old_head; i < rg->old_body; i++) {
-        if (job->old_text[i] == '=') {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-int
-hs_class_record(HsJob *job, PyObject *klass, PyObject *ns,
-                const HsClassRanges *ranges, int header_ok, PyObject *bases,
-                PyObject *shadow, PyObject *prepared)
-{
-    PyObject *r =
-        PyBytes_FromStringAndSize((const char *)ranges, sizeof(*ranges));
-    if (r == NULL) {
-        return -1;
-    }
-    PyObject *rec = Py_BuildValue(
-        "(OONiOOO)", klass, ns, r, header_ok, bases ? bases : Py_None,
-        shadow ? shadow : Py_None, prepared ? prepared : Py_None);
-    if (rec == NULL) {
-        return -1;
-    }
-    int res = PyList_Append(job->class_updates, rec);
-    Py_DECREF(rec);
-    return res;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1032,11 +833,10 @@ set_bases(Ctx *cx, PyObject *bases)
 typedef struct {
     Ctx cx; /* the class, its qualname (strong), the job, the undo log */
     const HsDunders *d; /* borrowed: the job's interned names */
-    /* inputs: one record of hs_class_record() */
+    /* inputs: one HsClassUpdate of STAGE */
+    const HsClassUpdate *up; /* borrowed: owned by the job */
     PyObject *ns;            /* borrowed: the namespace of the new body */
-    const HsClassRanges *rg; /* borrowed */
-    int header_ok;           /* see hs_class_record() */
-    PyObject *new_bases;     /* borrowed */
+    const HsClassRanges *rg; /* borrowed: up->plan.ranges */
     PyObject *shadow;        /* borrowed: a typing class, or Py_None */
     PyObject *prepared;      /* borrowed: __prepare__'s copy, or Py_None */
     const char *ntext;       /* borrowed: the new source */
@@ -1072,15 +872,45 @@ class_has_own(PyObject *klass, PyObject *name)
     return r;
 }
 
+/* The comparisons of what the header evaluated to (STAGE recorded it)
+ * that PLAN's header verdict needs.  A comparison that raises counts as
+ * "differs". */
+static void
+class_header_facts(const HsDunders *D, const HsClassUpdate *up,
+                   HsHeaderFacts *f)
+{
+    f->bases_equal =
+        PyObject_RichCompareBool(up->bases, up->old_bases, Py_EQ) == 1;
+    if (!f->bases_equal) {
+        PyErr_Clear();
+    }
+    f->metaclass_changed = up->metaclass != NULL
+                           && up->metaclass != (PyObject *)Py_TYPE(up->klass);
+    f->has_keywords = PyDict_GET_SIZE(up->keywords) > 0;
+    f->shadow_bases_equal = 0;
+    if (up->shadow != NULL) {
+        PyObject *sb = PyObject_GetAttr(up->shadow, D->bases);
+        f->shadow_bases_equal =
+            sb != NULL
+            && PyObject_RichCompareBool(sb, up->old_bases, Py_EQ) == 1;
+        PyErr_Clear();
+        Py_XDECREF(sb);
+    }
+}
+
 /* header: new bases through the __bases__ setter; a new metaclass or new
  * class keywords are reported (HS202), the body is applied anyway */
 static int
 rule_header(HsClassCtx *hc)
 {
-    if (hc->header_ok == 0 && set_bases(&hc->cx, hc->new_bases) < 0) {
+    HsHeaderFacts facts;
+    class_header_facts(hc->d, hc->up, &facts);
+    HsHeaderVerdict v = hs_plan_header_verdict(&hc->up->plan, &facts);
+    if (v == HS_HEADER_BASES && set_bases(&hc->cx, hc->up->bases) < 0) {
         return -1;
     }
-    if ((hc->header_ok < 0 || (hc->header_ok == 2 && hc->shadow == Py_None))
+    if ((v == HS_HEADER_METACLASS
+         || (v == HS_HEADER_KEYWORDS && hc->shadow == Py_None))
         && hs_class_diag(&hc->cx, NULL, "class", HS202, 0) < 0)
     {
         return -1;
@@ -1097,15 +927,15 @@ rule_plan(HsClassCtx *hc)
     const char *ntext = hc->ntext, *otext = hc->otext;
     HsChunkList *nm = &hc->nm, *om = &hc->om;
     if (rg->new_body >= 0
-        && scan_members(ntext, rg->new_body, rg->new_end, rg->new_body_line,
-                        nm)
+        && hs_source_scan_members(ntext, rg->new_body, rg->new_end,
+                                  rg->new_body_line, nm)
                < 0)
     {
         return -1;
     }
     if (rg->new_body >= 0 && rg->old_body >= 0 && otext != NULL) {
-        if (scan_members(otext, rg->old_body, rg->old_end, rg->old_body_line,
-                         om)
+        if (hs_source_scan_members(otext, rg->old_body, rg->old_end,
+                                   rg->old_body_line, om)
             < 0)
         {
             return -1;
@@ -1176,10 +1006,10 @@ layout_slots_differ(HsClassCtx *hc)
         /* no __slots__ in the body: the class machinery made them
          * (@dataclass(slots=True), attrs' slotted classes), unless the
          * old body had the statement */
-        differ =
-            hc->plans
-                ? find_member(hc->otext, &hc->om, HS_CHUNK_STMT, key) != NULL
-                : !PyObject_HasAttr(klass, hc->d->dataclass_fields);
+        differ = hc->plans
+                     ? hs_chunks_find(hc->otext, &hc->om, HS_CHUNK_STMT, key)
+                           != NULL
+                     : !PyObject_HasAttr(klass, hc->d->dataclass_fields);
     }
 done:
     Py_XDECREF(ns_slots);
@@ -1463,7 +1293,7 @@ member_find_statement(HsClassCtx *hc, HsMember *m)
     }
     for (Py_ssize_t j = 0; j < nm->len; j++) {
         if (nm->items[j].name_len > 0
-            && name_eq(hc->ntext, &nm->items[j], m->sname))
+            && hs_chunk_name_eq(hc->ntext, &nm->items[j], m->sname))
         {
             m->st = hc->mstate[j];
             m->line = nm->items[j].head_line;
@@ -1872,7 +1702,7 @@ member_data(HsClassCtx *hc, HsMember *m)
 {
     PyObject *name = m->name;
     if (m->st == HS_ST_MOVED
-        || (!hc->plans && hc->cx.job->mode == HS_MODE_NOSNAP))
+        || (!hc->plans && hc->cx.job->plan.mode == HS_MODE_NOSNAP))
     {
         return 0;
     }
@@ -2068,7 +1898,7 @@ rule_hash(HsClassCtx *hc)
         r = hs_txn_setattr(hc->cx.txn, klass, key, Py_None);
     }
     else if (r == 1 && !has_eq && !has_hash && cur == Py_None && hc->plans
-             && find_member(hc->otext, &hc->om, HS_CHUNK_DEF, hc->d->eq)
+             && hs_chunks_find(hc->otext, &hc->om, HS_CHUNK_DEF, hc->d->eq)
                     != NULL)
     {
         /* __eq__ removed: the implicit __hash__ = None goes too */
@@ -2211,23 +2041,20 @@ static const HsClassRule class_rules[] = {
     {"abc caches", rule_abc_caches},
 };
 
-/* Update the existing class `klass` from one record of
- * hs_class_record().  0 / -1. */
+/* Update the existing class up->klass from STAGE's record.  0 / -1. */
 static int
-class_update(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
-             const HsClassRanges *rg, int header_ok, PyObject *new_bases,
-             PyObject *shadow, PyObject *prepared, PyObject *nested)
+class_update(HsJob *job, HsTxn *txn, const HsClassUpdate *up, PyObject *nested)
 {
+    PyObject *klass = up->klass;
     HsClassCtx hc = {
-        .cx = {job, txn, klass, NULL, nested, rg->new_line},
-        .ns = ns,
-        .rg = rg,
-        .header_ok = header_ok,
-        .new_bases = new_bases,
-        .shadow = shadow,
-        .prepared = prepared,
-        .ntext = PyBytes_AS_STRING(job->text),
-        .otext = job->old_text,
+        .cx = {job, txn, klass, NULL, nested, up->plan.ranges.new_line},
+        .up = up,
+        .ns = up->ns,
+        .rg = &up->plan.ranges,
+        .shadow = up->shadow ? up->shadow : Py_None,
+        .prepared = up->prepared ? up->prepared : Py_None,
+        .ntext = PyBytes_AS_STRING(job->src.text),
+        .otext = job->src.old_text,
         .d = job->dunders,
     };
     const HsDunders *D = job->dunders;
@@ -2262,21 +2089,10 @@ done:
 int
 hs_class_apply(HsJob *job, HsTxn *txn, PyObject *nested)
 {
-    if (job->class_updates == NULL) {
-        return 0;
-    }
     /* innermost classes were recorded first; apply outer ones first so a
      * replaced nested class is set before its parent is looked at */
-    for (Py_ssize_t i = PyList_GET_SIZE(job->class_updates) - 1; i >= 0; i--) {
-        PyObject *rec = PyList_GET_ITEM(job->class_updates, i);
-        HsClassRanges rg;
-        memcpy(&rg, PyBytes_AS_STRING(PyTuple_GET_ITEM(rec, 2)), sizeof(rg));
-        int header_ok = (int)PyLong_AsLong(PyTuple_GET_ITEM(rec, 3));
-        if (class_update(job, txn, PyTuple_GET_ITEM(rec, 0),
-                         PyTuple_GET_ITEM(rec, 1), &rg, header_ok,
-                         PyTuple_GET_ITEM(rec, 4), PyTuple_GET_ITEM(rec, 5),
-                         PyTuple_GET_ITEM(rec, 6), nested)
-            < 0)
+    for (Py_ssize_t i = job->staged.n_class_updates - 1; i >= 0; i--) {
+        if (class_update(job, txn, &job->staged.class_updates[i], nested) < 0)
         {
             return -1;
         }
@@ -2361,18 +2177,18 @@ done:
 static int
 map_class_line(HsJob *job, long line, long *out)
 {
-    if (job == NULL || job->old_chunks == NULL || job->match == NULL
-        || job->mode != HS_MODE_NORMAL)
+    if (job == NULL || job->src.old_chunks == NULL || job->plan.match == NULL
+        || job->plan.mode != HS_MODE_NORMAL)
     {
         return 0;
     }
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        Py_ssize_t j = job->match[i];
-        const HsChunk *c = &job->chunks.items[i];
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        Py_ssize_t j = job->plan.match[i];
+        const HsChunk *c = &job->src.chunks.items[i];
         if (j < 0 || c->kind != HS_CHUNK_CLASS) {
             continue;
         }
-        const HsChunk *o = &job->old_chunks->items[j];
+        const HsChunk *o = &job->src.old_chunks->items[j];
         if (o->kind != HS_CHUNK_CLASS) {
             continue;
         }

@@ -4,14 +4,17 @@
 
 #include "job.h"
 
-/* The plan arrays of a job, then its plan with no snapshot (definitions
- * compared with the live code) or against the snapshot.  0 / -1. */
-int hs_plan_alloc(HsJob *job);
-int hs_plan_nosnap(HsJob *job);
-int hs_plan_normal(HsJob *job);
+/* The mode of the job (chunk by chunk against the snapshot, no snapshot,
+ * or the whole file when the scanner was unsure), then its plan with no
+ * snapshot (definitions compared with the live code) or against the
+ * snapshot: the state, match and deco arrays; a __future__ import
+ * that changed makes the mode HS_MODE_FULL.  PLAN is the only writer of
+ * the mode (here, and compile.c when a chunk does not compile alone).
+ * 0 / -1. */
+int hs_plan_module(HsJob *job);
 
 /* Mark for running again the unchanged statements a changed one needs
- * ("import re" ... "del re").  After hs_stage_compile().  0 / -1. */
+ * ("import re" ... "del re").  After hs_compile_job().  0 / -1. */
 int hs_plan_reruns(HsJob *job);
 
 /* For hs_plan_bound_again_later() when many names are checked: the last kept
@@ -52,5 +55,17 @@ int hs_plan_kept_chunk_binds(HsJob *job, Py_ssize_t k, PyObject *name);
  * statement would give, is known) by the statements of the source.
  * 1 / 0 / -1. */
 int hs_plan_is_own_class(HsJob *job, PyObject *v, PyObject *qualname);
+
+/* PLAN's record of the class statement `name` met while staging chunk
+ * `chunk` (depth 0, `parent` NULL; -1 in HS_MODE_FULL) or nested in the
+ * class statement `parent`: where its text is, old and new, and what its
+ * header's text says.  0 / -1. */
+int hs_plan_class(const HsJob *job, Py_ssize_t chunk,
+                  const HsClassPlan *parent, PyObject *name, HsClassPlan *out);
+
+/* The header verdict of a class statement from its plan and the
+ * comparisons of what its header evaluated to. */
+HsHeaderVerdict hs_plan_header_verdict(const HsClassPlan *cp,
+                                       const HsHeaderFacts *f);
 
 #endif

@@ -612,7 +612,7 @@ hs_report_codes(HsJob *jobs, Py_ssize_t count, PyObject *items, HsDiag d,
                                                               : "co_name");
         int r = fn && qn ? 0 : -1;
         for (Py_ssize_t j = 0; r == 0 && j < count; j++) {
-            if (jobs[j].filename == NULL || !jobs[j].changed
+            if (jobs[j].filename == NULL || !jobs[j].src.changed
                 || PyUnicode_Compare(jobs[j].filename, fn) != 0)
             {
                 continue;

@@ -642,6 +642,71 @@ hs_scan(const char *text, Py_ssize_t from, Py_ssize_t to, int first_line,
 }
 
 /* ------------------------------------------------------------------ */
+/* class bodies: their members, as text                                */
+
+int
+hs_source_line_at(const char *text, Py_ssize_t from, int from_line,
+                  Py_ssize_t offset)
+{
+    int line = from_line;
+    for (Py_ssize_t i = from; i < offset; i++) {
+        if (text[i] == '\n') {
+            line++;
+        }
+    }
+    return line;
+}
+
+int
+hs_source_scan_members(const char *text, Py_ssize_t body, Py_ssize_t end,
+                       int body_line, HsChunkList *list)
+{
+    Py_ssize_t p = body;
+    while (p < end && (text[p] == ' ' || text[p] == '\t')) {
+        p++;
+    }
+    if (p < end && text[p] != '\n' && text[p] != '#' && text[p] != '\r') {
+        list->unsure = 1;
+        return 0;
+    }
+    while (p < end && text[p] != '\n') {
+        p++;
+    }
+    if (p >= end) {
+        list->unsure = 1;
+        return 0;
+    }
+    return hs_scan(text, p + 1, end, body_line + 1, list);
+}
+
+int
+hs_chunk_name_eq(const char *text, const HsChunk *c, PyObject *name)
+{
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(name, &n);
+    if (s == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    return c->name_len == n && memcmp(text + c->name, s, n) == 0;
+}
+
+const HsChunk *
+hs_chunks_find(const char *text, const HsChunkList *list, HsChunkKind kind,
+               PyObject *name)
+{
+    for (Py_ssize_t i = 0; i < list->len; i++) {
+        const HsChunk *c = &list->items[i];
+        if ((kind == HS_CHUNK_STMT || c->kind == kind)
+            && hs_chunk_name_eq(text, c, name))
+        {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
 /* reading and decoding                                                */
 
 static int

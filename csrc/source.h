@@ -51,6 +51,25 @@ int hs_scan(const char *text, Py_ssize_t from, Py_ssize_t to, int first_line,
 
 uint64_t hs_hash_bytes(const char *p, Py_ssize_t n);
 
+/* Scan the members of a class body text[body:end).  The body starts right
+ * after the header's ':' (its line is `body_line`); a body on the same
+ * line has no members we can tell apart (list->unsure).  0 / -1. */
+int hs_source_scan_members(const char *text, Py_ssize_t body, Py_ssize_t end,
+                           int body_line, HsChunkList *list);
+
+/* Is `name` the name of chunk c of `text`?  1 / 0 (never raises). */
+int hs_chunk_name_eq(const char *text, const HsChunk *c, PyObject *name);
+
+/* The first chunk of `list` of kind `kind` (any, for HS_CHUNK_STMT) named
+ * `name`, or NULL. */
+const HsChunk *hs_chunks_find(const char *text, const HsChunkList *list,
+                              HsChunkKind kind, PyObject *name);
+
+/* The line that text[offset] is on, counting from text[from] at line
+ * from_line. */
+int hs_source_line_at(const char *text, Py_ssize_t from, int from_line,
+                      Py_ssize_t offset);
+
 /* The module's current source as (raw bytes, decoded UTF-8 text with
  * universal newlines).  Reads through the module's loader.  On failure
  * returns -1 with an exception set; *code gets the diagnostic code. */

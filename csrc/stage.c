@@ -1,5 +1,6 @@
-/* stage.c -- STAGE: compile the changed statements and run them in a
- * scratch copy of the module dict.
+/* stage.c -- STAGE: run the changed statements PLAN compiled (compile.c)
+ * in a scratch copy of the module dict.  It executes the plan and decides
+ * nothing: the mode and the class-header verdicts are PLAN's.
  *
  * Main thread, GIL held.  Writes nothing but the scratch dict, new objects,
  * and (for the duration of hs_stage_run) builtins.__build_class__.
@@ -23,7 +24,6 @@
  */
 #include "stage.h"
 #include "code.h"
-#include "classes.h"
 #include "plan.h"
 #include "internals.h"
 #include "report.h"
@@ -31,255 +31,12 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------ */
-/* compiling                                                           */
-
-/* __future__ flags of the module, from its future-import chunks. */
-static int
-future_flags(HsJob *job, int *flags)
-{
-    const char *text = PyBytes_AS_STRING(job->text);
-    PyObject *future = NULL;
-    *flags = 0;
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        HsChunk *c = &job->chunks.items[i];
-        if (c->kind != HS_CHUNK_FUTURE) {
-            continue;
-        }
-        if (future == NULL) {
-            future = PyImport_ImportModule("__future__");
-            if (future == NULL) {
-                return -1;
-            }
-        }
-        PyObject *code = hs_code_compile_range(job, text, c->start, c->end,
-                                               c->line, c->start);
-        if (code == NULL) {
-            Py_DECREF(future);
-            return -1;
-        }
-        PyObject *names = PyObject_GetAttrString(code, "co_names");
-        Py_DECREF(code);
-        if (names == NULL) {
-            Py_DECREF(future);
-            return -1;
-        }
-        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(names); j++) {
-            PyObject *feat = NULL, *flag = NULL;
-            if (PyObject_GetOptionalAttr(future, PyTuple_GET_ITEM(names, j),
-                                         &feat)
-                < 0)
-            {
-                goto error;
-            }
-            if (feat == NULL) {
-                continue;
-            }
-            if (PyObject_GetOptionalAttrString(feat, "compiler_flag", &flag)
-                < 0)
-            {
-                Py_DECREF(feat);
-                goto error;
-            }
-            if (flag != NULL && PyLong_Check(flag)) {
-                *flags |= (int)PyLong_AsLong(flag);
-            }
-            Py_XDECREF(flag);
-            Py_DECREF(feat);
-            continue;
-error:
-            Py_DECREF(names);
-            Py_DECREF(future);
-            return -1;
-        }
-        Py_DECREF(names);
-    }
-    Py_XDECREF(future);
-    return 0;
-}
-
-/* The code object of the definition `name` among `consts`: the function
- * or class body itself, or (3.12+) the <generic parameters of name> code
- * holding it. */
-static int
-is_definition_code(PyObject *c, PyObject *name)
-{
-    if (!PyCode_Check(c)) {
-        return 0;
-    }
-    PyObject *n = PyObject_GetAttrString(c, "co_name");
-    if (n == NULL) {
-        return -1;
-    }
-    int r = PyUnicode_Compare(n, name) == 0;
-    if (!r && !PyErr_Occurred()) {
-        PyObject *generic =
-            PyUnicode_FromFormat("<generic parameters of %U>", name);
-        r = generic ? PyUnicode_Compare(n, generic) == 0 : -1;
-        Py_XDECREF(generic);
-    }
-    Py_DECREF(n);
-    return PyErr_Occurred() ? -1 : r;
-}
-
-/* A def or class whose unchanged decorators were left out of the staged
- * text (so they are not run again) would get the line of its `def` as
- * co_firstlineno; a fresh import gives the first decorator's line (3.8+),
- * and inspect.getsource and tracebacks start there.  Compile the statement
- * with its decorators too and put that definition code, the one a fresh
- * import makes, into the decorator-less statement.  *code is replaced.
- * When the text with decorators does not compile alone the staged code
- * stays as it is.  0 / -1. */
-static int
-with_decorator_lines(HsJob *job, const char *text, HsChunk *c, PyObject **code)
-{
-    PyObject *full = NULL, *name = NULL, *consts = NULL, *fconsts = NULL;
-    PyObject *nconsts = NULL, *replace = NULL, *args = NULL, *kw = NULL;
-    int result = -1;
-    full =
-        hs_code_compile_range(job, text, c->start, c->end, c->line, c->start);
-    if (full == NULL) {
-        PyErr_Clear();
-        return 0;
-    }
-    name = hs_plan_chunk_name(text, c);
-    consts = name ? PyObject_GetAttrString(*code, "co_consts") : NULL;
-    fconsts = consts ? PyObject_GetAttrString(full, "co_consts") : NULL;
-    if (fconsts == NULL) {
-        goto done;
-    }
-    nconsts = PyList_New(0);
-    if (nconsts == NULL) {
-        goto done;
-    }
-    int swapped = 0;
-    Py_ssize_t from = 0;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
-        PyObject *k = PyTuple_GET_ITEM(consts, i);
-        int def = is_definition_code(k, name);
-        if (def < 0) {
-            goto done;
-        }
-        for (; def && from < PyTuple_GET_SIZE(fconsts); from++) {
-            PyObject *fk = PyTuple_GET_ITEM(fconsts, from);
-            int fdef = is_definition_code(fk, name);
-            if (fdef < 0) {
-                goto done;
-            }
-            if (fdef) {
-                k = fk;
-                swapped = 1;
-                from++;
-                break;
-            }
-        }
-        if (PyList_Append(nconsts, k) < 0) {
-            goto done;
-        }
-    }
-    if (!swapped) {
-        result = 0;
-        goto done;
-    }
-    replace = PyObject_GetAttrString(*code, "replace");
-    args = PyTuple_New(0);
-    PyObject *t = PyList_AsTuple(nconsts);
-    kw = t ? Py_BuildValue("{s:N}", "co_consts", t) : NULL;
-    if (replace == NULL || args == NULL || kw == NULL) {
-        goto done;
-    }
-    PyObject *r = PyObject_Call(replace, args, kw);
-    if (r == NULL) {
-        goto done;
-    }
-    Py_SETREF(*code, r);
-    result = 0;
-done:
-    Py_DECREF(full);
-    Py_XDECREF(name);
-    Py_XDECREF(consts);
-    Py_XDECREF(fconsts);
-    Py_XDECREF(nconsts);
-    Py_XDECREF(replace);
-    Py_XDECREF(args);
-    Py_XDECREF(kw);
-    return result;
-}
-
-static PyObject *
-compile_whole(HsJob *job)
-{
-    PyCompilerFlags flags =
-        HS_COMPILER_FLAGS_INIT(PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
-    return Py_CompileStringObject(PyBytes_AS_STRING(job->text), job->filename,
-                                  Py_file_input, &flags, -1);
-}
-
-int
-hs_stage_compile(HsJob *job)
-{
-    if (job->mode == HS_MODE_FULL) {
-        job->full_code = compile_whole(job);
-        return job->full_code ? 0 : -1;
-    }
-    if (future_flags(job, &job->cf_flags) < 0) {
-        goto whole;
-    }
-    const char *text = PyBytes_AS_STRING(job->text);
-    job->codes = PyList_New(job->chunks.len);
-    if (job->codes == NULL) {
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        HsChunk *c = &job->chunks.items[i];
-        PyObject *code = Py_None;
-        if (job->state[i] == HS_ST_CHANGED || job->state[i] == HS_ST_ADDED) {
-            Py_ssize_t blank_to = job->stripped[i] ? c->head : c->start;
-            code = hs_code_compile_range(job, text, c->start, c->end, c->line,
-                                         blank_to);
-            if (code == NULL) {
-                goto whole;
-            }
-            if (blank_to > c->start
-                && with_decorator_lines(job, text, c, &code) < 0)
-            {
-                Py_DECREF(code);
-                Py_CLEAR(job->codes);
-                return -1;
-            }
-        }
-        else {
-            Py_INCREF(code);
-        }
-        PyList_SET_ITEM(job->codes, i, code);
-    }
-    return 0;
-
-whole:
-    /* A chunk did not compile alone.  The whole file is the judge: its
-     * error carries the user's line and text.  If it compiles, the
-     * scanner split something wrongly: run the whole file instead. */
-    {
-        PyObject *exc = PyErr_GetRaisedException();
-        PyObject *code = compile_whole(job);
-        if (code == NULL) {
-            Py_XDECREF(exc);
-            return -1;
-        }
-        Py_XDECREF(exc);
-        Py_CLEAR(job->codes);
-        job->full_code = code;
-        job->mode = HS_MODE_FULL;
-        return 0;
-    }
-}
-
-/* ------------------------------------------------------------------ */
 /* the __build_class__ hook                                            */
 
 typedef struct {
     PyObject *klass;     /* strong: the existing class being updated */
     PyObject *body_code; /* borrowed: owned by the staged code */
-    HsClassRanges ranges;
+    HsClassPlan plan;    /* PLAN's record of the class statement */
 } ClassFrame;
 
 #define MAX_CLASS_DEPTH 32
@@ -563,18 +320,20 @@ done:
 #endif
 }
 
-/* What the hook works out for a class statement whose class exists. */
+/* What the hook works out for a class statement whose class exists.
+ * It decides nothing: the header verdict is made at APPLY from what is
+ * recorded here and PLAN's record of the statement. */
 typedef struct {
-    const HsDunders *d; /* borrowed: the job's interned names */
-    PyObject *old;      /* strong: the existing class */
-    PyObject *resolved; /* strong: the bases after __mro_entries__ */
-    PyObject *given;    /* strong: resolved, or (object,) for "class C:" */
-    PyObject *kw;       /* strong: the class keywords without metaclass */
-    PyObject *ns;       /* strong: the namespace the body runs in */
-    PyObject *prepared; /* strong: a copy of what __prepare__ put in ns, or
-                           NULL */
-    int header_ok;      /* see hs_class_record() */
-    int header_changed; /* the header's text changed */
+    const HsDunders *d;  /* borrowed: the job's interned names */
+    PyObject *old;       /* strong: the existing class */
+    PyObject *resolved;  /* strong: the bases after __mro_entries__ */
+    PyObject *given;     /* strong: resolved, or (object,) for "class C:" */
+    PyObject *old_bases; /* strong: old.__bases__ */
+    PyObject *meta;      /* strong: the metaclass= keyword, or NULL */
+    PyObject *kw;        /* strong: the class keywords without metaclass */
+    PyObject *ns;        /* strong: the namespace the body runs in */
+    PyObject *prepared;  /* strong: a copy of what __prepare__ put in ns, or
+                            NULL */
 } HookClass;
 
 static void
@@ -583,6 +342,8 @@ hook_class_clear(HookClass *hk)
     Py_CLEAR(hk->old);
     Py_CLEAR(hk->resolved);
     Py_CLEAR(hk->given);
+    Py_CLEAR(hk->old_bases);
+    Py_CLEAR(hk->meta);
     Py_CLEAR(hk->kw);
     Py_CLEAR(hk->ns);
     Py_CLEAR(hk->prepared);
@@ -603,18 +364,18 @@ hook_build_new(const HsDunders *D, PyObject *body, PyObject *args,
     return result;
 }
 
-/* The header: bases and metaclass must be what the class has.  Sets
- * resolved, given, kw and a first header_ok.  0 / -1. */
+/* The header, evaluated: sets resolved, given, old_bases, meta and kw.
+ * 0 / -1. */
 static int
 hook_header(HookClass *hk, PyObject *args, PyObject *kwargs)
 {
-    PyObject *bases = NULL, *old_bases = NULL, *meta_kw = NULL;
+    PyObject *bases = NULL;
     int result = -1;
-    hk->header_ok = 1;
     bases = PyTuple_GetSlice(args, 2, PyTuple_GET_SIZE(args));
     hk->resolved = bases ? resolve_bases(bases) : NULL;
-    old_bases = hk->resolved ? PyObject_GetAttr(hk->old, hk->d->bases) : NULL;
-    if (old_bases == NULL) {
+    hk->old_bases =
+        hk->resolved ? PyObject_GetAttr(hk->old, hk->d->bases) : NULL;
+    if (hk->old_bases == NULL) {
         goto done;
     }
     /* "class C:" means (object,); its metaclass's __prepare__ still gets
@@ -626,28 +387,17 @@ hook_header(HookClass *hk, PyObject *args, PyObject *kwargs)
     if (hk->given == NULL) {
         goto done;
     }
-    if (PyObject_RichCompareBool(hk->given, old_bases, Py_EQ) != 1) {
-        PyErr_Clear();
-        hk->header_ok = 0;
-    }
     hk->kw = kwargs ? PyDict_Copy(kwargs) : PyDict_New();
     if (hk->kw == NULL) {
         goto done;
     }
-    meta_kw = Py_XNewRef(PyDict_GetItemString(hk->kw, "metaclass"));
-    if (meta_kw != NULL) {
-        if (meta_kw != (PyObject *)Py_TYPE(hk->old)) {
-            hk->header_ok = -1;
-        }
-        if (PyDict_DelItemString(hk->kw, "metaclass") < 0) {
-            goto done;
-        }
+    hk->meta = Py_XNewRef(PyDict_GetItemString(hk->kw, "metaclass"));
+    if (hk->meta != NULL && PyDict_DelItemString(hk->kw, "metaclass") < 0) {
+        goto done;
     }
     result = 0;
 done:
     Py_XDECREF(bases);
-    Py_XDECREF(old_bases);
-    Py_XDECREF(meta_kw);
     return result;
 }
 
@@ -677,25 +427,6 @@ hook_prepare(HookClass *hk, PyObject *name)
         PyErr_Clear(); /* a namespace without a size: nothing known */
     }
     return 0;
-}
-
-/* The header verdict, once the statement's text is known: the same
- * header text makes bases that only look different (a typing construct's
- * __mro_entries__, TypedDict's dict base) the same; a changed header with
- * the same bases and metaclass changed the class keywords. */
-static void
-hook_header_text(Stage *st, HookClass *hk, const HsClassRanges *rg)
-{
-    hk->header_changed = hs_class_header_changed(st->job, rg);
-    if (rg->old_head >= 0 && !hk->header_changed) {
-        hk->header_ok = 1;
-    }
-    if (hk->header_ok == 1 && hk->header_changed
-        && (PyDict_GET_SIZE(hk->kw) > 0
-            || hs_class_old_header_has_keywords(st->job, rg)))
-    {
-        hk->header_ok = 2; /* same bases and metaclass: class keywords */
-    }
 }
 
 /* The cell named `key` in the namespace, if any, is set to `value` and
@@ -745,32 +476,44 @@ hook_point_cells(HookClass *hk)
 #endif
 }
 
-/* Record the namespace for APPLY, with the class a typing metaclass
- * builds from it (whose bases are the ones it really gives: TypedDict's
- * dict).  0 / -1. */
+/* Record the class update for APPLY (job->staged.class_updates), with the
+ * class a typing metaclass builds from the namespace (whose bases are the ones
+ * it really gives: TypedDict's dict).  0 / -1. */
 static int
-hook_record(Stage *st, HookClass *hk, PyObject *name, const HsClassRanges *rg)
+hook_record(Stage *st, HookClass *hk, PyObject *name, const HsClassPlan *cp)
 {
+    HsJob *job = st->job;
     PyObject *shadow =
         typing_shadow(hk->d, hk->old, name, hk->resolved, hk->ns, hk->kw);
     if (shadow == NULL && PyErr_Occurred()) {
         return -1;
     }
-    if (shadow != NULL && hk->header_ok == 0) {
-        PyObject *sb = PyObject_GetAttr(shadow, hk->d->bases);
-        PyObject *ob = sb ? PyObject_GetAttr(hk->old, hk->d->bases) : NULL;
-        if (ob != NULL && PyObject_RichCompareBool(sb, ob, Py_EQ) == 1) {
-            hk->header_ok = hk->header_changed ? 2 : 1;
+    if (job->staged.n_class_updates == job->staged.cap_class_updates) {
+        Py_ssize_t cap = job->staged.cap_class_updates
+                             ? 2 * job->staged.cap_class_updates
+                             : 8;
+        HsClassUpdate *items = PyMem_Realloc(
+            job->staged.class_updates, (size_t)cap * sizeof(HsClassUpdate));
+        if (items == NULL) {
+            Py_XDECREF(shadow);
+            PyErr_NoMemory();
+            return -1;
         }
-        PyErr_Clear();
-        Py_XDECREF(sb);
-        Py_XDECREF(ob);
+        job->staged.class_updates = items;
+        job->staged.cap_class_updates = cap;
     }
-    int r = hs_class_record(st->job, hk->old, hk->ns, rg, hk->header_ok,
-                            hk->header_ok == 0 ? hk->given : NULL, shadow,
-                            hk->prepared);
-    Py_XDECREF(shadow);
-    return r;
+    job->staged.class_updates[job->staged.n_class_updates++] = (HsClassUpdate){
+        .klass = Py_NewRef(hk->old),
+        .ns = Py_NewRef(hk->ns),
+        .bases = Py_NewRef(hk->given),
+        .old_bases = Py_NewRef(hk->old_bases),
+        .metaclass = Py_XNewRef(hk->meta),
+        .keywords = Py_NewRef(hk->kw),
+        .shadow = shadow,
+        .prepared = Py_XNewRef(hk->prepared),
+        .plan = *cp,
+    };
+    return 0;
 }
 
 /* builtins.__build_class__ while staging: a class body of the staged
@@ -812,15 +555,14 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     ClassFrame *fr = &st->stack[st->depth];
     fr->klass = Py_NewRef(hk.old);
     fr->body_code = body;
-    if (hs_class_ranges(st->job, st->chunk,
-                        st->depth ? &st->stack[st->depth - 1].ranges : NULL,
-                        name, &fr->ranges)
+    if (hs_plan_class(st->job, st->chunk,
+                      st->depth ? &st->stack[st->depth - 1].plan : NULL, name,
+                      &fr->plan)
         < 0)
     {
         Py_CLEAR(fr->klass);
         goto done;
     }
-    hook_header_text(st, &hk, &fr->ranges);
     st->depth++;
     cell = PyEval_EvalCodeEx(
         body, PyFunction_GET_GLOBALS(func), hk.ns, NULL, 0, NULL, 0, NULL, 0,
@@ -829,7 +571,7 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     Py_CLEAR(fr->klass);
     if (cell == NULL || fix_class_firstlineno(D, body, hk.ns, NULL) < 0
         || hook_point_cells(&hk) < 0
-        || hook_record(st, &hk, name, &fr->ranges) < 0)
+        || hook_record(st, &hk, name, &fr->plan) < 0)
     {
         goto done;
     }
@@ -857,7 +599,8 @@ run_code(Stage *st, PyObject *code, Py_ssize_t chunk)
     st->chunk_code = code;
     st->chunk = chunk;
     st->depth = 0;
-    PyObject *r = PyEval_EvalCode(code, st->job->scratch, st->job->scratch);
+    PyObject *r = PyEval_EvalCode(code, st->job->staged.scratch,
+                                  st->job->staged.scratch);
     st->chunk_code = NULL;
     if (r == NULL) {
         return -1;
@@ -871,7 +614,7 @@ int
 hs_stage_eager_annotations(HsJob *job)
 {
 #if HS_HAVE_ANNOTATE
-    return (job->cf_flags & CO_FUTURE_ANNOTATIONS) != 0;
+    return (job->plan.cf_flags & CO_FUTURE_ANNOTATIONS) != 0;
 #else
     (void)job;
     return 1;
@@ -901,7 +644,8 @@ hs_stage_code_names_annotations(PyObject *code)
 }
 
 /* Eager module annotations: the statement stores them into a dict of its
- * own (kept in job->ann_eager for annotate.c), not into the live module's
+ * own (kept in job->staged.ann_eager for annotate.c), not into the live
+ * module's
  * __annotations__ dict, which the scratch copy shares: a failed batch must
  * leave it untouched, and a removed statement's entries must go.  The
  * statements staged after it see the module's dict again. */
@@ -917,10 +661,11 @@ run_chunk(Stage *st, PyObject *code, Py_ssize_t chunk)
     }
     PyObject *live = NULL, *mine = PyDict_New();
     PyObject *name = PyUnicode_FromString("__annotations__");
-    int got = name ? PyDict_GetItemRef(job->scratch, name, &live) : -1;
+    int got = name ? PyDict_GetItemRef(job->staged.scratch, name, &live) : -1;
     Py_XDECREF(name);
     if (mine == NULL || got < 0
-        || PyDict_SetItemString(job->scratch, "__annotations__", mine) < 0)
+        || PyDict_SetItemString(job->staged.scratch, "__annotations__", mine)
+               < 0)
     {
         Py_XDECREF(mine);
         Py_XDECREF(live);
@@ -928,15 +673,18 @@ run_chunk(Stage *st, PyObject *code, Py_ssize_t chunk)
     }
     int r = run_code(st, code, chunk);
     PyObject *exc = r < 0 ? PyErr_GetRaisedException() : NULL;
-    int w = live ? PyDict_SetItemString(job->scratch, "__annotations__", live)
-                 : PyDict_DelItemString(job->scratch, "__annotations__");
+    int w = live
+                ? PyDict_SetItemString(job->staged.scratch, "__annotations__",
+                                       live)
+                : PyDict_DelItemString(job->staged.scratch, "__annotations__");
     if (w == 0 && r == 0) {
         PyObject *idx = PyLong_FromSsize_t(chunk);
-        if (job->ann_eager == NULL) {
-            job->ann_eager = PyDict_New();
+        if (job->staged.ann_eager == NULL) {
+            job->staged.ann_eager = PyDict_New();
         }
-        w = idx && job->ann_eager ? PyDict_SetItem(job->ann_eager, idx, mine)
-                                  : -1;
+        w = idx && job->staged.ann_eager
+                ? PyDict_SetItem(job->staged.ann_eager, idx, mine)
+                : -1;
         Py_XDECREF(idx);
     }
     Py_DECREF(mine);
@@ -964,7 +712,7 @@ take_annotation_set(HsJob *job, Py_ssize_t i)
                                         "__annotate__"};
     for (int k = 0; k < 2; k++) {
         PyObject *mine = NULL, *live = NULL;
-        if (PyDict_GetItemStringRef(job->scratch, names[k], &mine) < 0
+        if (PyDict_GetItemStringRef(job->staged.scratch, names[k], &mine) < 0
             || PyDict_GetItemStringRef(job->dict, names[k], &live) < 0)
         {
             Py_XDECREF(mine);
@@ -974,17 +722,18 @@ take_annotation_set(HsJob *job, Py_ssize_t i)
         if (mine != live) {
             if (k == 0 && mine != NULL) {
                 PyObject *idx = PyLong_FromSsize_t(i);
-                if (job->ann_sets == NULL) {
-                    job->ann_sets = PyDict_New();
+                if (job->staged.ann_sets == NULL) {
+                    job->staged.ann_sets = PyDict_New();
                 }
-                r = idx && job->ann_sets
-                        ? PyDict_SetItem(job->ann_sets, idx, mine)
+                r = idx && job->staged.ann_sets
+                        ? PyDict_SetItem(job->staged.ann_sets, idx, mine)
                         : -1;
                 Py_XDECREF(idx);
             }
             if (r == 0) {
-                r = live ? PyDict_SetItemString(job->scratch, names[k], live)
-                         : PyDict_DelItemString(job->scratch, names[k]);
+                r = live ? PyDict_SetItemString(job->staged.scratch, names[k],
+                                                live)
+                         : PyDict_DelItemString(job->staged.scratch, names[k]);
             }
         }
         Py_XDECREF(mine);
@@ -1005,17 +754,17 @@ take_annotation_set(HsJob *job, Py_ssize_t i)
 static int
 record_def_result(HsJob *job, Py_ssize_t i)
 {
-    HsChunk *c = &job->chunks.items[i];
+    HsChunk *c = &job->src.chunks.items[i];
     if (c->kind != HS_CHUNK_DEF || c->name_len == 0) {
         return 0;
     }
-    const char *text = PyBytes_AS_STRING(job->text);
+    const char *text = PyBytes_AS_STRING(job->src.text);
     PyObject *name =
         PyUnicode_DecodeUTF8(text + c->name, c->name_len, "strict");
     if (name == NULL) {
         return -1;
     }
-    PyObject *v = PyDict_GetItemWithError(job->scratch, name);
+    PyObject *v = PyDict_GetItemWithError(job->staged.scratch, name);
     Py_DECREF(name);
     if (v == NULL) {
         return PyErr_Occurred() ? -1 : 0;
@@ -1024,7 +773,7 @@ record_def_result(HsJob *job, Py_ssize_t i)
     if (rec == NULL) {
         return -1;
     }
-    int r = PyList_Append(job->def_results, rec);
+    int r = PyList_Append(job->staged.def_results, rec);
     Py_DECREF(rec);
     return r;
 }
@@ -1061,18 +810,19 @@ typedef struct {
 static int
 exposure_index(HsJob *job, Exposure *ex)
 {
-    const char *text = PyBytes_AS_STRING(job->text);
+    const char *text = PyBytes_AS_STRING(job->src.text);
     ex->named = PyDict_New();
-    ex->other = PyMem_New(Py_ssize_t, job->chunks.len ? job->chunks.len : 1);
+    ex->other =
+        PyMem_New(Py_ssize_t, job->src.chunks.len ? job->src.chunks.len : 1);
     if (ex->named == NULL || ex->other == NULL) {
         if (ex->other == NULL) {
             PyErr_NoMemory();
         }
         return -1;
     }
-    for (Py_ssize_t k = 0; k < job->chunks.len; k++) {
-        HsChunk *c = &job->chunks.items[k];
-        if (PyList_GET_ITEM(job->codes, k) != Py_None) {
+    for (Py_ssize_t k = 0; k < job->src.chunks.len; k++) {
+        HsChunk *c = &job->src.chunks.items[k];
+        if (PyList_GET_ITEM(job->plan.codes, k) != Py_None) {
             continue;
         }
         if (c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS
@@ -1175,7 +925,7 @@ static int
 stage_expose_one(HsJob *job, PyObject *rec)
 {
     PyObject *name = PyList_GET_ITEM(rec, 0);
-    PyObject *now = PyDict_GetItemWithError(job->scratch, name);
+    PyObject *now = PyDict_GetItemWithError(job->staged.scratch, name);
     if (now == NULL && PyErr_Occurred()) {
         return -1;
     }
@@ -1185,26 +935,26 @@ stage_expose_one(HsJob *job, PyObject *rec)
     if (now != PyList_GET_ITEM(rec, 1)) {
         return 0; /* bound again by a staged statement since */
     }
-    return PyDict_SetItem(job->scratch, name, PyList_GET_ITEM(rec, 2));
+    return PyDict_SetItem(job->staged.scratch, name, PyList_GET_ITEM(rec, 2));
 }
 
 /* Chunk ci just ran: note the name it bound, exposed now or later. */
 static int
 stage_note_binding(HsJob *job, Exposure *ex, Py_ssize_t ci)
 {
-    HsChunk *c = &job->chunks.items[ci];
+    HsChunk *c = &job->src.chunks.items[ci];
     if ((c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS)
-        || c->name_len == 0 || job->match[ci] < 0)
+        || c->name_len == 0 || job->plan.match[ci] < 0)
     {
         return 0;
     }
-    const char *text = PyBytes_AS_STRING(job->text);
+    const char *text = PyBytes_AS_STRING(job->src.text);
     PyObject *name =
         PyUnicode_DecodeUTF8(text + c->name, c->name_len, "strict");
     PyObject *live = NULL, *staged = NULL, *rec = NULL, *at = NULL;
     int r = -1;
     if (name == NULL || PyDict_GetItemRef(job->dict, name, &live) < 0
-        || PyDict_GetItemRef(job->scratch, name, &staged) < 0)
+        || PyDict_GetItemRef(job->staged.scratch, name, &staged) < 0)
     {
         goto done;
     }
@@ -1222,7 +972,8 @@ stage_note_binding(HsJob *job, Exposure *ex, Py_ssize_t ci)
     if (k < 0) {
         /* none: the def's own decorators made the live binding, if they
          * were left out; else the program rebound the name itself */
-        int decorated = c->kind == HS_CHUNK_DEF && job->stripped[ci] == 1
+        int decorated = c->kind == HS_CHUNK_DEF
+                        && job->plan.deco[ci] == HS_DECO_KEPT
                         && c->head > c->start;
         if (!decorated) {
             r = 0;
@@ -1284,12 +1035,14 @@ stage_restore_staged(HsJob *job, Exposure *ex)
     for (Py_ssize_t i = PyList_GET_SIZE(ex->list) - 1; i >= 0; i--) {
         PyObject *rec = PyList_GET_ITEM(ex->list, i);
         PyObject *name = PyList_GET_ITEM(rec, 0);
-        PyObject *now = PyDict_GetItemWithError(job->scratch, name);
+        PyObject *now = PyDict_GetItemWithError(job->staged.scratch, name);
         if (now == NULL && PyErr_Occurred()) {
             return -1;
         }
         if (now == PyList_GET_ITEM(rec, 2)
-            && PyDict_SetItem(job->scratch, name, PyList_GET_ITEM(rec, 1)) < 0)
+            && PyDict_SetItem(job->staged.scratch, name,
+                              PyList_GET_ITEM(rec, 1))
+                   < 0)
         {
             return -1;
         }
@@ -1309,12 +1062,9 @@ hs_stage_run(HsJob *job)
                         "hotswap: staged code started another reload");
         return -1;
     }
-    job->scratch = PyDict_Copy(job->dict);
-    job->class_updates = PyList_New(0);
-    job->def_results = PyList_New(0);
-    if (job->scratch == NULL || job->class_updates == NULL
-        || job->def_results == NULL)
-    {
+    job->staged.scratch = PyDict_Copy(job->dict);
+    job->staged.def_results = PyList_New(0);
+    if (job->staged.scratch == NULL || job->staged.def_results == NULL) {
         return -1;
     }
     original_build_class = PyDict_GetItemString(builtins, "__build_class__");
@@ -1337,8 +1087,8 @@ hs_stage_run(HsJob *job)
     st.job = job;
     current_stage = &st;
 
-    if (job->mode == HS_MODE_FULL) {
-        if (run_chunk(&st, job->full_code, -1) < 0) {
+    if (job->plan.mode == HS_MODE_FULL) {
+        if (run_chunk(&st, job->plan.full_code, -1) < 0) {
             goto done;
         }
     }
@@ -1347,8 +1097,8 @@ hs_stage_run(HsJob *job)
         if (ex.list == NULL) {
             goto done;
         }
-        for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-            PyObject *code = PyList_GET_ITEM(job->codes, i);
+        for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+            PyObject *code = PyList_GET_ITEM(job->plan.codes, i);
             if (code == Py_None) {
                 continue;
             }

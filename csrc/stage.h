@@ -1,18 +1,13 @@
-/* stage.h -- STAGE: compile changed chunks, run them in a scratch copy of
- * the module dict, with class statements routed to the existing classes. */
+/* stage.h -- STAGE: run the chunks PLAN compiled in a scratch copy of the
+ * module dict, with class statements routed to the existing classes. */
 #ifndef HS_STAGE_H
 #define HS_STAGE_H
 
 #include "job.h"
 
-/* Compile the job's changed chunks (or the whole file in HS_MODE_FULL).
- * A compile error is reported from a compile of the whole file, so its
- * line and text are the user's.  0 / -1 (exception set). */
-int hs_stage_compile(HsJob *job);
-
-/* Run the compiled chunks in job->scratch (a fresh copy of the module
- * dict).  Class statements for classes that already exist run their body
- * into a namespace recorded in job->class_updates instead of creating a
+/* Run the chunks PLAN compiled (compile.c) in job->scratch (a fresh copy of
+ * the module dict).  Class statements for classes that already exist run their
+ * body into a namespace recorded in job->class_updates instead of creating a
  * class.  0 / -1 (exception set; nothing outside the scratch dict was
  * written by hotswap). */
 int hs_stage_run(HsJob *job);

@@ -5,9 +5,11 @@ checked on the C sources so that they stay true.
 - CPython structs are written only in internals.c;
 - the watcher thread's code uses no Python API (it holds no GIL);
 - every file starts with a comment naming it and saying what it owns;
+- PLAN (plan.c, compile.c) is the only writer of a job's mode;
+- each group of HsJob (src, plan, staged) is written by its stage's files
+  only (and released by batch.c);
 - a stage includes only its own and upstream headers (the pipeline order
-  is LAYERS below; KNOWN_UPSTREAM lists today's exceptions, strictly: a
-  new one fails, and so does one that went away until it is removed);
+  is LAYERS below), with no exception;
 - the diagnostic codes are defined once, in csrc/diag.h's table: it lists
   the codes of docs/diagnostics.md with their documented actions, no other
   C file spells a code, every row is used and every code the Python shell
@@ -92,7 +94,7 @@ LAYERS = [
     {"compat.h", "dunders.h", "state.h", "internals.h", "txn.h", "job.h",
      "report.h", "code.h", "diag.h",
      "source.h", "track.h"},                        # shared records
-    {"plan.h", "compound.h"},                       # PLAN
+    {"plan.h", "compound.h", "compile.h"},          # PLAN
     {"stage.h"},                                    # STAGE
     {"apply.h", "annotate.h", "classes.h", "classes_int.h", "funcs.h", "live.h",
      "frames.h", "adapters.h", "redeco.h"},         # APPLY
@@ -102,17 +104,15 @@ LAYERS = [
 LAYER_OF_FILE = {
     "source.c": 0, "internals.c": 0, "txn.c": 0, "report.c": 0, "code.c": 0,
     "track.c": 0, "diag.c": 0,
-    "plan.c": 1, "compound.c": 1, "stage.c": 2,
+    "plan.c": 1, "compound.c": 1, "compile.c": 1, "stage.c": 2,
     "annotate.c": 3, "apply.c": 3, "classes.c": 3, "classdata.c": 3, "funcs.c": 3,
     "live.c": 3, "frames.c": 3, "adapters.c": 3, "redeco.c": 3,
     "batch.c": 4, "reload.c": 4, "patch.c": 4,
     "watch.c": 5, "safepoint.c": 5, "module.c": 5,
 }
-# Today's upstream call (issue 9 removes it: class-header verdicts made in
-# PLAN).  code.c took the code-object helpers PLAN and STAGE called upstream.
-KNOWN_UPSTREAM = {
-    ("stage.c", "classes.h"),  # STAGE decides class-header verdicts
-}
+# No file includes a header of a later stage: code.c took the code-object
+# helpers PLAN and STAGE called upstream, and PLAN makes the class-header
+# verdict STAGE used to make through classes.c (issue 9).
 
 
 def layer_of_header(h):
@@ -133,7 +133,40 @@ def test_stages_include_only_upstream_headers():
             if (os.path.exists(os.path.join(CSRC, h))
                     and layer_of_header(h) > mine):
                 upstream.add((name, h))
-    assert upstream == KNOWN_UPSTREAM
+    assert not upstream, f"includes of a later stage: {sorted(upstream)}"
+
+
+def test_only_plan_writes_the_mode():
+    # PLAN decides how a module is reloaded (job.h HsMode): plan.c from the
+    # scanner and the match, compile.c when a chunk does not compile alone.
+    writers = set()
+    for path in sources("*.c"):
+        for line in read(path).splitlines():
+            if re.search(r"(->|\.)plan\.mode\s*=[^=]", line):
+                writers.add(os.path.basename(path))
+    assert writers == {"plan.c", "compile.c"}, writers
+
+
+# HsJob's stage outputs (job.h) and the one stage that writes each; batch.c
+# releases them all when the batch ends.
+JOB_GROUP_WRITERS = {
+    "src": {"reload.c", "patch.c"},                 # SOURCE
+    "plan": {"plan.c", "compile.c", "compound.c"},  # PLAN
+    "staged": {"stage.c"},                          # STAGE
+}
+
+
+def test_each_job_group_has_its_one_writer():
+    for group, allowed in JOB_GROUP_WRITERS.items():
+        write = re.compile(
+            r"(->|\.)%s\.\w+(\[[^\]]*\])?\s*=[^=]"
+            r"|Py_X?(CLEAR|SETREF)\(\s*[\w>.-]*\b%s\.\w+" % (group, group))
+        writers = set()
+        for path in sources("*.c"):
+            if write.search(code_only(read(path))):
+                writers.add(os.path.basename(path))
+        assert writers, group  # the pattern still finds the writers
+        assert writers <= allowed | {"batch.c"}, (group, writers - allowed)
 
 
 # A row of csrc/diag.h's HS_DIAGNOSTICS: X(id, code, "action", refuses, ...
