@@ -11,6 +11,7 @@ SCENARIOS = [
     "write", "rename", "burst", "poll_backend", "queued", "failure_then_fix",
     "deleted_then_back", "new_file", "world_writable", "hooks", "unwatch",
     "exit_while_watching", "blocked_then_provided", "blocked_left_out",
+    "hooks_failing_and_last_report",
 ]
 
 
