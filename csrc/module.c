@@ -729,11 +729,21 @@ core_batch_for(PyObject *module, PyObject *paths)
     if (st == NULL) {
         return NULL;
     }
-    if (!PyList_Check(paths)) {
-        PyErr_SetString(PyExc_TypeError, "_batch_for() takes a list");
+    /* a copy: the sink that hears of a world-writable file runs Python */
+    PyObject *copy = PySequence_List(paths), *result = NULL;
+    if (copy == NULL) {
         return NULL;
     }
-    return hs_safepoint_batch_for(st, paths);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(copy); i++) {
+        if (!PyUnicode_Check(PyList_GET_ITEM(copy, i))) {
+            PyErr_SetString(PyExc_TypeError, "_batch_for() takes str paths");
+            goto done;
+        }
+    }
+    result = hs_safepoint_batch_for(st, copy);
+done:
+    Py_DECREF(copy);
+    return result;
 }
 
 static PyObject *
