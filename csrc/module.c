@@ -3,7 +3,10 @@
  *
  * Main thread, GIL held.  Owns the HsState (types, ReloadError, snapshots,
  * tracked roots and names, the import hook, the routed importlib.reload).
- * Everything here parses arguments and hands over to reload.c / track.c.
+ * Everything here parses arguments and hands over to reload.c / track.c /
+ * safepoint.c.  The policy of live reloading (hooks, last_report, the exit
+ * and fork handlers, the excluded directories) is hotswap._live's, which
+ * calls the private entry points at the end of "live reloading".
  */
 #include "compat.h"
 
@@ -470,53 +473,6 @@ watch_roots(HsState *st)
     return roots;
 }
 
-/* atexit: stop the thread before the interpreter goes; fork: forget it. */
-static int
-register_exit_hooks(HsState *st, PyObject *module)
-{
-    if (st->exit_hooks) {
-        return 0;
-    }
-    PyObject *atexit = PyImport_ImportModule("atexit");
-    PyObject *unwatch =
-        atexit ? PyObject_GetAttrString(module, "unwatch") : NULL;
-    PyObject *r =
-        unwatch ? PyObject_CallMethod(atexit, "register", "O", unwatch) : NULL;
-    Py_XDECREF(r);
-    Py_XDECREF(atexit);
-    Py_XDECREF(unwatch);
-    if (r == NULL) {
-        return -1;
-    }
-    PyObject *os = PyImport_ImportModule("os");
-    PyObject *forget =
-        os ? PyObject_GetAttrString(module, "_forget_after_fork") : NULL;
-    PyObject *pause =
-        forget ? PyObject_GetAttrString(module, "_pause_for_fork") : NULL;
-    PyObject *resume =
-        pause ? PyObject_GetAttrString(module, "_resume_after_fork") : NULL;
-    PyObject *kw = resume ? Py_BuildValue("{s:O,s:O,s:O}", "before", pause,
-                                          "after_in_parent", resume,
-                                          "after_in_child", forget)
-                          : NULL;
-    Py_XDECREF(pause);
-    Py_XDECREF(resume);
-    PyObject *reg = kw ? PyObject_GetAttrString(os, "register_at_fork") : NULL;
-    PyObject *args = reg ? PyTuple_New(0) : NULL;
-    r = args ? PyObject_Call(reg, args, kw) : NULL;
-    Py_XDECREF(r);
-    Py_XDECREF(args);
-    Py_XDECREF(reg);
-    Py_XDECREF(kw);
-    Py_XDECREF(forget);
-    Py_XDECREF(os);
-    if (r == NULL) {
-        return -1;
-    }
-    st->exit_hooks = 1;
-    return 0;
-}
-
 PyDoc_STRVAR(
     watch_doc,
     "watch($module, /, *roots, debounce=0.05, mode='auto', backend='auto',\n"
@@ -624,9 +580,7 @@ core_watch(PyObject *module, PyObject *args, PyObject *kwargs)
     PyObject *roots = watch_roots(st);
     PyObject *files = roots ? hs_safepoint_tracked_files(st) : NULL;
     int r = -1;
-    if (files != NULL && (st->log_sink != NULL || ensure_log_handler() == 0)
-        && register_exit_hooks(st, module) == 0)
-    {
+    if (files != NULL && (st->log_sink != NULL || ensure_log_handler() == 0)) {
         r = hs_watch_start(&cfg, roots, files, ex, hs_safepoint_notify_nogil,
                            module);
     }
@@ -718,59 +672,6 @@ core_watching(PyObject *module, PyObject *unused)
     return d;
 }
 
-PyDoc_STRVAR(last_report_doc,
-             "last_report($module, /)\n--\n\n"
-             "The Report of the last automatic or poll() reload, or None.");
-
-static PyObject *
-core_last_report(PyObject *module, PyObject *unused)
-{
-    HsState *st = hs_state(module);
-    if (st == NULL) {
-        return NULL;
-    }
-    return Py_NewRef(st->last_report ? st->last_report : Py_None);
-}
-
-static PyObject *
-add_hook(PyObject *list, PyObject *fn)
-{
-    if (!PyCallable_Check(fn)) {
-        PyErr_SetString(PyExc_TypeError, "a hook must be callable");
-        return NULL;
-    }
-    if (PyList_Append(list, fn) < 0) {
-        return NULL;
-    }
-    return Py_NewRef(fn);
-}
-
-PyDoc_STRVAR(
-    before_doc,
-    "before_reload($module, fn, /)\n--\n\n"
-    "Register fn(module_names) to run before each automatic or poll()\n"
-    "reload; returns fn (usable as a decorator).");
-
-static PyObject *
-core_before_reload(PyObject *module, PyObject *fn)
-{
-    HsState *st = hs_state(module);
-    return st ? add_hook(st->before_hooks, fn) : NULL;
-}
-
-PyDoc_STRVAR(
-    after_doc,
-    "after_reload($module, fn, /)\n--\n\n"
-    "Register fn(report) to run after each automatic or poll() reload;\n"
-    "returns fn (usable as a decorator).");
-
-static PyObject *
-core_after_reload(PyObject *module, PyObject *fn)
-{
-    HsState *st = hs_state(module);
-    return st ? add_hook(st->after_hooks, fn) : NULL;
-}
-
 PyDoc_STRVAR(
     set_log_sink_doc,
     "set_log_sink($module, sink, /)\n--\n\n"
@@ -817,20 +718,103 @@ core_set_adapter_hook(PyObject *module, PyObject *fn)
               : NULL;
 }
 
-PyDoc_STRVAR(
-    remove_hook_doc,
-    "remove_hook($module, fn, /)\n--\n\n"
-    "Unregister a hook added with before_reload() or after_reload().");
+/* The entry points of hotswap._live (the Python shell's side of live
+ * reloading: the hooks, last_report, the exit and fork handlers, the
+ * excluded directories).  Private: no docstrings. */
 
 static PyObject *
-core_remove_hook(PyObject *module, PyObject *fn)
+core_batch_for(PyObject *module, PyObject *paths)
 {
     HsState *st = hs_state(module);
-    if (st == NULL || list_remove_equal(st->before_hooks, fn) < 0
-        || list_remove_equal(st->after_hooks, fn) < 0)
-    {
+    if (st == NULL) {
         return NULL;
     }
+    /* a copy: the sink that hears of a world-writable file runs Python */
+    PyObject *copy = PySequence_List(paths), *result = NULL;
+    if (copy == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(copy); i++) {
+        if (!PyUnicode_Check(PyList_GET_ITEM(copy, i))) {
+            PyErr_SetString(PyExc_TypeError, "_batch_for() takes str paths");
+            goto done;
+        }
+    }
+    result = hs_safepoint_batch_for(st, copy);
+done:
+    Py_DECREF(copy);
+    return result;
+}
+
+static PyObject *
+core_apply_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *mods = NULL, *result = NULL;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_apply_batch() takes (modules, fresh)");
+        return NULL;
+    }
+    Py_ssize_t fresh = PyLong_AsSsize_t(args[1]);
+    if (fresh == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    mods = PySequence_List(args[0]); /* a copy: blocked_reload edits it */
+    if (mods == NULL) {
+        return NULL;
+    }
+    if (fresh < 0 || fresh > PyList_GET_SIZE(mods)) {
+        PyErr_SetString(PyExc_ValueError, "_apply_batch(): bad fresh count");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(mods); i++) {
+        if (!PyModule_Check(PyList_GET_ITEM(mods, i))) {
+            PyErr_SetString(PyExc_TypeError,
+                            "_apply_batch() takes a list of modules");
+            goto done;
+        }
+    }
+    result = hs_safepoint_apply_batch(module, mods, fresh);
+done:
+    Py_DECREF(mods);
+    return result;
+}
+
+static PyObject *
+core_emit(PyObject *module, PyObject *event)
+{
+    HsState *st = hs_state(module);
+    if (st == NULL) {
+        return NULL;
+    }
+    if (!PyDict_Check(event)) {
+        PyErr_SetString(PyExc_TypeError, "_emit() takes a dict");
+        return NULL;
+    }
+    hs_safepoint_emit_event(st, event);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_set_excluded(PyObject *module, PyObject *dirs)
+{
+    HsState *st = hs_state(module);
+    if (st == NULL) {
+        return NULL;
+    }
+    if (!PyTuple_Check(dirs)) {
+        PyErr_SetString(PyExc_TypeError, "_set_excluded() takes a tuple");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(dirs); i++) {
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(dirs, i))) {
+            PyErr_SetString(PyExc_TypeError,
+                            "_set_excluded() takes a tuple of str");
+            return NULL;
+        }
+    }
+    Py_XSETREF(st->excluded, Py_NewRef(dirs));
+    PyDict_Clear(st->tracked_cache);
     Py_RETURN_NONE;
 }
 
@@ -852,11 +836,6 @@ static PyMethodDef core_methods[] = {
     {"unwatch", (PyCFunction)core_unwatch, METH_NOARGS, unwatch_doc},
     {"poll", (PyCFunction)core_poll, METH_NOARGS, poll_doc},
     {"watching", (PyCFunction)core_watching, METH_NOARGS, watching_doc},
-    {"last_report", (PyCFunction)core_last_report, METH_NOARGS,
-     last_report_doc},
-    {"before_reload", (PyCFunction)core_before_reload, METH_O, before_doc},
-    {"after_reload", (PyCFunction)core_after_reload, METH_O, after_doc},
-    {"remove_hook", (PyCFunction)core_remove_hook, METH_O, remove_hook_doc},
     {"set_log_sink", (PyCFunction)core_set_log_sink, METH_O, set_log_sink_doc},
     {"_set_adapter_hook", (PyCFunction)core_set_adapter_hook, METH_O,
      set_adapter_hook_doc},
@@ -865,40 +844,13 @@ static PyMethodDef core_methods[] = {
     {"_pause_for_fork", (PyCFunction)core_pause_for_fork, METH_NOARGS, NULL},
     {"_resume_after_fork", (PyCFunction)core_resume_after_fork, METH_NOARGS,
      NULL},
+    {"_batch_for", (PyCFunction)core_batch_for, METH_O, NULL},
+    {"_apply_batch", (PyCFunction)(void (*)(void))core_apply_batch,
+     METH_FASTCALL, NULL},
+    {"_emit", (PyCFunction)core_emit, METH_O, NULL},
+    {"_set_excluded", (PyCFunction)core_set_excluded, METH_O, NULL},
     {NULL},
 };
-
-/* Real paths of the standard library and site-packages directories. */
-static PyObject *
-excluded_dirs(void)
-{
-    static const char *const code =
-        "def _hotswap_excluded():\n"
-        "    import os, site, sysconfig\n"
-        "    paths = set()\n"
-        "    for key in ('stdlib', 'platstdlib', 'purelib', 'platlib'):\n"
-        "        p = sysconfig.get_paths().get(key)\n"
-        "        if p: paths.add(p)\n"
-        "    try:\n"
-        "        paths.update(site.getsitepackages())\n"
-        "        paths.add(site.getusersitepackages())\n"
-        "    except Exception:\n"
-        "        pass\n"
-        "    return tuple(sorted({os.path.realpath(p) for p in paths}))\n";
-    PyObject *ns = PyDict_New();
-    if (ns == NULL) {
-        return NULL;
-    }
-    PyObject *r = PyRun_String(code, Py_file_input, ns, ns);
-    PyObject *result = NULL;
-    if (r != NULL) {
-        PyObject *f = PyDict_GetItemString(ns, "_hotswap_excluded");
-        result = f ? PyObject_CallNoArgs(f) : NULL;
-    }
-    Py_XDECREF(r);
-    Py_DECREF(ns);
-    return result;
-}
 
 PyDoc_STRVAR(
     reload_error_doc,
@@ -944,18 +896,12 @@ core_exec(PyObject *module)
     st->snapshots = PyDict_New();
     st->roots = PyList_New(0);
     st->names = PyList_New(0);
-    st->excluded = excluded_dirs();
     st->tracked_cache = PyDict_New();
     if (st->tracked_cache == NULL) {
         return -1;
     }
-    st->before_hooks = PyList_New(0);
-    st->after_hooks = PyList_New(0);
-    if (st->before_hooks == NULL || st->after_hooks == NULL) {
-        return -1;
-    }
     if (st->reload_error == NULL || st->snapshots == NULL || st->roots == NULL
-        || st->names == NULL || st->excluded == NULL)
+        || st->names == NULL)
     {
         return -1;
     }
@@ -997,9 +943,6 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->tracked_cache);
     Py_VISIT(st->orig_reload);
     Py_VISIT(st->finder);
-    Py_VISIT(st->before_hooks);
-    Py_VISIT(st->after_hooks);
-    Py_VISIT(st->last_report);
     Py_VISIT(st->log_sink);
     Py_VISIT(st->wake_handler);
     Py_VISIT(st->adapter_hook);
@@ -1027,9 +970,6 @@ core_clear(PyObject *module)
     Py_CLEAR(st->tracked_cache);
     Py_CLEAR(st->orig_reload);
     Py_CLEAR(st->finder);
-    Py_CLEAR(st->before_hooks);
-    Py_CLEAR(st->after_hooks);
-    Py_CLEAR(st->last_report);
     Py_CLEAR(st->log_sink);
     Py_CLEAR(st->wake_handler);
     Py_CLEAR(st->adapter_hook);

@@ -1,6 +1,6 @@
-/* safepoint.c -- getting a reload onto the main thread, and what happens
- * around it: blocked modules, hooks, the events it hands to Python, the
- * world-writable check.
+/* safepoint.c -- getting a reload onto the main thread, and the mechanism
+ * around it: changed paths to modules, blocked modules, the events it
+ * hands to Python, the world-writable check.
  *
  * hs_safepoint_notify_nogil() is called by the watcher thread without the
  * GIL.  It schedules safepoint_pending() with Py_AddPendingCall, which the
@@ -16,10 +16,15 @@
  * watcher sends SIGURG to the main thread ("waking" below).
  *
  * Everything else here runs on the main thread with the GIL: the pending
- * call itself, hotswap.poll(), and the hooks.  The batch itself is
- * hs_reload() (reload.c) on batch.c's lifecycle, like reload()'s.  A
- * failed automatic reload is handed to the sink as an event ("events"
- * below: Python words it) and never raised into the code the pending call
+ * call itself and hotswap.poll().  Both take the changed paths from the
+ * watcher and hand them to one Python function,
+ * hotswap._live._on_changes(paths), which owns the policy around a batch
+ * (the hooks, last_report) and calls back here for the mechanism:
+ * hs_safepoint_batch_for() (paths to modules, the blocked ones taken
+ * along) and hs_safepoint_apply_batch() (the batch, which is hs_reload()
+ * (reload.c) on batch.c's lifecycle, like reload()'s).  A failed
+ * automatic reload is handed to the sink as an event ("events" below:
+ * Python words it) and never raised into the code the pending call
  * interrupted.
  */
 #include "safepoint.h"
@@ -54,20 +59,46 @@
  * (src/hotswap/events.py): the CLI words them for its own channel, a
  * library user gets them through the "hotswap" logger. */
 
-/* Call hotswap.events.<name>(arg) (arg NULL: no argument).  New
- * reference, or NULL with an exception. */
-PyObject *
-hs_safepoint_call_events(const char *name, PyObject *arg)
+/* Call <module>.<name>(arg) (arg NULL: no argument).  New reference, or
+ * NULL with an exception. */
+static PyObject *
+call_python(const char *module, const char *name, PyObject *arg)
 {
-    PyObject *events = PyImport_ImportModule("hotswap.events");
-    PyObject *fn = events ? PyObject_GetAttrString(events, name) : NULL;
+    PyObject *mod = PyImport_ImportModule(module);
+    PyObject *fn = mod ? PyObject_GetAttrString(mod, name) : NULL;
     PyObject *r = NULL;
     if (fn != NULL) {
         r = arg ? PyObject_CallOneArg(fn, arg) : PyObject_CallNoArgs(fn);
     }
-    Py_XDECREF(events);
+    Py_XDECREF(mod);
     Py_XDECREF(fn);
     return r;
+}
+
+PyObject *
+hs_safepoint_call_events(const char *name, PyObject *arg)
+{
+    return call_python("hotswap.events", name, arg);
+}
+
+void
+hs_safepoint_emit_event(HsState *st, PyObject *event)
+{
+    PyObject *exc = PyErr_GetRaisedException();
+    PyObject *r = NULL;
+    if (st->log_sink != NULL) {
+        PyObject *sink = Py_NewRef(st->log_sink);
+        r = PyObject_CallOneArg(sink, event);
+        Py_DECREF(sink);
+    }
+    else {
+        r = hs_safepoint_call_events("to_logger", event);
+    }
+    if (r == NULL) {
+        PyErr_WriteUnraisable(event);
+    }
+    Py_XDECREF(r);
+    PyErr_SetRaisedException(exc);
 }
 
 /* Hand the event `name` to the sink: the NULL-terminated (const char *key,
@@ -88,50 +119,15 @@ emit(HsState *st, const char *name, ...)
         ok = PyDict_SetItemString(event, key, value ? value : Py_None) == 0;
     }
     va_end(va);
-    PyObject *r = NULL;
-    if (ok && st->log_sink != NULL) {
-        PyObject *sink = Py_NewRef(st->log_sink);
-        r = PyObject_CallOneArg(sink, event);
-        Py_DECREF(sink);
+    if (ok) {
+        hs_safepoint_emit_event(st, event);
     }
-    else if (ok) {
-        r = hs_safepoint_call_events("to_logger", event);
-    }
-    if (r == NULL) {
+    else {
         PyErr_WriteUnraisable(event ? event : Py_None);
     }
-    Py_XDECREF(r);
     Py_XDECREF(kind);
     Py_XDECREF(event);
     PyErr_SetRaisedException(exc);
-}
-
-/* ------------------------------------------------------------------ */
-/* hooks                                                               */
-
-int
-hs_safepoint_run_hooks(HsState *st, PyObject *hooks, PyObject *arg)
-{
-    if (hooks == NULL || PyList_GET_SIZE(hooks) == 0) {
-        return 0;
-    }
-    PyObject *copy = PyList_GetSlice(hooks, 0, PyList_GET_SIZE(hooks));
-    if (copy == NULL) {
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(copy); i++) {
-        PyObject *r = PyObject_CallOneArg(PyList_GET_ITEM(copy, i), arg);
-        if (r == NULL) {
-            /* a broken hook must not stop the others, nor the reload */
-            PyObject *exc = PyErr_GetRaisedException();
-            emit(st, "hook_failed", "hook", PyList_GET_ITEM(copy, i), "error",
-                 exc, NULL);
-            Py_XDECREF(exc);
-        }
-        Py_XDECREF(r);
-    }
-    Py_DECREF(copy);
-    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -416,8 +412,8 @@ hs_safepoint_blocked(HsState *st)
 static int wake_check(HsState *st);
 
 /* The collector is paused for the whole batch and its messages (batch.c,
- * "the collector during a batch"): the hooks and the log sink run Python
- * code too. */
+ * "the collector during a batch"): the hooks (hotswap._live) and the log
+ * sink run Python code too. */
 
 static PyObject *safepoint_apply(PyObject *core);
 
@@ -448,12 +444,24 @@ safepoint_apply(PyObject *core)
     if (paths == NULL) {
         return NULL;
     }
+    PyObject *r = NULL;
     if (PyList_GET_SIZE(paths) == 0) {
-        Py_DECREF(paths);
-        Py_RETURN_NONE;
+        r = Py_NewRef(Py_None);
     }
-    PyObject *mods = modules_for_paths(st, paths);
+    else {
+        /* the hooks, last_report: the Python shell's (hotswap._live) */
+        r = call_python("hotswap._live", "_on_changes", paths);
+    }
     Py_DECREF(paths);
+    /* (modules imported by the new code: inotify watches whole
+     * directories, and the polling backend looks for new files itself) */
+    return r;
+}
+
+PyObject *
+hs_safepoint_batch_for(HsState *st, PyObject *paths)
+{
+    PyObject *mods = modules_for_paths(st, paths);
     if (mods == NULL) {
         return NULL;
     }
@@ -466,22 +474,17 @@ safepoint_apply(PyObject *core)
         Py_DECREF(mods);
         return NULL;
     }
-    PyObject *names = PyList_New(0);
-    for (Py_ssize_t i = 0; names && i < PyList_GET_SIZE(mods); i++) {
-        PyObject *n = PyModule_GetNameObject(PyList_GET_ITEM(mods, i));
-        if (n == NULL || PyList_Append(names, n) < 0) {
-            Py_CLEAR(names);
-        }
-        Py_XDECREF(n);
-    }
-    if (names == NULL) {
-        Py_DECREF(mods);
+    return Py_BuildValue("(Nn)", mods, fresh);
+}
+
+PyObject *
+hs_safepoint_apply_batch(PyObject *core, PyObject *mods, Py_ssize_t fresh)
+{
+    HsState *st = hs_state(core);
+    if (st == NULL) {
         return NULL;
     }
-    hs_safepoint_run_hooks(st, st->before_hooks, names);
-    Py_DECREF(names);
     PyObject *report = blocked_reload(st, core, mods, fresh);
-    Py_DECREF(mods);
     if (report == NULL) {
         if (!PyErr_ExceptionMatches(st->reload_error)) {
             return NULL;
@@ -500,12 +503,6 @@ safepoint_apply(PyObject *core)
         emit(st, "applied", "report", report, NULL);
         hs_watch_count(0);
     }
-    Py_XSETREF(st->last_report, Py_NewRef(report));
-    if (report != Py_None) {
-        hs_safepoint_run_hooks(st, st->after_hooks, report);
-    }
-    /* (modules imported by the new code: inotify watches whole
-     * directories, and the polling backend looks for new files itself) */
     return report;
 }
 

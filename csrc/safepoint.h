@@ -1,5 +1,5 @@
 /* safepoint.h -- running a batch on the main thread: pending calls,
- * poll(), hooks and the events of automatic reloads. */
+ * poll(), blocked modules and the events of automatic reloads. */
 #ifndef HS_SAFEPOINT_H
 #define HS_SAFEPOINT_H
 
@@ -12,12 +12,27 @@ int hs_safepoint_notify_nogil(void *arg);
 
 /* Apply the changes the watcher gathered (main thread, GIL).  Returns the
  * Report (ok or not), None when nothing was pending, or NULL on an
- * internal error.  A failed reload is logged, not raised. */
+ * internal error (through hotswap._live._on_changes, which runs the
+ * hooks).  A failed reload is an event, not raised. */
 PyObject *hs_safepoint_apply(PyObject *core);
 
-/* Call every hook of `hooks` with `arg`; a failing hook is logged (through
- * st's log sink, when set). */
-int hs_safepoint_run_hooks(HsState *st, PyObject *hooks, PyObject *arg);
+/* The batch for the changed `paths`: (modules, fresh), the tracked
+ * modules whose file changed first (`fresh` of them), then the blocked
+ * ones not among them; None when no tracked module is concerned.  New
+ * reference, or NULL with an exception. */
+PyObject *hs_safepoint_batch_for(HsState *st, PyObject *paths);
+
+/* Reload the list `mods` of hs_safepoint_batch_for() (mutated: blocked
+ * modules that still fail are left out) as the watcher does, and hand the
+ * "applied" or "failed" event to the sink.  Returns the Report (ok or
+ * not), None for a failure without one, or NULL on an internal error. */
+PyObject *hs_safepoint_apply_batch(PyObject *core, PyObject *mods,
+                                   Py_ssize_t fresh);
+
+/* Hand an event dict to the sink (set_log_sink()), or without one to
+ * hotswap.events.to_logger().  Never fails: an error is reported as
+ * unraisable, and the current exception is kept. */
+void hs_safepoint_emit_event(HsState *st, PyObject *event);
 
 /* The files of the tracked modules (a new list of str). */
 PyObject *hs_safepoint_tracked_files(HsState *st);

@@ -15,13 +15,11 @@ struct HsState {
     PyObject *snapshots;     /* strong dict: module name -> Snapshot */
     PyObject *roots;         /* strong list of str: tracked directories */
     PyObject *names;         /* strong list of str: tracked module names */
-    PyObject *excluded;      /* strong tuple of str: stdlib, site-packages */
+    PyObject *excluded;      /* strong tuple of str: stdlib, site-packages
+                                (hotswap._live.excluded_dirs()), or NULL */
     PyObject *tracked_cache; /* strong dict: __file__ -> under a root? */
     PyObject *orig_reload;  /* strong: importlib.reload when routed, or NULL */
     PyObject *finder;       /* strong: the installed import hook, or NULL */
-    PyObject *before_hooks; /* strong list: callables(names) */
-    PyObject *after_hooks;  /* strong list: callables(report) */
-    PyObject *last_report;  /* strong: the last automatic/poll report */
     PyObject *log_sink;     /* strong: set_log_sink()'s callable, or NULL
                                (then the "hotswap" logger) */
     PyObject *wake_handler; /* strong: the SIGURG handler watch() installed,
@@ -34,7 +32,6 @@ struct HsState {
     int allow_world_writable;
     int watch_partial; /* watch(partial=True): the watcher's batches
                           apply what they can (HS_RELOAD_PARTIAL) */
-    int exit_hooks;    /* atexit / at-fork handlers registered */
     int busy;          /* a batch is running */
     HsDunders dunders; /* strong: interned names (dunders.h) */
 };

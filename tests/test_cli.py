@@ -143,6 +143,38 @@ def test_keyboard_interrupt_like_python(tmp_path):
     assert "hotswap" not in got.stderr
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="POSIX signals")
+def test_console_script_handles_ctrl_c_like_python_m(tmp_path):
+    # The console script `hotswap` runs the entry `python -m hotswap` runs:
+    # the same exit by SIGINT and the same traceback, the program's frames
+    # only (it used to run main(), whose frames showed).
+    from importlib.metadata import entry_points
+    eps = entry_points()
+    if hasattr(eps, "select"):
+        eps = list(eps.select(group="console_scripts", name="hotswap"))
+    else:  # 3.9: a dict of groups
+        eps = [ep for ep in eps.get("console_scripts", ())
+               if ep.name == "hotswap"]
+    if not eps:
+        pytest.skip("hotswap is not installed with its console script")
+    assert eps[0].value == "hotswap.cli:_entry"
+    write(tmp_path / "prog.py", """
+        import os, signal
+        def wait():
+            os.kill(os.getpid(), signal.SIGINT)
+            while True:
+                pass
+        wait()
+    """)
+    launch = ("import sys; from hotswap.cli import _entry; "
+              "sys.argv = ['hotswap', *sys.argv[1:]]; sys.exit(_entry())")
+    script = run(["-c", launch, "run", "-q", "prog.py"], tmp_path)
+    module = hs(["run", "-q", "prog.py"], tmp_path)
+    assert script.returncode == module.returncode == -signal.SIGINT
+    assert script.stderr == module.stderr
+    assert "hotswap" not in script.stderr
+
+
 def test_main_is_reloadable_explicitly(tmp_path):
     prog = write(tmp_path / "prog.py", """
         import sys, hotswap

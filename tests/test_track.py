@@ -158,3 +158,121 @@ def test_reload_without_arguments_uses_dependency_order(sb):
     assert b.use() == 42
     names = [r.name for r in report.modules if r.status == "reloaded"]
     assert names == [a.__name__, b.__name__]
+
+
+# -- the excluded directories: one function for the core, the CLI and IPython
+
+EXCLUDED_SCRIPT = r'''
+import json, os, sys, sysconfig
+root = os.path.realpath(sys.argv[1])
+site_dir = os.path.join(root, "site-packages")
+sys.path[:0] = [root, site_dir]
+import hotswap
+from hotswap import _live, _runmain
+import inpkg, mine
+hotswap.track(root)
+excluded = _live.excluded_dirs()
+print("RESULT " + json.dumps({
+    "excluded": list(excluded),
+    "core_same": list(_live._EXCLUDED) == list(excluded),
+    "stdlib": os.path.realpath(sysconfig.get_paths()["stdlib"]),
+    "site_dir": site_dir,
+    "tracked": hotswap.tracked(),
+    "snapshotted": sorted(n for n in ("inpkg", "mine")
+                          if n in hotswap._core.snapshots),
+    "cli_installed": [_runmain._installed(inpkg.__file__),
+                      _runmain._installed(mine.__file__)],
+}))
+'''
+
+
+def _run_excluded(tmp_path):
+    import subprocess
+    import sys
+    root = tmp_path / "proj"
+    (root / "site-packages").mkdir(parents=True)
+    (root / "site-packages" / "inpkg.py").write_text("X = 1\n")
+    (root / "mine.py").write_text("Y = 1\n")
+    script = tmp_path / "excluded.py"
+    script.write_text(EXCLUDED_SCRIPT)
+    proc = subprocess.run([sys.executable, "-X", "dev", str(script),
+                           str(root)], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    line = next(l for l in proc.stdout.splitlines()
+                if l.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+def test_excluded_dirs_one_set_of_rules(tmp_path):
+    # hotswap._live.excluded_dirs() is what the core's tracking and import
+    # hook, the CLI's "installed" test and the IPython extension use (the
+    # core once ran its own rules from an embedded source string, and
+    # IPython another set): the standard library, site.getsitepackages()
+    # and any sys.path entry named site-packages.
+    got = _run_excluded(tmp_path)
+    assert got["core_same"]
+    assert got["stdlib"] in got["excluded"]
+    assert got["site_dir"] in got["excluded"]
+    assert got["excluded"] == sorted(got["excluded"])
+    # a module in a site-packages directory under a tracked root is neither
+    # tracked nor snapshotted; the project's own module is
+    assert "inpkg" not in got["tracked"] and "mine" in got["tracked"]
+    assert got["snapshotted"] == ["mine"]
+    assert got["cli_installed"] == [True, False]
+
+
+EXTENSION_SCRIPT = r'''
+import importlib.machinery, importlib.util, json, os, shutil, sys
+root = os.path.realpath(sys.argv[1])
+# a C extension module copied into the tracked directory, imported from it
+name = None
+for cand in ("_lsprof", "_statistics", "_bisect", "_crypt", "_heapq"):
+    spec = None if cand in sys.modules else importlib.util.find_spec(cand)
+    origin = getattr(spec, "origin", None) or ""
+    if origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+        shutil.copy(origin, root)
+        name = cand
+        break
+sys.path.insert(0, root)
+if name is None:
+    print("RESULT " + json.dumps({"skip": "no stdlib extension to copy"}))
+    raise SystemExit(0)
+import hotswap
+ext = __import__(name)
+import mine
+hotswap.track(root)
+with open(mine.__file__, "w") as f:
+    f.write("def f():\n    return 2\n")
+f = mine.f
+report = hotswap.reload()
+print("RESULT " + json.dumps({
+    "ext_file": ext.__file__, "f": f(), "ok": report.ok,
+    "tracked": hotswap.tracked(), "name": name}))
+'''
+
+
+def test_reload_skips_c_extension_in_tracked_directory(tmp_path):
+    # reload() without arguments reloads the tracked modules that have a
+    # snapshot; a C extension has none, so it never fails the batch with
+    # HS505 (the IPython extension worked around that and no longer does).
+    import subprocess
+    import sys
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "mine.py").write_text("def f():\n    return 1\n")
+    script = tmp_path / "ext.py"
+    script.write_text(EXTENSION_SCRIPT)
+    proc = subprocess.run([sys.executable, "-X", "dev", str(script),
+                           str(root)], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    line = next(l for l in proc.stdout.splitlines()
+                if l.startswith("RESULT "))
+    got = json.loads(line[len("RESULT "):])
+    if "skip" in got:
+        import pytest
+        pytest.skip(got["skip"])
+    assert os.path.dirname(os.path.realpath(got["ext_file"])) == \
+        os.path.realpath(root)
+    assert got["ok"] and got["f"] == 2

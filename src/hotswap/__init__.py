@@ -17,28 +17,34 @@ and nothing changed.
 Import hotswap early: its import hook records the exact source of every
 module imported afterwards, which is what a reload compares against.
 
-The logic lives in the C extension ``hotswap._core``; this package only
-re-exports it.  See docs/api.md for the full contract.
+The logic lives in the C extension ``hotswap._core``; this package
+re-exports it, with the policy of live reloading (hooks, ``last_report``,
+the exit and fork handlers of ``watch()``) from ``hotswap._live``.  See
+docs/api.md for the full contract.
 """
+# _live first: it computes the excluded directories before the core's
+# import hook is installed.
+from ._live import (
+    after_reload,
+    before_reload,
+    last_report,
+    remove_hook,
+    watch,
+)
 from ._core import (
     Change,
     ModuleResult,
     ReloadError,
     Report,
-    after_reload,
-    before_reload,
-    last_report,
     patch,
     poll,
     reload,
-    remove_hook,
     route_importlib,
     snapshot,
     track,
     tracked,
     untrack,
     unwatch,
-    watch,
     watching,
 )
 

@@ -19,6 +19,7 @@ import time
 import types
 
 import hotswap
+from hotswap._live import excluded_dirs
 
 __all__ = ["UsageError", "exit_code", "run", "strip_frames"]
 
@@ -55,9 +56,11 @@ def _snapshot_source(mod, filename):
         hotswap.snapshot(mod)
     finally:
         mod.__spec__ = spec
-    snap = getattr(hotswap._core, "snapshots", {}).get("__main__")
+    snap = hotswap._core.snapshots.get("__main__")
     if snap is not None:
         return snap.source
+    # a script whose name does not end in .py: the core snapshots source
+    # files only, and the program runs what is on disk
     with io.open_code(filename) as f:
         return f.read()
 
@@ -108,29 +111,10 @@ def _prepare_module(name):
     return spec, root
 
 
-def _installed_dirs():
-    """The stdlib and site-packages directories (real paths)."""
-    import site
-    import sysconfig
-    dirs = set()
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        p = sysconfig.get_paths().get(key)
-        if p:
-            dirs.add(p)
-    try:
-        dirs.update(site.getsitepackages())
-    except AttributeError:  # an old virtualenv's site module
-        pass
-    user = getattr(site, "getusersitepackages", lambda: None)()
-    if user:
-        dirs.add(user)
-    return {os.path.realpath(d) for d in dirs if d}
-
-
 def _installed(path):
     """True when ``path`` lies in the stdlib or a site-packages dir."""
     path = os.path.realpath(path)
-    for d in _installed_dirs():
+    for d in excluded_dirs():
         if path == d or path.startswith(d.rstrip(os.sep) + os.sep):
             return True
     return False

@@ -24,9 +24,8 @@ belongs to the program):
                    ``-m gunicorn``, ``-m pytest``), the current directory,
                    which is ``sys.path[0]``: the user's project.  The
                    program's ``__main__`` is always tracked.
-  --exclude GLOB   do not reload files matching GLOB (repeatable).  Passed to
-                   the watcher; needs a core whose ``watch()`` accepts
-                   ``exclude`` (a warning says so otherwise).
+  --exclude GLOB   do not reload files matching GLOB (repeatable; the
+                   watcher's ``exclude``).
   --poll           stat the files instead of using inotify.
   --debounce S     coalesce bursts of saves for S seconds (default 0.05).
   --partial        apply what can be applied of a save whose class edits
@@ -103,8 +102,7 @@ def _run_parser():
                    help="track and watch DIR (repeatable; default: the "
                         "program's directory)")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
-                   help="do not reload files matching GLOB (repeatable; "
-                        "needs watcher support for exclude)")
+                   help="do not reload files matching GLOB (repeatable)")
     p.add_argument("--poll", action="store_true",
                    help="poll file stats instead of inotify")
     p.add_argument("--debounce", type=float, default=0.05, metavar="SECONDS",

@@ -293,7 +293,7 @@ class Output:
             return
         error, message = self._failure or (None, None)
         self._failure = None
-        error = getattr(report, "error", None) or error
+        error = report.error or error
         self._failed(report, error, message)
 
     def _applied(self, report):

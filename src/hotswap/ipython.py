@@ -36,52 +36,15 @@ The ``%hotswap`` magic:
 """
 import os
 import sys
-import sysconfig
 
 import hotswap
+from hotswap._live import excluded_dirs
 
 __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
 
-def _excluded_dirs():
-    dirs = set()
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        try:
-            d = sysconfig.get_path(key)
-        except KeyError:
-            continue
-        if d:
-            dirs.add(os.path.realpath(d))
-    for p in sys.path:
-        if p and os.path.basename(p) in ("site-packages", "dist-packages"):
-            dirs.add(os.path.realpath(p))
-    return tuple(dirs)
-
-
 def _under(path, dirs):
     return any(path == d or path.startswith(d + os.sep) for d in dirs)
-
-
-def _is_source(module):
-    file = getattr(module, "__file__", None)
-    return isinstance(file, str) and file.endswith((".py", ".pyw"))
-
-
-def _reload_tracked():
-    """``hotswap.reload()``, minus tracked modules that are not source.
-
-    A tracked directory may hold C extensions (a project's own, or
-    hotswap's when working in its checkout); ``reload()`` refuses the whole
-    batch for them (HS505), so the source modules are then named instead
-    (unchanged ones are no-ops).
-    """
-    try:
-        return hotswap.reload()
-    except hotswap.ReloadError as exc:
-        if getattr(exc, "code", None) != "HS505":
-            raise
-    names = [n for n in hotswap.tracked() if _is_source(sys.modules.get(n))]
-    return hotswap.reload(*names)
 
 
 class Reloader:
@@ -94,7 +57,7 @@ class Reloader:
         self.last_report = None
         self.last_error = None
         self.known = set(sys.modules)
-        self.excluded = _excluded_dirs()
+        self.excluded = excluded_dirs()
         self.cwd = os.getcwd()
         hotswap.track(self.cwd)
 
@@ -103,7 +66,7 @@ class Reloader:
         if not self.enabled:
             return
         try:
-            report = _reload_tracked()
+            report = hotswap.reload()
         except hotswap.ReloadError as exc:
             self.last_error = exc
             self.last_report = exc.report

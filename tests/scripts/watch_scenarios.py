@@ -196,6 +196,46 @@ elif SCENARIO == "hooks":
         fail(f"hooks saw {seen}")
     hotswap.remove_hook(after)
 
+elif SCENARIO == "hooks_failing_and_last_report":
+    # hotswap._live: a hook that raises is an event, the other hooks and
+    # the reload go on; last_report() is the last batch's Report, the failed
+    # one's too; remove_hook() takes a hook out of both lists
+    events, seen = [], []
+
+    def broken(names):
+        raise ValueError("broken hook")
+    hotswap.before_reload(broken)
+    hotswap.after_reload(broken)
+    hotswap.after_reload(lambda report: seen.append(report))
+    hotswap._core.set_log_sink(events.append)
+    if hotswap.last_report() is not None:
+        fail("a last report before any batch")
+    hotswap.watch(ROOT, debounce=0.02, mode="queued")
+
+    def poll_after(text):
+        write(MOD, text)
+        busy_until(lambda: hotswap.watching()["pending"] > 0, timeout=3)
+        return hotswap.poll()
+    report = poll_after(version(21))
+    if f() != 21 or report is None or not report.ok:
+        fail(f"the reload did not apply past a broken hook: {report}")
+    failed = [e for e in events if e["event"] == "hook_failed"]
+    if ([e["hook"] for e in failed] != [broken, broken]
+            or not all(isinstance(e["error"], ValueError) for e in failed)):
+        fail(f"hook_failed events: {events}")
+    if seen != [report] or hotswap.last_report() is not report:
+        fail(f"after hooks / last_report: {seen} {hotswap.last_report()}")
+    hotswap.remove_hook(broken)
+    events.clear()
+    report = poll_after(version(22) + "def broken(:\n")
+    if f() != 21 or report is None or report.ok:
+        fail(f"a broken save applied: {report}")
+    if [e["event"] for e in events] != ["failed"]:
+        fail(f"events after remove_hook: {events}")
+    if hotswap.last_report() is not report or seen[-1] is not report:
+        fail("the failed batch's report is not the last one")
+    hotswap._core.set_log_sink(None)
+
 elif SCENARIO == "unwatch":
     hotswap.watch(ROOT, debounce=0.02)
     hotswap.unwatch()
