@@ -10,26 +10,29 @@
  * classes_int.h); what it uses from classes.c is hs_class_*.
  */
 #include "classes_int.h"
+#include "errors.h"
 #include "funcs.h"
 #include "internals.h"
 #include "report.h"
 
 #include <string.h>
 
+/* ABCMeta's test, `getattr(v, "__isabstractmethod__", False)`: only an
+ * AttributeError means "no"; any other error fails class creation in a
+ * fresh import, and here.  1 / 0 / -1. */
 static int
 is_abstract(PyObject *v)
 {
     PyObject *flag = NULL;
-    if (v == NULL
-        || PyObject_GetOptionalAttrString(v, "__isabstractmethod__", &flag)
-               < 0)
-    {
-        PyErr_Clear();
+    if (v == NULL) {
         return 0;
     }
-    int r = flag != NULL && PyObject_IsTrue(flag) == 1;
-    Py_XDECREF(flag);
-    PyErr_Clear();
+    if (PyObject_GetOptionalAttrString(v, "__isabstractmethod__", &flag) <= 0)
+    {
+        return flag == NULL && PyErr_Occurred() ? -1 : 0;
+    }
+    int r = PyObject_IsTrue(flag);
+    Py_DECREF(flag);
     return r;
 }
 
@@ -71,8 +74,9 @@ hs_cls_recompute_abstract(HsTxn *txn, PyObject *klass)
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *pair = PyList_GET_ITEM(items, i);
-        if (is_abstract(PyTuple_GET_ITEM(pair, 1))
-            && PySet_Add(names, PyTuple_GET_ITEM(pair, 0)) < 0)
+        int abstract = is_abstract(PyTuple_GET_ITEM(pair, 1));
+        if (abstract < 0
+            || (abstract && PySet_Add(names, PyTuple_GET_ITEM(pair, 0)) < 0))
         {
             goto done;
         }
@@ -89,10 +93,10 @@ hs_cls_recompute_abstract(HsTxn *txn, PyObject *klass)
         Py_XDECREF(inherited);
         while (it != NULL && (n = PyIter_Next(it)) != NULL) {
             PyObject *v = NULL;
-            if (PyObject_GetOptionalAttr(klass, n, &v) < 0) {
-                PyErr_Clear();
-            }
-            int r = is_abstract(v) ? PySet_Add(names, n) : 0;
+            int r = PyObject_GetOptionalAttr(klass, n, &v) < 0
+                        ? -1
+                        : is_abstract(v);
+            r = r > 0 ? PySet_Add(names, n) : r;
             Py_XDECREF(v);
             Py_DECREF(n);
             if (r < 0) {
@@ -110,11 +114,16 @@ hs_cls_recompute_abstract(HsTxn *txn, PyObject *klass)
     if (fs == NULL || key == NULL) {
         goto done;
     }
-    PyObject *cur = PyObject_GetAttr(klass, key);
-    int same = cur != NULL && PyObject_RichCompareBool(cur, fs, Py_EQ) == 1;
+    PyObject *cur = NULL;
+    if (PyObject_GetOptionalAttr(klass, key, &cur) < 0) {
+        goto done;
+    }
+    int same = cur != NULL ? PyObject_RichCompareBool(cur, fs, Py_EQ) : 0;
     Py_XDECREF(cur);
-    PyErr_Clear();
-    result = same ? 0 : hs_txn_setattr(txn, klass, key, fs);
+    if (same < 0 && hs_err_clear_unless_fatal() < 0) {
+        goto done; /* else: incomparable, so set */
+    }
+    result = same == 1 ? 0 : hs_txn_setattr(txn, klass, key, fs);
 done:
     Py_XDECREF(names);
     Py_XDECREF(d);
@@ -201,19 +210,16 @@ field_start_value(PyObject *field)
  * get their default or factory value, removed ones are dropped, then the
  * class's __hotswap_migrate__(self, added, removed) runs (removed: a dict
  * of the dropped values).  One walk of the GC-tracked objects.  `fields`:
- * the new dataclass fields (a dict name -> Field) or NULL.  Sets
- * cx->migrated. */
-static Py_ssize_t migrated_count;
-
-int
+ * the new dataclass fields (a dict name -> Field) or NULL.  Return the
+ * number of instances migrated, or -1. */
+Py_ssize_t
 hs_cls_migrate_instances(Ctx *cx, PyObject *old_names, PyObject *new_names,
                          PyObject *fields)
 {
     PyObject *added = names_minus(new_names, old_names);
     PyObject *removed = added ? names_minus(old_names, new_names) : NULL;
     PyObject *hook = NULL, *objs = NULL, *gc = NULL, *added_t = NULL;
-    int result = -1;
-    migrated_count = 0;
+    Py_ssize_t result = -1, migrated = 0;
     if (removed == NULL) {
         goto done;
     }
@@ -242,6 +248,9 @@ hs_cls_migrate_instances(Ctx *cx, PyObject *old_names, PyObject *new_names,
         }
         PyObject *dict = PyObject_GenericGetDict(o, NULL);
         if (dict == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                goto done;
+            }
             PyErr_Clear(); /* no __dict__: nothing of ours to migrate */
             continue;
         }
@@ -289,9 +298,9 @@ hs_cls_migrate_instances(Ctx *cx, PyObject *old_names, PyObject *new_names,
         if (r < 0) {
             goto done;
         }
-        migrated_count++;
+        migrated++;
     }
-    result = 0;
+    result = migrated;
 done:
     Py_XDECREF(added);
     Py_XDECREF(removed);
@@ -478,7 +487,9 @@ dataclass_call(Ctx *cx, PyObject *deco)
         if (ln == NULL
             || PyObject_SetAttrString(exc, "hotswap_lineno", ln) < 0)
         {
-            PyErr_Clear(); /* then the error names the file only */
+            /* swallow: the user's error (exc) is raised in any case; it
+             * then names the file only */
+            PyErr_Clear();
         }
         Py_XDECREF(ln);
         PyErr_SetRaisedException(exc);
@@ -509,12 +520,15 @@ dataclass_migrate_report(Ctx *cx, PyObject *old_fields)
     PyObject *fields = NULL, *new_names = NULL, *old_names = NULL;
     PyObject *plus = NULL, *minus = NULL;
     int result = -1;
+    Py_ssize_t migrated = -1;
     fields = PyObject_GetAttr(cx->klass, cx->job->dunders->dataclass_fields);
-    new_names = fields ? PyDict_Keys(fields) : NULL;
-    old_names = new_names ? PyDict_Keys(old_fields) : NULL;
-    if (old_names == NULL
-        || hs_cls_migrate_instances(cx, old_names, new_names, fields) < 0)
+    if (fields == NULL || (new_names = PyDict_Keys(fields)) == NULL
+        || (old_names = PyDict_Keys(old_fields)) == NULL)
     {
+        goto done;
+    }
+    migrated = hs_cls_migrate_instances(cx, old_names, new_names, fields);
+    if (migrated < 0) {
         goto done;
     }
     plus = names_minus(new_names, old_names);
@@ -527,7 +541,7 @@ dataclass_migrate_report(Ctx *cx, PyObject *old_fields)
                            "dataclass fields changed (added %S, removed %S); "
                            "@dataclass ran again on the live class; %zd "
                            "instances migrated",
-                           plus, minus, migrated_count);
+                           plus, minus, migrated);
 done:
     Py_XDECREF(fields);
     Py_XDECREF(new_names);
@@ -569,7 +583,8 @@ done:
 
 /* CPython sorts the slot names into the layout (type_new), so __slots__
  * written in another order, or as a list instead of a tuple, is the same
- * instance layout: not a layout change. */
+ * instance layout: not a layout change.  1 / 0 (also: not comparable
+ * names) / -1 (a fatal error, errors.h). */
 int
 hs_cls_same_slot_names(PyObject *a, PyObject *b)
 {
@@ -590,7 +605,10 @@ hs_cls_same_slot_names(PyObject *a, PyObject *b)
             r = PyObject_RichCompareBool(la, lb, Py_EQ) == 1;
         }
     }
-    PyErr_Clear();
+    if (PyErr_Occurred()) {
+        /* slots that are no sequence of sortable names: not the same */
+        r = hs_err_clear_unless_fatal() < 0 ? -1 : 0;
+    }
     Py_XDECREF(la);
     Py_XDECREF(lb);
     return r;
@@ -623,7 +641,10 @@ enum_compare_members(PyObject *members, PyObject *new_map, PyObject *added,
         Py_XDECREF(a);
         Py_XDECREF(b);
         if (same < 0) {
-            PyErr_Clear();
+            /* a value without _value_, or one whose __eq__ raises: changed */
+            if (hs_err_clear_unless_fatal() < 0) {
+                return -1;
+            }
             same = 0;
         }
         if (!same) {
@@ -660,10 +681,13 @@ enum_add_member(Ctx *cx, PyObject *members, PyObject *new_map, PyObject *n,
     if (m == NULL) {
         return -1;
     }
-    PyObject *mname = PyObject_GetAttrString(m, "_name_");
-    int is_alias = mname != NULL && PyUnicode_Compare(mname, n) != 0;
+    PyObject *mname = NULL;
+    if (PyObject_GetOptionalAttrString(m, "_name_", &mname) < 0) {
+        return -1;
+    }
+    int is_alias = mname != NULL && PyUnicode_Check(mname)
+                   && PyUnicode_Compare(mname, n) != 0;
     Py_XDECREF(mname);
-    PyErr_Clear();
     if (!is_alias) {
         if (PyObject_GenericSetAttr(m, cx->job->dunders->class_, klass) < 0
             || PyList_Append(maps->names, n) < 0)
@@ -833,10 +857,10 @@ hs_cls_namedtuple_fields_changed(PyObject *klass, PyObject *shadow)
         Py_XDECREF(of);
         return -1;
     }
-    int r = of != NULL && nf != NULL && !hs_class_values_equal(of, nf);
+    int same = of != NULL && nf != NULL ? hs_class_values_equal(of, nf) : 1;
     Py_XDECREF(of);
     Py_XDECREF(nf);
-    return r;
+    return same < 0 ? -1 : !same;
 }
 
 /* Data typing's metaclasses derive from a class body, taken from the
@@ -865,9 +889,8 @@ hs_cls_sync_typing_data(Ctx *cx, PyObject *shadow)
         int r = hs_class_own_member(shadow, key, &nv);
         if (r == 1) {
             r = hs_class_own_member(cx->klass, key, &ov);
-            if (r >= 0 && !hs_class_values_equal(ov, nv)) {
-                r = hs_txn_setattr(cx->txn, cx->klass, key, nv);
-            }
+            int same = r >= 0 ? hs_class_values_equal(ov, nv) : -1;
+            r = same ? same : hs_txn_setattr(cx->txn, cx->klass, key, nv);
         }
         Py_XDECREF(nv);
         Py_XDECREF(ov);
@@ -892,8 +915,7 @@ hs_cls_init_subclass_changed(Ctx *cx, PyObject *code_before)
     PyObject *f = hs_func_find(v, cx->job->dict, NULL);
     Py_DECREF(v);
     if (f == NULL) {
-        PyErr_Clear();
-        return 0;
+        return PyErr_Occurred() ? -1 : 0; /* no function in it */
     }
     int changed = PyFunction_GET_CODE(f) != code_before;
     Py_DECREF(f);

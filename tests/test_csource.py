@@ -86,7 +86,8 @@ def test_every_file_says_what_it_owns():
 # The pipeline, upstream first (docs/architecture.md, "One reload, as data
 # flowing through").  Layer 0 is shared infrastructure every stage may use.
 LAYERS = [
-    {"compat.h", "dunders.h", "state.h", "internals.h", "txn.h", "job.h",
+    {"compat.h", "dunders.h", "errors.h", "state.h", "internals.h", "txn.h",
+     "job.h",
      "report.h", "code.h",
      "source.h", "track.h"},                        # shared records
     {"plan.h", "compound.h"},                       # PLAN
