@@ -442,7 +442,11 @@ dataclass_drop_generated(Ctx *cx, PyObject *ns)
         "__setstate__", "__replace__",    NULL,
     };
     for (int i = 0; generated[i] != NULL; i++) {
-        if (PyMapping_HasKeyString(ns, generated[i])) {
+        int in_ns = PyMapping_HasKeyStringWithError(ns, generated[i]);
+        if (in_ns != 0) {
+            if (in_ns < 0) {
+                return -1;
+            }
             continue;
         }
         PyObject *key = PyUnicode_FromString(generated[i]), *cur = NULL;
@@ -695,15 +699,17 @@ enum_add_member(Ctx *cx, PyObject *members, PyObject *new_map, PyObject *n,
             return -1;
         }
         PyObject *val = PyObject_GetAttrString(m, "_value_");
-        if (val == NULL
-            || (PyDict_SetItem(maps->v2m, val, m) < 0
-                && !PyErr_ExceptionMatches(PyExc_TypeError)))
-        {
-            Py_XDECREF(val);
+        if (val == NULL) {
             return -1;
         }
-        PyErr_Clear(); /* an unhashable value: found by scanning */
+        int r = PyDict_SetItem(maps->v2m, val, m);
         Py_DECREF(val);
+        if (r < 0) {
+            if (!PyErr_ExceptionMatches(PyExc_TypeError)) {
+                return -1;
+            }
+            PyErr_Clear(); /* an unhashable value: found by scanning */
+        }
     }
     else {
         /* an alias of an existing member: point at the live one */
@@ -1225,9 +1231,15 @@ hs_cls_sync_annotations(Ctx *cx, PyObject *ns)
         goto done;
     }
     Py_CLEAR(v);
-    int declares = PyMapping_HasKeyString(ns, "__annotations__")
-                   || PyMapping_HasKeyString(ns, "__annotate_func__")
-                   || PyMapping_HasKeyString(ns, "__annotate__");
+    static const char *const declared[] = {
+        "__annotations__", "__annotate_func__", "__annotate__", NULL};
+    int declares = 0;
+    for (int i = 0; declares == 0 && declared[i] != NULL; i++) {
+        declares = PyMapping_HasKeyStringWithError(ns, declared[i]);
+    }
+    if (declares < 0) {
+        goto done;
+    }
     if (!declares) {
         Py_SETREF(key, PyUnicode_FromString("__annotate_func__"));
         r = key ? hs_class_own_member(cx->klass, key, &v) : -1;

@@ -279,8 +279,10 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
         goto done;
     }
     PyObject *cur = PyTuple_GET_ITEM(consts, k);
-    if (!PyLong_CheckExact(cur) || PyLong_AsLong(cur) != old) {
-        PyErr_Clear();
+    int overflow = 0; /* an exact int: no error, only overflow */
+    if (!PyLong_CheckExact(cur) || PyLong_AsLongAndOverflow(cur, &overflow) != old
+        || overflow)
+    {
         goto done;
     }
     for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
@@ -603,9 +605,11 @@ hs_code_star_imports(PyObject *code, PyObject *list)
             && (Py_ssize_t)arg < PyTuple_GET_SIZE(co_consts))
         {
             PyObject *c = PyTuple_GET_ITEM(co_consts, arg);
-            value = PyLong_CheckExact(c) ? PyLong_AsLong(c) : -1;
-            if (value == -1 && PyErr_Occurred()) {
-                PyErr_Clear();
+            int overflow = 0; /* an exact int: no error, only overflow */
+            value = PyLong_CheckExact(c) ? PyLong_AsLongAndOverflow(c, &overflow)
+                                         : -1;
+            if (overflow) {
+                value = -1;
             }
         }
 #if HS_HAVE_LOAD_SMALL_INT
@@ -673,7 +677,10 @@ hs_code_loaded_names(PyObject *code, PyObject *names)
             const char *s = name ? PyUnicode_AsUTF8(name) : NULL;
             run_now = s != NULL && s[0] == '<' && strcmp(s, "<lambda>") != 0;
             Py_XDECREF(name);
-            PyErr_Clear();
+            if (s == NULL) {
+                r = -1; /* a code object's name: only a MemoryError */
+                break;
+            }
         }
         if (run_now) {
             r = hs_code_loaded_names(c, names);

@@ -232,6 +232,22 @@ PyUnicode_EqualToUTF8(PyObject *u, const char *s)
 }
 #endif
 
+/* PyDict_GetItemStringRef: 3.13.  1 found (new ref), 0 absent, -1 error. */
+#if PY_VERSION_HEX < 0x030D0000
+static inline int
+PyDict_GetItemStringRef(PyObject *d, const char *key, PyObject **result)
+{
+    PyObject *k = PyUnicode_FromString(key);
+    if (k == NULL) {
+        *result = NULL;
+        return -1;
+    }
+    int r = PyDict_GetItemRef(d, k, result);
+    Py_DECREF(k);
+    return r;
+}
+#endif
+
 /* PyWeakref_GetRef: 3.13 (PyWeakref_GetObject is deprecated there).
  * 1 alive (new reference), 0 dead, -1 error. */
 #if PY_VERSION_HEX < 0x030D0000
@@ -422,7 +438,7 @@ static inline void
 PyErr_SetRaisedException(PyObject *exc)
 {
     if (exc == NULL) {
-        PyErr_Clear();
+        PyErr_Clear(); /* swallow: the real API's contract (NULL clears) */
         return;
     }
     PyErr_Restore(Py_NewRef(Py_TYPE(exc)), exc, PyException_GetTraceback(exc));

@@ -17,6 +17,7 @@
  *   call-specialised again).
  */
 #include "funcs.h"
+#include "errors.h"
 #include "internals.h"
 
 #include <string.h>
@@ -111,7 +112,9 @@ find_in(PyObject *obj, PyObject *globals, PyObject *name, int depth,
         PyObject *v = NULL;
         if (PyObject_GetOptionalAttrString(obj, links[i], &v) < 0) {
             /* a wrapper whose attribute access fails is not ours */
-            PyErr_Clear();
+            if (hs_err_clear_unless_fatal() < 0) {
+                return NULL;
+            }
             continue;
         }
         if (v == NULL) {
@@ -457,8 +460,9 @@ hs_func_clear_cache(PyObject *obj)
                 && PyObject_GetOptionalAttrString(cur, "__wrapped__", &next)
                        < 0))
         {
-            PyErr_Clear();
-            next = NULL;
+            /* a wrapper whose attribute access fails: the chain ends */
+            Py_DECREF(cur);
+            return hs_err_clear_unless_fatal();
         }
         Py_DECREF(cur);
         cur = next;
@@ -472,8 +476,8 @@ clear_one_cache(PyObject *obj)
 {
     PyObject *clear = NULL;
     if (PyObject_GetOptionalAttrString(obj, "cache_clear", &clear) < 0) {
-        PyErr_Clear();
-        return 0;
+        /* a wrapper whose attribute access fails: no cache of ours */
+        return hs_err_clear_unless_fatal();
     }
     if (clear == NULL) {
         return 0;
@@ -588,7 +592,8 @@ index_of(PyObject *names, PyObject *name)
  * reused: the weak reference tells) and pruned at the next write. */
 static PyObject *spare_cells = NULL;
 
-/* The cell `name` that `func` lost earlier, borrowed, or NULL. */
+/* The cell `name` that `func` lost earlier, borrowed, or NULL (with an
+ * exception on an error). */
 static PyObject *
 spare_cell(PyObject *func, PyObject *name)
 {
@@ -597,29 +602,22 @@ spare_cell(PyObject *func, PyObject *name)
     }
     PyObject *key = PyLong_FromVoidPtr(func);
     if (key == NULL) {
-        PyErr_Clear();
         return NULL;
     }
     PyObject *entry = PyDict_GetItemWithError(spare_cells, key);
     Py_DECREF(key);
     if (entry == NULL) {
-        PyErr_Clear();
         return NULL;
     }
     PyObject *f = NULL;
     if (PyWeakref_GetRef(PyTuple_GET_ITEM(entry, 0), &f) <= 0) {
-        PyErr_Clear();
-        return NULL;
+        return NULL; /* dead: no error */
     }
     Py_DECREF(f); /* only compared */
     if (f != func) {
         return NULL;
     }
-    PyObject *cell = PyDict_GetItemWithError(PyTuple_GET_ITEM(entry, 1), name);
-    if (cell == NULL) {
-        PyErr_Clear();
-    }
-    return cell;
+    return PyDict_GetItemWithError(PyTuple_GET_ITEM(entry, 1), name);
 }
 
 /* Remember the cells of `func`'s closure that `new_code` does not use.
@@ -769,6 +767,10 @@ closure_for(PyObject *old, PyObject *new_code, PyObject *new_func,
         else if ((cell = spare_cell(old, name)) != NULL) {
             /* its own cell, from before an edit stopped using it */
         }
+        else if (PyErr_Occurred()) {
+            Py_CLEAR(result);
+            goto done;
+        }
         else if (fn_names != NULL && new_cells != NULL) {
             j = index_of(fn_names, name);
             if (j >= 0) {
@@ -833,8 +835,7 @@ attr_differs(PyObject *a, PyObject *b, const char *name, PyObject **bval)
         }
         else {
             /* incomparable values (e.g. arrays): treat as changed */
-            PyErr_Clear();
-            r = 1;
+            r = hs_err_clear_unless_fatal() < 0 ? -1 : 1;
         }
     }
     Py_XDECREF(x);
@@ -892,11 +893,10 @@ patch_annotate(HsTxn *txn, PyObject *of, PyObject *nf, int *changed,
             int eq = (a == NULL || b == NULL)
                          ? 0
                          : PyObject_RichCompareBool(a, b, Py_EQ);
-            if (eq < 0) {
-                PyErr_Clear(); /* incomparable values: changed */
-                eq = 0;
+            if (eq < 0 && hs_err_clear_unless_fatal() < 0) {
+                goto done; /* else incomparable values: changed */
             }
-            differs = !eq;
+            differs = eq != 1;
         }
     }
     if (!differs) {
@@ -950,8 +950,8 @@ own_doc_unchanged(PyObject *old_code, PyObject *globals, PyObject *doc)
     int r = od == nd ? 1 : PyObject_RichCompareBool(od, nd, Py_EQ);
     Py_DECREF(od);
     if (r < 0) {
-        PyErr_Clear();
-        r = 0;
+        /* a doc whose __eq__ raises: changed */
+        return hs_err_clear_unless_fatal();
     }
     return r;
 }
@@ -1051,6 +1051,9 @@ hs_func_alias(HsTxn *txn, PyObject *func, PyObject *code, PyObject *wrapper)
     if (wrapper != NULL && wrapper != func) {
         wref = PyWeakref_NewRef(wrapper, NULL);
         if (wref == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_TypeError)) {
+                goto done;
+            }
             PyErr_Clear(); /* not weakly referenceable: no cache to clear */
         }
     }
@@ -1225,8 +1228,9 @@ pair_shifted(PyObject *old, PyObject *shifted, PyObject *nested)
             continue;
         }
         PyObject *b = PyTuple_GET_ITEM(nc, i);
-        if (has_live_instances(a)) {
-            r = add_pair(nested, a, b);
+        int live = has_live_instances(a);
+        if (live != 0) {
+            r = live < 0 ? -1 : add_pair(nested, a, b);
         }
         if (r == 0) {
             r = pair_shifted(a, b, nested);
@@ -1276,17 +1280,16 @@ hs_func_shift_held(HsTxn *txn, PyObject *obj, const HsHeldQuery *q, int delta,
 }
 
 /* A class body compiled inside a function (no CO_NESTED flag: its
- * qualified name goes through `<locals>`).  1 / 0 (errors cleared). */
+ * qualified name goes through `<locals>`).  1 / 0 / -1. */
 static int
 class_body_in_function(PyObject *code)
 {
     PyObject *qual = PyObject_GetAttrString(code, "co_qualname");
     const char *s =
         qual && PyUnicode_Check(qual) ? PyUnicode_AsUTF8(qual) : NULL;
-    int r = s != NULL && strstr(s, "<locals>") != NULL;
+    int r = s != NULL ? strstr(s, "<locals>") != NULL : -1;
     Py_XDECREF(qual);
-    PyErr_Clear();
-    return r;
+    return r; /* a code object's name: an error is a MemoryError */
 }
 
 static int
@@ -1297,20 +1300,16 @@ has_live_instances(PyObject *code)
      * classes a function made keep the body's first line
      * (__firstlineno__): hs_func_patch_live moves it */
     if (!(hs_code_flags(code) & CO_OPTIMIZED)) {
-        return HS_HAVE_CLASS_FIRSTLINENO && class_body_in_function(code);
+        return HS_HAVE_CLASS_FIRSTLINENO ? class_body_in_function(code) : 0;
     }
     PyObject *name = PyObject_GetAttrString(code, "co_name");
-    if (name == NULL) {
-        PyErr_Clear();
-        return 1;
-    }
-    const char *s = PyUnicode_AsUTF8(name);
-    int r =
-        s == NULL
-        || !(strcmp(s, "<listcomp>") == 0 || strcmp(s, "<setcomp>") == 0
-             || strcmp(s, "<dictcomp>") == 0 || strcmp(s, "<genexpr>") == 0);
-    PyErr_Clear();
-    Py_DECREF(name);
+    const char *s = name ? PyUnicode_AsUTF8(name) : NULL;
+    int r = s == NULL ? -1 /* a code object's name: a MemoryError */
+                      : !(strcmp(s, "<listcomp>") == 0
+                          || strcmp(s, "<setcomp>") == 0
+                          || strcmp(s, "<dictcomp>") == 0
+                          || strcmp(s, "<genexpr>") == 0);
+    Py_XDECREF(name);
     return r;
 }
 
@@ -1377,8 +1376,8 @@ hs_code_pair_nested(PyObject *old_code, PyObject *new_code, PyObject *nested)
              * before must take that very object (hs_func_patch_live), or
              * the next edit, which pairs the new object, misses them */
             int same = hs_code_equal(a, b, 1);
-            if (same < 0
-                || (has_live_instances(a) && add_pair(nested, a, b) < 0)
+            int live = same < 0 ? -1 : has_live_instances(a);
+            if (live < 0 || (live && add_pair(nested, a, b) < 0)
                 || hs_code_pair_nested(a, b, nested) < 0)
             {
                 Py_DECREF(an);
@@ -1555,11 +1554,11 @@ move_class_made_in_function(HsTxn *txn, PyObject *klass, PyObject *bodies)
         return 0;
     }
     PyObject *d = PyObject_GenericGetDict(klass, NULL);
-    if (d == NULL) {
-        PyErr_Clear();
-        return 0;
+    PyObject *line = NULL; /* strong: __qualname__ may run a metaclass's code */
+    if (d == NULL || PyDict_GetItemStringRef(d, "__firstlineno__", &line) < 0) {
+        Py_XDECREF(d);
+        return -1;
     }
-    PyObject *line = PyDict_GetItemString(d, "__firstlineno__"); /* borrowed */
     int r = 0;
     if (line != NULL && PyLong_CheckExact(line)) {
         PyObject *q = PyObject_GetAttrString(klass, "__qualname__");
@@ -1570,12 +1569,13 @@ move_class_made_in_function(HsTxn *txn, PyObject *klass, PyObject *bodies)
             r = name ? hs_txn_setattr(txn, klass, name, nv) : -1;
             Py_XDECREF(name);
         }
-        else {
-            PyErr_Clear();
+        else if (PyErr_Occurred()) {
+            r = -1; /* else: not made by one of `bodies` */
         }
         Py_XDECREF(q);
         Py_XDECREF(key);
     }
+    Py_XDECREF(line);
     Py_DECREF(d);
     return r;
 }

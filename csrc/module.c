@@ -6,6 +6,7 @@
  * Everything here parses arguments and hands over to reload.c / track.c.
  */
 #include "compat.h"
+#include "errors.h"
 
 #include <string.h>
 #include "patch.h"
@@ -245,8 +246,10 @@ core_untrack(PyObject *module, PyObject *args)
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
         PyObject *t = PyTuple_GET_ITEM(args, i);
         PyObject *dir = as_directory(t);
-        if (dir == NULL && PyErr_Occurred()) {
-            PyErr_Clear(); /* a directory that is gone: match the text */
+        if (dir == NULL && PyErr_Occurred()
+            && hs_err_clear_unless_fatal() < 0)
+        {
+            return NULL; /* else a directory that is gone: match the text */
         }
         PyDict_Clear(st->tracked_cache);
         int r = list_remove_equal(dir ? st->roots : st->names, dir ? dir : t);

@@ -14,6 +14,7 @@
  * reload compiles the whole file instead.
  */
 #include "source.h"
+#include "errors.h"
 
 #include <errno.h>
 #include <string.h>
@@ -643,21 +644,26 @@ hs_scan(const char *text, Py_ssize_t from, Py_ssize_t to, int first_line,
 /* ------------------------------------------------------------------ */
 /* reading and decoding                                                */
 
+/* Does the str end with the ASCII `suffix`?  Compared code point by code
+ * point: no UTF-8 copy, so nothing can fail. */
 static int
 has_suffix(PyObject *str, const char *suffix)
 {
-    Py_ssize_t n;
-    const char *s = PyUnicode_AsUTF8AndSize(str, &n);
-    if (s == NULL) {
-        PyErr_Clear();
-        return 0;
-    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(str);
     Py_ssize_t m = (Py_ssize_t)strlen(suffix);
-    return n >= m && memcmp(s + n - m, suffix, m) == 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        if (n < m
+            || PyUnicode_READ_CHAR(str, n - m + i)
+                   != (Py_UCS4)(unsigned char)suffix[i])
+        {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* A frozen module may carry the __file__ of the source it was frozen
- * from, but its code does not come from that file. */
+ * from, but its code does not come from that file.  1 / 0 / -1. */
 static int
 is_frozen(PyObject *module)
 {
@@ -670,7 +676,10 @@ is_frozen(PyObject *module)
     {
         r = PyUnicode_CompareWithASCIIString(origin, "frozen") == 0;
     }
-    PyErr_Clear();
+    if (PyErr_Occurred()) {
+        /* a module or spec __getattr__ that fails: not frozen */
+        r = hs_err_clear_unless_fatal();
+    }
     Py_XDECREF(spec);
     Py_XDECREF(origin);
     return r;
@@ -732,7 +741,11 @@ hs_source_filename(PyObject *module)
                      name);
         goto error;
     }
-    if (is_frozen(module)) {
+    int frozen = is_frozen(module);
+    if (frozen < 0) {
+        goto error;
+    }
+    if (frozen) {
         PyErr_Format(PyExc_ImportError,
                      "module %R is frozen into the interpreter; its code "
                      "does not come from %U",
@@ -805,10 +818,12 @@ read_bytes(PyObject *module, PyObject *filename)
             goto done;
         }
     }
-    if (loader != NULL && loader != Py_None
-        && PyObject_HasAttrString(loader, "get_data"))
-    {
-        data = PyObject_CallMethod(loader, "get_data", "O", filename);
+    int has = loader != NULL && loader != Py_None
+                  ? PyObject_HasAttrStringWithError(loader, "get_data")
+                  : 0;
+    if (has != 0) {
+        data = has > 0 ? PyObject_CallMethod(loader, "get_data", "O", filename)
+                       : NULL;
         goto done;
     }
     io = PyImport_ImportModule("io");

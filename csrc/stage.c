@@ -23,6 +23,7 @@
  */
 #include "stage.h"
 #include "code.h"
+#include "errors.h"
 #include "classes.h"
 #include "plan.h"
 #include "internals.h"
@@ -138,8 +139,7 @@ with_decorator_lines(HsJob *job, const char *text, HsChunk *c, PyObject **code)
     full =
         hs_code_compile_range(job, text, c->start, c->end, c->line, c->start);
     if (full == NULL) {
-        PyErr_Clear();
-        return 0;
+        return hs_err_clear_unless_fatal(); /* (does not compile alone) */
     }
     name = hs_plan_chunk_name(text, c);
     consts = name ? PyObject_GetAttrString(*code, "co_consts") : NULL;
@@ -509,7 +509,9 @@ typing_shadow(const HsDunders *D, PyObject *old, PyObject *name,
     }
     Py_XDECREF(copy);
     if (r == NULL) {
-        PyErr_Clear(); /* best effort: the derived data stays as it was */
+        /* best effort: the derived data stays as it was (a fatal error
+         * stays set, and the caller fails) */
+        hs_err_clear_unless_fatal();
     }
     return r;
 }
@@ -527,17 +529,11 @@ fix_class_firstlineno(const HsDunders *D, PyObject *body, PyObject *ns,
 #if HS_HAVE_CLASS_FIRSTLINENO
     PyObject *key = D->firstlineno, *cur = NULL, *want = NULL;
     int r = -1;
-    if (ns != NULL) {
-        cur = PyObject_GetItem(ns, key);
-    }
-    else {
-        PyObject *d = PyObject_GenericGetDict(klass, NULL);
-        cur = d ? PyObject_GetItem(d, key) : NULL;
-        Py_XDECREF(d);
-    }
-    if (cur == NULL) {
-        PyErr_Clear(); /* not there: nothing to fix */
-        r = 0;
+    PyObject *d = ns ? Py_NewRef(ns) : PyObject_GenericGetDict(klass, NULL);
+    int found = d ? PyMapping_GetOptionalItem(d, key, &cur) : -1;
+    Py_XDECREF(d);
+    if (found <= 0) {
+        r = found; /* 0: not there, nothing to fix */
         goto done;
     }
     want = PyLong_FromLong(hs_code_firstlineno(body));
@@ -626,8 +622,11 @@ hook_header(HookClass *hk, PyObject *args, PyObject *kwargs)
     if (hk->given == NULL) {
         goto done;
     }
-    if (PyObject_RichCompareBool(hk->given, old_bases, Py_EQ) != 1) {
-        PyErr_Clear();
+    int same = PyObject_RichCompareBool(hk->given, old_bases, Py_EQ);
+    if (same < 0 && hs_err_clear_unless_fatal() < 0) {
+        goto done; /* else bases whose __eq__ raises: not the same */
+    }
+    if (same != 1) {
         hk->header_ok = 0;
     }
     hk->kw = kwargs ? PyDict_Copy(kwargs) : PyDict_New();
@@ -674,7 +673,8 @@ hook_prepare(HookClass *hk, PyObject *name)
         }
     }
     else if (PyErr_Occurred()) {
-        PyErr_Clear(); /* a namespace without a size: nothing known */
+        /* a namespace without a size: nothing known */
+        return hs_err_clear_unless_fatal();
     }
     return 0;
 }
@@ -707,10 +707,10 @@ hook_point_cell(PyObject *ns, PyObject *key, PyObject *value)
     if (!PyMapping_Check(ns)) {
         return 0;
     }
-    PyObject *cell = PyObject_GetItem(ns, key);
-    if (cell == NULL) {
-        PyErr_Clear();
-        return 0;
+    PyObject *cell = NULL;
+    int found = PyMapping_GetOptionalItem(ns, key, &cell);
+    if (found <= 0) {
+        return found;
     }
     int r = PyCell_Check(cell) ? PyCell_Set(cell, value) : 0;
     Py_DECREF(cell);
@@ -759,12 +759,17 @@ hook_record(Stage *st, HookClass *hk, PyObject *name, const HsClassRanges *rg)
     if (shadow != NULL && hk->header_ok == 0) {
         PyObject *sb = PyObject_GetAttr(shadow, hk->d->bases);
         PyObject *ob = sb ? PyObject_GetAttr(hk->old, hk->d->bases) : NULL;
-        if (ob != NULL && PyObject_RichCompareBool(sb, ob, Py_EQ) == 1) {
+        int same = ob != NULL ? PyObject_RichCompareBool(sb, ob, Py_EQ) : -1;
+        if (same == 1) {
             hk->header_ok = hk->header_changed ? 2 : 1;
         }
-        PyErr_Clear();
         Py_XDECREF(sb);
         Py_XDECREF(ob);
+        /* bases that cannot be read or compared: the header changed */
+        if (same < 0 && hs_err_clear_unless_fatal() < 0) {
+            Py_DECREF(shadow);
+            return -1;
+        }
     }
     int r = hs_class_record(st->job, hk->old, hk->ns, rg, hk->header_ok,
                             hk->header_ok == 0 ? hk->given : NULL, shadow,
@@ -1167,7 +1172,10 @@ looks_made_by_statement(HsJob *job, PyObject *live, PyObject *name)
     }
     int r = n != NULL && PyUnicode_Check(n) && PyUnicode_Compare(n, name) == 0;
     Py_XDECREF(n);
-    PyErr_Clear();
+    if (n == NULL) {
+        /* a metaclass's __name__ that fails: not made so */
+        r = hs_err_clear_unless_fatal();
+    }
     return r;
 }
 
@@ -1209,9 +1217,12 @@ stage_note_binding(HsJob *job, Exposure *ex, Py_ssize_t ci)
         goto done;
     }
     r = 0;
-    if (live == NULL || staged == NULL || live == staged
-        || looks_made_by_statement(job, live, name))
-    {
+    if (live == NULL || staged == NULL || live == staged) {
+        goto done;
+    }
+    int made = looks_made_by_statement(job, live, name);
+    if (made != 0) {
+        r = made < 0 ? -1 : 0;
         goto done;
     }
     r = -1;
