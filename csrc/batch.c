@@ -87,6 +87,7 @@ int
 hs_batch_begin(HsBatch *b, HsState *st, const char *api)
 {
     b->st = st;
+    b->txn.records = &st->records;
     b->t0 = hs_now();
     if (st->busy) {
         PyErr_Format(PyExc_RuntimeError,

@@ -185,20 +185,23 @@ names_minus(PyObject *a, PyObject *b)
 static PyObject *
 field_start_value(PyObject *field)
 {
-    PyObject *dc = PyImport_ImportModule("dataclasses");
-    PyObject *missing = dc ? PyObject_GetAttrString(dc, "MISSING") : NULL;
-    PyObject *dflt = missing ? PyObject_GetAttrString(field, "default") : NULL;
-    PyObject *factory =
-        dflt ? PyObject_GetAttrString(field, "default_factory") : NULL;
+    PyObject *dc = NULL, *missing = NULL, *dflt = NULL, *factory = NULL;
     PyObject *v = NULL;
-    if (factory != NULL) {
-        if (dflt != missing) {
-            v = Py_NewRef(dflt);
-        }
-        else if (factory != missing) {
-            v = PyObject_CallNoArgs(factory);
-        }
+    if ((dc = PyImport_ImportModule("dataclasses")) == NULL
+        || (missing = PyObject_GetAttrString(dc, "MISSING")) == NULL
+        || (dflt = PyObject_GetAttrString(field, "default")) == NULL
+        || (factory = PyObject_GetAttrString(field, "default_factory"))
+               == NULL)
+    {
+        goto done;
     }
+    if (dflt != missing) {
+        v = Py_NewRef(dflt);
+    }
+    else if (factory != missing) {
+        v = PyObject_CallNoArgs(factory);
+    }
+done:
     Py_XDECREF(dc);
     Py_XDECREF(missing);
     Py_XDECREF(dflt);
@@ -794,14 +797,14 @@ hs_cls_enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members)
     const char *problem = NULL;
     int result = -1;
 
-    name = PyObject_GetAttr(klass, cx->job->dunders->name);
-    bases = name ? PyObject_GetAttr(klass, cx->job->dunders->bases) : NULL;
-    tmp = bases ? PyObject_CallFunctionObjArgs((PyObject *)Py_TYPE(klass),
-                                               name, bases, ns, NULL)
-                : NULL;
-    new_map = tmp ? PyObject_GetAttrString(tmp, "_member_map_") : NULL;
-    added = new_map ? PyList_New(0) : NULL;
-    if (added == NULL
+    /* the enum the new body makes, thrown away once its members moved */
+    if ((name = PyObject_GetAttr(klass, cx->job->dunders->name)) == NULL
+        || (bases = PyObject_GetAttr(klass, cx->job->dunders->bases)) == NULL
+        || (tmp = PyObject_CallFunctionObjArgs((PyObject *)Py_TYPE(klass),
+                                               name, bases, ns, NULL))
+               == NULL
+        || (new_map = PyObject_GetAttrString(tmp, "_member_map_")) == NULL
+        || (added = PyList_New(0)) == NULL
         || enum_compare_members(members, new_map, added, &problem) < 0)
     {
         goto done;

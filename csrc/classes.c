@@ -1173,7 +1173,8 @@ layout_slots_differ(HsClassCtx *hc)
                 find_member(hc->otext, &hc->om, HS_CHUNK_STMT, key) != NULL;
         }
         else {
-            int has = PyObject_HasAttrWithError(klass, hc->d->dataclass_fields);
+            int has =
+                PyObject_HasAttrWithError(klass, hc->d->dataclass_fields);
             differ = has < 0 ? -1 : !has;
         }
     }
@@ -1593,17 +1594,23 @@ member_unedited(HsClassCtx *hc, HsMember *m, int data_stmt)
     HsJob *job = hc->cx.job;
     PyObject *old = m->old, *value = m->value;
     Py_ssize_t mi = m->mi;
-    MemberKind ko = member_kind(hc->d, old);
-    if (ko == K_ERROR) {
-        return -1;
+    int a = 0;
+    if (!data_stmt) {
+        MemberKind ko = member_kind(hc->d, old);
+        a = ko == K_ERROR   ? -1
+            : ko != K_OTHER ? hs_live_note(job, value, old)
+                            : 0;
     }
-    int a = !data_stmt && ko != K_OTHER ? hs_live_note(job, value, old) : 0;
     if (a == 0 && data_stmt) {
         a = patch_alias(&hc->cx, m->name, old, value, m->line);
     }
-    if (a == 0 && data_stmt && old != value && ko == K_OTHER
-        && is_made_object(value))
-    {
+    MemberKind kd = a == 0 && data_stmt && old != value
+                        ? member_kind(hc->d, old)
+                        : K_FUNCTION;
+    if (kd == K_ERROR) {
+        return -1;
+    }
+    if (kd == K_OTHER && is_made_object(value)) {
         /* the object the unedited statement made again
          * (`__marker = object()`): what the body computed from it
          * (`def pop(self, default=__marker)`) gets the live one */
@@ -2081,7 +2088,8 @@ rule_removed(HsClassCtx *hc)
                  && PyDict_GetItemWithError(hc->members, name)))
         {
             MemberKind k = member_kind(hc->d, cur);
-            r = k == K_ERROR ? -1 : hs_txn_setattr(hc->cx.txn, klass, name, NULL);
+            r = k == K_ERROR ? -1
+                             : hs_txn_setattr(hc->cx.txn, klass, name, NULL);
             if (r == 0) {
                 r = hs_class_report(&hc->cx, name,
                                     k == K_OTHER ? "data" : "method",
@@ -2206,7 +2214,9 @@ static int
 rule_abstract(HsClassCtx *hc)
 {
     int has = PyObject_HasAttrWithError(hc->cx.klass, hc->d->abstractmethods);
-    if (has < 0 || (has && hs_cls_recompute_abstract(hc->cx.txn, hc->cx.klass) < 0)) {
+    if (has < 0
+        || (has && hs_cls_recompute_abstract(hc->cx.txn, hc->cx.klass) < 0))
+    {
         return -1;
     }
     return 0;

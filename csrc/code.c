@@ -280,8 +280,8 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
     }
     PyObject *cur = PyTuple_GET_ITEM(consts, k);
     int overflow = 0; /* an exact int: no error, only overflow */
-    if (!PyLong_CheckExact(cur) || PyLong_AsLongAndOverflow(cur, &overflow) != old
-        || overflow)
+    if (!PyLong_CheckExact(cur)
+        || PyLong_AsLongAndOverflow(cur, &overflow) != old || overflow)
     {
         goto done;
     }
@@ -606,8 +606,9 @@ hs_code_star_imports(PyObject *code, PyObject *list)
         {
             PyObject *c = PyTuple_GET_ITEM(co_consts, arg);
             int overflow = 0; /* an exact int: no error, only overflow */
-            value = PyLong_CheckExact(c) ? PyLong_AsLongAndOverflow(c, &overflow)
-                                         : -1;
+            value = PyLong_CheckExact(c)
+                        ? PyLong_AsLongAndOverflow(c, &overflow)
+                        : -1;
             if (overflow) {
                 value = -1;
             }

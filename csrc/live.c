@@ -249,8 +249,9 @@ live_is_partial(const HsDunders *D, PyObject *o)
     {
         return hs_err_clear_unless_fatal(); /* as above */
     }
-    int is_partial = mod != NULL && PyUnicode_Check(mod)
-                     && PyUnicode_CompareWithASCIIString(mod, "functools") == 0;
+    int is_partial =
+        mod != NULL && PyUnicode_Check(mod)
+        && PyUnicode_CompareWithASCIIString(mod, "functools") == 0;
     Py_XDECREF(mod);
     if (is_partial) {
         is_partial = PyObject_HasAttrStringWithError(o, "keywords");

@@ -246,8 +246,7 @@ core_untrack(PyObject *module, PyObject *args)
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
         PyObject *t = PyTuple_GET_ITEM(args, i);
         PyObject *dir = as_directory(t);
-        if (dir == NULL && PyErr_Occurred()
-            && hs_err_clear_unless_fatal() < 0)
+        if (dir == NULL && PyErr_Occurred() && hs_err_clear_unless_fatal() < 0)
         {
             return NULL; /* else a directory that is gone: match the text */
         }
@@ -1007,6 +1006,9 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->wake_handler);
     Py_VISIT(st->adapter_hook);
     Py_VISIT(st->blocked);
+    Py_VISIT(st->records.spare_cells);
+    Py_VISIT(st->records.aliases);
+    Py_VISIT(st->records.left_behind);
     return hs_dunders_traverse(&st->dunders, visit, arg);
 }
 
@@ -1037,6 +1039,9 @@ core_clear(PyObject *module)
     Py_CLEAR(st->wake_handler);
     Py_CLEAR(st->adapter_hook);
     Py_CLEAR(st->blocked);
+    Py_CLEAR(st->records.spare_cells);
+    Py_CLEAR(st->records.aliases);
+    Py_CLEAR(st->records.left_behind);
     hs_dunders_clear(&st->dunders);
     return 0;
 }

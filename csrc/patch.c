@@ -333,7 +333,7 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
     if (hs_batch_begin(&b, st, "patch") < 0
         || (job = hs_batch_jobs(&b, 1)) == NULL)
     {
-        goto out;
+        goto done;
     }
     job->change_type = st->change_type;
     job->dunders = &st->dunders;
@@ -341,7 +341,7 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
     job->name =
         job->entries ? PyObject_GetAttrString(target, "__module__") : NULL;
     if (job->name == NULL) {
-        goto out;
+        goto done;
     }
     if (is_func) {
         if (patch_function(job, &b.txn, target, replacement, b.nested) < 0) {
@@ -350,7 +350,7 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
     }
     else {
         if (class_module(job, target) < 0) {
-            goto out;
+            goto done;
         }
         if (patch_class(job, &b.txn, target, replacement, b.nested) < 0) {
             goto fail;
@@ -365,10 +365,10 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
     hs_batch_commit(&b);
     job->seconds = hs_now() - b.t0;
     report = hs_batch_report(&b, job, NULL, 1, 1, -1, 0);
-    goto out;
+    goto done;
 fail:
     hs_batch_fail(&b, job, "HS507", NULL);
-out:
+done:
     hs_batch_end(&b);
     return report;
 }

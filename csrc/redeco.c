@@ -584,8 +584,7 @@ redeco_move_object(Redeco *rd, PyObject *old, PyObject *new)
         if (v != NULL && s == NULL) {
             r = -1;
         }
-        else if (s != NULL || (r = PyObject_HasAttrWithError(old, name)) > 0)
-        {
+        else if (s != NULL || (r = PyObject_HasAttrWithError(old, name)) > 0) {
             r = hs_txn_setattr(rd->txn, old, name, s);
         }
         Py_XDECREF(v);

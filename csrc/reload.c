@@ -570,21 +570,21 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
     Py_ssize_t n = 0, failed = -1, count = 0;
     Failure fail = {NULL, NULL};
     if (hs_batch_begin(&b, st, "reload") < 0) {
-        goto out;
+        goto done;
     }
     seq = PySequence_Fast(targets, "targets must be a sequence");
     if (seq == NULL) {
-        goto out;
+        goto done;
     }
     n = PySequence_Fast_GET_SIZE(seq);
     jobs = hs_batch_jobs(&b, n);
     order = PyMem_Calloc(n ? n : 1, sizeof(Py_ssize_t));
     if (jobs == NULL || order == NULL) {
         PyErr_NoMemory();
-        goto out;
+        goto done;
     }
     if (batch_add_jobs(st, seq, policy, flags, jobs, &count) < 0) {
-        goto out;
+        goto done;
     }
     /* SOURCE, PLAN, compile: nothing is written yet */
     for (Py_ssize_t i = 0; i < count; i++) {
@@ -597,12 +597,12 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
         }
     }
     if (order_jobs(jobs, count, order) < 0) {
-        goto out;
+        goto done;
     }
     /* adapters snapshot their registries before staging runs decorators */
     adapters = hs_adapters_batch(st, jobs, order, count);
     if (adapters == NULL) {
-        goto out;
+        goto done;
     }
     if (hs_adapters_call(st, "prepare", adapters, jobs, count, &failed,
                          &fail.code)
@@ -639,7 +639,7 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
     adapters_pending = 0;
     hs_adapters_notify(st, "commit", adapters);
     report = hs_batch_report(&b, jobs, order, count, 1, -1, only_changed);
-    goto out;
+    goto done;
 
 fail:
     if (adapters_pending) {
@@ -647,7 +647,7 @@ fail:
         hs_adapters_notify(st, "rollback", adapters);
     }
     fail_batch(&b, jobs, count, failed, &fail);
-out:
+done:
     if (adapters_pending) {
         hs_adapters_notify(st, "rollback", adapters);
     }

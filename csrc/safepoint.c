@@ -220,8 +220,8 @@ modules_for_paths(HsState *st, PyObject *paths)
             }
             Py_XDECREF(real);
         }
-        int ww = hit == 1 && !st->allow_world_writable ? world_writable(file)
-                                                        : 0;
+        int ww =
+            hit == 1 && !st->allow_world_writable ? world_writable(file) : 0;
         if (ww != 0) {
             if (ww > 0) {
                 emit(st, "world_writable", "filename", file, NULL);

@@ -292,9 +292,11 @@ typedef struct {
     int depth;
 } Stage;
 
-/* Only the main thread stages, and batches do not nest (reload.c). */
+/* The staging in progress: hs_stage_run's frame, or NULL.  Only the main
+ * thread stages, and batches do not nest (reload.c); a C pointer, no
+ * Python object (the original __build_class__ is the hook's `self`, owned
+ * by the hook function: a hook kept past staging calls it). */
 static Stage *current_stage = NULL;
-static PyObject *original_build_class = NULL; /* strong while staging */
 
 /* Is `code` one of the class bodies of `parent` (directly, or under the
  * type-parameter scope of a PEP 695 generic class)? */
@@ -335,9 +337,9 @@ is_class_body_of(PyObject *parent, PyObject *code)
 }
 
 static PyObject *
-call_original(PyObject *args, PyObject *kwargs)
+call_original(PyObject *original, PyObject *args, PyObject *kwargs)
 {
-    return PyObject_Call(original_build_class, args, kwargs);
+    return PyObject_Call(original, args, kwargs);
 }
 
 PyObject *
@@ -587,10 +589,10 @@ hook_class_clear(HookClass *hk)
 /* A class statement whose class does not exist: the original
  * __build_class__, with the real __firstlineno__. */
 static PyObject *
-hook_build_new(const HsDunders *D, PyObject *body, PyObject *args,
-               PyObject *kwargs)
+hook_build_new(const HsDunders *D, PyObject *original, PyObject *body,
+               PyObject *args, PyObject *kwargs)
 {
-    PyObject *result = call_original(args, kwargs);
+    PyObject *result = call_original(original, args, kwargs);
     if (result != NULL && PyType_Check(result)
         && fix_class_firstlineno(D, body, NULL, result) < 0)
     {
@@ -791,12 +793,12 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     if (st == NULL || PyTuple_GET_SIZE(args) < 2
         || st->depth >= MAX_CLASS_DEPTH)
     {
-        return call_original(args, kwargs);
+        return call_original(self, args, kwargs);
     }
     PyObject *func = PyTuple_GET_ITEM(args, 0);
     PyObject *name = PyTuple_GET_ITEM(args, 1);
     if (!PyFunction_Check(func) || !PyUnicode_Check(name)) {
-        return call_original(args, kwargs);
+        return call_original(self, args, kwargs);
     }
     PyObject *body = PyFunction_GET_CODE(func);
     const HsDunders *D = st->job->dunders;
@@ -805,11 +807,12 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
         st->depth == 0 ? st->chunk_code : st->stack[st->depth - 1].body_code;
     int mine = is_class_body_of(parent, body);
     if (mine <= 0) {
-        return mine < 0 ? NULL : call_original(args, kwargs);
+        return mine < 0 ? NULL : call_original(self, args, kwargs);
     }
     hk.old = existing_class(st, name);
     if (hk.old == NULL) {
-        return PyErr_Occurred() ? NULL : hook_build_new(D, body, args, kwargs);
+        return PyErr_Occurred() ? NULL
+                                : hook_build_new(D, self, body, args, kwargs);
     }
     if (hook_header(&hk, args, kwargs) < 0 || hook_prepare(&hk, name) < 0) {
         goto done;
@@ -1328,18 +1331,19 @@ hs_stage_run(HsJob *job)
     {
         return -1;
     }
-    original_build_class = PyDict_GetItemString(builtins, "__build_class__");
-    if (original_build_class == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "builtins.__build_class__ "
-                                            "is missing");
+    PyObject *original = NULL; /* strong: __build_class__ before */
+    if (PyDict_GetItemStringRef(builtins, "__build_class__", &original) <= 0) {
+        if (original == NULL && !PyErr_Occurred()) {
+            PyErr_SetString(PyExc_RuntimeError, "builtins.__build_class__ "
+                                                "is missing");
+        }
         return -1;
     }
-    Py_INCREF(original_build_class);
-    hook = PyCFunction_New(&hook_def, NULL);
+    hook = PyCFunction_New(&hook_def, original); /* self: the original */
     if (hook == NULL
         || PyDict_SetItemString(builtins, "__build_class__", hook) < 0)
     {
-        Py_CLEAR(original_build_class);
+        Py_DECREF(original);
         Py_XDECREF(hook);
         return -1;
     }
@@ -1384,15 +1388,12 @@ done:
     current_stage = NULL;
     {
         PyObject *exc = PyErr_GetRaisedException();
-        if (PyDict_SetItemString(builtins, "__build_class__",
-                                 original_build_class)
-            < 0)
-        {
+        if (PyDict_SetItemString(builtins, "__build_class__", original) < 0) {
             PyErr_WriteUnraisable(NULL);
         }
         PyErr_SetRaisedException(exc);
     }
-    Py_CLEAR(original_build_class);
+    Py_DECREF(original);
     Py_XDECREF(hook);
     return result;
 }

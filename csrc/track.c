@@ -181,7 +181,8 @@ static int
 name_matches(PyObject *name, PyObject *prefix)
 {
     /* code point by code point: no UTF-8 copy, so nothing can fail */
-    Py_ssize_t n = PyUnicode_GET_LENGTH(name), m = PyUnicode_GET_LENGTH(prefix);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name),
+               m = PyUnicode_GET_LENGTH(prefix);
     if (n < m || (n > m && PyUnicode_READ_CHAR(name, m) != '.')) {
         return 0;
     }
@@ -255,9 +256,8 @@ read_with_loader(PyObject *loader, PyObject *origin)
     int has = loader == NULL || loader == Py_None
                   ? 0
                   : PyObject_HasAttrStringWithError(loader, "get_data");
-    PyObject *raw = has > 0
-                        ? PyObject_CallMethod(loader, "get_data", "O", origin)
-                        : NULL;
+    PyObject *raw =
+        has > 0 ? PyObject_CallMethod(loader, "get_data", "O", origin) : NULL;
     if (raw == NULL || !PyBytes_Check(raw)) {
         Py_XDECREF(raw);
         /* a loader that cannot give the bytes: no snapshot from it (a
