@@ -101,15 +101,24 @@ in_keep_list(HsJob *job, PyObject *name)
 static int
 ask_policy(HsJob *job, PyObject *name, PyObject *old, PyObject *new)
 {
-    PyObject *policy = job->policy;
-    if (policy == NULL || policy == Py_None) {
-        policy = PyDict_GetItemString(job->scratch, "__hotswap_policy__");
+    /* strong: the policy may rebind the module's __hotswap_policy__ */
+    PyObject *policy = NULL;
+    if (job->policy != NULL && job->policy != Py_None) {
+        policy = Py_NewRef(job->policy);
+    }
+    else if (PyDict_GetItemStringRef(job->scratch, "__hotswap_policy__",
+                                     &policy)
+             < 0)
+    {
+        return -1;
     }
     if (policy == NULL || policy == Py_None || !PyCallable_Check(policy)) {
+        Py_XDECREF(policy);
         return 1;
     }
     PyObject *r =
         PyObject_CallFunctionObjArgs(policy, job->name, name, old, new, NULL);
+    Py_DECREF(policy);
     if (r == NULL) {
         return -1;
     }

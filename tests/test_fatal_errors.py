@@ -16,14 +16,14 @@ import pytest
 
 FATAL = [MemoryError, KeyboardInterrupt]
 
-# A data member whose attribute access raises once `ARMED` is set: the
-# class update asks the live member whether it wraps a function.
+# A data member whose `__wrapped__` raises once `ARMED` is set: the class
+# update asks the live member whether it wraps a function.
 WRAPPER_V1 = """
     ARMED = None
 
     class Weird:
         def __getattr__(self, name):
-            if ARMED is not None:
+            if ARMED is not None and name == "__wrapped__":
                 raise ARMED(name)
             raise AttributeError(name)
 
@@ -97,6 +97,18 @@ def test_getattr_raising_fatal_is_not_no_attribute(sb, exc):
     assert inst.m() == "m2" and m.C is C
 
 
+def test_getattr_raising_ordinary_error_is_an_answer(sb):
+    # a ValueError from __getattr__ means "not a wrapper": a fresh import
+    # of the new source asks nothing and succeeds, so the reload applies
+    # (ARMED is the module's data: kept)
+    m = sb.load(WRAPPER_V1)
+    C, inst = m.C, m.C()
+    sb.update(m, WRAPPER_V2)
+    m.ARMED = ValueError
+    assert hotswap.reload(m).ok
+    assert inst.m() == "m2" and m.C is C
+
+
 @pytest.mark.parametrize("exc", FATAL, ids=lambda e: e.__name__)
 def test_eq_raising_fatal_is_not_not_equal(sb, exc):
     m = sb.load(ENUM_V1)
@@ -110,3 +122,51 @@ def test_eq_raising_fatal_is_not_not_equal(sb, exc):
     m.ARMED = None
     assert hotswap.reload(m).ok
     assert m.E is E and m.E.A is a and a.label() == "l2"
+
+
+# ABCMeta asks every member `getattr(v, "__isabstractmethod__", False)`:
+# only an AttributeError means "not abstract"; any other error fails the
+# class statement of a fresh import.  The reload computes
+# __abstractmethods__ again the same way.
+ABC_V1 = """
+    import abc
+
+    ARMED = None
+
+    class Flag:
+        def __getattr__(self, name):
+            if ARMED is not None and name == "__isabstractmethod__":
+                raise ARMED(name)
+            raise AttributeError(name)
+
+    class Base(abc.ABC):
+        flag = Flag()
+
+        @abc.abstractmethod
+        def run(self):
+            ...
+
+        def m(self):
+            return "m1"
+"""
+ABC_V2 = ABC_V1.replace('"m1"', '"m2"')
+
+
+def test_isabstractmethod_raising_fails_as_a_fresh_import_does(sb):
+    m = sb.load(ABC_V1)
+    Base, code = m.Base, m.Base.m.__code__
+    sb.update(m, ABC_V2)
+    m.ARMED = ValueError
+    # a fresh import of the new source fails in the class statement
+    fresh = sb.name("fresh")
+    sb.write(fresh, ABC_V2.replace("ARMED = None", "ARMED = ValueError"))
+    with pytest.raises(ValueError):
+        __import__(fresh)
+    # so does the reload, and nothing changed
+    _fails_with(ValueError, lambda: hotswap.reload(m))
+    assert m.Base is Base and Base.m.__code__ is code
+    assert Base.__abstractmethods__ == frozenset({"run"})
+    m.ARMED = None
+    assert hotswap.reload(m).ok
+    assert Base.__abstractmethods__ == frozenset({"run"})
+    assert Base.m(None) == "m2"
