@@ -36,11 +36,11 @@ hs_adapters_batch(HsState *st, HsJob *jobs, const Py_ssize_t *order,
     }
     for (Py_ssize_t k = 0; k < count; k++) {
         HsJob *job = &jobs[order[k]];
-        if (!job->changed) {
+        if (!job->src.changed) {
             continue;
         }
         PyObject *text = PyUnicode_FromStringAndSize(
-            PyBytes_AS_STRING(job->text), PyBytes_GET_SIZE(job->text));
+            PyBytes_AS_STRING(job->src.text), PyBytes_GET_SIZE(job->src.text));
         PyObject *item =
             text ? PyTuple_Pack(3, job->module, text, job->entries) : NULL;
         Py_XDECREF(text);
@@ -161,7 +161,7 @@ hs_adapters_call(HsState *st, const char *phase, PyObject *batch, HsJob *jobs,
         PyErr_Clear();
         *failed = job_named(jobs, count, mod);
         for (Py_ssize_t i = 0; *failed < 0 && i < count; i++) {
-            if (jobs[i].changed) {
+            if (jobs[i].src.changed) {
                 *failed = i; /* else the first module that changed */
             }
         }

@@ -16,7 +16,7 @@
  * the dict in the module dict.
  *
  * A statement staged alone makes its own __annotate__ and set, with indices
- * local to it (stage.c keeps the set in job->ann_sets).  So when a
+ * local to it (stage.c keeps the set in job->staged.ann_sets).  So when a
  * statement holding module annotations was edited, added, removed or moved,
  * the new source is compiled once with every other statement blanked out
  * but the first (the __annotate__ code is then a fresh import's, lines and
@@ -27,7 +27,7 @@
  * The set: the annotation indices of one statement are consecutive and in
  * the same order whether it is compiled alone or in the file, so the r-th
  * index of a statement in the new file ran iff the r-th index of the same
- * statement ran: in its staged run (job->ann_sets), or, for a statement not
+ * statement ran: in its staged run (job->staged.ann_sets), or, for a statement not
  * run again, in the old module (old set, old __annotate__).  Which indices
  * a statement holds is read from __annotate__'s bytecode: each entry is
  * `LOAD_SMALL_INT index; LOAD_GLOBAL __conditional_annotations__` at the
@@ -202,10 +202,10 @@ has_entries(const Entries *e, int first, int last)
 static int
 annotations_touched(HsJob *job, const Entries *old)
 {
-    if (job->ann_sets != NULL && PyDict_GET_SIZE(job->ann_sets) > 0) {
+    if (job->staged.ann_sets != NULL && PyDict_GET_SIZE(job->staged.ann_sets) > 0) {
         return 1; /* a staged statement holds module annotations */
     }
-    HsChunkList *oc = job->old_chunks;
+    HsChunkList *oc = job->src.old_chunks;
     if (oc == NULL) {
         return 0;
     }
@@ -213,9 +213,9 @@ annotations_touched(HsJob *job, const Entries *old)
     if (kept == NULL) {
         return 1;
     }
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        Py_ssize_t k = job->match[i];
-        if (k >= 0 && k < oc->len && job->state[i] == HS_ST_UNCHANGED) {
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        Py_ssize_t k = job->plan.match[i];
+        if (k >= 0 && k < oc->len && job->plan.state[i] == HS_ST_UNCHANGED) {
             kept[k] = 1;
         }
     }
@@ -257,17 +257,17 @@ annotate_const(PyObject *module_code)
 static int
 chunk_annotated(HsJob *job, Py_ssize_t i, const Entries *old)
 {
-    if (PyList_GET_ITEM(job->codes, i) != Py_None) {
+    if (PyList_GET_ITEM(job->plan.codes, i) != Py_None) {
         PyObject *idx = PyLong_FromSsize_t(i);
-        int r = idx && job->ann_sets ? PyDict_Contains(job->ann_sets, idx)
+        int r = idx && job->staged.ann_sets ? PyDict_Contains(job->staged.ann_sets, idx)
                                      : (idx ? 0 : -1);
         Py_XDECREF(idx);
         return r;
     }
-    if (job->match[i] < 0 || job->old_chunks == NULL) {
+    if (job->plan.match[i] < 0 || job->src.old_chunks == NULL) {
         return 0;
     }
-    const HsChunk *o = &job->old_chunks->items[job->match[i]];
+    const HsChunk *o = &job->src.old_chunks->items[job->plan.match[i]];
     return has_entries(old, o->line, o->last_line);
 }
 
@@ -281,10 +281,10 @@ chunk_annotated(HsJob *job, Py_ssize_t i, const Entries *old)
 static PyObject *
 compile_annotations(HsJob *job, const Entries *old)
 {
-    const char *text = PyBytes_AS_STRING(job->text);
-    Py_ssize_t n = PyBytes_GET_SIZE(job->text);
+    const char *text = PyBytes_AS_STRING(job->src.text);
+    Py_ssize_t n = PyBytes_GET_SIZE(job->src.text);
     PyCompilerFlags flags = HS_COMPILER_FLAGS_INIT(
-        job->cf_flags | PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
+        job->plan.cf_flags | PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
     PyObject *buf = PyBytes_FromStringAndSize(NULL, n);
     if (buf == NULL) {
         return NULL;
@@ -293,8 +293,8 @@ compile_annotations(HsJob *job, const Entries *old)
     for (Py_ssize_t i = 0; i < n; i++) {
         p[i] = text[i] == '\n' ? '\n' : ' ';
     }
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        const HsChunk *c = &job->chunks.items[i];
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        const HsChunk *c = &job->src.chunks.items[i];
         int keep = i == 0 ? 1 : chunk_annotated(job, i, old);
         if (keep < 0) {
             Py_DECREF(buf);
@@ -369,16 +369,16 @@ new_conditional_set(HsJob *job, const Entries *now, const Entries *old)
     if (old_set != NULL && !PyAnySet_Check(old_set)) {
         Py_CLEAR(old_set);
     }
-    for (Py_ssize_t ci = 0; ci < job->chunks.len; ci++) {
-        const HsChunk *c = &job->chunks.items[ci];
+    for (Py_ssize_t ci = 0; ci < job->src.chunks.len; ci++) {
+        const HsChunk *c = &job->src.chunks.items[ci];
         Ran how = {NULL, old, old_set, 0, -1};
         PyObject *idx = PyLong_FromSsize_t(ci);
         if (idx == NULL) {
             goto error;
         }
-        if (PyList_GET_ITEM(job->codes, ci) != Py_None) {
-            how.local = job->ann_sets
-                            ? PyDict_GetItemWithError(job->ann_sets, idx)
+        if (PyList_GET_ITEM(job->plan.codes, ci) != Py_None) {
+            how.local = job->staged.ann_sets
+                            ? PyDict_GetItemWithError(job->staged.ann_sets, idx)
                             : NULL;
             if (how.local == NULL && PyErr_Occurred()) {
                 Py_DECREF(idx);
@@ -388,8 +388,8 @@ new_conditional_set(HsJob *job, const Entries *now, const Entries *old)
                 how.local = Py_None; /* staged, made no set: none ran */
             }
         }
-        else if (job->match[ci] >= 0 && job->old_chunks != NULL) {
-            const HsChunk *o = &job->old_chunks->items[job->match[ci]];
+        else if (job->plan.match[ci] >= 0 && job->src.old_chunks != NULL) {
+            const HsChunk *o = &job->src.old_chunks->items[job->plan.match[ci]];
             how.old_first = o->line;
             how.old_last = o->last_line;
         }
@@ -464,18 +464,18 @@ hs_annotate_module(HsJob *job, HsTxn *txn)
     PyObject *live = NULL, *whole = NULL, *set = NULL;
     Entries old = {NULL, 0}, now = {NULL, 0};
     int result = -1;
-    if (job->cf_flags & CO_FUTURE_ANNOTATIONS) {
+    if (job->plan.cf_flags & CO_FUTURE_ANNOTATIONS) {
         return 0; /* eager: the statements fill __annotations__ */
     }
     live = module_annotate(job);
     if (live == NULL && PyErr_Occurred()) {
         goto done;
     }
-    if (job->mode == HS_MODE_FULL) {
+    if (job->plan.mode == HS_MODE_FULL) {
         /* the whole file ran: its __annotate__ and set are the fresh ones */
         PyObject *fn = NULL, *cond = NULL;
-        if (PyDict_GetItemStringRef(job->scratch, "__annotate__", &fn) < 0
-            || PyDict_GetItemStringRef(job->scratch, COND_NAME, &cond) < 0)
+        if (PyDict_GetItemStringRef(job->staged.scratch, "__annotate__", &fn) < 0
+            || PyDict_GetItemStringRef(job->staged.scratch, COND_NAME, &cond) < 0)
         {
             Py_XDECREF(fn);
             goto done;
@@ -497,7 +497,7 @@ hs_annotate_module(HsJob *job, HsTxn *txn)
         result = 0;
         goto done;
     }
-    if (job->mode != HS_MODE_NORMAL) {
+    if (job->plan.mode != HS_MODE_NORMAL) {
         result = 0;
         goto done;
     }
@@ -677,25 +677,25 @@ same_dict(PyObject *a, PyObject *b)
 static int
 dropped_keys(HsJob *job, PyObject *dropped, PyObject *keys)
 {
-    Py_ssize_t nold = job->old_chunks->len;
+    Py_ssize_t nold = job->src.old_chunks->len;
     char *replaced = PyMem_Calloc(nold > 0 ? (size_t)nold : 1, 1);
     if (replaced == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        Py_ssize_t j = job->match[i];
-        if (j >= 0 && j < nold && PyList_GET_ITEM(job->codes, i) != Py_None) {
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        Py_ssize_t j = job->plan.match[i];
+        if (j >= 0 && j < nold && PyList_GET_ITEM(job->plan.codes, i) != Py_None) {
             replaced[j] = 1;
         }
     }
     int result = -1;
     for (Py_ssize_t j = 0; j < nold; j++) {
-        if (job->old_matched[j] && !replaced[j]) {
+        if (job->plan.old_matched[j] && !replaced[j]) {
             continue;
         }
         if (PyList_SetSlice(keys, 0, PyList_GET_SIZE(keys), NULL) < 0
-            || chunk_ann_keys(job, job->old_text, &job->old_chunks->items[j],
+            || chunk_ann_keys(job, job->src.old_text, &job->src.old_chunks->items[j],
                               keys)
                    < 0)
         {
@@ -719,7 +719,7 @@ hs_annotate_eager(HsJob *job, HsTxn *txn)
     PyObject *live = NULL, *now = NULL, *dropped = NULL, *keys = NULL;
     int result = -1;
     if (!hs_stage_eager_annotations(job)
-        || (job->mode != HS_MODE_NORMAL && job->mode != HS_MODE_FULL))
+        || (job->plan.mode != HS_MODE_NORMAL && job->plan.mode != HS_MODE_FULL))
     {
         return 0;
     }
@@ -737,11 +737,11 @@ hs_annotate_eager(HsJob *job, HsTxn *txn)
     if (now == NULL) {
         goto done;
     }
-    if (job->mode == HS_MODE_FULL) {
+    if (job->plan.mode == HS_MODE_FULL) {
         /* the whole file ran: its dict is a fresh import's */
         PyObject *idx = PyLong_FromLong(-1);
-        PyObject *d = idx && job->ann_eager
-                          ? PyDict_GetItemWithError(job->ann_eager, idx)
+        PyObject *d = idx && job->staged.ann_eager
+                          ? PyDict_GetItemWithError(job->staged.ann_eager, idx)
                           : NULL;
         Py_XDECREF(idx);
         if ((d == NULL && PyErr_Occurred())
@@ -751,10 +751,10 @@ hs_annotate_eager(HsJob *job, HsTxn *txn)
         }
     }
     else {
-        const char *text = PyBytes_AS_STRING(job->text);
+        const char *text = PyBytes_AS_STRING(job->src.text);
         dropped = PySet_New(NULL);
         keys = PyList_New(0);
-        if (dropped == NULL || keys == NULL || job->old_chunks == NULL) {
+        if (dropped == NULL || keys == NULL || job->src.old_chunks == NULL) {
             result = dropped && keys ? 0 : -1;
             goto done;
         }
@@ -762,20 +762,20 @@ hs_annotate_eager(HsJob *job, HsTxn *txn)
             goto done;
         }
         if (PySet_GET_SIZE(dropped) == 0
-            && (job->ann_eager == NULL
-                || PyDict_GET_SIZE(job->ann_eager) == 0))
+            && (job->staged.ann_eager == NULL
+                || PyDict_GET_SIZE(job->staged.ann_eager) == 0))
         {
             result = 0; /* no statement with module annotations ran */
             goto done;
         }
         /* statement by statement, as a fresh import stores them: a staged
          * statement's own entries, a kept one's from the live dict */
-        for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-            if (PyList_GET_ITEM(job->codes, i) != Py_None) {
+        for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+            if (PyList_GET_ITEM(job->plan.codes, i) != Py_None) {
                 PyObject *idx = PyLong_FromSsize_t(i);
                 PyObject *d =
-                    idx && job->ann_eager
-                        ? PyDict_GetItemWithError(job->ann_eager, idx)
+                    idx && job->staged.ann_eager
+                        ? PyDict_GetItemWithError(job->staged.ann_eager, idx)
                         : NULL;
                 Py_XDECREF(idx);
                 if ((d == NULL && PyErr_Occurred())
@@ -789,7 +789,7 @@ hs_annotate_eager(HsJob *job, HsTxn *txn)
                 continue;
             }
             if (PyList_SetSlice(keys, 0, PyList_GET_SIZE(keys), NULL) < 0
-                || chunk_ann_keys(job, text, &job->chunks.items[i], keys) < 0)
+                || chunk_ann_keys(job, text, &job->src.chunks.items[i], keys) < 0)
             {
                 goto done;
             }

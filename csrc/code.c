@@ -399,7 +399,7 @@ static PyObject *
 compile_padded(HsJob *job, const char *text, Py_ssize_t len, int pad)
 {
     PyCompilerFlags flags = HS_COMPILER_FLAGS_INIT(
-        job->cf_flags | PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
+        job->plan.cf_flags | PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
     PyObject *padded = PyBytes_FromStringAndSize(NULL, pad + len);
     if (padded == NULL) {
         return NULL;
@@ -432,7 +432,7 @@ hs_code_compile_range(HsJob *job, const char *text, Py_ssize_t start,
         }
     }
     PyCompilerFlags flags = HS_COMPILER_FLAGS_INIT(
-        job->cf_flags | PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
+        job->plan.cf_flags | PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
     PyObject *code =
         Py_CompileStringObject(p, job->filename, Py_file_input, &flags, -1);
     if (code == NULL || line <= 1) {

@@ -20,7 +20,7 @@
  * `match`) keeps nothing.
  *
  * Main thread, GIL held.  Owns nothing beyond one call; the answer is
- * cached in job->chunk_binds under the key -1 - chunk index.
+ * cached in job->plan.chunk_binds under the key -1 - chunk index.
  */
 #include "compound.h"
 #include "errors.h"
@@ -451,7 +451,7 @@ compound_parse(HsJob *job, const char *text, const HsChunk *c, Walk *w)
         goto done;
     }
     PyCompilerFlags flags =
-        HS_COMPILER_FLAGS_INIT(job->cf_flags | PyCF_ONLY_AST
+        HS_COMPILER_FLAGS_INIT(job->plan.cf_flags | PyCF_ONLY_AST
                                | PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
     tree = Py_CompileStringObject(PyBytes_AS_STRING(buf), job->filename,
                                   Py_file_input, &flags, -1);
@@ -493,12 +493,12 @@ compound_same_first_line(const char *a, const HsChunk *ca, const char *b,
 static Py_ssize_t
 compound_old_of(HsJob *job, Py_ssize_t ci)
 {
-    const char *nt = PyBytes_AS_STRING(job->text);
-    const HsChunk *c = &job->chunks.items[ci];
+    const char *nt = PyBytes_AS_STRING(job->src.text);
+    const HsChunk *c = &job->src.chunks.items[ci];
     Py_ssize_t rank = -1, nnew = 0, nold = 0, found = -1;
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        const HsChunk *o = &job->chunks.items[i];
-        if (job->state[i] == HS_ST_ADDED && o->kind == HS_CHUNK_STMT
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        const HsChunk *o = &job->src.chunks.items[i];
+        if (job->plan.state[i] == HS_ST_ADDED && o->kind == HS_CHUNK_STMT
             && compound_same_first_line(nt, o, nt, c))
         {
             if (i == ci) {
@@ -507,10 +507,10 @@ compound_old_of(HsJob *job, Py_ssize_t ci)
             nnew++;
         }
     }
-    for (Py_ssize_t j = 0; j < job->old_chunks->len; j++) {
-        const HsChunk *o = &job->old_chunks->items[j];
-        if (!job->old_matched[j] && o->kind == HS_CHUNK_STMT
-            && compound_same_first_line(job->old_text, o, nt, c))
+    for (Py_ssize_t j = 0; j < job->src.old_chunks->len; j++) {
+        const HsChunk *o = &job->src.old_chunks->items[j];
+        if (!job->plan.old_matched[j] && o->kind == HS_CHUNK_STMT
+            && compound_same_first_line(job->src.old_text, o, nt, c))
         {
             if (nold == rank) {
                 found = j;
@@ -585,10 +585,10 @@ compound_kept_names(HsJob *job, Py_ssize_t ci)
     if (oi < 0) {
         return kept;
     }
-    if (compound_parse(job, PyBytes_AS_STRING(job->text),
-                       &job->chunks.items[ci], &nw)
+    if (compound_parse(job, PyBytes_AS_STRING(job->src.text),
+                       &job->src.chunks.items[ci], &nw)
             < 0
-        || compound_parse(job, job->old_text, &job->old_chunks->items[oi], &ow)
+        || compound_parse(job, job->src.old_text, &job->src.old_chunks->items[oi], &ow)
                < 0)
     {
         /* not parseable on its own (a stray `await`, say): keep nothing,
@@ -648,10 +648,10 @@ error:
 int
 hs_compound_keeps(HsJob *job, Py_ssize_t ci, PyObject *name)
 {
-    if (job->mode != HS_MODE_NORMAL || job->old_text == NULL
-        || job->old_chunks == NULL || ci < 0 || ci >= job->chunks.len
-        || job->state[ci] != HS_ST_ADDED
-        || job->chunks.items[ci].kind != HS_CHUNK_STMT)
+    if (job->plan.mode != HS_MODE_NORMAL || job->src.old_text == NULL
+        || job->src.old_chunks == NULL || ci < 0 || ci >= job->src.chunks.len
+        || job->plan.state[ci] != HS_ST_ADDED
+        || job->src.chunks.items[ci].kind != HS_CHUNK_STMT)
     {
         return 0;
     }
@@ -659,15 +659,15 @@ hs_compound_keeps(HsJob *job, Py_ssize_t ci, PyObject *name)
     if (key == NULL) {
         return -1;
     }
-    if (job->chunk_binds == NULL && (job->chunk_binds = PyDict_New()) == NULL)
+    if (job->plan.chunk_binds == NULL && (job->plan.chunk_binds = PyDict_New()) == NULL)
     {
         Py_DECREF(key);
         return -1;
     }
-    int r = PyDict_GetItemRef(job->chunk_binds, key, &kept);
+    int r = PyDict_GetItemRef(job->plan.chunk_binds, key, &kept);
     if (r == 0) {
         kept = compound_kept_names(job, ci);
-        r = kept && PyDict_SetItem(job->chunk_binds, key, kept) == 0 ? 1 : -1;
+        r = kept && PyDict_SetItem(job->plan.chunk_binds, key, kept) == 0 ? 1 : -1;
     }
     Py_DECREF(key);
     if (r < 0) {

@@ -83,7 +83,7 @@ static int
 live_enter(Live *lv, PyObject *o)
 {
     if (lv->job->young == NULL || !PyObject_IS_GC(o) || PyType_Check(o)
-        || PyModule_Check(o) || o == lv->job->scratch)
+        || PyModule_Check(o) || o == lv->job->staged.scratch)
     {
         return 0;
     }
@@ -389,12 +389,12 @@ int
 hs_live_rebind(HsJob *job, HsTxn *txn)
 {
     if (job->live_of == NULL || PyDict_GET_SIZE(job->live_of) == 0
-        || job->scratch == NULL)
+        || job->staged.scratch == NULL)
     {
         return 0;
     }
     Live lv = {job, txn, PySet_New(NULL)};
-    PyObject *names = lv.seen ? PyDict_Keys(job->scratch) : NULL;
+    PyObject *names = lv.seen ? PyDict_Keys(job->staged.scratch) : NULL;
     int r = names ? 0 : -1;
     for (Py_ssize_t i = 0; r == 0 && i < PyList_GET_SIZE(names); i++) {
         PyObject *name = PyList_GET_ITEM(names, i);
@@ -411,12 +411,12 @@ hs_live_rebind(HsJob *job, HsTxn *txn)
         Py_DECREF(cur);
     }
     /* the members of the classes this job updated */
-    for (Py_ssize_t i = 0; r == 0 && job->class_updates != NULL
-                           && i < PyList_GET_SIZE(job->class_updates);
+    for (Py_ssize_t i = 0; r == 0 && job->staged.class_updates != NULL
+                           && i < PyList_GET_SIZE(job->staged.class_updates);
          i++)
     {
         PyObject *klass =
-            PyTuple_GET_ITEM(PyList_GET_ITEM(job->class_updates, i), 0);
+            PyTuple_GET_ITEM(PyList_GET_ITEM(job->staged.class_updates, i), 0);
         PyObject *d = PyObject_GetAttr(klass, job->dunders->dict);
         PyObject *items = d ? PyMapping_Items(d) : NULL;
         Py_XDECREF(d);

@@ -358,7 +358,7 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
     }
     /* closures made earlier from a patched function's inner functions:
      * the same pass and the same HS104 report as a reload */
-    job->changed = 1;
+    job->src.changed = 1;
     if (hs_batch_live_closures(&b, job, 1) < 0) {
         goto fail;
     }

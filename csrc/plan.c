@@ -9,7 +9,7 @@
  * staging hook, APPLY and the batch order ask.
  *
  * Main thread, GIL held.  Writes only the job's plan arrays, codes and
- * its cache of bound names (job->chunk_binds).
+ * its cache of bound names (job->plan.chunk_binds).
  */
 #include "plan.h"
 #include "errors.h"
@@ -89,19 +89,19 @@ same_bytes(const char *a, Py_ssize_t as, Py_ssize_t ae, const char *b,
 int
 hs_plan_alloc(HsJob *job)
 {
-    Py_ssize_t n = job->chunks.len ? job->chunks.len : 1;
+    Py_ssize_t n = job->src.chunks.len ? job->src.chunks.len : 1;
     Py_ssize_t m =
-        job->old_chunks && job->old_chunks->len ? job->old_chunks->len : 1;
-    job->state = PyMem_Calloc(n, 1);
-    job->match = PyMem_Malloc(n * sizeof(Py_ssize_t));
+        job->src.old_chunks && job->src.old_chunks->len ? job->src.old_chunks->len : 1;
+    job->plan.state = PyMem_Calloc(n, 1);
+    job->plan.match = PyMem_Malloc(n * sizeof(Py_ssize_t));
     job->stripped = PyMem_Calloc(n, 1);
-    job->old_matched = PyMem_Calloc(m, 1);
-    if (!job->state || !job->match || !job->stripped || !job->old_matched) {
+    job->plan.old_matched = PyMem_Calloc(m, 1);
+    if (!job->plan.state || !job->plan.match || !job->stripped || !job->plan.old_matched) {
         PyErr_NoMemory();
         return -1;
     }
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        job->match[i] = -1;
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        job->plan.match[i] = -1;
     }
     return 0;
 }
@@ -115,10 +115,10 @@ hs_plan_chunk_name(const char *text, const HsChunk *c)
 int
 hs_plan_nosnap(HsJob *job)
 {
-    const char *text = PyBytes_AS_STRING(job->text);
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        HsChunk *c = &job->chunks.items[i];
-        job->state[i] = HS_ST_UNCHANGED;
+    const char *text = PyBytes_AS_STRING(job->src.text);
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        HsChunk *c = &job->src.chunks.items[i];
+        job->plan.state[i] = HS_ST_UNCHANGED;
         if (c->name_len == 0) {
             continue;
         }
@@ -132,10 +132,10 @@ hs_plan_nosnap(HsJob *job)
             return -1;
         }
         if (!has) {
-            job->state[i] = HS_ST_ADDED;
+            job->plan.state[i] = HS_ST_ADDED;
         }
         else if (c->kind == HS_CHUNK_DEF || c->kind == HS_CHUNK_CLASS) {
-            job->state[i] = HS_ST_CHANGED;
+            job->plan.state[i] = HS_ST_CHANGED;
             job->stripped[i] = 1;
         }
     }
@@ -160,9 +160,9 @@ typedef struct {
 static int
 is_changed_plain_def(HsJob *job, Py_ssize_t k)
 {
-    const HsChunk *d = &job->chunks.items[k];
+    const HsChunk *d = &job->src.chunks.items[k];
     return d->kind == HS_CHUNK_DEF && d->head == d->start
-           && job->state[k] == HS_ST_CHANGED;
+           && job->plan.state[k] == HS_ST_CHANGED;
 }
 
 static int
@@ -176,12 +176,12 @@ static void
 changed_defs_build(HsJob *job, const char *t, ChangedDefs *cd)
 {
     cd->len = 0;
-    cd->at = PyMem_New(NameAt, job->chunks.len ? job->chunks.len : 1);
+    cd->at = PyMem_New(NameAt, job->src.chunks.len ? job->src.chunks.len : 1);
     if (cd->at == NULL) {
         return;
     }
-    for (Py_ssize_t k = 0; k < job->chunks.len; k++) {
-        const HsChunk *d = &job->chunks.items[k];
+    for (Py_ssize_t k = 0; k < job->src.chunks.len; k++) {
+        const HsChunk *d = &job->src.chunks.items[k];
         if (is_changed_plain_def(job, k)) {
             cd->at[cd->len].hash = hs_hash_bytes(t + d->name, d->name_len);
             cd->at[cd->len].k = k;
@@ -196,7 +196,7 @@ static int
 changed_def_named(HsJob *job, const char *t, const HsChunk *c,
                   const ChangedDefs *cd, Py_ssize_t a, Py_ssize_t q)
 {
-    Py_ssize_t from = 0, to = job->chunks.len;
+    Py_ssize_t from = 0, to = job->src.chunks.len;
     uint64_t h = 0;
     if (cd->at != NULL) {
         h = hs_hash_bytes(t + a, q - a);
@@ -221,7 +221,7 @@ changed_def_named(HsJob *job, const char *t, const HsChunk *c,
             }
             k = cd->at[w].k;
         }
-        const HsChunk *d = &job->chunks.items[k];
+        const HsChunk *d = &job->src.chunks.items[k];
         if (is_changed_plain_def(job, k) && d != c && d->name_len == q - a
             && memcmp(t + d->name, t + a, (size_t)(q - a)) == 0)
         {
@@ -294,17 +294,17 @@ plan_redecorate(HsJob *job, const char *t)
     int again = 1;
     while (again) {
         again = 0;
-        for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-            HsChunk *c = &job->chunks.items[i];
+        for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+            HsChunk *c = &job->src.chunks.items[i];
             if (c->kind != HS_CHUNK_DEF || c->head <= c->start
-                || job->match[i] < 0
-                || (job->state[i] == HS_ST_CHANGED && !job->stripped[i])
-                || job->state[i] == HS_ST_ADDED)
+                || job->plan.match[i] < 0
+                || (job->plan.state[i] == HS_ST_CHANGED && !job->stripped[i])
+                || job->plan.state[i] == HS_ST_ADDED)
             {
                 continue;
             }
             if (plan_deco_names_changed(job, t, c, &cd)) {
-                job->state[i] = HS_ST_CHANGED;
+                job->plan.state[i] = HS_ST_CHANGED;
                 job->stripped[i] = 0;
                 again = 1;
             }
@@ -316,31 +316,31 @@ plan_redecorate(HsJob *job, const char *t)
 int
 hs_plan_normal(HsJob *job)
 {
-    const char *nt = PyBytes_AS_STRING(job->text);
-    const char *ot = job->old_text;
-    HsChunkList *old = job->old_chunks;
+    const char *nt = PyBytes_AS_STRING(job->src.text);
+    const char *ot = job->src.old_text;
+    HsChunkList *old = job->src.old_chunks;
     KeyMap km = {0};
     if (keymap_init(&km, old) < 0) {
         keymap_free(&km);
         return -1;
     }
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        HsChunk *c = &job->chunks.items[i];
-        Py_ssize_t j = keymap_get(&km, c->key, job->old_matched);
-        if (j < 0 || job->old_matched[j]) {
-            job->state[i] = HS_ST_ADDED;
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        HsChunk *c = &job->src.chunks.items[i];
+        Py_ssize_t j = keymap_get(&km, c->key, job->plan.old_matched);
+        if (j < 0 || job->plan.old_matched[j]) {
+            job->plan.state[i] = HS_ST_ADDED;
             continue;
         }
         HsChunk *o = &old->items[j];
-        job->old_matched[j] = 1;
-        job->match[i] = j;
+        job->plan.old_matched[j] = 1;
+        job->plan.match[i] = j;
         if (o->hash == c->hash
             && same_bytes(ot, o->start, o->end, nt, c->start, c->end))
         {
-            job->state[i] = o->line == c->line ? HS_ST_UNCHANGED : HS_ST_MOVED;
+            job->plan.state[i] = o->line == c->line ? HS_ST_UNCHANGED : HS_ST_MOVED;
             continue;
         }
-        job->state[i] = HS_ST_CHANGED;
+        job->plan.state[i] = HS_ST_CHANGED;
         int same_deco =
             same_bytes(ot, o->start, o->head, nt, c->start, c->head);
         if (c->kind == HS_CHUNK_DEF && o->kind == c->kind && same_deco) {
@@ -357,17 +357,17 @@ hs_plan_normal(HsJob *job)
     keymap_free(&km);
     plan_redecorate(job, nt);
     /* a __future__ import that changed changes how every chunk compiles */
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        if (job->chunks.items[i].kind == HS_CHUNK_FUTURE
-            && job->state[i] != HS_ST_UNCHANGED
-            && job->state[i] != HS_ST_MOVED)
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        if (job->src.chunks.items[i].kind == HS_CHUNK_FUTURE
+            && job->plan.state[i] != HS_ST_UNCHANGED
+            && job->plan.state[i] != HS_ST_MOVED)
         {
-            job->mode = HS_MODE_FULL;
+            job->plan.mode = HS_MODE_FULL;
         }
     }
     for (Py_ssize_t j = 0; j < old->len; j++) {
-        if (!job->old_matched[j] && old->items[j].kind == HS_CHUNK_FUTURE) {
-            job->mode = HS_MODE_FULL;
+        if (!job->plan.old_matched[j] && old->items[j].kind == HS_CHUNK_FUTURE) {
+            job->plan.mode = HS_MODE_FULL;
         }
     }
     return 0;
@@ -379,7 +379,7 @@ hs_plan_normal(HsJob *job)
 static int
 chunk_is_kept(HsJob *job, Py_ssize_t k)
 {
-    return job->state[k] == HS_ST_UNCHANGED || job->state[k] == HS_ST_MOVED;
+    return job->plan.state[k] == HS_ST_UNCHANGED || job->plan.state[k] == HS_ST_MOVED;
 }
 
 /* The package relative imports of this module are resolved against, as
@@ -569,7 +569,7 @@ binds_of_range(HsJob *job, const char *text, const HsChunk *c)
     return names;
 }
 
-/* binds_of_range() of kept chunk k, cached in job->chunk_binds.  A new
+/* binds_of_range() of kept chunk k, cached in job->plan.chunk_binds.  A new
  * reference. */
 static PyObject *
 chunk_binds(HsJob *job, Py_ssize_t k)
@@ -578,15 +578,15 @@ chunk_binds(HsJob *job, Py_ssize_t k)
     if (key == NULL) {
         return NULL;
     }
-    if (job->chunk_binds == NULL && (job->chunk_binds = PyDict_New()) == NULL)
+    if (job->plan.chunk_binds == NULL && (job->plan.chunk_binds = PyDict_New()) == NULL)
     {
         Py_DECREF(key);
         return NULL;
     }
-    if (PyDict_GetItemRef(job->chunk_binds, key, &names) == 0) {
-        names = binds_of_range(job, PyBytes_AS_STRING(job->text),
-                               &job->chunks.items[k]);
-        if (names != NULL && PyDict_SetItem(job->chunk_binds, key, names) < 0)
+    if (PyDict_GetItemRef(job->plan.chunk_binds, key, &names) == 0) {
+        names = binds_of_range(job, PyBytes_AS_STRING(job->src.text),
+                               &job->src.chunks.items[k]);
+        if (names != NULL && PyDict_SetItem(job->plan.chunk_binds, key, names) < 0)
         {
             Py_CLEAR(names);
         }
@@ -637,8 +637,8 @@ hs_plan_kept_chunk_binds(HsJob *job, Py_ssize_t k, PyObject *name)
     if (s == NULL) {
         return -1;
     }
-    return range_binds(job, PyBytes_AS_STRING(job->text),
-                       &job->chunks.items[k], k, name, s, n);
+    return range_binds(job, PyBytes_AS_STRING(job->src.text),
+                       &job->src.chunks.items[k], k, name, s, n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -649,8 +649,8 @@ static int
 chunk_deletes(HsJob *job, Py_ssize_t k, PyObject *name, const char *s,
               Py_ssize_t n)
 {
-    const char *text = PyBytes_AS_STRING(job->text);
-    HsChunk *c = &job->chunks.items[k];
+    const char *text = PyBytes_AS_STRING(job->src.text);
+    HsChunk *c = &job->src.chunks.items[k];
     if (c->kind == HS_CHUNK_DEF || c->kind == HS_CHUNK_CLASS
         || c->kind == HS_CHUNK_ASSIGN
         || !hs_plan_contains_bytes(text + c->start, c->end - c->start, s, n))
@@ -675,19 +675,19 @@ chunk_deletes(HsJob *job, Py_ssize_t k, PyObject *name, const char *s,
 static int
 mark_rerun(HsJob *job, Py_ssize_t k, PyObject *bound)
 {
-    const char *text = PyBytes_AS_STRING(job->text);
-    HsChunk *c = &job->chunks.items[k];
+    const char *text = PyBytes_AS_STRING(job->src.text);
+    HsChunk *c = &job->src.chunks.items[k];
     PyObject *code =
         hs_code_compile_range(job, text, c->start, c->end, c->line, c->start);
     if (code == NULL) {
         return -1;
     }
-    job->state[k] = HS_ST_RERUN;
+    job->plan.state[k] = HS_ST_RERUN;
     if (bound != NULL && hs_code_stored_names(code, bound) < 0) {
         Py_DECREF(code);
         return -1;
     }
-    return PyList_SetItem(job->codes, k, code); /* steals */
+    return PyList_SetItem(job->plan.codes, k, code); /* steals */
 }
 
 /* Does chunk d bind `name`: a kept one by its text and code, a staged one
@@ -697,10 +697,10 @@ chunk_rebinds(HsJob *job, Py_ssize_t d, PyObject *name, const char *s,
               Py_ssize_t n)
 {
     if (chunk_is_kept(job, d)) {
-        return range_binds(job, PyBytes_AS_STRING(job->text),
-                           &job->chunks.items[d], d, name, s, n);
+        return range_binds(job, PyBytes_AS_STRING(job->src.text),
+                           &job->src.chunks.items[d], d, name, s, n);
     }
-    PyObject *code = PyList_GET_ITEM(job->codes, d);
+    PyObject *code = PyList_GET_ITEM(job->plan.codes, d);
     if (code == Py_None) {
         return 0;
     }
@@ -717,8 +717,8 @@ chunk_rebinds(HsJob *job, Py_ssize_t d, PyObject *name, const char *s,
 static int
 is_del(HsJob *job, Py_ssize_t d)
 {
-    const char *text = PyBytes_AS_STRING(job->text);
-    HsChunk *c = &job->chunks.items[d];
+    const char *text = PyBytes_AS_STRING(job->src.text);
+    HsChunk *c = &job->src.chunks.items[d];
     return c->kind == HS_CHUNK_STMT && c->end - c->start > 4
            && memcmp(text + c->start, "del", 3) == 0
            && (text[c->start + 3] == ' ' || text[c->start + 3] == '\t');
@@ -728,8 +728,8 @@ is_del(HsJob *job, Py_ssize_t d)
 static int
 is_del_of(HsJob *job, Py_ssize_t d, const char *s, Py_ssize_t n)
 {
-    const char *text = PyBytes_AS_STRING(job->text);
-    HsChunk *c = &job->chunks.items[d];
+    const char *text = PyBytes_AS_STRING(job->src.text);
+    HsChunk *c = &job->src.chunks.items[d];
     return chunk_is_kept(job, d) && is_del(job, d)
            && hs_plan_contains_bytes(text + c->start, c->end - c->start, s, n);
 }
@@ -746,12 +746,12 @@ static int
 del_index_build(HsJob *job, DelIndex *dels)
 {
     dels->len = 0;
-    dels->at = PyMem_New(Py_ssize_t, job->chunks.len ? job->chunks.len : 1);
+    dels->at = PyMem_New(Py_ssize_t, job->src.chunks.len ? job->src.chunks.len : 1);
     if (dels->at == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    for (Py_ssize_t d = 0; d < job->chunks.len; d++) {
+    for (Py_ssize_t d = 0; d < job->src.chunks.len; d++) {
         if (is_del(job, d)) {
             dels->at[dels->len++] = d;
         }
@@ -818,7 +818,7 @@ deletes_of_stored(HsJob *job, const DelIndex *dels, Py_ssize_t i,
 int
 hs_plan_reruns(HsJob *job)
 {
-    if (job->mode == HS_MODE_FULL) {
+    if (job->plan.mode == HS_MODE_FULL) {
         return 0;
     }
     PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
@@ -831,9 +831,9 @@ hs_plan_reruns(HsJob *job)
     if (del_index_build(job, &dels) < 0) {
         goto done;
     }
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        PyObject *code = PyList_GET_ITEM(job->codes, i);
-        if (code == Py_None || job->state[i] == HS_ST_RERUN) {
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        PyObject *code = PyList_GET_ITEM(job->plan.codes, i);
+        if (code == Py_None || job->plan.state[i] == HS_ST_RERUN) {
             continue;
         }
         Py_XSETREF(loaded, PySet_New(NULL));
@@ -856,8 +856,8 @@ hs_plan_reruns(HsJob *job)
                 if (!chunk_is_kept(job, k)) {
                     continue;
                 }
-                int t = range_binds(job, PyBytes_AS_STRING(job->text),
-                                    &job->chunks.items[k], k, name, s, n);
+                int t = range_binds(job, PyBytes_AS_STRING(job->src.text),
+                                    &job->src.chunks.items[k], k, name, s, n);
                 if (t == 1) {
                     /* the nearest statement deletes it (`del attr` after a
                      * loop): a fresh import has no such name here either;
@@ -926,19 +926,19 @@ hs_later_map_clear(HsLaterMap *lm)
 int
 hs_later_map_build(HsJob *job, HsLaterMap *lm)
 {
-    const char *text = PyBytes_AS_STRING(job->text);
+    const char *text = PyBytes_AS_STRING(job->src.text);
     lm->last_named = PyDict_New();
-    lm->unnamed = PyMem_Calloc(job->chunks.len ? job->chunks.len : 1,
+    lm->unnamed = PyMem_Calloc(job->src.chunks.len ? job->src.chunks.len : 1,
                                sizeof(Py_ssize_t));
     if (lm->last_named == NULL || lm->unnamed == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    for (Py_ssize_t k = 0; k < job->chunks.len; k++) {
+    for (Py_ssize_t k = 0; k < job->src.chunks.len; k++) {
         if (!chunk_is_kept(job, k)) {
             continue;
         }
-        HsChunk *c = &job->chunks.items[k];
+        HsChunk *c = &job->src.chunks.items[k];
         if (c->name_len == 0) {
             lm->unnamed[lm->nunnamed++] = k;
             continue;
@@ -959,7 +959,7 @@ int
 hs_plan_bound_again_later(HsJob *job, PyObject *name, Py_ssize_t ci,
                           HsLaterMap *lm)
 {
-    if (job->mode == HS_MODE_FULL || ci < 0) {
+    if (job->plan.mode == HS_MODE_FULL || ci < 0) {
         return 0;
     }
     Py_ssize_t n;
@@ -967,8 +967,8 @@ hs_plan_bound_again_later(HsJob *job, PyObject *name, Py_ssize_t ci,
     if (s == NULL) {
         return -1;
     }
-    const char *text = PyBytes_AS_STRING(job->text);
-    Py_ssize_t count = job->chunks.len, *which = NULL;
+    const char *text = PyBytes_AS_STRING(job->src.text);
+    Py_ssize_t count = job->src.chunks.len, *which = NULL;
     if (lm != NULL && lm->last_named != NULL) {
         PyObject *last = PyDict_GetItemWithError(lm->last_named, name);
         if (last == NULL && PyErr_Occurred()) {
@@ -985,7 +985,7 @@ hs_plan_bound_again_later(HsJob *job, PyObject *name, Py_ssize_t ci,
         if (k <= ci || !chunk_is_kept(job, k)) {
             continue;
         }
-        int t = range_binds(job, text, &job->chunks.items[k], k, name, s, n);
+        int t = range_binds(job, text, &job->src.chunks.items[k], k, name, s, n);
         if (t != 0) {
             return t;
         }
@@ -1042,7 +1042,7 @@ class_functions_tell(HsJob *job, PyObject *v)
                 continue;
             }
             PyObject *g = PyFunction_GET_GLOBALS(f);
-            if (g == job->dict || (job->scratch && g == job->scratch)) {
+            if (g == job->dict || (job->staged.scratch && g == job->staged.scratch)) {
                 verdict = 1;
                 continue;
             }
@@ -1093,8 +1093,8 @@ static int
 rebound_after_class_statement(HsJob *job, PyObject *name)
 {
     const char *text =
-        job->old_chunks ? job->old_text : PyBytes_AS_STRING(job->text);
-    const HsChunkList *list = job->old_chunks ? job->old_chunks : &job->chunks;
+        job->src.old_chunks ? job->src.old_text : PyBytes_AS_STRING(job->src.text);
+    const HsChunkList *list = job->src.old_chunks ? job->src.old_chunks : &job->src.chunks;
     Py_ssize_t n;
     const char *s = PyUnicode_AsUTF8AndSize(name, &n);
     if (s == NULL) {

@@ -38,11 +38,11 @@
 static int
 future_flags(HsJob *job, int *flags)
 {
-    const char *text = PyBytes_AS_STRING(job->text);
+    const char *text = PyBytes_AS_STRING(job->src.text);
     PyObject *future = NULL;
     *flags = 0;
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        HsChunk *c = &job->chunks.items[i];
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        HsChunk *c = &job->src.chunks.items[i];
         if (c->kind != HS_CHUNK_FUTURE) {
             continue;
         }
@@ -210,29 +210,29 @@ compile_whole(HsJob *job)
 {
     PyCompilerFlags flags =
         HS_COMPILER_FLAGS_INIT(PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
-    return Py_CompileStringObject(PyBytes_AS_STRING(job->text), job->filename,
+    return Py_CompileStringObject(PyBytes_AS_STRING(job->src.text), job->filename,
                                   Py_file_input, &flags, -1);
 }
 
 int
 hs_stage_compile(HsJob *job)
 {
-    if (job->mode == HS_MODE_FULL) {
-        job->full_code = compile_whole(job);
-        return job->full_code ? 0 : -1;
+    if (job->plan.mode == HS_MODE_FULL) {
+        job->plan.full_code = compile_whole(job);
+        return job->plan.full_code ? 0 : -1;
     }
-    if (future_flags(job, &job->cf_flags) < 0) {
+    if (future_flags(job, &job->plan.cf_flags) < 0) {
         goto whole;
     }
-    const char *text = PyBytes_AS_STRING(job->text);
-    job->codes = PyList_New(job->chunks.len);
-    if (job->codes == NULL) {
+    const char *text = PyBytes_AS_STRING(job->src.text);
+    job->plan.codes = PyList_New(job->src.chunks.len);
+    if (job->plan.codes == NULL) {
         return -1;
     }
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        HsChunk *c = &job->chunks.items[i];
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        HsChunk *c = &job->src.chunks.items[i];
         PyObject *code = Py_None;
-        if (job->state[i] == HS_ST_CHANGED || job->state[i] == HS_ST_ADDED) {
+        if (job->plan.state[i] == HS_ST_CHANGED || job->plan.state[i] == HS_ST_ADDED) {
             Py_ssize_t blank_to = job->stripped[i] ? c->head : c->start;
             code = hs_code_compile_range(job, text, c->start, c->end, c->line,
                                          blank_to);
@@ -243,14 +243,14 @@ hs_stage_compile(HsJob *job)
                 && with_decorator_lines(job, text, c, &code) < 0)
             {
                 Py_DECREF(code);
-                Py_CLEAR(job->codes);
+                Py_CLEAR(job->plan.codes);
                 return -1;
             }
         }
         else {
             Py_INCREF(code);
         }
-        PyList_SET_ITEM(job->codes, i, code);
+        PyList_SET_ITEM(job->plan.codes, i, code);
     }
     return 0;
 
@@ -266,9 +266,9 @@ whole:
             return -1;
         }
         Py_XDECREF(exc);
-        Py_CLEAR(job->codes);
-        job->full_code = code;
-        job->mode = HS_MODE_FULL;
+        Py_CLEAR(job->plan.codes);
+        job->plan.full_code = code;
+        job->plan.mode = HS_MODE_FULL;
         return 0;
     }
 }
@@ -865,7 +865,7 @@ run_code(Stage *st, PyObject *code, Py_ssize_t chunk)
     st->chunk_code = code;
     st->chunk = chunk;
     st->depth = 0;
-    PyObject *r = PyEval_EvalCode(code, st->job->scratch, st->job->scratch);
+    PyObject *r = PyEval_EvalCode(code, st->job->staged.scratch, st->job->staged.scratch);
     st->chunk_code = NULL;
     if (r == NULL) {
         return -1;
@@ -879,7 +879,7 @@ int
 hs_stage_eager_annotations(HsJob *job)
 {
 #if HS_HAVE_ANNOTATE
-    return (job->cf_flags & CO_FUTURE_ANNOTATIONS) != 0;
+    return (job->plan.cf_flags & CO_FUTURE_ANNOTATIONS) != 0;
 #else
     (void)job;
     return 1;
@@ -909,7 +909,7 @@ hs_stage_code_names_annotations(PyObject *code)
 }
 
 /* Eager module annotations: the statement stores them into a dict of its
- * own (kept in job->ann_eager for annotate.c), not into the live module's
+ * own (kept in job->staged.ann_eager for annotate.c), not into the live module's
  * __annotations__ dict, which the scratch copy shares: a failed batch must
  * leave it untouched, and a removed statement's entries must go.  The
  * statements staged after it see the module's dict again. */
@@ -925,10 +925,10 @@ run_chunk(Stage *st, PyObject *code, Py_ssize_t chunk)
     }
     PyObject *live = NULL, *mine = PyDict_New();
     PyObject *name = PyUnicode_FromString("__annotations__");
-    int got = name ? PyDict_GetItemRef(job->scratch, name, &live) : -1;
+    int got = name ? PyDict_GetItemRef(job->staged.scratch, name, &live) : -1;
     Py_XDECREF(name);
     if (mine == NULL || got < 0
-        || PyDict_SetItemString(job->scratch, "__annotations__", mine) < 0)
+        || PyDict_SetItemString(job->staged.scratch, "__annotations__", mine) < 0)
     {
         Py_XDECREF(mine);
         Py_XDECREF(live);
@@ -936,14 +936,14 @@ run_chunk(Stage *st, PyObject *code, Py_ssize_t chunk)
     }
     int r = run_code(st, code, chunk);
     PyObject *exc = r < 0 ? PyErr_GetRaisedException() : NULL;
-    int w = live ? PyDict_SetItemString(job->scratch, "__annotations__", live)
-                 : PyDict_DelItemString(job->scratch, "__annotations__");
+    int w = live ? PyDict_SetItemString(job->staged.scratch, "__annotations__", live)
+                 : PyDict_DelItemString(job->staged.scratch, "__annotations__");
     if (w == 0 && r == 0) {
         PyObject *idx = PyLong_FromSsize_t(chunk);
-        if (job->ann_eager == NULL) {
-            job->ann_eager = PyDict_New();
+        if (job->staged.ann_eager == NULL) {
+            job->staged.ann_eager = PyDict_New();
         }
-        w = idx && job->ann_eager ? PyDict_SetItem(job->ann_eager, idx, mine)
+        w = idx && job->staged.ann_eager ? PyDict_SetItem(job->staged.ann_eager, idx, mine)
                                   : -1;
         Py_XDECREF(idx);
     }
@@ -972,7 +972,7 @@ take_annotation_set(HsJob *job, Py_ssize_t i)
                                         "__annotate__"};
     for (int k = 0; k < 2; k++) {
         PyObject *mine = NULL, *live = NULL;
-        if (PyDict_GetItemStringRef(job->scratch, names[k], &mine) < 0
+        if (PyDict_GetItemStringRef(job->staged.scratch, names[k], &mine) < 0
             || PyDict_GetItemStringRef(job->dict, names[k], &live) < 0)
         {
             Py_XDECREF(mine);
@@ -982,17 +982,17 @@ take_annotation_set(HsJob *job, Py_ssize_t i)
         if (mine != live) {
             if (k == 0 && mine != NULL) {
                 PyObject *idx = PyLong_FromSsize_t(i);
-                if (job->ann_sets == NULL) {
-                    job->ann_sets = PyDict_New();
+                if (job->staged.ann_sets == NULL) {
+                    job->staged.ann_sets = PyDict_New();
                 }
-                r = idx && job->ann_sets
-                        ? PyDict_SetItem(job->ann_sets, idx, mine)
+                r = idx && job->staged.ann_sets
+                        ? PyDict_SetItem(job->staged.ann_sets, idx, mine)
                         : -1;
                 Py_XDECREF(idx);
             }
             if (r == 0) {
-                r = live ? PyDict_SetItemString(job->scratch, names[k], live)
-                         : PyDict_DelItemString(job->scratch, names[k]);
+                r = live ? PyDict_SetItemString(job->staged.scratch, names[k], live)
+                         : PyDict_DelItemString(job->staged.scratch, names[k]);
             }
         }
         Py_XDECREF(mine);
@@ -1013,17 +1013,17 @@ take_annotation_set(HsJob *job, Py_ssize_t i)
 static int
 record_def_result(HsJob *job, Py_ssize_t i)
 {
-    HsChunk *c = &job->chunks.items[i];
+    HsChunk *c = &job->src.chunks.items[i];
     if (c->kind != HS_CHUNK_DEF || c->name_len == 0) {
         return 0;
     }
-    const char *text = PyBytes_AS_STRING(job->text);
+    const char *text = PyBytes_AS_STRING(job->src.text);
     PyObject *name =
         PyUnicode_DecodeUTF8(text + c->name, c->name_len, "strict");
     if (name == NULL) {
         return -1;
     }
-    PyObject *v = PyDict_GetItemWithError(job->scratch, name);
+    PyObject *v = PyDict_GetItemWithError(job->staged.scratch, name);
     Py_DECREF(name);
     if (v == NULL) {
         return PyErr_Occurred() ? -1 : 0;
@@ -1032,7 +1032,7 @@ record_def_result(HsJob *job, Py_ssize_t i)
     if (rec == NULL) {
         return -1;
     }
-    int r = PyList_Append(job->def_results, rec);
+    int r = PyList_Append(job->staged.def_results, rec);
     Py_DECREF(rec);
     return r;
 }
@@ -1069,18 +1069,18 @@ typedef struct {
 static int
 exposure_index(HsJob *job, Exposure *ex)
 {
-    const char *text = PyBytes_AS_STRING(job->text);
+    const char *text = PyBytes_AS_STRING(job->src.text);
     ex->named = PyDict_New();
-    ex->other = PyMem_New(Py_ssize_t, job->chunks.len ? job->chunks.len : 1);
+    ex->other = PyMem_New(Py_ssize_t, job->src.chunks.len ? job->src.chunks.len : 1);
     if (ex->named == NULL || ex->other == NULL) {
         if (ex->other == NULL) {
             PyErr_NoMemory();
         }
         return -1;
     }
-    for (Py_ssize_t k = 0; k < job->chunks.len; k++) {
-        HsChunk *c = &job->chunks.items[k];
-        if (PyList_GET_ITEM(job->codes, k) != Py_None) {
+    for (Py_ssize_t k = 0; k < job->src.chunks.len; k++) {
+        HsChunk *c = &job->src.chunks.items[k];
+        if (PyList_GET_ITEM(job->plan.codes, k) != Py_None) {
             continue;
         }
         if (c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS
@@ -1186,7 +1186,7 @@ static int
 stage_expose_one(HsJob *job, PyObject *rec)
 {
     PyObject *name = PyList_GET_ITEM(rec, 0);
-    PyObject *now = PyDict_GetItemWithError(job->scratch, name);
+    PyObject *now = PyDict_GetItemWithError(job->staged.scratch, name);
     if (now == NULL && PyErr_Occurred()) {
         return -1;
     }
@@ -1196,26 +1196,26 @@ stage_expose_one(HsJob *job, PyObject *rec)
     if (now != PyList_GET_ITEM(rec, 1)) {
         return 0; /* bound again by a staged statement since */
     }
-    return PyDict_SetItem(job->scratch, name, PyList_GET_ITEM(rec, 2));
+    return PyDict_SetItem(job->staged.scratch, name, PyList_GET_ITEM(rec, 2));
 }
 
 /* Chunk ci just ran: note the name it bound, exposed now or later. */
 static int
 stage_note_binding(HsJob *job, Exposure *ex, Py_ssize_t ci)
 {
-    HsChunk *c = &job->chunks.items[ci];
+    HsChunk *c = &job->src.chunks.items[ci];
     if ((c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS)
-        || c->name_len == 0 || job->match[ci] < 0)
+        || c->name_len == 0 || job->plan.match[ci] < 0)
     {
         return 0;
     }
-    const char *text = PyBytes_AS_STRING(job->text);
+    const char *text = PyBytes_AS_STRING(job->src.text);
     PyObject *name =
         PyUnicode_DecodeUTF8(text + c->name, c->name_len, "strict");
     PyObject *live = NULL, *staged = NULL, *rec = NULL, *at = NULL;
     int r = -1;
     if (name == NULL || PyDict_GetItemRef(job->dict, name, &live) < 0
-        || PyDict_GetItemRef(job->scratch, name, &staged) < 0)
+        || PyDict_GetItemRef(job->staged.scratch, name, &staged) < 0)
     {
         goto done;
     }
@@ -1298,12 +1298,12 @@ stage_restore_staged(HsJob *job, Exposure *ex)
     for (Py_ssize_t i = PyList_GET_SIZE(ex->list) - 1; i >= 0; i--) {
         PyObject *rec = PyList_GET_ITEM(ex->list, i);
         PyObject *name = PyList_GET_ITEM(rec, 0);
-        PyObject *now = PyDict_GetItemWithError(job->scratch, name);
+        PyObject *now = PyDict_GetItemWithError(job->staged.scratch, name);
         if (now == NULL && PyErr_Occurred()) {
             return -1;
         }
         if (now == PyList_GET_ITEM(rec, 2)
-            && PyDict_SetItem(job->scratch, name, PyList_GET_ITEM(rec, 1)) < 0)
+            && PyDict_SetItem(job->staged.scratch, name, PyList_GET_ITEM(rec, 1)) < 0)
         {
             return -1;
         }
@@ -1323,11 +1323,11 @@ hs_stage_run(HsJob *job)
                         "hotswap: staged code started another reload");
         return -1;
     }
-    job->scratch = PyDict_Copy(job->dict);
-    job->class_updates = PyList_New(0);
-    job->def_results = PyList_New(0);
-    if (job->scratch == NULL || job->class_updates == NULL
-        || job->def_results == NULL)
+    job->staged.scratch = PyDict_Copy(job->dict);
+    job->staged.class_updates = PyList_New(0);
+    job->staged.def_results = PyList_New(0);
+    if (job->staged.scratch == NULL || job->staged.class_updates == NULL
+        || job->staged.def_results == NULL)
     {
         return -1;
     }
@@ -1352,8 +1352,8 @@ hs_stage_run(HsJob *job)
     st.job = job;
     current_stage = &st;
 
-    if (job->mode == HS_MODE_FULL) {
-        if (run_chunk(&st, job->full_code, -1) < 0) {
+    if (job->plan.mode == HS_MODE_FULL) {
+        if (run_chunk(&st, job->plan.full_code, -1) < 0) {
             goto done;
         }
     }
@@ -1362,8 +1362,8 @@ hs_stage_run(HsJob *job)
         if (ex.list == NULL) {
             goto done;
         }
-        for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-            PyObject *code = PyList_GET_ITEM(job->codes, i);
+        for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+            PyObject *code = PyList_GET_ITEM(job->plan.codes, i);
             if (code == Py_None) {
                 continue;
             }
