@@ -27,8 +27,8 @@
  * The set: the annotation indices of one statement are consecutive and in
  * the same order whether it is compiled alone or in the file, so the r-th
  * index of a statement in the new file ran iff the r-th index of the same
- * statement ran: in its staged run (job->staged.ann_sets), or, for a statement not
- * run again, in the old module (old set, old __annotate__).  Which indices
+ * statement ran: in its staged run (job->staged.ann_sets), or, for a statement
+ * not run again, in the old module (old set, old __annotate__).  Which indices
  * a statement holds is read from __annotate__'s bytecode: each entry is
  * `LOAD_SMALL_INT index; LOAD_GLOBAL __conditional_annotations__` at the
  * annotation's line.
@@ -202,7 +202,9 @@ has_entries(const Entries *e, int first, int last)
 static int
 annotations_touched(HsJob *job, const Entries *old)
 {
-    if (job->staged.ann_sets != NULL && PyDict_GET_SIZE(job->staged.ann_sets) > 0) {
+    if (job->staged.ann_sets != NULL
+        && PyDict_GET_SIZE(job->staged.ann_sets) > 0)
+    {
         return 1; /* a staged statement holds module annotations */
     }
     HsChunkList *oc = job->src.old_chunks;
@@ -259,8 +261,9 @@ chunk_annotated(HsJob *job, Py_ssize_t i, const Entries *old)
 {
     if (PyList_GET_ITEM(job->plan.codes, i) != Py_None) {
         PyObject *idx = PyLong_FromSsize_t(i);
-        int r = idx && job->staged.ann_sets ? PyDict_Contains(job->staged.ann_sets, idx)
-                                     : (idx ? 0 : -1);
+        int r = idx && job->staged.ann_sets
+                    ? PyDict_Contains(job->staged.ann_sets, idx)
+                    : (idx ? 0 : -1);
         Py_XDECREF(idx);
         return r;
     }
@@ -377,9 +380,10 @@ new_conditional_set(HsJob *job, const Entries *now, const Entries *old)
             goto error;
         }
         if (PyList_GET_ITEM(job->plan.codes, ci) != Py_None) {
-            how.local = job->staged.ann_sets
-                            ? PyDict_GetItemWithError(job->staged.ann_sets, idx)
-                            : NULL;
+            how.local =
+                job->staged.ann_sets
+                    ? PyDict_GetItemWithError(job->staged.ann_sets, idx)
+                    : NULL;
             if (how.local == NULL && PyErr_Occurred()) {
                 Py_DECREF(idx);
                 goto error;
@@ -389,7 +393,8 @@ new_conditional_set(HsJob *job, const Entries *now, const Entries *old)
             }
         }
         else if (job->plan.match[ci] >= 0 && job->src.old_chunks != NULL) {
-            const HsChunk *o = &job->src.old_chunks->items[job->plan.match[ci]];
+            const HsChunk *o =
+                &job->src.old_chunks->items[job->plan.match[ci]];
             how.old_first = o->line;
             how.old_last = o->last_line;
         }
@@ -474,8 +479,10 @@ hs_annotate_module(HsJob *job, HsTxn *txn)
     if (job->plan.mode == HS_MODE_FULL) {
         /* the whole file ran: its __annotate__ and set are the fresh ones */
         PyObject *fn = NULL, *cond = NULL;
-        if (PyDict_GetItemStringRef(job->staged.scratch, "__annotate__", &fn) < 0
-            || PyDict_GetItemStringRef(job->staged.scratch, COND_NAME, &cond) < 0)
+        if (PyDict_GetItemStringRef(job->staged.scratch, "__annotate__", &fn)
+                < 0
+            || PyDict_GetItemStringRef(job->staged.scratch, COND_NAME, &cond)
+                   < 0)
         {
             Py_XDECREF(fn);
             goto done;
@@ -685,7 +692,9 @@ dropped_keys(HsJob *job, PyObject *dropped, PyObject *keys)
     }
     for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
         Py_ssize_t j = job->plan.match[i];
-        if (j >= 0 && j < nold && PyList_GET_ITEM(job->plan.codes, i) != Py_None) {
+        if (j >= 0 && j < nold
+            && PyList_GET_ITEM(job->plan.codes, i) != Py_None)
+        {
             replaced[j] = 1;
         }
     }
@@ -695,8 +704,8 @@ dropped_keys(HsJob *job, PyObject *dropped, PyObject *keys)
             continue;
         }
         if (PyList_SetSlice(keys, 0, PyList_GET_SIZE(keys), NULL) < 0
-            || chunk_ann_keys(job, job->src.old_text, &job->src.old_chunks->items[j],
-                              keys)
+            || chunk_ann_keys(job, job->src.old_text,
+                              &job->src.old_chunks->items[j], keys)
                    < 0)
         {
             goto done;
@@ -719,7 +728,8 @@ hs_annotate_eager(HsJob *job, HsTxn *txn)
     PyObject *live = NULL, *now = NULL, *dropped = NULL, *keys = NULL;
     int result = -1;
     if (!hs_stage_eager_annotations(job)
-        || (job->plan.mode != HS_MODE_NORMAL && job->plan.mode != HS_MODE_FULL))
+        || (job->plan.mode != HS_MODE_NORMAL
+            && job->plan.mode != HS_MODE_FULL))
     {
         return 0;
     }
@@ -789,7 +799,8 @@ hs_annotate_eager(HsJob *job, HsTxn *txn)
                 continue;
             }
             if (PyList_SetSlice(keys, 0, PyList_GET_SIZE(keys), NULL) < 0
-                || chunk_ann_keys(job, text, &job->src.chunks.items[i], keys) < 0)
+                || chunk_ann_keys(job, text, &job->src.chunks.items[i], keys)
+                       < 0)
             {
                 goto done;
             }

@@ -63,7 +63,9 @@ hs_apply_rebase_functions(HsJob *job, int full_walk)
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs); i++) {
         PyObject *o = PyList_GET_ITEM(objs, i);
-        if (PyFunction_Check(o) && PyFunction_GET_GLOBALS(o) == job->staged.scratch) {
+        if (PyFunction_Check(o)
+            && PyFunction_GET_GLOBALS(o) == job->staged.scratch)
+        {
             hs_function_rebase_globals(o, job->dict);
         }
     }
@@ -78,7 +80,8 @@ static int
 in_keep_list(HsJob *job, PyObject *name)
 {
     PyObject *keep = NULL; /* strong: its __contains__ may rebind it */
-    if (PyDict_GetItemStringRef(job->staged.scratch, "__hotswap_keep__", &keep) < 0
+    if (PyDict_GetItemStringRef(job->staged.scratch, "__hotswap_keep__", &keep)
+            < 0
         || (keep == NULL
             && PyDict_GetItemStringRef(job->dict, "__hotswap_keep__", &keep)
                    < 0))
@@ -217,7 +220,8 @@ pair_made_in_container(Apply *ap, PyObject *name, PyObject *old, PyObject *new,
         result = 0;
         goto done;
     }
-    PyObject *ncode = PyList_GET_ITEM(job->plan.codes, c - job->src.chunks.items);
+    PyObject *ncode =
+        PyList_GET_ITEM(job->plan.codes, c - job->src.chunks.items);
     if (!PyCode_Check(ncode)) {
         result = 0;
         goto done;
@@ -510,7 +514,8 @@ rec_find_functions(Rec *rc, PyObject **fo, PyObject **fn)
     int container = (PyDict_CheckExact(new) || PyList_CheckExact(new)
                      || PyTuple_CheckExact(new) || PyAnySet_CheckExact(new))
                     && c != NULL && c->kind != HS_CHUNK_DEF
-                    && job->plan.mode == HS_MODE_NORMAL && job->plan.match[rc->ci] >= 0
+                    && job->plan.mode == HS_MODE_NORMAL
+                    && job->plan.match[rc->ci] >= 0
                     && job->src.old_text != NULL && job->plan.codes != NULL;
     if (container) {
         /* data: its lambdas paired by place, then the data rules */
@@ -829,7 +834,8 @@ patch_rebound_def(Apply *ap, PyObject *name, Py_ssize_t ci, PyObject *old,
 {
     HsJob *job = ap->job;
     if (ci < 0 || old == NULL || new == NULL
-        || job->src.chunks.items[ci].kind != HS_CHUNK_DEF || job->plan.match[ci] < 0)
+        || job->src.chunks.items[ci].kind != HS_CHUNK_DEF
+        || job->plan.match[ci] < 0)
     {
         return 0;
     }
@@ -880,8 +886,8 @@ patch_rebound_def(Apply *ap, PyObject *name, Py_ssize_t ci, PyObject *old,
 static int
 report_rerun_statements(HsJob *job)
 {
-    for (Py_ssize_t i = 0; job->plan.mode == HS_MODE_NORMAL && i < job->src.chunks.len;
-         i++)
+    for (Py_ssize_t i = 0;
+         job->plan.mode == HS_MODE_NORMAL && i < job->src.chunks.len; i++)
     {
         HsChunk *c = &job->src.chunks.items[i];
         PyObject *code = PyList_GET_ITEM(job->plan.codes, i);
@@ -962,7 +968,9 @@ static int
 bound_by_kept_chunk(HsJob *job, PyObject *name)
 {
     for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
-        if (job->plan.state[i] != HS_ST_UNCHANGED && job->plan.state[i] != HS_ST_MOVED) {
+        if (job->plan.state[i] != HS_ST_UNCHANGED
+            && job->plan.state[i] != HS_ST_MOVED)
+        {
             continue;
         }
         int r = hs_plan_kept_chunk_binds(job, i, name);
@@ -1301,8 +1309,8 @@ shift_moved(Apply *ap)
             continue;
         }
         if (c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS) {
-            if (shift_moved_statement(ap, c,
-                                      &job->src.old_chunks->items[job->plan.match[i]])
+            if (shift_moved_statement(
+                    ap, c, &job->src.old_chunks->items[job->plan.match[i]])
                 < 0)
             {
                 goto done;
@@ -1521,8 +1529,8 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
     if (staged == NULL || hs_class_apply(job, txn, nested) < 0) {
         goto done;
     }
-    for (Py_ssize_t i = 0; job->plan.mode != HS_MODE_FULL && i < job->src.chunks.len;
-         i++)
+    for (Py_ssize_t i = 0;
+         job->plan.mode != HS_MODE_FULL && i < job->src.chunks.len; i++)
     {
         HsChunk *c = &job->src.chunks.items[i];
         if (job->stripped[i] != 2) {

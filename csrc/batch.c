@@ -210,9 +210,9 @@ hs_batch_report(HsBatch *b, HsJob *jobs, const Py_ssize_t *order, Py_ssize_t n,
         if (job->name == NULL) {
             continue;
         }
-        const char *status = i == failed          ? "failed"
+        const char *status = i == failed              ? "failed"
                              : job->src.changed && ok ? "reloaded"
-                                                  : "unchanged";
+                                                      : "unchanged";
         if (only_changed && i != failed && !(job->src.changed && ok)) {
             continue;
         }

@@ -318,7 +318,8 @@ hs_class_header_changed(HsJob *job, const HsClassRanges *rg)
     Py_ssize_t on = rg->old_body - rg->old_head;
     Py_ssize_t nn = rg->new_body - rg->new_head;
     return on != nn
-           || memcmp(job->src.old_text + rg->old_head, nt + rg->new_head, on) != 0;
+           || memcmp(job->src.old_text + rg->old_head, nt + rg->new_head, on)
+                  != 0;
 }
 
 int
@@ -2329,7 +2330,9 @@ hs_class_apply(HsJob *job, HsTxn *txn, PyObject *nested)
     }
     /* innermost classes were recorded first; apply outer ones first so a
      * replaced nested class is set before its parent is looked at */
-    for (Py_ssize_t i = PyList_GET_SIZE(job->staged.class_updates) - 1; i >= 0; i--) {
+    for (Py_ssize_t i = PyList_GET_SIZE(job->staged.class_updates) - 1; i >= 0;
+         i--)
+    {
         PyObject *rec = PyList_GET_ITEM(job->staged.class_updates, i);
         HsClassRanges rg;
         memcpy(&rg, PyBytes_AS_STRING(PyTuple_GET_ITEM(rec, 2)), sizeof(rg));

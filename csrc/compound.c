@@ -588,7 +588,8 @@ compound_kept_names(HsJob *job, Py_ssize_t ci)
     if (compound_parse(job, PyBytes_AS_STRING(job->src.text),
                        &job->src.chunks.items[ci], &nw)
             < 0
-        || compound_parse(job, job->src.old_text, &job->src.old_chunks->items[oi], &ow)
+        || compound_parse(job, job->src.old_text,
+                          &job->src.old_chunks->items[oi], &ow)
                < 0)
     {
         /* not parseable on its own (a stray `await`, say): keep nothing,
@@ -659,7 +660,8 @@ hs_compound_keeps(HsJob *job, Py_ssize_t ci, PyObject *name)
     if (key == NULL) {
         return -1;
     }
-    if (job->plan.chunk_binds == NULL && (job->plan.chunk_binds = PyDict_New()) == NULL)
+    if (job->plan.chunk_binds == NULL
+        && (job->plan.chunk_binds = PyDict_New()) == NULL)
     {
         Py_DECREF(key);
         return -1;
@@ -667,7 +669,8 @@ hs_compound_keeps(HsJob *job, Py_ssize_t ci, PyObject *name)
     int r = PyDict_GetItemRef(job->plan.chunk_binds, key, &kept);
     if (r == 0) {
         kept = compound_kept_names(job, ci);
-        r = kept && PyDict_SetItem(job->plan.chunk_binds, key, kept) == 0 ? 1 : -1;
+        r = kept && PyDict_SetItem(job->plan.chunk_binds, key, kept) == 0 ? 1
+                                                                          : -1;
     }
     Py_DECREF(key);
     if (r < 0) {

@@ -90,13 +90,16 @@ int
 hs_plan_alloc(HsJob *job)
 {
     Py_ssize_t n = job->src.chunks.len ? job->src.chunks.len : 1;
-    Py_ssize_t m =
-        job->src.old_chunks && job->src.old_chunks->len ? job->src.old_chunks->len : 1;
+    Py_ssize_t m = job->src.old_chunks && job->src.old_chunks->len
+                       ? job->src.old_chunks->len
+                       : 1;
     job->plan.state = PyMem_Calloc(n, 1);
     job->plan.match = PyMem_Malloc(n * sizeof(Py_ssize_t));
     job->stripped = PyMem_Calloc(n, 1);
     job->plan.old_matched = PyMem_Calloc(m, 1);
-    if (!job->plan.state || !job->plan.match || !job->stripped || !job->plan.old_matched) {
+    if (!job->plan.state || !job->plan.match || !job->stripped
+        || !job->plan.old_matched)
+    {
         PyErr_NoMemory();
         return -1;
     }
@@ -337,7 +340,8 @@ hs_plan_normal(HsJob *job)
         if (o->hash == c->hash
             && same_bytes(ot, o->start, o->end, nt, c->start, c->end))
         {
-            job->plan.state[i] = o->line == c->line ? HS_ST_UNCHANGED : HS_ST_MOVED;
+            job->plan.state[i] =
+                o->line == c->line ? HS_ST_UNCHANGED : HS_ST_MOVED;
             continue;
         }
         job->plan.state[i] = HS_ST_CHANGED;
@@ -366,7 +370,8 @@ hs_plan_normal(HsJob *job)
         }
     }
     for (Py_ssize_t j = 0; j < old->len; j++) {
-        if (!job->plan.old_matched[j] && old->items[j].kind == HS_CHUNK_FUTURE) {
+        if (!job->plan.old_matched[j] && old->items[j].kind == HS_CHUNK_FUTURE)
+        {
             job->plan.mode = HS_MODE_FULL;
         }
     }
@@ -379,7 +384,8 @@ hs_plan_normal(HsJob *job)
 static int
 chunk_is_kept(HsJob *job, Py_ssize_t k)
 {
-    return job->plan.state[k] == HS_ST_UNCHANGED || job->plan.state[k] == HS_ST_MOVED;
+    return job->plan.state[k] == HS_ST_UNCHANGED
+           || job->plan.state[k] == HS_ST_MOVED;
 }
 
 /* The package relative imports of this module are resolved against, as
@@ -578,7 +584,8 @@ chunk_binds(HsJob *job, Py_ssize_t k)
     if (key == NULL) {
         return NULL;
     }
-    if (job->plan.chunk_binds == NULL && (job->plan.chunk_binds = PyDict_New()) == NULL)
+    if (job->plan.chunk_binds == NULL
+        && (job->plan.chunk_binds = PyDict_New()) == NULL)
     {
         Py_DECREF(key);
         return NULL;
@@ -586,7 +593,8 @@ chunk_binds(HsJob *job, Py_ssize_t k)
     if (PyDict_GetItemRef(job->plan.chunk_binds, key, &names) == 0) {
         names = binds_of_range(job, PyBytes_AS_STRING(job->src.text),
                                &job->src.chunks.items[k]);
-        if (names != NULL && PyDict_SetItem(job->plan.chunk_binds, key, names) < 0)
+        if (names != NULL
+            && PyDict_SetItem(job->plan.chunk_binds, key, names) < 0)
         {
             Py_CLEAR(names);
         }
@@ -746,7 +754,8 @@ static int
 del_index_build(HsJob *job, DelIndex *dels)
 {
     dels->len = 0;
-    dels->at = PyMem_New(Py_ssize_t, job->src.chunks.len ? job->src.chunks.len : 1);
+    dels->at =
+        PyMem_New(Py_ssize_t, job->src.chunks.len ? job->src.chunks.len : 1);
     if (dels->at == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -985,7 +994,8 @@ hs_plan_bound_again_later(HsJob *job, PyObject *name, Py_ssize_t ci,
         if (k <= ci || !chunk_is_kept(job, k)) {
             continue;
         }
-        int t = range_binds(job, text, &job->src.chunks.items[k], k, name, s, n);
+        int t =
+            range_binds(job, text, &job->src.chunks.items[k], k, name, s, n);
         if (t != 0) {
             return t;
         }
@@ -1042,7 +1052,9 @@ class_functions_tell(HsJob *job, PyObject *v)
                 continue;
             }
             PyObject *g = PyFunction_GET_GLOBALS(f);
-            if (g == job->dict || (job->staged.scratch && g == job->staged.scratch)) {
+            if (g == job->dict
+                || (job->staged.scratch && g == job->staged.scratch))
+            {
                 verdict = 1;
                 continue;
             }
@@ -1092,9 +1104,10 @@ done:
 static int
 rebound_after_class_statement(HsJob *job, PyObject *name)
 {
-    const char *text =
-        job->src.old_chunks ? job->src.old_text : PyBytes_AS_STRING(job->src.text);
-    const HsChunkList *list = job->src.old_chunks ? job->src.old_chunks : &job->src.chunks;
+    const char *text = job->src.old_chunks ? job->src.old_text
+                                           : PyBytes_AS_STRING(job->src.text);
+    const HsChunkList *list =
+        job->src.old_chunks ? job->src.old_chunks : &job->src.chunks;
     Py_ssize_t n;
     const char *s = PyUnicode_AsUTF8AndSize(name, &n);
     if (s == NULL) {

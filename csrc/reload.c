@@ -126,8 +126,8 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
         fail->code = "HS505";
         return -1;
     }
-    if (hs_source_read(job->module, job->filename, &job->src.raw, &job->src.text,
-                       &code)
+    if (hs_source_read(job->module, job->filename, &job->src.raw,
+                       &job->src.text, &code)
         < 0)
     {
         fail->code = code;
@@ -160,15 +160,15 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
         }
     }
     job->src.changed = 1;
-    if (hs_scan(PyBytes_AS_STRING(job->src.text), 0, PyBytes_GET_SIZE(job->src.text),
-                1, &job->src.chunks)
+    if (hs_scan(PyBytes_AS_STRING(job->src.text), 0,
+                PyBytes_GET_SIZE(job->src.text), 1, &job->src.chunks)
         < 0)
     {
         return -1;
     }
     if (job->src.chunks.len == 0 && !job->src.chunks.unsure
         && (job->src.old_chunks ? job->src.old_chunks->len > 0
-                            : PyBytes_GET_SIZE(job->src.raw) == 0))
+                                : PyBytes_GET_SIZE(job->src.raw) == 0))
     {
         fail->code = "HS506";
         PyErr_Format(PyExc_ValueError,
@@ -177,7 +177,8 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
                      job->filename);
         return -1;
     }
-    job->plan.mode = job->src.old_chunks == NULL ? HS_MODE_NOSNAP : HS_MODE_NORMAL;
+    job->plan.mode =
+        job->src.old_chunks == NULL ? HS_MODE_NOSNAP : HS_MODE_NORMAL;
     if (job->src.chunks.unsure
         || (job->src.old_chunks != NULL && job->src.old_chunks->unsure))
     {
@@ -514,8 +515,9 @@ finish_jobs(HsState *st, HsJob *jobs, Py_ssize_t count)
         if (!job->src.changed) {
             continue;
         }
-        PyObject *snap = hs_snapshot_new(st->snapshot_type, job->filename,
-                                         job->src.raw, job->src.text, &job->src.chunks);
+        PyObject *snap =
+            hs_snapshot_new(st->snapshot_type, job->filename, job->src.raw,
+                            job->src.text, &job->src.chunks);
         if (snap == NULL || PyDict_SetItem(st->snapshots, job->name, snap) < 0)
         {
             Py_XDECREF(snap);

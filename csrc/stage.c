@@ -210,8 +210,8 @@ compile_whole(HsJob *job)
 {
     PyCompilerFlags flags =
         HS_COMPILER_FLAGS_INIT(PyCF_IGNORE_COOKIE | PyCF_SOURCE_IS_UTF8);
-    return Py_CompileStringObject(PyBytes_AS_STRING(job->src.text), job->filename,
-                                  Py_file_input, &flags, -1);
+    return Py_CompileStringObject(PyBytes_AS_STRING(job->src.text),
+                                  job->filename, Py_file_input, &flags, -1);
 }
 
 int
@@ -232,7 +232,9 @@ hs_stage_compile(HsJob *job)
     for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
         HsChunk *c = &job->src.chunks.items[i];
         PyObject *code = Py_None;
-        if (job->plan.state[i] == HS_ST_CHANGED || job->plan.state[i] == HS_ST_ADDED) {
+        if (job->plan.state[i] == HS_ST_CHANGED
+            || job->plan.state[i] == HS_ST_ADDED)
+        {
             Py_ssize_t blank_to = job->stripped[i] ? c->head : c->start;
             code = hs_code_compile_range(job, text, c->start, c->end, c->line,
                                          blank_to);
@@ -865,7 +867,8 @@ run_code(Stage *st, PyObject *code, Py_ssize_t chunk)
     st->chunk_code = code;
     st->chunk = chunk;
     st->depth = 0;
-    PyObject *r = PyEval_EvalCode(code, st->job->staged.scratch, st->job->staged.scratch);
+    PyObject *r = PyEval_EvalCode(code, st->job->staged.scratch,
+                                  st->job->staged.scratch);
     st->chunk_code = NULL;
     if (r == NULL) {
         return -1;
@@ -909,7 +912,8 @@ hs_stage_code_names_annotations(PyObject *code)
 }
 
 /* Eager module annotations: the statement stores them into a dict of its
- * own (kept in job->staged.ann_eager for annotate.c), not into the live module's
+ * own (kept in job->staged.ann_eager for annotate.c), not into the live
+ * module's
  * __annotations__ dict, which the scratch copy shares: a failed batch must
  * leave it untouched, and a removed statement's entries must go.  The
  * statements staged after it see the module's dict again. */
@@ -928,7 +932,8 @@ run_chunk(Stage *st, PyObject *code, Py_ssize_t chunk)
     int got = name ? PyDict_GetItemRef(job->staged.scratch, name, &live) : -1;
     Py_XDECREF(name);
     if (mine == NULL || got < 0
-        || PyDict_SetItemString(job->staged.scratch, "__annotations__", mine) < 0)
+        || PyDict_SetItemString(job->staged.scratch, "__annotations__", mine)
+               < 0)
     {
         Py_XDECREF(mine);
         Py_XDECREF(live);
@@ -936,15 +941,18 @@ run_chunk(Stage *st, PyObject *code, Py_ssize_t chunk)
     }
     int r = run_code(st, code, chunk);
     PyObject *exc = r < 0 ? PyErr_GetRaisedException() : NULL;
-    int w = live ? PyDict_SetItemString(job->staged.scratch, "__annotations__", live)
-                 : PyDict_DelItemString(job->staged.scratch, "__annotations__");
+    int w = live
+                ? PyDict_SetItemString(job->staged.scratch, "__annotations__",
+                                       live)
+                : PyDict_DelItemString(job->staged.scratch, "__annotations__");
     if (w == 0 && r == 0) {
         PyObject *idx = PyLong_FromSsize_t(chunk);
         if (job->staged.ann_eager == NULL) {
             job->staged.ann_eager = PyDict_New();
         }
-        w = idx && job->staged.ann_eager ? PyDict_SetItem(job->staged.ann_eager, idx, mine)
-                                  : -1;
+        w = idx && job->staged.ann_eager
+                ? PyDict_SetItem(job->staged.ann_eager, idx, mine)
+                : -1;
         Py_XDECREF(idx);
     }
     Py_DECREF(mine);
@@ -991,7 +999,8 @@ take_annotation_set(HsJob *job, Py_ssize_t i)
                 Py_XDECREF(idx);
             }
             if (r == 0) {
-                r = live ? PyDict_SetItemString(job->staged.scratch, names[k], live)
+                r = live ? PyDict_SetItemString(job->staged.scratch, names[k],
+                                                live)
                          : PyDict_DelItemString(job->staged.scratch, names[k]);
             }
         }
@@ -1071,7 +1080,8 @@ exposure_index(HsJob *job, Exposure *ex)
 {
     const char *text = PyBytes_AS_STRING(job->src.text);
     ex->named = PyDict_New();
-    ex->other = PyMem_New(Py_ssize_t, job->src.chunks.len ? job->src.chunks.len : 1);
+    ex->other =
+        PyMem_New(Py_ssize_t, job->src.chunks.len ? job->src.chunks.len : 1);
     if (ex->named == NULL || ex->other == NULL) {
         if (ex->other == NULL) {
             PyErr_NoMemory();
@@ -1303,7 +1313,9 @@ stage_restore_staged(HsJob *job, Exposure *ex)
             return -1;
         }
         if (now == PyList_GET_ITEM(rec, 2)
-            && PyDict_SetItem(job->staged.scratch, name, PyList_GET_ITEM(rec, 1)) < 0)
+            && PyDict_SetItem(job->staged.scratch, name,
+                              PyList_GET_ITEM(rec, 1))
+                   < 0)
         {
             return -1;
         }
