@@ -71,8 +71,7 @@ job_named(HsJob *jobs, Py_ssize_t count, PyObject *name)
             return i;
         }
     }
-    PyErr_Clear();
-    return -1;
+    return -1; /* (two str compare without error) */
 }
 
 /* The code a refusal names (exc.hotswap_code, "HSnnn"), else HS508. */
@@ -89,6 +88,8 @@ failure_code(void)
         code = buf;
     }
     Py_XDECREF(c);
+    /* swallow: reading the refusal's code while it is being raised; exc
+     * is raised again as it was */
     PyErr_Clear();
     PyErr_SetRaisedException(exc);
     return code;
@@ -155,6 +156,8 @@ hs_adapters_call(HsState *st, const char *phase, PyObject *batch, HsJob *jobs,
         PyObject *exc = PyErr_GetRaisedException();
         PyObject *mod =
             exc ? PyObject_GetAttrString(exc, "hotswap_module") : NULL;
+        /* swallow: an optional attribute of the adapter's exception, read
+         * while it is being raised (exc is raised again below) */
         PyErr_Clear();
         *failed = job_named(jobs, count, mod);
         for (Py_ssize_t i = 0; *failed < 0 && i < count; i++) {

@@ -35,6 +35,7 @@
  */
 #include "annotate.h"
 #include "code.h"
+#include "errors.h"
 #include "stage.h"
 
 #include <string.h>
@@ -110,9 +111,10 @@ entries_read(PyObject *code, Entries *out)
                  && (Py_ssize_t)arg < PyTuple_GET_SIZE(consts)
                  && PyLong_CheckExact(PyTuple_GET_ITEM(consts, arg)))
         {
-            last_int = PyLong_AsLong(PyTuple_GET_ITEM(consts, arg));
-            if (last_int < 0) {
-                PyErr_Clear();
+            int overflow = 0; /* an exact int: no error, only overflow */
+            last_int = PyLong_AsLongAndOverflow(PyTuple_GET_ITEM(consts, arg),
+                                                &overflow);
+            if (overflow || last_int < 0) {
                 last_int = -1;
             }
             last_at = it.at;
@@ -132,7 +134,7 @@ done:
 /* Is `code` a module's __annotate__, not a def's (both are named
  * `__annotate__`, qualified name included, and both are constants of the
  * module's code)?  Only the module's reads __conditional_annotations__.
- * 1 / 0 (an error is cleared: 0). */
+ * 1 / 0 / -1. */
 static int
 is_module_annotate_code(PyObject *code)
 {
@@ -148,28 +150,24 @@ is_module_annotate_code(PyObject *code)
     }
     Py_XDECREF(n);
     Py_XDECREF(names);
-    if (r < 0) {
-        PyErr_Clear();
-        r = 0;
-    }
-    return r;
+    return names == NULL ? -1 : r;
 }
 
 /* The module's __annotate__ when the compiler made it for this module's
  * source (a plain function named __annotate__ whose globals are the module
- * dict), a new reference; else NULL (no exception). */
+ * dict), a new reference; else NULL, with an exception on an error. */
 static PyObject *
 module_annotate(HsJob *job)
 {
     PyObject *f = NULL;
     if (PyDict_GetItemStringRef(job->dict, "__annotate__", &f) <= 0) {
-        PyErr_Clear();
         return NULL;
     }
-    if (!PyFunction_Check(f) || PyFunction_GET_GLOBALS(f) != job->dict
-        || PyFunction_GET_CLOSURE(f) != NULL
-        || is_module_annotate_code(PyFunction_GET_CODE(f)) != 1)
-    {
+    int r = PyFunction_Check(f) && PyFunction_GET_GLOBALS(f) == job->dict
+                    && PyFunction_GET_CLOSURE(f) == NULL
+                ? is_module_annotate_code(PyFunction_GET_CODE(f))
+                : 0;
+    if (r != 1) {
         Py_DECREF(f);
         return NULL;
     }
@@ -223,22 +221,22 @@ annotations_touched(HsJob *job, const Entries *old)
 }
 
 /* The constant code object named __annotate__ of a module's code, borrowed,
- * or NULL (no exception). */
+ * or NULL (with an exception on an error). */
 static PyObject *
 annotate_const(PyObject *module_code)
 {
     PyObject *consts = PyObject_GetAttrString(module_code, "co_consts");
     PyObject *found = NULL;
     if (consts == NULL) {
-        PyErr_Clear();
         return NULL;
     }
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
         PyObject *c = PyTuple_GET_ITEM(consts, i);
         /* the module's, not a def's (`f.__annotate__`: those are
          * constants of the module's code too) */
-        if (PyCode_Check(c) && is_module_annotate_code(c) == 1) {
-            found = c;
+        int r = PyCode_Check(c) ? is_module_annotate_code(c) : 0;
+        if (r != 0) {
+            found = r > 0 ? c : NULL;
             break;
         }
     }
@@ -303,7 +301,11 @@ compile_annotations(HsJob *job, const Entries *old)
         Py_CompileStringObject(p, job->filename, Py_file_input, &flags, -1);
     Py_DECREF(buf);
     if (code == NULL) {
-        PyErr_Clear();
+        /* the blanked text may not compile where the whole file does (a
+         * statement split wrongly): compile the whole file then */
+        if (hs_err_clear_unless_fatal() < 0) {
+            return NULL;
+        }
         code = Py_CompileStringObject(text, job->filename, Py_file_input,
                                       &flags, -1);
     }
@@ -461,6 +463,9 @@ hs_annotate_module(HsJob *job, HsTxn *txn)
         return 0; /* eager: the statements fill __annotations__ */
     }
     live = module_annotate(job);
+    if (live == NULL && PyErr_Occurred()) {
+        goto done;
+    }
     if (job->plan.mode == HS_MODE_FULL) {
         /* the whole file ran: its __annotate__ and set are the fresh ones */
         PyObject *fn = NULL, *cond = NULL;
@@ -505,6 +510,9 @@ hs_annotate_module(HsJob *job, HsTxn *txn)
         goto done;
     }
     PyObject *code = annotate_const(whole); /* borrowed from whole */
+    if (code == NULL && PyErr_Occurred()) {
+        goto done;
+    }
     if (code != NULL) {
         if (entries_read(code, &now) < 0) {
             goto done;

@@ -11,6 +11,7 @@
 #include "compound.h"
 #include "classes.h"
 #include "funcs.h"
+#include "errors.h"
 #include "internals.h"
 #include "live.h"
 #include "plan.h"
@@ -74,22 +75,27 @@ hs_apply_rebase_functions(HsJob *job, int full_walk)
     return r;
 }
 
+/* Is `name` listed in the module's __hotswap_keep__?  1 / 0 / -1. */
 static int
 in_keep_list(HsJob *job, PyObject *name)
 {
-    PyObject *keep =
-        PyDict_GetItemString(job->staged.scratch, "__hotswap_keep__");
-    if (keep == NULL) {
-        keep = PyDict_GetItemString(job->dict, "__hotswap_keep__");
+    PyObject *keep = NULL; /* strong: its __contains__ may rebind it */
+    if (PyDict_GetItemStringRef(job->staged.scratch, "__hotswap_keep__", &keep)
+            < 0
+        || (keep == NULL
+            && PyDict_GetItemStringRef(job->dict, "__hotswap_keep__", &keep)
+                   < 0))
+    {
+        return -1;
     }
     if (keep == NULL) {
         return 0;
     }
     int r = PySequence_Contains(keep, name);
+    Py_DECREF(keep);
     if (r < 0) {
-        /* not a container: treat as not kept, but say why */
-        PyErr_Clear();
-        return 0;
+        /* not a container: treat as not kept */
+        return hs_err_clear_unless_fatal();
     }
     return r;
 }
@@ -98,16 +104,24 @@ in_keep_list(HsJob *job, PyObject *name)
 static int
 ask_policy(HsJob *job, PyObject *name, PyObject *old, PyObject *new)
 {
-    PyObject *policy = job->policy;
-    if (policy == NULL || policy == Py_None) {
-        policy =
-            PyDict_GetItemString(job->staged.scratch, "__hotswap_policy__");
+    /* strong: the policy may rebind the module's __hotswap_policy__ */
+    PyObject *policy = NULL;
+    if (job->policy != NULL && job->policy != Py_None) {
+        policy = Py_NewRef(job->policy);
+    }
+    else if (PyDict_GetItemStringRef(job->staged.scratch, "__hotswap_policy__",
+                                     &policy)
+             < 0)
+    {
+        return -1;
     }
     if (policy == NULL || policy == Py_None || !PyCallable_Check(policy)) {
+        Py_XDECREF(policy);
         return 1;
     }
     PyObject *r =
         PyObject_CallFunctionObjArgs(policy, job->name, name, old, new, NULL);
+    Py_DECREF(policy);
     if (r == NULL) {
         return -1;
     }
@@ -216,8 +230,7 @@ pair_made_in_container(Apply *ap, PyObject *name, PyObject *old, PyObject *new,
                                   o->line, o->start);
     if (ocode == NULL) {
         /* the old text compiled once; alone it may not: pair nothing */
-        PyErr_Clear();
-        result = 0;
+        result = hs_err_clear_unless_fatal();
         goto done;
     }
     ocodes = PyList_New(0);
@@ -439,7 +452,11 @@ static int
 rec_kept_removed_added(Rec *rc)
 {
     HsJob *job = rc->job;
-    if (rc->old != NULL && in_keep_list(job, rc->name)) {
+    int kept = rc->old != NULL ? in_keep_list(job, rc->name) : 0;
+    if (kept < 0) {
+        return -1;
+    }
+    if (kept) {
         return rec_done(
             hs_report_diag(job, rc->name, rc->kind, HS401, rc->line));
     }
@@ -614,8 +631,8 @@ rec_patch_function(Rec *rc, PyObject *fo, PyObject *fn)
         int same = now ? PyObject_RichCompareBool(sig, now, Py_EQ) : -1;
         Py_XDECREF(now);
         if (same < 0 && now != NULL) {
-            PyErr_Clear(); /* incomparable defaults: changed */
-            same = 0;
+            /* incomparable defaults: changed */
+            same = hs_err_clear_unless_fatal();
         }
         done = same < 0 ? -1 : 0;
         kept_deco = same == 0;
@@ -710,11 +727,10 @@ rec_data(Rec *rc)
     PyObject *old = rc->old, *new = rc->new;
     if (job->plan.mode == HS_MODE_FULL) {
         int eq = PyObject_RichCompareBool(old, new, Py_EQ);
-        if (eq < 0) {
-            PyErr_Clear();
-            eq = 0;
+        if (eq < 0 && hs_err_clear_unless_fatal() < 0) {
+            return -1; /* else a user's __eq__ that raises: not equal */
         }
-        if (eq) {
+        if (eq == 1) {
             return 1;
         }
         return rec_done(
@@ -972,8 +988,10 @@ remove_deleted(Apply *ap, PyObject *staged)
             if (code == NULL) {
                 /* the old text compiled once; if it does not alone, its
                  * names are unknown: delete nothing */
-                PyErr_Clear();
                 Py_DECREF(names);
+                if (hs_err_clear_unless_fatal() < 0) {
+                    return -1;
+                }
                 continue;
             }
             star = hs_code_stored_names(code, names);

@@ -51,6 +51,8 @@ hs_batch_gc_pause(void)
     Py_XDECREF(r);
     Py_XDECREF(on);
     Py_XDECREF(gc);
+    /* swallow: pausing the collector is an optimisation (a batch runs
+     * with it on); the error being raised, if any, is kept */
     PyErr_Clear();
     PyErr_SetRaisedException(exc);
     return paused;
@@ -67,6 +69,7 @@ hs_batch_gc_resume(int paused)
     PyObject *r = gc ? PyObject_CallMethod(gc, "enable", NULL) : NULL;
     Py_XDECREF(r);
     Py_XDECREF(gc);
+    /* swallow: as in hs_batch_gc_pause; the batch's own error is kept */
     PyErr_Clear();
     PyErr_SetRaisedException(exc);
 }
@@ -84,6 +87,7 @@ int
 hs_batch_begin(HsBatch *b, HsState *st, const char *api)
 {
     b->st = st;
+    b->txn.records = &st->records;
     b->t0 = hs_batch_now();
     if (st->busy) {
         PyErr_Format(PyExc_RuntimeError,
@@ -268,10 +272,13 @@ error_location(HsJob *job, PyObject *exc, PyObject **filename, int *lineno)
     if (hl != NULL && PyLong_Check(hl) && PyLong_AsLong(hl) > 0) {
         *lineno = (int)PyLong_AsLong(hl);
         Py_DECREF(hl);
-        PyErr_Clear();
+        PyErr_Clear(); /* swallow: (the error's location is best effort) */
         return;
     }
     Py_XDECREF(hl);
+    /* swallow: the location of an error being raised (exc, stashed by
+     * the caller) is best effort: an attribute that cannot be read leaves
+     * the location unknown; so below */
     PyErr_Clear();
     if (PyObject_IsInstance(exc, PyExc_SyntaxError) == 1) {
         PyObject *ln = PyObject_GetAttrString(exc, "lineno");
@@ -284,7 +291,7 @@ error_location(HsJob *job, PyObject *exc, PyObject **filename, int *lineno)
         }
         Py_XDECREF(ln);
         Py_XDECREF(fn);
-        PyErr_Clear();
+        PyErr_Clear(); /* swallow: (the error's location is best effort) */
         return;
     }
     PyObject *tb = PyException_GetTraceback(exc);
@@ -311,7 +318,7 @@ error_location(HsJob *job, PyObject *exc, PyObject **filename, int *lineno)
         tb = next;
     }
     Py_XDECREF(tb);
-    PyErr_Clear();
+    PyErr_Clear(); /* swallow: (the error's location is best effort) */
 }
 
 /* Raise ReloadError(msg) with its attributes and `cause` (stolen, may be
@@ -377,6 +384,8 @@ batch_raise(HsState *st, HsJob *job, const char *code, PyObject *report)
     else {
         where = PyUnicode_FromString("");
     }
+    /* swallow: the message's location is best effort (exc is raised as
+     * the ReloadError's cause in any case) */
     PyErr_Clear();
     if (where != NULL) {
         msg = PyUnicode_FromFormat(

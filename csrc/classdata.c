@@ -10,26 +10,29 @@
  * classes_int.h); what it uses from classes.c is hs_class_*.
  */
 #include "classes_int.h"
+#include "errors.h"
 #include "funcs.h"
 #include "internals.h"
 #include "report.h"
 
 #include <string.h>
 
+/* ABCMeta's test, `getattr(v, "__isabstractmethod__", False)`: only an
+ * AttributeError means "no"; any other error fails class creation in a
+ * fresh import, and here.  1 / 0 / -1. */
 static int
 is_abstract(PyObject *v)
 {
     PyObject *flag = NULL;
-    if (v == NULL
-        || PyObject_GetOptionalAttrString(v, "__isabstractmethod__", &flag)
-               < 0)
-    {
-        PyErr_Clear();
+    if (v == NULL) {
         return 0;
     }
-    int r = flag != NULL && PyObject_IsTrue(flag) == 1;
-    Py_XDECREF(flag);
-    PyErr_Clear();
+    if (PyObject_GetOptionalAttrString(v, "__isabstractmethod__", &flag) <= 0)
+    {
+        return flag == NULL && PyErr_Occurred() ? -1 : 0;
+    }
+    int r = PyObject_IsTrue(flag);
+    Py_DECREF(flag);
     return r;
 }
 
@@ -71,8 +74,9 @@ hs_cls_recompute_abstract(HsTxn *txn, PyObject *klass)
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *pair = PyList_GET_ITEM(items, i);
-        if (is_abstract(PyTuple_GET_ITEM(pair, 1))
-            && PySet_Add(names, PyTuple_GET_ITEM(pair, 0)) < 0)
+        int abstract = is_abstract(PyTuple_GET_ITEM(pair, 1));
+        if (abstract < 0
+            || (abstract && PySet_Add(names, PyTuple_GET_ITEM(pair, 0)) < 0))
         {
             goto done;
         }
@@ -89,10 +93,10 @@ hs_cls_recompute_abstract(HsTxn *txn, PyObject *klass)
         Py_XDECREF(inherited);
         while (it != NULL && (n = PyIter_Next(it)) != NULL) {
             PyObject *v = NULL;
-            if (PyObject_GetOptionalAttr(klass, n, &v) < 0) {
-                PyErr_Clear();
-            }
-            int r = is_abstract(v) ? PySet_Add(names, n) : 0;
+            int r = PyObject_GetOptionalAttr(klass, n, &v) < 0
+                        ? -1
+                        : is_abstract(v);
+            r = r > 0 ? PySet_Add(names, n) : r;
             Py_XDECREF(v);
             Py_DECREF(n);
             if (r < 0) {
@@ -110,11 +114,16 @@ hs_cls_recompute_abstract(HsTxn *txn, PyObject *klass)
     if (fs == NULL || key == NULL) {
         goto done;
     }
-    PyObject *cur = PyObject_GetAttr(klass, key);
-    int same = cur != NULL && PyObject_RichCompareBool(cur, fs, Py_EQ) == 1;
+    PyObject *cur = NULL;
+    if (PyObject_GetOptionalAttr(klass, key, &cur) < 0) {
+        goto done;
+    }
+    int same = cur != NULL ? PyObject_RichCompareBool(cur, fs, Py_EQ) : 0;
     Py_XDECREF(cur);
-    PyErr_Clear();
-    result = same ? 0 : hs_txn_setattr(txn, klass, key, fs);
+    if (same < 0 && hs_err_clear_unless_fatal() < 0) {
+        goto done; /* else: incomparable, so set */
+    }
+    result = same == 1 ? 0 : hs_txn_setattr(txn, klass, key, fs);
 done:
     Py_XDECREF(names);
     Py_XDECREF(d);
@@ -176,20 +185,23 @@ names_minus(PyObject *a, PyObject *b)
 static PyObject *
 field_start_value(PyObject *field)
 {
-    PyObject *dc = PyImport_ImportModule("dataclasses");
-    PyObject *missing = dc ? PyObject_GetAttrString(dc, "MISSING") : NULL;
-    PyObject *dflt = missing ? PyObject_GetAttrString(field, "default") : NULL;
-    PyObject *factory =
-        dflt ? PyObject_GetAttrString(field, "default_factory") : NULL;
+    PyObject *dc = NULL, *missing = NULL, *dflt = NULL, *factory = NULL;
     PyObject *v = NULL;
-    if (factory != NULL) {
-        if (dflt != missing) {
-            v = Py_NewRef(dflt);
-        }
-        else if (factory != missing) {
-            v = PyObject_CallNoArgs(factory);
-        }
+    if ((dc = PyImport_ImportModule("dataclasses")) == NULL
+        || (missing = PyObject_GetAttrString(dc, "MISSING")) == NULL
+        || (dflt = PyObject_GetAttrString(field, "default")) == NULL
+        || (factory = PyObject_GetAttrString(field, "default_factory"))
+               == NULL)
+    {
+        goto done;
     }
+    if (dflt != missing) {
+        v = Py_NewRef(dflt);
+    }
+    else if (factory != missing) {
+        v = PyObject_CallNoArgs(factory);
+    }
+done:
     Py_XDECREF(dc);
     Py_XDECREF(missing);
     Py_XDECREF(dflt);
@@ -201,19 +213,16 @@ field_start_value(PyObject *field)
  * get their default or factory value, removed ones are dropped, then the
  * class's __hotswap_migrate__(self, added, removed) runs (removed: a dict
  * of the dropped values).  One walk of the GC-tracked objects.  `fields`:
- * the new dataclass fields (a dict name -> Field) or NULL.  Sets
- * cx->migrated. */
-static Py_ssize_t migrated_count;
-
-int
+ * the new dataclass fields (a dict name -> Field) or NULL.  Return the
+ * number of instances migrated, or -1. */
+Py_ssize_t
 hs_cls_migrate_instances(Ctx *cx, PyObject *old_names, PyObject *new_names,
                          PyObject *fields)
 {
     PyObject *added = names_minus(new_names, old_names);
     PyObject *removed = added ? names_minus(old_names, new_names) : NULL;
     PyObject *hook = NULL, *objs = NULL, *gc = NULL, *added_t = NULL;
-    int result = -1;
-    migrated_count = 0;
+    Py_ssize_t result = -1, migrated = 0;
     if (removed == NULL) {
         goto done;
     }
@@ -242,6 +251,9 @@ hs_cls_migrate_instances(Ctx *cx, PyObject *old_names, PyObject *new_names,
         }
         PyObject *dict = PyObject_GenericGetDict(o, NULL);
         if (dict == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                goto done;
+            }
             PyErr_Clear(); /* no __dict__: nothing of ours to migrate */
             continue;
         }
@@ -289,9 +301,9 @@ hs_cls_migrate_instances(Ctx *cx, PyObject *old_names, PyObject *new_names,
         if (r < 0) {
             goto done;
         }
-        migrated_count++;
+        migrated++;
     }
-    result = 0;
+    result = migrated;
 done:
     Py_XDECREF(added);
     Py_XDECREF(removed);
@@ -433,7 +445,11 @@ dataclass_drop_generated(Ctx *cx, PyObject *ns)
         "__setstate__", "__replace__",    NULL,
     };
     for (int i = 0; generated[i] != NULL; i++) {
-        if (PyMapping_HasKeyString(ns, generated[i])) {
+        int in_ns = PyMapping_HasKeyStringWithError(ns, generated[i]);
+        if (in_ns != 0) {
+            if (in_ns < 0) {
+                return -1;
+            }
             continue;
         }
         PyObject *key = PyUnicode_FromString(generated[i]), *cur = NULL;
@@ -478,7 +494,9 @@ dataclass_call(Ctx *cx, PyObject *deco)
         if (ln == NULL
             || PyObject_SetAttrString(exc, "hotswap_lineno", ln) < 0)
         {
-            PyErr_Clear(); /* then the error names the file only */
+            /* swallow: the user's error (exc) is raised in any case; it
+             * then names the file only */
+            PyErr_Clear();
         }
         Py_XDECREF(ln);
         PyErr_SetRaisedException(exc);
@@ -509,12 +527,15 @@ dataclass_migrate_report(Ctx *cx, PyObject *old_fields)
     PyObject *fields = NULL, *new_names = NULL, *old_names = NULL;
     PyObject *plus = NULL, *minus = NULL;
     int result = -1;
+    Py_ssize_t migrated = -1;
     fields = PyObject_GetAttr(cx->klass, cx->job->dunders->dataclass_fields);
-    new_names = fields ? PyDict_Keys(fields) : NULL;
-    old_names = new_names ? PyDict_Keys(old_fields) : NULL;
-    if (old_names == NULL
-        || hs_cls_migrate_instances(cx, old_names, new_names, fields) < 0)
+    if (fields == NULL || (new_names = PyDict_Keys(fields)) == NULL
+        || (old_names = PyDict_Keys(old_fields)) == NULL)
     {
+        goto done;
+    }
+    migrated = hs_cls_migrate_instances(cx, old_names, new_names, fields);
+    if (migrated < 0) {
         goto done;
     }
     plus = names_minus(new_names, old_names);
@@ -527,7 +548,7 @@ dataclass_migrate_report(Ctx *cx, PyObject *old_fields)
                            "dataclass fields changed (added %S, removed %S); "
                            "@dataclass ran again on the live class; %zd "
                            "instances migrated",
-                           plus, minus, migrated_count);
+                           plus, minus, migrated);
 done:
     Py_XDECREF(fields);
     Py_XDECREF(new_names);
@@ -569,7 +590,8 @@ done:
 
 /* CPython sorts the slot names into the layout (type_new), so __slots__
  * written in another order, or as a list instead of a tuple, is the same
- * instance layout: not a layout change. */
+ * instance layout: not a layout change.  1 / 0 (also: not comparable
+ * names) / -1 (a fatal error, errors.h). */
 int
 hs_cls_same_slot_names(PyObject *a, PyObject *b)
 {
@@ -590,7 +612,10 @@ hs_cls_same_slot_names(PyObject *a, PyObject *b)
             r = PyObject_RichCompareBool(la, lb, Py_EQ) == 1;
         }
     }
-    PyErr_Clear();
+    if (PyErr_Occurred()) {
+        /* slots that are no sequence of sortable names: not the same */
+        r = hs_err_clear_unless_fatal() < 0 ? -1 : 0;
+    }
     Py_XDECREF(la);
     Py_XDECREF(lb);
     return r;
@@ -623,7 +648,10 @@ enum_compare_members(PyObject *members, PyObject *new_map, PyObject *added,
         Py_XDECREF(a);
         Py_XDECREF(b);
         if (same < 0) {
-            PyErr_Clear();
+            /* a value without _value_, or one whose __eq__ raises: changed */
+            if (hs_err_clear_unless_fatal() < 0) {
+                return -1;
+            }
             same = 0;
         }
         if (!same) {
@@ -660,10 +688,13 @@ enum_add_member(Ctx *cx, PyObject *members, PyObject *new_map, PyObject *n,
     if (m == NULL) {
         return -1;
     }
-    PyObject *mname = PyObject_GetAttrString(m, "_name_");
-    int is_alias = mname != NULL && PyUnicode_Compare(mname, n) != 0;
+    PyObject *mname = NULL;
+    if (PyObject_GetOptionalAttrString(m, "_name_", &mname) < 0) {
+        return -1;
+    }
+    int is_alias = mname != NULL && PyUnicode_Check(mname)
+                   && PyUnicode_Compare(mname, n) != 0;
     Py_XDECREF(mname);
-    PyErr_Clear();
     if (!is_alias) {
         if (PyObject_GenericSetAttr(m, cx->job->dunders->class_, klass) < 0
             || PyList_Append(maps->names, n) < 0)
@@ -671,15 +702,17 @@ enum_add_member(Ctx *cx, PyObject *members, PyObject *new_map, PyObject *n,
             return -1;
         }
         PyObject *val = PyObject_GetAttrString(m, "_value_");
-        if (val == NULL
-            || (PyDict_SetItem(maps->v2m, val, m) < 0
-                && !PyErr_ExceptionMatches(PyExc_TypeError)))
-        {
-            Py_XDECREF(val);
+        if (val == NULL) {
             return -1;
         }
-        PyErr_Clear(); /* an unhashable value: found by scanning */
+        int r = PyDict_SetItem(maps->v2m, val, m);
         Py_DECREF(val);
+        if (r < 0) {
+            if (!PyErr_ExceptionMatches(PyExc_TypeError)) {
+                return -1;
+            }
+            PyErr_Clear(); /* an unhashable value: found by scanning */
+        }
     }
     else {
         /* an alias of an existing member: point at the live one */
@@ -764,14 +797,14 @@ hs_cls_enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members)
     HsDiag problem = HS_DIAG_NONE;
     int result = -1;
 
-    name = PyObject_GetAttr(klass, cx->job->dunders->name);
-    bases = name ? PyObject_GetAttr(klass, cx->job->dunders->bases) : NULL;
-    tmp = bases ? PyObject_CallFunctionObjArgs((PyObject *)Py_TYPE(klass),
-                                               name, bases, ns, NULL)
-                : NULL;
-    new_map = tmp ? PyObject_GetAttrString(tmp, "_member_map_") : NULL;
-    added = new_map ? PyList_New(0) : NULL;
-    if (added == NULL
+    /* the enum the new body makes, thrown away once its members moved */
+    if ((name = PyObject_GetAttr(klass, cx->job->dunders->name)) == NULL
+        || (bases = PyObject_GetAttr(klass, cx->job->dunders->bases)) == NULL
+        || (tmp = PyObject_CallFunctionObjArgs((PyObject *)Py_TYPE(klass),
+                                               name, bases, ns, NULL))
+               == NULL
+        || (new_map = PyObject_GetAttrString(tmp, "_member_map_")) == NULL
+        || (added = PyList_New(0)) == NULL
         || enum_compare_members(members, new_map, added, &problem) < 0)
     {
         goto done;
@@ -832,10 +865,10 @@ hs_cls_namedtuple_fields_changed(PyObject *klass, PyObject *shadow)
         Py_XDECREF(of);
         return -1;
     }
-    int r = of != NULL && nf != NULL && !hs_class_values_equal(of, nf);
+    int same = of != NULL && nf != NULL ? hs_class_values_equal(of, nf) : 1;
     Py_XDECREF(of);
     Py_XDECREF(nf);
-    return r;
+    return same < 0 ? -1 : !same;
 }
 
 /* Data typing's metaclasses derive from a class body, taken from the
@@ -864,9 +897,8 @@ hs_cls_sync_typing_data(Ctx *cx, PyObject *shadow)
         int r = hs_class_own_member(shadow, key, &nv);
         if (r == 1) {
             r = hs_class_own_member(cx->klass, key, &ov);
-            if (r >= 0 && !hs_class_values_equal(ov, nv)) {
-                r = hs_txn_setattr(cx->txn, cx->klass, key, nv);
-            }
+            int same = r >= 0 ? hs_class_values_equal(ov, nv) : -1;
+            r = same ? same : hs_txn_setattr(cx->txn, cx->klass, key, nv);
         }
         Py_XDECREF(nv);
         Py_XDECREF(ov);
@@ -891,8 +923,7 @@ hs_cls_init_subclass_changed(Ctx *cx, PyObject *code_before)
     PyObject *f = hs_func_find(v, cx->job->dict, NULL);
     Py_DECREF(v);
     if (f == NULL) {
-        PyErr_Clear();
-        return 0;
+        return PyErr_Occurred() ? -1 : 0; /* no function in it */
     }
     int changed = PyFunction_GET_CODE(f) != code_before;
     Py_DECREF(f);
@@ -1188,9 +1219,15 @@ hs_cls_sync_annotations(Ctx *cx, PyObject *ns)
         goto done;
     }
     Py_CLEAR(v);
-    int declares = PyMapping_HasKeyString(ns, "__annotations__")
-                   || PyMapping_HasKeyString(ns, "__annotate_func__")
-                   || PyMapping_HasKeyString(ns, "__annotate__");
+    static const char *const declared[] = {
+        "__annotations__", "__annotate_func__", "__annotate__", NULL};
+    int declares = 0;
+    for (int i = 0; declares == 0 && declared[i] != NULL; i++) {
+        declares = PyMapping_HasKeyStringWithError(ns, declared[i]);
+    }
+    if (declares < 0) {
+        goto done;
+    }
     if (!declares) {
         Py_SETREF(key, PyUnicode_FromString("__annotate_func__"));
         r = key ? hs_class_own_member(cx->klass, key, &v) : -1;

@@ -23,6 +23,7 @@
 #include "apply.h"
 #include "classes.h"
 #include "classes_int.h"
+#include "errors.h"
 #include "live.h"
 #include "funcs.h"
 #include "plan.h"
@@ -166,6 +167,7 @@ chunk_assigns_name(const char *text, const HsChunk *c, const char *s,
 /* applying one class                                                  */
 
 typedef enum {
+    K_ERROR = -1, /* an exception is set */
     K_OTHER = 0,
     K_FUNCTION,
     K_CLASSMETHOD,
@@ -189,10 +191,16 @@ member_kind(const HsDunders *D, PyObject *v)
     if (PyObject_TypeCheck(v, &PyProperty_Type)) {
         return K_PROPERTY;
     }
-    if (!PyType_Check(v) && PyObject_HasAttr(v, D->wrapped)) {
-        return K_WRAPPED;
+    if (PyType_Check(v)) {
+        return K_OTHER;
     }
-    return K_OTHER;
+    int r = PyObject_HasAttrWithError(v, D->wrapped);
+    if (r < 0) {
+        /* a user's __getattr__ that fails: not a wrapper; a MemoryError
+         * or KeyboardInterrupt is no answer (K_ERROR) */
+        r = hs_err_clear_unless_fatal();
+    }
+    return r < 0 ? K_ERROR : r ? K_WRAPPED : K_OTHER;
 }
 
 
@@ -645,13 +653,8 @@ is_skipped_name(PyObject *name)
         "__slots__",         "__orig_bases__",        "__parameters__",
         "__classdictcell__", "__annotations_cache__", NULL,
     };
-    const char *s = PyUnicode_AsUTF8(name);
-    if (s == NULL) {
-        PyErr_Clear();
-        return 1;
-    }
     for (int i = 0; skip[i] != NULL; i++) {
-        if (strcmp(s, skip[i]) == 0) {
+        if (PyUnicode_EqualToUTF8(name, skip[i])) {
             return 1;
         }
     }
@@ -670,7 +673,7 @@ is_property_or_function(PyObject *v)
  * holds as such too is a member like any other; its accessors follow
  * edits (issue 13, cause 2).  Only in place: `type` does not let
  * __dict__/__weakref__ be assigned, so one the class did not hold before
- * stays skipped, as before.  1 / 0. */
+ * stays skipped, as before.  1 / 0 / -1. */
 static int
 is_own_special_member(PyObject *klass, PyObject *name, PyObject *value)
 {
@@ -682,9 +685,9 @@ is_own_special_member(PyObject *klass, PyObject *name, PyObject *value)
         return 0;
     }
     PyObject *cur = NULL;
-    if (hs_class_own_member(klass, name, &cur) <= 0) {
-        PyErr_Clear();
-        return 0;
+    int found = hs_class_own_member(klass, name, &cur);
+    if (found <= 0) {
+        return found;
     }
     int r = is_property_or_function(cur);
     Py_DECREF(cur);
@@ -728,8 +731,9 @@ hs_class_values_equal(PyObject *a, PyObject *b)
     }
     int r = PyObject_RichCompareBool(a, b, Py_EQ);
     if (r < 0) {
-        PyErr_Clear();
-        return 0;
+        /* a user's __eq__ that raises: the values differ (the new one is
+         * applied); a MemoryError or KeyboardInterrupt propagates */
+        return hs_err_clear_unless_fatal();
     }
     return r;
 }
@@ -873,29 +877,33 @@ class_has_own(PyObject *klass, PyObject *name)
 }
 
 /* The comparisons of what the header evaluated to (STAGE recorded it)
- * that PLAN's header verdict needs.  A comparison that raises counts as
- * "differs". */
-static void
+ * that PLAN's header verdict needs.  A comparison that raises an ordinary
+ * exception counts as "differs"; a fatal one fails (-1).  0 / -1. */
+static int
 class_header_facts(const HsDunders *D, const HsClassUpdate *up,
                    HsHeaderFacts *f)
 {
-    f->bases_equal =
-        PyObject_RichCompareBool(up->bases, up->old_bases, Py_EQ) == 1;
-    if (!f->bases_equal) {
-        PyErr_Clear();
+    int same = PyObject_RichCompareBool(up->bases, up->old_bases, Py_EQ);
+    if (same < 0 && hs_err_clear_unless_fatal() < 0) {
+        return -1; /* else bases whose __eq__ raises: not the same */
     }
+    f->bases_equal = same == 1;
     f->metaclass_changed = up->metaclass != NULL
                            && up->metaclass != (PyObject *)Py_TYPE(up->klass);
     f->has_keywords = PyDict_GET_SIZE(up->keywords) > 0;
     f->shadow_bases_equal = 0;
     if (up->shadow != NULL) {
         PyObject *sb = PyObject_GetAttr(up->shadow, D->bases);
-        f->shadow_bases_equal =
-            sb != NULL
-            && PyObject_RichCompareBool(sb, up->old_bases, Py_EQ) == 1;
-        PyErr_Clear();
+        same = sb != NULL ? PyObject_RichCompareBool(sb, up->old_bases, Py_EQ)
+                          : -1;
         Py_XDECREF(sb);
+        /* bases that cannot be read or compared: the header changed */
+        if (same < 0 && hs_err_clear_unless_fatal() < 0) {
+            return -1;
+        }
+        f->shadow_bases_equal = same == 1;
     }
+    return 0;
 }
 
 /* header: new bases through the __bases__ setter; a new metaclass or new
@@ -904,7 +912,9 @@ static int
 rule_header(HsClassCtx *hc)
 {
     HsHeaderFacts facts;
-    class_header_facts(hc->d, hc->up, &facts);
+    if (class_header_facts(hc->d, hc->up, &facts) < 0) {
+        return -1;
+    }
     HsHeaderVerdict v = hs_plan_header_verdict(&hc->up->plan, &facts);
     if (v == HS_HEADER_BASES && set_bases(&hc->cx, hc->up->bases) < 0) {
         return -1;
@@ -991,25 +1001,34 @@ layout_slots_differ(HsClassCtx *hc)
             goto done;
         }
     }
-    else {
-        ns_slots = PyObject_GetItem(hc->ns, key);
-    }
-    if (ns_slots == NULL) {
-        PyErr_Clear();
+    else if (PyMapping_GetOptionalItem(hc->ns, key, &ns_slots) < 0) {
+        goto done;
     }
     if (hs_class_own_member(klass, key, &old_slots) < 0) {
         goto done;
     }
-    differ = !hs_class_values_equal(ns_slots, old_slots)
-             && !hs_cls_same_slot_names(ns_slots, old_slots);
+    int same = hs_class_values_equal(ns_slots, old_slots);
+    if (same < 0) {
+        goto done;
+    }
+    int alike = same ? 1 : hs_cls_same_slot_names(ns_slots, old_slots);
+    if (alike < 0) {
+        goto done;
+    }
+    differ = !alike;
     if (differ && ns_slots == NULL && hc->shadow == Py_None) {
         /* no __slots__ in the body: the class machinery made them
          * (@dataclass(slots=True), attrs' slotted classes), unless the
          * old body had the statement */
-        differ = hc->plans
-                     ? hs_chunks_find(hc->otext, &hc->om, HS_CHUNK_STMT, key)
-                           != NULL
-                     : !PyObject_HasAttr(klass, hc->d->dataclass_fields);
+        if (hc->plans) {
+            differ =
+                hs_chunks_find(hc->otext, &hc->om, HS_CHUNK_STMT, key) != NULL;
+        }
+        else {
+            int has =
+                PyObject_HasAttrWithError(klass, hc->d->dataclass_fields);
+            differ = has < 0 ? -1 : !has;
+        }
     }
 done:
     Py_XDECREF(ns_slots);
@@ -1065,8 +1084,8 @@ dataclass_default_edited(HsClassCtx *hc)
         }
         int in = hc->annotations ? PySequence_Contains(hc->annotations, n) : 0;
         Py_DECREF(n);
-        if (in < 0) {
-            PyErr_Clear();
+        if (in < 0 && hs_err_clear_unless_fatal() < 0) {
+            return -1; /* else: annotations that are no container */
         }
         if (in == 1) {
             return 1;
@@ -1095,8 +1114,11 @@ rule_dataclass(HsClassCtx *hc)
     /* 3.14+ computes annotations (without evaluating) only where they are
      * compared: fields of a dataclass or a typing construct, or a class
      * with a migration hook */
-    if ((!HS_HAVE_ANNOTATE || hc->dataclass || hc->shadow != Py_None
-         || PyObject_HasAttr(klass, hc->d->hotswap_migrate))
+    int hook = PyObject_HasAttrWithError(klass, hc->d->hotswap_migrate);
+    if (hook < 0) {
+        return -1;
+    }
+    if ((!HS_HAVE_ANNOTATE || hc->dataclass || hc->shadow != Py_None || hook)
         && (hs_cls_annotations(hc->ns, NULL, &hc->annotations) < 0
             || hs_cls_annotations(NULL, klass, &hc->old_ann) < 0))
     {
@@ -1105,7 +1127,11 @@ rule_dataclass(HsClassCtx *hc)
     if (!hc->dataclass) {
         return 0;
     }
-    hc->fields_changed = !hs_class_values_equal(hc->annotations, hc->old_ann);
+    int same = hs_class_values_equal(hc->annotations, hc->old_ann);
+    if (same < 0) {
+        return -1;
+    }
+    hc->fields_changed = !same;
     if (!hc->fields_changed && hc->plans) {
         r = dataclass_default_edited(hc);
         if (r < 0) {
@@ -1205,7 +1231,9 @@ rule_init_subclass_before(HsClassCtx *hc)
         hc->init_sub_code = f ? Py_NewRef(PyFunction_GET_CODE(f)) : NULL;
         Py_XDECREF(f);
         Py_DECREF(v);
-        PyErr_Clear();
+        if (hc->init_sub_code == NULL && PyErr_Occurred()) {
+            return -1; /* else no function found in it: nothing to compare */
+        }
     }
     return 0;
 }
@@ -1230,11 +1258,12 @@ static int
 member_skipped(HsClassCtx *hc, HsMember *m)
 {
     PyObject *name = m->name, *value = m->value;
+    int own = 0;
     if (!PyUnicode_Check(name)
         || (is_skipped_name(name)
-            && !is_own_special_member(hc->cx.klass, name, value)))
+            && (own = is_own_special_member(hc->cx.klass, name, value)) <= 0))
     {
-        return 1;
+        return own < 0 ? -1 : 1;
     }
     if (hc->members != NULL && PyDict_GetItemWithError(hc->members, name)) {
         return 1; /* enum members keep their identity */
@@ -1249,10 +1278,13 @@ member_skipped(HsClassCtx *hc, HsMember *m)
     }
     if (hc->members != NULL) {
         const char *s = PyUnicode_AsUTF8(name);
-        if (s != NULL && s[0] != '_' && !PyFunction_Check(value)
-            && member_kind(hc->d, value) == K_OTHER && !PyType_Check(value)
-            && !is_descriptor(value))
-        {
+        MemberKind k = s != NULL && s[0] != '_' && !PyFunction_Check(value)
+                           ? member_kind(hc->d, value)
+                           : K_FUNCTION;
+        if (s == NULL || k == K_ERROR) {
+            return -1;
+        }
+        if (k == K_OTHER && !PyType_Check(value) && !is_descriptor(value)) {
             return 1; /* a would-be new member: HS205 said so */
         }
     }
@@ -1264,8 +1296,8 @@ member_skipped(HsClassCtx *hc, HsMember *m)
     }
     if (fields_kept && hc->annotations != NULL) {
         int in = PySequence_Contains(hc->annotations, name);
-        if (in < 0) {
-            PyErr_Clear();
+        if (in < 0 && hs_err_clear_unless_fatal() < 0) {
+            return -1; /* else: annotations that are no container */
         }
         if (in == 1) {
             return 1;
@@ -1364,7 +1396,7 @@ member_absent(HsClassCtx *hc, HsMember *m)
         }
     }
     MemberKind k = member_kind(hc->d, m->value);
-    if (set_member(&hc->cx, name, m->value) < 0
+    if (k == K_ERROR || set_member(&hc->cx, name, m->value) < 0
         || hs_class_report(&hc->cx, name, k == K_OTHER ? "data" : "method",
                            "added", NULL, m->line, NULL)
                < 0)
@@ -1397,15 +1429,23 @@ member_unedited(HsClassCtx *hc, HsMember *m, int data_stmt)
     HsJob *job = hc->cx.job;
     PyObject *old = m->old, *value = m->value;
     Py_ssize_t mi = m->mi;
-    int a = !data_stmt && member_kind(hc->d, old) != K_OTHER
-                ? hs_live_note(job, value, old)
-                : 0;
+    int a = 0;
+    if (!data_stmt) {
+        MemberKind ko = member_kind(hc->d, old);
+        a = ko == K_ERROR   ? -1
+            : ko != K_OTHER ? hs_live_note(job, value, old)
+                            : 0;
+    }
     if (a == 0 && data_stmt) {
         a = patch_alias(&hc->cx, m->name, old, value, m->line);
     }
-    if (a == 0 && data_stmt && old != value
-        && member_kind(hc->d, old) == K_OTHER && is_made_object(value))
-    {
+    MemberKind kd = a == 0 && data_stmt && old != value
+                        ? member_kind(hc->d, old)
+                        : K_FUNCTION;
+    if (kd == K_ERROR) {
+        return -1;
+    }
+    if (kd == K_OTHER && is_made_object(value)) {
         /* the object the unedited statement made again
          * (`__marker = object()`): what the body computed from it
          * (`def pop(self, default=__marker)`) gets the live one */
@@ -1531,8 +1571,8 @@ signature_changed(PyObject *before, PyObject *f)
     int same = PyObject_RichCompareBool(before, now, Py_EQ);
     Py_DECREF(now);
     if (same < 0) {
-        PyErr_Clear(); /* incomparable defaults: changed */
-        same = 0;
+        /* incomparable defaults: changed (not a fatal error) */
+        return hs_err_clear_unless_fatal() < 0 ? -1 : 1;
     }
     return !same;
 }
@@ -1783,7 +1823,10 @@ member_apply(HsClassCtx *hc, HsMember *m)
         return member_unedited(hc, m, data_stmt);
     }
     MemberKind ko = member_kind(hc->d, m->old);
-    MemberKind kn = member_kind(hc->d, m->value);
+    MemberKind kn = ko == K_ERROR ? K_ERROR : member_kind(hc->d, m->value);
+    if (kn == K_ERROR) {
+        return -1;
+    }
     if (member_old_def(hc, m) != NULL && !m->deco_changed
         && (ko != kn || ko == K_OTHER))
     {
@@ -1860,20 +1903,22 @@ rule_removed(HsClassCtx *hc)
         if (name == NULL) {
             return -1;
         }
-        int in_ns = PyMapping_HasKey(hc->ns, name);
+        int in_ns = PyMapping_HasKeyWithError(hc->ns, name);
         PyObject *cur = NULL;
-        int found = in_ns ? 0 : hs_class_own_member(klass, name, &cur);
+        int found = in_ns ? in_ns < 0 ? -1 : 0
+                          : hs_class_own_member(klass, name, &cur);
         int r = 0;
         if (found == 1
             && !(hc->members != NULL
                  && PyDict_GetItemWithError(hc->members, name)))
         {
-            r = hs_txn_setattr(hc->cx.txn, klass, name, NULL);
+            MemberKind k = member_kind(hc->d, cur);
+            r = k == K_ERROR ? -1
+                             : hs_txn_setattr(hc->cx.txn, klass, name, NULL);
             if (r == 0) {
-                r = hs_class_report(
-                    &hc->cx, name,
-                    member_kind(hc->d, cur) == K_OTHER ? "data" : "method",
-                    "removed", NULL, o->head_line, NULL);
+                r = hs_class_report(&hc->cx, name,
+                                    k == K_OTHER ? "data" : "method",
+                                    "removed", NULL, o->head_line, NULL);
             }
         }
         Py_XDECREF(cur);
@@ -1891,8 +1936,11 @@ static int
 rule_hash(HsClassCtx *hc)
 {
     PyObject *klass = hc->cx.klass, *key = hc->d->hash, *cur = NULL;
-    int has_eq = PyMapping_HasKey(hc->ns, hc->d->eq);
-    int has_hash = PyMapping_HasKey(hc->ns, key);
+    int has_eq = PyMapping_HasKeyWithError(hc->ns, hc->d->eq);
+    int has_hash = has_eq < 0 ? -1 : PyMapping_HasKeyWithError(hc->ns, key);
+    if (has_hash < 0) {
+        return -1;
+    }
     int r = hs_class_own_member(klass, key, &cur);
     if (r >= 0 && has_eq && !has_hash && cur != Py_None) {
         r = hs_txn_setattr(hc->cx.txn, klass, key, Py_None);
@@ -1966,9 +2014,17 @@ static int
 rule_migrate(HsClassCtx *hc)
 {
     PyObject *klass = hc->cx.klass;
-    if (!hc->dataclass && hc->annotations != NULL
-        && !hs_class_values_equal(hc->annotations, hc->old_ann)
-        && PyObject_HasAttr(klass, hc->d->hotswap_migrate)
+    if (hc->dataclass || hc->annotations == NULL) {
+        return 0;
+    }
+    int same = hs_class_values_equal(hc->annotations, hc->old_ann);
+    int hook = same == 0
+                   ? PyObject_HasAttrWithError(klass, hc->d->hotswap_migrate)
+                   : 0;
+    if (same < 0 || hook < 0) {
+        return -1;
+    }
+    if (hook
         && hs_cls_migrate_instances(&hc->cx, hc->old_ann, hc->annotations,
                                     NULL)
                < 0)
@@ -1982,8 +2038,9 @@ rule_migrate(HsClassCtx *hc)
 static int
 rule_abstract(HsClassCtx *hc)
 {
-    if (PyObject_HasAttr(hc->cx.klass, hc->d->abstractmethods)
-        && hs_cls_recompute_abstract(hc->cx.txn, hc->cx.klass) < 0)
+    int has = PyObject_HasAttrWithError(hc->cx.klass, hc->d->abstractmethods);
+    if (has < 0
+        || (has && hs_cls_recompute_abstract(hc->cx.txn, hc->cx.klass) < 0))
     {
         return -1;
     }

@@ -37,8 +37,9 @@ int hs_cls_recompute_abstract(HsTxn *txn, PyObject *klass);
 int hs_cls_abc_caches_clear(PyObject *klass);
 int hs_cls_dataclass_param(PyObject *klass, const char *name);
 int hs_cls_regenerate_dataclass(Ctx *cx, PyObject *ns, PyObject *old_fields);
-int hs_cls_migrate_instances(Ctx *cx, PyObject *old_names, PyObject *new_names,
-                             PyObject *fields);
+/* The instances migrated (classdata.c), or -1. */
+Py_ssize_t hs_cls_migrate_instances(Ctx *cx, PyObject *old_names,
+                                    PyObject *new_names, PyObject *fields);
 int hs_cls_same_slot_names(PyObject *a, PyObject *b);
 int hs_cls_enum_sync_members(Ctx *cx, PyObject *ns, PyObject *members);
 int hs_cls_namedtuple_fields_changed(PyObject *klass, PyObject *shadow);

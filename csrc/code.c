@@ -309,8 +309,10 @@ shift_class_firstlineno(PyObject *code, PyObject *consts, int delta,
         goto done;
     }
     PyObject *cur = PyTuple_GET_ITEM(consts, k);
-    if (!PyLong_CheckExact(cur) || PyLong_AsLong(cur) != old) {
-        PyErr_Clear();
+    int overflow = 0; /* an exact int: no error, only overflow */
+    if (!PyLong_CheckExact(cur)
+        || PyLong_AsLongAndOverflow(cur, &overflow) != old || overflow)
+    {
         goto done;
     }
     if (readers[k] > 1) {
@@ -613,9 +615,12 @@ hs_code_star_imports(PyObject *code, PyObject *list)
             && (Py_ssize_t)arg < PyTuple_GET_SIZE(co_consts))
         {
             PyObject *c = PyTuple_GET_ITEM(co_consts, arg);
-            value = PyLong_CheckExact(c) ? PyLong_AsLong(c) : -1;
-            if (value == -1 && PyErr_Occurred()) {
-                PyErr_Clear();
+            int overflow = 0; /* an exact int: no error, only overflow */
+            value = PyLong_CheckExact(c)
+                        ? PyLong_AsLongAndOverflow(c, &overflow)
+                        : -1;
+            if (overflow) {
+                value = -1;
             }
         }
 #if HS_HAVE_LOAD_SMALL_INT
@@ -683,7 +688,10 @@ hs_code_loaded_names(PyObject *code, PyObject *names)
             const char *s = name ? PyUnicode_AsUTF8(name) : NULL;
             run_now = s != NULL && s[0] == '<' && strcmp(s, "<lambda>") != 0;
             Py_XDECREF(name);
-            PyErr_Clear();
+            if (s == NULL) {
+                r = -1; /* a code object's name: only a MemoryError */
+                break;
+            }
         }
         if (run_now) {
             r = hs_code_loaded_names(c, names);

@@ -94,6 +94,161 @@ PyDict_GetItemRef(PyObject *d, PyObject *key, PyObject **result)
 }
 #endif
 
+/* PyObject_HasAttrWithError, PyObject_HasAttrStringWithError,
+ * PyMapping_HasKeyWithError, PyMapping_HasKeyStringWithError: 3.13.  1
+ * present, 0 absent (an AttributeError / KeyError cleared), -1 any other
+ * error (kept).  The older PyObject_HasAttr and PyMapping_HasKey swallow
+ * every error, a MemoryError included: not used in csrc/. */
+#if PY_VERSION_HEX < 0x030D0000
+static inline int
+PyObject_HasAttrWithError(PyObject *obj, PyObject *name)
+{
+    PyObject *v = NULL;
+    int r = PyObject_GetOptionalAttr(obj, name, &v);
+    Py_XDECREF(v);
+    return r;
+}
+static inline int
+PyObject_HasAttrStringWithError(PyObject *obj, const char *name)
+{
+    PyObject *v = NULL;
+    int r = PyObject_GetOptionalAttrString(obj, name, &v);
+    Py_XDECREF(v);
+    return r;
+}
+static inline int
+PyMapping_HasKeyWithError(PyObject *o, PyObject *key)
+{
+    PyObject *v = PyObject_GetItem(o, key);
+    if (v != NULL) {
+        Py_DECREF(v);
+        return 1;
+    }
+    if (PyErr_ExceptionMatches(PyExc_KeyError)) {
+        PyErr_Clear();
+        return 0;
+    }
+    return -1;
+}
+/* PyMapping_GetOptionalItem, PyMapping_GetOptionalItemString: 3.13.  1
+ * found (new reference), 0 absent (KeyError cleared), -1 error. */
+static inline int
+PyMapping_GetOptionalItem(PyObject *o, PyObject *key, PyObject **result)
+{
+    *result = PyObject_GetItem(o, key);
+    if (*result != NULL) {
+        return 1;
+    }
+    if (PyErr_ExceptionMatches(PyExc_KeyError)) {
+        PyErr_Clear();
+        return 0;
+    }
+    return -1;
+}
+static inline int
+PyMapping_GetOptionalItemString(PyObject *o, const char *key,
+                                PyObject **result)
+{
+    PyObject *k = PyUnicode_FromString(key);
+    if (k == NULL) {
+        *result = NULL;
+        return -1;
+    }
+    int r = PyMapping_GetOptionalItem(o, k, result);
+    Py_DECREF(k);
+    return r;
+}
+static inline int
+PyMapping_HasKeyStringWithError(PyObject *o, const char *key)
+{
+    PyObject *k = PyUnicode_FromString(key);
+    if (k == NULL) {
+        return -1;
+    }
+    int r = PyMapping_HasKeyWithError(o, k);
+    Py_DECREF(k);
+    return r;
+}
+#endif
+
+/* PyUnicode_EqualToUTF8AndSize: 3.13.  1 when the str equals the UTF-8
+ * bytes, else 0; never an error (a lone surrogate is not equal).  The shim
+ * compares code point by code point, so no UTF-8 copy is made (and no
+ * MemoryError can be turned into "not equal"). */
+#if PY_VERSION_HEX < 0x030D0000
+#include <string.h>
+static inline int
+PyUnicode_EqualToUTF8AndSize(PyObject *u, const char *s, Py_ssize_t size)
+{
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(u) < 0) {
+        PyErr_Clear(); /* swallow: the real API raises nothing */
+        return 0;
+    }
+#endif
+    const unsigned char *p = (const unsigned char *)s;
+    int kind = PyUnicode_KIND(u);
+    const void *data = PyUnicode_DATA(u);
+    Py_ssize_t len = PyUnicode_GET_LENGTH(u), j = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        unsigned char b[4];
+        int n;
+        if (ch < 0x80) {
+            b[0] = (unsigned char)ch;
+            n = 1;
+        }
+        else if (ch < 0x800) {
+            b[0] = (unsigned char)(0xC0 | (ch >> 6));
+            b[1] = (unsigned char)(0x80 | (ch & 0x3F));
+            n = 2;
+        }
+        else if (ch < 0x10000) {
+            if (Py_UNICODE_IS_SURROGATE(ch)) {
+                return 0;
+            }
+            b[0] = (unsigned char)(0xE0 | (ch >> 12));
+            b[1] = (unsigned char)(0x80 | ((ch >> 6) & 0x3F));
+            b[2] = (unsigned char)(0x80 | (ch & 0x3F));
+            n = 3;
+        }
+        else {
+            b[0] = (unsigned char)(0xF0 | (ch >> 18));
+            b[1] = (unsigned char)(0x80 | ((ch >> 12) & 0x3F));
+            b[2] = (unsigned char)(0x80 | ((ch >> 6) & 0x3F));
+            b[3] = (unsigned char)(0x80 | (ch & 0x3F));
+            n = 4;
+        }
+        if (j + n > size || memcmp(p + j, b, (size_t)n) != 0) {
+            return 0;
+        }
+        j += n;
+    }
+    return j == size;
+}
+static inline int
+PyUnicode_EqualToUTF8(PyObject *u, const char *s)
+{
+    return PyUnicode_EqualToUTF8AndSize(u, s, (Py_ssize_t)strlen(s));
+}
+#endif
+
+/* PyDict_GetItemStringRef: 3.13.  1 found (new ref), 0 absent, -1 error. */
+#if PY_VERSION_HEX < 0x030D0000
+static inline int
+PyDict_GetItemStringRef(PyObject *d, const char *key, PyObject **result)
+{
+    PyObject *k = PyUnicode_FromString(key);
+    if (k == NULL) {
+        *result = NULL;
+        return -1;
+    }
+    int r = PyDict_GetItemRef(d, k, result);
+    Py_DECREF(k);
+    return r;
+}
+#endif
+
 /* PyWeakref_GetRef: 3.13 (PyWeakref_GetObject is deprecated there).
  * 1 alive (new reference), 0 dead, -1 error. */
 #if PY_VERSION_HEX < 0x030D0000
@@ -292,7 +447,7 @@ static inline void
 PyErr_SetRaisedException(PyObject *exc)
 {
     if (exc == NULL) {
-        PyErr_Clear();
+        PyErr_Clear(); /* swallow: the real API's contract (NULL clears) */
         return;
     }
     PyErr_Restore(Py_NewRef(Py_TYPE(exc)), exc, PyException_GetTraceback(exc));

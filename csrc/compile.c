@@ -13,6 +13,7 @@
  */
 #include "compile.h"
 #include "code.h"
+#include "errors.h"
 #include "plan.h"
 
 /* __future__ flags of the module, from its future-import chunks. */
@@ -120,8 +121,7 @@ with_decorator_lines(HsJob *job, const char *text, HsChunk *c, PyObject **code)
     full =
         hs_code_compile_range(job, text, c->start, c->end, c->line, c->start);
     if (full == NULL) {
-        PyErr_Clear();
-        return 0;
+        return hs_err_clear_unless_fatal(); /* (does not compile alone) */
     }
     name = hs_plan_chunk_name(text, c);
     consts = name ? PyObject_GetAttrString(*code, "co_consts") : NULL;

@@ -23,6 +23,7 @@
  * cached in job->plan.chunk_binds under the key -1 - chunk index.
  */
 #include "compound.h"
+#include "errors.h"
 #include "plan.h"
 
 #include <string.h>
@@ -593,7 +594,9 @@ compound_kept_names(HsJob *job, Py_ssize_t ci)
     {
         /* not parseable on its own (a stray `await`, say): keep nothing,
          * the statement runs as before */
-        PyErr_Clear();
+        if (hs_err_clear_unless_fatal() < 0) {
+            goto error;
+        }
         goto done;
     }
     int nopaque, oopaque;

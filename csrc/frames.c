@@ -11,6 +11,7 @@
  * generator.
  */
 #include "frames.h"
+#include "errors.h"
 #include "internals.h"
 
 static int
@@ -58,12 +59,19 @@ thread_names(void)
         PyObject *t = PyList_GET_ITEM(threads, i);
         PyObject *ident = PyObject_GetAttrString(t, "ident");
         PyObject *name = PyObject_GetAttrString(t, "name");
+        int r = 0;
         if (ident != NULL && name != NULL && ident != Py_None) {
-            PyDict_SetItem(names, ident, name);
+            r = PyDict_SetItem(names, ident, name);
         }
         Py_XDECREF(ident);
         Py_XDECREF(name);
-        PyErr_Clear();
+        /* a thread whose ident or name cannot be read (a subclass's
+         * property): the report names it by its id */
+        if ((r < 0 || PyErr_Occurred()) && hs_err_clear_unless_fatal() < 0) {
+            Py_DECREF(threads);
+            Py_DECREF(names);
+            return NULL;
+        }
     }
     Py_DECREF(threads);
     return names;

@@ -17,6 +17,8 @@
  *   call-specialised again).
  */
 #include "funcs.h"
+#include "state.h"
+#include "errors.h"
 #include "internals.h"
 
 #include <string.h>
@@ -111,7 +113,9 @@ find_in(PyObject *obj, PyObject *globals, PyObject *name, int depth,
         PyObject *v = NULL;
         if (PyObject_GetOptionalAttrString(obj, links[i], &v) < 0) {
             /* a wrapper whose attribute access fails is not ours */
-            PyErr_Clear();
+            if (hs_err_clear_unless_fatal() < 0) {
+                return NULL;
+            }
             continue;
         }
         if (v == NULL) {
@@ -457,8 +461,9 @@ hs_func_clear_cache(PyObject *obj)
                 && PyObject_GetOptionalAttrString(cur, "__wrapped__", &next)
                        < 0))
         {
-            PyErr_Clear();
-            next = NULL;
+            /* a wrapper whose attribute access fails: the chain ends */
+            Py_DECREF(cur);
+            return hs_err_clear_unless_fatal();
         }
         Py_DECREF(cur);
         cur = next;
@@ -472,8 +477,8 @@ clear_one_cache(PyObject *obj)
 {
     PyObject *clear = NULL;
     if (PyObject_GetOptionalAttrString(obj, "cache_clear", &clear) < 0) {
-        PyErr_Clear();
-        return 0;
+        /* a wrapper whose attribute access fails: no cache of ours */
+        return hs_err_clear_unless_fatal();
     }
     if (clear == NULL) {
         return 0;
@@ -583,43 +588,38 @@ index_of(PyObject *names, PyObject *name)
  * an `extra` cell; an edit that stops using it swaps in a shorter closure,
  * and a later edit that uses it again must find the closure's own cell
  * (as the closure a fresh `make()` returns has one), not report HS104.
- * Process-wide like the closures; every write goes through the batch's
+ * Kept across batches like the closures; every write goes through the batch's
  * undo log; an entry whose function died is ignored (its id may be
- * reused: the weak reference tells) and pruned at the next write. */
-static PyObject *spare_cells = NULL;
+ * reused: the weak reference tells) and pruned at the next write.  Owned
+ * by the module state (HsState.records.spare_cells, state.h), reached
+ * through the undo log (txn->records). */
 
-/* The cell `name` that `func` lost earlier, borrowed, or NULL. */
+/* The cell `name` that `func` lost earlier, borrowed, or NULL (with an
+ * exception on an error). */
 static PyObject *
-spare_cell(PyObject *func, PyObject *name)
+spare_cell(HsTxn *txn, PyObject *func, PyObject *name)
 {
-    if (spare_cells == NULL) {
+    if (txn->records->spare_cells == NULL) {
         return NULL;
     }
     PyObject *key = PyLong_FromVoidPtr(func);
     if (key == NULL) {
-        PyErr_Clear();
         return NULL;
     }
-    PyObject *entry = PyDict_GetItemWithError(spare_cells, key);
+    PyObject *entry = PyDict_GetItemWithError(txn->records->spare_cells, key);
     Py_DECREF(key);
     if (entry == NULL) {
-        PyErr_Clear();
         return NULL;
     }
     PyObject *f = NULL;
     if (PyWeakref_GetRef(PyTuple_GET_ITEM(entry, 0), &f) <= 0) {
-        PyErr_Clear();
-        return NULL;
+        return NULL; /* dead: no error */
     }
     Py_DECREF(f); /* only compared */
     if (f != func) {
         return NULL;
     }
-    PyObject *cell = PyDict_GetItemWithError(PyTuple_GET_ITEM(entry, 1), name);
-    if (cell == NULL) {
-        PyErr_Clear();
-    }
-    return cell;
+    return PyDict_GetItemWithError(PyTuple_GET_ITEM(entry, 1), name);
 }
 
 /* Remember the cells of `func`'s closure that `new_code` does not use.
@@ -657,11 +657,13 @@ keep_spare_cells(HsTxn *txn, PyObject *func, PyObject *new_code)
         r = 0;
         goto done;
     }
-    if (spare_cells == NULL && (spare_cells = PyDict_New()) == NULL) {
+    if (txn->records->spare_cells == NULL
+        && (txn->records->spare_cells = PyDict_New()) == NULL)
+    {
         goto done;
     }
     /* prune the entries of dead functions */
-    items = PyDict_Items(spare_cells);
+    items = PyDict_Items(txn->records->spare_cells);
     if (items == NULL) {
         goto done;
     }
@@ -675,7 +677,8 @@ keep_spare_cells(HsTxn *txn, PyObject *func, PyObject *new_code)
         }
         Py_XDECREF(f);
         if (!alive
-            && hs_txn_dict_set(txn, spare_cells, PyTuple_GET_ITEM(it, 0), NULL)
+            && hs_txn_dict_set(txn, txn->records->spare_cells,
+                               PyTuple_GET_ITEM(it, 0), NULL)
                    < 0)
         {
             goto done;
@@ -686,7 +689,8 @@ keep_spare_cells(HsTxn *txn, PyObject *func, PyObject *new_code)
         goto done;
     }
     /* cells lost before and not used now stay spare */
-    PyObject *cur = PyDict_GetItemWithError(spare_cells, key); /* borrowed */
+    PyObject *cur =
+        PyDict_GetItemWithError(txn->records->spare_cells, key); /* borrowed */
     if (cur == NULL && PyErr_Occurred()) {
         goto done;
     }
@@ -714,7 +718,7 @@ keep_spare_cells(HsTxn *txn, PyObject *func, PyObject *new_code)
     if (entry == NULL) {
         goto done;
     }
-    r = hs_txn_dict_set(txn, spare_cells, key, entry);
+    r = hs_txn_dict_set(txn, txn->records->spare_cells, key, entry);
 done:
     Py_XDECREF(old_names);
     Py_XDECREF(new_names);
@@ -731,7 +735,7 @@ done:
  * when a name is found in neither.  New reference (Py_None for no free
  * variables) or NULL on error. */
 static PyObject *
-closure_for(PyObject *old, PyObject *new_code, PyObject *new_func,
+closure_for(HsTxn *txn, PyObject *old, PyObject *new_code, PyObject *new_func,
             int *missing)
 {
     PyObject *new_names = NULL, *old_names = NULL, *fn_names = NULL;
@@ -766,8 +770,12 @@ closure_for(PyObject *old, PyObject *new_code, PyObject *new_func,
         if (j >= 0 && old_cells != NULL) {
             cell = PyTuple_GET_ITEM(old_cells, j);
         }
-        else if ((cell = spare_cell(old, name)) != NULL) {
+        else if ((cell = spare_cell(txn, old, name)) != NULL) {
             /* its own cell, from before an edit stopped using it */
+        }
+        else if (PyErr_Occurred()) {
+            Py_CLEAR(result);
+            goto done;
         }
         else if (fn_names != NULL && new_cells != NULL) {
             j = index_of(fn_names, name);
@@ -833,8 +841,7 @@ attr_differs(PyObject *a, PyObject *b, const char *name, PyObject **bval)
         }
         else {
             /* incomparable values (e.g. arrays): treat as changed */
-            PyErr_Clear();
-            r = 1;
+            r = hs_err_clear_unless_fatal() < 0 ? -1 : 1;
         }
     }
     Py_XDECREF(x);
@@ -892,11 +899,10 @@ patch_annotate(HsTxn *txn, PyObject *of, PyObject *nf, int *changed,
             int eq = (a == NULL || b == NULL)
                          ? 0
                          : PyObject_RichCompareBool(a, b, Py_EQ);
-            if (eq < 0) {
-                PyErr_Clear(); /* incomparable values: changed */
-                eq = 0;
+            if (eq < 0 && hs_err_clear_unless_fatal() < 0) {
+                goto done; /* else incomparable values: changed */
             }
-            differs = !eq;
+            differs = eq != 1;
         }
     }
     if (!differs) {
@@ -950,8 +956,8 @@ own_doc_unchanged(PyObject *old_code, PyObject *globals, PyObject *doc)
     int r = od == nd ? 1 : PyObject_RichCompareBool(od, nd, Py_EQ);
     Py_DECREF(od);
     if (r < 0) {
-        PyErr_Clear();
-        r = 0;
+        /* a doc whose __eq__ raises: changed */
+        return hs_err_clear_unless_fatal();
     }
     return r;
 }
@@ -1019,16 +1025,18 @@ patch_metadata(HsTxn *txn, PyObject *of, PyObject *old_code, PyObject *nf,
 
 /* Functions that follow a code object (hs_func_alias): a dict
  * id(code) -> (code, [(weakref to function, weakref to wrapper), ...]).
- * Process-wide, like the functions themselves; it only holds entries made
+ * Kept across batches, like the functions; it only holds entries made
  * by HS102 replacements.  Every write goes through the batch's undo log
  * (an entry is replaced, never mutated), so a failed batch leaves it as it
- * was: the functions it rolls back to their old code keep following. */
-static PyObject *aliases = NULL;
+ * was: the functions it rolls back to their old code keep following.
+ * Owned by the module state (HsState.records.aliases). */
 
 int
 hs_func_alias(HsTxn *txn, PyObject *func, PyObject *code, PyObject *wrapper)
 {
-    if (aliases == NULL && (aliases = PyDict_New()) == NULL) {
+    if (txn->records->aliases == NULL
+        && (txn->records->aliases = PyDict_New()) == NULL)
+    {
         return -1;
     }
     PyObject *key = PyLong_FromVoidPtr(code);
@@ -1038,7 +1046,8 @@ hs_func_alias(HsTxn *txn, PyObject *func, PyObject *code, PyObject *wrapper)
     PyObject *list = NULL, *ref = NULL, *wref = NULL, *item = NULL;
     PyObject *entry = NULL;
     int r = -1;
-    PyObject *cur = PyDict_GetItemWithError(aliases, key); /* borrowed */
+    PyObject *cur =
+        PyDict_GetItemWithError(txn->records->aliases, key); /* borrowed */
     if (cur == NULL && PyErr_Occurred()) {
         goto done;
     }
@@ -1051,6 +1060,9 @@ hs_func_alias(HsTxn *txn, PyObject *func, PyObject *code, PyObject *wrapper)
     if (wrapper != NULL && wrapper != func) {
         wref = PyWeakref_NewRef(wrapper, NULL);
         if (wref == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_TypeError)) {
+                goto done;
+            }
             PyErr_Clear(); /* not weakly referenceable: no cache to clear */
         }
     }
@@ -1062,7 +1074,7 @@ hs_func_alias(HsTxn *txn, PyObject *func, PyObject *code, PyObject *wrapper)
     if (entry == NULL) {
         goto done;
     }
-    r = hs_txn_dict_set(txn, aliases, key, entry);
+    r = hs_txn_dict_set(txn, txn->records->aliases, key, entry);
 done:
     Py_DECREF(key);
     Py_XDECREF(list);
@@ -1079,20 +1091,22 @@ static int
 follow_aliases(HsTxn *txn, PyObject *old_code, PyObject *new_code,
                PyObject *new_func)
 {
-    if (aliases == NULL || PyDict_GET_SIZE(aliases) == 0) {
+    if (txn->records->aliases == NULL
+        || PyDict_GET_SIZE(txn->records->aliases) == 0)
+    {
         return 0;
     }
     PyObject *key = PyLong_FromVoidPtr(old_code);
     if (key == NULL) {
         return -1;
     }
-    PyObject *entry = PyDict_GetItemWithError(aliases, key);
+    PyObject *entry = PyDict_GetItemWithError(txn->records->aliases, key);
     if (entry == NULL) {
         Py_DECREF(key);
         return PyErr_Occurred() ? -1 : 0;
     }
     Py_INCREF(entry);
-    int r = hs_txn_dict_set(txn, aliases, key, NULL);
+    int r = hs_txn_dict_set(txn, txn->records->aliases, key, NULL);
     Py_DECREF(key);
     PyObject *list = PyTuple_GET_ITEM(entry, 1);
     for (Py_ssize_t i = 0; r == 0 && i < PyList_GET_SIZE(list); i++) {
@@ -1158,7 +1172,8 @@ hs_func_patch(HsTxn *txn, PyObject *old, PyObject *new_code,
     int saved = 0, changed = 0;
     if (!same) {
         int missing;
-        PyObject *closure = closure_for(old, new_code, new_func, &missing);
+        PyObject *closure =
+            closure_for(txn, old, new_code, new_func, &missing);
         if (closure == NULL) {
             return missing ? HS_PATCH_FREEVARS : -1;
         }
@@ -1225,8 +1240,9 @@ pair_shifted(PyObject *old, PyObject *shifted, PyObject *nested)
             continue;
         }
         PyObject *b = PyTuple_GET_ITEM(nc, i);
-        if (has_live_instances(a)) {
-            r = add_pair(nested, a, b);
+        int live = has_live_instances(a);
+        if (live != 0) {
+            r = live < 0 ? -1 : add_pair(nested, a, b);
         }
         if (r == 0) {
             r = pair_shifted(a, b, nested);
@@ -1276,17 +1292,16 @@ hs_func_shift_held(HsTxn *txn, PyObject *obj, const HsHeldQuery *q, int delta,
 }
 
 /* A class body compiled inside a function (no CO_NESTED flag: its
- * qualified name goes through `<locals>`).  1 / 0 (errors cleared). */
+ * qualified name goes through `<locals>`).  1 / 0 / -1. */
 static int
 class_body_in_function(PyObject *code)
 {
     PyObject *qual = PyObject_GetAttrString(code, "co_qualname");
     const char *s =
         qual && PyUnicode_Check(qual) ? PyUnicode_AsUTF8(qual) : NULL;
-    int r = s != NULL && strstr(s, "<locals>") != NULL;
+    int r = s != NULL ? strstr(s, "<locals>") != NULL : -1;
     Py_XDECREF(qual);
-    PyErr_Clear();
-    return r;
+    return r; /* a code object's name: an error is a MemoryError */
 }
 
 static int
@@ -1297,20 +1312,16 @@ has_live_instances(PyObject *code)
      * classes a function made keep the body's first line
      * (__firstlineno__): hs_func_patch_live moves it */
     if (!(hs_code_flags(code) & CO_OPTIMIZED)) {
-        return HS_HAVE_CLASS_FIRSTLINENO && class_body_in_function(code);
+        return HS_HAVE_CLASS_FIRSTLINENO ? class_body_in_function(code) : 0;
     }
     PyObject *name = PyObject_GetAttrString(code, "co_name");
-    if (name == NULL) {
-        PyErr_Clear();
-        return 1;
-    }
-    const char *s = PyUnicode_AsUTF8(name);
-    int r =
-        s == NULL
-        || !(strcmp(s, "<listcomp>") == 0 || strcmp(s, "<setcomp>") == 0
-             || strcmp(s, "<dictcomp>") == 0 || strcmp(s, "<genexpr>") == 0);
-    PyErr_Clear();
-    Py_DECREF(name);
+    const char *s = name ? PyUnicode_AsUTF8(name) : NULL;
+    int r = s == NULL
+                ? -1 /* a code object's name: a MemoryError */
+                : !(strcmp(s, "<listcomp>") == 0 || strcmp(s, "<setcomp>") == 0
+                    || strcmp(s, "<dictcomp>") == 0
+                    || strcmp(s, "<genexpr>") == 0);
+    Py_XDECREF(name);
     return r;
 }
 
@@ -1377,8 +1388,8 @@ hs_code_pair_nested(PyObject *old_code, PyObject *new_code, PyObject *nested)
              * before must take that very object (hs_func_patch_live), or
              * the next edit, which pairs the new object, misses them */
             int same = hs_code_equal(a, b, 1);
-            if (same < 0
-                || (has_live_instances(a) && add_pair(nested, a, b) < 0)
+            int live = same < 0 ? -1 : has_live_instances(a);
+            if (live < 0 || (live && add_pair(nested, a, b) < 0)
                 || hs_code_pair_nested(a, b, nested) < 0)
             {
                 Py_DECREF(an);
@@ -1400,15 +1411,15 @@ done:
 /* Closures left on superseded code (HS104): a dict id(code X) ->
  * (X, Y), where X is the code some live closures kept because the new code
  * needed a free variable they lack, and Y the code that superseded it (the
- * factory's current inner code).  Process-wide, like the closures; every
- * write goes through the batch's undo log.  When a later batch replaces Y
- * by Z, X is paired with Z too: its closures take Z if their cells fit (the
+ * factory's current inner code).  Kept across batches, like the closures;
+ * every write goes through the batch's undo log.  When a later batch replaces
+ * Y by Z, X is paired with Z too: its closures take Z if their cells fit (the
  * free variable went away again), else they are reported again (HS104) and
  * X now waits for Z.  Without it, the second edit of a factory whose inner
  * function once gained a free variable left the older closures on old code
  * and said nothing.  An entry keeps X and Y alive (code objects only, one
- * per HS104 event); it goes away once X's closures took newer code. */
-static PyObject *left_behind = NULL;
+ * per HS104 event); it goes away once X's closures took newer code.
+ * Owned by the module state (HsState.records.left_behind). */
 
 /* The pair of `nested` whose old code is `y`, or one equal to it but for
  * the lines (the factory was re-created since, unchanged or moved: its
@@ -1449,10 +1460,12 @@ successor_pair(PyObject *nested, PyObject *y, int *err)
 static int
 pair_left_behind(HsTxn *txn, PyObject *nested, PyObject *renewed)
 {
-    if (left_behind == NULL || PyDict_GET_SIZE(left_behind) == 0) {
+    if (txn->records->left_behind == NULL
+        || PyDict_GET_SIZE(txn->records->left_behind) == 0)
+    {
         return 0;
     }
-    PyObject *items = PyDict_Items(left_behind);
+    PyObject *items = PyDict_Items(txn->records->left_behind);
     if (items == NULL) {
         return -1;
     }
@@ -1477,7 +1490,8 @@ pair_left_behind(HsTxn *txn, PyObject *nested, PyObject *renewed)
         }
         if (moved) {
             PyObject *e = PyTuple_Pack(2, x, z);
-            int r = e ? hs_txn_dict_set(txn, left_behind, key, e) : -1;
+            int r = e ? hs_txn_dict_set(txn, txn->records->left_behind, key, e)
+                      : -1;
             Py_XDECREF(e);
             if (r < 0) {
                 goto done;
@@ -1503,12 +1517,15 @@ done:
 static int
 leave_behind(HsTxn *txn, PyObject *old_code, PyObject *new_code)
 {
-    if (left_behind == NULL && (left_behind = PyDict_New()) == NULL) {
+    if (txn->records->left_behind == NULL
+        && (txn->records->left_behind = PyDict_New()) == NULL)
+    {
         return -1;
     }
     PyObject *key = PyLong_FromVoidPtr(old_code);
     PyObject *entry = key ? PyTuple_Pack(2, old_code, new_code) : NULL;
-    int r = entry ? hs_txn_dict_set(txn, left_behind, key, entry) : -1;
+    int r = entry ? hs_txn_dict_set(txn, txn->records->left_behind, key, entry)
+                  : -1;
     Py_XDECREF(key);
     Py_XDECREF(entry);
     return r;
@@ -1555,11 +1572,13 @@ move_class_made_in_function(HsTxn *txn, PyObject *klass, PyObject *bodies)
         return 0;
     }
     PyObject *d = PyObject_GenericGetDict(klass, NULL);
-    if (d == NULL) {
-        PyErr_Clear();
-        return 0;
+    PyObject *line =
+        NULL; /* strong: __qualname__ may run a metaclass's code */
+    if (d == NULL || PyDict_GetItemStringRef(d, "__firstlineno__", &line) < 0)
+    {
+        Py_XDECREF(d);
+        return -1;
     }
-    PyObject *line = PyDict_GetItemString(d, "__firstlineno__"); /* borrowed */
     int r = 0;
     if (line != NULL && PyLong_CheckExact(line)) {
         PyObject *q = PyObject_GetAttrString(klass, "__qualname__");
@@ -1570,12 +1589,13 @@ move_class_made_in_function(HsTxn *txn, PyObject *klass, PyObject *bodies)
             r = name ? hs_txn_setattr(txn, klass, name, nv) : -1;
             Py_XDECREF(name);
         }
-        else {
-            PyErr_Clear();
+        else if (PyErr_Occurred()) {
+            r = -1; /* else: not made by one of `bodies` */
         }
         Py_XDECREF(q);
         Py_XDECREF(key);
     }
+    Py_XDECREF(line);
     Py_DECREF(d);
     return r;
 }
@@ -1595,8 +1615,8 @@ hs_func_patch_live(HsTxn *txn, PyObject *nested, PyObject *rejected)
      * those whose closures still cannot follow are remembered again below
      * with their new successor */
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(renewed); i++) {
-        if (hs_txn_dict_set(txn, left_behind, PyList_GET_ITEM(renewed, i),
-                            NULL)
+        if (hs_txn_dict_set(txn, txn->records->left_behind,
+                            PyList_GET_ITEM(renewed, i), NULL)
             < 0)
         {
             Py_DECREF(renewed);

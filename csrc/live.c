@@ -16,6 +16,7 @@
  * before the reload are never looked into: they are the program's data.
  */
 #include "live.h"
+#include "errors.h"
 
 #define LIVE_MAX_DEPTH 6
 
@@ -235,21 +236,27 @@ live_function_in_place(Live *lv, PyObject *o, int depth)
 static int
 live_is_partial(const HsDunders *D, PyObject *o)
 {
-    PyObject *func = NULL;
+    PyObject *func = NULL, *mod = NULL;
     if (PyObject_GetOptionalAttr(o, D->setstate, &func) < 0) {
-        return -1;
+        /* an object whose attribute access fails is no partial */
+        return hs_err_clear_unless_fatal();
     }
     if (func == NULL) {
         return 0;
     }
     Py_DECREF(func);
-    PyObject *mod = PyObject_GetAttr((PyObject *)Py_TYPE(o), D->module);
-    int is_partial = mod && PyUnicode_Check(mod)
-                     && PyUnicode_CompareWithASCIIString(mod, "functools") == 0
-                     && PyObject_HasAttrString(o, "keywords");
+    if (PyObject_GetOptionalAttr((PyObject *)Py_TYPE(o), D->module, &mod) < 0)
+    {
+        return hs_err_clear_unless_fatal(); /* as above */
+    }
+    int is_partial =
+        mod != NULL && PyUnicode_Check(mod)
+        && PyUnicode_CompareWithASCIIString(mod, "functools") == 0;
     Py_XDECREF(mod);
-    PyErr_Clear();
-    return is_partial;
+    if (is_partial) {
+        is_partial = PyObject_HasAttrStringWithError(o, "keywords");
+    }
+    return is_partial < 0 ? hs_err_clear_unless_fatal() : is_partial;
 }
 
 /* A young functools.partial: func, args and keywords, through
@@ -302,8 +309,10 @@ live_object_in_place(Live *lv, PyObject *o, int depth)
     }
     PyObject *d = NULL;
     int r = 0;
-    if (PyObject_GetOptionalAttr(o, lv->job->dunders->dict, &d) < 0) {
-        PyErr_Clear(); /* not ours to judge */
+    if (PyObject_GetOptionalAttr(o, lv->job->dunders->dict, &d) < 0
+        && hs_err_clear_unless_fatal() < 0)
+    {
+        return -1; /* else: not ours to judge */
     }
     if (d != NULL && PyDict_Check(d)) {
         r = live_dict_in_place(lv, d, depth);

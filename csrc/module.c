@@ -9,6 +9,7 @@
  * calls the private entry points at the end of "live reloading".
  */
 #include "compat.h"
+#include "errors.h"
 
 #include <string.h>
 #include "patch.h"
@@ -248,8 +249,9 @@ core_untrack(PyObject *module, PyObject *args)
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
         PyObject *t = PyTuple_GET_ITEM(args, i);
         PyObject *dir = as_directory(t);
-        if (dir == NULL && PyErr_Occurred()) {
-            PyErr_Clear(); /* a directory that is gone: match the text */
+        if (dir == NULL && PyErr_Occurred() && hs_err_clear_unless_fatal() < 0)
+        {
+            return NULL; /* else a directory that is gone: match the text */
         }
         PyDict_Clear(st->tracked_cache);
         int r = list_remove_equal(dir ? st->roots : st->names, dir ? dir : t);
@@ -947,6 +949,9 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->wake_handler);
     Py_VISIT(st->adapter_hook);
     Py_VISIT(st->blocked);
+    Py_VISIT(st->records.spare_cells);
+    Py_VISIT(st->records.aliases);
+    Py_VISIT(st->records.left_behind);
     return hs_dunders_traverse(&st->dunders, visit, arg);
 }
 
@@ -974,6 +979,9 @@ core_clear(PyObject *module)
     Py_CLEAR(st->wake_handler);
     Py_CLEAR(st->adapter_hook);
     Py_CLEAR(st->blocked);
+    Py_CLEAR(st->records.spare_cells);
+    Py_CLEAR(st->records.aliases);
+    Py_CLEAR(st->records.left_behind);
     hs_dunders_clear(&st->dunders);
     return 0;
 }

@@ -4,6 +4,7 @@
  * Main thread, GIL held; one batch (batch.c) per call, of one job.
  */
 #include "patch.h"
+#include "errors.h"
 #include "batch.h"
 #include "funcs.h"
 #include "internals.h"
@@ -17,6 +18,8 @@
 /* ------------------------------------------------------------------ */
 /* hotswap.patch                                                       */
 
+/* The function v is or holds (a classmethod's, a staticmethod's), a new
+ * reference; NULL when none (with an exception on an error). */
 static PyObject *
 inner_function(PyObject *v)
 {
@@ -27,11 +30,10 @@ inner_function(PyObject *v)
         || PyObject_TypeCheck(v, &PyStaticMethod_Type))
     {
         PyObject *f = PyObject_GetAttrString(v, "__func__");
-        if (f != NULL && PyFunction_Check(f)) {
+        if (f == NULL || PyFunction_Check(f)) {
             return f;
         }
-        Py_XDECREF(f);
-        PyErr_Clear();
+        Py_DECREF(f);
     }
     return NULL;
 }
@@ -134,6 +136,9 @@ patch_class(HsJob *job, HsTxn *txn, PyObject *target, PyObject *repl,
             continue;
         }
         PyObject *fn = inner_function(v);
+        if (fn == NULL && PyErr_Occurred()) {
+            goto done;
+        }
         if (fn != NULL) {
             /* super() in the replacement's methods means the target */
             PyObject *fv =
@@ -156,15 +161,14 @@ patch_class(HsJob *job, HsTxn *txn, PyObject *target, PyObject *repl,
             Py_XDECREF(fn);
             goto done;
         }
-        old = PyObject_GetItem(td, name);
+        int found = PyMapping_GetOptionalItem(td, name, &old);
         Py_DECREF(td);
-        if (old == NULL) {
-            PyErr_Clear();
-        }
         PyObject *fo = old ? inner_function(old) : NULL;
-        PyObject *qn = PyUnicode_FromFormat("%U.%U", tq, name);
+        PyObject *qn = NULL;
         int r = 0;
-        if (qn == NULL) {
+        if (found < 0 || (fo == NULL && PyErr_Occurred())
+            || (qn = PyUnicode_FromFormat("%U.%U", tq, name)) == NULL)
+        {
             r = -1;
         }
         else if (fo != NULL && fn != NULL && Py_TYPE(old) == Py_TYPE(v)) {
@@ -224,7 +228,11 @@ clear_caches_of(PyObject *func)
         }
         PyObject *w = NULL;
         if (PyObject_GetOptionalAttrString(v, "__wrapped__", &w) < 0) {
-            PyErr_Clear();
+            /* a module global whose attribute access fails: no wrapper */
+            if (hs_err_clear_unless_fatal() < 0) {
+                Py_DECREF(values);
+                return -1;
+            }
             continue;
         }
         int hit = w == func;
@@ -324,7 +332,7 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
     if (hs_batch_begin(&b, st, "patch") < 0
         || (job = hs_batch_jobs(&b, 1)) == NULL)
     {
-        goto out;
+        goto done;
     }
     job->change_type = st->change_type;
     job->dunders = &st->dunders;
@@ -332,7 +340,7 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
     job->name =
         job->entries ? PyObject_GetAttrString(target, "__module__") : NULL;
     if (job->name == NULL) {
-        goto out;
+        goto done;
     }
     if (is_func) {
         if (patch_function(job, &b.txn, target, replacement, b.nested) < 0) {
@@ -341,7 +349,7 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
     }
     else {
         if (class_module(job, target) < 0) {
-            goto out;
+            goto done;
         }
         if (patch_class(job, &b.txn, target, replacement, b.nested) < 0) {
             goto fail;
@@ -356,10 +364,10 @@ hs_patch(PyObject *core, PyObject *target, PyObject *replacement)
     hs_batch_commit(&b);
     job->seconds = hs_batch_now() - b.t0;
     report = hs_batch_report(&b, job, NULL, 1, 1, -1, 0);
-    goto out;
+    goto done;
 fail:
     hs_batch_fail(&b, job, hs_diag_code(HS507), NULL);
-out:
+done:
     hs_batch_end(&b);
     return report;
 }

@@ -12,6 +12,7 @@
  * its cache of bound names (job->plan.chunk_binds).
  */
 #include "plan.h"
+#include "errors.h"
 #include "code.h"
 
 #include <stdlib.h>
@@ -1062,11 +1063,14 @@ class_functions_tell(HsJob *job, PyObject *v)
         }
         else if (PyObject_TypeCheck(m, &PyProperty_Type)) {
             fs[0] = PyObject_GetAttrString(m, "fget");
-            fs[1] = PyObject_GetAttrString(m, "fset");
-            fs[2] = PyObject_GetAttrString(m, "fdel");
+            fs[1] = fs[0] ? PyObject_GetAttrString(m, "fset") : NULL;
+            fs[2] = fs[1] ? PyObject_GetAttrString(m, "fdel") : NULL;
         }
-        PyErr_Clear();
-        for (int j = 0; j < 3; j++) {
+        /* a subclass's accessor that fails tells nothing */
+        if (PyErr_Occurred() && hs_err_clear_unless_fatal() < 0) {
+            verdict = -2;
+        }
+        for (int j = 0; verdict != -2 && j < 3; j++) {
             PyObject *f = fs[j];
             if (f == NULL || !PyFunction_Check(f) || verdict == 1) {
                 continue;
@@ -1098,14 +1102,16 @@ class_functions_tell(HsJob *job, PyObject *v)
             {
                 verdict = -1;
             }
-            PyErr_Clear();
+            if (PyErr_Occurred() && hs_err_clear_unless_fatal() < 0) {
+                verdict = -2; /* else a function's names that fail: no tell */
+            }
             Py_XDECREF(fq);
             Py_XDECREF(file);
         }
         for (int j = 0; j < 3; j++) {
             Py_XDECREF(fs[j]);
         }
-        if (verdict == 1) {
+        if (verdict == 1 || verdict == -2) {
             break;
         }
     }
@@ -1149,7 +1155,9 @@ rebound_after_class_statement(HsJob *job, PyObject *name)
             if (r < 0) {
                 /* an old statement that does not compile alone binds
                  * nothing we can tell */
-                PyErr_Clear();
+                if (hs_err_clear_unless_fatal() < 0) {
+                    return -1;
+                }
                 continue;
             }
             return r;

@@ -33,6 +33,7 @@
  */
 #include "redeco.h"
 #include "internals.h"
+#include "errors.h"
 
 #define REDECO_MAX_DEPTH 4
 
@@ -138,7 +139,8 @@ redeco_movable(PyObject *old, PyObject *new)
     return movable;
 }
 
-/* The instance dict of `o`, a new reference, or NULL (none; no error). */
+/* The instance dict of `o`, a new reference, or NULL (none: no error; or
+ * an exception set). */
 static PyObject *
 redeco_dict_of(PyObject *o)
 {
@@ -151,16 +153,18 @@ redeco_dict_of(PyObject *o)
     {
         /* the generic getter: no __getattribute__ of the class runs */
         d = PyObject_GenericGetDict(o, NULL);
+        if (d == NULL && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            PyErr_Clear(); /* no instance dict (__slots__) */
+        }
     }
-    if (d == NULL || !PyDict_Check(d)) {
-        PyErr_Clear();
+    if (d != NULL && !PyDict_Check(d)) {
         Py_CLEAR(d);
     }
     return d;
 }
 
 /* Does `x` lead to `target` through closure cells and instance dicts?
- * 1 / 0 (errors are not ones: a layer not found is left as it is). */
+ * 1 / 0 / -1. */
 static int
 redeco_leads_to(PyObject *x, PyObject *target, int depth)
 {
@@ -174,22 +178,23 @@ redeco_leads_to(PyObject *x, PyObject *target, int depth)
         PyObject *cl = PyFunction_GET_CLOSURE(x);
         for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(cl); i++) {
             PyObject *v = PyCell_GET(PyTuple_GET_ITEM(cl, i));
-            if (v != NULL && redeco_leads_to(v, target, depth + 1)) {
-                return 1;
+            int r = v != NULL ? redeco_leads_to(v, target, depth + 1) : 0;
+            if (r != 0) {
+                return r;
             }
         }
     }
     PyObject *d = redeco_dict_of(x);
     PyObject *vals = d ? PyDict_Values(d) : NULL;
     Py_XDECREF(d);
+    if (vals == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
     int r = 0;
-    for (Py_ssize_t i = 0; vals != NULL && !r && i < PyList_GET_SIZE(vals);
-         i++)
-    {
+    for (Py_ssize_t i = 0; !r && i < PyList_GET_SIZE(vals); i++) {
         r = redeco_leads_to(PyList_GET_ITEM(vals, i), target, depth + 1);
     }
-    Py_XDECREF(vals);
-    PyErr_Clear();
+    Py_DECREF(vals);
     return r;
 }
 
@@ -297,6 +302,9 @@ redeco_parts(PyObject *old, PyObject *new)
     }
     od = redeco_dict_of(old);
     nd = od ? redeco_dict_of(new) : NULL;
+    if (nd == NULL && PyErr_Occurred()) {
+        goto error;
+    }
     if (nd != NULL) {
         PyObject *k, *nv;
         Py_ssize_t pos = 0;
@@ -379,11 +387,12 @@ redeco_collect(Redeco *rd, PyObject *old, PyObject *new, int depth)
         if (seen < 0) {
             r = -1;
         }
-        else if (!seen && redeco_leads_to(nv, rd->fn, 0)
-                 && redeco_leads_to(ov, rd->fo, 0)
-                 && redeco_collect(rd, ov, nv, depth + 1) < 0)
-        {
-            r = -1;
+        else if (!seen) {
+            int a = redeco_leads_to(nv, rd->fn, 0);
+            int b = a > 0 ? redeco_leads_to(ov, rd->fo, 0) : a;
+            if (b < 0 || (b && redeco_collect(rd, ov, nv, depth + 1) < 0)) {
+                r = -1;
+            }
         }
     }
     Py_DECREF(parts);
@@ -420,7 +429,7 @@ redeco_move_dict(Redeco *rd, PyObject *old, PyObject *new)
     PyObject *od = redeco_dict_of(old);
     PyObject *nd = od ? redeco_dict_of(new) : NULL;
     PyObject *items = nd ? PyDict_Items(nd) : NULL;
-    int r = nd == NULL ? 0 : items ? 0 : -1;
+    int r = nd == NULL ? (PyErr_Occurred() ? -1 : 0) : items ? 0 : -1;
     for (Py_ssize_t i = 0; items && r == 0 && i < PyList_GET_SIZE(items); i++)
     {
         PyObject *kv = PyList_GET_ITEM(items, i);
@@ -575,7 +584,7 @@ redeco_move_object(Redeco *rd, PyObject *old, PyObject *new)
         if (v != NULL && s == NULL) {
             r = -1;
         }
-        else if (s != NULL || PyObject_HasAttr(old, name)) {
+        else if (s != NULL || (r = PyObject_HasAttrWithError(old, name)) > 0) {
             r = hs_txn_setattr(rd->txn, old, name, s);
         }
         Py_XDECREF(v);

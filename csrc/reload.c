@@ -29,6 +29,7 @@
  * new one.  A failure anywhere rolls back every module of the batch.
  */
 #include "reload.h"
+#include "errors.h"
 #include "adapters.h"
 #include "batch.h"
 #include "apply.h"
@@ -78,6 +79,7 @@ resolve_module(PyObject *target)
     return NULL;
 }
 
+/* 1 / 0 / -1. */
 static int
 is_namespace_package(PyObject *module)
 {
@@ -86,8 +88,8 @@ is_namespace_package(PyObject *module)
         || PyObject_GetOptionalAttrString(module, "__path__", &path) < 0)
     {
         Py_XDECREF(file);
-        PyErr_Clear();
-        return 0;
+        /* a module __getattr__ that fails: not a namespace package */
+        return hs_err_clear_unless_fatal();
     }
     int r = (file == NULL || file == Py_None) && path != NULL;
     Py_XDECREF(file);
@@ -118,9 +120,10 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
     if (job->entries == NULL) {
         return -1;
     }
-    if (is_namespace_package(job->module)) {
+    int ns = is_namespace_package(job->module);
+    if (ns != 0) {
         job->src.changed = 0;
-        return 0;
+        return ns;
     }
     job->filename = hs_source_filename(job->module);
     if (job->filename == NULL) {
@@ -150,7 +153,9 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
         }
         if (hs_snapshot_prepare(s) < 0) {
             /* the old source no longer decodes: compare with live code */
-            PyErr_Clear();
+            if (hs_err_clear_unless_fatal() < 0) {
+                return -1;
+            }
         }
         else {
             job->src.snap = Py_NewRef(snap);
@@ -209,10 +214,12 @@ own_class_ids(HsJob *job)
             continue;
         }
         int own = hs_plan_is_own_class(job, value, key);
-        PyObject *id = own == 1 ? PyLong_FromVoidPtr(value) : NULL;
-        if (own < 0) {
-            PyErr_Clear(); /* ordering is best effort */
+        if (own < 0 && hs_err_clear_unless_fatal() < 0) {
+            Py_DECREF(ids);
+            Py_DECREF(items);
+            return NULL; /* else: ordering is best effort */
         }
+        PyObject *id = own == 1 ? PyLong_FromVoidPtr(value) : NULL;
         if (id != NULL && PySet_Add(ids, id) < 0) {
             Py_CLEAR(ids);
         }
@@ -229,7 +236,7 @@ own_class_ids(HsJob *job)
 
 /* a uses b: a's namespace holds b, or something b defined (a function by
  * its globals, or by the __module__ functools.wraps copies onto a
- * wrapper; a class b defined and a did not).  1 / 0. */
+ * wrapper; a class b defined and a did not).  1 / 0 / -1. */
 static int
 depends_on(HsJob *a, HsJob *b, PyObject *a_classes, PyObject *b_classes)
 {
@@ -250,8 +257,7 @@ depends_on(HsJob *a, HsJob *b, PyObject *a_classes, PyObject *b_classes)
             PyObject *mod = NULL;
             if (PyObject_GetOptionalAttrString(value, "__module__", &mod) < 0)
             {
-                PyErr_Clear();
-                continue;
+                return -1; /* a function's own attribute: a MemoryError */
             }
             int r = mod != NULL && PyUnicode_Check(mod)
                     && PyUnicode_Compare(mod, b->name) == 0;
@@ -267,11 +273,8 @@ depends_on(HsJob *a, HsJob *b, PyObject *a_classes, PyObject *b_classes)
                 r = !PySet_Contains(a_classes, id);
             }
             Py_XDECREF(id);
-            if (r < 0) {
-                PyErr_Clear();
-            }
-            if (r == 1) {
-                return 1;
+            if (r != 0) {
+                return r; /* 1, or -1 (a set of ints: a MemoryError) */
             }
         }
     }
@@ -308,10 +311,14 @@ order_jobs(HsJob *jobs, Py_ssize_t n, Py_ssize_t *order)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         for (Py_ssize_t j = 0; j < n; j++) {
-            deps[i * n + j] =
-                i != j
-                && depends_on(&jobs[i], &jobs[j], PyList_GET_ITEM(classes, i),
-                              PyList_GET_ITEM(classes, j));
+            int r = i == j ? 0
+                           : depends_on(&jobs[i], &jobs[j],
+                                        PyList_GET_ITEM(classes, i),
+                                        PyList_GET_ITEM(classes, j));
+            if (r < 0) {
+                goto done;
+            }
+            deps[i * n + j] = (char)r;
         }
     }
     Py_ssize_t k = 0;
@@ -386,6 +393,8 @@ refresh_linecache(PyObject *filename)
     }
     Py_XDECREF(cache);
     Py_DECREF(lc);
+    /* swallow: linecache is a cache, refreshed after the batch applied
+     * (an entry left is a stale source line in a traceback, no more) */
     PyErr_Clear();
     return 0;
 }
@@ -479,6 +488,7 @@ report_stale_frames(HsBatch *b, HsJob *jobs, Py_ssize_t count)
         || hs_frames_stale(superseded, stale) < 0
         || hs_report_codes(jobs, count, stale, HS301, 0) < 0)
     {
+        /* swallow: HS301 is a note on an applied batch (never fatal) */
         PyErr_Clear();
     }
     Py_XDECREF(superseded);
@@ -518,10 +528,14 @@ fail_batch(HsBatch *b, HsJob *jobs, Py_ssize_t count, Py_ssize_t failed,
 {
     PyObject *exc = PyErr_GetRaisedException();
     PyObject *report = hs_batch_report(b, jobs, NULL, count, 0, failed, 0);
+    /* swallow: the failed batch's report is best effort; exc, the reason
+     * it failed, is what is raised */
     PyErr_Clear();
     PyErr_SetRaisedException(exc);
     HsJob *job = failed >= 0 ? &jobs[failed] : NULL;
     if (fail->refusal != NULL) {
+        /* swallow: a refusal fails the batch with no exception of its
+         * own (none is expected here) */
         PyErr_Clear();
         hs_batch_fail_refusal(b, job, fail->refusal, report);
     }
@@ -549,21 +563,21 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
     Py_ssize_t n = 0, failed = -1, count = 0;
     Failure fail = {NULL, NULL};
     if (hs_batch_begin(&b, st, "reload") < 0) {
-        goto out;
+        goto done;
     }
     seq = PySequence_Fast(targets, "targets must be a sequence");
     if (seq == NULL) {
-        goto out;
+        goto done;
     }
     n = PySequence_Fast_GET_SIZE(seq);
     jobs = hs_batch_jobs(&b, n);
     order = PyMem_Calloc(n ? n : 1, sizeof(Py_ssize_t));
     if (jobs == NULL || order == NULL) {
         PyErr_NoMemory();
-        goto out;
+        goto done;
     }
     if (batch_add_jobs(st, seq, policy, flags, jobs, &count) < 0) {
-        goto out;
+        goto done;
     }
     /* SOURCE, PLAN, compile: nothing is written yet */
     for (Py_ssize_t i = 0; i < count; i++) {
@@ -576,12 +590,12 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
         }
     }
     if (order_jobs(jobs, count, order) < 0) {
-        goto out;
+        goto done;
     }
     /* adapters snapshot their registries before staging runs decorators */
     adapters = hs_adapters_batch(st, jobs, order, count);
     if (adapters == NULL) {
-        goto out;
+        goto done;
     }
     if (hs_adapters_call(st, "prepare", adapters, jobs, count, &failed,
                          &fail.code)
@@ -618,7 +632,7 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
     adapters_pending = 0;
     hs_adapters_notify(st, "commit", adapters);
     report = hs_batch_report(&b, jobs, order, count, 1, -1, only_changed);
-    goto out;
+    goto done;
 
 fail:
     if (adapters_pending) {
@@ -626,7 +640,7 @@ fail:
         hs_adapters_notify(st, "rollback", adapters);
     }
     fail_batch(&b, jobs, count, failed, &fail);
-out:
+done:
     if (adapters_pending) {
         hs_adapters_notify(st, "rollback", adapters);
     }

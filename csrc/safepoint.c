@@ -133,12 +133,16 @@ emit(HsState *st, const char *name, ...)
 /* ------------------------------------------------------------------ */
 /* changed paths -> modules                                            */
 
+/* 1 / 0 / -1. */
 static int
 world_writable(PyObject *path)
 {
     PyObject *b = PyUnicode_EncodeFSDefault(path);
     if (b == NULL) {
-        PyErr_Clear();
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+            return -1;
+        }
+        PyErr_Clear(); /* a name no file system call can take */
         return 0;
     }
     struct stat st;
@@ -212,9 +216,13 @@ modules_for_paths(HsState *st, PyObject *paths)
             }
             Py_XDECREF(real);
         }
-        if (hit == 1 && !st->allow_world_writable && world_writable(file)) {
-            emit(st, "world_writable", "filename", file, NULL);
-            hit = 0;
+        int ww =
+            hit == 1 && !st->allow_world_writable ? world_writable(file) : 0;
+        if (ww != 0) {
+            if (ww > 0) {
+                emit(st, "world_writable", "filename", file, NULL);
+            }
+            hit = ww < 0 ? -1 : 0;
         }
         Py_DECREF(file);
         if (hit < 0 || (hit == 1 && PyList_Append(result, m) < 0)) {
@@ -348,6 +356,8 @@ blocked_failed_index(PyObject *mods, Py_ssize_t fresh)
         Py_XDECREF(n);
     }
     Py_XDECREF(name);
+    /* swallow: reading the pending error's module name; exc is raised
+     * again as it was */
     PyErr_Clear();
     PyErr_SetRaisedException(exc);
     return found;
@@ -491,6 +501,7 @@ hs_safepoint_apply_batch(PyObject *core, PyObject *mods, Py_ssize_t fresh)
         }
         PyObject *exc = PyErr_GetRaisedException();
         report = exc ? PyObject_GetAttrString(exc, "report") : NULL;
+        /* swallow: a ReloadError without its report is told without it */
         PyErr_Clear();
         if (report == NULL) {
             report = Py_NewRef(Py_None);
@@ -614,6 +625,7 @@ on_main_thread(void)
     unsigned long id = ident ? PyLong_AsUnsignedLong(ident) : 0;
     int r = ident != NULL && !PyErr_Occurred()
             && id == PyThread_get_thread_ident();
+    /* swallow: waking is an optimisation; unknown is "not the main" */
     PyErr_Clear();
     Py_XDECREF(threading);
     Py_XDECREF(main);
@@ -668,7 +680,7 @@ hs_safepoint_wake_start(HsState *st, int wanted)
     atomic_store(&wake_on, 1);
     result = 0;
 done:
-    PyErr_Clear(); /* waking is an optimisation: never fail watch() */
+    PyErr_Clear(); /* swallow: waking is an optimisation: never fail watch() */
     Py_XDECREF(signal);
     Py_XDECREF(cur);
     Py_XDECREF(dfl);
@@ -687,7 +699,7 @@ wake_check(HsState *st)
     PyObject *cur =
         signal ? PyObject_CallMethod(signal, "getsignal", "i", SIGURG) : NULL;
     int ours = cur != NULL && cur == st->wake_handler;
-    PyErr_Clear();
+    PyErr_Clear(); /* swallow: in the pending call; unknown: stop waking */
     Py_XDECREF(signal);
     Py_XDECREF(cur);
     if (!ours) {
@@ -712,7 +724,7 @@ hs_safepoint_wake_stop(HsState *st)
         Py_XDECREF(r);
     }
     Py_XDECREF(dfl);
-    PyErr_Clear();
+    PyErr_Clear(); /* swallow: unwatch() and exit never fail on waking */
     Py_XDECREF(signal);
     Py_XDECREF(cur);
 }

@@ -15,6 +15,7 @@
  */
 #include "source.h"
 #include "diag.h"
+#include "errors.h"
 
 #include <errno.h>
 #include <string.h>
@@ -682,13 +683,8 @@ hs_source_scan_members(const char *text, Py_ssize_t body, Py_ssize_t end,
 int
 hs_chunk_name_eq(const char *text, const HsChunk *c, PyObject *name)
 {
-    Py_ssize_t n;
-    const char *s = PyUnicode_AsUTF8AndSize(name, &n);
-    if (s == NULL) {
-        PyErr_Clear();
-        return 0;
-    }
-    return c->name_len == n && memcmp(text + c->name, s, n) == 0;
+    /* no UTF-8 copy: nothing to fail (a lone surrogate names nothing) */
+    return PyUnicode_EqualToUTF8AndSize(name, text + c->name, c->name_len);
 }
 
 const HsChunk *
@@ -709,21 +705,26 @@ hs_chunks_find(const char *text, const HsChunkList *list, HsChunkKind kind,
 /* ------------------------------------------------------------------ */
 /* reading and decoding                                                */
 
+/* Does the str end with the ASCII `suffix`?  Compared code point by code
+ * point: no UTF-8 copy, so nothing can fail. */
 static int
 has_suffix(PyObject *str, const char *suffix)
 {
-    Py_ssize_t n;
-    const char *s = PyUnicode_AsUTF8AndSize(str, &n);
-    if (s == NULL) {
-        PyErr_Clear();
-        return 0;
-    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(str);
     Py_ssize_t m = (Py_ssize_t)strlen(suffix);
-    return n >= m && memcmp(s + n - m, suffix, m) == 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        if (n < m
+            || PyUnicode_READ_CHAR(str, n - m + i)
+                   != (Py_UCS4)(unsigned char)suffix[i])
+        {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* A frozen module may carry the __file__ of the source it was frozen
- * from, but its code does not come from that file. */
+ * from, but its code does not come from that file.  1 / 0 / -1. */
 static int
 is_frozen(PyObject *module)
 {
@@ -736,7 +737,10 @@ is_frozen(PyObject *module)
     {
         r = PyUnicode_CompareWithASCIIString(origin, "frozen") == 0;
     }
-    PyErr_Clear();
+    if (PyErr_Occurred()) {
+        /* a module or spec __getattr__ that fails: not frozen */
+        r = hs_err_clear_unless_fatal();
+    }
     Py_XDECREF(spec);
     Py_XDECREF(origin);
     return r;
@@ -798,7 +802,11 @@ hs_source_filename(PyObject *module)
                      name);
         goto error;
     }
-    if (is_frozen(module)) {
+    int frozen = is_frozen(module);
+    if (frozen < 0) {
+        goto error;
+    }
+    if (frozen) {
         PyErr_Format(PyExc_ImportError,
                      "module %R is frozen into the interpreter; its code "
                      "does not come from %U",
@@ -871,10 +879,12 @@ read_bytes(PyObject *module, PyObject *filename)
             goto done;
         }
     }
-    if (loader != NULL && loader != Py_None
-        && PyObject_HasAttrString(loader, "get_data"))
-    {
-        data = PyObject_CallMethod(loader, "get_data", "O", filename);
+    int has = loader != NULL && loader != Py_None
+                  ? PyObject_HasAttrStringWithError(loader, "get_data")
+                  : 0;
+    if (has != 0) {
+        data = has > 0 ? PyObject_CallMethod(loader, "get_data", "O", filename)
+                       : NULL;
         goto done;
     }
     io = PyImport_ImportModule("io");

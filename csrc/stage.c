@@ -24,6 +24,7 @@
  */
 #include "stage.h"
 #include "code.h"
+#include "errors.h"
 #include "plan.h"
 #include "internals.h"
 #include "report.h"
@@ -49,9 +50,11 @@ typedef struct {
     int depth;
 } Stage;
 
-/* Only the main thread stages, and batches do not nest (reload.c). */
+/* The staging in progress: hs_stage_run's frame, or NULL.  Only the main
+ * thread stages, and batches do not nest (reload.c); a C pointer, no
+ * Python object (the original __build_class__ is the hook's `self`, owned
+ * by the hook function: a hook kept past staging calls it). */
 static Stage *current_stage = NULL;
-static PyObject *original_build_class = NULL; /* strong while staging */
 
 /* Is `code` one of the class bodies of `parent` (directly, or under the
  * type-parameter scope of a PEP 695 generic class)? */
@@ -92,9 +95,9 @@ is_class_body_of(PyObject *parent, PyObject *code)
 }
 
 static PyObject *
-call_original(PyObject *args, PyObject *kwargs)
+call_original(PyObject *original, PyObject *args, PyObject *kwargs)
 {
-    return PyObject_Call(original_build_class, args, kwargs);
+    return PyObject_Call(original, args, kwargs);
 }
 
 PyObject *
@@ -266,7 +269,9 @@ typing_shadow(const HsDunders *D, PyObject *old, PyObject *name,
     }
     Py_XDECREF(copy);
     if (r == NULL) {
-        PyErr_Clear(); /* best effort: the derived data stays as it was */
+        /* best effort: the derived data stays as it was (a fatal error
+         * stays set, and the caller fails) */
+        hs_err_clear_unless_fatal();
     }
     return r;
 }
@@ -284,17 +289,11 @@ fix_class_firstlineno(const HsDunders *D, PyObject *body, PyObject *ns,
 #if HS_HAVE_CLASS_FIRSTLINENO
     PyObject *key = D->firstlineno, *cur = NULL, *want = NULL;
     int r = -1;
-    if (ns != NULL) {
-        cur = PyObject_GetItem(ns, key);
-    }
-    else {
-        PyObject *d = PyObject_GenericGetDict(klass, NULL);
-        cur = d ? PyObject_GetItem(d, key) : NULL;
-        Py_XDECREF(d);
-    }
-    if (cur == NULL) {
-        PyErr_Clear(); /* not there: nothing to fix */
-        r = 0;
+    PyObject *d = ns ? Py_NewRef(ns) : PyObject_GenericGetDict(klass, NULL);
+    int found = d ? PyMapping_GetOptionalItem(d, key, &cur) : -1;
+    Py_XDECREF(d);
+    if (found <= 0) {
+        r = found; /* 0: not there, nothing to fix */
         goto done;
     }
     want = PyLong_FromLong(hs_code_firstlineno(body));
@@ -352,10 +351,10 @@ hook_class_clear(HookClass *hk)
 /* A class statement whose class does not exist: the original
  * __build_class__, with the real __firstlineno__. */
 static PyObject *
-hook_build_new(const HsDunders *D, PyObject *body, PyObject *args,
-               PyObject *kwargs)
+hook_build_new(const HsDunders *D, PyObject *original, PyObject *body,
+               PyObject *args, PyObject *kwargs)
 {
-    PyObject *result = call_original(args, kwargs);
+    PyObject *result = call_original(original, args, kwargs);
     if (result != NULL && PyType_Check(result)
         && fix_class_firstlineno(D, body, NULL, result) < 0)
     {
@@ -424,7 +423,8 @@ hook_prepare(HookClass *hk, PyObject *name)
         }
     }
     else if (PyErr_Occurred()) {
-        PyErr_Clear(); /* a namespace without a size: nothing known */
+        /* a namespace without a size: nothing known */
+        return hs_err_clear_unless_fatal();
     }
     return 0;
 }
@@ -438,10 +438,10 @@ hook_point_cell(PyObject *ns, PyObject *key, PyObject *value)
     if (!PyMapping_Check(ns)) {
         return 0;
     }
-    PyObject *cell = PyObject_GetItem(ns, key);
-    if (cell == NULL) {
-        PyErr_Clear();
-        return 0;
+    PyObject *cell = NULL;
+    int found = PyMapping_GetOptionalItem(ns, key, &cell);
+    if (found <= 0) {
+        return found;
     }
     int r = PyCell_Check(cell) ? PyCell_Set(cell, value) : 0;
     Py_DECREF(cell);
@@ -529,12 +529,12 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
     if (st == NULL || PyTuple_GET_SIZE(args) < 2
         || st->depth >= MAX_CLASS_DEPTH)
     {
-        return call_original(args, kwargs);
+        return call_original(self, args, kwargs);
     }
     PyObject *func = PyTuple_GET_ITEM(args, 0);
     PyObject *name = PyTuple_GET_ITEM(args, 1);
     if (!PyFunction_Check(func) || !PyUnicode_Check(name)) {
-        return call_original(args, kwargs);
+        return call_original(self, args, kwargs);
     }
     PyObject *body = PyFunction_GET_CODE(func);
     const HsDunders *D = st->job->dunders;
@@ -543,11 +543,12 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
         st->depth == 0 ? st->chunk_code : st->stack[st->depth - 1].body_code;
     int mine = is_class_body_of(parent, body);
     if (mine <= 0) {
-        return mine < 0 ? NULL : call_original(args, kwargs);
+        return mine < 0 ? NULL : call_original(self, args, kwargs);
     }
     hk.old = existing_class(st, name);
     if (hk.old == NULL) {
-        return PyErr_Occurred() ? NULL : hook_build_new(D, body, args, kwargs);
+        return PyErr_Occurred() ? NULL
+                                : hook_build_new(D, self, body, args, kwargs);
     }
     if (hook_header(&hk, args, kwargs) < 0 || hook_prepare(&hk, name) < 0) {
         goto done;
@@ -917,7 +918,10 @@ looks_made_by_statement(HsJob *job, PyObject *live, PyObject *name)
     }
     int r = n != NULL && PyUnicode_Check(n) && PyUnicode_Compare(n, name) == 0;
     Py_XDECREF(n);
-    PyErr_Clear();
+    if (n == NULL) {
+        /* a metaclass's __name__ that fails: not made so */
+        r = hs_err_clear_unless_fatal();
+    }
     return r;
 }
 
@@ -959,9 +963,12 @@ stage_note_binding(HsJob *job, Exposure *ex, Py_ssize_t ci)
         goto done;
     }
     r = 0;
-    if (live == NULL || staged == NULL || live == staged
-        || looks_made_by_statement(job, live, name))
-    {
+    if (live == NULL || staged == NULL || live == staged) {
+        goto done;
+    }
+    int made = looks_made_by_statement(job, live, name);
+    if (made != 0) {
+        r = made < 0 ? -1 : 0;
         goto done;
     }
     r = -1;
@@ -1067,18 +1074,19 @@ hs_stage_run(HsJob *job)
     if (job->staged.scratch == NULL || job->staged.def_results == NULL) {
         return -1;
     }
-    original_build_class = PyDict_GetItemString(builtins, "__build_class__");
-    if (original_build_class == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "builtins.__build_class__ "
-                                            "is missing");
+    PyObject *original = NULL; /* strong: __build_class__ before */
+    if (PyDict_GetItemStringRef(builtins, "__build_class__", &original) <= 0) {
+        if (original == NULL && !PyErr_Occurred()) {
+            PyErr_SetString(PyExc_RuntimeError, "builtins.__build_class__ "
+                                                "is missing");
+        }
         return -1;
     }
-    Py_INCREF(original_build_class);
-    hook = PyCFunction_New(&hook_def, NULL);
+    hook = PyCFunction_New(&hook_def, original); /* self: the original */
     if (hook == NULL
         || PyDict_SetItemString(builtins, "__build_class__", hook) < 0)
     {
-        Py_CLEAR(original_build_class);
+        Py_DECREF(original);
         Py_XDECREF(hook);
         return -1;
     }
@@ -1123,15 +1131,12 @@ done:
     current_stage = NULL;
     {
         PyObject *exc = PyErr_GetRaisedException();
-        if (PyDict_SetItemString(builtins, "__build_class__",
-                                 original_build_class)
-            < 0)
-        {
+        if (PyDict_SetItemString(builtins, "__build_class__", original) < 0) {
             PyErr_WriteUnraisable(NULL);
         }
         PyErr_SetRaisedException(exc);
     }
-    Py_CLEAR(original_build_class);
+    Py_DECREF(original);
     Py_XDECREF(hook);
     return result;
 }

@@ -5,6 +5,17 @@
 #include "compat.h"
 #include "dunders.h"
 
+/* What funcs.c keeps across batches (each a strong dict, or NULL until
+ * first needed; every write through a batch's undo log, which reaches
+ * them as txn->records).  In the module state, not in statics: a second
+ * module object (multi-phase init, `del sys.modules[...]` and import)
+ * has its own, and they are visited and released with the state. */
+struct HsFuncRecords {
+    PyObject *spare_cells; /* strong: cells a closure lost (funcs.c) */
+    PyObject *aliases;     /* strong: functions following a code (HS102) */
+    PyObject *left_behind; /* strong: codes closures kept (HS104) */
+};
+
 struct HsState {
     PyTypeObject *snapshot_type;      /* strong */
     PyTypeObject *finder_type;        /* strong */
@@ -29,6 +40,7 @@ struct HsState {
     PyObject *blocked;      /* strong dict: name -> None of modules whose
                              * last automatic reload failed, or NULL
                              * (safepoint.c, "blocked modules") */
+    struct HsFuncRecords records; /* strong: funcs.c's (above) */
     int allow_world_writable;
     int watch_partial; /* watch(partial=True): the watcher's batches
                           apply what they can (HS_RELOAD_PARTIAL) */

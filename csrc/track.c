@@ -12,6 +12,7 @@
  * than what the file holds when the first change arrives.
  */
 #include "track.h"
+#include "errors.h"
 
 #include <string.h>
 
@@ -145,18 +146,21 @@ path_realpath(PyObject *path)
 static int
 under(PyObject *path, PyObject *dir)
 {
-    /* path starts with dir + "/" (both real paths) */
-    Py_ssize_t n, m;
-    const char *p = PyUnicode_AsUTF8AndSize(path, &n);
-    const char *d = PyUnicode_AsUTF8AndSize(dir, &m);
-    if (p == NULL || d == NULL) {
-        PyErr_Clear();
-        return 0;
-    }
-    while (m > 1 && d[m - 1] == '/') {
+    /* path starts with dir + "/" (both real paths); code point by code
+     * point: no UTF-8 copy, so nothing can fail */
+    Py_ssize_t n = PyUnicode_GET_LENGTH(path), m = PyUnicode_GET_LENGTH(dir);
+    while (m > 1 && PyUnicode_READ_CHAR(dir, m - 1) == '/') {
         m--;
     }
-    return n > m && memcmp(p, d, m) == 0 && p[m] == '/';
+    if (n <= m || PyUnicode_READ_CHAR(path, m) != '/') {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < m; i++) {
+        if (PyUnicode_READ_CHAR(path, i) != PyUnicode_READ_CHAR(dir, i)) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static int
@@ -176,14 +180,18 @@ is_excluded(HsState *st, PyObject *real)
 static int
 name_matches(PyObject *name, PyObject *prefix)
 {
-    Py_ssize_t n, m;
-    const char *a = PyUnicode_AsUTF8AndSize(name, &n);
-    const char *b = PyUnicode_AsUTF8AndSize(prefix, &m);
-    if (a == NULL || b == NULL) {
-        PyErr_Clear();
+    /* code point by code point: no UTF-8 copy, so nothing can fail */
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name),
+               m = PyUnicode_GET_LENGTH(prefix);
+    if (n < m || (n > m && PyUnicode_READ_CHAR(name, m) != '.')) {
         return 0;
     }
-    return n >= m && memcmp(a, b, m) == 0 && (n == m || a[m] == '.');
+    for (Py_ssize_t i = 0; i < m; i++) {
+        if (PyUnicode_READ_CHAR(name, i) != PyUnicode_READ_CHAR(prefix, i)) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 int
@@ -199,8 +207,8 @@ hs_track_is_tracked(HsState *st, PyObject *name, PyObject *module)
     }
     PyObject *file = NULL;
     if (PyObject_GetOptionalAttrString(module, "__file__", &file) < 0) {
-        PyErr_Clear();
-        return 0;
+        /* a module __getattr__ that fails: no file, not tracked */
+        return hs_err_clear_unless_fatal();
     }
     if (file == NULL || !PyUnicode_Check(file)) {
         Py_XDECREF(file);
@@ -245,15 +253,16 @@ static int ends_with_py(PyObject *s);
 static PyObject *
 read_with_loader(PyObject *loader, PyObject *origin)
 {
-    if (loader == NULL || loader == Py_None
-        || !PyObject_HasAttrString(loader, "get_data"))
-    {
-        return NULL;
-    }
-    PyObject *raw = PyObject_CallMethod(loader, "get_data", "O", origin);
+    int has = loader == NULL || loader == Py_None
+                  ? 0
+                  : PyObject_HasAttrStringWithError(loader, "get_data");
+    PyObject *raw =
+        has > 0 ? PyObject_CallMethod(loader, "get_data", "O", origin) : NULL;
     if (raw == NULL || !PyBytes_Check(raw)) {
-        PyErr_Clear();
         Py_XDECREF(raw);
+        /* a loader that cannot give the bytes: no snapshot from it (a
+         * fatal error stays set: the caller fails) */
+        hs_err_clear_unless_fatal();
         return NULL;
     }
     return raw;
@@ -272,8 +281,10 @@ read_with_open_code(PyObject *path)
     Py_XDECREF(io);
     Py_XDECREF(f);
     if (raw == NULL || !PyBytes_Check(raw)) {
-        PyErr_Clear();
         Py_XDECREF(raw);
+        /* a file that cannot be read: no snapshot (a fatal error stays
+         * set: the caller fails) */
+        hs_err_clear_unless_fatal();
         return NULL;
     }
     return raw;
@@ -312,11 +323,11 @@ hs_track_snapshot_module(HsState *st, PyObject *module)
         goto done;
     }
     raw = read_with_loader(loader, file);
-    if (raw == NULL) {
+    if (raw == NULL && !PyErr_Occurred()) {
         raw = read_with_open_code(file);
     }
     if (raw == NULL) {
-        result = 0;
+        result = PyErr_Occurred() ? -1 : 0;
         goto done;
     }
     PyObject *snap = hs_snapshot_new(st->snapshot_type, file, raw, NULL, NULL);
@@ -416,17 +427,20 @@ finder_dealloc(FinderObject *self)
 static int
 ends_with_py(PyObject *s)
 {
-    Py_ssize_t n;
-    const char *p = PyUnicode_AsUTF8AndSize(s, &n);
-    if (p == NULL) {
-        PyErr_Clear();
-        return 0;
-    }
-    return (n > 3 && memcmp(p + n - 3, ".py", 3) == 0)
-           || (n > 4 && memcmp(p + n - 4, ".pyw", 4) == 0);
+    /* code point by code point: no UTF-8 copy, so nothing can fail */
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    return (n > 3 && PyUnicode_READ_CHAR(s, n - 3) == '.'
+            && PyUnicode_READ_CHAR(s, n - 2) == 'p'
+            && PyUnicode_READ_CHAR(s, n - 1) == 'y')
+           || (n > 4 && PyUnicode_READ_CHAR(s, n - 4) == '.'
+               && PyUnicode_READ_CHAR(s, n - 3) == 'p'
+               && PyUnicode_READ_CHAR(s, n - 2) == 'y'
+               && PyUnicode_READ_CHAR(s, n - 1) == 'w');
 }
 
-static void
+/* Snapshot the source a spec found will run.  0, or -1 for a fatal error
+ * only (errors.h): the hook never makes an import fail otherwise. */
+static int
 snapshot_spec_source(FinderObject *self, PyObject *name, PyObject *spec)
 {
     HsState *st = hs_state(self->module);
@@ -448,18 +462,20 @@ snapshot_spec_source(FinderObject *self, PyObject *name, PyObject *spec)
     if (raw != NULL) {
         PyObject *snap =
             hs_snapshot_new(st->snapshot_type, origin, raw, NULL, NULL);
-        if (snap == NULL || PyDict_SetItem(st->snapshots, name, snap) < 0) {
-            PyErr_Clear();
+        if (snap != NULL) {
+            PyDict_SetItem(st->snapshots, name, snap); /* (error: below) */
         }
         Py_XDECREF(snap);
     }
-done:
-    /* the hook never makes an import fail */
-    PyErr_Clear();
+done:;
+    /* the hook never makes an import fail, but for a MemoryError or a
+     * KeyboardInterrupt (the import would meet them anyway) */
+    int result = hs_err_clear_unless_fatal();
     Py_XDECREF(origin);
     Py_XDECREF(loader);
     Py_XDECREF(real);
     Py_XDECREF(raw);
+    return result;
 }
 
 static PyObject *
@@ -510,7 +526,10 @@ finder_find_spec(FinderObject *self, PyObject *args, PyObject *kwds)
     if (spec == NULL) {
         Py_RETURN_NONE;
     }
-    snapshot_spec_source(self, name, spec);
+    if (snapshot_spec_source(self, name, spec) < 0) {
+        Py_DECREF(spec);
+        return NULL;
+    }
     return spec;
 }
 

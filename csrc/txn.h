@@ -5,6 +5,7 @@
 #include "compat.h"
 
 typedef struct HsUndo HsUndo;
+typedef struct HsFuncRecords HsFuncRecords; /* state.h */
 
 /* An undo log.  Every write the APPLY stage makes goes through it; on
  * failure hs_txn_rollback() replays it backwards.  It also parks objects
@@ -14,7 +15,10 @@ typedef struct {
     HsUndo *items; /* owned, PyMem */
     Py_ssize_t len;
     Py_ssize_t cap;
-    PyObject *funcs; /* strong: set of the functions saved, or NULL */
+    PyObject *funcs;        /* strong: set of the functions saved, or NULL */
+    HsFuncRecords *records; /* borrowed: the module state's (funcs.c's
+                             * records kept across batches, written only
+                             * through this log) */
 } HsTxn;
 
 /* setattr(obj, name, value) (value NULL: delattr), recording the object's

@@ -91,8 +91,8 @@ def test_every_file_says_what_it_owns():
 # The pipeline, upstream first (docs/architecture.md, "One reload, as data
 # flowing through").  Layer 0 is shared infrastructure every stage may use.
 LAYERS = [
-    {"compat.h", "dunders.h", "state.h", "internals.h", "txn.h", "job.h",
-     "report.h", "code.h", "diag.h",
+    {"compat.h", "dunders.h", "errors.h", "state.h", "internals.h", "txn.h",
+     "job.h", "report.h", "code.h", "diag.h",
      "source.h", "track.h"},                        # shared records
     {"plan.h", "compound.h", "compile.h"},          # PLAN
     {"stage.h"},                                    # STAGE
@@ -298,3 +298,67 @@ def test_the_core_words_no_messages():
         assert not re.search(
             r'PyImport_ImportModule\(\s*"(logging|traceback)"', text), path
         assert not re.search(r'"getLogger"', text), path
+
+
+# A bare PyErr_Clear() clears whatever was raised, a MemoryError or a
+# KeyboardInterrupt included (docs/architecture.md, "Errors").  Each one
+# must follow a test of the exception it means (PyErr_ExceptionMatches
+# within CLEAR_WINDOW lines before it) or say why it swallows any
+# exception, with a `/* swallow: reason */` comment on it or just before
+# it.  Best-effort steps that may meet a user's exception call
+# errors.h's hs_err_clear_unless_fatal() instead, which keeps the fatal
+# ones.  BARE_CLEARS lists the exceptions left, strictly ("file:function").
+CLEAR_WINDOW = 4
+BARE_CLEARS = set()
+
+
+def enclosing_function(lines, n):
+    """The name of the function whose body holds line index n."""
+    for j in range(n, -1, -1):
+        m = re.match(r"([A-Za-z_]\w*)\(", lines[j])
+        if m and j + 1 < len(lines) and lines[j + 1].startswith("{"):
+            return m.group(1)
+        if re.match(r"([A-Za-z_]\w*)\(", lines[j]) and j > 0:
+            # a definition whose parameters span lines
+            k = j
+            while k < len(lines) and not lines[k].startswith("{"):
+                if lines[k].rstrip().endswith(";"):
+                    break
+                k += 1
+            if k < len(lines) and lines[k].startswith("{"):
+                return m.group(1)
+    return "?"
+
+
+def code_only_lines(text):
+    """code_only(), keeping the line count (a comment becomes the newlines
+    it spanned)."""
+    text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"),
+                  text, flags=re.S)
+    text = re.sub(r"//[^\n]*", " ", text)
+    return re.sub(r'"(?:\\.|[^"\\\n])*"', '""', text)
+
+
+def test_no_bare_pyerr_clear():
+    bare = set()
+    for path in sources():
+        name = os.path.basename(path)
+        raw = read(path).split("\n")
+        code = code_only_lines(read(path)).split("\n")
+        for n, line in enumerate(code):
+            if not re.search(r"\bPyErr_Clear\s*\(", line):
+                continue
+            window = "\n".join(raw[max(0, n - CLEAR_WINDOW):n + 1])
+            if ("PyErr_ExceptionMatches" in window
+                    or "/* swallow:" in window):
+                continue
+            bare.add(f"{name}:{enclosing_function(raw, n)}")
+    assert bare == BARE_CLEARS
+
+
+def test_no_error_swallowing_has_attr():
+    # PyObject_HasAttr(String) and PyMapping_HasKey(String) swallow every
+    # error; their 3.13 ...WithError forms (shimmed in compat.h) do not
+    assert hits(r"\b(PyObject_HasAttr|PyObject_HasAttrString|"
+                r"PyMapping_HasKey|PyMapping_HasKeyString)\s*\(",
+                exempt={"compat.h"}) == []
