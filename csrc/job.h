@@ -4,6 +4,7 @@
 
 #include "compat.h"
 #include "dunders.h"
+#include "heap.h"
 #include "source.h"
 #include "txn.h"
 
@@ -64,6 +65,7 @@ typedef struct {
     PyObject *policy;          /* borrowed: the batch's policy or NULL */
     PyTypeObject *change_type; /* borrowed: the Change record type */
     const HsDunders *dunders;  /* borrowed: the module state's */
+    HsHeap *heap;              /* borrowed: the batch's walk (heap.c) */
     HsMode mode;
     int cf_flags;
     int changed;        /* the source differs from the snapshot */
