@@ -289,8 +289,7 @@ hs_heap_functions_of(HsHeap *h, PyObject *globals)
     PyObject *out = PyList_New(0);
     for (Py_ssize_t i = 0; out && i < PyList_GET_SIZE(h->functions); i++) {
         PyObject *f = PyList_GET_ITEM(h->functions, i);
-        if (PyFunction_GET_GLOBALS(f) == globals
-            && PyList_Append(out, f) < 0)
+        if (PyFunction_GET_GLOBALS(f) == globals && PyList_Append(out, f) < 0)
         {
             Py_CLEAR(out);
         }

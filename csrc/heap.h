@@ -14,18 +14,18 @@
  * held until the batch ends, so none is freed while a consumer uses it,
  * nor its address given to another. */
 typedef struct {
-    int walked;          /* the lists hold a walk */
-    int with_instances;  /* the walk kept `instances` */
+    int walked;             /* the lists hold a walk */
+    int with_instances;     /* the walk kept `instances` */
     Py_ssize_t collections; /* the collector's count at the walk */
-    PyObject *functions;  /* strong list: every function */
-    PyObject *generators; /* strong list: every generator, coroutine and
-                           * async generator */
-    PyObject *types;      /* strong list: every heap type */
-    PyObject *instances;  /* strong list or NULL: every object of a heap
-                           * type other than the above (kept only once a
-                           * query asked for instances) */
-    PyObject *young;      /* strong set: the ids of the kept objects that
-                           * were young at the walk, or kept since */
+    PyObject *functions;    /* strong list: every function */
+    PyObject *generators;   /* strong list: every generator, coroutine and
+                             * async generator */
+    PyObject *types;        /* strong list: every heap type */
+    PyObject *instances;    /* strong list or NULL: every object of a heap
+                             * type other than the above (kept only once a
+                             * query asked for instances) */
+    PyObject *young;        /* strong set: the ids of the kept objects that
+                             * were young at the walk, or kept since */
 } HsHeap;
 
 /* Release what the walk holds (it can be walked again). */

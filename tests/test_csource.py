@@ -4,6 +4,8 @@ checked on the C sources so that they stay true.
 - every CPython version test is in compat.h;
 - CPython structs are written only in internals.c;
 - the watcher thread's code uses no Python API (it holds no GIL);
+- every walk of the heap is heap.c's; the collector is switched through
+  PyGC_Disable/PyGC_Enable;
 - every file starts with a comment naming it and saying what it owns;
 - a stage includes only its own and upstream headers (the pipeline order
   is LAYERS below; KNOWN_UPSTREAM lists today's exceptions, strictly: a
@@ -62,6 +64,25 @@ def test_cpython_structs_written_only_in_internals_c():
     header = r"\bPy_SET_(TYPE|REFCNT|SIZE)\s*\("
     assert hits(field, exempt={"internals.c"}) == []
     assert hits(header, exempt={"internals.c"}) == []
+
+
+def test_heap_walks_only_in_heap_c():
+    """Every walk of the GC-tracked objects is heap.c's (one per batch,
+    typed lists the consumers query); the collector is switched with
+    PyGC_Disable/PyGC_Enable, the gc module imported only by heap.c and
+    compat.h's 3.9 shim."""
+    found = []
+    for path in sources():
+        name = os.path.basename(path)
+        text = re.sub(r"/\*.*?\*/", " ", read(path), flags=re.S)
+        for n, line in enumerate(text.splitlines(), 1):
+            walk = re.search(r"\bget_objects\b|PyUnstable_GC_VisitObjects",
+                             line)
+            gc = re.search(r'PyImport_ImportModule\("gc"\)', line)
+            if (walk and name != "heap.c") or (
+                    gc and name not in ("heap.c", "compat.h")):
+                found.append(f"{name}:{n}: {line.strip()}")
+    assert found == []
 
 
 def test_watcher_thread_uses_no_python_api():
