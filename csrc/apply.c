@@ -57,7 +57,9 @@ hs_apply_rebase_functions(HsJob *job, int full_walk)
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs); i++) {
         PyObject *o = PyList_GET_ITEM(objs, i);
-        if (PyFunction_Check(o) && PyFunction_GET_GLOBALS(o) == job->scratch) {
+        if (PyFunction_Check(o)
+            && PyFunction_GET_GLOBALS(o) == job->staged.scratch)
+        {
             hs_function_rebase_globals(o, job->dict);
         }
     }
@@ -70,7 +72,8 @@ hs_apply_rebase_functions(HsJob *job, int full_walk)
 static int
 in_keep_list(HsJob *job, PyObject *name)
 {
-    PyObject *keep = PyDict_GetItemString(job->scratch, "__hotswap_keep__");
+    PyObject *keep =
+        PyDict_GetItemString(job->staged.scratch, "__hotswap_keep__");
     if (keep == NULL) {
         keep = PyDict_GetItemString(job->dict, "__hotswap_keep__");
     }
@@ -92,7 +95,8 @@ ask_policy(HsJob *job, PyObject *name, PyObject *old, PyObject *new)
 {
     PyObject *policy = job->policy;
     if (policy == NULL || policy == Py_None) {
-        policy = PyDict_GetItemString(job->scratch, "__hotswap_policy__");
+        policy =
+            PyDict_GetItemString(job->staged.scratch, "__hotswap_policy__");
     }
     if (policy == NULL || policy == Py_None || !PyCallable_Check(policy)) {
         return 1;
@@ -197,12 +201,13 @@ pair_made_in_container(Apply *ap, PyObject *name, PyObject *old, PyObject *new,
         result = 0;
         goto done;
     }
-    PyObject *ncode = PyList_GET_ITEM(job->codes, c - job->chunks.items);
+    PyObject *ncode =
+        PyList_GET_ITEM(job->plan.codes, c - job->src.chunks.items);
     if (!PyCode_Check(ncode)) {
         result = 0;
         goto done;
     }
-    ocode = hs_code_compile_range(job, job->old_text, o->start, o->end,
+    ocode = hs_code_compile_range(job, job->src.old_text, o->start, o->end,
                                   o->line, o->start);
     if (ocode == NULL) {
         /* the old text compiled once; alone it may not: pair nothing */
@@ -293,12 +298,12 @@ done:
 static int
 apply_same_deco_text(HsJob *job, Py_ssize_t ci)
 {
-    const HsChunk *c = &job->chunks.items[ci];
-    const HsChunk *o = &job->old_chunks->items[job->match[ci]];
+    const HsChunk *c = &job->src.chunks.items[ci];
+    const HsChunk *o = &job->src.old_chunks->items[job->plan.match[ci]];
     Py_ssize_t n = c->head - c->start;
-    return job->old_text != NULL && n == o->head - o->start
-           && memcmp(PyBytes_AS_STRING(job->text) + c->start,
-                     job->old_text + o->start, (size_t)n)
+    return job->src.old_text != NULL && n == o->head - o->start
+           && memcmp(PyBytes_AS_STRING(job->src.text) + c->start,
+                     job->src.old_text + o->start, (size_t)n)
                   == 0;
 }
 
@@ -416,7 +421,7 @@ typedef struct {
     PyObject *old;    /* borrowed: the live binding, or NULL */
     PyObject *new;    /* borrowed: the staged binding, or NULL (deleted) */
     Py_ssize_t ci;    /* the staged chunk that bound it, or -1 */
-    HsChunk *c;       /* borrowed: job->chunks.items[ci], or NULL */
+    HsChunk *c;       /* borrowed: job->src.chunks.items[ci], or NULL */
     int line;         /* its head line, 0: unknown */
     const char *kind; /* the report's kind for it */
 } Rec;
@@ -487,21 +492,22 @@ rec_find_functions(Rec *rc, PyObject **fo, PyObject **fn)
     int container = (PyDict_CheckExact(new) || PyList_CheckExact(new)
                      || PyTuple_CheckExact(new) || PyAnySet_CheckExact(new))
                     && c != NULL && c->kind != HS_CHUNK_DEF
-                    && job->mode == HS_MODE_NORMAL && job->match[rc->ci] >= 0
-                    && job->old_text != NULL && job->codes != NULL;
+                    && job->plan.mode == HS_MODE_NORMAL
+                    && job->plan.match[rc->ci] >= 0
+                    && job->src.old_text != NULL && job->plan.codes != NULL;
     if (container) {
         /* data: its lambdas paired by place, then the data rules */
         return pair_made_in_container(
             rc->ap, name, old, new, c,
-            &job->old_chunks->items[job->match[rc->ci]]);
+            &job->src.old_chunks->items[job->plan.match[rc->ci]]);
     }
     if (PyType_Check(old) || PyModule_Check(old) || PyType_Check(new)
         || PyModule_Check(new))
     {
         return 0;
     }
-    HsChunk *o = c != NULL && job->match[rc->ci] >= 0
-                     ? &job->old_chunks->items[job->match[rc->ci]]
+    HsChunk *o = c != NULL && job->plan.match[rc->ci] >= 0
+                     ? &job->src.old_chunks->items[job->plan.match[rc->ci]]
                      : NULL;
     if (c != NULL && c->kind == HS_CHUNK_DEF) {
         *fo = hs_func_find_def(old, job->dict, job->filename, name,
@@ -537,7 +543,7 @@ rec_redecorated(Rec *rc, PyObject *fo, PyObject *fn, int *r)
     HsJob *job = rc->job;
     PyObject *old = rc->old, *new = rc->new;
     if (rc->c == NULL || rc->c->kind != HS_CHUNK_DEF || job->stripped[rc->ci]
-        || job->match[rc->ci] < 0)
+        || job->plan.match[rc->ci] < 0)
     {
         return 0;
     }
@@ -717,7 +723,7 @@ rec_data(Rec *rc)
 {
     HsJob *job = rc->job;
     PyObject *old = rc->old, *new = rc->new;
-    if (job->mode == HS_MODE_FULL) {
+    if (job->plan.mode == HS_MODE_FULL) {
         int eq = PyObject_RichCompareBool(old, new, Py_EQ);
         if (eq < 0) {
             PyErr_Clear();
@@ -771,7 +777,7 @@ reconcile(Apply *ap, PyObject *name, PyObject *old, PyObject *new)
         rc.ci = PyLong_AsSsize_t(idx);
     }
     if (rc.ci >= 0) {
-        rc.c = &job->chunks.items[rc.ci];
+        rc.c = &job->src.chunks.items[rc.ci];
         rc.line = rc.c->head_line;
         rc.kind = chunk_kind_name(rc.c->kind);
     }
@@ -807,12 +813,13 @@ patch_rebound_def(Apply *ap, PyObject *name, Py_ssize_t ci, PyObject *old,
 {
     HsJob *job = ap->job;
     if (ci < 0 || old == NULL || new == NULL
-        || job->chunks.items[ci].kind != HS_CHUNK_DEF || job->match[ci] < 0)
+        || job->src.chunks.items[ci].kind != HS_CHUNK_DEF
+        || job->plan.match[ci] < 0)
     {
         return 0;
     }
-    HsChunk *c = &job->chunks.items[ci];
-    HsChunk *o = &job->old_chunks->items[job->match[ci]];
+    HsChunk *c = &job->src.chunks.items[ci];
+    HsChunk *o = &job->src.old_chunks->items[job->plan.match[ci]];
     HsHeldQuery q = {job->dict, name, job->filename, o->line, o->line, 1};
     PyObject *found = hs_func_held(old, &q);
     if (found == NULL) {
@@ -858,14 +865,14 @@ patch_rebound_def(Apply *ap, PyObject *name, Py_ssize_t ci, PyObject *old,
 static int
 report_rerun_statements(HsJob *job)
 {
-    for (Py_ssize_t i = 0; job->mode == HS_MODE_NORMAL && i < job->chunks.len;
-         i++)
+    for (Py_ssize_t i = 0;
+         job->plan.mode == HS_MODE_NORMAL && i < job->src.chunks.len; i++)
     {
-        HsChunk *c = &job->chunks.items[i];
-        PyObject *code = PyList_GET_ITEM(job->codes, i);
+        HsChunk *c = &job->src.chunks.items[i];
+        PyObject *code = PyList_GET_ITEM(job->plan.codes, i);
         if (code == Py_None || c->kind != HS_CHUNK_STMT
-            || job->state[i] == HS_ST_UNCHANGED
-            || job->state[i] == HS_ST_MOVED)
+            || job->plan.state[i] == HS_ST_UNCHANGED
+            || job->plan.state[i] == HS_ST_MOVED)
         {
             continue;
         }
@@ -894,8 +901,8 @@ staged_names(HsJob *job, int *star, PyObject *chunk_of)
         return NULL;
     }
     *star = 0;
-    if (job->mode == HS_MODE_FULL) {
-        int r = hs_code_stored_names(job->full_code, names);
+    if (job->plan.mode == HS_MODE_FULL) {
+        int r = hs_code_stored_names(job->plan.full_code, names);
         if (r < 0) {
             Py_DECREF(names);
             return NULL;
@@ -903,8 +910,8 @@ staged_names(HsJob *job, int *star, PyObject *chunk_of)
         *star |= r;
         return names;
     }
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        PyObject *code = PyList_GET_ITEM(job->codes, i);
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        PyObject *code = PyList_GET_ITEM(job->plan.codes, i);
         if (code == Py_None) {
             continue;
         }
@@ -939,8 +946,10 @@ staged_names(HsJob *job, int *star, PyObject *chunk_of)
 static int
 bound_by_kept_chunk(HsJob *job, PyObject *name)
 {
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        if (job->state[i] != HS_ST_UNCHANGED && job->state[i] != HS_ST_MOVED) {
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        if (job->plan.state[i] != HS_ST_UNCHANGED
+            && job->plan.state[i] != HS_ST_MOVED)
+        {
             continue;
         }
         int r = hs_plan_kept_chunk_binds(job, i, name);
@@ -955,12 +964,12 @@ static int
 remove_deleted(Apply *ap, PyObject *staged)
 {
     HsJob *job = ap->job;
-    HsChunkList *old = job->old_chunks;
-    if (job->mode != HS_MODE_NORMAL || old == NULL) {
+    HsChunkList *old = job->src.old_chunks;
+    if (job->plan.mode != HS_MODE_NORMAL || old == NULL) {
         return 0;
     }
     for (Py_ssize_t j = 0; j < old->len; j++) {
-        if (job->old_matched[j]) {
+        if (job->plan.old_matched[j]) {
             continue;
         }
         HsChunk *o = &old->items[j];
@@ -970,7 +979,7 @@ remove_deleted(Apply *ap, PyObject *staged)
         }
         int star = 0;
         if (o->name_len > 0 && o->kind != HS_CHUNK_ASSIGN) {
-            PyObject *n = hs_plan_chunk_name(job->old_text, o);
+            PyObject *n = hs_plan_chunk_name(job->src.old_text, o);
             if (n == NULL || PySet_Add(names, n) < 0) {
                 Py_XDECREF(n);
                 Py_DECREF(names);
@@ -980,7 +989,7 @@ remove_deleted(Apply *ap, PyObject *staged)
         }
         else {
             PyObject *code = hs_code_compile_range(
-                job, job->old_text, o->start, o->end, o->line, o->start);
+                job, job->src.old_text, o->start, o->end, o->line, o->start);
             if (code == NULL) {
                 /* the old text compiled once; if it does not alone, its
                  * names are unknown: delete nothing */
@@ -1094,7 +1103,7 @@ class_made_in(HsJob *job, PyObject *v, PyObject *name, const HsChunk *c)
             Py_XDECREF(head);
             return -1;
         }
-        r = hs_plan_contains_bytes(PyBytes_AS_STRING(job->text) + c->start,
+        r = hs_plan_contains_bytes(PyBytes_AS_STRING(job->src.text) + c->start,
                                    c->end - c->start, h, n);
         Py_DECREF(head);
     }
@@ -1109,7 +1118,7 @@ static int
 shift_moved_statement(Apply *ap, const HsChunk *c, const HsChunk *o)
 {
     HsJob *job = ap->job;
-    const char *text = PyBytes_AS_STRING(job->text) + c->start;
+    const char *text = PyBytes_AS_STRING(job->src.text) + c->start;
     Py_ssize_t len = c->end - c->start;
     if (c->kind != HS_CHUNK_STMT && c->kind != HS_CHUNK_ASSIGN) {
         return 0;
@@ -1122,7 +1131,7 @@ shift_moved_statement(Apply *ap, const HsChunk *c, const HsChunk *o)
         return 0;
     }
     PyObject *code =
-        hs_code_compile_range(job, PyBytes_AS_STRING(job->text), c->start,
+        hs_code_compile_range(job, PyBytes_AS_STRING(job->src.text), c->start,
                               c->end, c->line, c->start);
     PyObject *names = code ? PySet_New(NULL) : NULL;
     PyObject *it = NULL, *name;
@@ -1203,10 +1212,10 @@ functions_by_line(HsJob *job)
 static PyObject *
 duplicate_def_names(HsJob *job)
 {
-    const char *text = PyBytes_AS_STRING(job->text);
+    const char *text = PyBytes_AS_STRING(job->src.text);
     PyObject *seen = PySet_New(NULL), *dups = PySet_New(NULL);
-    for (Py_ssize_t i = 0; dups != NULL && i < job->chunks.len; i++) {
-        HsChunk *c = &job->chunks.items[i];
+    for (Py_ssize_t i = 0; dups != NULL && i < job->src.chunks.len; i++) {
+        HsChunk *c = &job->src.chunks.items[i];
         if (c->kind != HS_CHUNK_DEF || c->name_len == 0) {
             continue;
         }
@@ -1260,27 +1269,27 @@ static int
 shift_moved(Apply *ap)
 {
     HsJob *job = ap->job;
-    if (job->mode != HS_MODE_NORMAL) {
+    if (job->plan.mode != HS_MODE_NORMAL) {
         return 0;
     }
     PyObject *dups = NULL, *by_line = NULL;
     int result = -1;
-    const char *text = PyBytes_AS_STRING(job->text);
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        HsChunk *c = &job->chunks.items[i];
-        if (job->state[i] != HS_ST_MOVED) {
+    const char *text = PyBytes_AS_STRING(job->src.text);
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        HsChunk *c = &job->src.chunks.items[i];
+        if (job->plan.state[i] != HS_ST_MOVED) {
             continue;
         }
         if (c->kind != HS_CHUNK_DEF && c->kind != HS_CHUNK_CLASS) {
-            if (shift_moved_statement(ap, c,
-                                      &job->old_chunks->items[job->match[i]])
+            if (shift_moved_statement(
+                    ap, c, &job->src.old_chunks->items[job->plan.match[i]])
                 < 0)
             {
                 goto done;
             }
             continue;
         }
-        HsChunk *o = &job->old_chunks->items[job->match[i]];
+        HsChunk *o = &job->src.old_chunks->items[job->plan.match[i]];
         int delta = c->line - o->line;
         PyObject *name = hs_plan_chunk_name(text, c);
         if (name == NULL) {
@@ -1344,11 +1353,11 @@ static int
 patch_duplicate_defs(Apply *ap, PyObject *handled)
 {
     HsJob *job = ap->job;
-    if (job->def_results == NULL || job->mode != HS_MODE_NORMAL) {
+    if (job->staged.def_results == NULL || job->plan.mode != HS_MODE_NORMAL) {
         return 0;
     }
-    const char *text = PyBytes_AS_STRING(job->text);
-    Py_ssize_t n = PyList_GET_SIZE(job->def_results);
+    const char *text = PyBytes_AS_STRING(job->src.text);
+    Py_ssize_t n = PyList_GET_SIZE(job->staged.def_results);
     PyObject *seen = PySet_New(NULL), *dups = PySet_New(NULL);
     if (seen == NULL || dups == NULL) {
         Py_XDECREF(seen);
@@ -1356,9 +1365,9 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
         return -1;
     }
     for (Py_ssize_t a = 0; a < n; a++) {
-        PyObject *ra = PyList_GET_ITEM(job->def_results, a);
+        PyObject *ra = PyList_GET_ITEM(job->staged.def_results, a);
         HsChunk *ca =
-            &job->chunks.items[PyLong_AsSsize_t(PyTuple_GET_ITEM(ra, 0))];
+            &job->src.chunks.items[PyLong_AsSsize_t(PyTuple_GET_ITEM(ra, 0))];
         PyObject *name = hs_plan_chunk_name(text, ca);
         int known = name ? PySet_Contains(seen, name) : -1;
         int r = known < 0 ? -1
@@ -1378,7 +1387,7 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
     PyObject *made = PySet_New(NULL);
     for (Py_ssize_t a = 0; made != NULL && a < n; a++) {
         PyObject *v =
-            PyTuple_GET_ITEM(PyList_GET_ITEM(job->def_results, a), 1);
+            PyTuple_GET_ITEM(PyList_GET_ITEM(job->staged.def_results, a), 1);
         if (PyFunction_Check(v) && PySet_Add(made, v) < 0) {
             Py_CLEAR(made);
         }
@@ -1389,9 +1398,9 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
     }
     PyObject *by_line = NULL;
     for (Py_ssize_t a = 0; a < n && PySet_GET_SIZE(dups) > 0; a++) {
-        PyObject *ra = PyList_GET_ITEM(job->def_results, a);
+        PyObject *ra = PyList_GET_ITEM(job->staged.def_results, a);
         Py_ssize_t ia = PyLong_AsSsize_t(PyTuple_GET_ITEM(ra, 0));
-        HsChunk *ca = &job->chunks.items[ia];
+        HsChunk *ca = &job->src.chunks.items[ia];
         PyObject *name = hs_plan_chunk_name(text, ca);
         if (name == NULL) {
             Py_DECREF(dups);
@@ -1399,7 +1408,7 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
             return -1;
         }
         int dup = PySet_Contains(dups, name);
-        if (dup <= 0 || !job->stripped[ia] || job->match[ia] < 0) {
+        if (dup <= 0 || !job->stripped[ia] || job->plan.match[ia] < 0) {
             Py_DECREF(name);
             if (dup < 0) {
                 Py_DECREF(dups);
@@ -1409,7 +1418,7 @@ patch_duplicate_defs(Apply *ap, PyObject *handled)
             }
             continue;
         }
-        HsChunk *o = &job->old_chunks->items[job->match[ia]];
+        HsChunk *o = &job->src.old_chunks->items[job->plan.match[ia]];
         if (by_line == NULL && (by_line = functions_by_line(job)) == NULL) {
             Py_DECREF(name);
             Py_DECREF(dups);
@@ -1482,7 +1491,7 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
     PyObject *staged = NULL, *handled = NULL;
     HsLaterMap later = {NULL, NULL, 0};
     int star = 0, result = -1;
-    const char *text = PyBytes_AS_STRING(job->text);
+    const char *text = PyBytes_AS_STRING(job->src.text);
 
     ap.chunk_of = PyDict_New();
     if (ap.chunk_of == NULL) {
@@ -1492,10 +1501,10 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
     if (staged == NULL || hs_class_apply(job, txn, nested) < 0) {
         goto done;
     }
-    for (Py_ssize_t i = 0; job->mode != HS_MODE_FULL && i < job->chunks.len;
-         i++)
+    for (Py_ssize_t i = 0;
+         job->plan.mode != HS_MODE_FULL && i < job->src.chunks.len; i++)
     {
-        HsChunk *c = &job->chunks.items[i];
+        HsChunk *c = &job->src.chunks.items[i];
         if (job->stripped[i] != 2) {
             continue;
         }
@@ -1520,7 +1529,7 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
      * touch the scratch dict, so walk it in place */
     Py_ssize_t pos = 0;
     PyObject *name, *new;
-    while (PyDict_Next(job->scratch, &pos, &name, &new)) {
+    while (PyDict_Next(job->staged.scratch, &pos, &name, &new)) {
         if (!star) {
             int r = PySet_Contains(staged, name);
             if (r < 0) {
@@ -1570,7 +1579,7 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
     {
         PyObject *it = PyObject_GetIter(staged), *gone;
         while (it != NULL && (gone = PyIter_Next(it)) != NULL) {
-            int in_scratch = PyDict_Contains(job->scratch, gone);
+            int in_scratch = PyDict_Contains(job->staged.scratch, gone);
             PyObject *old = NULL;
             int r = in_scratch ? 0 : PyDict_GetItemRef(job->dict, gone, &old);
             if (r == 1) {
@@ -1594,7 +1603,7 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
     {
         goto done;
     }
-    if (job->mode == HS_MODE_NOSNAP
+    if (job->plan.mode == HS_MODE_NOSNAP
         && hs_report_add_str(job, "<module>", "statement", "kept", "HS002", 0,
                              "no snapshot of the source that was "
                              "imported: functions and classes were compared "
@@ -1604,7 +1613,7 @@ hs_apply_job(HsJob *job, HsTxn *txn, PyObject *nested)
     {
         goto done;
     }
-    if (job->mode == HS_MODE_FULL
+    if (job->plan.mode == HS_MODE_FULL
         && hs_report_add_str(job, "<module>", "statement", "kept", "HS001", 0,
                              "the file could not be split into "
                              "statements; it was run as a whole")

@@ -148,29 +148,29 @@ hs_job_clear(HsJob *job)
     Py_CLEAR(job->name);
     Py_CLEAR(job->filename);
     Py_CLEAR(job->dict);
-    Py_CLEAR(job->raw);
-    Py_CLEAR(job->text);
-    Py_CLEAR(job->snap);
-    hs_chunks_clear(&job->chunks);
-    PyMem_Free(job->state);
-    PyMem_Free(job->match);
-    PyMem_Free(job->old_matched);
+    Py_CLEAR(job->src.raw);
+    Py_CLEAR(job->src.text);
+    Py_CLEAR(job->src.snap);
+    hs_chunks_clear(&job->src.chunks);
+    PyMem_Free(job->plan.state);
+    PyMem_Free(job->plan.match);
+    PyMem_Free(job->plan.old_matched);
     PyMem_Free(job->stripped);
-    job->state = NULL;
-    job->match = NULL;
-    job->old_matched = NULL;
+    job->plan.state = NULL;
+    job->plan.match = NULL;
+    job->plan.old_matched = NULL;
     job->stripped = NULL;
-    Py_CLEAR(job->codes);
-    Py_CLEAR(job->full_code);
-    Py_CLEAR(job->scratch);
-    Py_CLEAR(job->class_updates);
-    Py_CLEAR(job->def_results);
+    Py_CLEAR(job->plan.codes);
+    Py_CLEAR(job->plan.full_code);
+    Py_CLEAR(job->staged.scratch);
+    Py_CLEAR(job->staged.class_updates);
+    Py_CLEAR(job->staged.def_results);
     Py_CLEAR(job->entries);
-    Py_CLEAR(job->chunk_binds);
+    Py_CLEAR(job->plan.chunk_binds);
     Py_CLEAR(job->live_of);
     Py_CLEAR(job->young);
-    Py_CLEAR(job->ann_sets);
-    Py_CLEAR(job->ann_eager);
+    Py_CLEAR(job->staged.ann_sets);
+    Py_CLEAR(job->staged.ann_eager);
 }
 
 /* ------------------------------------------------------------------ */
@@ -192,10 +192,10 @@ hs_batch_report(HsBatch *b, HsJob *jobs, const Py_ssize_t *order, Py_ssize_t n,
         if (job->name == NULL) {
             continue;
         }
-        const char *status = i == failed          ? "failed"
-                             : job->changed && ok ? "reloaded"
-                                                  : "unchanged";
-        if (only_changed && i != failed && !(job->changed && ok)) {
+        const char *status = i == failed              ? "failed"
+                             : job->src.changed && ok ? "reloaded"
+                                                      : "unchanged";
+        if (only_changed && i != failed && !(job->src.changed && ok)) {
             continue;
         }
         PyObject *mr =

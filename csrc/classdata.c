@@ -1034,7 +1034,7 @@ hs_cls_rebuild_class(Ctx *cx, PyObject *ns)
         || PyObject_SetAttrString(newcls, "__qualname__", cx->qualname) < 0
         || hs_txn_dict_set(cx->txn, job->dict, name, newcls) < 0
         /* the staged namespace agrees, so binding the names leaves it */
-        || PyDict_SetItem(job->scratch, name, newcls) < 0)
+        || PyDict_SetItem(job->staged.scratch, name, newcls) < 0)
     {
         goto done;
     }
