@@ -12,6 +12,7 @@
 #include "classes.h"
 #include "funcs.h"
 #include "errors.h"
+#include "heap.h"
 #include "internals.h"
 #include "live.h"
 #include "plan.h"
@@ -46,18 +47,12 @@ chunk_kind_name(HsChunkKind k)
  * them to the module dict.  They are all young: the collector was off
  * while staging, so they are in generation 0, unless staged code
  * collected explicitly, in which case every tracked object is looked
- * at. */
+ * at.  A walk of its own (heap.c), not the batch's: it must run before
+ * APPLY, and the young generation is small. */
 int
 hs_apply_rebase_functions(HsJob *job, int full_walk)
 {
-    PyObject *gc = PyImport_ImportModule("gc");
-    if (gc == NULL) {
-        return -1;
-    }
-    PyObject *objs = full_walk
-                         ? PyObject_CallMethod(gc, "get_objects", NULL)
-                         : PyObject_CallMethod(gc, "get_objects", "i", 0);
-    Py_DECREF(gc);
+    PyObject *objs = hs_heap_objects(!full_walk);
     if (objs == NULL) {
         return -1;
     }
@@ -1170,21 +1165,16 @@ done:
 /* The live functions of this module, by (name, first line of their code,
  * decorators included as co_firstlineno counts them), each key to a list:
  * the functions the staged defs just made have the keys of the old ones
- * when their lines did not change.  One walk of the GC-tracked objects,
- * made only when several defs bind one name.  New dict, or NULL with an
+ * when their lines did not change.  Asked of the batch's walk (heap.c)
+ * only when several defs bind one name.  New dict, or NULL with an
  * exception set. */
 static PyObject *
 functions_by_line(HsJob *job)
 {
-    PyObject *gc = PyImport_ImportModule("gc");
-    PyObject *objs = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
+    PyObject *objs = hs_heap_functions_of(job->heap, job->dict);
     PyObject *index = objs ? PyDict_New() : NULL;
-    Py_XDECREF(gc);
     for (Py_ssize_t i = 0; index && i < PyList_GET_SIZE(objs); i++) {
         PyObject *o = PyList_GET_ITEM(objs, i);
-        if (!PyFunction_Check(o) || PyFunction_GET_GLOBALS(o) != job->dict) {
-            continue;
-        }
         PyObject *n =
             PyObject_GetAttrString(PyFunction_GET_CODE(o), "co_name");
         PyObject *key =

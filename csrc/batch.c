@@ -42,36 +42,15 @@ hs_batch_now(void)
 int
 hs_batch_gc_pause(void)
 {
-    PyObject *exc = PyErr_GetRaisedException();
-    PyObject *gc = PyImport_ImportModule("gc");
-    PyObject *on = gc ? PyObject_CallMethod(gc, "isenabled", NULL) : NULL;
-    int paused = on != NULL && PyObject_IsTrue(on) == 1;
-    PyObject *r = paused ? PyObject_CallMethod(gc, "disable", NULL) : NULL;
-    paused = paused && r != NULL;
-    Py_XDECREF(r);
-    Py_XDECREF(on);
-    Py_XDECREF(gc);
-    /* swallow: pausing the collector is an optimisation (a batch runs
-     * with it on); the error being raised, if any, is kept */
-    PyErr_Clear();
-    PyErr_SetRaisedException(exc);
-    return paused;
+    return PyGC_Disable(); /* 1: it was running */
 }
 
 void
 hs_batch_gc_resume(int paused)
 {
-    if (!paused) {
-        return;
+    if (paused) {
+        (void)PyGC_Enable();
     }
-    PyObject *exc = PyErr_GetRaisedException();
-    PyObject *gc = PyImport_ImportModule("gc");
-    PyObject *r = gc ? PyObject_CallMethod(gc, "enable", NULL) : NULL;
-    Py_XDECREF(r);
-    Py_XDECREF(gc);
-    /* swallow: as in hs_batch_gc_pause; the batch's own error is kept */
-    PyErr_Clear();
-    PyErr_SetRaisedException(exc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -114,13 +93,16 @@ hs_batch_jobs(HsBatch *b, Py_ssize_t n)
         return NULL;
     }
     b->njobs = n > 0 ? n : 1;
+    for (Py_ssize_t i = 0; i < b->njobs; i++) {
+        b->jobs[i].heap = &b->heap;
+    }
     return b->jobs;
 }
 
 int
 hs_batch_live_closures(HsBatch *b, HsJob *jobs, Py_ssize_t count)
 {
-    if (hs_func_patch_live(&b->txn, b->nested, b->rejected) < 0) {
+    if (hs_func_patch_live(&b->txn, &b->heap, b->nested, b->rejected) < 0) {
         return -1;
     }
     return hs_report_codes(jobs, count, b->rejected, HS104_CLOSURE, 1);
@@ -148,6 +130,7 @@ hs_batch_end(HsBatch *b)
     b->njobs = 0;
     Py_CLEAR(b->nested);
     Py_CLEAR(b->rejected);
+    hs_heap_clear(&b->heap);
     if (b->begun) {
         b->st->busy = 0;
         b->begun = 0;

@@ -4,6 +4,7 @@
 #define HS_BATCH_H
 
 #include "compat.h"
+#include "heap.h"
 #include "job.h"
 #include "state.h"
 #include "txn.h"
@@ -17,6 +18,8 @@ typedef struct {
     PyObject *nested;   /* strong dict: nested code objects the batch
                          * replaced (funcs.c), for the closures pass */
     PyObject *rejected; /* strong list: closures left on old code (HS104) */
+    HsHeap heap;        /* the batch's walk of the heap (heap.c); every
+                         * job points at it */
     HsJob *jobs;        /* owned, PyMem: one per module (hs_batch_jobs) */
     Py_ssize_t njobs;
     double t0;     /* hs_batch_now() at begin */

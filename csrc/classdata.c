@@ -12,6 +12,7 @@
 #include "classes_int.h"
 #include "errors.h"
 #include "funcs.h"
+#include "heap.h"
 #include "internals.h"
 #include "report.h"
 
@@ -212,7 +213,7 @@ done:
 /* Every live instance of the class (and of its subclasses): fields added
  * get their default or factory value, removed ones are dropped, then the
  * class's __hotswap_migrate__(self, added, removed) runs (removed: a dict
- * of the dropped values).  One walk of the GC-tracked objects.  `fields`:
+ * of the dropped values).  Asked of the batch's walk (heap.c).  `fields`:
  * the new dataclass fields (a dict name -> Field) or NULL.  Return the
  * number of instances migrated, or -1. */
 Py_ssize_t
@@ -221,7 +222,7 @@ hs_cls_migrate_instances(Ctx *cx, PyObject *old_names, PyObject *new_names,
 {
     PyObject *added = names_minus(new_names, old_names);
     PyObject *removed = added ? names_minus(old_names, new_names) : NULL;
-    PyObject *hook = NULL, *objs = NULL, *gc = NULL, *added_t = NULL;
+    PyObject *hook = NULL, *objs = NULL, *added_t = NULL;
     Py_ssize_t result = -1, migrated = 0;
     if (removed == NULL) {
         goto done;
@@ -237,18 +238,12 @@ hs_cls_migrate_instances(Ctx *cx, PyObject *old_names, PyObject *new_names,
         goto done;
     }
     added_t = PyList_AsTuple(added);
-    gc = PyImport_ImportModule("gc");
-    objs = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
-    if (objs == NULL || added_t == NULL) {
+    objs = added_t ? hs_heap_instances(cx->job->heap, cx->klass, 0) : NULL;
+    if (objs == NULL) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs); i++) {
         PyObject *o = PyList_GET_ITEM(objs, i);
-        if (PyType_Check(o)
-            || !PyObject_TypeCheck(o, (PyTypeObject *)cx->klass))
-        {
-            continue;
-        }
         PyObject *dict = PyObject_GenericGetDict(o, NULL);
         if (dict == NULL) {
             if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
@@ -309,7 +304,6 @@ done:
     Py_XDECREF(removed);
     Py_XDECREF(hook);
     Py_XDECREF(objs);
-    Py_XDECREF(gc);
     Py_XDECREF(added_t);
     return result;
 }
@@ -1010,7 +1004,7 @@ hs_cls_rebuild_class(Ctx *cx, PyObject *ns)
     HsJob *job = cx->job;
     PyObject *klass = cx->klass;
     PyObject *name = NULL, *bases = NULL, *body = NULL, *cell = NULL;
-    PyObject *newcls = NULL, *cur = NULL, *gc = NULL, *objs = NULL;
+    PyObject *newcls = NULL, *cur = NULL, *objs = NULL;
     int result = -1;
     Py_ssize_t moved = 0, kept = 0;
 
@@ -1067,8 +1061,7 @@ hs_cls_rebuild_class(Ctx *cx, PyObject *ns)
         goto done;
     }
     /* the live instances: moved when the layouts allow it */
-    gc = PyImport_ImportModule("gc");
-    objs = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
+    objs = hs_heap_instances(job->heap, klass, 1);
     if (objs == NULL) {
         goto done;
     }
@@ -1078,9 +1071,6 @@ hs_cls_rebuild_class(Ctx *cx, PyObject *ns)
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs); i++) {
         PyObject *o = PyList_GET_ITEM(objs, i);
-        if (Py_TYPE(o) != (PyTypeObject *)klass) {
-            continue;
-        }
         if (hs_txn_setattr(cx->txn, o, class_key, newcls) == 0) {
             moved++;
         }
@@ -1103,7 +1093,6 @@ done:
     Py_XDECREF(cell);
     Py_XDECREF(newcls);
     Py_XDECREF(cur);
-    Py_XDECREF(gc);
     Py_XDECREF(objs);
     return result;
 }

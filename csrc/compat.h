@@ -454,6 +454,48 @@ PyErr_SetRaisedException(PyObject *exc)
 }
 #endif
 
+/* PyGC_Enable / PyGC_Disable / PyGC_IsEnabled: 3.10.  Before, the gc
+ * module's functions.  They cannot fail and keep the current exception; a
+ * failure of the shim's own calls (gc is built in: none is expected) is
+ * reported as unraisable, never swallowed. */
+#if PY_VERSION_HEX < 0x030A0000
+static inline int
+hs_compat_gc_call(const char *method)
+{
+    PyObject *exc = PyErr_GetRaisedException();
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *r = gc ? PyObject_CallMethod(gc, method, NULL) : NULL;
+    int v = r != NULL ? PyObject_IsTrue(r) : -1;
+    if (v < 0) {
+        PyErr_WriteUnraisable(NULL);
+        v = 0;
+    }
+    Py_XDECREF(r);
+    Py_XDECREF(gc);
+    PyErr_SetRaisedException(exc);
+    return v;
+}
+static inline int
+PyGC_IsEnabled(void)
+{
+    return hs_compat_gc_call("isenabled");
+}
+static inline int
+PyGC_Enable(void)
+{
+    int was = PyGC_IsEnabled();
+    (void)hs_compat_gc_call("enable");
+    return was;
+}
+static inline int
+PyGC_Disable(void)
+{
+    int was = PyGC_IsEnabled();
+    (void)hs_compat_gc_call("disable");
+    return was;
+}
+#endif
+
 /* Module slots declaring what the module supports: Py_mod_multiple_
  * interpreters (3.12) and Py_mod_gil (3.13).  hotswap keeps process-wide
  * state (one watcher thread, the pending-call hand-over, builtins hooks),

@@ -6,9 +6,8 @@
  * nothing changed" always comes with a reason.
  *
  * Thread stacks are cheap to look at (sys._current_frames()).  Suspended
- * generators are found with one walk of the GC-tracked objects, made only
- * when a superseded code object is a generator, coroutine or async
- * generator.
+ * generators are asked of the batch's walk (heap.c), only when a
+ * superseded code object is a generator, coroutine or async generator.
  */
 #include "frames.h"
 #include "errors.h"
@@ -140,7 +139,7 @@ any_generator(PyObject *codes)
  * one of `codes`, one entry per code location (code, kind, line) with a
  * count: 200 tasks parked at the same await are one line, not 200. */
 static int
-scan_generators(PyObject *codes, PyObject *out)
+scan_generators(HsHeap *heap, PyObject *codes, PyObject *out)
 {
     static const char *const attrs[][2] = {
         {"gi_code", "gi_frame"},
@@ -152,11 +151,9 @@ scan_generators(PyObject *codes, PyObject *out)
         {"coroutine", "coroutines"},
         {"async generator", "async generators"},
     };
-    PyObject *gc = PyImport_ImportModule("gc");
-    PyObject *objs = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
+    PyObject *objs = hs_heap_generators_running(heap, codes);
     PyObject *counts = PyDict_New(); /* (code, kind, line) -> count */
     PyObject *order = PyList_New(0); /* the keys, first seen first */
-    Py_XDECREF(gc);
     int result = -1;
     if (objs == NULL || counts == NULL || order == NULL) {
         goto done;
@@ -221,7 +218,7 @@ done:
 }
 
 int
-hs_frames_stale(PyObject *codes, PyObject *out)
+hs_frames_stale(HsHeap *heap, PyObject *codes, PyObject *out)
 {
     if (PyDict_GET_SIZE(codes) == 0) {
         return 0;
@@ -229,7 +226,7 @@ hs_frames_stale(PyObject *codes, PyObject *out)
     if (scan_threads(codes, out) < 0) {
         return -1;
     }
-    if (any_generator(codes) && scan_generators(codes, out) < 0) {
+    if (any_generator(codes) && scan_generators(heap, codes, out) < 0) {
         return -1;
     }
     return 0;

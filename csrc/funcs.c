@@ -1601,7 +1601,8 @@ move_class_made_in_function(HsTxn *txn, PyObject *klass, PyObject *bodies)
 }
 
 Py_ssize_t
-hs_func_patch_live(HsTxn *txn, PyObject *nested, PyObject *rejected)
+hs_func_patch_live(HsTxn *txn, HsHeap *heap, PyObject *nested,
+                   PyObject *rejected)
 {
     if (PyDict_GET_SIZE(nested) == 0) {
         return 0;
@@ -1624,42 +1625,25 @@ hs_func_patch_live(HsTxn *txn, PyObject *nested, PyObject *rejected)
         }
     }
     Py_CLEAR(renewed);
-    PyObject *gc = PyImport_ImportModule("gc");
-    if (gc == NULL) {
-        return -1;
-    }
-    PyObject *objects = PyObject_CallMethod(gc, "get_objects", NULL);
-    Py_DECREF(gc);
-    if (objects == NULL) {
-        return -1;
-    }
     /* collect first, patch second: patching allocates */
-    PyObject *hits = PyList_New(0);
+    PyObject *objects = NULL;
+    PyObject *hits = hs_heap_functions_running(heap, nested);
     PyObject *bodies = hits ? class_bodies_of(nested) : NULL;
     if (bodies == NULL) {
         Py_XDECREF(hits);
-        Py_DECREF(objects);
         return -1;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objects); i++) {
-        PyObject *o = PyList_GET_ITEM(objects, i);
-        if (PyType_Check(o) && PyDict_GET_SIZE(bodies) > 0) {
-            if (move_class_made_in_function(txn, o, bodies) < 0) {
-                Py_DECREF(bodies);
-                goto error;
-            }
-            continue;
-        }
-        if (!PyFunction_Check(o)) {
-            continue;
-        }
-        PyObject *key = PyLong_FromVoidPtr(PyFunction_GET_CODE(o));
-        if (key == NULL) {
-            goto error;
-        }
-        int r = PyDict_Contains(nested, key);
-        Py_DECREF(key);
-        if (r < 0 || (r == 1 && PyList_Append(hits, o) < 0)) {
+    if (PyDict_GET_SIZE(bodies) > 0 && (objects = hs_heap_types(heap)) == NULL)
+    {
+        Py_DECREF(bodies);
+        goto error;
+    }
+    for (Py_ssize_t i = 0; objects && i < PyList_GET_SIZE(objects); i++) {
+        if (move_class_made_in_function(txn, PyList_GET_ITEM(objects, i),
+                                        bodies)
+            < 0)
+        {
+            Py_DECREF(bodies);
             goto error;
         }
     }

@@ -4,6 +4,7 @@
 
 #include "compat.h"
 #include "code.h"
+#include "heap.h"
 #include "txn.h"
 
 typedef enum {
@@ -86,12 +87,12 @@ int hs_func_shift_held(HsTxn *txn, PyObject *obj, const HsHeldQuery *q,
 int hs_code_pair_nested(PyObject *old_code, PyObject *new_code,
                         PyObject *nested);
 
-/* Swap the new code into every live function (found by one walk of the
- * GC-tracked objects) whose code is an old code of `nested`.  `rejected`
- * (a list) receives (old code, qualname) for the old code objects whose
- * live closures could not take the new code (HS104).  Returns the number of
+/* Swap the new code into every live function (found in the batch's walk,
+ * `heap`) whose code is an old code of `nested`.  `rejected` (a list)
+ * receives (old code, qualname) for the old code objects whose live
+ * closures could not take the new code (HS104).  Returns the number of
  * functions patched, or -1 with an exception set. */
-Py_ssize_t hs_func_patch_live(HsTxn *txn, PyObject *nested,
+Py_ssize_t hs_func_patch_live(HsTxn *txn, HsHeap *heap, PyObject *nested,
                               PyObject *rejected);
 
 /* Remember that `func` runs `code` and must follow whatever that code is

@@ -4,6 +4,7 @@
 
 #include "compat.h"
 #include "dunders.h"
+#include "heap.h"
 #include "source.h"
 #include "txn.h"
 
@@ -169,6 +170,7 @@ typedef struct {
     PyTypeObject *change_type; /* borrowed: the Change record type */
     const HsDunders *dunders;  /* borrowed: the module state's */
     int rebuild_layout;        /* opt-in: new class object on HS203 */
+    HsHeap *heap;              /* borrowed: the batch's walk (heap.c) */
     /* the stages' outputs */
     HsSource src;
     HsPlan plan;

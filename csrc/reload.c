@@ -360,25 +360,6 @@ done:
 }
 
 static int
-gc_collections(PyObject *gc, long *count)
-{
-    PyObject *stats = PyObject_CallMethod(gc, "get_stats", NULL);
-    if (stats == NULL) {
-        return -1;
-    }
-    *count = 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(stats); i++) {
-        PyObject *c =
-            PyDict_GetItemString(PyList_GET_ITEM(stats, i), "collections");
-        if (c != NULL) {
-            *count += PyLong_AsLong(c);
-        }
-    }
-    Py_DECREF(stats);
-    return 0;
-}
-
-static int
 refresh_linecache(PyObject *filename)
 {
     PyObject *lc = PyImport_ImportModule("linecache");
@@ -438,28 +419,22 @@ static int
 stage_and_apply(HsBatch *b, HsJob *job, int partial, Failure *fail)
 {
     double t = hs_batch_now();
-    long before = 0, after = 0;
-    PyObject *gc = PyImport_ImportModule("gc");
-    if (gc == NULL) {
-        return -1;
-    }
+    Py_ssize_t before = 0, after = 0;
     /* the functions staging makes are found among the young objects:
      * no collection while staging (staged code may turn it back on) */
     int paused = hs_batch_gc_pause();
-    if (gc_collections(gc, &before) < 0) {
+    if (hs_heap_collections(&before) < 0) {
         hs_batch_gc_resume(paused);
-        Py_DECREF(gc);
         return -1;
     }
     int staged = hs_stage_run(job);
-    if (staged == 0 && gc_collections(gc, &after) < 0) {
+    if (staged == 0 && hs_heap_collections(&after) < 0) {
         staged = -1;
     }
     if (staged == 0 && hs_apply_rebase_functions(job, after != before) < 0) {
         staged = -1;
     }
     hs_batch_gc_resume(paused);
-    Py_DECREF(gc);
     if (staged < 0) {
         fail->code = hs_diag_code(HS504);
         return -1;
@@ -485,7 +460,7 @@ report_stale_frames(HsBatch *b, HsJob *jobs, Py_ssize_t count)
     PyObject *superseded = PyDict_New(), *stale = PyList_New(0);
     if (superseded == NULL || stale == NULL
         || hs_txn_superseded_codes(&b->txn, superseded) < 0
-        || hs_frames_stale(superseded, stale) < 0
+        || hs_frames_stale(&b->heap, superseded, stale) < 0
         || hs_report_codes(jobs, count, stale, HS301, 0) < 0)
     {
         /* swallow: HS301 is a note on an applied batch (never fatal) */

@@ -4,6 +4,8 @@ checked on the C sources so that they stay true.
 - every CPython version test is in compat.h;
 - CPython structs are written only in internals.c;
 - the watcher thread's code uses no Python API (it holds no GIL);
+- every walk of the heap is heap.c's; the collector is switched through
+  PyGC_Disable/PyGC_Enable;
 - every file starts with a comment naming it and saying what it owns;
 - PLAN (plan.c, compile.c) is the only writer of a job's mode;
 - each group of HsJob (src, plan, staged) is written by its stage's files
@@ -69,6 +71,25 @@ def test_cpython_structs_written_only_in_internals_c():
     assert hits(header, exempt={"internals.c"}) == []
 
 
+def test_heap_walks_only_in_heap_c():
+    """Every walk of the GC-tracked objects is heap.c's (one per batch,
+    typed lists the consumers query); the collector is switched with
+    PyGC_Disable/PyGC_Enable, the gc module imported only by heap.c and
+    compat.h's 3.9 shim."""
+    found = []
+    for path in sources():
+        name = os.path.basename(path)
+        text = re.sub(r"/\*.*?\*/", " ", read(path), flags=re.S)
+        for n, line in enumerate(text.splitlines(), 1):
+            walk = re.search(r"\bget_objects\b|PyUnstable_GC_VisitObjects",
+                             line)
+            gc = re.search(r'PyImport_ImportModule\("gc"\)', line)
+            if (walk and name != "heap.c") or (
+                    gc and name not in ("heap.c", "compat.h")):
+                found.append(f"{name}:{n}: {line.strip()}")
+    assert found == []
+
+
 def test_watcher_thread_uses_no_python_api():
     """The watcher thread holds no GIL: its code, between the THREAD
     markers of watch.c, names no CPython identifier; it hands over to
@@ -92,7 +113,7 @@ def test_every_file_says_what_it_owns():
 # flowing through").  Layer 0 is shared infrastructure every stage may use.
 LAYERS = [
     {"compat.h", "dunders.h", "errors.h", "state.h", "internals.h", "txn.h",
-     "job.h", "report.h", "code.h", "diag.h",
+     "job.h", "report.h", "code.h", "diag.h", "heap.h",
      "source.h", "track.h"},                        # shared records
     {"plan.h", "compound.h", "compile.h"},          # PLAN
     {"stage.h"},                                    # STAGE
@@ -103,7 +124,7 @@ LAYERS = [
 ]
 LAYER_OF_FILE = {
     "source.c": 0, "internals.c": 0, "txn.c": 0, "report.c": 0, "code.c": 0,
-    "track.c": 0, "diag.c": 0,
+    "track.c": 0, "diag.c": 0, "heap.c": 0,
     "plan.c": 1, "compound.c": 1, "compile.c": 1, "stage.c": 2,
     "annotate.c": 3, "apply.c": 3, "classes.c": 3, "classdata.c": 3, "funcs.c": 3,
     "live.c": 3, "frames.c": 3, "adapters.c": 3, "redeco.c": 3,
