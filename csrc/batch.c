@@ -10,6 +10,7 @@
  */
 #include "batch.h"
 #include "funcs.h"
+#include "plan.h"
 #include "report.h"
 
 #include <string.h>
@@ -174,6 +175,7 @@ hs_batch_job_clear(HsJob *job)
         Py_CLEAR(up->keywords);
         Py_CLEAR(up->shadow);
         Py_CLEAR(up->prepared);
+        hs_plan_class_clear(&up->plan);
     }
     PyMem_Free(job->staged.class_updates);
     job->staged.class_updates = NULL;

@@ -832,7 +832,7 @@ set_bases(Ctx *cx, PyObject *bases)
 
 /* What the rules of one class update share.  class_update() fills the
  * inputs; the rules run in the order of class_rules[], and the deciding
- * rules (plan, layout, dataclass, namedtuple, enum, init_subclass) write
+ * rules (layout, dataclass, namedtuple, enum, init_subclass) write
  * the decisions that the acting rules after them read. */
 typedef struct {
     Ctx cx; /* the class, its qualname (strong), the job, the undo log */
@@ -846,12 +846,14 @@ typedef struct {
     const char *ntext;       /* borrowed: the new source */
     const char *otext;       /* borrowed: the old source, or NULL */
     PyObject *prefix;        /* strong: the name-mangling prefix */
-    /* plan: the member statements, old and new, matched by key */
-    int plans;           /* both bodies scanned, neither unsure */
-    HsChunkList nm, om;  /* owned: new and old member statements */
-    char *old_used;      /* PyMem: per old member, matched */
-    signed char *mstate; /* PyMem: per new member, an HsChunkState */
-    Py_ssize_t *mmatch;  /* PyMem: per new member, old index or -1 */
+    /* PLAN's member plan (borrowed: up->plan.members): the member
+     * statements, old and new, matched by key */
+    int plans;                 /* both bodies scanned, neither unsure */
+    const HsChunkList *nm;     /* new member statements */
+    const HsChunkList *om;     /* old member statements */
+    const char *old_used;      /* per old member, matched */
+    const signed char *mstate; /* per new member, an HsChunkState */
+    const Py_ssize_t *mmatch;  /* per new member, old index or -1 */
     /* decisions */
     int rebuild;             /* layout: a new class object, at the end */
     int dataclass;           /* the class has its own dataclass fields */
@@ -928,65 +930,6 @@ rule_header(HsClassCtx *hc)
     return 0;
 }
 
-/* plan: which member statements were edited (match by key, then compare
- * the text) */
-static int
-rule_plan(HsClassCtx *hc)
-{
-    const HsClassRanges *rg = hc->rg;
-    const char *ntext = hc->ntext, *otext = hc->otext;
-    HsChunkList *nm = &hc->nm, *om = &hc->om;
-    if (rg->new_body >= 0
-        && hs_source_scan_members(ntext, rg->new_body, rg->new_end,
-                                  rg->new_body_line, nm)
-               < 0)
-    {
-        return -1;
-    }
-    if (rg->new_body >= 0 && rg->old_body >= 0 && otext != NULL) {
-        if (hs_source_scan_members(otext, rg->old_body, rg->old_end,
-                                   rg->old_body_line, om)
-            < 0)
-        {
-            return -1;
-        }
-        hc->plans = !nm->unsure && !om->unsure;
-    }
-    if (!hc->plans) {
-        return 0;
-    }
-    hc->old_used = PyMem_Calloc(om->len ? om->len : 1, 1);
-    hc->mstate = PyMem_Calloc(nm->len ? nm->len : 1, 1);
-    hc->mmatch = PyMem_Calloc(nm->len ? nm->len : 1, sizeof(Py_ssize_t));
-    if (hc->old_used == NULL || hc->mstate == NULL || hc->mmatch == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < nm->len; i++) {
-        HsChunk *c = &nm->items[i];
-        hc->mstate[i] = HS_ST_ADDED;
-        hc->mmatch[i] = -1;
-        for (Py_ssize_t j = 0; j < om->len; j++) {
-            HsChunk *o = &om->items[j];
-            if (hc->old_used[j] || o->key != c->key) {
-                continue;
-            }
-            hc->old_used[j] = 1;
-            hc->mmatch[i] = j;
-            int same = o->hash == c->hash
-                       && o->end - o->start == c->end - c->start
-                       && memcmp(otext + o->start, ntext + c->start,
-                                 c->end - c->start)
-                              == 0;
-            hc->mstate[i] =
-                !same ? HS_ST_CHANGED
-                      : (o->line == c->line ? HS_ST_UNCHANGED : HS_ST_MOVED);
-            break;
-        }
-    }
-    return 0;
-}
-
 /* 1 when the class's __slots__ and the new body's differ; 0, -1. */
 static int
 layout_slots_differ(HsClassCtx *hc)
@@ -1022,7 +965,7 @@ layout_slots_differ(HsClassCtx *hc)
          * old body had the statement */
         if (hc->plans) {
             differ =
-                hs_chunks_find(hc->otext, &hc->om, HS_CHUNK_STMT, key) != NULL;
+                hs_chunks_find(hc->otext, hc->om, HS_CHUNK_STMT, key) != NULL;
         }
         else {
             int has =
@@ -1046,11 +989,11 @@ rule_layout(HsClassCtx *hc)
         return -1;
     }
     int line = 0;
-    for (Py_ssize_t i = 0; i < hc->nm.len; i++) {
-        if (hc->nm.items[i].name_len == 9
-            && memcmp(hc->ntext + hc->nm.items[i].name, "__slots__", 9) == 0)
+    for (Py_ssize_t i = 0; i < hc->nm->len; i++) {
+        if (hc->nm->items[i].name_len == 9
+            && memcmp(hc->ntext + hc->nm->items[i].name, "__slots__", 9) == 0)
         {
-            line = hc->nm.items[i].head_line;
+            line = hc->nm->items[i].head_line;
         }
     }
     if (differ && hc->cx.job->rebuild_layout) {
@@ -1069,7 +1012,7 @@ rule_layout(HsClassCtx *hc)
 static int
 dataclass_default_edited(HsClassCtx *hc)
 {
-    const HsChunkList *nm = &hc->nm, *om = &hc->om;
+    const HsChunkList *nm = hc->nm, *om = hc->om;
     for (Py_ssize_t i = 0; i < nm->len; i++) {
         if (nm->items[i].kind != HS_CHUNK_ASSIGN
             || hc->mstate[i] == HS_ST_UNCHANGED
@@ -1188,7 +1131,7 @@ rule_enum(HsClassCtx *hc)
     if (hc->members == NULL || !hc->plans) {
         return 0;
     }
-    const HsChunkList *nm = &hc->nm, *om = &hc->om;
+    const HsChunkList *nm = hc->nm, *om = hc->om;
     int changed = 0;
     for (Py_ssize_t i = 0; i < nm->len && !changed; i++) {
         HsChunk *c = &nm->items[i];
@@ -1311,7 +1254,7 @@ member_skipped(HsClassCtx *hc, HsMember *m)
 static int
 member_find_statement(HsClassCtx *hc, HsMember *m)
 {
-    const HsChunkList *nm = &hc->nm;
+    const HsChunkList *nm = hc->nm;
     m->st = -1;
     m->line = 0;
     m->mi = -1;
@@ -1350,7 +1293,7 @@ member_find_statement(HsClassCtx *hc, HsMember *m)
         return -1;
     }
     m->deco_changed = member_decorators_changed(hc->ntext, hc->otext, nm,
-                                                &hc->om, hc->mmatch, m->mi);
+                                                hc->om, hc->mmatch, m->mi);
     return 0;
 }
 
@@ -1373,8 +1316,9 @@ member_absent(HsClassCtx *hc, HsMember *m)
         return 0;
     }
     Py_ssize_t mi = m->mi;
-    if (mi >= 0 && hc->nm.items[mi].kind == HS_CHUNK_DEF && hc->mmatch[mi] >= 0
-        && hc->om.items[hc->mmatch[mi]].kind == HS_CHUNK_DEF
+    if (mi >= 0 && hc->nm->items[mi].kind == HS_CHUNK_DEF
+        && hc->mmatch[mi] >= 0
+        && hc->om->items[hc->mmatch[mi]].kind == HS_CHUNK_DEF
         && !m->deco_changed)
     {
         /* a def the program took out of the class after the class
@@ -1385,7 +1329,7 @@ member_absent(HsClassCtx *hc, HsMember *m)
          * later statement leaves it in a fresh import */
         int pr =
             patch_def_held(&hc->cx, name, Py_None, m->value,
-                           &hc->om.items[hc->mmatch[mi]], &hc->nm.items[mi]);
+                           &hc->om->items[hc->mmatch[mi]], &hc->nm->items[mi]);
         if (pr < 0) {
             return -1;
         }
@@ -1454,8 +1398,8 @@ member_unedited(HsClassCtx *hc, HsMember *m, int data_stmt)
     if (a == 0 && m->st == HS_ST_MOVED && hc->mmatch[mi] >= 0) {
         /* `f = staticmethod(lambda ...)`: the lambdas it made move with
          * it */
-        const HsChunk *c = &hc->nm.items[mi];
-        const HsChunk *o = &hc->om.items[hc->mmatch[mi]];
+        const HsChunk *c = &hc->nm->items[mi];
+        const HsChunk *o = &hc->om->items[hc->mmatch[mi]];
         if (hs_plan_contains_bytes(hc->ntext + c->start, c->end - c->start,
                                    "lambda", 6))
         {
@@ -1472,8 +1416,8 @@ member_unedited(HsClassCtx *hc, HsMember *m, int data_stmt)
 static const HsChunk *
 member_new_def(HsClassCtx *hc, HsMember *m)
 {
-    return m->mi >= 0 && hc->nm.items[m->mi].kind == HS_CHUNK_DEF
-               ? &hc->nm.items[m->mi]
+    return m->mi >= 0 && hc->nm->items[m->mi].kind == HS_CHUNK_DEF
+               ? &hc->nm->items[m->mi]
                : NULL;
 }
 
@@ -1483,8 +1427,8 @@ static const HsChunk *
 member_old_def(HsClassCtx *hc, HsMember *m)
 {
     return member_new_def(hc, m) != NULL && hc->mmatch[m->mi] >= 0
-                   && hc->om.items[hc->mmatch[m->mi]].kind == HS_CHUNK_DEF
-               ? &hc->om.items[hc->mmatch[m->mi]]
+                   && hc->om->items[hc->mmatch[m->mi]].kind == HS_CHUNK_DEF
+               ? &hc->om->items[hc->mmatch[m->mi]]
                : NULL;
 }
 
@@ -1592,10 +1536,10 @@ member_same_kind(HsClassCtx *hc, HsMember *m, MemberKind kind)
     }
     /* a member bound by an assignment: its statements' lines tell the
      * functions it made from those it names */
-    const HsChunk *nst = ndef != NULL || mi < 0 ? ndef : &hc->nm.items[mi];
+    const HsChunk *nst = ndef != NULL || mi < 0 ? ndef : &hc->nm->items[mi];
     const HsChunk *ost = ndef != NULL || mi < 0 || hc->mmatch[mi] < 0
                              ? odef
-                             : &hc->om.items[hc->mmatch[mi]];
+                             : &hc->om->items[hc->mmatch[mi]];
     /* a def under unchanged decorators: they ran again on the staged
      * body, but the old wrapper stays the member, so what it took from the
      * function at import stays (HS105 when that changed) */
@@ -1817,8 +1761,8 @@ member_apply(HsClassCtx *hc, HsMember *m)
     {
         return member_slot(hc, m);
     }
-    int data_stmt = m->mi >= 0 && hc->nm.items[m->mi].kind != HS_CHUNK_DEF
-                    && hc->nm.items[m->mi].kind != HS_CHUNK_CLASS;
+    int data_stmt = m->mi >= 0 && hc->nm->items[m->mi].kind != HS_CHUNK_DEF
+                    && hc->nm->items[m->mi].kind != HS_CHUNK_CLASS;
     if (m->st == HS_ST_UNCHANGED || (m->st == HS_ST_MOVED && data_stmt)) {
         return member_unedited(hc, m, data_stmt);
     }
@@ -1891,8 +1835,8 @@ static int
 rule_removed(HsClassCtx *hc)
 {
     PyObject *klass = hc->cx.klass;
-    for (Py_ssize_t j = 0; hc->plans && j < hc->om.len; j++) {
-        const HsChunk *o = &hc->om.items[j];
+    for (Py_ssize_t j = 0; hc->plans && j < hc->om->len; j++) {
+        const HsChunk *o = &hc->om->items[j];
         if (hc->old_used[j] || o->name_len == 0) {
             continue;
         }
@@ -1946,7 +1890,7 @@ rule_hash(HsClassCtx *hc)
         r = hs_txn_setattr(hc->cx.txn, klass, key, Py_None);
     }
     else if (r == 1 && !has_eq && !has_hash && cur == Py_None && hc->plans
-             && hs_chunks_find(hc->otext, &hc->om, HS_CHUNK_DEF, hc->d->eq)
+             && hs_chunks_find(hc->otext, hc->om, HS_CHUNK_DEF, hc->d->eq)
                     != NULL)
     {
         /* __eq__ removed: the implicit __hash__ = None goes too */
@@ -2077,7 +2021,6 @@ typedef struct {
 
 static const HsClassRule class_rules[] = {
     {"header", rule_header},
-    {"plan", rule_plan},
     {"layout", rule_layout},
     {"dataclass", rule_dataclass},
     {"namedtuple", rule_namedtuple},
@@ -2113,6 +2056,12 @@ class_update(HsJob *job, HsTxn *txn, const HsClassUpdate *up, PyObject *nested)
         .ntext = PyBytes_AS_STRING(job->src.text),
         .otext = job->src.old_text,
         .d = job->dunders,
+        .plans = up->plan.members.matched,
+        .nm = &up->plan.members.nm,
+        .om = &up->plan.members.om,
+        .old_used = up->plan.members.old_matched,
+        .mstate = up->plan.members.state,
+        .mmatch = up->plan.members.match,
     };
     const HsDunders *D = job->dunders;
     int result = -1;
@@ -2128,11 +2077,6 @@ class_update(HsJob *job, HsTxn *txn, const HsClassUpdate *up, PyObject *nested)
     }
     result = 0;
 done:
-    hs_chunks_clear(&hc.nm);
-    hs_chunks_clear(&hc.om);
-    PyMem_Free(hc.old_used);
-    PyMem_Free(hc.mstate);
-    PyMem_Free(hc.mmatch);
     Py_XDECREF(hc.members);
     Py_XDECREF(hc.annotations);
     Py_XDECREF(hc.old_ann);

@@ -55,13 +55,28 @@ typedef enum {
     HS_HEADER_TEXT_CHANGED,
 } HsHeaderText;
 
+/* PLAN's plan of a class body's member statements (hs_plan_class): the
+ * old and the new body scanned, and matched by the matcher of the
+ * module's statements (plan.c's plan_match). */
+typedef struct {
+    int matched;        /* both bodies scanned, neither unsure: state,
+                         * match and old_matched are set */
+    HsChunkList nm, om; /* owned: new and old member statements (nm also
+                         * when there is no old body) */
+    signed char *state; /* PyMem: per new member, an HsChunkState */
+    Py_ssize_t *match;  /* PyMem: per new member, old index or -1 */
+    char *old_matched;  /* PyMem: per old member */
+} HsMemberPlan;
+
 /* PLAN's record of one class statement whose class exists, top-level or
  * nested (hs_plan_class, plan.c): a pure function of the two texts and
- * the statement match. */
+ * the statement match.  Owns its member plan: freed by
+ * hs_plan_class_clear (STAGE's frame on failure, batch.c's job clear). */
 typedef struct {
     HsClassRanges ranges;
     HsHeaderText header;
     int old_header_keywords; /* the old header had a keyword ("x=...") */
+    HsMemberPlan members;    /* owned */
 } HsClassPlan;
 
 /* The verdict on a class header.  Decided by hs_plan_header_verdict
@@ -101,7 +116,8 @@ typedef struct {
                           * data */
     PyObject *prepared;  /* strong or NULL: a copy of what the
                           * metaclass's __prepare__ put in ns */
-    HsClassPlan plan;    /* PLAN's record of the statement (a copy) */
+    HsClassPlan plan;    /* owned: PLAN's record of the statement
+                          * (moved here from STAGE's class frame) */
 } HsClassUpdate;
 
 /* HsJob's fields are grouped by the one stage that writes them; a later

@@ -1,5 +1,6 @@
 /* plan.c -- PLAN: match the statements of the new source with the old
- * ones (unchanged, moved, changed, added; the rest were removed), and the
+ * ones (unchanged, moved, changed, added; the rest were removed), with one
+ * matcher (plan_match) for module statements and class members, and the
  * two data-policy refinements: unchanged statements that a changed one
  * needs run again (hs_plan_reruns), and a name bound again by a later
  * unchanged statement keeps its live value (hs_plan_bound_again_later).
@@ -8,8 +9,9 @@
  * Also which classes the module defined (hs_plan_is_own_class), which the
  * staging hook, APPLY and the batch order ask.
  *
- * Main thread, GIL held.  Writes only the job's plan arrays, codes and
- * its cache of bound names (job->plan.chunk_binds).
+ * Main thread, GIL held.  Writes only the job's plan arrays, codes, its
+ * cache of bound names (job->plan.chunk_binds), and the HsClassPlan
+ * records hs_plan_class fills for STAGE.
  */
 #include "plan.h"
 #include "errors.h"
@@ -317,35 +319,65 @@ plan_redecorate(HsJob *job, const char *t)
     PyMem_Free(cd.at);
 }
 
+/* The one matcher, for module statements and class members: each new
+ * chunk is paired with the first old one of the same key (kind and name,
+ * or the hash of a statement with no name) not paired yet, in the order
+ * of the source; a pair with the same text is unchanged (same line) or
+ * moved, else changed; a new chunk with no pair was added, an old one
+ * (old_matched 0) removed.  Through a keymap: linear in the chunks.
+ * state, match (len new) and old_matched (len old, zeroed) are the
+ * caller's.  0 / -1. */
+static int
+plan_match(const char *ot, const HsChunkList *old, const char *nt,
+           const HsChunkList *new, signed char *state, Py_ssize_t *match,
+           char *old_matched)
+{
+    KeyMap km = {0};
+    if (keymap_init(&km, old) < 0) {
+        keymap_free(&km);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < new->len; i++) {
+        const HsChunk *c = &new->items[i];
+        Py_ssize_t j = keymap_get(&km, c->key, old_matched);
+        match[i] = j;
+        if (j < 0) {
+            state[i] = HS_ST_ADDED;
+            continue;
+        }
+        const HsChunk *o = &old->items[j];
+        old_matched[j] = 1;
+        if (o->hash == c->hash
+            && same_bytes(ot, o->start, o->end, nt, c->start, c->end))
+        {
+            state[i] = o->line == c->line ? HS_ST_UNCHANGED : HS_ST_MOVED;
+        }
+        else {
+            state[i] = HS_ST_CHANGED;
+        }
+    }
+    keymap_free(&km);
+    return 0;
+}
+
 static int
 plan_normal(HsJob *job)
 {
     const char *nt = PyBytes_AS_STRING(job->src.text);
     const char *ot = job->src.old_text;
     HsChunkList *old = job->src.old_chunks;
-    KeyMap km = {0};
-    if (keymap_init(&km, old) < 0) {
-        keymap_free(&km);
+    if (plan_match(ot, old, nt, &job->src.chunks, job->plan.state,
+                   job->plan.match, job->plan.old_matched)
+        < 0)
+    {
         return -1;
     }
     for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        if (job->plan.state[i] != HS_ST_CHANGED) {
+            continue;
+        }
         HsChunk *c = &job->src.chunks.items[i];
-        Py_ssize_t j = keymap_get(&km, c->key, job->plan.old_matched);
-        if (j < 0 || job->plan.old_matched[j]) {
-            job->plan.state[i] = HS_ST_ADDED;
-            continue;
-        }
-        HsChunk *o = &old->items[j];
-        job->plan.old_matched[j] = 1;
-        job->plan.match[i] = j;
-        if (o->hash == c->hash
-            && same_bytes(ot, o->start, o->end, nt, c->start, c->end))
-        {
-            job->plan.state[i] =
-                o->line == c->line ? HS_ST_UNCHANGED : HS_ST_MOVED;
-            continue;
-        }
-        job->plan.state[i] = HS_ST_CHANGED;
+        HsChunk *o = &old->items[job->plan.match[i]];
         int same_deco =
             same_bytes(ot, o->start, o->head, nt, c->start, c->head);
         if (c->kind == HS_CHUNK_DEF && o->kind == c->kind && same_deco) {
@@ -360,7 +392,6 @@ plan_normal(HsJob *job)
                 same_deco ? HS_DECO_KEPT : HS_DECO_KEPT_CHANGED;
         }
     }
-    keymap_free(&km);
     plan_redecorate(job, nt);
     /* a __future__ import that changed changes how every chunk compiles */
     for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
@@ -1267,20 +1298,20 @@ class_ranges_old(const char *text, const HsChunk *o, HsClassRanges *out)
 }
 
 /* The ranges of the class `name` of chunk `chunk` (depth 0) or nested in
- * the class whose ranges are `parent`.  0 / -1. */
-static int
-class_ranges(const HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
+ * the class `parent`: found among the parent's member statements. */
+static void
+class_ranges(const HsJob *job, Py_ssize_t chunk, const HsClassPlan *parent,
              PyObject *name, HsClassRanges *out)
 {
     const char *text = PyBytes_AS_STRING(job->src.text);
     class_ranges_unknown(out);
     if (parent == NULL) {
         if (chunk < 0) {
-            return 0;
+            return;
         }
         const HsChunk *c = &job->src.chunks.items[chunk];
         if (c->kind != HS_CHUNK_CLASS || !hs_chunk_name_eq(text, c, name)) {
-            return 0;
+            return;
         }
         class_ranges_new(text, c, out);
         Py_ssize_t j = job->plan.match ? job->plan.match[chunk] : -1;
@@ -1288,41 +1319,80 @@ class_ranges(const HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
             class_ranges_old(job->src.old_text, &job->src.old_chunks->items[j],
                              out);
         }
+        return;
+    }
+    /* a nested class: the parent's members were scanned in the new body
+     * when it has one, and in the old body too when it has one */
+    const HsMemberPlan *pm = &parent->members;
+    const HsChunk *c = hs_chunks_find(text, &pm->nm, HS_CHUNK_CLASS, name);
+    if (c == NULL) {
+        return;
+    }
+    class_ranges_new(text, c, out);
+    if (parent->ranges.old_body >= 0) {
+        const HsChunk *o =
+            hs_chunks_find(job->src.old_text, &pm->om, HS_CHUNK_CLASS, name);
+        if (o != NULL) {
+            class_ranges_old(job->src.old_text, o, out);
+        }
+    }
+}
+
+/* The member statements of the class body whose ranges are `rg`, scanned
+ * in the new body and, when there is one, the old; matched when neither
+ * scan was unsure.  0 / -1. */
+static int
+plan_members(const HsJob *job, const HsClassRanges *rg, HsMemberPlan *mp)
+{
+    const char *nt = PyBytes_AS_STRING(job->src.text);
+    const char *ot = job->src.old_text;
+    HsChunkList *nm = &mp->nm, *om = &mp->om;
+    if (rg->new_body < 0) {
         return 0;
     }
-    /* a nested class: find it among the parent's members */
-    HsChunkList nm = {0}, om = {0};
-    int result = -1;
-    if (parent->new_body >= 0) {
-        if (hs_source_scan_members(text, parent->new_body, parent->new_end,
-                                   parent->new_body_line, &nm)
-            < 0)
-        {
-            goto done;
-        }
-        const HsChunk *c = hs_chunks_find(text, &nm, HS_CHUNK_CLASS, name);
-        if (c != NULL) {
-            class_ranges_new(text, c, out);
-        }
+    if (hs_source_scan_members(nt, rg->new_body, rg->new_end,
+                               rg->new_body_line, nm)
+        < 0)
+    {
+        return -1;
     }
-    if (parent->old_body >= 0 && out->new_body >= 0) {
-        if (hs_source_scan_members(job->src.old_text, parent->old_body,
-                                   parent->old_end, parent->old_body_line, &om)
-            < 0)
-        {
-            goto done;
-        }
-        const HsChunk *c =
-            hs_chunks_find(job->src.old_text, &om, HS_CHUNK_CLASS, name);
-        if (c != NULL) {
-            class_ranges_old(job->src.old_text, c, out);
-        }
+    if (rg->old_body < 0 || ot == NULL) {
+        return 0;
     }
-    result = 0;
-done:
-    hs_chunks_clear(&nm);
-    hs_chunks_clear(&om);
-    return result;
+    if (hs_source_scan_members(ot, rg->old_body, rg->old_end,
+                               rg->old_body_line, om)
+        < 0)
+    {
+        return -1;
+    }
+    if (nm->unsure || om->unsure) {
+        return 0;
+    }
+    mp->old_matched = PyMem_Calloc(om->len ? om->len : 1, 1);
+    mp->state = PyMem_Calloc(nm->len ? nm->len : 1, 1);
+    mp->match = PyMem_Calloc(nm->len ? nm->len : 1, sizeof(Py_ssize_t));
+    if (mp->old_matched == NULL || mp->state == NULL || mp->match == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (plan_match(ot, om, nt, nm, mp->state, mp->match, mp->old_matched) < 0)
+    {
+        return -1;
+    }
+    mp->matched = 1;
+    return 0;
+}
+
+void
+hs_plan_class_clear(HsClassPlan *cp)
+{
+    HsMemberPlan *mp = &cp->members;
+    hs_chunks_clear(&mp->nm);
+    hs_chunks_clear(&mp->om);
+    PyMem_Free(mp->state);
+    PyMem_Free(mp->match);
+    PyMem_Free(mp->old_matched);
+    memset(mp, 0, sizeof(*mp));
 }
 
 int
@@ -1330,11 +1400,11 @@ hs_plan_class(const HsJob *job, Py_ssize_t chunk, const HsClassPlan *parent,
               PyObject *name, HsClassPlan *out)
 {
     HsClassRanges *rg = &out->ranges;
+    memset(out, 0, sizeof(*out));
     out->header = HS_HEADER_TEXT_UNKNOWN;
     out->old_header_keywords = 0;
-    if (class_ranges(job, chunk, parent ? &parent->ranges : NULL, name, rg)
-        < 0)
-    {
+    class_ranges(job, chunk, parent, name, rg);
+    if (plan_members(job, rg, &out->members) < 0) {
         return -1;
     }
     if (rg->old_head < 0 || job->src.old_text == NULL) {

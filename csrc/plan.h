@@ -58,10 +58,14 @@ int hs_plan_is_own_class(HsJob *job, PyObject *v, PyObject *qualname);
 
 /* PLAN's record of the class statement `name` met while staging chunk
  * `chunk` (depth 0, `parent` NULL; -1 in HS_MODE_FULL) or nested in the
- * class statement `parent`: where its text is, old and new, and what its
- * header's text says.  0 / -1. */
+ * class statement `parent`: where its text is, old and new, what its
+ * header's text says, and its member statements matched (unchanged,
+ * moved, changed, added; old ones unmatched were removed).  `out` is
+ * overwritten; clear it with hs_plan_class_clear, also after -1. */
 int hs_plan_class(const HsJob *job, Py_ssize_t chunk,
                   const HsClassPlan *parent, PyObject *name, HsClassPlan *out);
+/* Free what an HsClassPlan owns (its member plan); leaves it empty. */
+void hs_plan_class_clear(HsClassPlan *cp);
 
 /* The header verdict of a class statement from its plan and the
  * comparisons of what its header evaluated to. */

@@ -480,7 +480,7 @@ hook_point_cells(HookClass *hk)
  * class a typing metaclass builds from the namespace (whose bases are the ones
  * it really gives: TypedDict's dict).  0 / -1. */
 static int
-hook_record(Stage *st, HookClass *hk, PyObject *name, const HsClassPlan *cp)
+hook_record(Stage *st, HookClass *hk, PyObject *name, HsClassPlan *cp)
 {
     HsJob *job = st->job;
     PyObject *shadow =
@@ -513,6 +513,8 @@ hook_record(Stage *st, HookClass *hk, PyObject *name, const HsClassPlan *cp)
         .prepared = Py_XNewRef(hk->prepared),
         .plan = *cp,
     };
+    /* the update owns the plan now */
+    memset(&cp->members, 0, sizeof(cp->members));
     return 0;
 }
 
@@ -562,6 +564,7 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
         < 0)
     {
         Py_CLEAR(fr->klass);
+        hs_plan_class_clear(&fr->plan);
         goto done;
     }
     st->depth++;
@@ -574,6 +577,7 @@ build_class_hook(PyObject *self, PyObject *args, PyObject *kwargs)
         || hook_point_cells(&hk) < 0
         || hook_record(st, &hk, name, &fr->plan) < 0)
     {
+        hs_plan_class_clear(&fr->plan);
         goto done;
     }
     result = Py_NewRef(hk.old);

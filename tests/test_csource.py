@@ -8,6 +8,8 @@ checked on the C sources so that they stay true.
   PyGC_Disable/PyGC_Enable;
 - every file starts with a comment naming it and saying what it owns;
 - PLAN (plan.c, compile.c) is the only writer of a job's mode;
+- class bodies are split into member statements only by PLAN (plan.c):
+  the class rules read its HsMemberPlan;
 - each group of HsJob (src, plan, staged) is written by its stage's files
   only (and released by batch.c);
 - a stage includes only its own and upstream headers (the pipeline order
@@ -166,6 +168,18 @@ def test_only_plan_writes_the_mode():
             if re.search(r"(->|\.)plan\.mode\s*=[^=]", line):
                 writers.add(os.path.basename(path))
     assert writers == {"plan.c", "compile.c"}, writers
+
+
+def test_only_plan_scans_class_members():
+    # One matcher for module statements and class members (plan.c's
+    # plan_match): the member statements of a class body are scanned and
+    # matched by hs_plan_class, and APPLY's class rules read that plan.
+    callers = {
+        line.split(":", 1)[0]
+        for line in hits(r"\bhs_source_scan_members\s*\(",
+                         exempt=("source.c", "source.h"))
+    }
+    assert callers == {"plan.c"}, callers
 
 
 # HsJob's stage outputs (job.h) and the one stage that writes each; batch.c

@@ -8,7 +8,7 @@ import functools
 
 import hotswap
 import pytest
-from hs_helpers import fresh_import, line_of, one
+from hs_helpers import assert_as_fresh, fresh_import, line_of, one
 
 
 
@@ -640,3 +640,42 @@ def test_decorator_definition_that_raises_fails_the_batch(sb):
         hotswap.reload(m)
     assert m.tg is held and held.tag == "v1" and held(1) == ("tg", 1)
     assert m.tag("x")(lambda: 0).tag == "x"     # the old tag is back
+
+
+# ------------------------------- one matcher: statements and class members --
+DUPLICATES = """
+    def f():
+        return "m1"
+    def f():
+        return "{m2}"
+    X = 1
+    X = {x2}
+    class C:
+        a = 1
+        a = {a2}
+        def g(self):
+            return "c1"
+        def g(self):
+            return "{c2}"
+"""
+
+
+def test_duplicate_keys_pair_in_source_order_module_and_class(sb):
+    # Module statements and class members go through one matcher
+    # (plan.c's plan_match): a name bound twice pairs the first old
+    # statement with the first new one, the second with the second, so
+    # editing only the second binding is one changed statement, and the
+    # result is what a fresh import of v2 binds.
+    m = sb.load(DUPLICATES.format(m2="m2", x2=2, a2=2, c2="c2"))
+    C, g = m.C, m.C.g
+    sb.update(m, DUPLICATES.format(m2="M2", x2=3, a2=3, c2="C2"))
+    report = hotswap.reload(m)
+    assert not [e.code for e in report.entries if e.code], str(report)
+    fresh = fresh_import(m)
+    assert m.f() == fresh.f() == "M2"
+    assert m.X == fresh.X == 3
+    assert m.C is C
+    assert C.a == fresh.C.a == 3
+    assert C().g() == fresh.C().g() == "C2"
+    assert g(C()) == "C2"
+    assert_as_fresh(C.g, fresh.C.g)
