@@ -1565,6 +1565,53 @@ member_slot(HsClassCtx *hc, HsMember *m)
     return 0;
 }
 
+/* Does the unedited data statement of member m make the object it binds
+ * (a call, a literal, an operator, a lambda: `__marker = object()`), or
+ * only read one that existed before the body ran (`pattern =
+ * _TemplatePattern`, `x = mod.attr`, `a = b if c else d`)?  Only a made
+ * object has a live twin to pair with (live.c): the object a name holds is
+ * itself, and pairing it with the member's live value -- which the program
+ * may have replaced at run time (string.Template caches its compiled
+ * pattern over the sentinel) -- would rebind every name holding it.  Read
+ * from the statement's text: names, dots, `=`, `:` annotations of names,
+ * `if`/`else`/`and`/`or` between names, comments and continuations only
+ * read.  1 made (also when the statement is not known), 0 read only. */
+static int
+member_makes_value(HsClassCtx *hc, HsMember *m)
+{
+    if (m->mi < 0 || hc->ntext == NULL) {
+        return 1;
+    }
+    const HsChunk *c = &hc->nm.items[m->mi];
+    const char *t = hc->ntext + c->start;
+    Py_ssize_t n = c->end - c->start;
+    if (hs_plan_contains_bytes(t, n, "lambda", 6)) {
+        return 1;
+    }
+    int targets = 0; /* an `=` seen: a value follows */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)t[i];
+        if (ch == '#') {
+            while (i < n && t[i] != '\n') {
+                i++;
+            }
+        }
+        else if (ch == '=') {
+            if (i + 1 < n && t[i + 1] == '=') {
+                return 1;
+            }
+            targets = 1;
+        }
+        else if (!(Py_ISALNUM(ch) || ch == '_' || ch == '.' || ch == ':'
+                   || ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'
+                   || ch == '\\' || ch == '\f' || ch >= 0x80))
+        {
+            return 1;
+        }
+    }
+    return !targets;
+}
+
 /* A member whose statement was not edited: the live value stays, and what
  * the body computed from it gets the live one.  0 / -1. */
 static int
@@ -1580,7 +1627,8 @@ member_unedited(HsClassCtx *hc, HsMember *m, int data_stmt)
         a = patch_alias(&hc->cx, m->name, old, value, m->line);
     }
     if (a == 0 && data_stmt && old != value
-        && member_kind(hc->d, old) == K_OTHER && is_made_object(value))
+        && member_kind(hc->d, old) == K_OTHER && is_made_object(value)
+        && Py_TYPE(old) == Py_TYPE(value) && member_makes_value(hc, m))
     {
         /* the object the unedited statement made again
          * (`__marker = object()`): what the body computed from it
