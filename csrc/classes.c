@@ -1892,6 +1892,7 @@ member_keep_exact(HsClassCtx *hc, HsMember *m, int type_params)
 }
 
 static int map_class_line(HsJob *job, long line, long *out);
+static int map_copied_line(HsJob *job, PyObject *klass, long line, long *out);
 static int shift_firstlineno(HsJob *job, HsTxn *txn, PyObject *klass,
                              const HsChunk *old, int delta);
 
@@ -1908,9 +1909,14 @@ member_firstlineno(HsClassCtx *hc, HsMember *m)
     }
     long to = 0;
     int mapped = cur != NULL && PyLong_Check(cur)
-                 && map_class_line(hc->cx.job, PyLong_AsLong(cur), &to);
+                     ? map_copied_line(hc->cx.job, hc->cx.klass,
+                                       PyLong_AsLong(cur), &to)
+                     : 0;
+    if (mapped == 0 && cur != NULL && PyLong_Check(cur)) {
+        mapped = map_class_line(hc->cx.job, PyLong_AsLong(cur), &to);
+    }
     Py_XDECREF(cur);
-    if (PyErr_Occurred()) {
+    if (mapped < 0 || PyErr_Occurred()) {
         return -1;
     }
     if (!mapped) {
@@ -2417,23 +2423,30 @@ done:
 }
 
 /* 3.13+: is `line` the first line of one of the module's old top-level
- * class statements, kept in the new source?  Then *out is its new first
- * line.  A metaclass may copy __firstlineno__ from another class into
- * the classes it makes (wrapt's _ObjectProxyMetaType copies
- * _ObjectProxyMethods'): the value follows the statement it names,
- * whichever class holds it.  1 mapped, 0 not. */
+ * class statements (named `name` unless NULL), kept in the new source?
+ * Then *out is its new first line.  A metaclass may copy __firstlineno__
+ * from another class into the classes it makes (wrapt's
+ * _ObjectProxyMetaType copies _ObjectProxyMethods'): the value follows
+ * the statement it names, whichever class holds it.  1 mapped, 0 not. */
 static int
-map_class_line(HsJob *job, long line, long *out)
+map_class_line_named(HsJob *job, long line, const char *name, long *out)
 {
     if (job == NULL || job->old_chunks == NULL || job->match == NULL
-        || job->mode != HS_MODE_NORMAL)
+        || job->mode != HS_MODE_NORMAL || job->text == NULL)
     {
         return 0;
     }
+    const char *text = PyBytes_AS_STRING(job->text);
     for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
         Py_ssize_t j = job->match[i];
         const HsChunk *c = &job->chunks.items[i];
         if (j < 0 || c->kind != HS_CHUNK_CLASS) {
+            continue;
+        }
+        if (name != NULL
+            && ((Py_ssize_t)strlen(name) != c->name_len
+                || memcmp(text + c->name, name, (size_t)c->name_len) != 0))
+        {
             continue;
         }
         const HsChunk *o = &job->old_chunks->items[j];
@@ -2452,6 +2465,167 @@ map_class_line(HsJob *job, long line, long *out)
     return 0;
 }
 
+static int
+map_class_line(HsJob *job, long line, long *out)
+{
+    return map_class_line_named(job, line, NULL, out);
+}
+
+/* The function behind a class member: itself, a property's getter, a
+ * classmethod's or staticmethod's function.  1 (*out a new reference),
+ * 0 none, -1. */
+static int
+function_behind(PyObject *v, PyObject **out)
+{
+    *out = NULL;
+    if (PyFunction_Check(v)) {
+        *out = Py_NewRef(v);
+        return 1;
+    }
+    const char *attr = NULL;
+    if (PyObject_TypeCheck(v, &PyProperty_Type)) {
+        attr = "fget";
+    }
+    else if (PyObject_TypeCheck(v, &PyClassMethod_Type)
+             || PyObject_TypeCheck(v, &PyStaticMethod_Type))
+    {
+        attr = "__func__";
+    }
+    if (attr == NULL) {
+        return 0;
+    }
+    PyObject *f = PyObject_GetAttrString(v, attr);
+    if (f == NULL) {
+        return -1;
+    }
+    if (!PyFunction_Check(f)) {
+        Py_DECREF(f);
+        return 0;
+    }
+    *out = f;
+    return 1;
+}
+
+/* The class `qualname` (dotted, not local to a function) of the module
+ * of `job`: a new reference, or NULL (none, or an error:
+ * PyErr_Occurred() tells). */
+static PyObject *
+job_class_named(HsJob *job, PyObject *qualname)
+{
+    PyObject *sep = PyUnicode_FromString(".");
+    PyObject *parts = sep ? PyUnicode_Split(qualname, sep, -1) : NULL;
+    Py_XDECREF(sep);
+    if (parts == NULL) {
+        return NULL;
+    }
+    PyObject *o = NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(parts); i++) {
+        PyObject *part = PyList_GET_ITEM(parts, i), *next = NULL;
+        int r = i == 0 ? PyDict_GetItemRef(job->dict, part, &next)
+                       : PyObject_GetOptionalAttr(o, part, &next);
+        Py_XSETREF(o, next);
+        if (r <= 0 || !PyType_Check(o)) {
+            Py_CLEAR(o);
+            break;
+        }
+    }
+    Py_DECREF(parts);
+    return o;
+}
+
+/* The class of another module of the batch whose dict `klass` copied
+ * (wrapt's _ObjectProxyMetaType copies wrappers._ObjectProxyMethods' into
+ * every proxy class it makes, in wrapt.decorators, wrapt.weakrefs, ...):
+ * the owner -- by __module__ and __qualname__ -- of a function behind one
+ * of klass's own members, when the owner holds that same object under the
+ * same name (a copy, not a look-alike).  *peer gets its module's job.
+ * 1 found (*out a new reference), 0 none, -1. */
+static int
+copied_from(HsJob *job, PyObject *klass, PyObject **out, HsJob **peer)
+{
+    *out = NULL;
+    PyObject *d = hs_class_own_dict(klass);
+    PyObject *items = d ? PyMapping_Items(d) : NULL;
+    Py_XDECREF(d);
+    if (items == NULL) {
+        return -1;
+    }
+    int found = 0;
+    for (Py_ssize_t i = 0; found == 0 && i < PyList_GET_SIZE(items); i++) {
+        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        PyObject *v = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        PyObject *f = NULL, *mod = NULL, *qual = NULL, *owner = NULL;
+        PyObject *src = NULL, *there = NULL;
+        found = function_behind(v, &f);
+        if (found == 1) {
+            found = 0;
+            mod = PyObject_GetAttr(f, job->dunders->module);
+            qual = mod ? PyObject_GetAttr(f, job->dunders->qualname) : NULL;
+            found = qual ? 0 : -1;
+        }
+        Py_ssize_t dot =
+            qual != NULL && PyUnicode_Check(qual)
+                ? PyUnicode_FindChar(qual, '.', 0, PyUnicode_GET_LENGTH(qual),
+                                     -1)
+                : -1;
+        for (Py_ssize_t k = 0;
+             found == 0 && dot > 0 && PyUnicode_Check(mod) && k < job->npeers;
+             k++)
+        {
+            HsJob *pj = &job->peers[k];
+            if (pj == job || pj->name == NULL || pj->dict == NULL
+                || PyUnicode_Compare(pj->name, mod) != 0)
+            {
+                continue;
+            }
+            owner = PyUnicode_Substring(qual, 0, dot);
+            src = owner ? job_class_named(pj, owner) : NULL;
+            found = src == NULL && PyErr_Occurred() ? -1 : 0;
+            if (src != NULL && src != klass) {
+                found = hs_class_own_member(src, name, &there);
+                found = found == 1 ? there == v : found;
+            }
+            if (found == 1) {
+                *out = Py_NewRef(src);
+                *peer = pj;
+            }
+            break;
+        }
+        Py_XDECREF(f);
+        Py_XDECREF(mod);
+        Py_XDECREF(qual);
+        Py_XDECREF(owner);
+        Py_XDECREF(src);
+        Py_XDECREF(there);
+    }
+    Py_DECREF(items);
+    return found;
+}
+
+/* 3.13+: a class's own __firstlineno__ `line` that neither lies in its
+ * statement nor names one of its module's class statements: the line of
+ * the class of another module of the batch whose dict its metaclass
+ * copied (copied_from) follows that class's statement, as a fresh import
+ * would copy the new one.  1 mapped (*out), 0 not, -1. */
+static int
+map_copied_line(HsJob *job, PyObject *klass, long line, long *out)
+{
+    if (job == NULL || job->peers == NULL || job->npeers < 2) {
+        return 0;
+    }
+    PyObject *src = NULL;
+    HsJob *peer = NULL;
+    int r = copied_from(job, klass, &src, &peer);
+    if (r == 1) {
+        /* that class's own statement, not another one on the line */
+        const char *name = ((PyTypeObject *)src)->tp_name;
+        const char *dot = strrchr(name, '.');
+        r = map_class_line_named(peer, line, dot ? dot + 1 : name, out);
+    }
+    Py_XDECREF(src);
+    return r;
+}
+
 /* The class's own __firstlineno__ after a shift by `delta` of its
  * statement `old`: a line inside the statement moves with it; another
  * class statement's first line (copied in by a metaclass) follows that
@@ -2466,7 +2640,17 @@ shift_firstlineno(HsJob *job, HsTxn *txn, PyObject *klass, const HsChunk *old,
     if (r == 1 && PyLong_Check(v)) {
         long line = PyLong_AsLong(v), to = line;
         r = 0;
-        if (line >= old->line && line <= old->last_line) {
+        int copied = 0;
+        if (line != old->line && line != old->head_line) {
+            copied = map_copied_line(job, klass, line, &to);
+        }
+        if (copied < 0) {
+            r = -1;
+        }
+        else if (copied) {
+            /* to: the copied class's new line */
+        }
+        else if (line >= old->line && line <= old->last_line) {
             to = line + delta;
         }
         else if (!map_class_line(job, line, &to)) {

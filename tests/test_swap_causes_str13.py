@@ -2,6 +2,7 @@
 scenario: module v1 on disk, import it, hold references the way programs
 do, write v2, reload, assert behaviour and compare every name with a
 fresh import of v2."""
+import sys
 import types
 
 import hotswap
@@ -172,3 +173,86 @@ def test_program_set_member_of_the_same_type_is_not_the_module_value(sb):
     assert m.DEFAULT is default and default.debug is False
     assert S().run() is True  # kept data: the program's settings
     assert_names_as_fresh(m, fresh_import(m))
+
+
+# ---- 24 across modules: a metaclass copies another module's class line --
+WRAPPERS = """\
+$top
+class _ProxyMethods(object):
+    @property
+    def __module__(self):
+        return self.__wrapped__.__module__
+
+    @property
+    def describe(self):
+        #touch
+        return $desc
+
+class _ProxyMeta(type):
+    def __new__(cls, name, bases, dictionary):
+        #touch
+        dictionary.update(vars(_ProxyMethods))
+        return type.__new__(cls, name, bases, dictionary)
+
+class ObjectProxy(metaclass=_ProxyMeta):
+    def __init__(self, wrapped):
+        #touch
+        object.__setattr__(self, '__wrapped__', wrapped)
+"""
+
+WEAKREFS = """\
+$top
+from $wrappers import ObjectProxy
+
+
+class WeakFunctionProxy(ObjectProxy):
+    def __call__(self):
+        #touch
+        return $ret
+"""
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13),
+                    reason="3.13+: classes store __firstlineno__")
+@pytest.mark.parametrize("edit", ["shift", "touch"])
+def test_copied_class_firstlineno_follows_across_modules(sb, edit):
+    """wrapt: `dictionary.update(vars(_ObjectProxyMethods))` in the
+    metaclass copies _ObjectProxyMethods' __firstlineno__ (3.13+) into
+    every proxy class, in wrapt.weakrefs, wrapt.decorators, ...: reloaded
+    in one batch, the copy in the other module follows the copied class's
+    statement, moved or run again, as a fresh import would copy it."""
+    wname = sb.name("wrappers")
+    w = sb.load(WRAPPERS, "wrappers", top="", desc="'d1'")
+    m = sb.load(WEAKREFS, "weakrefs", top="", ret="1", wrappers=wname)
+    held, inst = m.WeakFunctionProxy, m.WeakFunctionProxy(len)
+    line = w._ProxyMethods.__firstlineno__
+    assert held.__firstlineno__ == line
+
+    def write(wtop, mtop, desc, ret, fix=(lambda s: s)):
+        sb.update(w, fix(WRAPPERS), top=wtop, desc=desc)
+        sb.update(m, fix(WEAKREFS), top=mtop, ret=ret, wrappers=wname)
+
+    if edit == "shift":
+        rounds = [("\n" * 7, "\n", "'d1'", "1"), ("", "\n\n", "'d1'", "1")]
+    else:
+        rounds = [("\n" * 7, "", "'d1'", "2"), ("\n", "", "'d2'", "3")]
+    for wtop, mtop, desc, ret in rounds:
+        write(wtop, mtop, desc, ret, touched if edit == "touch" else
+              (lambda s: s))
+        assert hotswap.reload(w, m).ok
+        new_w = fresh_import(w)
+        new_m = fresh_import(m)  # copies the live (reloaded) class's line
+        assert m.WeakFunctionProxy is held
+        assert new_w._ProxyMethods.__firstlineno__ \
+            == w._ProxyMethods.__firstlineno__
+        assert held.__firstlineno__ \
+            == new_m.WeakFunctionProxy.__firstlineno__ \
+            == w._ProxyMethods.__firstlineno__ \
+            == line + wtop.count("\n"), (wtop, mtop)
+        assert inst() == new_m.WeakFunctionProxy(len)()
+        assert w.ObjectProxy.__firstlineno__ \
+            == new_w.ObjectProxy.__firstlineno__
+    # back to v1, both modules
+    write("", "", "'d1'", "1")
+    assert hotswap.reload(w, m).ok
+    assert held.__firstlineno__ == line == w._ProxyMethods.__firstlineno__
