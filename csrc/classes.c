@@ -238,13 +238,13 @@ int
 hs_class_ranges(HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
                 PyObject *name, HsClassRanges *out)
 {
-    const char *text = PyBytes_AS_STRING(job->text);
+    const char *text = PyBytes_AS_STRING(job->src.text);
     ranges_unknown(out);
     if (parent == NULL) {
         if (chunk < 0) {
             return 0;
         }
-        const HsChunk *c = &job->chunks.items[chunk];
+        const HsChunk *c = &job->src.chunks.items[chunk];
         if (c->kind != HS_CHUNK_CLASS || !name_eq(text, c, name)) {
             return 0;
         }
@@ -254,15 +254,15 @@ hs_class_ranges(HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
         out->new_end = c->end;
         out->new_line = c->head_line;
         out->new_body_line = hs_line_at(text, c->head, c->head_line, c->body);
-        Py_ssize_t j = job->match ? job->match[chunk] : -1;
-        if (j >= 0 && job->old_chunks != NULL) {
-            const HsChunk *o = &job->old_chunks->items[j];
+        Py_ssize_t j = job->plan.match ? job->plan.match[chunk] : -1;
+        if (j >= 0 && job->src.old_chunks != NULL) {
+            const HsChunk *o = &job->src.old_chunks->items[j];
             out->old_start = o->start;
             out->old_head = o->head;
             out->old_body = o->body;
             out->old_end = o->end;
             out->old_body_line =
-                hs_line_at(job->old_text, o->head, o->head_line, o->body);
+                hs_line_at(job->src.old_text, o->head, o->head_line, o->body);
         }
         return 0;
     }
@@ -288,21 +288,21 @@ hs_class_ranges(HsJob *job, Py_ssize_t chunk, const HsClassRanges *parent,
         }
     }
     if (parent->old_body >= 0 && out->new_body >= 0) {
-        if (scan_members(job->old_text, parent->old_body, parent->old_end,
+        if (scan_members(job->src.old_text, parent->old_body, parent->old_end,
                          parent->old_body_line, &om)
             < 0)
         {
             goto done;
         }
         const HsChunk *c =
-            find_member(job->old_text, &om, HS_CHUNK_CLASS, name);
+            find_member(job->src.old_text, &om, HS_CHUNK_CLASS, name);
         if (c != NULL) {
             out->old_start = c->start;
             out->old_head = c->head;
             out->old_body = c->body;
             out->old_end = c->end;
             out->old_body_line =
-                hs_line_at(job->old_text, c->head, c->head_line, c->body);
+                hs_line_at(job->src.old_text, c->head, c->head_line, c->body);
         }
     }
     result = 0;
@@ -315,24 +315,25 @@ done:
 int
 hs_class_header_changed(HsJob *job, const HsClassRanges *rg)
 {
-    if (rg->old_head < 0 || rg->new_head < 0 || job->old_text == NULL) {
+    if (rg->old_head < 0 || rg->new_head < 0 || job->src.old_text == NULL) {
         return 0;
     }
-    const char *nt = PyBytes_AS_STRING(job->text);
+    const char *nt = PyBytes_AS_STRING(job->src.text);
     Py_ssize_t on = rg->old_body - rg->old_head;
     Py_ssize_t nn = rg->new_body - rg->new_head;
     return on != nn
-           || memcmp(job->old_text + rg->old_head, nt + rg->new_head, on) != 0;
+           || memcmp(job->src.old_text + rg->old_head, nt + rg->new_head, on)
+                  != 0;
 }
 
 int
 hs_class_old_header_has_keywords(HsJob *job, const HsClassRanges *rg)
 {
-    if (rg->old_head < 0 || job->old_text == NULL) {
+    if (rg->old_head < 0 || job->src.old_text == NULL) {
         return 0;
     }
     for (Py_ssize_t i = rg->old_head; i < rg->old_body; i++) {
-        if (job->old_text[i] == '=') {
+        if (job->src.old_text[i] == '=') {
             return 1;
         }
     }
@@ -355,7 +356,7 @@ hs_class_record(HsJob *job, PyObject *klass, PyObject *ns,
     if (rec == NULL) {
         return -1;
     }
-    int res = PyList_Append(job->class_updates, rec);
+    int res = PyList_Append(job->staged.class_updates, rec);
     Py_DECREF(rec);
     return res;
 }
@@ -1940,7 +1941,7 @@ member_data(HsClassCtx *hc, HsMember *m)
 {
     PyObject *name = m->name;
     if (m->st == HS_ST_MOVED
-        || (!hc->plans && hc->cx.job->mode == HS_MODE_NOSNAP))
+        || (!hc->plans && hc->cx.job->plan.mode == HS_MODE_NOSNAP))
     {
         return 0;
     }
@@ -2296,8 +2297,8 @@ class_update(HsJob *job, HsTxn *txn, PyObject *klass, PyObject *ns,
         .new_bases = new_bases,
         .shadow = shadow,
         .prepared = prepared,
-        .ntext = PyBytes_AS_STRING(job->text),
-        .otext = job->old_text,
+        .ntext = PyBytes_AS_STRING(job->src.text),
+        .otext = job->src.old_text,
         .d = job->dunders,
     };
     const HsDunders *D = job->dunders;
@@ -2332,13 +2333,15 @@ done:
 int
 hs_class_apply(HsJob *job, HsTxn *txn, PyObject *nested)
 {
-    if (job->class_updates == NULL) {
+    if (job->staged.class_updates == NULL) {
         return 0;
     }
     /* innermost classes were recorded first; apply outer ones first so a
      * replaced nested class is set before its parent is looked at */
-    for (Py_ssize_t i = PyList_GET_SIZE(job->class_updates) - 1; i >= 0; i--) {
-        PyObject *rec = PyList_GET_ITEM(job->class_updates, i);
+    for (Py_ssize_t i = PyList_GET_SIZE(job->staged.class_updates) - 1; i >= 0;
+         i--)
+    {
+        PyObject *rec = PyList_GET_ITEM(job->staged.class_updates, i);
         HsClassRanges rg;
         memcpy(&rg, PyBytes_AS_STRING(PyTuple_GET_ITEM(rec, 2)), sizeof(rg));
         int header_ok = (int)PyLong_AsLong(PyTuple_GET_ITEM(rec, 3));
@@ -2431,15 +2434,15 @@ done:
 static int
 map_class_line_named(HsJob *job, long line, const char *name, long *out)
 {
-    if (job == NULL || job->old_chunks == NULL || job->match == NULL
-        || job->mode != HS_MODE_NORMAL || job->text == NULL)
+    if (job == NULL || job->src.old_chunks == NULL || job->plan.match == NULL
+        || job->plan.mode != HS_MODE_NORMAL || job->src.text == NULL)
     {
         return 0;
     }
-    const char *text = PyBytes_AS_STRING(job->text);
-    for (Py_ssize_t i = 0; i < job->chunks.len; i++) {
-        Py_ssize_t j = job->match[i];
-        const HsChunk *c = &job->chunks.items[i];
+    const char *text = PyBytes_AS_STRING(job->src.text);
+    for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
+        Py_ssize_t j = job->plan.match[i];
+        const HsChunk *c = &job->src.chunks.items[i];
         if (j < 0 || c->kind != HS_CHUNK_CLASS) {
             continue;
         }
@@ -2449,7 +2452,7 @@ map_class_line_named(HsJob *job, long line, const char *name, long *out)
         {
             continue;
         }
-        const HsChunk *o = &job->old_chunks->items[j];
+        const HsChunk *o = &job->src.old_chunks->items[j];
         if (o->kind != HS_CHUNK_CLASS) {
             continue;
         }

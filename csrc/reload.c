@@ -115,7 +115,7 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
         return -1;
     }
     if (is_namespace_package(job->module)) {
-        job->changed = 0;
+        job->src.changed = 0;
         return 0;
     }
     job->filename = hs_source_filename(job->module);
@@ -123,8 +123,8 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
         fail->code = "HS505";
         return -1;
     }
-    if (hs_source_read(job->module, job->filename, &job->raw, &job->text,
-                       &code)
+    if (hs_source_read(job->module, job->filename, &job->src.raw,
+                       &job->src.text, &code)
         < 0)
     {
         fail->code = code;
@@ -136,12 +136,12 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
     }
     if (snap != NULL) {
         HsSnapshot *s = (HsSnapshot *)snap;
-        int same = PyObject_RichCompareBool(s->raw, job->raw, Py_EQ);
+        int same = PyObject_RichCompareBool(s->raw, job->src.raw, Py_EQ);
         if (same < 0) {
             return -1;
         }
         if (same) {
-            job->changed = 0;
+            job->src.changed = 0;
             return 0;
         }
         if (hs_snapshot_prepare(s) < 0) {
@@ -149,21 +149,21 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
             PyErr_Clear();
         }
         else {
-            job->snap = Py_NewRef(snap);
-            job->old_text = PyBytes_AS_STRING(s->text);
-            job->old_chunks = &s->chunks;
+            job->src.snap = Py_NewRef(snap);
+            job->src.old_text = PyBytes_AS_STRING(s->text);
+            job->src.old_chunks = &s->chunks;
         }
     }
-    job->changed = 1;
-    if (hs_scan(PyBytes_AS_STRING(job->text), 0, PyBytes_GET_SIZE(job->text),
-                1, &job->chunks)
+    job->src.changed = 1;
+    if (hs_scan(PyBytes_AS_STRING(job->src.text), 0,
+                PyBytes_GET_SIZE(job->src.text), 1, &job->src.chunks)
         < 0)
     {
         return -1;
     }
-    if (job->chunks.len == 0 && !job->chunks.unsure
-        && (job->old_chunks ? job->old_chunks->len > 0
-                            : PyBytes_GET_SIZE(job->raw) == 0))
+    if (job->src.chunks.len == 0 && !job->src.chunks.unsure
+        && (job->src.old_chunks ? job->src.old_chunks->len > 0
+                                : PyBytes_GET_SIZE(job->src.raw) == 0))
     {
         fail->code = "HS506";
         PyErr_Format(PyExc_ValueError,
@@ -172,19 +172,20 @@ prepare_job(HsState *st, HsJob *job, Failure *fail)
                      job->filename);
         return -1;
     }
-    job->mode = job->old_chunks == NULL ? HS_MODE_NOSNAP : HS_MODE_NORMAL;
-    if (job->chunks.unsure
-        || (job->old_chunks != NULL && job->old_chunks->unsure))
+    job->plan.mode =
+        job->src.old_chunks == NULL ? HS_MODE_NOSNAP : HS_MODE_NORMAL;
+    if (job->src.chunks.unsure
+        || (job->src.old_chunks != NULL && job->src.old_chunks->unsure))
     {
-        job->mode = HS_MODE_FULL;
+        job->plan.mode = HS_MODE_FULL;
     }
     if (hs_plan_alloc(job) < 0) {
         return -1;
     }
-    if (job->mode == HS_MODE_NOSNAP && hs_plan_nosnap(job) < 0) {
+    if (job->plan.mode == HS_MODE_NOSNAP && hs_plan_nosnap(job) < 0) {
         return -1;
     }
-    if (job->mode == HS_MODE_NORMAL && hs_plan_normal(job) < 0) {
+    if (job->plan.mode == HS_MODE_NORMAL && hs_plan_normal(job) < 0) {
         return -1;
     }
     if (hs_stage_compile(job) < 0) {
@@ -331,7 +332,7 @@ order_jobs(HsJob *jobs, Py_ssize_t n, Py_ssize_t *order)
             }
             int ready = 1;
             for (Py_ssize_t j = 0; j < n && ready; j++) {
-                if (!done[j] && jobs[j].changed && deps[i * n + j]
+                if (!done[j] && jobs[j].src.changed && deps[i * n + j]
                     && !deps[j * n + i])
                 {
                     ready = 0;
@@ -505,11 +506,12 @@ finish_jobs(HsState *st, HsJob *jobs, Py_ssize_t count)
 {
     for (Py_ssize_t i = 0; i < count; i++) {
         HsJob *job = &jobs[i];
-        if (!job->changed) {
+        if (!job->src.changed) {
             continue;
         }
-        PyObject *snap = hs_snapshot_new(st->snapshot_type, job->filename,
-                                         job->raw, job->text, &job->chunks);
+        PyObject *snap =
+            hs_snapshot_new(st->snapshot_type, job->filename, job->src.raw,
+                            job->src.text, &job->src.chunks);
         if (snap == NULL || PyDict_SetItem(st->snapshots, job->name, snap) < 0)
         {
             Py_XDECREF(snap);
@@ -603,7 +605,7 @@ hs_reload(PyObject *core, PyObject *targets, PyObject *policy, int flags)
     adapters_pending = 1;
     /* STAGE and APPLY, module by module, one undo log for the batch */
     for (Py_ssize_t k = 0; k < count; k++) {
-        if (jobs[order[k]].changed
+        if (jobs[order[k]].src.changed
             && stage_and_apply(&b, &jobs[order[k]], partial, &fail) < 0)
         {
             failed = order[k];
