@@ -1365,6 +1365,53 @@ member_slot(HsClassCtx *hc, HsMember *m)
     return 0;
 }
 
+/* Does the unedited data statement of member m make the object it binds
+ * (a call, a literal, an operator, a lambda: `__marker = object()`), or
+ * only read one that existed before the body ran (`pattern =
+ * _TemplatePattern`, `x = mod.attr`, `a = b if c else d`)?  Only a made
+ * object has a live twin to pair with (live.c): the object a name holds is
+ * itself, and pairing it with the member's live value -- which the program
+ * may have replaced at run time (string.Template caches its compiled
+ * pattern over the sentinel) -- would rebind every name holding it.  Read
+ * from the statement's text: names, dots, `=`, `:` annotations of names,
+ * `if`/`else`/`and`/`or` between names, comments and continuations only
+ * read.  1 made (also when the statement is not known), 0 read only. */
+static int
+member_makes_value(HsClassCtx *hc, HsMember *m)
+{
+    if (m->mi < 0 || hc->ntext == NULL) {
+        return 1;
+    }
+    const HsChunk *c = &hc->nm->items[m->mi];
+    const char *t = hc->ntext + c->start;
+    Py_ssize_t n = c->end - c->start;
+    if (hs_plan_contains_bytes(t, n, "lambda", 6)) {
+        return 1;
+    }
+    int targets = 0; /* an `=` seen: a value follows */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)t[i];
+        if (ch == '#') {
+            while (i < n && t[i] != '\n') {
+                i++;
+            }
+        }
+        else if (ch == '=') {
+            if (i + 1 < n && t[i + 1] == '=') {
+                return 1;
+            }
+            targets = 1;
+        }
+        else if (!(Py_ISALNUM(ch) || ch == '_' || ch == '.' || ch == ':'
+                   || ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'
+                   || ch == '\\' || ch == '\f' || ch >= 0x80))
+        {
+            return 1;
+        }
+    }
+    return !targets;
+}
+
 /* A member whose statement was not edited: the live value stays, and what
  * the body computed from it gets the live one.  0 / -1. */
 static int
@@ -1389,7 +1436,9 @@ member_unedited(HsClassCtx *hc, HsMember *m, int data_stmt)
     if (kd == K_ERROR) {
         return -1;
     }
-    if (kd == K_OTHER && is_made_object(value)) {
+    if (kd == K_OTHER && is_made_object(value)
+        && Py_TYPE(old) == Py_TYPE(value) && member_makes_value(hc, m))
+    {
         /* the object the unedited statement made again
          * (`__marker = object()`): what the body computed from it
          * (`def pop(self, default=__marker)`) gets the live one */
@@ -1644,6 +1693,7 @@ member_keep_exact(HsClassCtx *hc, HsMember *m, int type_params)
 }
 
 static int map_class_line(HsJob *job, long line, long *out);
+static int map_copied_line(HsJob *job, PyObject *klass, long line, long *out);
 static int shift_firstlineno(HsJob *job, HsTxn *txn, PyObject *klass,
                              const HsChunk *old, int delta);
 
@@ -1660,9 +1710,14 @@ member_firstlineno(HsClassCtx *hc, HsMember *m)
     }
     long to = 0;
     int mapped = cur != NULL && PyLong_Check(cur)
-                 && map_class_line(hc->cx.job, PyLong_AsLong(cur), &to);
+                     ? map_copied_line(hc->cx.job, hc->cx.klass,
+                                       PyLong_AsLong(cur), &to)
+                     : 0;
+    if (mapped == 0 && cur != NULL && PyLong_Check(cur)) {
+        mapped = map_class_line(hc->cx.job, PyLong_AsLong(cur), &to);
+    }
     Py_XDECREF(cur);
-    if (PyErr_Occurred()) {
+    if (mapped < 0 || PyErr_Occurred()) {
         return -1;
     }
     if (!mapped) {
@@ -2170,23 +2225,30 @@ done:
 }
 
 /* 3.13+: is `line` the first line of one of the module's old top-level
- * class statements, kept in the new source?  Then *out is its new first
- * line.  A metaclass may copy __firstlineno__ from another class into
- * the classes it makes (wrapt's _ObjectProxyMetaType copies
- * _ObjectProxyMethods'): the value follows the statement it names,
- * whichever class holds it.  1 mapped, 0 not. */
+ * class statements (named `name` unless NULL), kept in the new source?
+ * Then *out is its new first line.  A metaclass may copy __firstlineno__
+ * from another class into the classes it makes (wrapt's
+ * _ObjectProxyMetaType copies _ObjectProxyMethods'): the value follows
+ * the statement it names, whichever class holds it.  1 mapped, 0 not. */
 static int
-map_class_line(HsJob *job, long line, long *out)
+map_class_line_named(HsJob *job, long line, const char *name, long *out)
 {
     if (job == NULL || job->src.old_chunks == NULL || job->plan.match == NULL
-        || job->plan.mode != HS_MODE_NORMAL)
+        || job->plan.mode != HS_MODE_NORMAL || job->src.text == NULL)
     {
         return 0;
     }
+    const char *text = PyBytes_AS_STRING(job->src.text);
     for (Py_ssize_t i = 0; i < job->src.chunks.len; i++) {
         Py_ssize_t j = job->plan.match[i];
         const HsChunk *c = &job->src.chunks.items[i];
         if (j < 0 || c->kind != HS_CHUNK_CLASS) {
+            continue;
+        }
+        if (name != NULL
+            && ((Py_ssize_t)strlen(name) != c->name_len
+                || memcmp(text + c->name, name, (size_t)c->name_len) != 0))
+        {
             continue;
         }
         const HsChunk *o = &job->src.old_chunks->items[j];
@@ -2205,6 +2267,167 @@ map_class_line(HsJob *job, long line, long *out)
     return 0;
 }
 
+static int
+map_class_line(HsJob *job, long line, long *out)
+{
+    return map_class_line_named(job, line, NULL, out);
+}
+
+/* The function behind a class member: itself, a property's getter, a
+ * classmethod's or staticmethod's function.  1 (*out a new reference),
+ * 0 none, -1. */
+static int
+function_behind(PyObject *v, PyObject **out)
+{
+    *out = NULL;
+    if (PyFunction_Check(v)) {
+        *out = Py_NewRef(v);
+        return 1;
+    }
+    const char *attr = NULL;
+    if (PyObject_TypeCheck(v, &PyProperty_Type)) {
+        attr = "fget";
+    }
+    else if (PyObject_TypeCheck(v, &PyClassMethod_Type)
+             || PyObject_TypeCheck(v, &PyStaticMethod_Type))
+    {
+        attr = "__func__";
+    }
+    if (attr == NULL) {
+        return 0;
+    }
+    PyObject *f = PyObject_GetAttrString(v, attr);
+    if (f == NULL) {
+        return -1;
+    }
+    if (!PyFunction_Check(f)) {
+        Py_DECREF(f);
+        return 0;
+    }
+    *out = f;
+    return 1;
+}
+
+/* The class `qualname` (dotted, not local to a function) of the module
+ * of `job`: a new reference, or NULL (none, or an error:
+ * PyErr_Occurred() tells). */
+static PyObject *
+job_class_named(HsJob *job, PyObject *qualname)
+{
+    PyObject *sep = PyUnicode_FromString(".");
+    PyObject *parts = sep ? PyUnicode_Split(qualname, sep, -1) : NULL;
+    Py_XDECREF(sep);
+    if (parts == NULL) {
+        return NULL;
+    }
+    PyObject *o = NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(parts); i++) {
+        PyObject *part = PyList_GET_ITEM(parts, i), *next = NULL;
+        int r = i == 0 ? PyDict_GetItemRef(job->dict, part, &next)
+                       : PyObject_GetOptionalAttr(o, part, &next);
+        Py_XSETREF(o, next);
+        if (r <= 0 || !PyType_Check(o)) {
+            Py_CLEAR(o);
+            break;
+        }
+    }
+    Py_DECREF(parts);
+    return o;
+}
+
+/* The class of another module of the batch whose dict `klass` copied
+ * (wrapt's _ObjectProxyMetaType copies wrappers._ObjectProxyMethods' into
+ * every proxy class it makes, in wrapt.decorators, wrapt.weakrefs, ...):
+ * the owner -- by __module__ and __qualname__ -- of a function behind one
+ * of klass's own members, when the owner holds that same object under the
+ * same name (a copy, not a look-alike).  *peer gets its module's job.
+ * 1 found (*out a new reference), 0 none, -1. */
+static int
+copied_from(HsJob *job, PyObject *klass, PyObject **out, HsJob **peer)
+{
+    *out = NULL;
+    PyObject *d = hs_class_own_dict(klass);
+    PyObject *items = d ? PyMapping_Items(d) : NULL;
+    Py_XDECREF(d);
+    if (items == NULL) {
+        return -1;
+    }
+    int found = 0;
+    for (Py_ssize_t i = 0; found == 0 && i < PyList_GET_SIZE(items); i++) {
+        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        PyObject *v = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        PyObject *f = NULL, *mod = NULL, *qual = NULL, *owner = NULL;
+        PyObject *src = NULL, *there = NULL;
+        found = function_behind(v, &f);
+        if (found == 1) {
+            found = 0;
+            mod = PyObject_GetAttr(f, job->dunders->module);
+            qual = mod ? PyObject_GetAttr(f, job->dunders->qualname) : NULL;
+            found = qual ? 0 : -1;
+        }
+        Py_ssize_t dot =
+            qual != NULL && PyUnicode_Check(qual)
+                ? PyUnicode_FindChar(qual, '.', 0, PyUnicode_GET_LENGTH(qual),
+                                     -1)
+                : -1;
+        for (Py_ssize_t k = 0;
+             found == 0 && dot > 0 && PyUnicode_Check(mod) && k < job->npeers;
+             k++)
+        {
+            HsJob *pj = &job->peers[k];
+            if (pj == job || pj->name == NULL || pj->dict == NULL
+                || PyUnicode_Compare(pj->name, mod) != 0)
+            {
+                continue;
+            }
+            owner = PyUnicode_Substring(qual, 0, dot);
+            src = owner ? job_class_named(pj, owner) : NULL;
+            found = src == NULL && PyErr_Occurred() ? -1 : 0;
+            if (src != NULL && src != klass) {
+                found = hs_class_own_member(src, name, &there);
+                found = found == 1 ? there == v : found;
+            }
+            if (found == 1) {
+                *out = Py_NewRef(src);
+                *peer = pj;
+            }
+            break;
+        }
+        Py_XDECREF(f);
+        Py_XDECREF(mod);
+        Py_XDECREF(qual);
+        Py_XDECREF(owner);
+        Py_XDECREF(src);
+        Py_XDECREF(there);
+    }
+    Py_DECREF(items);
+    return found;
+}
+
+/* 3.13+: a class's own __firstlineno__ `line` that neither lies in its
+ * statement nor names one of its module's class statements: the line of
+ * the class of another module of the batch whose dict its metaclass
+ * copied (copied_from) follows that class's statement, as a fresh import
+ * would copy the new one.  1 mapped (*out), 0 not, -1. */
+static int
+map_copied_line(HsJob *job, PyObject *klass, long line, long *out)
+{
+    if (job == NULL || job->peers == NULL || job->npeers < 2) {
+        return 0;
+    }
+    PyObject *src = NULL;
+    HsJob *peer = NULL;
+    int r = copied_from(job, klass, &src, &peer);
+    if (r == 1) {
+        /* that class's own statement, not another one on the line */
+        const char *name = ((PyTypeObject *)src)->tp_name;
+        const char *dot = strrchr(name, '.');
+        r = map_class_line_named(peer, line, dot ? dot + 1 : name, out);
+    }
+    Py_XDECREF(src);
+    return r;
+}
+
 /* The class's own __firstlineno__ after a shift by `delta` of its
  * statement `old`: a line inside the statement moves with it; another
  * class statement's first line (copied in by a metaclass) follows that
@@ -2219,7 +2442,17 @@ shift_firstlineno(HsJob *job, HsTxn *txn, PyObject *klass, const HsChunk *old,
     if (r == 1 && PyLong_Check(v)) {
         long line = PyLong_AsLong(v), to = line;
         r = 0;
-        if (line >= old->line && line <= old->last_line) {
+        int copied = 0;
+        if (line != old->line && line != old->head_line) {
+            copied = map_copied_line(job, klass, line, &to);
+        }
+        if (copied < 0) {
+            r = -1;
+        }
+        else if (copied) {
+            /* to: the copied class's new line */
+        }
+        else if (line >= old->line && line <= old->last_line) {
             to = line + delta;
         }
         else if (!map_class_line(job, line, &to)) {

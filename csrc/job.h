@@ -176,13 +176,17 @@ typedef struct {
                             * it stored (for annotate.c) */
 } HsStaged;
 
-typedef struct {
+typedef struct HsJob {
     /* the module, set where the job is built (reload.c, patch.c) */
-    PyObject *module;          /* strong */
-    PyObject *name;            /* strong: module name */
-    PyObject *filename;        /* strong */
-    PyObject *dict;            /* strong: the module dict */
-    PyObject *policy;          /* borrowed: the batch's policy or NULL */
+    PyObject *module;    /* strong */
+    PyObject *name;      /* strong: module name */
+    PyObject *filename;  /* strong */
+    PyObject *dict;      /* strong: the module dict */
+    PyObject *policy;    /* borrowed: the batch's policy or NULL */
+    struct HsJob *peers; /* borrowed: every job of the batch (this
+                          * one included), owned by the batch; NULL
+                          * for patch() */
+    Py_ssize_t npeers;
     PyTypeObject *change_type; /* borrowed: the Change record type */
     const HsDunders *dunders;  /* borrowed: the module state's */
     int rebuild_layout;        /* opt-in: new class object on HS203 */

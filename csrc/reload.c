@@ -409,6 +409,10 @@ batch_add_jobs(HsState *st, PyObject *seq, PyObject *policy, int flags,
         job->change_type = st->change_type;
         job->dunders = &st->dunders;
     }
+    for (Py_ssize_t j = 0; j < *count; j++) {
+        jobs[j].peers = jobs;
+        jobs[j].npeers = *count;
+    }
     return 0;
 }
 

@@ -142,22 +142,14 @@ KNOWN = {
                   "tests": 25},
 }
 
-# Interpreter differences.  3.13+: wrapt's proxy metaclass copies
-# `vars(_ObjectProxyMethods)` into every proxy class, `__firstlineno__`
-# included (3.13+), so classes of wrapt.decorators, wrapt.weakrefs and
-# wrapt.importer carry the line of a class statement in wrappers.py.
-# eager13 maps a copied line through the moved class statements of the
-# class's own module (32 -> 6 divergences per round); the 6 left copy
-# another module's line, which needs a batch-level map (docs/reliability.md
-# 2c).  Measured on 3.14.10; 3.13 and 3.15 have the same `__firstlineno__`.
-_WRAPT_313 = {24: "shift, touch, revert: 6 proxy classes in other modules "
-                  "keep the copied __firstlineno__ of "
-                  "wrappers._ObjectProxyMethods (16, fresh: 23)"}
-KNOWN_BY_VERSION = {
-    (3, 13): {"wrapt": _WRAPT_313},
-    (3, 14): {"wrapt": _WRAPT_313},
-    (3, 15): {"wrapt": _WRAPT_313},
-}
+# Interpreter differences: none listed.  3.13+: wrapt's proxy metaclass
+# copies `vars(_ObjectProxyMethods)` into every proxy class,
+# `__firstlineno__` included, so classes of wrapt.decorators,
+# wrapt.weakrefs and wrapt.importer carry the line of a class statement in
+# wrappers.py; eager13 maps a copied line through the class statements of
+# the class's own module, str13 through those of the module of the class
+# it was copied from, in the same batch (docs/reliability.md 2c).
+KNOWN_BY_VERSION = {}
 
 
 def known(package, version=None):
