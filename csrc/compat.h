@@ -48,6 +48,18 @@ PyModule_AddObjectRef(PyObject *mod, const char *name, PyObject *value)
 }
 #endif
 
+/* The shims' "absent" answer: the one exception that means absent is
+ * cleared (0); any other stays set (-1). */
+static inline int
+hs_compat_absent(PyObject *exc)
+{
+    if (PyErr_ExceptionMatches(exc)) {
+        PyErr_Clear();
+        return 0;
+    }
+    return -1;
+}
+
 /* PyObject_GetOptionalAttrString: 3.13.  1 found, 0 absent (no error),
  * -1 error. */
 #if PY_VERSION_HEX < 0x030D0000
@@ -59,11 +71,7 @@ PyObject_GetOptionalAttrString(PyObject *obj, const char *name,
     if (*result != NULL) {
         return 1;
     }
-    if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
-        PyErr_Clear();
-        return 0;
-    }
-    return -1;
+    return hs_compat_absent(PyExc_AttributeError);
 }
 static inline int
 PyObject_GetOptionalAttr(PyObject *obj, PyObject *name, PyObject **result)
@@ -72,11 +80,7 @@ PyObject_GetOptionalAttr(PyObject *obj, PyObject *name, PyObject **result)
     if (*result != NULL) {
         return 1;
     }
-    if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
-        PyErr_Clear();
-        return 0;
-    }
-    return -1;
+    return hs_compat_absent(PyExc_AttributeError);
 }
 #endif
 
@@ -124,11 +128,7 @@ PyMapping_HasKeyWithError(PyObject *o, PyObject *key)
         Py_DECREF(v);
         return 1;
     }
-    if (PyErr_ExceptionMatches(PyExc_KeyError)) {
-        PyErr_Clear();
-        return 0;
-    }
-    return -1;
+    return hs_compat_absent(PyExc_KeyError);
 }
 /* PyMapping_GetOptionalItem, PyMapping_GetOptionalItemString: 3.13.  1
  * found (new reference), 0 absent (KeyError cleared), -1 error. */
@@ -139,11 +139,7 @@ PyMapping_GetOptionalItem(PyObject *o, PyObject *key, PyObject **result)
     if (*result != NULL) {
         return 1;
     }
-    if (PyErr_ExceptionMatches(PyExc_KeyError)) {
-        PyErr_Clear();
-        return 0;
-    }
-    return -1;
+    return hs_compat_absent(PyExc_KeyError);
 }
 static inline int
 PyMapping_GetOptionalItemString(PyObject *o, const char *key,

@@ -125,16 +125,20 @@ def test_exit_status_and_errors_like_python(tmp_path, body, status, err):
         assert got.stderr == want.stderr
 
 
+# A program that interrupts itself as Ctrl-C would.
+SIGINT_PROGRAM = """
+    import os, signal
+    def wait():
+        os.kill(os.getpid(), signal.SIGINT)
+        while True:
+            pass
+    wait()
+"""
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="POSIX signals")
 def test_keyboard_interrupt_like_python(tmp_path):
-    write(tmp_path / "prog.py", """
-        import os, signal
-        def wait():
-            os.kill(os.getpid(), signal.SIGINT)
-            while True:
-                pass
-        wait()
-    """)
+    write(tmp_path / "prog.py", SIGINT_PROGRAM)
     want = run(["prog.py"], tmp_path)
     got = hs(["run", "-q", "prog.py"], tmp_path)
     assert want.returncode == -signal.SIGINT
@@ -158,14 +162,7 @@ def test_console_script_handles_ctrl_c_like_python_m(tmp_path):
     if not eps:
         pytest.skip("hotswap is not installed with its console script")
     assert eps[0].value == "hotswap.cli:_entry"
-    write(tmp_path / "prog.py", """
-        import os, signal
-        def wait():
-            os.kill(os.getpid(), signal.SIGINT)
-            while True:
-                pass
-        wait()
-    """)
+    write(tmp_path / "prog.py", SIGINT_PROGRAM)
     launch = ("import sys; from hotswap.cli import _entry; "
               "sys.argv = ['hotswap', *sys.argv[1:]]; sys.exit(_entry())")
     script = run(["-c", launch, "run", "-q", "prog.py"], tmp_path)

@@ -186,15 +186,13 @@ print("RESULT " + json.dumps({
 '''
 
 
-def _run_excluded(tmp_path):
+def _run_result(tmp_path, name, source, root):
+    """Run `source` as a script in a fresh interpreter with `root` as its
+    argument; return the JSON it prints on its `RESULT ` line."""
     import subprocess
     import sys
-    root = tmp_path / "proj"
-    (root / "site-packages").mkdir(parents=True)
-    (root / "site-packages" / "inpkg.py").write_text("X = 1\n")
-    (root / "mine.py").write_text("Y = 1\n")
-    script = tmp_path / "excluded.py"
-    script.write_text(EXCLUDED_SCRIPT)
+    script = tmp_path / name
+    script.write_text(source)
     proc = subprocess.run([sys.executable, "-X", "dev", str(script),
                            str(root)], capture_output=True, text=True,
                           timeout=60, stdin=subprocess.DEVNULL)
@@ -202,6 +200,14 @@ def _run_excluded(tmp_path):
     line = next(l for l in proc.stdout.splitlines()
                 if l.startswith("RESULT "))
     return json.loads(line[len("RESULT "):])
+
+
+def _run_excluded(tmp_path):
+    root = tmp_path / "proj"
+    (root / "site-packages").mkdir(parents=True)
+    (root / "site-packages" / "inpkg.py").write_text("X = 1\n")
+    (root / "mine.py").write_text("Y = 1\n")
+    return _run_result(tmp_path, "excluded.py", EXCLUDED_SCRIPT, root)
 
 
 def test_excluded_dirs_one_set_of_rules(tmp_path):
@@ -256,20 +262,10 @@ def test_reload_skips_c_extension_in_tracked_directory(tmp_path):
     # reload() without arguments reloads the tracked modules that have a
     # snapshot; a C extension has none, so it never fails the batch with
     # HS505 (the IPython extension worked around that and no longer does).
-    import subprocess
-    import sys
     root = tmp_path / "proj"
     root.mkdir()
     (root / "mine.py").write_text("def f():\n    return 1\n")
-    script = tmp_path / "ext.py"
-    script.write_text(EXTENSION_SCRIPT)
-    proc = subprocess.run([sys.executable, "-X", "dev", str(script),
-                           str(root)], capture_output=True, text=True,
-                          timeout=60, stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    line = next(l for l in proc.stdout.splitlines()
-                if l.startswith("RESULT "))
-    got = json.loads(line[len("RESULT "):])
+    got = _run_result(tmp_path, "ext.py", EXTENSION_SCRIPT, root)
     if "skip" in got:
         import pytest
         pytest.skip(got["skip"])
