@@ -435,6 +435,8 @@ patch_alias(Ctx *cx, PyObject *name, PyObject *old, PyObject *value, int line)
  * old member or else in another member of the class, and patched in
  * place; the member stays.  Returns an HsPatchResult, PATCH_NOT_A_FUNCTION
  * when there is no such function, or -1. */
+static int refresh_held_doc(Ctx *cx, PyObject *old, PyObject *new);
+
 static int
 patch_def_held(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
                const HsChunk *oc, const HsChunk *nc)
@@ -483,7 +485,8 @@ patch_def_held(Ctx *cx, PyObject *name, PyObject *old, PyObject *new,
     result =
         hs_func_patch(cx->txn, fo, PyFunction_GET_CODE(fn), fn, cx->nested);
     if ((result == HS_PATCH_UPDATED || result == HS_PATCH_MOVED)
-        && hs_func_clear_cache(old) < 0)
+        && (hs_func_clear_cache(old) < 0
+            || refresh_held_doc(cx, old, new) < 0))
     {
         result = -1;
     }
@@ -524,6 +527,27 @@ refresh_copied(Ctx *cx, PyObject *old, PyObject *new, const char *attr)
     Py_XDECREF(a);
     Py_XDECREF(b);
     return r;
+}
+
+/* A decorator object that copied its function's docstring into its own
+ * __dict__ when it was made (functools.cached_property,
+ * functools.update_wrapper(self, fn)): the kept one gets the copy the new
+ * decoration made, as a fresh import's has.  0 / -1. */
+static int
+refresh_held_doc(Ctx *cx, PyObject *old, PyObject *new)
+{
+    PyObject *d = NULL;
+    if (PyObject_GetOptionalAttr(old, cx->job->dunders->dict, &d) < 0) {
+        return -1;
+    }
+    int has = d != NULL && PyDict_Check(d)
+                  ? PyDict_Contains(d, cx->job->dunders->doc)
+                  : 0;
+    Py_XDECREF(d);
+    if (has <= 0) {
+        return has;
+    }
+    return refresh_copied(cx, old, new, "__doc__");
 }
 
 static int

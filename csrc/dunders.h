@@ -27,6 +27,7 @@
     X(dataclass_fields, "__dataclass_fields__")                               \
     X(dataclass_params, "__dataclass_params__")                               \
     X(dict, "__dict__")                                                       \
+    X(doc, "__doc__")                                                         \
     X(eq, "__eq__")                                                           \
     X(firstlineno, "__firstlineno__")                                         \
     X(hash, "__hash__")                                                       \

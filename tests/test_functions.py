@@ -1088,6 +1088,34 @@ def test_cached_property_body_edit_patches_the_kept_descriptor(sb):
     assert_as_fresh(prop.func, sb.load(v2, base="fresh").C.__dict__["p"].func)
 
 
+def test_cached_property_docstring_edit_follows(sb):
+    # functools.cached_property copies its function's __doc__ into its own
+    # __dict__ when it is made; the kept descriptor gets the new body's, as
+    # a fresh import's has (it used to keep the old one, silently).
+    v1 = """
+        import functools
+
+        class C:
+            @functools.cached_property
+            def p(self):
+                \"\"\"old doc\"\"\"
+                return 1
+    """
+    m = sb.load(v1)
+    prop = m.C.__dict__["p"]
+    v2 = dedent(v1).replace("old doc", "new doc").replace("return 1",
+                                                          "return 2")
+    report = sb.reload(m, v2)
+    assert m.C.__dict__["p"] is prop, str(report)
+    fresh = sb.load(v2, base="fresh").C.__dict__["p"]
+    assert prop.__doc__ == fresh.__doc__ == "new doc"
+    assert prop.func.__doc__ == "new doc"
+    assert m.C().p == 2
+    # a doc-only edit, and the revert, follow too
+    report = sb.reload(m, v1)
+    assert prop.__doc__ == "old doc", str(report)
+
+
 def test_wrapper_closure_named_like_the_function_keeps_validating(sb):
     # datetime's @_validate_fromutc_inputs: the wrapper closure has the
     # decorated function's name; the edit goes to the function inside, the
