@@ -253,6 +253,18 @@ heap_ready(HsHeap *h, int instances)
 /* ------------------------------------------------------------------ */
 /* queries                                                             */
 
+/* 1 when the walk's own list is all that holds `o`: the program dropped
+ * it after the walk (APPLY replaced what held it).  A query made at that
+ * moment without a kept walk would not have found it (a refcount freed
+ * it), so none does: a closure nobody can reach is not patched or
+ * reported (HS104).  Cyclic garbage is another matter: the collector is
+ * paused for the batch, and a walk finds it either way. */
+static int
+dropped_since_walk(PyObject *o)
+{
+    return Py_REFCNT(o) == 1;
+}
+
 /* 1 when `code`'s id is a key of `codes`, 0 not, -1 error. */
 static int
 code_in(PyObject *codes, PyObject *code)
@@ -272,6 +284,9 @@ hs_heap_functions_running(HsHeap *h, PyObject *codes)
     PyObject *out = PyList_New(0);
     for (Py_ssize_t i = 0; out && i < PyList_GET_SIZE(h->functions); i++) {
         PyObject *f = PyList_GET_ITEM(h->functions, i);
+        if (dropped_since_walk(f)) {
+            continue;
+        }
         int r = code_in(codes, PyFunction_GET_CODE(f));
         if (r < 0 || (r == 1 && PyList_Append(out, f) < 0)) {
             Py_CLEAR(out);
@@ -289,6 +304,9 @@ hs_heap_functions_of(HsHeap *h, PyObject *globals)
     PyObject *out = PyList_New(0);
     for (Py_ssize_t i = 0; out && i < PyList_GET_SIZE(h->functions); i++) {
         PyObject *f = PyList_GET_ITEM(h->functions, i);
+        if (dropped_since_walk(f)) {
+            continue;
+        }
         if (PyFunction_GET_GLOBALS(f) == globals && PyList_Append(out, f) < 0)
         {
             Py_CLEAR(out);
@@ -317,6 +335,9 @@ hs_heap_generators_running(HsHeap *h, PyObject *codes)
     PyObject *out = PyList_New(0);
     for (Py_ssize_t i = 0; out && i < PyList_GET_SIZE(h->generators); i++) {
         PyObject *g = PyList_GET_ITEM(h->generators, i);
+        if (dropped_since_walk(g)) {
+            continue;
+        }
         PyObject *code = generator_code(g);
         int r = code ? code_in(codes, code) : -1;
         Py_XDECREF(code);
@@ -346,6 +367,9 @@ hs_heap_instances(HsHeap *h, PyObject *klass, int exact)
     PyObject *out = PyList_New(0);
     for (Py_ssize_t i = 0; out && i < PyList_GET_SIZE(h->instances); i++) {
         PyObject *o = PyList_GET_ITEM(h->instances, i);
+        if (dropped_since_walk(o)) {
+            continue;
+        }
         int hit = exact ? Py_TYPE(o) == t : PyObject_TypeCheck(o, t);
         if (hit && PyList_Append(out, o) < 0) {
             Py_CLEAR(out);
